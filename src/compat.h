@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Everything that differs between PostgreSQL major versions.
+ *
+ * omendb targets PostgreSQL 15 first; code elsewhere must not test
+ * PG_VERSION_NUM directly but use the macros defined here, so that a port
+ * to 13-18 touches this file only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OMENDB_COMPAT_H
+#define OMENDB_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 130000
+#error "omendb requires PostgreSQL 13 or later"
+#endif
+
+/* PG 16 renamed the relation file locator fields. */
+#if PG_VERSION_NUM >= 160000
+#define OMENDB_RELFILE_LOCATOR(rel)	((rel)->rd_locator)
+#else
+#define OMENDB_RELFILE_LOCATOR(rel)	((rel)->rd_node)
+#endif
+
+/* PG 18 reworked amgettuple costing and index AM fields; keep hooks here. */
+#if PG_VERSION_NUM >= 180000
+#define OMENDB_AM_HAS_CANHASH 1
+#endif
+
+#endif							/* OMENDB_COMPAT_H */

@@ -1,0 +1,2 @@
+-- omendb index access method: handler, access method and operator classes.
+-- (Filled in by the index work; see src/README.)

@@ -1,0 +1,1802 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb-bench.c
+ *	  Recall and throughput benchmark for the omendb index access method.
+ *
+ * The program loads a data set into a table "items", computes the exact
+ * k nearest neighbours of every query client-side, measures the cost of
+ * the client path alone (a primary-key lookup that ships the same vector
+ * parameter), builds the index with user-given SQL and then, for each
+ * search setting in a sweep, times one client running all queries as a
+ * prepared statement.  Results go to a CSV file and a recall-vs-QPS plot.
+ *
+ * Data sets: Fashion-MNIST from Debian's dataset-fashion-mnist package
+ * (60,000 x 784 training images as rows, test images as queries) or
+ * deterministic synthetic Gaussian clusters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <float.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <zlib.h>
+
+/* Type OID of int4; fixed in every PostgreSQL release. */
+#define INT4OID				23
+
+#define DEFAULT_DATA_DIR	"/usr/share/datasets/fashion-mnist"
+#define DEFAULT_QUERIES		1000
+#define DEFAULT_K			10
+#define DEFAULT_THREADS		2
+#define DEFAULT_FLOOR_LOOKUPS 5000
+#define DEFAULT_SEED		42
+
+/* Synthetic data: this many cluster centres, points spread around them. */
+#define SYNTH_CLUSTERS		100
+#define SYNTH_SIGMA			0.5
+
+/*
+ * A returned row whose exact distance is within this relative tolerance of
+ * the k-th true distance counts as a hit: the server computes distances in
+ * float, so it may order near-ties differently from our double arithmetic.
+ */
+#define TIE_TOLERANCE		1e-5
+
+/* Bytes of COPY data to buffer before handing them to libpq. */
+#define COPY_CHUNK			(1 << 20)
+
+typedef enum Metric
+{
+	METRIC_L2,
+	METRIC_IP,
+	METRIC_COSINE
+} Metric;
+
+static const char *const metric_names[] = {"l2", "ip", "cosine"};
+static const char *const metric_operators[] = {"<->", "<#>", "<=>"};
+
+typedef struct BenchOptions
+{
+	const char *conninfo;
+	const char *data_dir;
+	const char *index_sql;		/* NULL: default for the metric */
+	const char *sweep;			/* '|'-separated SQL snippets */
+	const char *session_sql;	/* run before every snippet */
+	const char *name;			/* base name of output files */
+	const char *out_dir;
+	int			synthetic_n;	/* 0: use Fashion-MNIST */
+	int			synthetic_dim;
+	int			rows;			/* 0: all */
+	int			queries;
+	int			k;
+	Metric		metric;
+	bool		no_index;
+	bool		category;
+	bool		reuse_table;
+	bool		no_plot;
+	int			threads;
+	int			repeat;
+	int			floor_lookups;
+	uint64_t	seed;
+} BenchOptions;
+
+typedef struct Dataset
+{
+	char		key[128];		/* identifies the data for the truth cache */
+	int			dim;
+	int			nrows;
+	float	   *rows;			/* nrows x dim, row i has id i + 1 */
+	int		   *category;		/* nrows labels, or NULL */
+	int			nqueries;
+	float	   *queries;		/* nqueries x dim */
+} Dataset;
+
+/* Exact neighbours: ids (1-based) and distances, k per query, nearest first. */
+typedef struct Truth
+{
+	int			nqueries;
+	int			k;
+	int32_t    *ids;
+	double	   *dist;
+} Truth;
+
+/* The vector parameter of each query, pre-encoded in binary wire format. */
+typedef struct QueryParams
+{
+	int			nqueries;
+	int			len;
+	char	   *buf;			/* nqueries x len */
+} QueryParams;
+
+/* Outcome of one timed pass. */
+typedef struct PassResult
+{
+	double		qps;
+	double		p50;
+	double		p95;
+	double		p99;
+	double		recall;
+} PassResult;
+
+/* One line of the results: a search setting and its median pass. */
+typedef struct SettingResult
+{
+	char	   *setting;
+	PassResult	pass;
+	double		index_ms;
+} SettingResult;
+
+/* ---------------------------------------------------------------- */
+/* Small utilities													 */
+/* ---------------------------------------------------------------- */
+
+static void die(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt,...)
+{
+	va_list		ap;
+
+	fflush(stdout);
+	fprintf(stderr, "omendb-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void progress(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+/* Progress goes to stderr so stdout holds only the results table. */
+static void
+progress(const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void *
+xmalloc(size_t size)
+{
+	void	   *p = malloc(size ? size : 1);
+
+	if (p == NULL)
+		die("out of memory allocating %zu bytes", size);
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char	   *p = strdup(s);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+parse_positive_int(const char *s, const char *what)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > INT32_MAX)
+		die("invalid %s: \"%s\"", what, s);
+	return (int) v;
+}
+
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static double
+percentile(const double *sorted, int n, double p)
+{
+	int			rank = (int) ceil(p * n);
+
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return sorted[rank - 1];
+}
+
+static void
+ensure_dir(const char *path)
+{
+	if (mkdir(path, 0777) != 0 && errno != EEXIST)
+		die("could not create directory \"%s\": %s", path, strerror(errno));
+}
+
+/* ---------------------------------------------------------------- */
+/* Fashion-MNIST (IDX files, gzip)									 */
+/* ---------------------------------------------------------------- */
+
+static gzFile
+open_gz(const char *dir, const char *file, char *path, size_t pathlen)
+{
+	gzFile		f;
+
+	snprintf(path, pathlen, "%s/%s", dir, file);
+	f = gzopen(path, "rb");
+	if (f == NULL)
+		die("could not open \"%s\" (apt-get install dataset-fashion-mnist?)",
+			path);
+	return f;
+}
+
+static void
+read_gz_exact(gzFile f, const char *path, void *buf, size_t len)
+{
+	char	   *p = buf;
+
+	/* gzread takes an unsigned int length, so read in pieces. */
+	while (len > 0)
+	{
+		unsigned	chunk = len > (1u << 30) ? (1u << 30) : (unsigned) len;
+		int			got = gzread(f, p, chunk);
+
+		if (got <= 0)
+			die("could not read \"%s\": truncated or corrupt", path);
+		p += got;
+		len -= got;
+	}
+}
+
+static uint32_t
+read_gz_be32(gzFile f, const char *path)
+{
+	uint32_t	v;
+
+	read_gz_exact(f, path, &v, sizeof(v));
+	return ntohl(v);
+}
+
+/*
+ * Read up to limit images (0: all) of an IDX3 file as float rows of raw
+ * pixel values 0..255, as ann-benchmarks' fashion-mnist-784 does.
+ */
+static float *
+load_idx_images(const char *dir, const char *file, int limit,
+				int *n_out, int *dim_out)
+{
+	char		path[1024];
+	gzFile		f = open_gz(dir, file, path, sizeof(path));
+	uint32_t	n,
+				dim;
+	size_t		total;
+	unsigned char *bytes;
+	float	   *rows;
+
+	if (read_gz_be32(f, path) != 0x00000803)
+		die("\"%s\" is not an IDX3 ubyte file", path);
+	n = read_gz_be32(f, path);
+	dim = read_gz_be32(f, path);
+	dim *= read_gz_be32(f, path);
+	if (limit > 0 && (uint32_t) limit < n)
+		n = limit;
+
+	total = (size_t) n * dim;
+	bytes = xmalloc(total);
+	read_gz_exact(f, path, bytes, total);
+	gzclose(f);
+
+	rows = xmalloc(total * sizeof(float));
+	for (size_t i = 0; i < total; i++)
+		rows[i] = bytes[i];
+	free(bytes);
+
+	*n_out = (int) n;
+	*dim_out = (int) dim;
+	return rows;
+}
+
+static int *
+load_idx_labels(const char *dir, const char *file, int n)
+{
+	char		path[1024];
+	gzFile		f = open_gz(dir, file, path, sizeof(path));
+	unsigned char *bytes;
+	int		   *labels;
+
+	if (read_gz_be32(f, path) != 0x00000801)
+		die("\"%s\" is not an IDX1 ubyte file", path);
+	if (read_gz_be32(f, path) < (uint32_t) n)
+		die("\"%s\" has fewer than %d labels", path, n);
+
+	bytes = xmalloc(n);
+	read_gz_exact(f, path, bytes, n);
+	gzclose(f);
+
+	labels = xmalloc(n * sizeof(int));
+	for (int i = 0; i < n; i++)
+		labels[i] = bytes[i];
+	free(bytes);
+	return labels;
+}
+
+static void
+load_fashion_mnist(const BenchOptions *opt, Dataset *ds)
+{
+	int			qdim;
+
+	snprintf(ds->key, sizeof(ds->key), "fashion-mnist");
+	ds->rows = load_idx_images(opt->data_dir, "train-images-idx3-ubyte.gz",
+							   opt->rows, &ds->nrows, &ds->dim);
+	ds->category = load_idx_labels(opt->data_dir, "train-labels-idx1-ubyte.gz",
+								   ds->nrows);
+	ds->queries = load_idx_images(opt->data_dir, "t10k-images-idx3-ubyte.gz",
+								  opt->queries, &ds->nqueries, &qdim);
+	if (qdim != ds->dim)
+		die("test images have %d dimensions, training images %d",
+			qdim, ds->dim);
+	if (ds->nqueries < opt->queries)
+		die("only %d test images available", ds->nqueries);
+}
+
+/* ---------------------------------------------------------------- */
+/* Synthetic data													 */
+/* ---------------------------------------------------------------- */
+
+/* splitmix64: tiny, fast and the same on every platform. */
+static uint64_t
+rng_next(uint64_t *state)
+{
+	uint64_t	z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1]: never zero, so log() below is safe. */
+static double
+rng_uniform(uint64_t *state)
+{
+	return ((rng_next(state) >> 11) + 1) * 0x1.0p-53;
+}
+
+/* Standard normal by Box-Muller (one value per call keeps it stateless). */
+static double
+rng_gauss(uint64_t *state)
+{
+	double		u = rng_uniform(state);
+	double		v = rng_uniform(state);
+
+	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/* Draw n points from the mixture: a random centre plus Gaussian noise. */
+static void
+generate_points(const float *centres, int dim, int n, uint64_t seed,
+				float *out, int *cluster_out)
+{
+	uint64_t	state = seed;
+
+	for (int i = 0; i < n; i++)
+	{
+		int			c = (int) (rng_next(&state) % SYNTH_CLUSTERS);
+		const float *centre = centres + (size_t) c * dim;
+		float	   *x = out + (size_t) i * dim;
+
+		for (int j = 0; j < dim; j++)
+			x[j] = (float) (centre[j] + SYNTH_SIGMA * rng_gauss(&state));
+		if (cluster_out)
+			cluster_out[i] = c;
+	}
+}
+
+/*
+ * Gaussian clusters around SYNTH_CLUSTERS random centres, so that true
+ * neighbours are structured (as in real embeddings) and ANN is meaningful.
+ * Rows, queries and centres use separate seed streams, so taking a row
+ * subset or changing the query count leaves the other parts unchanged.
+ */
+static void
+generate_synthetic(const BenchOptions *opt, Dataset *ds)
+{
+	int			n = opt->synthetic_n;
+	int			dim = opt->synthetic_dim;
+	uint64_t	state = opt->seed;
+	float	   *centres;
+	int		   *cluster;
+
+	if (opt->rows > 0 && opt->rows < n)
+		n = opt->rows;
+	snprintf(ds->key, sizeof(ds->key), "synthetic-%dx%d-s%llu",
+			 opt->synthetic_n, dim, (unsigned long long) opt->seed);
+	ds->dim = dim;
+	ds->nrows = n;
+	ds->nqueries = opt->queries;
+
+	centres = xmalloc((size_t) SYNTH_CLUSTERS * dim * sizeof(float));
+	for (size_t i = 0; i < (size_t) SYNTH_CLUSTERS * dim; i++)
+		centres[i] = (float) rng_gauss(&state);
+
+	ds->rows = xmalloc((size_t) n * dim * sizeof(float));
+	ds->category = xmalloc((size_t) n * sizeof(int));
+	cluster = ds->category;
+	generate_points(centres, dim, n, rng_next(&state), ds->rows, cluster);
+	for (int i = 0; i < n; i++)
+		ds->category[i] = cluster[i] % 10;
+
+	ds->queries = xmalloc((size_t) ds->nqueries * dim * sizeof(float));
+	generate_points(centres, dim, ds->nqueries, rng_next(&state),
+					ds->queries, NULL);
+	free(centres);
+}
+
+/* ---------------------------------------------------------------- */
+/* Exact neighbours													 */
+/* ---------------------------------------------------------------- */
+
+/*
+ * Kernels accumulate in double with four independent sums: exact for the
+ * integer-valued Fashion-MNIST data, and the split keeps the FPU busy.
+ */
+static double
+l2_squared_double(const float *a, const float *b, int n)
+{
+	double		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+	int			i;
+
+	for (i = 0; i + 4 <= n; i += 4)
+	{
+		double		d0 = (double) a[i] - b[i];
+		double		d1 = (double) a[i + 1] - b[i + 1];
+		double		d2 = (double) a[i + 2] - b[i + 2];
+		double		d3 = (double) a[i + 3] - b[i + 3];
+
+		s0 += d0 * d0;
+		s1 += d1 * d1;
+		s2 += d2 * d2;
+		s3 += d3 * d3;
+	}
+	for (; i < n; i++)
+	{
+		double		d = (double) a[i] - b[i];
+
+		s0 += d * d;
+	}
+	return (s0 + s1) + (s2 + s3);
+}
+
+static double
+dot_double(const float *a, const float *b, int n)
+{
+	double		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+	int			i;
+
+	for (i = 0; i + 4 <= n; i += 4)
+	{
+		s0 += (double) a[i] * b[i];
+		s1 += (double) a[i + 1] * b[i + 1];
+		s2 += (double) a[i + 2] * b[i + 2];
+		s3 += (double) a[i + 3] * b[i + 3];
+	}
+	for (; i < n; i++)
+		s0 += (double) a[i] * b[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
+/*
+ * Distance under the metric, ordered as the SQL operator orders: squared
+ * L2 (same order as <->), negative inner product (<#>), cosine distance
+ * (<=>).  norms are the vectors' L2 norms, needed for cosine only.
+ */
+static double
+metric_distance(Metric metric, const float *a, double norm_a,
+				const float *b, double norm_b, int dim)
+{
+	switch (metric)
+	{
+		case METRIC_L2:
+			return l2_squared_double(a, b, dim);
+		case METRIC_IP:
+			return -dot_double(a, b, dim);
+		case METRIC_COSINE:
+			/* A zero vector has no direction: rank it last. */
+			if (norm_a == 0 || norm_b == 0)
+				return DBL_MAX;
+			return 1.0 - dot_double(a, b, dim) / (norm_a * norm_b);
+	}
+	return 0;
+}
+
+static double
+vector_norm(const float *a, int dim)
+{
+	return sqrt(dot_double(a, a, dim));
+}
+
+/* Insert (id, dist) into a sorted top-k list of *count entries. */
+static void
+topk_insert(int32_t *ids, double *dist, int k, int *count,
+			int32_t id, double d)
+{
+	int			i;
+
+	/* Ties keep the earlier (lower) id, so the result is deterministic. */
+	if (*count == k && !(d < dist[k - 1]))
+		return;
+	i = (*count < k) ? (*count)++ : k - 1;
+	while (i > 0 && dist[i - 1] > d)
+	{
+		dist[i] = dist[i - 1];
+		ids[i] = ids[i - 1];
+		i--;
+	}
+	dist[i] = d;
+	ids[i] = id;
+}
+
+typedef struct TruthWorker
+{
+	pthread_t	thread;
+	const Dataset *ds;
+	const double *row_norms;
+	Metric		metric;
+	Truth	   *truth;
+	int			first;			/* this worker does queries first, first+step.. */
+	int			step;
+} TruthWorker;
+
+static void *
+truth_worker_main(void *arg)
+{
+	TruthWorker *w = arg;
+	const Dataset *ds = w->ds;
+	int			k = w->truth->k;
+
+	for (int q = w->first; q < ds->nqueries; q += w->step)
+	{
+		const float *query = ds->queries + (size_t) q * ds->dim;
+		double		qnorm = vector_norm(query, ds->dim);
+		int32_t    *ids = w->truth->ids + (size_t) q * k;
+		double	   *dist = w->truth->dist + (size_t) q * k;
+		int			count = 0;
+
+		for (int r = 0; r < ds->nrows; r++)
+		{
+			double		d = metric_distance(w->metric, query, qnorm,
+											ds->rows + (size_t) r * ds->dim,
+											w->row_norms[r], ds->dim);
+
+			topk_insert(ids, dist, k, &count, r + 1, d);
+		}
+	}
+	return NULL;
+}
+
+/* Brute force over all rows, queries interleaved across the threads. */
+static void
+compute_truth(const Dataset *ds, Metric metric, int nthreads, Truth *truth)
+{
+	TruthWorker *workers = xmalloc(nthreads * sizeof(TruthWorker));
+	double	   *row_norms = xmalloc((size_t) ds->nrows * sizeof(double));
+
+	for (int r = 0; r < ds->nrows; r++)
+		row_norms[r] = vector_norm(ds->rows + (size_t) r * ds->dim, ds->dim);
+
+	for (int t = 0; t < nthreads; t++)
+	{
+		workers[t].ds = ds;
+		workers[t].row_norms = row_norms;
+		workers[t].metric = metric;
+		workers[t].truth = truth;
+		workers[t].first = t;
+		workers[t].step = nthreads;
+		if (pthread_create(&workers[t].thread, NULL, truth_worker_main,
+						   &workers[t]) != 0)
+			die("could not start thread");
+	}
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(workers[t].thread, NULL);
+	free(workers);
+	free(row_norms);
+}
+
+/* The truth cache file starts with this header. */
+typedef struct TruthFileHeader
+{
+	char		magic[8];
+	int32_t		nqueries;
+	int32_t		k;
+	int32_t		nrows;
+	int32_t		dim;
+} TruthFileHeader;
+
+static const char truth_magic[8] = "OMBTRU1";
+
+static bool
+read_truth_cache(const char *path, const Dataset *ds, Truth *truth)
+{
+	FILE	   *f = fopen(path, "rb");
+	TruthFileHeader h;
+	size_t		n = (size_t) truth->nqueries * truth->k;
+	bool		ok;
+
+	if (f == NULL)
+		return false;
+	ok = fread(&h, sizeof(h), 1, f) == 1 &&
+		memcmp(h.magic, truth_magic, sizeof(truth_magic)) == 0 &&
+		h.nqueries == truth->nqueries && h.k == truth->k &&
+		h.nrows == ds->nrows && h.dim == ds->dim &&
+		fread(truth->ids, sizeof(int32_t), n, f) == n &&
+		fread(truth->dist, sizeof(double), n, f) == n;
+	fclose(f);
+	return ok;
+}
+
+static void
+write_truth_cache(const char *path, const Dataset *ds, const Truth *truth)
+{
+	char		tmp[1100];
+	FILE	   *f;
+	TruthFileHeader h;
+	size_t		n = (size_t) truth->nqueries * truth->k;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, truth_magic, sizeof(truth_magic));
+	h.nqueries = truth->nqueries;
+	h.k = truth->k;
+	h.nrows = ds->nrows;
+	h.dim = ds->dim;
+
+	/* Write and rename, so an interrupted run never leaves a bad cache. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (f == NULL)
+		die("could not create \"%s\": %s", tmp, strerror(errno));
+	if (fwrite(&h, sizeof(h), 1, f) != 1 ||
+		fwrite(truth->ids, sizeof(int32_t), n, f) != n ||
+		fwrite(truth->dist, sizeof(double), n, f) != n ||
+		fclose(f) != 0)
+		die("could not write \"%s\"", tmp);
+	if (rename(tmp, path) != 0)
+		die("could not rename \"%s\": %s", tmp, strerror(errno));
+}
+
+/* Exact neighbours from the cache under out_dir, computing them if absent. */
+static void
+get_truth(const BenchOptions *opt, const Dataset *ds, Truth *truth)
+{
+	char		path[1024];
+	double		start;
+
+	truth->nqueries = ds->nqueries;
+	truth->k = opt->k;
+	truth->ids = xmalloc((size_t) ds->nqueries * opt->k * sizeof(int32_t));
+	truth->dist = xmalloc((size_t) ds->nqueries * opt->k * sizeof(double));
+
+	snprintf(path, sizeof(path), "%s/truth-%s-r%d-q%d-%s-k%d.bin",
+			 opt->out_dir, ds->key, ds->nrows, ds->nqueries,
+			 metric_names[opt->metric], opt->k);
+	if (read_truth_cache(path, ds, truth))
+	{
+		progress("exact neighbours: cached in %s", path);
+		return;
+	}
+
+	progress("exact neighbours: brute force, %d queries x %d rows, %d threads...",
+			 ds->nqueries, ds->nrows, opt->threads);
+	start = now_seconds();
+	compute_truth(ds, opt->metric, opt->threads, truth);
+	progress("exact neighbours: %.1f s, cached in %s",
+			 now_seconds() - start, path);
+	write_truth_cache(path, ds, truth);
+}
+
+/* ---------------------------------------------------------------- */
+/* Database helpers													 */
+/* ---------------------------------------------------------------- */
+
+static PGconn *
+connect_db(const char *conninfo)
+{
+	PGconn	   *conn = PQconnectdb(conninfo ? conninfo : "");
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		die("could not connect: %s", PQerrorMessage(conn));
+	return conn;
+}
+
+/* Run SQL (possibly several statements); die on error. */
+static void
+exec_sql(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		die("%s\nfailed: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* Run a query returning one value; the result must be freed. */
+static char *
+query_value(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	char	   *v;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("%s\nfailed: %s", sql, PQerrorMessage(conn));
+	if (PQntuples(res) != 1 || PQnfields(res) != 1)
+		die("%s\nreturned %d rows, expected 1", sql, PQntuples(res));
+	v = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static long long
+query_int(PGconn *conn, const char *sql)
+{
+	char	   *v = query_value(conn, sql);
+	long long	n = atoll(v);
+
+	free(v);
+	return n;
+}
+
+static void
+put_be16(char *p, int16_t v)
+{
+	uint16_t	u = htons((uint16_t) v);
+
+	memcpy(p, &u, 2);
+}
+
+static void
+put_be32(char *p, int32_t v)
+{
+	uint32_t	u = htonl((uint32_t) v);
+
+	memcpy(p, &u, 4);
+}
+
+static int32_t
+get_be32(const char *p)
+{
+	uint32_t	u;
+
+	memcpy(&u, p, 4);
+	return (int32_t) ntohl(u);
+}
+
+/* Binary wire format of vector: int16 dim, int16 0, big-endian float4s. */
+static void
+encode_vector(char *out, const float *x, int dim)
+{
+	put_be16(out, (int16_t) dim);
+	put_be16(out + 2, 0);
+	for (int i = 0; i < dim; i++)
+	{
+		uint32_t	u;
+
+		memcpy(&u, &x[i], 4);
+		put_be32(out + 4 + 4 * i, (int32_t) u);
+	}
+}
+
+static int
+vector_wire_size(int dim)
+{
+	return 4 + 4 * dim;
+}
+
+static QueryParams
+encode_queries(const Dataset *ds)
+{
+	QueryParams qp;
+
+	qp.nqueries = ds->nqueries;
+	qp.len = vector_wire_size(ds->dim);
+	qp.buf = xmalloc((size_t) qp.nqueries * qp.len);
+	for (int q = 0; q < qp.nqueries; q++)
+		encode_vector(qp.buf + (size_t) q * qp.len,
+					  ds->queries + (size_t) q * ds->dim, ds->dim);
+	return qp;
+}
+
+/* ---------------------------------------------------------------- */
+/* Loading the table												 */
+/* ---------------------------------------------------------------- */
+
+static void
+copy_send(PGconn *conn, const char *buf, size_t len)
+{
+	if (PQputCopyData(conn, buf, (int) len) != 1)
+		die("COPY failed: %s", PQerrorMessage(conn));
+}
+
+/* Stream all rows as COPY binary: header, tuples, trailer. */
+static void
+copy_rows(PGconn *conn, const Dataset *ds, bool with_category)
+{
+	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+	int			vlen = vector_wire_size(ds->dim);
+	int			tuple_len = 2 + 4 + 4 + 4 + vlen + (with_category ? 8 : 0);
+	size_t		cap = COPY_CHUNK + tuple_len;
+	char	   *buf = xmalloc(cap);
+	size_t		used = 0;
+	PGresult   *res;
+
+	res = PQexec(conn, "COPY items FROM STDIN (FORMAT binary)");
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		die("COPY failed: %s", PQerrorMessage(conn));
+	PQclear(res);
+	copy_send(conn, header, sizeof(header));
+
+	for (int r = 0; r < ds->nrows; r++)
+	{
+		char	   *p = buf + used;
+
+		put_be16(p, with_category ? 3 : 2);
+		put_be32(p + 2, 4);
+		put_be32(p + 6, r + 1);
+		put_be32(p + 10, vlen);
+		encode_vector(p + 14, ds->rows + (size_t) r * ds->dim, ds->dim);
+		if (with_category)
+		{
+			put_be32(p + 14 + vlen, 4);
+			put_be32(p + 18 + vlen, ds->category[r]);
+		}
+		used += tuple_len;
+		if (used >= COPY_CHUNK)
+		{
+			copy_send(conn, buf, used);
+			used = 0;
+		}
+	}
+	put_be16(buf + used, -1);
+	copy_send(conn, buf, used + 2);
+	free(buf);
+
+	if (PQputCopyEnd(conn, NULL) != 1)
+		die("COPY failed: %s", PQerrorMessage(conn));
+	res = PQgetResult(conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		die("COPY failed: %s", PQerrorMessage(conn));
+	PQclear(res);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+/*
+ * With --reuse-table, check that items looks like this data set: row
+ * count, dimension and the first and last vectors.
+ */
+static bool
+table_matches(PGconn *conn, const Dataset *ds, bool with_category)
+{
+	char		sql[256];
+	PGresult   *res;
+	int			vlen = vector_wire_size(ds->dim);
+	char	   *expect = xmalloc(vlen);
+	bool		ok;
+
+	if (query_int(conn, "SELECT count(*) FROM pg_class "
+				  "WHERE oid = to_regclass('items')") == 0)
+		return false;
+	if (with_category &&
+		query_int(conn, "SELECT count(*) FROM pg_attribute WHERE "
+				  "attrelid = 'items'::regclass AND attname = 'category' "
+				  "AND NOT attisdropped") == 0)
+		return false;
+	if (query_int(conn, "SELECT count(*) FROM items") != ds->nrows)
+		return false;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT embedding FROM items WHERE id IN (1, %d) ORDER BY id",
+			 ds->nrows);
+	res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 2;
+	for (int i = 0; ok && i < 2; i++)
+	{
+		int			r = i == 0 ? 0 : ds->nrows - 1;
+
+		encode_vector(expect, ds->rows + (size_t) r * ds->dim, ds->dim);
+		ok = PQgetlength(res, i, 0) == vlen &&
+			memcmp(PQgetvalue(res, i, 0), expect, vlen) == 0;
+	}
+	PQclear(res);
+	free(expect);
+	return ok;
+}
+
+static void
+load_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
+{
+	char		sql[256];
+	double		start;
+
+	if (opt->reuse_table && table_matches(conn, ds, opt->category))
+	{
+		progress("load: reusing table items (%d rows)", ds->nrows);
+		return;
+	}
+
+	progress("load: %d rows x %d dims via COPY binary...", ds->nrows, ds->dim);
+	start = now_seconds();
+	exec_sql(conn, "DROP TABLE IF EXISTS items");
+	snprintf(sql, sizeof(sql),
+			 "CREATE TABLE items (id int, embedding vector(%d)%s)",
+			 ds->dim, opt->category ? ", category int" : "");
+	exec_sql(conn, sql);
+	copy_rows(conn, ds, opt->category);
+	/* The key is built after loading: faster than maintaining it per row. */
+	exec_sql(conn, "ALTER TABLE items ADD PRIMARY KEY (id)");
+	exec_sql(conn, "VACUUM (ANALYZE) items");
+	progress("load: %.1f s", now_seconds() - start);
+}
+
+/* ---------------------------------------------------------------- */
+/* Index build														 */
+/* ---------------------------------------------------------------- */
+
+static const char secondary_indexes_sql[] =
+"FROM pg_index WHERE indrelid = 'items'::regclass AND NOT indisprimary";
+
+/* Drop every index on items but the primary key, so builds start clean. */
+static void
+drop_secondary_indexes(PGconn *conn)
+{
+	char		sql[256];
+	PGresult   *res;
+
+	snprintf(sql, sizeof(sql), "SELECT indexrelid::regclass::text %s",
+			 secondary_indexes_sql);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("%s\nfailed: %s", sql, PQerrorMessage(conn));
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		char		drop[512];
+
+		snprintf(drop, sizeof(drop), "DROP INDEX %s", PQgetvalue(res, i, 0));
+		exec_sql(conn, drop);
+	}
+	PQclear(res);
+}
+
+/* Run the index SQL; return wall-clock seconds, and the index size. */
+static double
+build_index(PGconn *conn, const char *index_sql, long long *bytes)
+{
+	char		sql[256];
+	double		start,
+				elapsed;
+
+	drop_secondary_indexes(conn);
+	progress("index: %s", index_sql);
+	start = now_seconds();
+	exec_sql(conn, index_sql);
+	elapsed = now_seconds() - start;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(sum(pg_relation_size(indexrelid)), 0) %s",
+			 secondary_indexes_sql);
+	*bytes = query_int(conn, sql);
+	progress("index: %.1f s, %lld bytes", elapsed, *bytes);
+	return elapsed;
+}
+
+/* ---------------------------------------------------------------- */
+/* Timed passes														 */
+/* ---------------------------------------------------------------- */
+
+static void
+prepare_statement(PGconn *conn, const char *name, const char *sql,
+				  int nparams, const Oid *types)
+{
+	PGresult   *res;
+	char		dealloc[128];
+
+	/* Re-preparing lets each setting be planned under its own GUCs. */
+	snprintf(dealloc, sizeof(dealloc),
+			 "SELECT pg_catalog.count(*) FROM pg_prepared_statements "
+			 "WHERE name = '%s'", name);
+	if (query_int(conn, dealloc) > 0)
+	{
+		snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", name);
+		exec_sql(conn, dealloc);
+	}
+	res = PQprepare(conn, name, sql, nparams, types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		die("preparing %s\nfailed: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* Fill latency percentiles and QPS from per-query latencies in ms. */
+static void
+summarize_latencies(double *lat_ms, int n, double elapsed, PassResult *pr)
+{
+	qsort(lat_ms, n, sizeof(double), compare_doubles);
+	pr->qps = n / elapsed;
+	pr->p50 = percentile(lat_ms, n, 0.50);
+	pr->p95 = percentile(lat_ms, n, 0.95);
+	pr->p99 = percentile(lat_ms, n, 0.99);
+}
+
+/*
+ * The client-path floor: a primary-key lookup that ships the same vector
+ * parameter, so per-query costs outside the index (protocol, parsing the
+ * parameter, executor start-up) can be subtracted from search latency.
+ */
+static void
+run_floor_pass(PGconn *conn, const QueryParams *qp, const Truth *truth,
+			   int lookups, PassResult *pr)
+{
+	double	   *lat = xmalloc(lookups * sizeof(double));
+	int			formats[2] = {1, 1};
+	int			lengths[2] = {qp->len, 4};
+	double		start = now_seconds();
+
+	for (int i = 0; i < lookups; i++)
+	{
+		int			q = i % qp->nqueries;
+		char		idbuf[4];
+		const char *values[2];
+		double		t0 = now_seconds();
+		PGresult   *res;
+
+		/* Look up the query's true nearest row: an id known to exist. */
+		put_be32(idbuf, truth->ids[(size_t) q * truth->k]);
+		values[0] = qp->buf + (size_t) q * qp->len;
+		values[1] = idbuf;
+		res = PQexecPrepared(conn, "floor", 2, values, lengths, formats, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+			die("floor lookup failed: %s", PQerrorMessage(conn));
+		PQclear(res);
+		lat[i] = (now_seconds() - t0) * 1000.0;
+	}
+	summarize_latencies(lat, lookups, now_seconds() - start, pr);
+	pr->recall = 1.0;
+	free(lat);
+}
+
+/* Run every query once; store result ids (k per query) and counts. */
+static double
+run_search_pass(PGconn *conn, const QueryParams *qp, int k,
+				int32_t *result_ids, int *result_counts, double *lat)
+{
+	int			format = 1;
+	double		start = now_seconds();
+
+	for (int q = 0; q < qp->nqueries; q++)
+	{
+		const char *value = qp->buf + (size_t) q * qp->len;
+		double		t0 = now_seconds();
+		PGresult   *res;
+		int			n;
+
+		res = PQexecPrepared(conn, "search", 1, &value, &qp->len, &format, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			die("search query failed: %s", PQerrorMessage(conn));
+		lat[q] = (now_seconds() - t0) * 1000.0;
+
+		n = PQntuples(res);
+		if (n > k)
+			n = k;
+		for (int i = 0; i < n; i++)
+			result_ids[(size_t) q * k + i] = get_be32(PQgetvalue(res, i, 0));
+		result_counts[q] = n;
+		PQclear(res);
+	}
+	return now_seconds() - start;
+}
+
+/*
+ * Mean over queries of |result & truth| / k.  A returned row that is not
+ * in the truth list but ties the k-th true distance counts as a hit.
+ */
+static double
+compute_recall(const Dataset *ds, Metric metric, const Truth *truth,
+			   const int32_t *result_ids, const int *result_counts)
+{
+	int			k = truth->k;
+	double		sum = 0;
+
+	for (int q = 0; q < ds->nqueries; q++)
+	{
+		const int32_t *tids = truth->ids + (size_t) q * k;
+		double		kth = truth->dist[(size_t) q * k + k - 1];
+		const float *query = ds->queries + (size_t) q * ds->dim;
+		int			hits = 0;
+
+		for (int i = 0; i < result_counts[q]; i++)
+		{
+			int32_t		id = result_ids[(size_t) q * k + i];
+			bool		hit = false;
+
+			for (int j = 0; j < k && !hit; j++)
+				hit = tids[j] == id;
+			if (!hit && id >= 1 && id <= ds->nrows)
+			{
+				const float *row = ds->rows + (size_t) (id - 1) * ds->dim;
+				double		d = metric_distance(metric, query,
+												vector_norm(query, ds->dim),
+												row,
+												vector_norm(row, ds->dim),
+												ds->dim);
+
+				hit = d <= kth + fabs(kth) * TIE_TOLERANCE;
+			}
+			hits += hit;
+		}
+		sum += (double) hits / k;
+	}
+	return sum / ds->nqueries;
+}
+
+/* EXPLAIN the search for the first query: "Limit -> Index Scan ...". */
+static void
+report_plan(PGconn *conn, const char *search_sql, const QueryParams *qp,
+			Oid vector_oid)
+{
+	char		sql[512];
+	int			format = 1;
+	const char *value = qp->buf;
+	PGresult   *res;
+	char		line[1024] = "";
+
+	snprintf(sql, sizeof(sql), "EXPLAIN (COSTS off) %s", search_sql);
+	res = PQexecParams(conn, sql, 1, &vector_oid, &value, &qp->len,
+					   &format, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("%s\nfailed: %s", sql, PQerrorMessage(conn));
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *node = PQgetvalue(res, i, 0);
+
+		/* Plan nodes, not their detail lines ("Order By: ..."). */
+		while (*node == ' ' || *node == '-' || *node == '>')
+			node++;
+		if (strchr(node, ':') != NULL && strncmp(node, "Index", 5) != 0)
+			continue;
+		if (line[0])
+			strncat(line, " -> ", sizeof(line) - strlen(line) - 1);
+		strncat(line, node, sizeof(line) - strlen(line) - 1);
+	}
+	PQclear(res);
+	progress("  plan: %s", line);
+}
+
+static int
+compare_pass_qps(const void *a, const void *b)
+{
+	return compare_doubles(&((const PassResult *) a)->qps,
+						   &((const PassResult *) b)->qps);
+}
+
+/* Of several repeated passes, the one with median QPS. */
+static PassResult
+median_pass(PassResult *passes, int n)
+{
+	qsort(passes, n, sizeof(PassResult), compare_pass_qps);
+	return passes[n / 2];
+}
+
+static PassResult
+measure_floor(PGconn *conn, const BenchOptions *opt, const QueryParams *qp,
+			  const Truth *truth, Oid vector_oid)
+{
+	Oid			types[2] = {vector_oid, INT4OID};
+	PassResult *passes = xmalloc(opt->repeat * sizeof(PassResult));
+	PassResult	warmup,
+				result;
+
+	prepare_statement(conn, "floor",
+					  "SELECT id FROM items WHERE id = $2 AND $1::vector IS NOT NULL",
+					  2, types);
+	run_floor_pass(conn, qp, truth, opt->floor_lookups, &warmup);
+	for (int i = 0; i < opt->repeat; i++)
+		run_floor_pass(conn, qp, truth, opt->floor_lookups, &passes[i]);
+	result = median_pass(passes, opt->repeat);
+	free(passes);
+	progress("floor: %.0f QPS, p50 %.3f ms (primary-key lookup, same parameter)",
+			 result.qps, result.p50);
+	return result;
+}
+
+/* Apply one sweep setting on a clean session, then time the queries. */
+static PassResult
+measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
+				const Truth *truth, const QueryParams *qp, Oid vector_oid,
+				const char *setting)
+{
+	char		search_sql[256];
+	int			k = opt->k;
+	int32_t    *ids = xmalloc((size_t) ds->nqueries * k * sizeof(int32_t));
+	int		   *counts = xmalloc(ds->nqueries * sizeof(int));
+	double	   *lat = xmalloc(ds->nqueries * sizeof(double));
+	PassResult *passes = xmalloc(opt->repeat * sizeof(PassResult));
+	PassResult	result;
+
+	/* Settings do not accumulate: each starts from the session defaults. */
+	exec_sql(conn, "RESET ALL");
+	if (opt->session_sql)
+		exec_sql(conn, opt->session_sql);
+	if (setting[0])
+		exec_sql(conn, setting);
+
+	snprintf(search_sql, sizeof(search_sql),
+			 "SELECT id FROM items ORDER BY embedding %s $1 LIMIT %d",
+			 metric_operators[opt->metric], k);
+	prepare_statement(conn, "search", search_sql, 1, &vector_oid);
+	report_plan(conn, search_sql, qp, vector_oid);
+
+	/* Warm-up pass: fills caches, not timed. */
+	run_search_pass(conn, qp, k, ids, counts, lat);
+	for (int i = 0; i < opt->repeat; i++)
+	{
+		double		elapsed = run_search_pass(conn, qp, k, ids, counts, lat);
+
+		passes[i].recall = compute_recall(ds, opt->metric, truth, ids, counts);
+		summarize_latencies(lat, ds->nqueries, elapsed, &passes[i]);
+	}
+	result = median_pass(passes, opt->repeat);
+	free(ids);
+	free(counts);
+	free(lat);
+	free(passes);
+	return result;
+}
+
+/* ---------------------------------------------------------------- */
+/* Output															 */
+/* ---------------------------------------------------------------- */
+
+/* A short label for plots: "SET omendb.x=40;SET y=1" -> "x=40;y=1". */
+static char *
+short_label(const char *setting)
+{
+	char	   *out = xmalloc(strlen(setting) + 8);
+	char	   *o = out;
+	const char *s = setting;
+
+	if (!*s)
+		return xstrdup("default");
+	while (*s)
+	{
+		if (strncasecmp(s, "SET ", 4) == 0)
+			s += 4;
+		else if (strncmp(s, "omendb.", 7) == 0)
+			s += 7;
+		else if (*s == '"' || *s == ' ')
+			s++;
+		else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+csv_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++)
+	{
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void
+write_csv(const char *path, const BenchOptions *opt, const Dataset *ds,
+		  const SettingResult *results, int nresults, double build_s,
+		  long long index_bytes, double floor_qps)
+{
+	FILE	   *f = fopen(path, "w");
+
+	if (f == NULL)
+		die("could not create \"%s\": %s", path, strerror(errno));
+	fprintf(f, "dataset,rows,dim,setting,recall,qps,p50,p99,index_ms,build_s,"
+			"index_bytes,bytes_per_row,p95,floor_qps,metric,queries,k\n");
+	for (int i = 0; i < nresults; i++)
+	{
+		const PassResult *p = &results[i].pass;
+
+		fprintf(f, "%s,%d,%d,", ds->key, ds->nrows, ds->dim);
+		csv_quoted(f, results[i].setting);
+		fprintf(f, ",%.4f,%.1f,%.3f,%.3f,%.3f,%.2f,%lld,%.1f,%.3f,%.1f,%s,%d,%d\n",
+				p->recall, p->qps, p->p50, p->p99, results[i].index_ms,
+				build_s, index_bytes, (double) index_bytes / ds->nrows,
+				p->p95, floor_qps, metric_names[opt->metric],
+				ds->nqueries, opt->k);
+	}
+	if (fclose(f) != 0)
+		die("could not write \"%s\"", path);
+}
+
+static bool
+gnuplot_available(void)
+{
+	return system("command -v gnuplot >/dev/null 2>&1") == 0;
+}
+
+/*
+ * Recall (x) against QPS (y, log scale), one labelled point per setting,
+ * and the client-path floor as a dashed line: no index can beat it.
+ */
+static void
+write_plot(const char *base, const BenchOptions *opt, const Dataset *ds,
+		   const SettingResult *results, int nresults, double floor_qps)
+{
+	char		dat[1100],
+				gp[1100],
+				png[1100],
+				cmd[1200];
+	FILE	   *f;
+	double		ymin = floor_qps,
+				ymax = floor_qps,
+				xmin = 1.0;
+
+	if (!gnuplot_available())
+	{
+		progress("plot: gnuplot not found, skipped (apt-get install gnuplot-nox)");
+		return;
+	}
+	snprintf(dat, sizeof(dat), "%s.dat", base);
+	snprintf(gp, sizeof(gp), "%s.gp", base);
+	snprintf(png, sizeof(png), "%s.png", base);
+
+	f = fopen(dat, "w");
+	if (f == NULL)
+		die("could not create \"%s\": %s", dat, strerror(errno));
+	for (int i = 0; i < nresults; i++)
+	{
+		const PassResult *p = &results[i].pass;
+		char	   *label = short_label(results[i].setting);
+
+		fprintf(f, "%.4f %.1f \"", p->recall, p->qps);
+		for (char *c = label; *c; c++)
+			if (*c != '"' && *c != '\\')
+				fputc(*c, f);
+		fprintf(f, "\"\n");
+		free(label);
+		ymin = fmin(ymin, p->qps);
+		ymax = fmax(ymax, p->qps);
+		xmin = fmin(xmin, p->recall);
+	}
+	fclose(f);
+
+	f = fopen(gp, "w");
+	if (f == NULL)
+		die("could not create \"%s\": %s", gp, strerror(errno));
+	fprintf(f,
+			"set terminal pngcairo size 1000,650 noenhanced font ',11'\n"
+			"set output '%s'\n"
+			"set title '%s: %s, %d rows x %d dims, %s, %d queries, 1 client'\n"
+			"set xlabel 'recall@%d'\n"
+			"set ylabel 'queries per second (log scale)'\n"
+			"set logscale y\n"
+			"set grid\n"
+			"set key bottom left box opaque\n"
+			"set xrange [%.4f:%.4f]\n"
+			"set yrange [%.1f:%.1f]\n"
+			"floor = %.1f\n"
+			"plot '%s' using 1:2 with linespoints lw 2 pt 7 ps 1.2 title 'omendb', \\\n"
+			"     '' using 1:2:3 with labels left offset char 1,0.7 notitle, \\\n"
+			"     floor with lines dt 2 lw 2 lc rgb 'gray40' "
+			"title sprintf('client-path floor %%.0f QPS', floor)\n",
+			png, opt->name, ds->key, ds->nrows, ds->dim,
+			metric_names[opt->metric], ds->nqueries, opt->k,
+			fmax(0.0, xmin - 0.05), 1.0 + (1.0 - fmax(0.0, xmin - 0.05)) * 0.15,
+			ymin / 2, ymax * 2, floor_qps, dat);
+	fclose(f);
+
+	snprintf(cmd, sizeof(cmd), "gnuplot '%s'", gp);
+	if (system(cmd) != 0)
+		progress("plot: gnuplot failed on %s", gp);
+	else
+		progress("plot: %s", png);
+}
+
+static void
+print_results(const BenchOptions *opt, const Dataset *ds,
+			  const SettingResult *results, int nresults, double build_s,
+			  long long index_bytes, const PassResult *floor_pass)
+{
+	printf("\n%s: %s, %d rows x %d dims, metric %s, %d queries, k=%d\n",
+		   opt->name, ds->key, ds->nrows, ds->dim, metric_names[opt->metric],
+		   ds->nqueries, opt->k);
+	if (opt->no_index)
+		printf("index: none (sequential scan)\n");
+	else
+		printf("index: build %.1f s, %lld bytes, %.1f bytes/row\n",
+			   build_s, index_bytes, (double) index_bytes / ds->nrows);
+	printf("client-path floor: %.0f QPS, p50 %.3f ms\n\n",
+		   floor_pass->qps, floor_pass->p50);
+	printf("%-40s %7s %9s %8s %8s %8s %9s\n",
+		   "setting", "recall", "QPS", "p50 ms", "p95 ms", "p99 ms", "index ms");
+	for (int i = 0; i < nresults; i++)
+	{
+		const PassResult *p = &results[i].pass;
+
+		printf("%-40s %7.4f %9.1f %8.3f %8.3f %8.3f %9.3f\n",
+			   results[i].setting[0] ? results[i].setting : "(default)",
+			   p->recall, p->qps, p->p50, p->p95, p->p99, results[i].index_ms);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Command line														 */
+/* ---------------------------------------------------------------- */
+
+static void
+usage(void)
+{
+	printf(
+		   "omendb-bench: recall and throughput of the omendb index.\n\n"
+		   "Usage: omendb-bench [OPTION]...\n\n"
+		   "Data:\n"
+		   "  --data-dir DIR        Fashion-MNIST IDX files (default %s)\n"
+		   "  --synthetic N,DIM     N generated rows of DIM dims (Gaussian clusters)\n"
+		   "  --seed S              synthetic data seed (default %d)\n"
+		   "  --rows N              load only the first N rows\n"
+		   "  --queries Q           number of queries (default %d)\n"
+		   "  --category            add a category column (label / cluster mod 10)\n"
+		   "  --reuse-table         keep items if it already holds this data\n\n"
+		   "Search:\n"
+		   "  --metric l2|ip|cosine distance (default l2)\n"
+		   "  -k K                  neighbours per query (default %d)\n"
+		   "  --index-sql SQL       index DDL (default: USING omendb, opclass per metric)\n"
+		   "  --no-index            no index: sequential-scan baseline\n"
+		   "  --sweep 'SQL|SQL|..'  search settings, one pass each, e.g.\n"
+		   "                        'SET omendb.search_list_size=40|SET omendb.search_list_size=80'\n"
+		   "  --session-sql SQL     run before every setting (after RESET ALL)\n"
+		   "  --repeat R            timed passes per setting; report median QPS (default 1)\n"
+		   "  --floor-lookups N     lookups per floor pass (default %d)\n"
+		   "  --threads T           brute-force threads (default %d)\n\n"
+		   "Output:\n"
+		   "  --name NAME           output base name (default from data and metric)\n"
+		   "  --out-dir DIR         output directory (default: out/ beside the program)\n"
+		   "  --no-plot             skip the gnuplot PNG\n"
+		   "  --conninfo STR        libpq connection string (default: PG* env vars)\n",
+		   DEFAULT_DATA_DIR, DEFAULT_SEED, DEFAULT_QUERIES, DEFAULT_K,
+		   DEFAULT_FLOOR_LOOKUPS, DEFAULT_THREADS);
+}
+
+static void
+parse_synthetic(const char *arg, BenchOptions *opt)
+{
+	char	   *copy = xstrdup(arg);
+	char	   *comma = strchr(copy, ',');
+
+	if (comma == NULL)
+		die("--synthetic wants N,DIM, not \"%s\"", arg);
+	*comma = '\0';
+	opt->synthetic_n = parse_positive_int(copy, "--synthetic rows");
+	opt->synthetic_dim = parse_positive_int(comma + 1, "--synthetic dimension");
+	free(copy);
+}
+
+static Metric
+parse_metric(const char *arg)
+{
+	for (int m = 0; m < 3; m++)
+		if (strcmp(arg, metric_names[m]) == 0)
+			return (Metric) m;
+	die("unknown metric \"%s\" (l2, ip or cosine)", arg);
+}
+
+/* Default output directory: out/ beside the executable. */
+static const char *
+default_out_dir(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+	char	   *dir;
+
+	if (slash == NULL)
+		return "out";
+	dir = xmalloc(slash - argv0 + 5);
+	memcpy(dir, argv0, slash - argv0);
+	strcpy(dir + (slash - argv0), "/out");
+	return dir;
+}
+
+static void
+parse_options(int argc, char **argv, BenchOptions *opt)
+{
+	enum
+	{
+		OPT_DATA_DIR = 256, OPT_SYNTHETIC, OPT_SEED, OPT_ROWS, OPT_QUERIES,
+		OPT_CATEGORY, OPT_REUSE, OPT_METRIC, OPT_INDEX_SQL, OPT_NO_INDEX,
+		OPT_SWEEP, OPT_SESSION_SQL, OPT_REPEAT, OPT_FLOOR, OPT_THREADS,
+		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO
+	};
+	static const struct option long_options[] = {
+		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+		{"synthetic", required_argument, NULL, OPT_SYNTHETIC},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"rows", required_argument, NULL, OPT_ROWS},
+		{"queries", required_argument, NULL, OPT_QUERIES},
+		{"category", no_argument, NULL, OPT_CATEGORY},
+		{"reuse-table", no_argument, NULL, OPT_REUSE},
+		{"metric", required_argument, NULL, OPT_METRIC},
+		{"index-sql", required_argument, NULL, OPT_INDEX_SQL},
+		{"no-index", no_argument, NULL, OPT_NO_INDEX},
+		{"sweep", required_argument, NULL, OPT_SWEEP},
+		{"session-sql", required_argument, NULL, OPT_SESSION_SQL},
+		{"repeat", required_argument, NULL, OPT_REPEAT},
+		{"floor-lookups", required_argument, NULL, OPT_FLOOR},
+		{"threads", required_argument, NULL, OPT_THREADS},
+		{"name", required_argument, NULL, OPT_NAME},
+		{"out-dir", required_argument, NULL, OPT_OUT_DIR},
+		{"no-plot", no_argument, NULL, OPT_NO_PLOT},
+		{"conninfo", required_argument, NULL, OPT_CONNINFO},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->data_dir = DEFAULT_DATA_DIR;
+	opt->sweep = "";
+	opt->queries = DEFAULT_QUERIES;
+	opt->k = DEFAULT_K;
+	opt->threads = DEFAULT_THREADS;
+	opt->repeat = 1;
+	opt->floor_lookups = DEFAULT_FLOOR_LOOKUPS;
+	opt->seed = DEFAULT_SEED;
+	opt->out_dir = default_out_dir(argv[0]);
+
+	while ((c = getopt_long(argc, argv, "hk:", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case OPT_DATA_DIR:
+				opt->data_dir = optarg;
+				break;
+			case OPT_SYNTHETIC:
+				parse_synthetic(optarg, opt);
+				break;
+			case OPT_SEED:
+				opt->seed = strtoull(optarg, NULL, 10);
+				break;
+			case OPT_ROWS:
+				opt->rows = parse_positive_int(optarg, "--rows");
+				break;
+			case OPT_QUERIES:
+				opt->queries = parse_positive_int(optarg, "--queries");
+				break;
+			case OPT_CATEGORY:
+				opt->category = true;
+				break;
+			case OPT_REUSE:
+				opt->reuse_table = true;
+				break;
+			case OPT_METRIC:
+				opt->metric = parse_metric(optarg);
+				break;
+			case 'k':
+				opt->k = parse_positive_int(optarg, "-k");
+				break;
+			case OPT_INDEX_SQL:
+				opt->index_sql = optarg;
+				break;
+			case OPT_NO_INDEX:
+				opt->no_index = true;
+				break;
+			case OPT_SWEEP:
+				opt->sweep = optarg;
+				break;
+			case OPT_SESSION_SQL:
+				opt->session_sql = optarg;
+				break;
+			case OPT_REPEAT:
+				opt->repeat = parse_positive_int(optarg, "--repeat");
+				break;
+			case OPT_FLOOR:
+				opt->floor_lookups = parse_positive_int(optarg, "--floor-lookups");
+				break;
+			case OPT_THREADS:
+				opt->threads = parse_positive_int(optarg, "--threads");
+				break;
+			case OPT_NAME:
+				opt->name = optarg;
+				break;
+			case OPT_OUT_DIR:
+				opt->out_dir = optarg;
+				break;
+			case OPT_NO_PLOT:
+				opt->no_plot = true;
+				break;
+			case OPT_CONNINFO:
+				opt->conninfo = optarg;
+				break;
+			case 'h':
+				usage();
+				exit(0);
+			default:
+				fprintf(stderr, "Try \"omendb-bench --help\".\n");
+				exit(2);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument \"%s\"", argv[optind]);
+}
+
+/* Split the sweep on '|' into trimmed snippets; "" means no settings. */
+static char **
+split_sweep(const char *sweep, int *n)
+{
+	char	   *copy = xstrdup(sweep);
+	char	  **items = xmalloc((strlen(sweep) + 2) * sizeof(char *));
+	char	   *p = copy;
+
+	*n = 0;
+	for (;;)
+	{
+		char	   *bar = strchr(p, '|');
+		char	   *end;
+
+		if (bar)
+			*bar = '\0';
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+						   end[-1] == '\n' || end[-1] == ';'))
+			*--end = '\0';
+		/* An empty snippet is kept only when it is the whole sweep. */
+		if (*p || (*n == 0 && bar == NULL))
+			items[(*n)++] = xstrdup(p);
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	free(copy);
+	return items;
+}
+
+static char *
+default_name(const BenchOptions *opt, const Dataset *ds)
+{
+	char		buf[256];
+
+	snprintf(buf, sizeof(buf), "%s-r%d-%s%s", ds->key, ds->nrows,
+			 metric_names[opt->metric], opt->no_index ? "-seqscan" : "");
+	return xstrdup(buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	BenchOptions opt;
+	Dataset		ds;
+	Truth		truth;
+	QueryParams qp;
+	PGconn	   *conn;
+	Oid			vector_oid;
+	PassResult	floor_pass;
+	char	  **settings;
+	int			nsettings;
+	SettingResult *results;
+	double		build_s = 0;
+	long long	index_bytes = 0;
+	char		index_sql_buf[256];
+	char		base[1024],
+				csv[1100];
+	char	   *oid_text;
+
+	parse_options(argc, argv, &opt);
+	memset(&ds, 0, sizeof(ds));
+	ensure_dir(opt.out_dir);
+
+	/* Data and exact neighbours first: they need no server. */
+	if (opt.synthetic_n > 0)
+		generate_synthetic(&opt, &ds);
+	else
+		load_fashion_mnist(&opt, &ds);
+	if (ds.nrows < opt.k)
+		die("need at least k=%d rows", opt.k);
+	if (opt.name == NULL)
+		opt.name = default_name(&opt, &ds);
+	progress("data: %s, %d rows x %d dims, %d queries",
+			 ds.key, ds.nrows, ds.dim, ds.nqueries);
+	get_truth(&opt, &ds, &truth);
+	qp = encode_queries(&ds);
+
+	conn = connect_db(opt.conninfo);
+	exec_sql(conn, "SET client_min_messages = warning");
+	exec_sql(conn, "CREATE EXTENSION IF NOT EXISTS omendb");
+	oid_text = query_value(conn, "SELECT 'vector'::regtype::oid");
+	vector_oid = (Oid) strtoul(oid_text, NULL, 10);
+	free(oid_text);
+
+	load_table(conn, &opt, &ds);
+	floor_pass = measure_floor(conn, &opt, &qp, &truth, vector_oid);
+
+	if (opt.no_index)
+		drop_secondary_indexes(conn);
+	else
+	{
+		if (opt.index_sql == NULL)
+		{
+			snprintf(index_sql_buf, sizeof(index_sql_buf),
+					 "CREATE INDEX items_embedding_idx ON items "
+					 "USING omendb (embedding vector_%s_ops)",
+					 metric_names[opt.metric]);
+			opt.index_sql = index_sql_buf;
+		}
+		build_s = build_index(conn, opt.index_sql, &index_bytes);
+	}
+
+	settings = split_sweep(opt.sweep, &nsettings);
+	results = xmalloc(nsettings * sizeof(SettingResult));
+	for (int i = 0; i < nsettings; i++)
+	{
+		PassResult *p = &results[i].pass;
+
+		progress("search: %s", settings[i][0] ? settings[i] : "(default settings)");
+		results[i].setting = settings[i];
+		*p = measure_setting(conn, &opt, &ds, &truth, &qp, vector_oid,
+							 settings[i]);
+		results[i].index_ms = 1000.0 / p->qps - 1000.0 / floor_pass.qps;
+		progress("  recall %.4f, %.1f QPS, p50 %.3f ms, p99 %.3f ms",
+				 p->recall, p->qps, p->p50, p->p99);
+	}
+	PQfinish(conn);
+
+	snprintf(base, sizeof(base), "%s/%s", opt.out_dir, opt.name);
+	snprintf(csv, sizeof(csv), "%s.csv", base);
+	write_csv(csv, &opt, &ds, results, nsettings, build_s, index_bytes,
+			  floor_pass.qps);
+	progress("csv: %s", csv);
+	if (!opt.no_plot)
+		write_plot(base, &opt, &ds, results, nsettings, floor_pass.qps);
+
+	print_results(&opt, &ds, results, nsettings, build_s, index_bytes,
+				  &floor_pass);
+	return 0;
+}

@@ -79,6 +79,7 @@ typedef struct BenchOptions
 	const char *session_sql;	/* run before every snippet */
 	const char *name;			/* base name of output files */
 	const char *out_dir;
+	const char *extension;		/* provides the vector type */
 	int			synthetic_n;	/* 0: use Fashion-MNIST */
 	int			synthetic_dim;
 	int			rows;			/* 0: all */
@@ -843,6 +844,17 @@ encode_queries(const Dataset *ds)
 	return qp;
 }
 
+static void
+create_extension(PGconn *conn, const char *name)
+{
+	char	   *quoted = PQescapeIdentifier(conn, name, strlen(name));
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql), "CREATE EXTENSION IF NOT EXISTS %s", quoted);
+	PQfreemem(quoted);
+	exec_sql(conn, sql);
+}
+
 /* ---------------------------------------------------------------- */
 /* Loading the table												 */
 /* ---------------------------------------------------------------- */
@@ -1364,6 +1376,31 @@ gnuplot_available(void)
 }
 
 /*
+ * Log-scale tics at 1, 2 and 5 times powers of ten: gnuplot's default of
+ * one tic per decade leaves a narrow QPS range unlabelled.
+ */
+static void
+write_log_tics(FILE *f, double lo, double hi)
+{
+	static const int steps[] = {1, 2, 5};
+	const char *sep = "";
+
+	fprintf(f, "set ytics (");
+	for (double decade = pow(10, floor(log10(lo))); decade <= hi; decade *= 10)
+		for (int i = 0; i < 3; i++)
+		{
+			double		t = decade * steps[i];
+
+			if (t >= lo && t <= hi)
+			{
+				fprintf(f, "%s%.15g", sep, t);
+				sep = ", ";
+			}
+		}
+	fprintf(f, ")\n");
+}
+
+/*
  * Recall (x) against QPS (y, log scale), one labelled point per setting,
  * and the client-path floor as a dashed line: no index can beat it.
  */
@@ -1412,6 +1449,9 @@ write_plot(const char *base, const BenchOptions *opt, const Dataset *ds,
 	f = fopen(gp, "w");
 	if (f == NULL)
 		die("could not create \"%s\": %s", gp, strerror(errno));
+	ymin /= 1.5;
+	ymax *= 1.5;
+	xmin = fmax(0.0, xmin - 0.05);
 	fprintf(f,
 			"set terminal pngcairo size 1000,650 noenhanced font ',11'\n"
 			"set output '%s'\n"
@@ -1419,19 +1459,23 @@ write_plot(const char *base, const BenchOptions *opt, const Dataset *ds,
 			"set xlabel 'recall@%d'\n"
 			"set ylabel 'queries per second (log scale)'\n"
 			"set logscale y\n"
-			"set grid\n"
+			"set format y '%%.0f'\n"
+			"set grid xtics ytics\n"
 			"set key bottom left box opaque\n"
 			"set xrange [%.4f:%.4f]\n"
-			"set yrange [%.1f:%.1f]\n"
-			"floor = %.1f\n"
-			"plot '%s' using 1:2 with linespoints lw 2 pt 7 ps 1.2 title 'omendb', \\\n"
-			"     '' using 1:2:3 with labels left offset char 1,0.7 notitle, \\\n"
-			"     floor with lines dt 2 lw 2 lc rgb 'gray40' "
-			"title sprintf('client-path floor %%.0f QPS', floor)\n",
+			"set yrange [%.1f:%.1f]\n",
 			png, opt->name, ds->key, ds->nrows, ds->dim,
 			metric_names[opt->metric], ds->nqueries, opt->k,
-			fmax(0.0, xmin - 0.05), 1.0 + (1.0 - fmax(0.0, xmin - 0.05)) * 0.15,
-			ymin / 2, ymax * 2, floor_qps, dat);
+			xmin, 1.0 + (1.0 - xmin) * 0.03, ymin, ymax);
+	write_log_tics(f, ymin, ymax);
+	fprintf(f,
+			"floor = %.1f\n"
+			"plot '%s' using 1:2 with linespoints lw 2 pt 7 ps 1.2 title '%s', \\\n"
+			"     '' using 1:2:3 with labels right offset char -1,0.7 notitle, \\\n"
+			"     floor with lines dt 2 lw 2 lc rgb 'gray40' "
+			"title sprintf('client-path floor %%.0f QPS', floor)\n",
+			floor_qps, dat,
+			opt->no_index ? "no index (sequential scan)" : "index");
 	fclose(f);
 
 	snprintf(cmd, sizeof(cmd), "gnuplot '%s'", gp);
@@ -1446,6 +1490,8 @@ print_results(const BenchOptions *opt, const Dataset *ds,
 			  const SettingResult *results, int nresults, double build_s,
 			  long long index_bytes, const PassResult *floor_pass)
 {
+	int			width = 9;
+
 	printf("\n%s: %s, %d rows x %d dims, metric %s, %d queries, k=%d\n",
 		   opt->name, ds->key, ds->nrows, ds->dim, metric_names[opt->metric],
 		   ds->nqueries, opt->k);
@@ -1456,13 +1502,15 @@ print_results(const BenchOptions *opt, const Dataset *ds,
 			   build_s, index_bytes, (double) index_bytes / ds->nrows);
 	printf("client-path floor: %.0f QPS, p50 %.3f ms\n\n",
 		   floor_pass->qps, floor_pass->p50);
-	printf("%-40s %7s %9s %8s %8s %8s %9s\n",
+	for (int i = 0; i < nresults; i++)
+		width = (int) fmax(width, strlen(results[i].setting));
+	printf("%-*s %7s %9s %8s %8s %8s %9s\n", width,
 		   "setting", "recall", "QPS", "p50 ms", "p95 ms", "p99 ms", "index ms");
 	for (int i = 0; i < nresults; i++)
 	{
 		const PassResult *p = &results[i].pass;
 
-		printf("%-40s %7.4f %9.1f %8.3f %8.3f %8.3f %9.3f\n",
+		printf("%-*s %7.4f %9.1f %8.3f %8.3f %8.3f %9.3f\n", width,
 			   results[i].setting[0] ? results[i].setting : "(default)",
 			   p->recall, p->qps, p->p50, p->p95, p->p99, results[i].index_ms);
 	}
@@ -1501,7 +1549,8 @@ usage(void)
 		   "  --name NAME           output base name (default from data and metric)\n"
 		   "  --out-dir DIR         output directory (default: out/ beside the program)\n"
 		   "  --no-plot             skip the gnuplot PNG\n"
-		   "  --conninfo STR        libpq connection string (default: PG* env vars)\n",
+		   "  --conninfo STR        libpq connection string (default: PG* env vars)\n"
+		   "  --extension NAME      extension providing vector (default omendb)\n",
 		   DEFAULT_DATA_DIR, DEFAULT_SEED, DEFAULT_QUERIES, DEFAULT_K,
 		   DEFAULT_FLOOR_LOOKUPS, DEFAULT_THREADS);
 }
@@ -1552,7 +1601,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		OPT_DATA_DIR = 256, OPT_SYNTHETIC, OPT_SEED, OPT_ROWS, OPT_QUERIES,
 		OPT_CATEGORY, OPT_REUSE, OPT_METRIC, OPT_INDEX_SQL, OPT_NO_INDEX,
 		OPT_SWEEP, OPT_SESSION_SQL, OPT_REPEAT, OPT_FLOOR, OPT_THREADS,
-		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO
+		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION
 	};
 	static const struct option long_options[] = {
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -1574,6 +1623,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		{"out-dir", required_argument, NULL, OPT_OUT_DIR},
 		{"no-plot", no_argument, NULL, OPT_NO_PLOT},
 		{"conninfo", required_argument, NULL, OPT_CONNINFO},
+		{"extension", required_argument, NULL, OPT_EXTENSION},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -1589,6 +1639,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 	opt->floor_lookups = DEFAULT_FLOOR_LOOKUPS;
 	opt->seed = DEFAULT_SEED;
 	opt->out_dir = default_out_dir(argv[0]);
+	opt->extension = "omendb";
 
 	while ((c = getopt_long(argc, argv, "hk:", long_options, NULL)) != -1)
 	{
@@ -1653,6 +1704,9 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 				break;
 			case OPT_CONNINFO:
 				opt->conninfo = optarg;
+				break;
+			case OPT_EXTENSION:
+				opt->extension = optarg;
 				break;
 			case 'h':
 				usage();
@@ -1749,7 +1803,7 @@ main(int argc, char **argv)
 
 	conn = connect_db(opt.conninfo);
 	exec_sql(conn, "SET client_min_messages = warning");
-	exec_sql(conn, "CREATE EXTENSION IF NOT EXISTS omendb");
+	create_extension(conn, opt.extension);
 	oid_text = query_value(conn, "SELECT 'vector'::regtype::oid");
 	vector_oid = (Oid) strtoul(oid_text, NULL, 10);
 	free(oid_text);

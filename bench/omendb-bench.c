@@ -44,6 +44,7 @@
 #define DEFAULT_K			10
 #define DEFAULT_THREADS		2
 #define DEFAULT_FLOOR_LOOKUPS 5000
+#define FLOOR_MIN_PASSES	5
 #define DEFAULT_SEED		42
 
 /* Synthetic data: this many cluster centres, points spread around them. */
@@ -1239,7 +1240,9 @@ measure_floor(PGconn *conn, const BenchOptions *opt, const QueryParams *qp,
 			  const Truth *truth, Oid vector_oid)
 {
 	Oid			types[2] = {vector_oid, INT4OID};
-	PassResult *passes = xmalloc(opt->repeat * sizeof(PassResult));
+	/* Passes are cheap, and the floor is subtracted from every setting. */
+	int			npasses = opt->repeat > FLOOR_MIN_PASSES ? opt->repeat : FLOOR_MIN_PASSES;
+	PassResult *passes = xmalloc(npasses * sizeof(PassResult));
 	PassResult	warmup,
 				result;
 
@@ -1247,9 +1250,9 @@ measure_floor(PGconn *conn, const BenchOptions *opt, const QueryParams *qp,
 					  "SELECT id FROM items WHERE id = $2 AND $1::vector IS NOT NULL",
 					  2, types);
 	run_floor_pass(conn, qp, truth, opt->floor_lookups, &warmup);
-	for (int i = 0; i < opt->repeat; i++)
+	for (int i = 0; i < npasses; i++)
 		run_floor_pass(conn, qp, truth, opt->floor_lookups, &passes[i]);
-	result = median_pass(passes, opt->repeat);
+	result = median_pass(passes, npasses);
 	free(passes);
 	progress("floor: %.0f QPS, p50 %.3f ms (primary-key lookup, same parameter)",
 			 result.qps, result.p50);
@@ -1541,9 +1544,10 @@ usage(void)
 		   "  --no-index            no index: sequential-scan baseline\n"
 		   "  --sweep 'SQL|SQL|..'  search settings, one pass each, e.g.\n"
 		   "                        'SET omendb.search_list_size=40|SET omendb.search_list_size=80'\n"
+		   "                        (an empty snippet: a pass with default settings)\n"
 		   "  --session-sql SQL     run before every setting (after RESET ALL)\n"
 		   "  --repeat R            timed passes per setting; report median QPS (default 1)\n"
-		   "  --floor-lookups N     lookups per floor pass (default %d)\n"
+		   "  --floor-lookups N     lookups per floor pass, median of >= 5 (default %d)\n"
 		   "  --threads T           brute-force threads (default %d)\n\n"
 		   "Output:\n"
 		   "  --name NAME           output base name (default from data and metric)\n"
@@ -1742,9 +1746,8 @@ split_sweep(const char *sweep, int *n)
 		while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
 						   end[-1] == '\n' || end[-1] == ';'))
 			*--end = '\0';
-		/* An empty snippet is kept only when it is the whole sweep. */
-		if (*p || (*n == 0 && bar == NULL))
-			items[(*n)++] = xstrdup(p);
+		/* An empty snippet is a pass with the default settings. */
+		items[(*n)++] = xstrdup(p);
 		if (!bar)
 			break;
 		p = bar + 1;

@@ -25,6 +25,13 @@
 #define OMENDB_RELFILE_LOCATOR(rel)	((rel)->rd_node)
 #endif
 
+/* PG 15 renamed EmitWarningsOnPlaceholders. */
+#if PG_VERSION_NUM >= 150000
+#define OMENDB_MARK_GUC_PREFIX_RESERVED(prefix) MarkGUCPrefixReserved(prefix)
+#else
+#define OMENDB_MARK_GUC_PREFIX_RESERVED(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
 /* PG 18 reworked amgettuple costing and index AM fields; keep hooks here. */
 #if PG_VERSION_NUM >= 180000
 #define OMENDB_AM_HAS_CANHASH 1

@@ -1,0 +1,630 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_build.c
+ *	  CREATE INDEX: learn the quantizer, build the Vamana graph in memory,
+ *	  write the pages, WAL-log them wholesale.
+ *
+ * Two passes over the table.  The first learns each dimension's range (and
+ * the centroid, to pick an entry point near the medoid); the second encodes
+ * every vector and inserts it into an in-memory graph of codes (the
+ * incremental Vamana of FreshDiskANN: greedy search from the entry point,
+ * RobustPrune, reverse edges with overflow-then-prune).  The graph holds
+ * codes, not floats, so it needs about (code size + 4 * max_degree) bytes
+ * a row.  If that exceeds maintenance_work_mem, the nodes that fit are
+ * built in memory and written, and the rest are inserted through the
+ * buffer cache with the ordinary insert path (a NOTICE says so).
+ *
+ * Pages are written through shared buffers without WAL and logged at the
+ * end with log_newpage_range, like other index builds.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "omendb.h"
+
+/* The graph under construction. */
+typedef struct BuildGraph
+{
+	OmenGraphSource src;
+	int			n;				/* nodes so far */
+	int			cap;			/* allocated nodes */
+	int			code_size;
+	int			max_degree;
+	uint8	   *codes;			/* cap * code_size */
+	uint32	   *nbrs;			/* cap * max_degree */
+	uint16	   *nnbrs;
+	ItemPointerData *tids;
+	float	   *errors;
+	float	   *norms;
+	uint32	   *visited;		/* visit epoch per node */
+	uint32		epoch;
+	const OmenQuantState *quant;
+} BuildGraph;
+
+typedef struct BuildState
+{
+	Relation	index;
+	OmenMetric	metric;
+	int			dim;			/* 0 until known */
+	int			degree;
+	int			list;
+	double		alpha;
+	OmenQuantizer quantizer;
+	MemoryContext tmpcxt;
+	float	   *v;				/* scratch: the vector as indexed */
+
+	/* pass 1 */
+	double		count;
+	float	   *minv;
+	float	   *maxv;
+	double	   *sum;
+
+	/* pass 2 */
+	OmenMetaPageData meta;
+	OmenQuantState *quant;
+	BuildGraph	g;
+	OmenQuery	query;
+	OmenQuery	pivot;
+	OmenQuery	centroid;		/* L2 query at the centroid */
+	float	   *centroidv;
+	uint32		entry;
+	float		entry_dist;
+	int			memory_limit;	/* nodes that fit maintenance_work_mem */
+	bool		on_disk;		/* past the limit: inserting through buffers */
+	double		done;
+} BuildState;
+
+/* ----------------------------------------------------------------
+ *		The in-memory graph as an OmenGraphSource
+ * ----------------------------------------------------------------
+ */
+
+static int
+mem_neighbors(OmenGraphSource *src, uint32 node, uint32 *out)
+{
+	BuildGraph *g = (BuildGraph *) src;
+
+	memcpy(out, g->nbrs + (Size) node * g->max_degree, sizeof(uint32) * g->nnbrs[node]);
+	return g->nnbrs[node];
+}
+
+static void
+mem_score(OmenGraphSource *src, const OmenQuery *query, const uint32 *nodes,
+		  int n, float *dists, bool *usable)
+{
+	BuildGraph *g = (BuildGraph *) src;
+
+	for (int i = 0; i < n; i++)
+	{
+		dists[i] = omendb_code_distance(query, g->codes + (Size) nodes[i] * g->code_size);
+		usable[i] = true;
+	}
+}
+
+static const uint8 *
+mem_code(OmenGraphSource *src, uint32 node)
+{
+	BuildGraph *g = (BuildGraph *) src;
+
+	return g->codes + (Size) node * g->code_size;
+}
+
+static bool
+mem_visit(OmenGraphSource *src, uint32 node)
+{
+	BuildGraph *g = (BuildGraph *) src;
+
+	if (g->visited[node] == g->epoch)
+		return false;
+	g->visited[node] = g->epoch;
+	return true;
+}
+
+static Size
+graph_bytes_per_node(int code_size, int max_degree)
+{
+	return code_size + sizeof(uint32) * max_degree + sizeof(uint16) +
+		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32);
+}
+
+static void
+graph_init(BuildGraph *g, const OmenMetaPageData *meta,
+		   const OmenQuantState *quant, int cap)
+{
+	g->src.neighbors = mem_neighbors;
+	g->src.score = mem_score;
+	g->src.code = mem_code;
+	g->src.visit = mem_visit;
+	g->src.max_degree = meta->max_degree;
+	g->n = 0;
+	g->cap = Max(cap, 16);
+	g->code_size = meta->code_size;
+	g->max_degree = meta->max_degree;
+	g->quant = quant;
+	g->codes = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * g->code_size);
+	g->nbrs = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * g->max_degree * sizeof(uint32));
+	g->nnbrs = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(uint16));
+	g->tids = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(ItemPointerData));
+	g->errors = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(float));
+	g->norms = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(float));
+	g->visited = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(uint32));
+	memset(g->visited, 0, (Size) g->cap * sizeof(uint32));
+	g->epoch = 0;
+}
+
+/* Grow the arrays (the table may have gained rows since pass 1). */
+static void
+graph_grow(BuildGraph *g)
+{
+	int			cap = g->cap * 2;
+
+	g->codes = repalloc_huge(g->codes, (Size) cap * g->code_size);
+	g->nbrs = repalloc_huge(g->nbrs, (Size) cap * g->max_degree * sizeof(uint32));
+	g->nnbrs = repalloc_huge(g->nnbrs, (Size) cap * sizeof(uint16));
+	g->tids = repalloc_huge(g->tids, (Size) cap * sizeof(ItemPointerData));
+	g->errors = repalloc_huge(g->errors, (Size) cap * sizeof(float));
+	g->norms = repalloc_huge(g->norms, (Size) cap * sizeof(float));
+	g->visited = repalloc_huge(g->visited, (Size) cap * sizeof(uint32));
+	memset(g->visited + g->cap, 0, (Size) (cap - g->cap) * sizeof(uint32));
+	g->cap = cap;
+}
+
+/*
+ * Add the reverse edge j -> p in memory: append while j has spare slots,
+ * else re-prune j's neighbours plus p down to R.
+ */
+static void
+graph_add_reverse_edge(BuildState *bs, uint32 j, uint32 p)
+{
+	BuildGraph *g = &bs->g;
+	uint32	   *nj = g->nbrs + (Size) j * g->max_degree;
+	int			n = g->nnbrs[j];
+	OmenCandidate cands[OMENDB_MAX_GRAPH_DEGREE * 2];
+	uint32		pruned[OMENDB_MAX_GRAPH_DEGREE];
+
+	for (int i = 0; i < n; i++)
+		if (nj[i] == p)
+			return;
+	if (n < g->max_degree)
+	{
+		nj[n] = p;
+		g->nnbrs[j] = n + 1;
+		return;
+	}
+
+	omendb_query_from_code(&bs->pivot, g->codes + (Size) j * g->code_size);
+	for (int i = 0; i < n; i++)
+	{
+		cands[i].node = nj[i];
+		cands[i].dist = omendb_code_distance(&bs->pivot, g->codes + (Size) nj[i] * g->code_size);
+		cands[i].usable = true;
+		cands[i].expanded = false;
+	}
+	cands[n].node = p;
+	cands[n].dist = omendb_code_distance(&bs->pivot, g->codes + (Size) p * g->code_size);
+	cands[n].usable = true;
+	cands[n].expanded = false;
+	n = omendb_robust_prune(&g->src, &bs->pivot, cands, n + 1, j, bs->alpha,
+							bs->degree, pruned);
+	memcpy(nj, pruned, sizeof(uint32) * n);
+	g->nnbrs[j] = n;
+}
+
+/* Insert node p (already encoded) into the in-memory graph. */
+static void
+graph_insert(BuildState *bs, uint32 p, const float *v)
+{
+	BuildGraph *g = &bs->g;
+	OmenCandidate *cands;
+	int			ncands;
+	uint32	   *np = g->nbrs + (Size) p * g->max_degree;
+	int			n;
+	float		d;
+
+	g->nnbrs[p] = 0;
+	if (p == 0)
+	{
+		bs->entry = 0;
+		bs->entry_dist = omendb_code_distance(&bs->centroid, g->codes);
+		return;
+	}
+
+	omendb_query_init(&bs->query, bs->quant, OMENDB_METRIC_L2, v, bs->dim);
+	g->epoch++;
+	g->visited[p] = g->epoch;	/* never a candidate for itself */
+	ncands = omendb_greedy_search(&g->src, &bs->query, bs->entry, bs->list, &cands);
+	n = omendb_robust_prune(&g->src, &bs->pivot, cands, ncands, p, bs->alpha,
+							bs->degree, np);
+	g->nnbrs[p] = n;
+	pfree(cands);
+	pfree(bs->query.qcode);
+
+	for (int i = 0; i < n; i++)
+		graph_add_reverse_edge(bs, np[i], p);
+
+	/* keep the entry point at the node nearest the centroid */
+	d = omendb_code_distance(&bs->centroid, g->codes + (Size) p * g->code_size);
+	if (d < bs->entry_dist)
+	{
+		bs->entry = p;
+		bs->entry_dist = d;
+	}
+}
+
+static void spill_to_disk(BuildState *bs);
+
+/* ----------------------------------------------------------------
+ *		Table scans
+ * ----------------------------------------------------------------
+ */
+
+/* Check the dimension of a heap vector; learn it from the first one. */
+static void
+check_build_dim(BuildState *bs, Vector *vec)
+{
+	if (bs->dim == 0)
+	{
+		bs->dim = vec->dim;
+		return;
+	}
+	if (vec->dim != bs->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", bs->dim, vec->dim)));
+}
+
+static void
+alloc_ranges(BuildState *bs)
+{
+	bs->minv = palloc(sizeof(float) * bs->dim);
+	bs->maxv = palloc(sizeof(float) * bs->dim);
+	bs->sum = palloc0(sizeof(double) * bs->dim);
+	bs->v = palloc(sizeof(float) * bs->dim);
+	for (int i = 0; i < bs->dim; i++)
+	{
+		bs->minv[i] = FLT_MAX;
+		bs->maxv[i] = -FLT_MAX;
+	}
+}
+
+/* Pass 1: ranges, centroid and count. */
+static void
+range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	BuildState *bs = state;
+	MemoryContext oldcxt;
+	Vector	   *vec;
+	float		norm;
+
+	if (isnull[0])
+		return;
+	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
+	vec = DatumGetVector(values[0]);
+	check_build_dim(bs, vec);
+	MemoryContextSwitchTo(oldcxt);
+	if (bs->minv == NULL)
+		alloc_ranges(bs);
+
+	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, bs->v, &norm))
+	{
+		for (int i = 0; i < bs->dim; i++)
+		{
+			bs->minv[i] = Min(bs->minv[i], bs->v[i]);
+			bs->maxv[i] = Max(bs->maxv[i], bs->v[i]);
+			bs->sum[i] += bs->v[i];
+		}
+		bs->count++;
+	}
+	MemoryContextReset(bs->tmpcxt);
+}
+
+/* Pass 2: encode and insert. */
+static void
+graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	BuildState *bs = state;
+	BuildGraph *g = &bs->g;
+	MemoryContext oldcxt;
+	Vector	   *vec;
+	float		norm;
+	uint32		p;
+
+	if (isnull[0])
+		return;
+	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
+	vec = DatumGetVector(values[0]);
+	check_build_dim(bs, vec);
+
+	if (!bs->on_disk && g->n >= bs->memory_limit)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		spill_to_disk(bs);
+		MemoryContextSwitchTo(bs->tmpcxt);
+	}
+	if (bs->on_disk)
+		omendb_insert_vector(index, vec->x, vec->dim, tid, false);
+	else if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, bs->v, &norm))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		if (g->n == g->cap)
+			graph_grow(g);
+		p = g->n++;
+		MemoryContextSwitchTo(bs->tmpcxt);
+		g->tids[p] = *tid;
+		g->norms[p] = norm;
+		g->errors[p] = omendb_sq8_encode(bs->quant, bs->v, g->codes + (Size) p * g->code_size);
+		graph_insert(bs, p, bs->v);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(bs->tmpcxt);
+
+	bs->done++;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->done);
+}
+
+/* ----------------------------------------------------------------
+ *		Writing pages
+ * ----------------------------------------------------------------
+ */
+
+static Buffer
+new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	return buf;
+}
+
+/* Write (or rewrite) the meta page image into block 0 of a fork. */
+static void
+write_meta(Relation index, ForkNumber fork, const OmenMetaPageData *meta,
+		   bool use_wal)
+{
+	Buffer		buf;
+	OmenPageEdit edit;
+	bool		isnew = RelationGetNumberOfBlocksInFork(index, fork) == 0;
+
+	if (isnew)
+		buf = new_buffer(index, fork);
+	else
+	{
+		buf = ReadBufferExtended(index, fork, OMENDB_METAPAGE_BLKNO, RBM_NORMAL, NULL);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	}
+	omendb_edit_begin(&edit, index, use_wal);
+	omendb_write_meta_page(omendb_edit_page(&edit, buf, true), meta);
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(buf);
+}
+
+/* Write all in-memory nodes to node pages, in node id order. */
+static void
+write_nodes(BuildState *bs)
+{
+	BuildGraph *g = &bs->g;
+	OmenMetaPageData *meta = &bs->meta;
+	char	   *image = palloc0(meta->node_size);
+	OmenNodeHeader hdr = (OmenNodeHeader) image;
+	Buffer		buf = InvalidBuffer;
+	Page		page = NULL;
+
+	for (int p = 0; p < g->n; p++)
+	{
+		OffsetNumber off;
+
+		if (p % meta->nodes_per_page == 0)
+		{
+			if (BufferIsValid(buf))
+			{
+				MarkBufferDirty(buf);
+				UnlockReleaseBuffer(buf);
+			}
+			buf = new_buffer(bs->index, MAIN_FORKNUM);
+			Assert(BufferGetBlockNumber(buf) == omendb_node_block(meta, p));
+			page = BufferGetPage(buf);
+			omendb_init_page(page, OMENDB_PAGE_NODE);
+		}
+		memset(image, 0, meta->node_size);
+		hdr->heaptid = g->tids[p];
+		hdr->flags = OMENDB_NODE_LIVE;
+		hdr->nneighbors = g->nnbrs[p];
+		hdr->error = g->errors[p];
+		hdr->norm = g->norms[p];
+		memcpy(OmenNodeNeighbors(hdr), g->nbrs + (Size) p * g->max_degree,
+			   sizeof(uint32) * g->nnbrs[p]);
+		memcpy(OmenNodeCode(hdr, meta->max_degree), g->codes + (Size) p * g->code_size,
+			   g->code_size);
+		off = PageAddItem(page, (Item) image, meta->node_size, InvalidOffsetNumber,
+						  false, false);
+		if (off != omendb_node_offset(meta, p))
+			elog(ERROR, "omendb: failed to add node %d to index \"%s\"",
+				 p, RelationGetRelationName(bs->index));
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (BufferIsValid(buf))
+	{
+		meta->insert_block = BufferGetBlockNumber(buf);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+	meta->entry_node = g->n > 0 ? bs->entry : OMENDB_INVALID_NODE;
+	pfree(image);
+}
+
+/* ----------------------------------------------------------------
+ *		ambuild
+ * ----------------------------------------------------------------
+ */
+
+static void
+init_build_state(BuildState *bs, Relation index)
+{
+	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+
+	memset(bs, 0, sizeof(BuildState));
+	bs->index = index;
+	bs->metric = omendb_index_metric(index);
+	bs->dim = typmod > 0 ? typmod : 0;
+	omendb_option_values(index, &bs->degree, &bs->list, &bs->alpha, &bs->quantizer);
+	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
+									   ALLOCSET_DEFAULT_SIZES);
+}
+
+/* Learn the quantizer and entry-point target from pass 1. */
+static void
+train(BuildState *bs)
+{
+	bs->quant = omendb_sq8_alloc(bs->dim);
+	omendb_sq8_set_ranges(bs->quant, bs->minv, bs->maxv);
+	bs->centroidv = palloc(sizeof(float) * bs->dim);
+	for (int i = 0; i < bs->dim; i++)
+		bs->centroidv[i] = (float) (bs->sum[i] / bs->count);
+	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->dim);
+	omendb_query_init(&bs->pivot, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->dim);
+}
+
+/*
+ * Stop building in memory: write what we have, then let the rest of the
+ * scan insert through the buffer cache.
+ */
+static void
+spill_to_disk(BuildState *bs)
+{
+	ereport(NOTICE,
+			(errmsg("omendb graph no longer fits in maintenance_work_mem after %d nodes",
+					bs->g.n),
+			 errdetail("The remaining rows are inserted through the buffer cache, which is slower."),
+			 errhint("Increase maintenance_work_mem to build faster (about %zu kB per 1000 rows).",
+					 graph_bytes_per_node(bs->meta.code_size, bs->meta.max_degree))));
+	write_nodes(bs);
+	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
+	omendb_invalidate_info(bs->index);
+	bs->on_disk = true;
+}
+
+IndexBuildResult *
+omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result;
+	BuildState	bs;
+	BlockNumber nblocks;
+	Size		per_node;
+
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data",
+			 RelationGetRelationName(index));
+
+	init_build_state(&bs, index);
+
+	/* pass 1: ranges */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_SCAN);
+	table_index_build_scan(heap, index, indexInfo, true, true,
+						   range_callback, &bs, NULL);
+
+	if (bs.count == 0)
+	{
+		/* empty: the first insert will learn the quantizer */
+		omendb_fill_meta(&bs.meta, 0, bs.metric, bs.degree, bs.list, bs.alpha,
+						 bs.quantizer);
+		bs.meta.dimensions = bs.dim;
+		write_meta(index, MAIN_FORKNUM, &bs.meta, false);
+	}
+	else
+	{
+		omendb_fill_meta(&bs.meta, bs.dim, bs.metric, bs.degree, bs.list,
+						 bs.alpha, bs.quantizer);
+		bs.meta.quant_trained = true;
+		train(&bs);
+
+		/* meta page and quantizer pages come first */
+		write_meta(index, MAIN_FORKNUM, &bs.meta, false);
+		omendb_write_quant_pages(index, bs.quant, OMENDB_FIRST_QUANT_BLKNO,
+								 MAIN_FORKNUM, false);
+
+		per_node = graph_bytes_per_node(bs.meta.code_size, bs.meta.max_degree);
+		bs.memory_limit = Max((Size) maintenance_work_mem * 1024 / per_node, 1);
+		graph_init(&bs.g, &bs.meta, bs.quant,
+				   Min(bs.memory_limit, (int) Min(bs.count * 1.05 + 16, INT_MAX / 2)));
+
+		/* pass 2: the graph */
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_LOAD);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.count);
+		table_index_build_scan(heap, index, indexInfo, true, true,
+							   graph_callback, &bs, NULL);
+
+		if (!bs.on_disk)
+		{
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_WRITE);
+			write_nodes(&bs);
+			write_meta(index, MAIN_FORKNUM, &bs.meta, false);
+		}
+	}
+
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (RelationNeedsWAL(index))
+		log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
+	omendb_invalidate_info(index);
+
+	result = palloc(sizeof(IndexBuildResult));
+	result->heap_tuples = bs.count;
+	result->index_tuples = bs.on_disk ? bs.done : bs.g.n;
+	MemoryContextDelete(bs.tmpcxt);
+	return result;
+}
+
+/*
+ * ambuildempty: the init fork of an unlogged index, an empty meta page,
+ * written and WAL-logged so that it survives to replace the main fork
+ * after a crash.
+ */
+void
+omendb_buildempty(Relation index)
+{
+	OmenMetaPageData meta;
+	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	int			degree;
+	int			list;
+	double		alpha;
+	OmenQuantizer quantizer;
+
+	omendb_option_values(index, &degree, &list, &alpha, &quantizer);
+	omendb_fill_meta(&meta, 0, omendb_index_metric(index), degree, list, alpha,
+					 quantizer);
+	meta.dimensions = typmod > 0 ? typmod : 0;
+	/* generic xlog skips unlogged relations: log the init fork by hand */
+	write_meta(index, INIT_FORKNUM, &meta, false);
+	log_newpage_range(index, INIT_FORKNUM, 0, 1, true);
+}
+
+char *
+omendb_build_phase_name(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case OMENDB_PHASE_SCAN:
+			return "learning quantizer ranges";
+		case OMENDB_PHASE_LOAD:
+			return "building graph";
+		case OMENDB_PHASE_WRITE:
+			return "writing index pages";
+	}
+	return NULL;
+}

@@ -1,0 +1,186 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_graph.c
+ *	  The Vamana graph algorithms shared by build and insert: greedy search
+ *	  and RobustPrune (Subramanya et al., "DiskANN", NeurIPS 2019,
+ *	  Algorithms 1 and 2).
+ *
+ * Both work through an OmenGraphSource, so the same code runs on a build's
+ * in-memory arrays and on buffer pages.  The scan has its own streaming
+ * variant of the search in omendb_scan.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "omendb.h"
+
+/* qsort comparator: by distance, then node id for determinism. */
+int
+omendb_candidate_cmp(const void *a, const void *b)
+{
+	const OmenCandidate *ca = a;
+	const OmenCandidate *cb = b;
+
+	if (ca->dist < cb->dist)
+		return -1;
+	if (ca->dist > cb->dist)
+		return 1;
+	return (ca->node > cb->node) - (ca->node < cb->node);
+}
+
+/*
+ * Insert a candidate into the list, kept sorted by distance and at most
+ * list_size long.  Returns its position, or -1 if it did not make the cut.
+ */
+static int
+list_insert(OmenCandidate *list, int *len, int list_size,
+			const OmenCandidate *cand)
+{
+	int			pos = *len;
+
+	if (*len == list_size && cand->dist >= list[*len - 1].dist)
+		return -1;
+	while (pos > 0 && list[pos - 1].dist > cand->dist)
+		pos--;
+	if (*len == list_size)
+		(*len)--;
+	memmove(&list[pos + 1], &list[pos], sizeof(OmenCandidate) * (*len - pos));
+	list[pos] = *cand;
+	(*len)++;
+	return pos;
+}
+
+/*
+ * GreedySearch(s, x_q, L) of Algorithm 1: keep the L nearest nodes seen in
+ * a list, repeatedly expand the nearest one not yet expanded, and stop when
+ * all of the list is expanded.  Returns the expanded set V (which the
+ * caller prunes into neighbours) in *expanded, sorted by distance.
+ */
+int
+omendb_greedy_search(OmenGraphSource *src, const OmenQuery *query,
+					 uint32 entry, int list_size, OmenCandidate **expanded)
+{
+	OmenCandidate *list = palloc(sizeof(OmenCandidate) * (list_size + 1));
+	int			len = 0;
+	int			cursor = 0;
+	int			nexp = 0;
+	int			maxexp = list_size * 2;
+	OmenCandidate *exp = palloc(sizeof(OmenCandidate) * maxexp);
+	uint32	   *nbrs = palloc(sizeof(uint32) * src->max_degree);
+	uint32	   *fresh = palloc(sizeof(uint32) * src->max_degree);
+	float	   *dists = palloc(sizeof(float) * src->max_degree);
+	bool	   *usable = palloc(sizeof(bool) * src->max_degree);
+	OmenCandidate cand;
+
+	src->visit(src, entry);
+	src->score(src, query, &entry, 1, dists, usable);
+	cand.node = entry;
+	cand.dist = dists[0];
+	cand.expanded = false;
+	cand.usable = usable[0];
+	list_insert(list, &len, list_size, &cand);
+
+	for (;;)
+	{
+		int			nn;
+		int			nfresh = 0;
+		int			best;
+
+		/* the nearest unexpanded node in the list */
+		while (cursor < len && list[cursor].expanded)
+			cursor++;
+		if (cursor >= len)
+			break;
+		best = cursor;
+		list[best].expanded = true;
+		if (nexp == maxexp)
+		{
+			maxexp *= 2;
+			exp = repalloc(exp, sizeof(OmenCandidate) * maxexp);
+		}
+		exp[nexp++] = list[best];
+
+		nn = src->neighbors(src, list[best].node, nbrs);
+		for (int i = 0; i < nn; i++)
+			if (src->visit(src, nbrs[i]))
+				fresh[nfresh++] = nbrs[i];
+		if (nfresh == 0)
+			continue;
+		src->score(src, query, fresh, nfresh, dists, usable);
+		for (int i = 0; i < nfresh; i++)
+		{
+			int			pos;
+
+			cand.node = fresh[i];
+			cand.dist = dists[i];
+			cand.expanded = false;
+			cand.usable = usable[i];
+			pos = list_insert(list, &len, list_size, &cand);
+			if (pos >= 0 && pos < cursor)
+				cursor = pos;
+		}
+	}
+
+	pfree(list);
+	pfree(nbrs);
+	pfree(fresh);
+	pfree(dists);
+	pfree(usable);
+	qsort(exp, nexp, sizeof(OmenCandidate), omendb_candidate_cmp);
+	*expanded = exp;
+	return nexp;
+}
+
+static bool
+node_in_list(const uint32 *list, int n, uint32 node)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == node)
+			return true;
+	return false;
+}
+
+/*
+ * RobustPrune(p, V, alpha, R) of Algorithm 2: take the nearest candidate
+ * p*, then drop every candidate p' that p* "covers", i.e. with
+ * alpha * d(p*, p') <= d(p, p'), and repeat until R are taken.  alpha > 1
+ * keeps some longer edges, which is what makes the graph navigable in few
+ * hops.  Distances are squared, as in the reference implementation.
+ *
+ * cands[].dist must be d(self, cand); cands is sorted here.  pivot is a
+ * scratch L2 query on the index's quantizer.  Returns the number of
+ * neighbours written to out[].
+ */
+int
+omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
+					OmenCandidate *cands, int ncands, uint32 self,
+					double alpha, int degree, uint32 *out)
+{
+	bool	   *removed = palloc0(sizeof(bool) * ncands);
+	int			nout = 0;
+
+	qsort(cands, ncands, sizeof(OmenCandidate), omendb_candidate_cmp);
+
+	for (int i = 0; i < ncands && nout < degree; i++)
+	{
+		if (removed[i] || cands[i].node == self || !cands[i].usable ||
+			node_in_list(out, nout, cands[i].node))
+			continue;
+		out[nout++] = cands[i].node;
+		if (nout == degree)
+			break;
+
+		omendb_query_from_code(pivot, src->code(src, cands[i].node));
+		for (int j = i + 1; j < ncands; j++)
+		{
+			if (removed[j])
+				continue;
+			if (alpha * omendb_code_distance(pivot, src->code(src, cands[j].node)) <=
+				cands[j].dist)
+				removed[j] = true;
+		}
+	}
+	pfree(removed);
+	return nout;
+}

@@ -1,0 +1,315 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_handler.c
+ *	  The omendb index access method: handler, options, settings, operator
+ *	  class support, validation and cost estimate.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/amvalidate.h"
+#include "access/reloptions.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "commands/vacuum.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "utils/float.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/selfuncs.h"
+#include "utils/syscache.h"
+
+#include "omendb.h"
+
+int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
+
+static relopt_kind omendb_relopt_kind;
+
+/* Only "sq8" for now; RaBitQ will be the second. */
+static void
+validate_quantizer(const char *value)
+{
+	if (value == NULL || strcmp(value, "sq8") == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for omendb option \"quantizer\": \"%s\"", value),
+			 errdetail("Valid values are \"sq8\".")));
+}
+
+void
+_PG_init(void)
+{
+	omendb_quant_kernels_init();
+
+	omendb_relopt_kind = add_reloption_kind();
+	add_int_reloption(omendb_relopt_kind, "graph_degree",
+					  "Out-degree R of each graph node",
+					  OMENDB_DEFAULT_GRAPH_DEGREE, OMENDB_MIN_GRAPH_DEGREE,
+					  OMENDB_MAX_GRAPH_DEGREE, AccessExclusiveLock);
+	add_int_reloption(omendb_relopt_kind, "build_list_size",
+					  "Candidate list size L used to place each node",
+					  OMENDB_DEFAULT_BUILD_LIST, OMENDB_MIN_BUILD_LIST,
+					  OMENDB_MAX_BUILD_LIST, AccessExclusiveLock);
+	add_real_reloption(omendb_relopt_kind, "alpha",
+					   "RobustPrune alpha: above 1 keeps longer edges",
+					   OMENDB_DEFAULT_ALPHA, 1.0, 2.0, AccessExclusiveLock);
+	add_string_reloption(omendb_relopt_kind, "quantizer",
+						 "Quantizer for node codes (sq8)",
+						 "sq8", validate_quantizer, AccessExclusiveLock);
+
+	DefineCustomIntVariable("omendb.search_list_size",
+							"Candidate list size of an index search.",
+							"Larger finds more of the true nearest neighbours, more slowly.",
+							&omendb_search_list_size,
+							OMENDB_DEFAULT_SEARCH_LIST, 1, 10000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
+}
+
+bytea *
+omendb_options(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"graph_degree", RELOPT_TYPE_INT, offsetof(OmenOptions, graph_degree)},
+		{"build_list_size", RELOPT_TYPE_INT, offsetof(OmenOptions, build_list_size)},
+		{"alpha", RELOPT_TYPE_REAL, offsetof(OmenOptions, alpha)},
+		{"quantizer", RELOPT_TYPE_STRING, offsetof(OmenOptions, quantizer_offset)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, omendb_relopt_kind,
+									  sizeof(OmenOptions), tab, lengthof(tab));
+}
+
+/* The build options of an index, defaults filled in, cross-checked. */
+void
+omendb_option_values(Relation index, int *degree, int *list, double *alpha,
+					 OmenQuantizer *quantizer)
+{
+	OmenOptions *opts = (OmenOptions *) index->rd_options;
+
+	*degree = opts ? opts->graph_degree : OMENDB_DEFAULT_GRAPH_DEGREE;
+	*list = opts ? opts->build_list_size : OMENDB_DEFAULT_BUILD_LIST;
+	*alpha = opts ? opts->alpha : OMENDB_DEFAULT_ALPHA;
+	*quantizer = OMENDB_QUANT_SQ8;
+	if (*list < *degree)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("omendb option build_list_size (%d) must be at least graph_degree (%d)",
+						*list, *degree)));
+}
+
+/*
+ * Operator class support function 1 names the metric: calling it returns
+ * the OmenMetric.  Looked up once per relcache entry by the callers.
+ */
+PG_FUNCTION_INFO_V1(omendb_metric_l2);
+Datum
+omendb_metric_l2(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(OMENDB_METRIC_L2);
+}
+
+PG_FUNCTION_INFO_V1(omendb_metric_ip);
+Datum
+omendb_metric_ip(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(OMENDB_METRIC_IP);
+}
+
+PG_FUNCTION_INFO_V1(omendb_metric_cosine);
+Datum
+omendb_metric_cosine(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(OMENDB_METRIC_COSINE);
+}
+
+OmenMetric
+omendb_index_metric(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, 1);
+	int32		m = DatumGetInt32(FunctionCall1Coll(proc, InvalidOid, (Datum) 0));
+
+	if (m < OMENDB_METRIC_L2 || m > OMENDB_METRIC_COSINE)
+		elog(ERROR, "omendb: operator class support function 1 returned unknown metric %d", m);
+	return (OmenMetric) m;
+}
+
+/*
+ * amvalidate: the operator class must have one ordering operator
+ * (strategy 1) and support function 1.
+ */
+static bool
+omendb_validate(Oid opclassoid)
+{
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	CatCList   *oprlist;
+	CatCList   *proclist;
+	bool		result = true;
+	char	   *opclassname;
+	bool		has_proc = false;
+	bool		has_op = false;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opclassname = NameStr(classform->opcname);
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omendb operator class \"%s\" has an operator that is not an ordering operator with strategy 1",
+							opclassname)));
+			result = false;
+		}
+		else
+			has_op = true;
+	}
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (proc->amprocnum != 1)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omendb operator class \"%s\" has support function number %d, only 1 is known",
+							opclassname, proc->amprocnum)));
+			result = false;
+		}
+		else
+			has_proc = true;
+	}
+	if (!has_op || !has_proc)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("omendb operator class \"%s\" needs ordering operator 1 and support function 1",
+						opclassname)));
+		result = false;
+	}
+
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+/*
+ * amcostestimate.  Without an ORDER BY on our operator the index is
+ * useless, so it costs infinity.  With one, the search cost comes up front
+ * (the first row waits for the initial beam search) and each further row
+ * costs a little more of the graph.  The search touches about
+ * list_size * R / 2 nodes, each a random page on a cold cache.
+ */
+void
+omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+					Cost *indexStartupCost, Cost *indexTotalCost,
+					Selectivity *indexSelectivity, double *indexCorrelation,
+					double *indexPages)
+{
+	GenericCosts costs;
+	IndexOptInfo *index = path->indexinfo;
+	double		ntuples = Max(index->tuples, 1);
+	double		degree = OMENDB_DEFAULT_GRAPH_DEGREE;
+	double		visited;
+	double		search_fraction;
+
+	if (path->indexorderbys == NIL)
+	{
+		*indexStartupCost = get_float8_infinity();
+		*indexTotalCost = get_float8_infinity();
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+
+	visited = Min(ntuples, omendb_search_list_size * degree / 2.0 + 1);
+	search_fraction = visited / ntuples;
+
+	MemSet(&costs, 0, sizeof(costs));
+	costs.numIndexTuples = ntuples;
+	genericcostestimate(root, path, loop_count, &costs);
+
+	/* each visited node: a distance on its code, a lower bound */
+	costs.indexTotalCost += ntuples * cpu_operator_cost * 4;
+
+	*indexStartupCost = costs.indexTotalCost * search_fraction;
+	*indexTotalCost = costs.indexTotalCost;
+	*indexSelectivity = costs.indexSelectivity;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages;
+}
+
+/* The handler: what omendb can do and where its functions are. */
+PG_FUNCTION_INFO_V1(omendb_handler);
+Datum
+omendb_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 1;
+	amroutine->amsupport = 1;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = omendb_build;
+	amroutine->ambuildempty = omendb_buildempty;
+	amroutine->aminsert = omendb_insert;
+	amroutine->ambulkdelete = omendb_bulkdelete;
+	amroutine->amvacuumcleanup = omendb_vacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = omendb_costestimate;
+	amroutine->amoptions = omendb_options;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = omendb_build_phase_name;
+	amroutine->amvalidate = omendb_validate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = omendb_beginscan;
+	amroutine->amrescan = omendb_rescan;
+	amroutine->amgettuple = omendb_gettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = omendb_endscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}

@@ -1,0 +1,459 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_quant.c
+ *	  Quantizers and the code-distance kernels the graph search runs on.
+ *
+ * SQ8 maps each dimension linearly onto 0..255 with a per-dimension range
+ * learned at build time.  All graph distances for L2 and cosine are taken
+ * in "code space", where a vector x becomes x' = (x - lower) / step: there
+ * the squared distance to a code c is sum(step^2 * (x' - c)^2), so a hop
+ * needs no decoding.  Inner products use sum(q * step * c) + q . lower.
+ *
+ * Every node stores |x - decode(code)|, which turns an approximate distance
+ * into a rigorous lower bound on the exact one (omendb_lower_bound); the
+ * executor then re-sorts on exact distances (xs_recheckorderby).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "omendb.h"
+
+/* ----------------------------------------------------------------
+ *		Kernels
+ *
+ * Each kernel exists as portable C and, on x86-64, as AVX2 and AVX-512
+ * versions compiled with target attributes; omendb_quant_kernels_init()
+ * picks the best one the CPU supports when the library is loaded.
+ * ----------------------------------------------------------------
+ */
+
+typedef float (*sq8_l2_fn) (const float *q, const float *w, const uint8 *c,
+							int n);
+typedef float (*sq8_dot_fn) (const float *a, const uint8 *c, int n);
+
+/* sum(w[i] * (q[i] - c[i])^2) */
+static float
+sq8_l2_portable(const float *q, const float *w, const uint8 *c, int n)
+{
+	float		acc[8] = {0};
+	float		sum = 0;
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		for (int j = 0; j < 8; j++)
+		{
+			float		d = q[i + j] - (float) c[i + j];
+
+			acc[j] += w[i + j] * d * d;
+		}
+	}
+	for (; i < n; i++)
+	{
+		float		d = q[i] - (float) c[i];
+
+		sum += w[i] * d * d;
+	}
+	for (int j = 0; j < 8; j++)
+		sum += acc[j];
+	return sum;
+}
+
+/* sum(a[i] * c[i]) */
+static float
+sq8_dot_portable(const float *a, const uint8 *c, int n)
+{
+	float		acc[8] = {0};
+	float		sum = 0;
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		for (int j = 0; j < 8; j++)
+			acc[j] += a[i + j] * (float) c[i + j];
+	}
+	for (; i < n; i++)
+		sum += a[i] * (float) c[i];
+	for (int j = 0; j < 8; j++)
+		sum += acc[j];
+	return sum;
+}
+
+#if defined(__x86_64__)
+
+__attribute__((target("avx2,fma")))
+static inline __m256
+load_u8x8_avx2(const uint8 *c)
+{
+	__m128i		b = _mm_loadl_epi64((const __m128i *) c);
+
+	return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+}
+
+__attribute__((target("avx2,fma")))
+static float
+hsum256(__m256 v)
+{
+	__m128		lo = _mm256_castps256_ps128(v);
+	__m128		hi = _mm256_extractf128_ps(v, 1);
+
+	lo = _mm_add_ps(lo, hi);
+	lo = _mm_hadd_ps(lo, lo);
+	lo = _mm_hadd_ps(lo, lo);
+	return _mm_cvtss_f32(lo);
+}
+
+__attribute__((target("avx2,fma")))
+static float
+sq8_l2_avx2(const float *q, const float *w, const uint8 *c, int n)
+{
+	__m256		acc0 = _mm256_setzero_ps();
+	__m256		acc1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), load_u8x8_avx2(c + i));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), load_u8x8_avx2(c + i + 8));
+
+		acc0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, _mm256_loadu_ps(w + i)), d0, acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_mul_ps(d1, _mm256_loadu_ps(w + i + 8)), d1, acc1);
+	}
+	sum = hsum256(_mm256_add_ps(acc0, acc1));
+	for (; i < n; i++)
+	{
+		float		d = q[i] - (float) c[i];
+
+		sum += w[i] * d * d;
+	}
+	return sum;
+}
+
+__attribute__((target("avx2,fma")))
+static float
+sq8_dot_avx2(const float *a, const uint8 *c, int n)
+{
+	__m256		acc0 = _mm256_setzero_ps();
+	__m256		acc1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_u8x8_avx2(c + i), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_u8x8_avx2(c + i + 8), acc1);
+	}
+	sum = hsum256(_mm256_add_ps(acc0, acc1));
+	for (; i < n; i++)
+		sum += a[i] * (float) c[i];
+	return sum;
+}
+
+__attribute__((target("avx512f")))
+static float
+sq8_l2_avx512(const float *q, const float *w, const uint8 *c, int n)
+{
+	__m512		acc0 = _mm512_setzero_ps();
+	__m512		acc1 = _mm512_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
+		__m512		c1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i + 16))));
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), c0);
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), c1);
+
+		acc0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, _mm512_loadu_ps(w + i)), d0, acc0);
+		acc1 = _mm512_fmadd_ps(_mm512_mul_ps(d1, _mm512_loadu_ps(w + i + 16)), d1, acc1);
+	}
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+	for (; i < n; i++)
+	{
+		float		d = q[i] - (float) c[i];
+
+		sum += w[i] * d * d;
+	}
+	return sum;
+}
+
+__attribute__((target("avx512f")))
+static float
+sq8_dot_avx512(const float *a, const uint8 *c, int n)
+{
+	__m512		acc0 = _mm512_setzero_ps();
+	__m512		acc1 = _mm512_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
+		__m512		c1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i + 16))));
+
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), c0, acc0);
+		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), c1, acc1);
+	}
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+	for (; i < n; i++)
+		sum += a[i] * (float) c[i];
+	return sum;
+}
+#endif							/* __x86_64__ */
+
+static sq8_l2_fn sq8_l2 = sq8_l2_portable;
+static sq8_dot_fn sq8_dot = sq8_dot_portable;
+
+/*
+ * Choose kernels for this CPU.  OMENDB_KERNELS=portable in the server's
+ * environment forces the portable ones (to test them).
+ */
+void
+omendb_quant_kernels_init(void)
+{
+	const char *force = getenv("OMENDB_KERNELS");
+
+	if (force && strcmp(force, "portable") == 0)
+		return;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+	{
+		sq8_l2 = sq8_l2_avx512;
+		sq8_dot = sq8_dot_avx512;
+	}
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	{
+		sq8_l2 = sq8_l2_avx2;
+		sq8_dot = sq8_dot_avx2;
+	}
+#endif
+}
+
+/* ----------------------------------------------------------------
+ *		SQ8 training and encoding
+ * ----------------------------------------------------------------
+ */
+
+OmenQuantState *
+omendb_sq8_alloc(int dim)
+{
+	OmenQuantState *qs = palloc0(sizeof(OmenQuantState));
+
+	qs->dim = dim;
+	qs->kind = OMENDB_QUANT_SQ8;
+	qs->code_size = dim;
+	qs->lower = palloc0(sizeof(float) * dim);
+	qs->step = palloc0(sizeof(float) * dim);
+	qs->weight = palloc0(sizeof(float) * dim);
+	return qs;
+}
+
+/*
+ * Set ranges from per-dimension minima and maxima.  A constant dimension
+ * gets step 1 so that it encodes exactly as code 0.
+ */
+void
+omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv, const float *maxv)
+{
+	for (int i = 0; i < qs->dim; i++)
+	{
+		float		step = (maxv[i] - minv[i]) / 255.0f;
+
+		qs->lower[i] = minv[i];
+		qs->step[i] = (step > 0 && isfinite(step)) ? step : 1.0f;
+	}
+	omendb_sq8_finish(qs);
+}
+
+/* Derive the weights once lower and step are set. */
+void
+omendb_sq8_finish(OmenQuantState *qs)
+{
+	for (int i = 0; i < qs->dim; i++)
+		qs->weight[i] = qs->step[i] * qs->step[i];
+}
+
+/*
+ * Encode x into code; returns |x - decode(code)|, rounded up so that it is
+ * a true bound despite float rounding.
+ */
+float
+omendb_sq8_encode(const OmenQuantState *qs, const float *x, uint8 *code)
+{
+	double		err = 0;
+
+	for (int i = 0; i < qs->dim; i++)
+	{
+		float		v = rintf((x[i] - qs->lower[i]) / qs->step[i]);
+		uint8		c = (v <= 0) ? 0 : (v >= 255) ? 255 : (uint8) v;
+		double		d = (double) x[i] - ((double) qs->lower[i] + (double) qs->step[i] * c);
+
+		code[i] = c;
+		err += d * d;
+	}
+	return nextafterf((float) sqrt(err), FLT_MAX);
+}
+
+/*
+ * Turn a heap vector into the vector the index works on: a copy for L2 and
+ * inner product, the unit vector for cosine.  Sets *norm to |in|.  Returns
+ * false if the vector cannot be indexed (a zero vector under cosine, whose
+ * distance to anything is NaN).
+ */
+bool
+omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
+					  float *out, float *norm)
+{
+	double		ss = 0;
+
+	for (int i = 0; i < dim; i++)
+		ss += (double) in[i] * in[i];
+	*norm = (float) sqrt(ss);
+
+	if (metric != OMENDB_METRIC_COSINE)
+	{
+		memcpy(out, in, sizeof(float) * dim);
+		return true;
+	}
+	if (ss == 0 || !isfinite(ss))
+	{
+		memset(out, 0, sizeof(float) * dim);
+		return false;
+	}
+	for (int i = 0; i < dim; i++)
+		out[i] = (float) (in[i] / sqrt(ss));
+	*norm = 1.0f;
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ *		Queries
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Prepare a query for code distances.  x is the vector as indexed (see
+ * omendb_prepare_vector); the caller keeps it alive.
+ */
+void
+omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
+				  OmenMetric metric, const float *x, int dim)
+{
+	double		ss = 0;
+	double		ipc = 0;
+
+	query->metric = metric;
+	query->dim = dim;
+	query->quant = qs;
+	query->q = (float *) x;
+	query->qcode = palloc(sizeof(float) * dim);
+	for (int i = 0; i < dim; i++)
+	{
+		ss += (double) x[i] * x[i];
+		if (metric == OMENDB_METRIC_IP)
+		{
+			query->qcode[i] = x[i] * qs->step[i];
+			ipc += (double) x[i] * qs->lower[i];
+		}
+		else
+			query->qcode[i] = (x[i] - qs->lower[i]) / qs->step[i];
+	}
+	query->qnorm = (float) sqrt(ss);
+	query->ipconst = (float) ipc;
+}
+
+/*
+ * Re-point an L2 query at a stored code: the code-space query is then the
+ * code itself.  Used by RobustPrune to measure node-to-node distances.
+ */
+void
+omendb_query_from_code(OmenQuery *query, const uint8 *code)
+{
+	Assert(query->metric != OMENDB_METRIC_IP);
+	for (int i = 0; i < query->dim; i++)
+		query->qcode[i] = (float) code[i];
+}
+
+/*
+ * Approximate distance from the query to a code: the squared Euclidean
+ * distance for L2 and cosine, the negative inner product for IP.
+ */
+float
+omendb_code_distance(const OmenQuery *query, const uint8 *code)
+{
+	if (query->metric == OMENDB_METRIC_IP)
+		return -(query->ipconst + sq8_dot(query->qcode, code, query->dim));
+	return sq8_l2(query->qcode, query->quant->weight, code, query->dim);
+}
+
+/*
+ * A rigorous lower bound on the exact distance the executor will compute
+ * for this node, in the units of the ordering operator.
+ *
+ * The quantization error e = |x - x^| bounds how far the decoded point is
+ * from the real one: by the triangle inequality |q - x| >= |q - x^| - e,
+ * and by Cauchy-Schwarz q.x <= q.x^ + |q| e.  A margin proportional to the
+ * magnitudes covers float rounding in both our sum and the executor's
+ * (each is within dim * FLT_EPSILON of the true sum of magnitudes).
+ */
+double
+omendb_lower_bound(const OmenQuery *query, float approx,
+				   const OmenNodeHeader node)
+{
+	double		rel = 4.0 * (query->dim + 16) * FLT_EPSILON;
+	double		err = node->error;
+	double		lb;
+
+	switch (query->metric)
+	{
+		case OMENDB_METRIC_L2:
+			lb = sqrt(Max(approx, 0)) - err
+				- rel * ((double) query->qnorm + node->norm + err);
+			if (!isfinite(lb) || lb < 0)
+				lb = 0;
+			return lb;
+		case OMENDB_METRIC_COSINE:
+			/* unit vectors: cosine distance = |q - x|^2 / 2 */
+			lb = sqrt(Max(approx, 0)) - err - rel * (2.0 + err);
+			if (!isfinite(lb) || lb < 0)
+				lb = 0;
+			return lb * lb / 2.0 - rel;
+		case OMENDB_METRIC_IP:
+			lb = (double) approx - (double) query->qnorm * err
+				- rel * (double) query->qnorm * ((double) node->norm + err);
+			if (isnan(lb))
+				lb = -INFINITY;
+			return lb;
+	}
+	return -INFINITY;
+}
+
+/*
+ * Squared distance between two codes in code space, for RobustPrune.  The
+ * caller keeps one decoded query per pruning pivot instead (see
+ * omendb_query_from_code); this is the convenience form.
+ */
+float
+omendb_code_pair_distance(const OmenQuantState *qs, const uint8 *a,
+						  const uint8 *b)
+{
+	float	   *fa = palloc(sizeof(float) * qs->dim);
+	float		d;
+
+	for (int i = 0; i < qs->dim; i++)
+		fa[i] = (float) a[i];
+	d = sq8_l2(fa, qs->weight, b, qs->dim);
+	pfree(fa);
+	return d;
+}

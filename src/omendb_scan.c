@@ -1,0 +1,603 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_scan.c
+ *	  Ordered index scans: a streaming best-first search over the graph.
+ *
+ * The scan first runs the ordinary beam search with a candidate list of
+ * omendb.search_list_size, then keeps going best-first for as long as the
+ * executor asks for rows, until the whole reachable graph is exhausted.
+ * So a query whose WHERE clause rejects most rows still gets its LIMIT,
+ * and there is no cap on how many rows a scan returns.
+ *
+ * Every row is returned with a lower bound on its exact distance (from the
+ * node's quantization error) and xs_recheckorderby set; the executor
+ * computes the exact distance from the heap row and re-sorts.  For the
+ * result to be in exact order the bounds we return must never decrease:
+ * a candidate is returned once every node whose approximate distance is
+ * smaller has been expanded, in order of bound.  A node met later with a
+ * bound below one already returned (the graph led the search the long way
+ * round) is skipped, as returning it would break the order.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relscan.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "omendb.h"
+
+/* A node the scan has met. */
+typedef struct ScanNode
+{
+	uint32		node;
+	float		approx;			/* approximate distance (metric space) */
+	double		bound;			/* lower bound on the exact distance */
+	ItemPointerData tid;
+	bool		live;
+} ScanNode;
+
+/* A binary min-heap of indexes into the ScanNode array. */
+typedef struct ScanHeap
+{
+	int			n;
+	int			cap;
+	uint32	   *items;
+	bool		by_bound;		/* key: bound, else approx */
+} ScanHeap;
+
+/* visited set: node id -> position in the nodes array */
+#define SH_PREFIX		visited
+#define SH_ELEMENT_TYPE	VisitedEntry
+#define SH_KEY_TYPE		uint32
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+typedef struct VisitedEntry
+{
+	uint32		node;
+	char		status;
+} VisitedEntry;
+#include "lib/simplehash.h"
+
+#define SH_PREFIX		visited
+#define SH_ELEMENT_TYPE	VisitedEntry
+#define SH_KEY_TYPE		uint32
+#define SH_KEY			node
+#define SH_HASH_KEY(tb, key)	murmurhash32(key)
+#define SH_EQUAL(tb, a, b)	((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct OmenScanOpaqueData
+{
+	Relation	index;
+	MemoryContext cxt;			/* everything per-query lives here */
+	OmenIndexInfo *info;
+	bool		started;
+	bool		null_query;		/* ORDER BY col <op> NULL */
+	bool		empty;			/* nothing to scan */
+	Vector	   *qvec;			/* the detoasted query */
+	float	   *qv;				/* the query as indexed */
+	OmenQuery	query;
+	int			list_size;
+
+	ScanNode   *nodes;
+	int			nnodes;
+	int			capnodes;
+	visited_hash *visited;
+	ScanHeap	frontier;		/* met, not expanded; by approx */
+	ScanHeap	results;		/* met, live, not returned; by bound */
+	double		last_bound;		/* bound of the last row returned */
+	uint32	   *nbrbuf;
+	uint32	   *fresh;
+
+	/* sequential scan for a NULL query */
+	uint32		seq_next;
+} OmenScanOpaqueData;
+
+typedef OmenScanOpaqueData *OmenScanOpaque;
+
+/* ----------------------------------------------------------------
+ *		Heaps
+ * ----------------------------------------------------------------
+ */
+
+static inline double
+heap_key(OmenScanOpaque so, const ScanHeap *h, uint32 i)
+{
+	return h->by_bound ? so->nodes[i].bound : so->nodes[i].approx;
+}
+
+static void
+heap_init(ScanHeap *h, bool by_bound)
+{
+	h->n = 0;
+	h->cap = 256;
+	h->items = palloc(sizeof(uint32) * h->cap);
+	h->by_bound = by_bound;
+}
+
+static void
+heap_push(OmenScanOpaque so, ScanHeap *h, uint32 item)
+{
+	int			i;
+	double		key = heap_key(so, h, item);
+
+	if (h->n == h->cap)
+	{
+		h->cap *= 2;
+		h->items = repalloc_huge(h->items, sizeof(uint32) * h->cap);
+	}
+	i = h->n++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (heap_key(so, h, h->items[parent]) <= key)
+			break;
+		h->items[i] = h->items[parent];
+		i = parent;
+	}
+	h->items[i] = item;
+}
+
+static uint32
+heap_pop(OmenScanOpaque so, ScanHeap *h)
+{
+	uint32		top = h->items[0];
+	uint32		last = h->items[--h->n];
+	double		key = heap_key(so, h, last);
+	int			i = 0;
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= h->n)
+			break;
+		if (child + 1 < h->n &&
+			heap_key(so, h, h->items[child + 1]) < heap_key(so, h, h->items[child]))
+			child++;
+		if (key <= heap_key(so, h, h->items[child]))
+			break;
+		h->items[i] = h->items[child];
+		i = child;
+	}
+	if (h->n > 0)
+		h->items[i] = last;
+	return top;
+}
+
+/* ----------------------------------------------------------------
+ *		Search
+ * ----------------------------------------------------------------
+ */
+
+typedef struct ScoreArg
+{
+	OmenScanOpaque so;
+	int			first;			/* position of the batch in so->nodes */
+} ScoreArg;
+
+/* Fill in a met node from its page: distance, bound, heap TID. */
+static void
+score_visitor(OmenNodeHeader node, int idx, void *arg)
+{
+	ScoreArg   *sa = arg;
+	OmenScanOpaque so = sa->so;
+	ScanNode   *sn = &so->nodes[sa->first + idx];
+	float		d;
+
+	d = omendb_code_distance(&so->query,
+							 OmenNodeCode(node, so->info->meta.max_degree));
+	sn->approx = (so->query.metric == OMENDB_METRIC_IP) ? d : sqrtf(Max(d, 0));
+	sn->bound = omendb_lower_bound(&so->query, d, node);
+	sn->tid = node->heaptid;
+	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+}
+
+/*
+ * Record newly met nodes: score them (one lock per page) and queue them for
+ * expansion and, if live, for return.
+ */
+static void
+meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n)
+{
+	ScoreArg	sa;
+
+	if (so->nnodes + n > so->capnodes)
+	{
+		so->capnodes = Max(so->capnodes * 2, so->nnodes + n);
+		so->nodes = repalloc_huge(so->nodes, sizeof(ScanNode) * so->capnodes);
+	}
+	for (int i = 0; i < n; i++)
+		so->nodes[so->nnodes + i].node = nodes[i];
+	sa.so = so;
+	sa.first = so->nnodes;
+	omendb_visit_nodes(so->index, &so->info->meta, nodes, n, score_visitor, &sa);
+	for (int i = 0; i < n; i++)
+	{
+		uint32		k = so->nnodes + i;
+
+		heap_push(so, &so->frontier, k);
+		if (so->nodes[k].live)
+			heap_push(so, &so->results, k);
+	}
+	so->nnodes += n;
+}
+
+typedef struct NeighborsArg
+{
+	uint32	   *out;
+	int			n;
+} NeighborsArg;
+
+static void
+neighbors_visitor(OmenNodeHeader node, int idx, void *arg)
+{
+	NeighborsArg *na = arg;
+
+	na->n = node->nneighbors;
+	memcpy(na->out, OmenNodeNeighbors(node), sizeof(uint32) * node->nneighbors);
+}
+
+/* Expand a node: meet its neighbours not met before. */
+static void
+expand_node(OmenScanOpaque so, uint32 k)
+{
+	NeighborsArg na;
+	int			nfresh = 0;
+	uint32		node = so->nodes[k].node;
+
+	na.out = so->nbrbuf;
+	na.n = 0;
+	omendb_visit_nodes(so->index, &so->info->meta, &node, 1, neighbors_visitor, &na);
+	for (int i = 0; i < na.n; i++)
+	{
+		bool		found;
+
+		visited_insert(so->visited, na.out[i], &found);
+		if (!found)
+			so->fresh[nfresh++] = na.out[i];
+	}
+	if (nfresh > 0)
+		meet_nodes(so, so->fresh, nfresh);
+}
+
+/*
+ * Beam search (GreedySearch with list size L): expand the nearest
+ * unexpanded node while it is among the L nearest met so far.  A max-heap
+ * of the L best distances stands in for the sorted list.
+ */
+static void
+initial_search(OmenScanOpaque so, uint32 entry)
+{
+	int			L = so->list_size;
+	float	   *best = palloc(sizeof(float) * (L + 1));	/* max-heap */
+	int			nbest = 0;
+	int			scanned = 0;
+	bool		found;
+
+	visited_insert(so->visited, entry, &found);
+	meet_nodes(so, &entry, 1);
+
+	while (so->frontier.n > 0)
+	{
+		uint32		k = so->frontier.items[0];
+		float		d = so->nodes[k].approx;
+		int			from = scanned;
+
+		if (nbest == L && d > best[0])
+			break;
+		heap_pop(so, &so->frontier);
+		expand_node(so, k);
+
+		/* fold the distances just met into the L best */
+		for (int i = Max(from, 0); i < so->nnodes; i++)
+		{
+			float		di = so->nodes[i].approx;
+			int			j;
+
+			if (nbest < L)
+			{
+				j = nbest++;
+				while (j > 0 && best[(j - 1) / 2] < di)
+				{
+					best[j] = best[(j - 1) / 2];
+					j = (j - 1) / 2;
+				}
+				best[j] = di;
+			}
+			else if (di < best[0])
+			{
+				/* replace the max and sift down */
+				j = 0;
+				for (;;)
+				{
+					int			c = 2 * j + 1;
+
+					if (c >= nbest)
+						break;
+					if (c + 1 < nbest && best[c + 1] > best[c])
+						c++;
+					if (best[c] <= di)
+						break;
+					best[j] = best[c];
+					j = c;
+				}
+				best[j] = di;
+			}
+		}
+		scanned = so->nnodes;
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(best);
+}
+
+/*
+ * The next row to return, or -1 when the graph is exhausted.  A candidate
+ * is returned once no unexpanded node is nearer than it (best-first order);
+ * until then the nearest unexpanded node is expanded.
+ */
+static int
+next_result(OmenScanOpaque so)
+{
+	for (;;)
+	{
+		if (so->results.n > 0)
+		{
+			uint32		k = so->results.items[0];
+
+			if (so->nodes[k].bound < so->last_bound)
+			{
+				/* met too late to keep the order: skip */
+				heap_pop(so, &so->results);
+				continue;
+			}
+			if (so->frontier.n == 0 ||
+				so->nodes[so->frontier.items[0]].approx >= so->nodes[k].approx)
+			{
+				heap_pop(so, &so->results);
+				so->last_bound = so->nodes[k].bound;
+				return k;
+			}
+		}
+		if (so->frontier.n == 0)
+			return -1;
+		expand_node(so, heap_pop(so, &so->frontier));
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		Scan with a NULL query: every live node, in physical order
+ * ----------------------------------------------------------------
+ */
+
+typedef struct SeqArg
+{
+	ItemPointerData tid;
+	bool		live;
+} SeqArg;
+
+static void
+seq_visitor(OmenNodeHeader node, int idx, void *arg)
+{
+	SeqArg	   *sa = arg;
+
+	sa->tid = node->heaptid;
+	sa->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+}
+
+static bool
+next_in_physical_order(OmenScanOpaque so, ItemPointer tid)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
+
+	for (;;)
+	{
+		uint32		node = so->seq_next;
+		BlockNumber blkno = omendb_node_block(meta, node);
+		Buffer		buf;
+		Page		page;
+		SeqArg		sa;
+		bool		exists;
+
+		if (blkno >= nblocks)
+			return false;
+		buf = ReadBuffer(so->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		exists = !PageIsNew(page) &&
+			omendb_node_offset(meta, node) <= PageGetMaxOffsetNumber(page);
+		UnlockReleaseBuffer(buf);
+		if (!exists)
+		{
+			/* past the last node of this page: next page, or done */
+			if (omendb_node_offset(meta, node) == FirstOffsetNumber)
+				return false;
+			so->seq_next = omendb_node_id(meta, blkno + 1, FirstOffsetNumber);
+			continue;
+		}
+		so->seq_next++;
+		omendb_visit_nodes(so->index, meta, &node, 1, seq_visitor, &sa);
+		if (sa.live)
+		{
+			*tid = sa.tid;
+			return true;
+		}
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		Index AM callbacks
+ * ----------------------------------------------------------------
+ */
+
+IndexScanDesc
+omendb_beginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	OmenScanOpaque so = palloc0(sizeof(OmenScanOpaqueData));
+
+	/* the AM provides the arrays for the ORDER BY values */
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
+	so->index = index;
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb scan",
+									ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+/*
+ * Take the query from the ORDER BY key.  Detoasting happens here, before
+ * any buffer lock.
+ */
+void
+omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+			  ScanKey orderbys, int norderbys)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	MemoryContext oldcxt;
+
+	MemoryContextReset(so->cxt);
+	so->started = false;
+	so->null_query = false;
+	so->empty = false;
+	so->seq_next = 0;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	if (scan->numberOfOrderBys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omendb index scans need an ORDER BY on a distance operator")));
+
+	oldcxt = MemoryContextSwitchTo(so->cxt);
+	if (scan->orderByData[0].sk_flags & SK_ISNULL)
+		so->null_query = true;
+	else
+		so->qvec = DatumGetVector(scan->orderByData[0].sk_argument);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Set up the search on the first call, once per rescan. */
+static void
+start_scan(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	OmenMetaPageData cur;
+	const OmenMetaPageData *meta;
+	float		norm;
+
+	so->started = true;
+	so->info = omendb_get_info(scan->indexRelation);
+	meta = &so->info->meta;
+	if (!meta->quant_trained)
+	{
+		/* built empty and never inserted into */
+		if (!so->null_query && meta->dimensions != 0 &&
+			so->qvec->dim != meta->dimensions)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vector dimensions %d and %d",
+							meta->dimensions, so->qvec->dim)));
+		so->empty = true;
+		return;
+	}
+	if (so->null_query)
+		return;
+	if (so->qvec->dim != meta->dimensions)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d",
+						meta->dimensions, so->qvec->dim)));
+
+	omendb_read_meta(scan->indexRelation, &cur);
+	if (cur.entry_node == OMENDB_INVALID_NODE)
+	{
+		so->empty = true;
+		return;
+	}
+
+	/* a zero query under cosine stays zero: every distance is NaN anyway */
+	so->qv = palloc(sizeof(float) * meta->dimensions);
+	omendb_prepare_vector(meta->metric, so->qvec->x, meta->dimensions, so->qv, &norm);
+	omendb_query_init(&so->query, so->info->quant, meta->metric, so->qv,
+					  meta->dimensions);
+
+	so->list_size = omendb_search_list_size;
+	so->capnodes = 1024;
+	so->nodes = palloc(sizeof(ScanNode) * so->capnodes);
+	so->nnodes = 0;
+	so->visited = visited_create(so->cxt, 1024, NULL);
+	heap_init(&so->frontier, false);
+	heap_init(&so->results, true);
+	so->last_bound = -INFINITY;
+	so->nbrbuf = palloc(sizeof(uint32) * meta->max_degree);
+	so->fresh = palloc(sizeof(uint32) * meta->max_degree);
+
+	initial_search(so, cur.entry_node);
+}
+
+bool
+omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	MemoryContext oldcxt = MemoryContextSwitchTo(so->cxt);
+	bool		found = false;
+
+	if (!so->started)
+	{
+		start_scan(scan);
+		pgstat_count_index_scan(scan->indexRelation);
+	}
+
+	if (so->empty)
+		found = false;
+	else if (so->null_query)
+	{
+		found = next_in_physical_order(so, &scan->xs_heaptid);
+		scan->xs_orderbyvals[0] = (Datum) 0;
+		scan->xs_orderbynulls[0] = true;
+	}
+	else
+	{
+		int			k = next_result(so);
+
+		if (k >= 0)
+		{
+			found = true;
+			scan->xs_heaptid = so->nodes[k].tid;
+			scan->xs_orderbyvals[0] = Float8GetDatum(so->nodes[k].bound);
+			scan->xs_orderbynulls[0] = false;
+		}
+	}
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = true;
+	MemoryContextSwitchTo(oldcxt);
+	return found;
+}
+
+void
+omendb_endscan(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = NULL;
+}

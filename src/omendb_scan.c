@@ -101,6 +101,7 @@ typedef struct OmenScanOpaqueData
 
 	/* sequential scan for a NULL query */
 	uint32		seq_next;
+	int			nreturned;
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -475,6 +476,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->null_query = false;
 	so->empty = false;
 	so->seq_next = 0;
+	so->nreturned = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -581,6 +583,7 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		if (k >= 0)
 		{
 			found = true;
+			so->nreturned++;
 			scan->xs_heaptid = so->nodes[k].tid;
 			scan->xs_orderbyvals[0] = Float8GetDatum(so->nodes[k].bound);
 			scan->xs_orderbynulls[0] = false;
@@ -597,6 +600,7 @@ omendb_endscan(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
+	if (getenv("OMENDB_TRACE")) elog(LOG, "omendb scan: met %d nodes returned %d", so->nnodes, so->nreturned);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

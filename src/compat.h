@@ -25,6 +25,10 @@
 #define OMENDB_RELFILE_LOCATOR(rel)	((rel)->rd_node)
 #endif
 
+/* ReadRecentBuffer takes the relation's file identity, renamed in PG 16. */
+#define OMENDB_READ_RECENT_BUFFER(rel, fork, blkno, buf) \
+	ReadRecentBuffer(OMENDB_RELFILE_LOCATOR(rel), (fork), (blkno), (buf))
+
 /* PG 15 renamed EmitWarningsOnPlaceholders. */
 #if PG_VERSION_NUM >= 150000
 #define OMENDB_MARK_GUC_PREFIX_RESERVED(prefix) MarkGUCPrefixReserved(prefix)

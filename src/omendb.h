@@ -214,6 +214,9 @@ typedef struct OmenQuantState
 	float	   *lower;			/* per-dimension lower bound */
 	float	   *step;			/* per-dimension step */
 	float	   *weight;			/* step^2, for distances in code space */
+	int16	   *iweight;		/* weight quantized to 0..127, for the
+								 * integer code-to-code kernel */
+	float		iweight_scale;	/* weight ~= iweight * iweight_scale */
 } OmenQuantState;
 
 /* The fixed parameters of an index, as read from its meta page. */
@@ -238,6 +241,9 @@ typedef struct OmenQuery
 	float	   *qcode;			/* the query in code space */
 	float		qnorm;			/* |q| */
 	float		ipconst;		/* q . lower, for inner product */
+	const uint8 *qbytes;		/* if set, the query is this code (L2
+								 * only): graph building compares codes
+								 * with integer arithmetic */
 	const OmenQuantState *quant;
 } OmenQuery;
 
@@ -337,10 +343,10 @@ extern float omendb_sq8_encode(const OmenQuantState *qs, const float *x,
 							   uint8 *code);
 extern void omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 							  OmenMetric metric, const float *x, int dim);
+extern void omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
+								   const uint8 *code);
 extern void omendb_query_from_code(OmenQuery *query, const uint8 *code);
 extern float omendb_code_distance(const OmenQuery *query, const uint8 *code);
-extern float omendb_code_pair_distance(const OmenQuantState *qs,
-									   const uint8 *a, const uint8 *b);
 extern double omendb_lower_bound(const OmenQuery *query, float approx,
 								 const OmenNodeHeader node);
 extern bool omendb_prepare_vector(OmenMetric metric, const float *in,

@@ -242,7 +242,7 @@ graph_insert(BuildState *bs, uint32 p, const float *v)
 		return;
 	}
 
-	omendb_query_init(&bs->query, bs->quant, OMENDB_METRIC_L2, v, bs->dim);
+	omendb_query_init_code(&bs->query, bs->quant, g->codes + (Size) p * g->code_size);
 	g->epoch++;
 	g->visited[p] = g->epoch;	/* never a candidate for itself */
 	ncands = omendb_greedy_search(&g->src, &bs->query, bs->entry, bs->list, &cands);
@@ -250,7 +250,6 @@ graph_insert(BuildState *bs, uint32 p, const float *v)
 							bs->degree, np);
 	g->nnbrs[p] = n;
 	pfree(cands);
-	pfree(bs->query.qcode);
 
 	for (int i = 0; i < n; i++)
 		graph_add_reverse_edge(bs, np[i], p);
@@ -413,7 +412,49 @@ write_meta(Relation index, ForkNumber fork, const OmenMetaPageData *meta,
 	UnlockReleaseBuffer(buf);
 }
 
-/* Write all in-memory nodes to node pages, in node id order. */
+/*
+ * Number the nodes in breadth-first order from the entry point, so that a
+ * node and its neighbours tend to share pages: a search then pins fewer
+ * pages and misses the CPU cache less.  Nodes the traversal does not reach
+ * (there should be none) keep their relative order at the end.  Returns
+ * order[new id] = build id, and fills newid[build id] = new id.
+ */
+static uint32 *
+breadth_first_order(BuildGraph *g, uint32 entry, uint32 *newid)
+{
+	uint32	   *order = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->n * sizeof(uint32));
+	int			head = 0;
+	int			tail = 0;
+
+	for (int p = 0; p < g->n; p++)
+		newid[p] = OMENDB_INVALID_NODE;
+	for (int start = -1; start < g->n; start++)
+	{
+		uint32		root = start < 0 ? entry : (uint32) start;
+
+		if (newid[root] != OMENDB_INVALID_NODE)
+			continue;
+		newid[root] = tail;
+		order[tail++] = root;
+		while (head < tail)
+		{
+			uint32		u = order[head++];
+			uint32	   *nu = g->nbrs + (Size) u * g->max_degree;
+
+			for (int i = 0; i < g->nnbrs[u]; i++)
+			{
+				if (newid[nu[i]] != OMENDB_INVALID_NODE)
+					continue;
+				newid[nu[i]] = tail;
+				order[tail++] = nu[i];
+			}
+		}
+	}
+	Assert(tail == g->n);
+	return order;
+}
+
+/* Write all in-memory nodes to node pages, in breadth-first order. */
 static void
 write_nodes(BuildState *bs)
 {
@@ -423,12 +464,17 @@ write_nodes(BuildState *bs)
 	OmenNodeHeader hdr = (OmenNodeHeader) image;
 	Buffer		buf = InvalidBuffer;
 	Page		page = NULL;
+	uint32	   *newid = MemoryContextAllocHuge(CurrentMemoryContext, (Size) Max(g->n, 1) * sizeof(uint32));
+	uint32	   *order = g->n > 0 ? breadth_first_order(g, bs->entry, newid) : NULL;
 
-	for (int p = 0; p < g->n; p++)
+	for (int k = 0; k < g->n; k++)
 	{
+		uint32		p = order[k];
+		uint32	   *src = g->nbrs + (Size) p * g->max_degree;
+		uint32	   *dst = OmenNodeNeighbors(hdr);
 		OffsetNumber off;
 
-		if (p % meta->nodes_per_page == 0)
+		if (k % meta->nodes_per_page == 0)
 		{
 			if (BufferIsValid(buf))
 			{
@@ -436,7 +482,7 @@ write_nodes(BuildState *bs)
 				UnlockReleaseBuffer(buf);
 			}
 			buf = new_buffer(bs->index, MAIN_FORKNUM);
-			Assert(BufferGetBlockNumber(buf) == omendb_node_block(meta, p));
+			Assert(BufferGetBlockNumber(buf) == omendb_node_block(meta, k));
 			page = BufferGetPage(buf);
 			omendb_init_page(page, OMENDB_PAGE_NODE);
 		}
@@ -446,15 +492,15 @@ write_nodes(BuildState *bs)
 		hdr->nneighbors = g->nnbrs[p];
 		hdr->error = g->errors[p];
 		hdr->norm = g->norms[p];
-		memcpy(OmenNodeNeighbors(hdr), g->nbrs + (Size) p * g->max_degree,
-			   sizeof(uint32) * g->nnbrs[p]);
+		for (int i = 0; i < g->nnbrs[p]; i++)
+			dst[i] = newid[src[i]];
 		memcpy(OmenNodeCode(hdr, meta->max_degree), g->codes + (Size) p * g->code_size,
 			   g->code_size);
 		off = PageAddItem(page, (Item) image, meta->node_size, InvalidOffsetNumber,
 						  false, false);
-		if (off != omendb_node_offset(meta, p))
+		if (off != omendb_node_offset(meta, k))
 			elog(ERROR, "omendb: failed to add node %d to index \"%s\"",
-				 p, RelationGetRelationName(bs->index));
+				 k, RelationGetRelationName(bs->index));
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (BufferIsValid(buf))
@@ -463,8 +509,11 @@ write_nodes(BuildState *bs)
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
 	}
-	meta->entry_node = g->n > 0 ? bs->entry : OMENDB_INVALID_NODE;
+	meta->entry_node = g->n > 0 ? newid[bs->entry] : OMENDB_INVALID_NODE;
 	pfree(image);
+	pfree(newid);
+	if (order)
+		pfree(order);
 }
 
 /* ----------------------------------------------------------------
@@ -496,7 +545,7 @@ train(BuildState *bs)
 	for (int i = 0; i < bs->dim; i++)
 		bs->centroidv[i] = (float) (bs->sum[i] / bs->count);
 	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->dim);
-	omendb_query_init(&bs->pivot, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->dim);
+	omendb_query_init_code(&bs->pivot, bs->quant, NULL);
 }
 
 /*

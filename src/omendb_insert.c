@@ -589,8 +589,8 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	hdr->error = omendb_sq8_encode(info->quant, v, OmenNodeCode(hdr, meta->max_degree));
 
 	/* graph distances are L2 in code space for every metric */
-	omendb_query_init(&query, info->quant, OMENDB_METRIC_L2, v, dim);
-	omendb_query_init(&pivot, info->quant, OMENDB_METRIC_L2, v, dim);
+	omendb_query_init_code(&query, info->quant, OmenNodeCode(hdr, meta->max_degree));
+	omendb_query_init_code(&pivot, info->quant, NULL);
 	page_source_init(&ps, index, meta);
 
 	omendb_read_meta(index, &cur);

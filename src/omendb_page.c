@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "access/generic_xlog.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -377,6 +378,36 @@ noderef_cmp(const void *a, const void *b)
 	return (int) ra->off - (int) rb->off;
 }
 
+/*
+ * Where each node page was last found in shared buffers, per backend.  A
+ * search pins hundreds of random pages, and the buffer mapping lookup is
+ * then the largest single cost; ReadRecentBuffer skips it when the page
+ * is still where it was.  A hint is only a hint: ReadRecentBuffer checks
+ * the buffer's tag, so a stale or colliding slot just falls back.
+ */
+#define RECENT_BUFFER_SLOTS (1 << 16)
+
+static Buffer *recent_buffers = NULL;
+
+static Buffer
+read_node_buffer(Relation index, BlockNumber blkno)
+{
+	uint32		slot;
+	Buffer		buf;
+
+	if (recent_buffers == NULL)
+		recent_buffers = MemoryContextAllocZero(TopMemoryContext,
+												sizeof(Buffer) * RECENT_BUFFER_SLOTS);
+	slot = hash_combine(RelationGetRelid(index), blkno) & (RECENT_BUFFER_SLOTS - 1);
+	buf = recent_buffers[slot];
+	if (buf != InvalidBuffer &&
+		OMENDB_READ_RECENT_BUFFER(index, MAIN_FORKNUM, blkno, buf))
+		return buf;
+	buf = ReadBuffer(index, blkno);
+	recent_buffers[slot] = buf;
+	return buf;
+}
+
 /* Sort a few refs by block and offset (insertion sort: n is small). */
 static void
 sort_refs(NodeRef *refs, int n)
@@ -437,7 +468,7 @@ omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,
 
 		if (i == 0 || refs[i].blkno != refs[i - 1].blkno)
 		{
-			bufs[nbufs] = ReadBuffer(index, refs[i].blkno);
+			bufs[nbufs] = read_node_buffer(index, refs[i].blkno);
 			__builtin_prefetch(BufferGetPage(bufs[nbufs]));
 			nbufs++;
 		}

@@ -38,6 +38,15 @@
 typedef float (*sq8_l2_fn) (const float *q, const float *w, const uint8 *c,
 							int n);
 typedef float (*sq8_dot_fn) (const float *a, const uint8 *c, int n);
+typedef int64 (*sq8_pair_fn) (const uint8 *a, const uint8 *b, const int16 *w,
+							  int n);
+
+/*
+ * A lane of the integer kernels gains at most 2 * 255^2 * 127 (< 2^24) per
+ * step; flushing to 64 bits every 64 steps keeps lanes below 2^30, and the
+ * lanes are summed in 64 bits.
+ */
+#define PAIR_FLUSH_STEPS 64
 
 /* sum(w[i] * (q[i] - c[i])^2) */
 static float
@@ -84,6 +93,21 @@ sq8_dot_portable(const float *a, const uint8 *c, int n)
 		sum += a[i] * (float) c[i];
 	for (int j = 0; j < 8; j++)
 		sum += acc[j];
+	return sum;
+}
+
+/* sum(w[i] * (a[i] - b[i])^2) over codes, in integers */
+static int64
+sq8_pair_portable(const uint8 *a, const uint8 *b, const int16 *w, int n)
+{
+	int64		sum = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		int32		d = (int32) a[i] - (int32) b[i];
+
+		sum += (int64) w[i] * d * d;
+	}
 	return sum;
 }
 
@@ -158,6 +182,60 @@ sq8_dot_avx2(const float *a, const uint8 *c, int n)
 	return sum;
 }
 
+__attribute__((target("avx2")))
+static int64
+sq8_pair_avx2(const uint8 *a, const uint8 *b, const int16 *w, int n)
+{
+	int64		sum = 0;
+	int			i = 0;
+
+	while (i + 16 <= n)
+	{
+		__m256i		acc = _mm256_setzero_si256();
+		int32		lanes[8];
+
+		for (int steps = 0; steps < PAIR_FLUSH_STEPS && i + 16 <= n; steps++, i += 16)
+		{
+			__m256i		va = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (a + i)));
+			__m256i		vb = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (b + i)));
+			__m256i		d = _mm256_sub_epi16(va, vb);
+			__m256i		dw = _mm256_mullo_epi16(d, _mm256_loadu_si256((const __m256i *) (w + i)));
+
+			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, dw));
+		}
+		_mm256_storeu_si256((__m256i *) lanes, acc);
+		for (int j = 0; j < 8; j++)
+			sum += lanes[j];
+	}
+	return sum + sq8_pair_portable(a + i, b + i, w + i, n - i);
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static int64
+sq8_pair_avx512(const uint8 *a, const uint8 *b, const int16 *w, int n)
+{
+	int64		sum = 0;
+	int			i = 0;
+
+	while (i + 32 <= n)
+	{
+		__m512i		acc = _mm512_setzero_si512();
+
+		for (int steps = 0; steps < PAIR_FLUSH_STEPS && i + 32 <= n; steps++, i += 32)
+		{
+			__m512i		va = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (a + i)));
+			__m512i		vb = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (b + i)));
+			__m512i		d = _mm512_sub_epi16(va, vb);
+			__m512i		dw = _mm512_mullo_epi16(d, _mm512_loadu_si512((const void *) (w + i)));
+
+			acc = _mm512_add_epi32(acc, _mm512_madd_epi16(d, dw));
+		}
+		sum += _mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc)));
+		sum += _mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1)));
+	}
+	return sum + sq8_pair_portable(a + i, b + i, w + i, n - i);
+}
+
 __attribute__((target("avx512f")))
 static float
 sq8_l2_avx512(const float *q, const float *w, const uint8 *c, int n)
@@ -213,6 +291,7 @@ sq8_dot_avx512(const float *a, const uint8 *c, int n)
 
 static sq8_l2_fn sq8_l2 = sq8_l2_portable;
 static sq8_dot_fn sq8_dot = sq8_dot_portable;
+static sq8_pair_fn sq8_pair = sq8_pair_portable;
 
 /*
  * Choose kernels for this CPU.  OMENDB_KERNELS=portable in the server's
@@ -237,6 +316,10 @@ omendb_quant_kernels_init(void)
 		sq8_l2 = sq8_l2_avx2;
 		sq8_dot = sq8_dot_avx2;
 	}
+	if (__builtin_cpu_supports("avx512bw"))
+		sq8_pair = sq8_pair_avx512;
+	else if (__builtin_cpu_supports("avx2"))
+		sq8_pair = sq8_pair_avx2;
 #endif
 }
 
@@ -256,6 +339,7 @@ omendb_sq8_alloc(int dim)
 	qs->lower = palloc0(sizeof(float) * dim);
 	qs->step = palloc0(sizeof(float) * dim);
 	qs->weight = palloc0(sizeof(float) * dim);
+	qs->iweight = palloc0(sizeof(int16) * dim);
 	return qs;
 }
 
@@ -276,12 +360,27 @@ omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv, const float *maxv)
 	omendb_sq8_finish(qs);
 }
 
-/* Derive the weights once lower and step are set. */
+/*
+ * Derive the weights once lower and step are set.  The integer weights
+ * keep 7 bits of each weight relative to the largest: enough to rank
+ * neighbours while building, where exactness is not needed (scans use the
+ * float weights).
+ */
 void
 omendb_sq8_finish(OmenQuantState *qs)
 {
+	float		maxw = 0;
+
 	for (int i = 0; i < qs->dim; i++)
+	{
 		qs->weight[i] = qs->step[i] * qs->step[i];
+		maxw = Max(maxw, qs->weight[i]);
+	}
+	if (!(maxw > 0) || !isfinite(maxw))
+		maxw = 1;
+	qs->iweight_scale = maxw / 127.0f;
+	for (int i = 0; i < qs->dim; i++)
+		qs->iweight[i] = (int16) Min(rintf(qs->weight[i] / qs->iweight_scale), 127);
 }
 
 /*
@@ -371,18 +470,30 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 	}
 	query->qnorm = (float) sqrt(ss);
 	query->ipconst = (float) ipc;
+	query->qbytes = NULL;
 }
 
 /*
- * Re-point an L2 query at a stored code: the code-space query is then the
- * code itself.  Used by RobustPrune to measure node-to-node distances.
+ * A query that is a stored code (L2 in code space): what graph building
+ * uses, both for placing a node and for pruning.
  */
+void
+omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
+					   const uint8 *code)
+{
+	memset(query, 0, sizeof(OmenQuery));
+	query->metric = OMENDB_METRIC_L2;
+	query->dim = qs->dim;
+	query->quant = qs;
+	query->qbytes = code;
+}
+
+/* Re-point a code query at another code (RobustPrune's pivot). */
 void
 omendb_query_from_code(OmenQuery *query, const uint8 *code)
 {
-	Assert(query->metric != OMENDB_METRIC_IP);
-	for (int i = 0; i < query->dim; i++)
-		query->qcode[i] = (float) code[i];
+	Assert(query->metric == OMENDB_METRIC_L2);
+	query->qbytes = code;
 }
 
 /*
@@ -392,6 +503,9 @@ omendb_query_from_code(OmenQuery *query, const uint8 *code)
 float
 omendb_code_distance(const OmenQuery *query, const uint8 *code)
 {
+	if (query->qbytes)
+		return (float) sq8_pair(query->qbytes, code, query->quant->iweight,
+								query->dim) * query->quant->iweight_scale;
 	if (query->metric == OMENDB_METRIC_IP)
 		return -(query->ipconst + sq8_dot(query->qcode, code, query->dim));
 	return sq8_l2(query->qcode, query->quant->weight, code, query->dim);
@@ -437,23 +551,4 @@ omendb_lower_bound(const OmenQuery *query, float approx,
 			return lb;
 	}
 	return -INFINITY;
-}
-
-/*
- * Squared distance between two codes in code space, for RobustPrune.  The
- * caller keeps one decoded query per pruning pivot instead (see
- * omendb_query_from_code); this is the convenience form.
- */
-float
-omendb_code_pair_distance(const OmenQuantState *qs, const uint8 *a,
-						  const uint8 *b)
-{
-	float	   *fa = palloc(sizeof(float) * qs->dim);
-	float		d;
-
-	for (int i = 0; i < qs->dim; i++)
-		fa[i] = (float) a[i];
-	d = sq8_l2(fa, qs->weight, b, qs->dim);
-	pfree(fa);
-	return d;
 }

@@ -600,7 +600,8 @@ omendb_endscan(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
-	if (getenv("OMENDB_TRACE")) elog(LOG, "omendb scan: met %d nodes returned %d", so->nnodes, so->nreturned);
+	elog(DEBUG1, "omendb scan of \"%s\": %d nodes visited, %d rows returned",
+		 RelationGetRelationName(scan->indexRelation), so->nnodes, so->nreturned);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

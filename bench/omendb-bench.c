@@ -1025,10 +1025,15 @@ build_index(PGconn *conn, const char *index_sql, long long *bytes)
 	double		start,
 				elapsed;
 
-	drop_secondary_indexes(conn);
-	progress("index: %s", index_sql);
 	start = now_seconds();
-	exec_sql(conn, index_sql);
+	if (index_sql)
+	{
+		drop_secondary_indexes(conn);
+		progress("index: %s", index_sql);
+		exec_sql(conn, index_sql);
+	}
+	else
+		progress("index: reusing the existing index (--index-sql reuse)");
 	elapsed = now_seconds() - start;
 
 	snprintf(sql, sizeof(sql),
@@ -1541,6 +1546,7 @@ usage(void)
 		   "  --metric l2|ip|cosine distance (default l2)\n"
 		   "  -k K                  neighbours per query (default %d)\n"
 		   "  --index-sql SQL       index DDL (default: USING omendb, opclass per metric)\n"
+		   "                        (\"reuse\": keep the index items already has)\n"
 		   "  --no-index            no index: sequential-scan baseline\n"
 		   "  --sweep 'SQL|SQL|..'  search settings, one pass each, e.g.\n"
 		   "                        'SET omendb.search_list_size=40|SET omendb.search_list_size=80'\n"
@@ -1818,7 +1824,9 @@ main(int argc, char **argv)
 		drop_secondary_indexes(conn);
 	else
 	{
-		if (opt.index_sql == NULL)
+		if (opt.index_sql && strcmp(opt.index_sql, "reuse") == 0)
+			opt.index_sql = NULL;	/* keep the index already there */
+		else if (opt.index_sql == NULL)
 		{
 			snprintf(index_sql_buf, sizeof(index_sql_buf),
 					 "CREATE INDEX items_embedding_idx ON items "

@@ -219,11 +219,19 @@ typedef struct OmenQuantState
 	float		iweight_scale;	/* weight ~= iweight * iweight_scale */
 } OmenQuantState;
 
-/* The fixed parameters of an index, as read from its meta page. */
+/*
+ * The fixed parameters of an index, as read from its meta page: one palloc
+ * chunk, quantizer arrays included, so that it can live in rd_amcache
+ * (which the relcache pfrees on invalidation) and be copied whole by scans
+ * that outlive a call.
+ */
 typedef struct OmenIndexInfo
 {
+	Size		size;			/* of the whole chunk */
 	OmenMetaPageData meta;		/* copy of the meta page at open time */
-	OmenQuantState *quant;		/* NULL while untrained */
+	OmenQuantState *quant;		/* NULL while untrained, else quantdata */
+	OmenQuantState quantdata;
+	/* quantizer arrays follow */
 } OmenIndexInfo;
 
 /*
@@ -299,6 +307,7 @@ extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 extern void omendb_write_meta_page(Page page, const OmenMetaPageData *meta);
 extern void omendb_read_meta(Relation index, OmenMetaPageData *meta);
 extern OmenIndexInfo *omendb_get_info(Relation index);
+extern OmenIndexInfo *omendb_copy_info(const OmenIndexInfo *info);
 extern void omendb_invalidate_info(Relation index);
 extern void omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 									 BlockNumber first, ForkNumber fork,

@@ -156,37 +156,82 @@ omendb_read_meta(Relation index, OmenMetaPageData *meta)
 }
 
 /*
+ * Lay out an OmenIndexInfo in one chunk of cxt: the meta page copy and,
+ * if trained, the quantizer with its arrays right after the struct.
+ */
+static OmenIndexInfo *
+pack_info(const OmenMetaPageData *meta, const OmenQuantState *qs,
+		  MemoryContext cxt)
+{
+	int			dim = qs ? qs->dim : 0;
+	Size		arrays = MAXALIGN(sizeof(float) * dim) * 3 + MAXALIGN(sizeof(int16) * dim);
+	Size		size = MAXALIGN(sizeof(OmenIndexInfo)) + arrays;
+	OmenIndexInfo *info = MemoryContextAllocZero(cxt, size);
+	char	   *p = (char *) info + MAXALIGN(sizeof(OmenIndexInfo));
+
+	info->size = size;
+	info->meta = *meta;
+	if (qs == NULL)
+		return info;
+	info->quantdata = *qs;
+	info->quant = &info->quantdata;
+	info->quant->lower = (float *) p;
+	p += MAXALIGN(sizeof(float) * dim);
+	info->quant->step = (float *) p;
+	p += MAXALIGN(sizeof(float) * dim);
+	info->quant->weight = (float *) p;
+	p += MAXALIGN(sizeof(float) * dim);
+	info->quant->iweight = (int16 *) p;
+	memcpy(info->quant->lower, qs->lower, sizeof(float) * dim);
+	memcpy(info->quant->step, qs->step, sizeof(float) * dim);
+	memcpy(info->quant->weight, qs->weight, sizeof(float) * dim);
+	memcpy(info->quant->iweight, qs->iweight, sizeof(int16) * dim);
+	return info;
+}
+
+/*
  * The fixed parameters of an index: meta page copy plus quantizer.  Cached
  * in rd_amcache once the quantizer is trained, since none of it changes
  * afterwards (REINDEX builds a new relfilenode and resets the cache).  The
  * volatile meta fields (entry_node, insert_block) must be re-read from the
- * meta page by whoever needs them.
+ * meta page by whoever needs them.  The relcache may free the cache at any
+ * invalidation, so whoever keeps it across calls takes a copy
+ * (omendb_copy_info).
  */
 OmenIndexInfo *
 omendb_get_info(Relation index)
 {
+	OmenMetaPageData meta;
+	OmenQuantState *qs = NULL;
 	OmenIndexInfo *info;
-	MemoryContext oldcxt;
 
 	if (index->rd_amcache != NULL)
 		return (OmenIndexInfo *) index->rd_amcache;
 
-	oldcxt = MemoryContextSwitchTo(index->rd_indexcxt);
-	info = palloc0(sizeof(OmenIndexInfo));
-	omendb_read_meta(index, &info->meta);
-	if (info->meta.quant_trained)
-		info->quant = omendb_read_quant(index, &info->meta);
-	MemoryContextSwitchTo(oldcxt);
+	omendb_read_meta(index, &meta);
+	if (meta.quant_trained)
+		qs = omendb_read_quant(index, &meta);
+	if (!meta.quant_trained)
+		return pack_info(&meta, NULL, CurrentMemoryContext);
 
-	if (info->meta.quant_trained)
-		index->rd_amcache = info;
+	info = pack_info(&meta, qs, index->rd_indexcxt);
+	index->rd_amcache = info;
 	return info;
+}
+
+/* A private copy of an OmenIndexInfo, in CurrentMemoryContext. */
+OmenIndexInfo *
+omendb_copy_info(const OmenIndexInfo *info)
+{
+	return pack_info(&info->meta, info->quant, CurrentMemoryContext);
 }
 
 /* Forget the cached parameters (after training the quantizer). */
 void
 omendb_invalidate_info(Relation index)
 {
+	if (index->rd_amcache)
+		pfree(index->rd_amcache);
 	index->rd_amcache = NULL;
 }
 

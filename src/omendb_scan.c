@@ -506,7 +506,8 @@ start_scan(IndexScanDesc scan)
 	float		norm;
 
 	so->started = true;
-	so->info = omendb_get_info(scan->indexRelation);
+	/* a copy: the relcache may drop its cache between our calls */
+	so->info = omendb_copy_info(omendb_get_info(scan->indexRelation));
 	meta = &so->info->meta;
 	if (!meta->quant_trained)
 	{

@@ -29,7 +29,7 @@ scan_node_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				IndexBulkDeleteCallback callback, void *callback_state)
 {
 	Relation	index = info->index;
-	OmenIndexInfo *ii = omendb_get_info(index);
+	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
 	const OmenMetaPageData *meta = &ii->meta;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	OffsetNumber *dead = palloc(sizeof(OffsetNumber) * MaxOffsetNumber);

@@ -1017,9 +1017,60 @@ drop_secondary_indexes(PGconn *conn)
 	PQclear(res);
 }
 
+/*
+ * Run the index DDL, printing pg_stat_progress_create_index once a second
+ * from a second connection, so that a long build shows where it is.
+ */
+static void
+run_index_ddl_with_progress(PGconn *conn, const char *conninfo,
+							const char *index_sql)
+{
+	PGconn	   *watch = connect_db(conninfo);
+	char		sql[256];
+	PGresult   *res;
+	int			pid = PQbackendPID(conn);
+	char		last[256] = "";
+
+	if (!PQsendQuery(conn, index_sql))
+		die("%s\nfailed: %s", index_sql, PQerrorMessage(conn));
+	snprintf(sql, sizeof(sql),
+			 "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index "
+			 "WHERE pid = %d", pid);
+	for (;;)
+	{
+		if (!PQconsumeInput(conn))
+			die("%s\nfailed: %s", index_sql, PQerrorMessage(conn));
+		if (!PQisBusy(conn))
+			break;
+		res = PQexec(watch, sql);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		{
+			char		line[256];
+
+			snprintf(line, sizeof(line), "%s: %s of %s rows", PQgetvalue(res, 0, 0),
+					 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+			if (strcmp(line, last) != 0)
+				progress("index: %s", line);
+			strcpy(last, line);
+		}
+		PQclear(res);
+		usleep(1000000);
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+			die("%s\nfailed: %s", index_sql, PQerrorMessage(conn));
+		PQclear(res);
+	}
+	PQfinish(watch);
+}
+
 /* Run the index SQL; return wall-clock seconds, and the index size. */
 static double
-build_index(PGconn *conn, const char *index_sql, long long *bytes)
+build_index(PGconn *conn, const char *conninfo, const char *index_sql,
+			long long *bytes)
 {
 	char		sql[256];
 	double		start,
@@ -1030,7 +1081,7 @@ build_index(PGconn *conn, const char *index_sql, long long *bytes)
 	{
 		drop_secondary_indexes(conn);
 		progress("index: %s", index_sql);
-		exec_sql(conn, index_sql);
+		run_index_ddl_with_progress(conn, conninfo, index_sql);
 	}
 	else
 		progress("index: reusing the existing index (--index-sql reuse)");
@@ -1834,7 +1885,7 @@ main(int argc, char **argv)
 					 metric_names[opt.metric]);
 			opt.index_sql = index_sql_buf;
 		}
-		build_s = build_index(conn, opt.index_sql, &index_bytes);
+		build_s = build_index(conn, opt.conninfo, opt.index_sql, &index_bytes);
 	}
 
 	settings = split_sweep(opt.sweep, &nsettings);

@@ -1602,6 +1602,7 @@ usage(void)
 		   "  --sweep 'SQL|SQL|..'  search settings, one pass each, e.g.\n"
 		   "                        'SET omendb.search_list_size=40|SET omendb.search_list_size=80'\n"
 		   "                        (an empty snippet: a pass with default settings)\n"
+		   "                        (default: search_list_size 10, 20, 40, 80)\n"
 		   "  --session-sql SQL     run before every setting (after RESET ALL)\n"
 		   "  --repeat R            timed passes per setting; report median QPS (default 1)\n"
 		   "  --floor-lookups N     lookups per floor pass, median of >= 5 (default %d)\n"
@@ -1692,7 +1693,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 
 	memset(opt, 0, sizeof(*opt));
 	opt->data_dir = DEFAULT_DATA_DIR;
-	opt->sweep = "";
+	/* a recall/speed curve unless told otherwise; no-index runs need one pass */
+	opt->sweep = NULL;
 	opt->queries = DEFAULT_QUERIES;
 	opt->k = DEFAULT_K;
 	opt->threads = DEFAULT_THREADS;
@@ -1888,6 +1890,10 @@ main(int argc, char **argv)
 		build_s = build_index(conn, opt.conninfo, opt.index_sql, &index_bytes);
 	}
 
+	if (opt.sweep == NULL)
+		opt.sweep = opt.no_index ? "" :
+			"SET omendb.search_list_size=10|SET omendb.search_list_size=20|"
+			"SET omendb.search_list_size=40|SET omendb.search_list_size=80";
 	settings = split_sweep(opt.sweep, &nsettings);
 	results = xmalloc(nsettings * sizeof(SettingResult));
 	for (int i = 0; i < nsettings; i++)

@@ -93,7 +93,11 @@ typedef struct OmenMetaPageData
 								 * for reverse edges before a re-prune) */
 	uint16		build_list_size;	/* L used to place a new node */
 	float4		alpha;			/* RobustPrune alpha, on squared distances */
-	uint32		code_size;		/* bytes of quantized code per node */
+	float4		ip_max_norm;	/* inner product only: M of the MIPS-to-L2
+								 * transform, x indexed as
+								 * [x, sqrt(M^2 - |x|^2)] */
+	uint32		code_size;		/* bytes of quantized code per node (one a
+								 * dimension, plus one for inner product) */
 	uint32		label_size;		/* bytes of filter labels per node; 0 in
 								 * version 1, reserved for in-graph filters */
 	uint32		node_size;		/* MAXALIGNed bytes of one node item */
@@ -140,6 +144,13 @@ typedef struct OmenNodeHeaderData
 
 typedef OmenNodeHeaderData *OmenNodeHeader;
 
+/*
+ * Dimensions of the vectors the graph works on: an inner-product index
+ * appends one (the MIPS-to-L2 transform), so that its graph, like the
+ * others, is built and searched by Euclidean distance.
+ */
+#define OmenCodeDims(metric, dim) ((dim) + ((metric) == OMENDB_METRIC_IP ? 1 : 0))
+
 /* Node flags. */
 #define OMENDB_NODE_LIVE		0x01	/* indexes a heap row */
 #define OMENDB_NODE_DELETED		0x02	/* heap row gone; still traversed */
@@ -174,7 +185,9 @@ typedef struct OmenSQ8Dim
 #define OMENDB_MIN_BUILD_LIST		8
 #define OMENDB_MAX_BUILD_LIST		1000
 #define OMENDB_DEFAULT_ALPHA		1.2
-#define OMENDB_DEFAULT_SEARCH_LIST	40
+#define OMENDB_DEFAULT_SEARCH_LIST	0	/* automatic, per metric: */
+#define OMENDB_AUTO_SEARCH_LIST		40
+#define OMENDB_AUTO_SEARCH_LIST_IP	160
 
 /* Reverse edges may overflow R by this factor before a re-prune. */
 #define OMENDB_SLACK_NUM			5
@@ -191,6 +204,7 @@ typedef struct OmenOptions
 } OmenOptions;
 
 extern int	omendb_search_list_size;
+extern int	omendb_effective_list_size(OmenMetric metric);
 
 /* Build phases for pg_stat_progress_create_index. */
 #define OMENDB_PHASE_SCAN		2
@@ -217,6 +231,7 @@ typedef struct OmenQuantState
 	int16	   *iweight;		/* weight quantized to 0..127, for the
 								 * integer code-to-code kernel */
 	float		iweight_scale;	/* weight ~= iweight * iweight_scale */
+	bool		iweight_ok;		/* iweight is faithful enough to use */
 } OmenQuantState;
 
 /*
@@ -235,20 +250,23 @@ typedef struct OmenIndexInfo
 } OmenIndexInfo;
 
 /*
- * A query prepared for code distances.  For L2 and cosine, the query is
- * mapped into code space (q - lower) / step so that the squared distance is
- * sum(weight * (q' - code)^2).  For inner product, q * step is kept and
- * the constant q . lower is added.
+ * A query prepared for code distances.  The graph is searched by squared
+ * Euclidean distance in code space: the query mapped to (q - lower) / step
+ * gives sum(weight * (q' - code)^2).  For inner product the query is
+ * [q, 0] in the transformed space, and the bound on q . x comes from
+ * q . lower + sum(q * step * code) over the first ipdim dimensions.
  */
 typedef struct OmenQuery
 {
 	OmenMetric	metric;
-	int			dim;
+	int			dim;			/* code dimensions */
 	float	   *q;				/* the query as indexed (normalized for
-								 * cosine) */
+								 * cosine, zero-extended for IP) */
 	float	   *qcode;			/* the query in code space */
 	float		qnorm;			/* |q| */
-	float		ipconst;		/* q . lower, for inner product */
+	int			ipdim;			/* inner product: the original dimension */
+	float	   *qip;			/* inner product: q * step */
+	float		ipconst;		/* inner product: q . lower */
 	const uint8 *qbytes;		/* if set, the query is this code (L2
 								 * only): graph building compares codes
 								 * with integer arithmetic */
@@ -303,7 +321,7 @@ extern void omendb_check_page(Relation index, Buffer buf, Page page,
 							  uint16 kind);
 extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 							 int degree, int list, double alpha,
-							 OmenQuantizer quantizer);
+							 OmenQuantizer quantizer, float ip_max_norm);
 extern void omendb_write_meta_page(Page page, const OmenMetaPageData *meta);
 extern void omendb_read_meta(Relation index, OmenMetaPageData *meta);
 extern OmenIndexInfo *omendb_get_info(Relation index);
@@ -356,10 +374,14 @@ extern void omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
 								   const uint8 *code);
 extern void omendb_query_from_code(OmenQuery *query, const uint8 *code);
 extern float omendb_code_distance(const OmenQuery *query, const uint8 *code);
-extern double omendb_lower_bound(const OmenQuery *query, float approx,
-								 const OmenNodeHeader node);
+extern double omendb_score_node(const OmenQuery *query,
+								const OmenNodeHeader node, const uint8 *code,
+								float *approx);
 extern bool omendb_prepare_vector(OmenMetric metric, const float *in,
-								  int dim, float *out, float *norm);
+								  int dim, float ip_max_norm, float *out,
+								  float *norm);
+extern void omendb_prepare_query(OmenMetric metric, const float *in, int dim,
+								 float *out);
 
 /* omendb_graph.c */
 extern int	omendb_greedy_search(OmenGraphSource *src, const OmenQuery *query,

@@ -59,6 +59,8 @@ typedef struct BuildState
 	Relation	index;
 	OmenMetric	metric;
 	int			dim;			/* 0 until known */
+	int			cdim;			/* code dimensions (OmenCodeDims) */
+	float		max_norm;		/* largest |x| seen in pass 1 */
 	int			degree;
 	int			list;
 	double		alpha;
@@ -277,6 +279,7 @@ check_build_dim(BuildState *bs, Vector *vec)
 	if (bs->dim == 0)
 	{
 		bs->dim = vec->dim;
+		bs->cdim = OmenCodeDims(bs->metric, bs->dim);
 		return;
 	}
 	if (vec->dim != bs->dim)
@@ -288,11 +291,11 @@ check_build_dim(BuildState *bs, Vector *vec)
 static void
 alloc_ranges(BuildState *bs)
 {
-	bs->minv = palloc(sizeof(float) * bs->dim);
-	bs->maxv = palloc(sizeof(float) * bs->dim);
-	bs->sum = palloc0(sizeof(double) * bs->dim);
-	bs->v = palloc(sizeof(float) * bs->dim);
-	for (int i = 0; i < bs->dim; i++)
+	bs->minv = palloc(sizeof(float) * bs->cdim);
+	bs->maxv = palloc(sizeof(float) * bs->cdim);
+	bs->sum = palloc0(sizeof(double) * bs->cdim);
+	bs->v = palloc(sizeof(float) * bs->cdim);
+	for (int i = 0; i < bs->cdim; i++)
 	{
 		bs->minv[i] = FLT_MAX;
 		bs->maxv[i] = -FLT_MAX;
@@ -318,9 +321,11 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (bs->minv == NULL)
 		alloc_ranges(bs);
 
-	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, bs->v, &norm))
+	/* (the transform's extra dimension is filled in by train()) */
+	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, 0, bs->v, &norm))
 	{
-		for (int i = 0; i < bs->dim; i++)
+		bs->max_norm = Max(bs->max_norm, norm);
+		for (int i = 0; i < bs->cdim; i++)
 		{
 			bs->minv[i] = Min(bs->minv[i], bs->v[i]);
 			bs->maxv[i] = Max(bs->maxv[i], bs->v[i]);
@@ -357,7 +362,8 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	}
 	if (bs->on_disk)
 		omendb_insert_vector(index, vec->x, vec->dim, tid, false);
-	else if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, bs->v, &norm))
+	else if (omendb_prepare_vector(bs->metric, vec->x, bs->dim,
+								   bs->meta.ip_max_norm, bs->v, &norm))
 	{
 		MemoryContextSwitchTo(oldcxt);
 		if (g->n == g->cap)
@@ -530,6 +536,7 @@ init_build_state(BuildState *bs, Relation index)
 	bs->index = index;
 	bs->metric = omendb_index_metric(index);
 	bs->dim = typmod > 0 ? typmod : 0;
+	bs->cdim = OmenCodeDims(bs->metric, bs->dim);
 	omendb_option_values(index, &bs->degree, &bs->list, &bs->alpha, &bs->quantizer);
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
 									   ALLOCSET_DEFAULT_SIZES);
@@ -539,12 +546,18 @@ init_build_state(BuildState *bs, Relation index)
 static void
 train(BuildState *bs)
 {
-	bs->quant = omendb_sq8_alloc(bs->dim);
+	if (bs->metric == OMENDB_METRIC_IP)
+	{
+		/* the transform's dimension spans [0, M] */
+		bs->minv[bs->dim] = 0;
+		bs->maxv[bs->dim] = bs->max_norm;
+	}
+	bs->quant = omendb_sq8_alloc(bs->cdim);
 	omendb_sq8_set_ranges(bs->quant, bs->minv, bs->maxv);
-	bs->centroidv = palloc(sizeof(float) * bs->dim);
-	for (int i = 0; i < bs->dim; i++)
+	bs->centroidv = palloc(sizeof(float) * bs->cdim);
+	for (int i = 0; i < bs->cdim; i++)
 		bs->centroidv[i] = (float) (bs->sum[i] / bs->count);
-	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->dim);
+	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->cdim);
 	omendb_query_init_code(&bs->pivot, bs->quant, NULL);
 }
 
@@ -590,14 +603,14 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	{
 		/* empty: the first insert will learn the quantizer */
 		omendb_fill_meta(&bs.meta, 0, bs.metric, bs.degree, bs.list, bs.alpha,
-						 bs.quantizer);
+						 bs.quantizer, 0);
 		bs.meta.dimensions = bs.dim;
 		write_meta(index, MAIN_FORKNUM, &bs.meta, false);
 	}
 	else
 	{
 		omendb_fill_meta(&bs.meta, bs.dim, bs.metric, bs.degree, bs.list,
-						 bs.alpha, bs.quantizer);
+						 bs.alpha, bs.quantizer, bs.max_norm);
 		bs.meta.quant_trained = true;
 		train(&bs);
 
@@ -654,7 +667,7 @@ omendb_buildempty(Relation index)
 
 	omendb_option_values(index, &degree, &list, &alpha, &quantizer);
 	omendb_fill_meta(&meta, 0, omendb_index_metric(index), degree, list, alpha,
-					 quantizer);
+					 quantizer, 0);
 	meta.dimensions = typmod > 0 ? typmod : 0;
 	/* generic xlog skips unlogged relations: log the init fork by hand */
 	write_meta(index, INIT_FORKNUM, &meta, false);

@@ -67,9 +67,10 @@ _PG_init(void)
 
 	DefineCustomIntVariable("omendb.search_list_size",
 							"Candidate list size of an index search.",
-							"Larger finds more of the true nearest neighbours, more slowly.",
+							"Larger finds more of the true nearest neighbours, more slowly.  "
+							"0 chooses per operator class: 40, or 160 for inner product.",
 							&omendb_search_list_size,
-							OMENDB_DEFAULT_SEARCH_LIST, 1, 10000,
+							OMENDB_DEFAULT_SEARCH_LIST, 0, 10000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
 }
@@ -104,6 +105,21 @@ omendb_option_values(Relation index, int *degree, int *list, double *alpha,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("omendb option build_list_size (%d) must be at least graph_degree (%d)",
 						*list, *degree)));
+}
+
+/*
+ * The search list size a scan uses.  Inner-product indexes need longer
+ * lists for the same recall: in the transformed space the query lies far
+ * from all the data, so many nodes are about equally near, and the graph's
+ * geometry helps less (on Fashion-MNIST, L = 40 finds 86% of the true top
+ * 10 by inner product, against 99.7% by Euclidean distance).
+ */
+int
+omendb_effective_list_size(OmenMetric metric)
+{
+	if (omendb_search_list_size > 0)
+		return omendb_search_list_size;
+	return metric == OMENDB_METRIC_IP ? OMENDB_AUTO_SEARCH_LIST_IP : OMENDB_AUTO_SEARCH_LIST;
 }
 
 /*
@@ -244,7 +260,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		return;
 	}
 
-	visited = Min(ntuples, omendb_search_list_size * degree / 2.0 + 1);
+	visited = Min(ntuples, omendb_effective_list_size(OMENDB_METRIC_L2) * degree / 2.0 + 1);
 	search_fraction = visited / ntuples;
 
 	MemSet(&costs, 0, sizeof(costs));

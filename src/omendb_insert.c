@@ -173,6 +173,8 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	float	   *minv;
 	float	   *maxv;
 	float		m = 0;
+	float		norm = 0;
+	int			cdim;
 	Buffer		buf;
 	OmenPageEdit edit;
 	Page		page;
@@ -194,17 +196,28 @@ train_from_first_vector(Relation index, const float *x, int dim)
 				 errmsg("expected %d dimensions, not %d", meta.dimensions, dim)));
 
 	for (int i = 0; i < dim; i++)
+	{
 		m = Max(m, fabsf(x[i]));
+		norm += x[i] * x[i];
+	}
 	if (m == 0)
 		m = 1;
-	minv = palloc(sizeof(float) * dim);
-	maxv = palloc(sizeof(float) * dim);
+	/* for inner product, allow vectors twice as long as this one */
+	norm = norm > 0 ? 2 * sqrtf(norm) : 1;
+	cdim = OmenCodeDims(meta.metric, dim);
+	minv = palloc(sizeof(float) * cdim);
+	maxv = palloc(sizeof(float) * cdim);
 	for (int i = 0; i < dim; i++)
 	{
 		minv[i] = -2 * m;
 		maxv[i] = 2 * m;
 	}
-	qs = omendb_sq8_alloc(dim);
+	if (cdim > dim)
+	{
+		minv[dim] = 0;
+		maxv[dim] = norm;
+	}
+	qs = omendb_sq8_alloc(cdim);
 	omendb_sq8_set_ranges(qs, minv, maxv);
 
 	/* keep the options from build time; only the layout is new */
@@ -212,7 +225,8 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	list = meta.build_list_size;
 	alpha = meta.alpha;
 	quantizer = meta.quantizer;
-	omendb_fill_meta(&meta, dim, meta.metric, degree, list, alpha, quantizer);
+	omendb_fill_meta(&meta, dim, meta.metric, degree, list, alpha, quantizer,
+					 norm);
 	meta.quant_trained = true;
 
 	omendb_write_quant_pages(index, qs, OMENDB_FIRST_QUANT_BLKNO, MAIN_FORKNUM, true);
@@ -576,8 +590,8 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", meta->dimensions, dim)));
 
-	v = palloc(sizeof(float) * dim);
-	if (!omendb_prepare_vector(meta->metric, x, dim, v, &norm))
+	v = palloc(sizeof(float) * meta->code_size);
+	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))
 		return;					/* zero vector under cosine: not indexed */
 
 	/* the node image: header, no neighbours yet, code */

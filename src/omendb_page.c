@@ -65,7 +65,8 @@ omendb_check_page(Relation index, Buffer buf, Page page, uint16 kind)
  */
 void
 omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
-				 int list, double alpha, OmenQuantizer quantizer)
+				 int list, double alpha, OmenQuantizer quantizer,
+				 float ip_max_norm)
 {
 	memset(meta, 0, sizeof(OmenMetaPageData));
 	meta->magic = OMENDB_MAGIC;
@@ -76,6 +77,7 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->max_degree = (degree * OMENDB_SLACK_NUM + OMENDB_SLACK_DEN - 1) / OMENDB_SLACK_DEN;
 	meta->build_list_size = list;
 	meta->alpha = alpha;
+	meta->ip_max_norm = ip_max_norm;
 	meta->label_size = 0;
 	meta->quant_trained = false;
 	meta->entry_node = OMENDB_INVALID_NODE;
@@ -86,9 +88,10 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 		Size		avail = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
 			MAXALIGN(sizeof(OmenPageOpaqueData));
 		Size		node_size;
+		int			cdim = OmenCodeDims(metric, dim);
 
 		node_size = MAXALIGN(sizeof(OmenNodeHeaderData) +
-							 sizeof(uint32) * meta->max_degree + dim);
+							 sizeof(uint32) * meta->max_degree + cdim);
 		if (node_size + sizeof(ItemIdData) > avail)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -98,10 +101,10 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 							   BLCKSZ, node_size + sizeof(ItemIdData)),
 					 errhint("Lower graph_degree, or reduce the dimension.")));
 		meta->dimensions = dim;
-		meta->code_size = dim;
+		meta->code_size = cdim;
 		meta->node_size = node_size;
 		meta->nodes_per_page = avail / (node_size + sizeof(ItemIdData));
-		meta->nquant_blocks = (dim + OMENDB_SQ8_DIMS_PER_PAGE - 1) / OMENDB_SQ8_DIMS_PER_PAGE;
+		meta->nquant_blocks = (cdim + OMENDB_SQ8_DIMS_PER_PAGE - 1) / OMENDB_SQ8_DIMS_PER_PAGE;
 		meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
 	}
 }
@@ -146,6 +149,7 @@ omendb_read_meta(Relation index, OmenMetaPageData *meta)
 
 	if (meta->quant_trained &&
 		(meta->dimensions == 0 || meta->nodes_per_page == 0 ||
+		 meta->code_size != OmenCodeDims(meta->metric, meta->dimensions) ||
 		 meta->max_degree < meta->graph_degree ||
 		 meta->first_node_block != OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks))
 		ereport(ERROR,
@@ -296,7 +300,7 @@ omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 OmenQuantState *
 omendb_read_quant(Relation index, const OmenMetaPageData *meta)
 {
-	OmenQuantState *qs = omendb_sq8_alloc(meta->dimensions);
+	OmenQuantState *qs = omendb_sq8_alloc(meta->code_size);
 
 	for (BlockNumber p = 0; p < meta->nquant_blocks; p++)
 	{

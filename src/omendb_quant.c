@@ -364,23 +364,37 @@ omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv, const float *maxv)
  * Derive the weights once lower and step are set.  The integer weights
  * keep 7 bits of each weight relative to the largest: enough to rank
  * neighbours while building, where exactness is not needed (scans use the
- * float weights).
+ * float weights).  But if a few dimensions have much larger ranges than
+ * the rest (the extra dimension of an inner-product index, say), the rest
+ * would round to little or nothing; when more than 2% of the total weight
+ * sits in dimensions rounded by more than 10%, graph building uses the
+ * float kernel instead.
  */
 void
 omendb_sq8_finish(OmenQuantState *qs)
 {
-	float		maxw = 0;
+	double		maxw = 0;
+	double		total = 0;
+	double		coarse = 0;
 
 	for (int i = 0; i < qs->dim; i++)
 	{
 		qs->weight[i] = qs->step[i] * qs->step[i];
 		maxw = Max(maxw, qs->weight[i]);
+		total += qs->weight[i];
 	}
 	if (!(maxw > 0) || !isfinite(maxw))
 		maxw = 1;
-	qs->iweight_scale = maxw / 127.0f;
+	qs->iweight_scale = maxw / 127.0;
 	for (int i = 0; i < qs->dim; i++)
-		qs->iweight[i] = (int16) Min(rintf(qs->weight[i] / qs->iweight_scale), 127);
+	{
+		double		w = qs->weight[i] / qs->iweight_scale;
+
+		qs->iweight[i] = (int16) Min(rint(w), 127);
+		if (fabs(qs->iweight[i] - w) > 0.1 * w)
+			coarse += qs->weight[i];
+	}
+	qs->iweight_ok = !(coarse > 0.02 * total);
 }
 
 /*
@@ -405,14 +419,17 @@ omendb_sq8_encode(const OmenQuantState *qs, const float *x, uint8 *code)
 }
 
 /*
- * Turn a heap vector into the vector the index works on: a copy for L2 and
- * inner product, the unit vector for cosine.  Sets *norm to |in|.  Returns
- * false if the vector cannot be indexed (a zero vector under cosine, whose
- * distance to anything is NaN).
+ * Turn a heap vector into the vector the index works on: a copy for L2, the
+ * unit vector for cosine, and for inner product [x, sqrt(M^2 - |x|^2)]
+ * (M = ip_max_norm; clamped at 0 for a vector longer than M), which makes
+ * Euclidean order on the transformed vectors equal to inner-product order
+ * for a query [q, 0].  out needs OmenCodeDims(metric, dim) floats.  Sets
+ * *norm to |in|.  Returns false if the vector cannot be indexed (a zero
+ * vector under cosine, whose distance to anything is NaN).
  */
 bool
 omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
-					  float *out, float *norm)
+					  float ip_max_norm, float *out, float *norm)
 {
 	double		ss = 0;
 
@@ -420,20 +437,43 @@ omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
 		ss += (double) in[i] * in[i];
 	*norm = (float) sqrt(ss);
 
-	if (metric != OMENDB_METRIC_COSINE)
+	switch (metric)
 	{
-		memcpy(out, in, sizeof(float) * dim);
-		return true;
+		case OMENDB_METRIC_L2:
+			memcpy(out, in, sizeof(float) * dim);
+			return true;
+		case OMENDB_METRIC_IP:
+			memcpy(out, in, sizeof(float) * dim);
+			out[dim] = (float) sqrt(Max((double) ip_max_norm * ip_max_norm - ss, 0));
+			return true;
+		case OMENDB_METRIC_COSINE:
+			if (ss == 0 || !isfinite(ss))
+			{
+				memset(out, 0, sizeof(float) * dim);
+				return false;
+			}
+			for (int i = 0; i < dim; i++)
+				out[i] = (float) (in[i] / sqrt(ss));
+			*norm = 1.0f;
+			return true;
 	}
-	if (ss == 0 || !isfinite(ss))
-	{
+	return false;
+}
+
+/*
+ * The query side of omendb_prepare_vector: [q, 0] for inner product, the
+ * unit vector for cosine (a zero query stays zero: every exact distance is
+ * NaN anyway), a copy for L2.
+ */
+void
+omendb_prepare_query(OmenMetric metric, const float *in, int dim, float *out)
+{
+	float		norm;
+
+	if (!omendb_prepare_vector(metric, in, dim, 0, out, &norm))
 		memset(out, 0, sizeof(float) * dim);
-		return false;
-	}
-	for (int i = 0; i < dim; i++)
-		out[i] = (float) (in[i] / sqrt(ss));
-	*norm = 1.0f;
-	return true;
+	if (metric == OMENDB_METRIC_IP)
+		out[dim] = 0;
 }
 
 /* ----------------------------------------------------------------
@@ -452,25 +492,30 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 	double		ss = 0;
 	double		ipc = 0;
 
+	memset(query, 0, sizeof(OmenQuery));
 	query->metric = metric;
 	query->dim = dim;
 	query->quant = qs;
 	query->q = (float *) x;
 	query->qcode = palloc(sizeof(float) * dim);
 	for (int i = 0; i < dim; i++)
-	{
 		ss += (double) x[i] * x[i];
-		if (metric == OMENDB_METRIC_IP)
+	query->qnorm = (float) sqrt(ss);
+
+	for (int i = 0; i < dim; i++)
+		query->qcode[i] = (x[i] - qs->lower[i]) / qs->step[i];
+
+	if (metric == OMENDB_METRIC_IP)
+	{
+		query->ipdim = dim - 1;
+		query->qip = palloc(sizeof(float) * query->ipdim);
+		for (int i = 0; i < query->ipdim; i++)
 		{
-			query->qcode[i] = x[i] * qs->step[i];
+			query->qip[i] = x[i] * qs->step[i];
 			ipc += (double) x[i] * qs->lower[i];
 		}
-		else
-			query->qcode[i] = (x[i] - qs->lower[i]) / qs->step[i];
+		query->ipconst = (float) ipc;
 	}
-	query->qnorm = (float) sqrt(ss);
-	query->ipconst = (float) ipc;
-	query->qbytes = NULL;
 }
 
 /*
@@ -485,20 +530,29 @@ omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
 	query->metric = OMENDB_METRIC_L2;
 	query->dim = qs->dim;
 	query->quant = qs;
-	query->qbytes = code;
+	if (!qs->iweight_ok)
+		query->qcode = palloc(sizeof(float) * qs->dim);
+	if (code)
+		omendb_query_from_code(query, code);
 }
 
 /* Re-point a code query at another code (RobustPrune's pivot). */
 void
 omendb_query_from_code(OmenQuery *query, const uint8 *code)
 {
-	Assert(query->metric == OMENDB_METRIC_L2);
-	query->qbytes = code;
+	if (query->quant->iweight_ok)
+	{
+		query->qbytes = code;
+		return;
+	}
+	/* float kernel: the code is its own position in code space */
+	for (int i = 0; i < query->dim; i++)
+		query->qcode[i] = (float) code[i];
 }
 
 /*
- * Approximate distance from the query to a code: the squared Euclidean
- * distance for L2 and cosine, the negative inner product for IP.
+ * Approximate squared Euclidean distance from the query to a code, in the
+ * space the graph lives in (transformed for inner product).
  */
 float
 omendb_code_distance(const OmenQuery *query, const uint8 *code)
@@ -506,49 +560,64 @@ omendb_code_distance(const OmenQuery *query, const uint8 *code)
 	if (query->qbytes)
 		return (float) sq8_pair(query->qbytes, code, query->quant->iweight,
 								query->dim) * query->quant->iweight_scale;
-	if (query->metric == OMENDB_METRIC_IP)
-		return -(query->ipconst + sq8_dot(query->qcode, code, query->dim));
 	return sq8_l2(query->qcode, query->quant->weight, code, query->dim);
 }
 
 /*
- * A rigorous lower bound on the exact distance the executor will compute
- * for this node, in the units of the ordering operator.
+ * Score a node for a scan: *approx, the approximate distance in the units of
+ * the ordering operator (what the search navigates by), and the returned
+ * value, a rigorous lower bound on the exact distance the executor will
+ * compute.
  *
  * The quantization error e = |x - x^| bounds how far the decoded point is
  * from the real one: by the triangle inequality |q - x| >= |q - x^| - e,
  * and by Cauchy-Schwarz q.x <= q.x^ + |q| e.  A margin proportional to the
  * magnitudes covers float rounding in both our sum and the executor's
- * (each is within dim * FLT_EPSILON of the true sum of magnitudes).
+ * (each is within dim * FLT_EPSILON of the true sum of magnitudes).  Where
+ * the arithmetic overflows, the bound falls back to the smallest possible
+ * value, which is always valid.
  */
 double
-omendb_lower_bound(const OmenQuery *query, float approx,
-				   const OmenNodeHeader node)
+omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
+				  const uint8 *code, float *approx)
 {
 	double		rel = 4.0 * (query->dim + 16) * FLT_EPSILON;
 	double		err = node->error;
+	double		d;
 	double		lb;
 
 	switch (query->metric)
 	{
 		case OMENDB_METRIC_L2:
-			lb = sqrt(Max(approx, 0)) - err
-				- rel * ((double) query->qnorm + node->norm + err);
+			d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
+			*approx = (float) d;
+			lb = d - err - rel * ((double) query->qnorm + node->norm + err);
 			if (!isfinite(lb) || lb < 0)
 				lb = 0;
 			return lb;
 		case OMENDB_METRIC_COSINE:
 			/* unit vectors: cosine distance = |q - x|^2 / 2 */
-			lb = sqrt(Max(approx, 0)) - err - rel * (2.0 + err);
+			d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
+			*approx = (float) (d * d / 2);
+			lb = d - err - rel * (2.0 + err);
 			if (!isfinite(lb) || lb < 0)
 				lb = 0;
 			return lb * lb / 2.0 - rel;
 		case OMENDB_METRIC_IP:
-			lb = (double) approx - (double) query->qnorm * err
+
+			/*
+			 * Inner product order is Euclidean order in the transformed
+			 * space, so navigating by it follows the graph's geometry.  err
+			 * also bounds |x - x^| on the first ipdim dimensions.
+			 */
+			d = -((double) query->ipconst + sq8_dot(query->qip, code, query->ipdim));
+			*approx = (float) d;
+			lb = d - (double) query->qnorm * err
 				- rel * (double) query->qnorm * ((double) node->norm + err);
 			if (isnan(lb))
 				lb = -INFINITY;
 			return lb;
 	}
+	*approx = 0;
 	return -INFINITY;
 }

@@ -96,6 +96,7 @@ typedef struct OmenScanOpaqueData
 	ScanHeap	frontier;		/* met, not expanded; by approx */
 	ScanHeap	results;		/* met, live, not returned; by bound */
 	double		last_bound;		/* bound of the last row returned */
+	double		max_gap;		/* largest approx - bound met so far */
 	uint32	   *nbrbuf;
 	uint32	   *fresh;
 
@@ -195,12 +196,12 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	ScoreArg   *sa = arg;
 	OmenScanOpaque so = sa->so;
 	ScanNode   *sn = &so->nodes[sa->first + idx];
-	float		d;
 
-	d = omendb_code_distance(&so->query,
-							 OmenNodeCode(node, so->info->meta.max_degree));
-	sn->approx = (so->query.metric == OMENDB_METRIC_IP) ? d : sqrtf(Max(d, 0));
-	sn->bound = omendb_lower_bound(&so->query, d, node);
+	sn->bound = omendb_score_node(&so->query, node,
+								  OmenNodeCode(node, so->info->meta.max_degree),
+								  &sn->approx);
+	if (isfinite(sn->approx - sn->bound))
+		so->max_gap = Max(so->max_gap, sn->approx - sn->bound);
 	sn->tid = node->heaptid;
 	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
 }
@@ -344,9 +345,12 @@ initial_search(OmenScanOpaque so, uint32 entry)
 }
 
 /*
- * The next row to return, or -1 when the graph is exhausted.  A candidate
- * is returned once no unexpanded node is nearer than it (best-first order);
- * until then the nearest unexpanded node is expanded.
+ * The next row to return, or -1 when the graph is exhausted.  The candidate
+ * with the smallest bound is returned once no node met later is likely to
+ * have a smaller one: nodes met later are expected no nearer than the
+ * nearest unexpanded node, and their bounds at most max_gap below their
+ * approximate distances.  Until then the nearest unexpanded node is
+ * expanded (best-first).
  */
 static int
 next_result(OmenScanOpaque so)
@@ -364,7 +368,8 @@ next_result(OmenScanOpaque so)
 				continue;
 			}
 			if (so->frontier.n == 0 ||
-				so->nodes[so->frontier.items[0]].approx >= so->nodes[k].approx)
+				so->nodes[so->frontier.items[0]].approx - so->max_gap >=
+				so->nodes[k].bound)
 			{
 				heap_pop(so, &so->results);
 				so->last_bound = so->nodes[k].bound;
@@ -503,7 +508,6 @@ start_scan(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	OmenMetaPageData cur;
 	const OmenMetaPageData *meta;
-	float		norm;
 
 	so->started = true;
 	/* a copy: the relcache may drop its cache between our calls */
@@ -536,13 +540,12 @@ start_scan(IndexScanDesc scan)
 		return;
 	}
 
-	/* a zero query under cosine stays zero: every distance is NaN anyway */
-	so->qv = palloc(sizeof(float) * meta->dimensions);
-	omendb_prepare_vector(meta->metric, so->qvec->x, meta->dimensions, so->qv, &norm);
+	so->qv = palloc(sizeof(float) * meta->code_size);
+	omendb_prepare_query(meta->metric, so->qvec->x, meta->dimensions, so->qv);
 	omendb_query_init(&so->query, so->info->quant, meta->metric, so->qv,
-					  meta->dimensions);
+					  meta->code_size);
 
-	so->list_size = omendb_search_list_size;
+	so->list_size = omendb_effective_list_size(meta->metric);
 	so->capnodes = 1024;
 	so->nodes = palloc(sizeof(ScanNode) * so->capnodes);
 	so->nnodes = 0;
@@ -550,6 +553,7 @@ start_scan(IndexScanDesc scan)
 	heap_init(&so->frontier, false);
 	heap_init(&so->results, true);
 	so->last_bound = -INFINITY;
+	so->max_gap = 0;
 	so->nbrbuf = palloc(sizeof(uint32) * meta->max_degree);
 	so->fresh = palloc(sizeof(uint32) * meta->max_degree);
 

@@ -1,0 +1,161 @@
+-- pgTAP: the omendb index access method's catalog objects: the access
+-- method and its handler, the three operator classes (their operators,
+-- support function, defaults, validity), what the AM says it can do, and
+-- its setting.  Runs in one transaction and rolls back.
+--
+-- Run by test/run (suite "pgtap") in a scratch database where the pgtap
+-- extension exists.  Each file is self-contained: it creates omendb itself.
+
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+
+BEGIN;
+SET LOCAL client_min_messages = warning;
+
+SELECT plan(27);
+
+SELECT lives_ok('CREATE EXTENSION omendb', 'CREATE EXTENSION omendb succeeds');
+
+-- the access method ----------------------------------------------------------
+
+SELECT is(
+	(SELECT amtype::text FROM pg_am WHERE amname = 'omendb'),
+	'i',
+	'omendb is an index access method');
+
+SELECT is(
+	(SELECT amhandler::regprocedure::text FROM pg_am WHERE amname = 'omendb'),
+	'omendb_handler(internal)',
+	'its handler is omendb_handler(internal)');
+
+SELECT ok(
+	(SELECT obj_description(oid, 'pg_am') IS NOT NULL FROM pg_am WHERE amname = 'omendb'),
+	'the access method has a comment');
+
+SELECT ok(
+	(SELECT objid FROM pg_depend
+	 WHERE classid = 'pg_am'::regclass AND deptype = 'e'
+	   AND objid = (SELECT oid FROM pg_am WHERE amname = 'omendb')
+	   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'omendb')) IS NOT NULL,
+	'the access method belongs to the extension');
+
+-- operator classes -------------------------------------------------------------
+
+CREATE TEMP VIEW omendb_opclasses AS
+	SELECT c.oid, c.opcname::text COLLATE "default" AS opcname, c.opcdefault, c.opcintype::regtype::text AS intype
+	FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+	WHERE a.amname = 'omendb';
+
+SELECT results_eq(
+	$$ SELECT opcname, intype FROM omendb_opclasses ORDER BY opcname $$,
+	$$ VALUES ('vector_cosine_ops', 'vector'), ('vector_ip_ops', 'vector'), ('vector_l2_ops', 'vector') $$,
+	'three operator classes for vector: vector_l2_ops, vector_ip_ops, vector_cosine_ops');
+
+SELECT results_eq(
+	$$ SELECT opcname FROM omendb_opclasses WHERE opcdefault $$,
+	$$ VALUES ('vector_l2_ops') $$,
+	'vector_l2_ops is the default operator class');
+
+-- Each class has exactly one operator: strategy 1, an ordering operator
+-- (FOR ORDER BY float_ops), vector x vector.
+SELECT results_eq(
+	$$ SELECT c.opcname, o.amopstrategy::int, o.amoppurpose::text, o.amopopr::regoperator::text,
+			  o.amopsortfamily::regclass::text IS NOT NULL
+	   FROM omendb_opclasses c
+	   JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
+	   ORDER BY c.opcname $$,
+	$$ VALUES ('vector_cosine_ops', 1, 'o', '<=>(vector,vector)', true),
+			  ('vector_ip_ops', 1, 'o', '<#>(vector,vector)', true),
+			  ('vector_l2_ops', 1, 'o', '<->(vector,vector)', true) $$,
+	'each class has one ordering operator: <-> (L2), <#> (inner product), <=> (cosine)');
+
+SELECT is(
+	(SELECT count(*)::int FROM omendb_opclasses c
+	 JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
+	 JOIN pg_opfamily f ON f.oid = o.amopsortfamily
+	 WHERE f.opfname = 'float_ops' AND f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'btree')),
+	3,
+	'the ordering operators sort by btree float_ops');
+
+-- Support function 1 names the metric.
+SELECT results_eq(
+	$$ SELECT c.opcname, p.amprocnum::int, p.amproc::regprocedure::text
+	   FROM omendb_opclasses c
+	   JOIN pg_amproc p ON p.amprocfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
+	   ORDER BY c.opcname $$,
+	$$ VALUES ('vector_cosine_ops', 1, 'omendb_metric_cosine(internal)'),
+			  ('vector_ip_ops', 1, 'omendb_metric_ip(internal)'),
+			  ('vector_l2_ops', 1, 'omendb_metric_l2(internal)') $$,
+	'each class has support function 1 naming its metric');
+
+SELECT is_empty(
+	$$ SELECT opcname FROM omendb_opclasses WHERE NOT amvalidate(oid) $$,
+	'amvalidate accepts every operator class');
+
+-- An operator class with a search (non-ordering) operator is refused by
+-- amvalidate.
+CREATE OPERATOR FAMILY omendb_bad_ops USING omendb;
+CREATE OPERATOR CLASS omendb_bad_ops FOR TYPE vector USING omendb FAMILY omendb_bad_ops AS
+	OPERATOR 1 = (vector, vector),
+	FUNCTION 1 omendb_metric_l2(internal);
+SELECT is(
+	amvalidate((SELECT oid FROM pg_opclass WHERE opcname = 'omendb_bad_ops')),
+	false,
+	'amvalidate refuses a class whose operator is not an ordering operator');
+
+-- what the access method can do -----------------------------------------------
+
+SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'), 'can_order'),
+	false, 'omendb cannot order by the column itself (no ASC/DESC)');
+SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'), 'can_unique'),
+	false, 'omendb indexes cannot be unique');
+SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'), 'can_multi_col'),
+	false, 'omendb indexes have a single column');
+SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'), 'can_include'),
+	false, 'omendb indexes have no INCLUDE columns');
+
+CREATE TABLE omendb_pgtap_t (id int, v vector(3));
+INSERT INTO omendb_pgtap_t VALUES (1, '[1,2,3]'), (2, '[3,2,1]');
+CREATE INDEX omendb_pgtap_i ON omendb_pgtap_t USING omendb (v);
+
+SELECT is(pg_index_has_property('omendb_pgtap_i'::regclass, 'index_scan'),
+	true, 'an omendb index supports plain index scans');
+SELECT is(pg_index_has_property('omendb_pgtap_i'::regclass, 'bitmap_scan'),
+	false, 'an omendb index does not support bitmap scans');
+SELECT is(pg_index_has_property('omendb_pgtap_i'::regclass, 'backward_scan'),
+	false, 'an omendb index does not scan backward');
+SELECT is(pg_index_has_property('omendb_pgtap_i'::regclass, 'clusterable'),
+	false, 'a table cannot be CLUSTERed on an omendb index');
+SELECT is(pg_index_column_has_property('omendb_pgtap_i'::regclass, 1, 'orderable'),
+	false, 'the column is not orderable by value');
+SELECT is(pg_index_column_has_property('omendb_pgtap_i'::regclass, 1, 'returnable'),
+	false, 'the index cannot return the vector (no index-only scans)');
+SELECT is(pg_index_column_has_property('omendb_pgtap_i'::regclass, 1, 'search_nulls'),
+	false, 'the index does not search for NULLs (NULLs are not indexed)');
+SELECT throws_ok(
+	'CLUSTER omendb_pgtap_t USING omendb_pgtap_i',
+	'0A000', NULL,
+	'CLUSTER on an omendb index is refused');
+
+-- the setting ----------------------------------------------------------------
+
+SELECT results_eq(
+	$$ SELECT name, vartype, min_val, max_val, boot_val, context
+	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
+	$$ VALUES ('omendb.search_list_size', 'integer', '1', '10000', '40', 'user') $$,
+	'one setting, omendb.search_list_size: integer 1..10000, default 40, user-settable');
+
+SELECT throws_ok(
+	'SET omendb.no_such_setting = 1',
+	'42602', NULL,
+	'the omendb. prefix is reserved: unknown settings are refused');
+
+SELECT lives_ok(
+	'SET LOCAL omendb.search_list_size = 100',
+	'omendb.search_list_size can be set by any user for a transaction');
+
+SELECT * FROM finish();
+ROLLBACK;

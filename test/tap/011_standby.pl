@@ -1,0 +1,159 @@
+# TAP: omendb indexes over streaming replication.
+#
+# Every change to an omendb index is WAL-logged (generic xlog, and whole
+# pages for a build), so a streaming standby replays it into the same
+# pages: it returns the same nearest neighbours as the primary, for an
+# index built on data, one built empty and filled by inserts (which trains
+# the quantizer from the first vector), after concurrent inserts, deletes,
+# updates, VACUUM and REINDEX CONCURRENTLY.  wal_consistency_checking =
+# 'generic' on the primary makes the standby compare every replayed
+# generic record's pages with the primary's images.  Finally the standby
+# is promoted and its indexes take writes.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use OmenTest;
+
+my $primary = omen_node(
+	'primary',
+	init => { allows_streaming => 1 },
+	conf => ["wal_consistency_checking = 'generic'"]);
+my $db = 'postgres';
+is($primary->safe_psql($db, 'SHOW wal_consistency_checking'),
+	'generic', 'the primary logs page images for the consistency check of generic records');
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+
+# 32-dimensional vectors from a deterministic formula: row i, element j.
+sub vec_sql
+{
+	my ($i) = @_;
+	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 32) j)";
+}
+my $vec_i = vec_sql('i');
+
+$primary->safe_psql(
+	$db, qq{
+CREATE EXTENSION omendb;
+CREATE TABLE items (id int PRIMARY KEY, v vector(32));
+INSERT INTO items SELECT i, $vec_i FROM generate_series(1, 2000) i;
+CREATE INDEX items_l2 ON items USING omendb (v);
+CREATE INDEX items_cos ON items USING omendb (v vector_cosine_ops) WITH (graph_degree = 16);
+-- built empty: the first insert trains the quantizer
+CREATE TABLE items_empty (id int PRIMARY KEY, v vector(32));
+CREATE INDEX items_empty_ip ON items_empty USING omendb (v vector_ip_ops);
+INSERT INTO items_empty SELECT i, $vec_i FROM generate_series(1, 500) i;
+CREATE TABLE queries (qid int PRIMARY KEY, v vector(32));
+INSERT INTO queries SELECT q, @{[ vec_sql('(q + 0.5)') ]} FROM generate_series(1, 40) q;
+CREATE SEQUENCE fill START 2001;
+});
+
+# Concurrent inserts: 4 clients, 1000 rows.
+$primary->pgbench(
+	'--no-vacuum --client=4 --jobs=4 --transactions=250',
+	0,
+	[qr{processed: 1000/1000}],
+	[qr{^$}],
+	'4 clients insert 1,000 rows concurrently on the primary',
+	{
+		'011_standby_insert.sql' => qq{
+INSERT INTO items SELECT i, $vec_i FROM (SELECT nextval('fill')::int AS i) s;
+INSERT INTO items_empty SELECT i, $vec_i FROM (SELECT nextval('fill')::int + 100000 AS i) s;
+}
+	});
+
+# Deletes, updates (new vectors), VACUUM, more inserts into the freed space.
+$primary->safe_psql(
+	$db, qq{
+DELETE FROM items WHERE id % 7 = 0;
+UPDATE items SET v = v * '[-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1]' WHERE id % 11 = 0;
+DELETE FROM items_empty WHERE id % 3 = 0;
+VACUUM items, items_empty;
+INSERT INTO items SELECT i, $vec_i FROM generate_series(5001, 5300) i;
+});
+
+# The top 10 of every query by each index, on one node, as text.
+my $topk_sql = q{
+SET enable_seqscan = off;
+SELECT q.qid,
+	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY t.v <-> q.v LIMIT 10) s),
+	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY t.v <=> q.v LIMIT 10) s),
+	   (SELECT array_agg(id) FROM (SELECT id FROM items_empty t ORDER BY t.v <#> q.v LIMIT 10) s)
+FROM queries q ORDER BY q.qid;
+};
+
+# The standby plans its queries on the indexes too.
+sub uses_indexes
+{
+	my ($node, $what) = @_;
+	for my $c (['items', '<->', 'items_l2'], ['items', '<=>', 'items_cos'],
+		['items_empty', '<#>', 'items_empty_ip'])
+	{
+		my ($table, $op, $index) = @$c;
+		like(
+			plan_of(
+				$node, $db,
+				"SELECT id FROM $table ORDER BY v $op '[" . join(',', (1) x 32) . "]' LIMIT 10",
+				'SET enable_seqscan = off'),
+			qr/Index Scan using $index\b/,
+			"$what: ORDER BY $op uses $index");
+	}
+}
+
+sub compare
+{
+	my ($what) = @_;
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	my $p = $primary->safe_psql($db, $topk_sql);
+	my $s = $standby->safe_psql($db, $topk_sql);
+	my $nq = () = $p =~ /\n/g;
+	is($nq + 1, 40, "$what: 40 queries answered on the primary");
+	unlike($p, qr/\|\|/, "$what: every query has results on the primary");
+	is($s, $p, "$what: the standby returns the same top 10 as the primary, for each index");
+	is( $standby->safe_psql($db, 'SELECT count(*) FROM items'),
+		$primary->safe_psql($db, 'SELECT count(*) FROM items'),
+		"$what: the standby has the primary's rows");
+}
+
+uses_indexes($standby, 'standby');
+compare('after build, concurrent inserts, deletes, updates, VACUUM');
+
+# Rebuilds replicate too.
+$primary->safe_psql($db, 'REINDEX INDEX CONCURRENTLY items_l2');
+$primary->safe_psql($db, 'REINDEX INDEX items_cos');
+$primary->safe_psql($db, qq{INSERT INTO items SELECT i, $vec_i FROM generate_series(6001, 6100) i});
+compare('after REINDEX (CONCURRENTLY) and more inserts');
+
+# Every replayed record passed the consistency check: the standby is
+# still running and has logged no inconsistent page.
+ok($standby->safe_psql($db, 'SELECT pg_is_in_recovery()') eq 't',
+	'standby still in recovery (its startup process did not fail)');
+my $log = slurp_file($standby->logfile);
+unlike($log, qr/inconsistent page found/,
+	'wal_consistency_checking found no inconsistent page on the standby');
+unlike($log, qr/PANIC|terminated by signal/, 'no PANIC or crash on the standby');
+
+# Promoted, the standby's indexes take inserts and find them.
+$standby->promote;
+$standby->poll_query_until($db, 'SELECT NOT pg_is_in_recovery()')
+  or die 'standby was not promoted';
+$standby->safe_psql($db, qq{INSERT INTO items SELECT i, $vec_i FROM generate_series(7001, 7050) i});
+$standby->safe_psql($db, qq{INSERT INTO items_empty SELECT i, $vec_i FROM generate_series(7001, 7050) i});
+is( $standby->safe_psql(
+		$db, qq{
+SET enable_seqscan = off;
+SELECT count(*) FROM items t WHERE t.id > 7000
+  AND t.id = (SELECT u.id FROM items u ORDER BY u.v <-> t.v LIMIT 1);
+}),
+	50,
+	'after promotion, new rows are found through the index');
+uses_indexes($standby, 'promoted standby');
+
+$standby->stop;
+$primary->stop;
+done_testing();

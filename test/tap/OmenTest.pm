@@ -1,0 +1,161 @@
+# OmenTest: helpers shared by the omendb TAP tests (test/tap/0*.pl).
+#
+#   omen_node($name, %opts)       a started PostgreSQL::Test::Cluster with
+#                                 settings suited to the test machine
+#   fmnist_dir()                  where the Fashion-MNIST files are
+#   fmnist_write($set, $n, $path) n images of a set ('train' or 't10k') as a
+#                                 COPY text file: id, vector, label
+#   knn_query(%a)                 SQL for the top-k of every query
+#   knn_stats($node, $db, %a)     run it and measure it against a truth table
+#   plan_of($node, $db, $sql, @settings)  EXPLAIN (COSTS OFF) output
+#
+# test/run puts the directory of this file on PERL5LIB.
+package OmenTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use IO::Uncompress::Gunzip qw($GunzipError);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of);
+
+# A node with enough memory for an index build in memory and WAL room for
+# large builds; fsync is off (the tests crash processes, never the OS).
+# Options: init => { ... } passed to init(), conf => [ lines ], start => 0.
+sub omen_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $opts{init} // {} });
+	$node->append_conf(
+		'postgresql.conf',
+		join("\n",
+			'shared_buffers = 256MB',
+			'maintenance_work_mem = 256MB',
+			'max_wal_size = 2GB',
+			'fsync = off',
+			@{ $opts{conf} // [] })
+		  . "\n");
+	$node->start unless defined $opts{start} && !$opts{start};
+	return $node;
+}
+
+sub fmnist_dir
+{
+	return $ENV{OMENDB_FMNIST_DIR} // '/usr/share/datasets/fashion-mnist';
+}
+
+# Read exactly $len bytes from a gunzip stream.
+sub _read_exact
+{
+	my ($z, $len, $what) = @_;
+	my $buf = '';
+	while (length($buf) < $len)
+	{
+		my $got = $z->read($buf, $len - length($buf), length($buf));
+		die "fashion-mnist: $what: $GunzipError" if $got < 0;
+		die "fashion-mnist: $what: unexpected end of file" if $got == 0;
+	}
+	return $buf;
+}
+
+# Write the first $n images of a set as "id<TAB>[p1,...,p784]<TAB>label"
+# lines, ids from 1: the text format of COPY.  The IDX files are a 16-byte
+# header (magic 2051, count, rows, cols) and then uint8 pixels, and an
+# 8-byte header (magic 2049, count) and then one uint8 label per image.
+sub fmnist_write
+{
+	my ($set, $n, $path) = @_;
+	my $dir = fmnist_dir();
+	my $img = IO::Uncompress::Gunzip->new("$dir/$set-images-idx3-ubyte.gz")
+	  or die "fashion-mnist: $dir/$set-images-idx3-ubyte.gz: $GunzipError";
+	my $lab = IO::Uncompress::Gunzip->new("$dir/$set-labels-idx1-ubyte.gz")
+	  or die "fashion-mnist: $dir/$set-labels-idx1-ubyte.gz: $GunzipError";
+	my ($magic, $count, $rows, $cols) =
+	  unpack('N4', _read_exact($img, 16, 'image header'));
+	die "fashion-mnist: bad image magic $magic" unless $magic == 2051;
+	die "fashion-mnist: only $count images in $set" if $count < $n;
+	my $dim = $rows * $cols;
+	my ($lmagic, $lcount) = unpack('N2', _read_exact($lab, 8, 'label header'));
+	die "fashion-mnist: bad label magic $lmagic" unless $lmagic == 2049;
+
+	open(my $fh, '>', $path) or die "$path: $!";
+	for my $id (1 .. $n)
+	{
+		my $pixels = _read_exact($img, $dim, "image $id");
+		my $label = ord(_read_exact($lab, 1, "label $id"));
+		print $fh $id, "\t[", join(',', unpack("C$dim", $pixels)), "]\t",
+		  $label, "\n";
+	}
+	close($fh) or die "$path: $!";
+	chmod(0644, $path);
+	return $dim;
+}
+
+# SQL returning one row per (query, rank) for the top $k of every row of
+# the queries table $queries, by operator $op, over table $table, with an
+# optional $filter (may refer to the query row as q): qid, n (rank), id, d
+# (the exact distance, as computed by the query).
+sub knn_query
+{
+	my (%a) = @_;
+	my $k = $a{k} // 10;
+	my $queries = $a{queries} // 'queries';
+	my $where = defined $a{filter} ? "WHERE $a{filter}" : '';
+	return qq{
+		SELECT q.qid, r.n, r.id, r.d
+		FROM $queries q CROSS JOIN LATERAL (
+			SELECT s.id, s.d, row_number() OVER () AS n
+			FROM (SELECT i.id, i.v $a{op} q.v AS d FROM $a{table} i $where
+				  ORDER BY i.v $a{op} q.v LIMIT $k) s) r};
+}
+
+# Run knn_query(%a) (after the statements in $a{settings}) and measure it
+# against $a{truth}, a table (qid, ids int[], kth float8) of the exact
+# answers.  A row counts as found if its distance is at most the k-th true
+# distance (so ties with the k-th neighbour count, as in bench/).  Returns
+# a hash: queries, rows, short (queries with fewer than k rows), recall,
+# out_of_order (rows nearer than the row before), duplicates.
+sub knn_stats
+{
+	my ($node, $db, %a) = @_;
+	my $k = $a{k} // 10;
+	my $settings = join('', map { "$_;\n" } @{ $a{settings} // [] });
+	my $sql = knn_query(%a);
+	my $out = $node->safe_psql(
+		$db, qq{
+$settings
+CREATE TEMP TABLE knn_result AS $sql;
+WITH per_query AS (
+	SELECT t.qid, count(r.id) AS nrows,
+		   count(r.id) FILTER (WHERE r.d <= t.kth + 1e-6 * greatest(1, abs(t.kth))) AS hits,
+		   count(DISTINCT r.id) AS ndistinct
+	FROM $a{truth} t LEFT JOIN knn_result r ON r.qid = t.qid
+	GROUP BY t.qid),
+ordered AS (
+	SELECT count(*) FILTER (WHERE d < lag) AS out_of_order
+	FROM (SELECT d, lag(d) OVER (PARTITION BY qid ORDER BY n) FROM knn_result) x)
+SELECT count(*), sum(nrows), count(*) FILTER (WHERE nrows < $k),
+	   round(sum(hits)::numeric / ($k * count(*)), 4),
+	   (SELECT out_of_order FROM ordered), sum(nrows - ndistinct)
+FROM per_query;
+});
+	my %r;
+	@r{qw(queries rows short recall out_of_order duplicates)} =
+	  split(/\|/, $out);
+	return \%r;
+}
+
+# EXPLAIN (COSTS OFF) of a query, after some settings.
+sub plan_of
+{
+	my ($node, $db, $sql, @settings) = @_;
+	my $pre = join('', map { "$_;\n" } @settings);
+	return $node->safe_psql($db, "${pre}EXPLAIN (COSTS OFF) $sql");
+}
+
+1;

@@ -100,13 +100,15 @@ DROP TABLE omendb_opt_wide;
 DROP TABLE omendb_opt;
 
 --
--- omendb.search_list_size: an integer from 1 to 10000, default 40, that any
--- user may set.
+-- omendb.search_list_size: an integer from 0 to 10000 that any user may set.
+-- The default 0 means automatic: 40, or 160 for inner-product indexes.
 --
 SHOW omendb.search_list_size;
 SELECT name, setting, unit, vartype, min_val, max_val, boot_val, reset_val, context
 FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name;
 SET omendb.search_list_size = 1;
+SHOW omendb.search_list_size;
+SET omendb.search_list_size = 0;
 SHOW omendb.search_list_size;
 SET omendb.search_list_size = 10000;
 SHOW omendb.search_list_size;
@@ -114,7 +116,6 @@ RESET omendb.search_list_size;
 SHOW omendb.search_list_size;
 
 -- Out of range, or not a number: rejected, the setting unchanged.
-SET omendb.search_list_size = 0;
 SET omendb.search_list_size = 10001;
 SET omendb.search_list_size = -1;
 SET omendb.search_list_size = 'lots';

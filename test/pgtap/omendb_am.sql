@@ -145,8 +145,8 @@ SELECT throws_ok(
 SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
-	$$ VALUES ('omendb.search_list_size', 'integer', '1', '10000', '40', 'user') $$,
-	'one setting, omendb.search_list_size: integer 1..10000, default 40, user-settable');
+	$$ VALUES ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
+	'one setting, omendb.search_list_size: integer 0..10000, default 0 (automatic), user-settable');
 
 SELECT throws_ok(
 	'SET omendb.no_such_setting = 1',

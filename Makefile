@@ -30,6 +30,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
+	@mkdir -p $(@D)
 	cat $^ > $@
 
 $(OBJS): $(HEADERS)

@@ -83,6 +83,7 @@ typedef struct BenchOptions
 	const char *extension;		/* provides the vector type */
 	int			synthetic_n;	/* 0: use Fashion-MNIST */
 	int			synthetic_dim;
+	int			synthetic_latent;	/* 0: clusters in the full dimension */
 	int			rows;			/* 0: all */
 	int			queries;
 	int			k;
@@ -427,6 +428,35 @@ generate_points(const float *centres, int dim, int n, uint64_t seed,
 }
 
 /*
+ * Map points drawn in a latent space of k dimensions into dim dimensions
+ * with a fixed random Gaussian matrix (scaled by 1/sqrt(k)), plus a little
+ * isotropic noise: data of low intrinsic dimension, like real embeddings,
+ * where Gaussian clusters in the full dimension make every point about
+ * equally far from every other.
+ */
+static float *
+embed_latent(const float *z, int n, int k, int dim, uint64_t seed)
+{
+	uint64_t	state = seed;
+	float	   *a = xmalloc((size_t) dim * k * sizeof(float));
+	float	   *x = xmalloc((size_t) n * dim * sizeof(float));
+
+	for (size_t i = 0; i < (size_t) dim * k; i++)
+		a[i] = (float) (rng_gauss(&state) / sqrt((double) k));
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < dim; j++)
+		{
+			double		v = 0.05 * rng_gauss(&state);
+
+			for (int l = 0; l < k; l++)
+				v += (double) a[(size_t) j * k + l] * z[(size_t) i * k + l];
+			x[(size_t) i * dim + j] = (float) v;
+		}
+	free(a);
+	return x;
+}
+
+/*
  * Gaussian clusters around SYNTH_CLUSTERS random centres, so that true
  * neighbours are structured (as in real embeddings) and ANN is meaningful.
  * Rows, queries and centres use separate seed streams, so taking a row
@@ -436,15 +466,16 @@ static void
 generate_synthetic(const BenchOptions *opt, Dataset *ds)
 {
 	int			n = opt->synthetic_n;
-	int			dim = opt->synthetic_dim;
+	int			dim = opt->synthetic_latent > 0 ? opt->synthetic_latent : opt->synthetic_dim;
 	uint64_t	state = opt->seed;
 	float	   *centres;
 	int		   *cluster;
 
 	if (opt->rows > 0 && opt->rows < n)
 		n = opt->rows;
-	snprintf(ds->key, sizeof(ds->key), "synthetic-%dx%d-s%llu",
-			 opt->synthetic_n, dim, (unsigned long long) opt->seed);
+	snprintf(ds->key, sizeof(ds->key), "synthetic-%dx%d-l%d-s%llu",
+			 opt->synthetic_n, opt->synthetic_dim, opt->synthetic_latent,
+			 (unsigned long long) opt->seed);
 	ds->dim = dim;
 	ds->nrows = n;
 	ds->nqueries = opt->queries;
@@ -464,6 +495,21 @@ generate_synthetic(const BenchOptions *opt, Dataset *ds)
 	generate_points(centres, dim, ds->nqueries, rng_next(&state),
 					ds->queries, NULL);
 	free(centres);
+
+	if (opt->synthetic_latent > 0)
+	{
+		uint64_t	embed_seed = rng_next(&state);
+		float	   *rows = embed_latent(ds->rows, n, dim, opt->synthetic_dim, embed_seed);
+		float	   *queries;
+
+		/* the same matrix for queries: restart its stream */
+		queries = embed_latent(ds->queries, ds->nqueries, dim, opt->synthetic_dim, embed_seed);
+		free(ds->rows);
+		free(ds->queries);
+		ds->rows = rows;
+		ds->queries = queries;
+		ds->dim = opt->synthetic_dim;
+	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -1587,7 +1633,8 @@ usage(void)
 		   "Usage: omendb-bench [OPTION]...\n\n"
 		   "Data:\n"
 		   "  --data-dir DIR        Fashion-MNIST IDX files (default %s)\n"
-		   "  --synthetic N,DIM     N generated rows of DIM dims (Gaussian clusters)\n"
+		   "  --synthetic N,DIM[,K] N generated rows of DIM dims (Gaussian clusters;\n"
+		   "                        with K, clusters in K latent dims mapped to DIM)\n"
 		   "  --seed S              synthetic data seed (default %d)\n"
 		   "  --rows N              load only the first N rows\n"
 		   "  --queries Q           number of queries (default %d)\n"
@@ -1622,11 +1669,17 @@ parse_synthetic(const char *arg, BenchOptions *opt)
 {
 	char	   *copy = xstrdup(arg);
 	char	   *comma = strchr(copy, ',');
+	char	   *comma2;
 
 	if (comma == NULL)
-		die("--synthetic wants N,DIM, not \"%s\"", arg);
+		die("--synthetic wants N,DIM[,LATENT], not \"%s\"", arg);
 	*comma = '\0';
 	opt->synthetic_n = parse_positive_int(copy, "--synthetic rows");
+	if ((comma2 = strchr(comma + 1, ',')) != NULL)
+	{
+		*comma2 = '\0';
+		opt->synthetic_latent = parse_positive_int(comma2 + 1, "--synthetic latent dimension");
+	}
 	opt->synthetic_dim = parse_positive_int(comma + 1, "--synthetic dimension");
 	free(copy);
 }

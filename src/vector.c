@@ -572,7 +572,7 @@ l2_distance(PG_FUNCTION_ARGS)
 
 /*
  * vector_l2_squared_distance: l2_distance without the square root, which
- * orders the same; the index's support function.
+ * orders the same.
  */
 PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
 Datum

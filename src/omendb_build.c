@@ -460,6 +460,46 @@ breadth_first_order(BuildGraph *g, uint32 entry, uint32 *newid)
 	return order;
 }
 
+/*
+ * Pruning reverse edges can leave a node with no in-edges, where no search
+ * can reach it.  Give each such node one: from its nearest out-neighbour
+ * (the first one RobustPrune kept), appended if there is room, else in
+ * place of that neighbour's last edge.
+ */
+static void
+link_orphans(BuildState *bs)
+{
+	BuildGraph *g = &bs->g;
+	uint16	   *indeg = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->n * sizeof(uint16));
+
+	memset(indeg, 0, (Size) g->n * sizeof(uint16));
+	for (int p = 0; p < g->n; p++)
+		for (int i = 0; i < g->nnbrs[p]; i++)
+			indeg[g->nbrs[(Size) p * g->max_degree + i]]++;
+
+	for (int p = 0; p < g->n; p++)
+	{
+		uint32		j;
+		uint32	   *nj;
+
+		if (indeg[p] > 0 || (uint32) p == bs->entry || g->nnbrs[p] == 0)
+			continue;
+		j = g->nbrs[(Size) p * g->max_degree];
+		nj = g->nbrs + (Size) j * g->max_degree;
+		if (g->nnbrs[j] < g->max_degree)
+			nj[g->nnbrs[j]++] = p;
+		else if (indeg[nj[g->nnbrs[j] - 1]] > 1)
+		{
+			indeg[nj[g->nnbrs[j] - 1]]--;
+			nj[g->nnbrs[j] - 1] = p;
+		}
+		else
+			continue;
+		indeg[p]++;
+	}
+	pfree(indeg);
+}
+
 /* Write all in-memory nodes to node pages, in breadth-first order. */
 static void
 write_nodes(BuildState *bs)
@@ -471,7 +511,11 @@ write_nodes(BuildState *bs)
 	Buffer		buf = InvalidBuffer;
 	Page		page = NULL;
 	uint32	   *newid = MemoryContextAllocHuge(CurrentMemoryContext, (Size) Max(g->n, 1) * sizeof(uint32));
-	uint32	   *order = g->n > 0 ? breadth_first_order(g, bs->entry, newid) : NULL;
+	uint32	   *order;
+
+	if (g->n > 0)
+		link_orphans(bs);
+	order = g->n > 0 ? breadth_first_order(g, bs->entry, newid) : NULL;
 
 	for (int k = 0; k < g->n; k++)
 	{

@@ -103,6 +103,7 @@ typedef struct OmenScanOpaqueData
 	/* sequential scan for a NULL query */
 	uint32		seq_next;
 	int			nreturned;
+	int			nskipped;		/* met too late, not returned */
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -365,6 +366,7 @@ next_result(OmenScanOpaque so)
 			{
 				/* met too late to keep the order: skip */
 				heap_pop(so, &so->results);
+				so->nskipped++;
 				continue;
 			}
 			if (so->frontier.n == 0 ||
@@ -482,6 +484,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->empty = false;
 	so->seq_next = 0;
 	so->nreturned = 0;
+	so->nskipped = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -605,8 +608,9 @@ omendb_endscan(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
-	elog(DEBUG1, "omendb scan of \"%s\": %d nodes visited, %d rows returned",
-		 RelationGetRelationName(scan->indexRelation), so->nnodes, so->nreturned);
+	elog(DEBUG1, "omendb scan of \"%s\": %d nodes visited, %d rows returned, %d skipped",
+		 RelationGetRelationName(scan->indexRelation), so->nnodes, so->nreturned,
+		 so->nskipped);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

@@ -36,9 +36,4 @@
 #define OMENDB_MARK_GUC_PREFIX_RESERVED(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
-/* PG 18 reworked amgettuple costing and index AM fields; keep hooks here. */
-#if PG_VERSION_NUM >= 180000
-#define OMENDB_AM_HAS_CANHASH 1
-#endif
-
 #endif							/* OMENDB_COMPAT_H */

@@ -258,7 +258,7 @@ omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 		int			n = Min(OMENDB_SQ8_DIMS_PER_PAGE, qs->dim - start);
 		Buffer		buf;
 		Page		page;
-		GenericXLogState *state = NULL;
+		OmenPageEdit edit;
 
 		if (blkno < RelationGetNumberOfBlocksInFork(index, fork))
 			buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
@@ -268,13 +268,8 @@ omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 			Assert(BufferGetBlockNumber(buf) == blkno);
 		}
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		if (use_wal)
-		{
-			state = GenericXLogStart(index);
-			page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-		}
-		else
-			page = BufferGetPage(buf);
+		omendb_edit_begin(&edit, index, use_wal);
+		page = omendb_edit_page(&edit, buf, true);
 
 		for (int i = 0; i < n; i++)
 		{
@@ -287,10 +282,7 @@ omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 			elog(ERROR, "could not add quantizer item to index \"%s\"",
 				 RelationGetRelationName(index));
 
-		if (use_wal)
-			GenericXLogFinish(state);
-		else
-			MarkBufferDirty(buf);
+		omendb_edit_finish(&edit);
 		UnlockReleaseBuffer(buf);
 	}
 	pfree(dims);

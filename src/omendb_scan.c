@@ -304,7 +304,7 @@ initial_search(OmenScanOpaque so, uint32 entry)
 		expand_node(so, k);
 
 		/* fold the distances just met into the L best */
-		for (int i = Max(from, 0); i < so->nnodes; i++)
+		for (int i = from; i < so->nnodes; i++)
 		{
 			float		di = so->nodes[i].approx;
 			int			j;

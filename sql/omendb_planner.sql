@@ -125,3 +125,11 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM omendb_plan_tiny ORDER BY v <-> '[1,0,0]' LIMIT 3;
 RESET enable_seqscan;
 DROP TABLE omendb_plan_tiny;
+
+-- Index properties: the column is distance-orderable (what the planner
+-- uses the index for), not orderable by value, not returnable.
+CREATE TABLE omendb_prop (v vector(3));
+CREATE INDEX omendb_prop_idx ON omendb_prop USING omendb (v);
+SELECT p AS property, pg_index_column_has_property('omendb_prop_idx', 1, p) AS value
+FROM unnest(ARRAY['distance_orderable', 'orderable', 'returnable', 'search_nulls']) p;
+DROP TABLE omendb_prop;

@@ -189,6 +189,9 @@ typedef struct OmenSQ8Dim
 #define OMENDB_AUTO_SEARCH_LIST		40
 #define OMENDB_AUTO_SEARCH_LIST_IP	160
 
+/* RobustPrune keeps at least this fraction of R edges (see omendb_graph.c) */
+#define OMENDB_MIN_DEGREE_FRACTION	0.5
+
 /* Reverse edges may overflow R by this factor before a re-prune. */
 #define OMENDB_SLACK_NUM			5
 #define OMENDB_SLACK_DEN			4
@@ -338,6 +341,8 @@ extern OffsetNumber omendb_node_offset(const OmenMetaPageData *meta,
 									   uint32 node);
 extern uint32 omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 							 OffsetNumber off);
+extern int	omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
+								   BlockNumber blkno);
 extern OmenNodeHeader omendb_page_node(Relation index, Page page,
 									   const OmenMetaPageData *meta,
 									   OffsetNumber off);

@@ -460,44 +460,124 @@ breadth_first_order(BuildGraph *g, uint32 entry, uint32 *newid)
 	return order;
 }
 
-/*
- * Pruning reverse edges can leave a node with no in-edges, where no search
- * can reach it.  Give each such node one: from its nearest out-neighbour
- * (the first one RobustPrune kept), appended if there is room, else in
- * place of that neighbour's last edge.
- */
+/* Mark everything reachable from root that is not marked yet. */
 static void
-link_orphans(BuildState *bs)
+mark_reachable(BuildGraph *g, uint32 root, bool *reached, uint32 *queue)
+{
+	int			head = 0;
+	int			tail = 0;
+
+	if (reached[root])
+		return;
+	reached[root] = true;
+	queue[tail++] = root;
+	while (head < tail)
+	{
+		uint32		u = queue[head++];
+		uint32	   *nu = g->nbrs + (Size) u * g->max_degree;
+
+		for (int i = 0; i < g->nnbrs[u]; i++)
+		{
+			if (reached[nu[i]])
+				continue;
+			reached[nu[i]] = true;
+			queue[tail++] = nu[i];
+		}
+	}
+}
+
+/*
+ * Give node p an in-edge from the nearest node a search from the entry
+ * point finds (so from a reachable node): appended if it has a spare slot
+ * (max_degree exceeds R for this), else in place of an edge to a node with
+ * other in-edges.  Returns false if no such edge could be found.
+ */
+static bool
+link_from_nearest(BuildState *bs, uint32 p, uint32 *indeg)
 {
 	BuildGraph *g = &bs->g;
-	uint16	   *indeg = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->n * sizeof(uint16));
+	OmenCandidate *cands;
+	int			ncands;
+	bool		linked = false;
 
-	memset(indeg, 0, (Size) g->n * sizeof(uint16));
-	for (int p = 0; p < g->n; p++)
-		for (int i = 0; i < g->nnbrs[p]; i++)
-			indeg[g->nbrs[(Size) p * g->max_degree + i]]++;
+	omendb_query_init_code(&bs->query, bs->quant, g->codes + (Size) p * g->code_size);
+	g->epoch++;
+	g->visited[p] = g->epoch;
+	ncands = omendb_greedy_search(&g->src, &bs->query, bs->entry, bs->list, &cands);
 
-	for (int p = 0; p < g->n; p++)
+	for (int i = 0; i < ncands && !linked; i++)
 	{
-		uint32		j;
-		uint32	   *nj;
+		uint32		j = cands[i].node;
 
-		if (indeg[p] > 0 || (uint32) p == bs->entry || g->nnbrs[p] == 0)
-			continue;
-		j = g->nbrs[(Size) p * g->max_degree];
-		nj = g->nbrs + (Size) j * g->max_degree;
 		if (g->nnbrs[j] < g->max_degree)
-			nj[g->nnbrs[j]++] = p;
-		else if (indeg[nj[g->nnbrs[j] - 1]] > 1)
 		{
-			indeg[nj[g->nnbrs[j] - 1]]--;
-			nj[g->nnbrs[j] - 1] = p;
+			g->nbrs[(Size) j * g->max_degree + g->nnbrs[j]++] = p;
+			linked = true;
+		}
+	}
+	for (int i = 0; i < ncands && !linked; i++)
+	{
+		uint32	   *nj = g->nbrs + (Size) cands[i].node * g->max_degree;
+
+		for (int k = g->nnbrs[cands[i].node] - 1; k >= 0 && !linked; k--)
+		{
+			if (indeg[nj[k]] > 1)
+			{
+				indeg[nj[k]]--;
+				nj[k] = p;
+				linked = true;
+			}
+		}
+	}
+	if (linked)
+		indeg[p]++;
+	pfree(cands);
+	return linked;
+}
+
+/*
+ * Pruning can leave nodes, or whole groups of them, that no path from the
+ * entry point reaches, so that no search finds them.  Walk the graph from
+ * the entry point; link each node not reached from its nearest reached
+ * node, and count everything it reaches as reached.  Nodes are visited in
+ * build order, so a group cut off together is joined by its first member.
+ */
+static void
+connect_unreachable(BuildState *bs)
+{
+	BuildGraph *g = &bs->g;
+	Size		n = g->n;
+	uint32	   *indeg = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(uint32));
+	uint32	   *queue = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(uint32));
+	bool	   *reached = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(bool));
+	int			nlinked = 0;
+	int			nfailed = 0;
+
+	memset(indeg, 0, n * sizeof(uint32));
+	memset(reached, 0, n * sizeof(bool));
+	for (Size p = 0; p < n; p++)
+		for (int i = 0; i < g->nnbrs[p]; i++)
+			indeg[g->nbrs[p * g->max_degree + i]]++;
+
+	mark_reachable(g, bs->entry, reached, queue);
+	for (Size p = 0; p < n; p++)
+	{
+		if (reached[p])
+			continue;
+		if (link_from_nearest(bs, (uint32) p, indeg))
+		{
+			nlinked++;
+			mark_reachable(g, (uint32) p, reached, queue);
 		}
 		else
-			continue;
-		indeg[p]++;
+			nfailed++;
+		CHECK_FOR_INTERRUPTS();
 	}
+	elog(DEBUG1, "omendb build of \"%s\": %d unreachable nodes linked, %d left unlinked",
+		 RelationGetRelationName(bs->index), nlinked, nfailed);
 	pfree(indeg);
+	pfree(queue);
+	pfree(reached);
 }
 
 /* Write all in-memory nodes to node pages, in breadth-first order. */
@@ -514,7 +594,7 @@ write_nodes(BuildState *bs)
 	uint32	   *order;
 
 	if (g->n > 0)
-		link_orphans(bs);
+		connect_unreachable(bs);
 	order = g->n > 0 ? breadth_first_order(g, bs->entry, newid) : NULL;
 
 	for (int k = 0; k < g->n; k++)
@@ -586,6 +666,19 @@ init_build_state(BuildState *bs, Relation index)
 									   ALLOCSET_DEFAULT_SIZES);
 }
 
+/*
+ * Raise the error the first insert would, now: a node of the column's
+ * dimension must fit a page.
+ */
+static void
+check_node_fits(BuildState *bs)
+{
+	OmenMetaPageData layout;
+
+	omendb_fill_meta(&layout, bs->dim, bs->metric, bs->degree, bs->list,
+					 bs->alpha, bs->quantizer, 0);
+}
+
 /* Learn the quantizer and entry-point target from pass 1. */
 static void
 train(BuildState *bs)
@@ -646,6 +739,8 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (bs.count == 0)
 	{
 		/* empty: the first insert will learn the quantizer */
+		if (bs.dim > 0)
+			check_node_fits(&bs);
 		omendb_fill_meta(&bs.meta, 0, bs.metric, bs.degree, bs.list, bs.alpha,
 						 bs.quantizer, 0);
 		bs.meta.dimensions = bs.dim;

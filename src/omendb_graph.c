@@ -13,9 +13,15 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
+
 #include "omendb.h"
 
-/* qsort comparator: by distance, then node id for determinism. */
+/*
+ * qsort comparator: by distance, then by a hash of the node id.  Ties are
+ * common among duplicate vectors; breaking them by a hash rather than by id
+ * spreads the edges over the copies instead of piling them on the first.
+ */
 int
 omendb_candidate_cmp(const void *a, const void *b)
 {
@@ -26,7 +32,11 @@ omendb_candidate_cmp(const void *a, const void *b)
 		return -1;
 	if (ca->dist > cb->dist)
 		return 1;
-	return (ca->node > cb->node) - (ca->node < cb->node);
+	if (ca->node == cb->node)
+		return 0;
+	if (murmurhash32(ca->node) != murmurhash32(cb->node))
+		return murmurhash32(ca->node) < murmurhash32(cb->node) ? -1 : 1;
+	return ca->node < cb->node ? -1 : 1;
 }
 
 /*
@@ -144,13 +154,26 @@ node_in_list(const uint32 *list, int n, uint32 node)
 /*
  * RobustPrune(p, V, alpha, R) of Algorithm 2: take the nearest candidate
  * p*, then drop every candidate p' that p* "covers", i.e. with
- * alpha * d(p*, p') <= d(p, p'), and repeat until R are taken.  alpha > 1
+ * alpha * d(p*, p') < d(p, p'), and repeat until R are taken.  alpha > 1
  * keeps some longer edges, which is what makes the graph navigable in few
  * hops.  Distances are squared, as in the reference implementation.
  *
+ * Exact duplicates (distance 0 in code space) need two departures from the
+ * paper, whose "<=" lets one copy cover all the others, so that a group of
+ * copies ends up linked by a single edge and most copies are unreachable.
+ * The strict "<" never lets a copy of p cover another copy of p, and at
+ * most half of p's edges go to its own copies, so the rest still lead out.
+ * A node that is not a copy links to one copy of a group, as before.
+ *
+ * And a node keeps at least min_degree edges: if pruning leaves fewer, the
+ * nearest pruned candidates fill up the rest.  Otherwise a node near the
+ * middle of a cluster covers all others, each node of the cluster keeps a
+ * single edge, to that hub, and the graph degenerates into a star that a
+ * search cannot get around in.
+ *
  * cands[].dist must be d(self, cand); cands is sorted here.  pivot is a
  * scratch L2 query on the index's quantizer.  Returns the number of
- * neighbours written to out[].
+ * neighbours written to out[], nearest first.
  */
 int
 omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
@@ -158,6 +181,9 @@ omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 					double alpha, int degree, uint32 *out)
 {
 	bool	   *removed = palloc0(sizeof(bool) * ncands);
+	int			max_copies = Max(degree / 2, 1);
+	int			min_degree = degree * OMENDB_MIN_DEGREE_FRACTION;
+	int			ncopies = 0;
 	int			nout = 0;
 
 	qsort(cands, ncands, sizeof(OmenCandidate), omendb_candidate_cmp);
@@ -167,6 +193,12 @@ omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 		if (removed[i] || cands[i].node == self || !cands[i].usable ||
 			node_in_list(out, nout, cands[i].node))
 			continue;
+		if (cands[i].dist == 0)
+		{
+			if (ncopies == max_copies)
+				continue;
+			ncopies++;
+		}
 		out[nout++] = cands[i].node;
 		if (nout == degree)
 			break;
@@ -176,10 +208,24 @@ omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 		{
 			if (removed[j])
 				continue;
-			if (alpha * omendb_code_distance(pivot, src->code(src, cands[j].node)) <=
+			if (alpha * omendb_code_distance(pivot, src->code(src, cands[j].node)) <
 				cands[j].dist)
 				removed[j] = true;
 		}
+	}
+
+	for (int i = 0; i < ncands && nout < min_degree; i++)
+	{
+		if (!removed[i] || cands[i].node == self || !cands[i].usable ||
+			node_in_list(out, nout, cands[i].node))
+			continue;
+		if (cands[i].dist == 0)
+		{
+			if (ncopies == max_copies)
+				continue;
+			ncopies++;
+		}
+		out[nout++] = cands[i].node;
 	}
 	pfree(removed);
 	return nout;

@@ -32,6 +32,8 @@ int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 
 static relopt_kind omendb_relopt_kind;
 
+static void check_list_covers_degree(int list, int degree);
+
 /* Only "sq8" for now; RaBitQ will be the second. */
 static void
 validate_quantizer(const char *value)
@@ -85,8 +87,28 @@ omendb_options(Datum reloptions, bool validate)
 		{"quantizer", RELOPT_TYPE_STRING, offsetof(OmenOptions, quantizer_offset)},
 	};
 
-	return (bytea *) build_reloptions(reloptions, validate, omendb_relopt_kind,
-									  sizeof(OmenOptions), tab, lengthof(tab));
+	OmenOptions *opts;
+
+	opts = build_reloptions(reloptions, validate, omendb_relopt_kind,
+							sizeof(OmenOptions), tab, lengthof(tab));
+	/* CREATE INDEX and ALTER INDEX SET both validate the whole set here */
+	if (validate && opts != NULL)
+		check_list_covers_degree(opts->build_list_size, opts->graph_degree);
+	return (bytea *) opts;
+}
+
+/*
+ * The build's candidate list must hold at least R candidates, or nodes
+ * would get fewer neighbours than the graph degree promises.
+ */
+static void
+check_list_covers_degree(int list, int degree)
+{
+	if (list < degree)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("omendb option build_list_size (%d) must be at least graph_degree (%d)",
+						list, degree)));
 }
 
 /* The build options of an index, defaults filled in, cross-checked. */
@@ -100,11 +122,7 @@ omendb_option_values(Relation index, int *degree, int *list, double *alpha,
 	*list = opts ? opts->build_list_size : OMENDB_DEFAULT_BUILD_LIST;
 	*alpha = opts ? opts->alpha : OMENDB_DEFAULT_ALPHA;
 	*quantizer = OMENDB_QUANT_SQ8;
-	if (*list < *degree)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("omendb option build_list_size (%d) must be at least graph_degree (%d)",
-						*list, *degree)));
+	check_list_covers_degree(*list, *degree);
 }
 
 /*
@@ -277,6 +295,21 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	*indexPages = costs.numIndexPages;
 }
 
+/*
+ * amproperty: a key column can be ordered by distance.  Everything else is
+ * left to the generic answers.
+ */
+static bool
+omendb_property(Oid index_oid, int attno, IndexAMProperty prop,
+				const char *propname, bool *res, bool *isnull)
+{
+	if (attno == 0 || prop != AMPROP_DISTANCE_ORDERABLE)
+		return false;
+	*res = true;
+	*isnull = false;
+	return true;
+}
+
 /* The handler: what omendb can do and where its functions are. */
 PG_FUNCTION_INFO_V1(omendb_handler);
 Datum
@@ -312,7 +345,7 @@ omendb_handler(PG_FUNCTION_ARGS)
 	amroutine->amcanreturn = NULL;
 	amroutine->amcostestimate = omendb_costestimate;
 	amroutine->amoptions = omendb_options;
-	amroutine->amproperty = NULL;
+	amroutine->amproperty = omendb_property;
 	amroutine->ambuildphasename = omendb_build_phase_name;
 	amroutine->amvalidate = omendb_validate;
 	amroutine->amadjustmembers = NULL;

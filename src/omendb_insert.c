@@ -486,9 +486,10 @@ update_neighbors(Relation index, const OmenMetaPageData *meta, uint32 j,
  * j is full, j's neighbours plus p are re-pruned down to R (the overflow-
  * then-prune rule).  Optimistic: we read j, compute without locks, and
  * write only if j did not change meanwhile, else retry a few times.  A lost
- * race costs one reverse edge, never consistency.
+ * race costs one reverse edge, never consistency.  Returns whether j now
+ * links to p.
  */
-static void
+static bool
 add_reverse_edge(Relation index, const OmenMetaPageData *meta, PageSource *ps,
 				 OmenQuery *pivot, uint32 j, uint32 p, bool use_wal)
 {
@@ -499,6 +500,7 @@ add_reverse_edge(Relation index, const OmenMetaPageData *meta, PageSource *ps,
 	float	   *dists = palloc(sizeof(float) * (meta->max_degree + 1));
 	bool	   *usable = palloc(sizeof(bool) * (meta->max_degree + 1));
 	uint32	   *pruned = palloc(sizeof(uint32) * meta->graph_degree);
+	bool		linked = false;
 
 	snap.nbrs = palloc(sizeof(uint32) * meta->max_degree);
 	snap.code = palloc(meta->code_size);
@@ -516,7 +518,10 @@ add_reverse_edge(Relation index, const OmenMetaPageData *meta, PageSource *ps,
 		if (snap.nnbrs < meta->max_degree)
 		{
 			if (update_neighbors(index, meta, j, &snap, NULL, 0, p, use_wal))
+			{
+				linked = true;
 				break;
+			}
 			continue;
 		}
 
@@ -537,13 +542,82 @@ add_reverse_edge(Relation index, const OmenMetaPageData *meta, PageSource *ps,
 									  meta->alpha, meta->graph_degree, pruned);
 		if (update_neighbors(index, meta, j, &snap, pruned, npruned,
 							 OMENDB_INVALID_NODE, use_wal))
+		{
+			for (int i = 0; i < npruned; i++)
+				linked |= (pruned[i] == p);
 			break;
+		}
 	}
 	pfree(cands);
 	pfree(members);
 	pfree(dists);
 	pfree(usable);
 	pfree(pruned);
+	pfree(snap.nbrs);
+	pfree(snap.code);
+	return linked;
+}
+
+/*
+ * A new node p that every neighbour pruned away again has no in-edge, and
+ * no search would find it.  Make room for it in its nearest neighbour j:
+ * j's longest edge, to x, is handed over to p (p -> x, in one of p's spare
+ * slots), then j -> x becomes j -> p.  In that order x stays reachable at
+ * every moment, and each step is one single-page WAL record that leaves a
+ * valid graph.
+ */
+static void
+take_edge_from_nearest(Relation index, const OmenMetaPageData *meta,
+					   PageSource *ps, OmenQuery *pivot, uint32 j, uint32 p,
+					   bool use_wal)
+{
+	NodeSnapshot snap;
+	SnapshotArg sa;
+	float	   *dists = palloc(sizeof(float) * meta->max_degree);
+	bool	   *usable = palloc(sizeof(bool) * meta->max_degree);
+	uint32	   *nbrs = palloc(sizeof(uint32) * meta->max_degree);
+
+	snap.nbrs = palloc(sizeof(uint32) * meta->max_degree);
+	snap.code = palloc(meta->code_size);
+	sa.snap = &snap;
+	sa.meta = meta;
+
+	for (int attempt = 0; attempt < BACK_EDGE_ATTEMPTS; attempt++)
+	{
+		int			longest = -1;
+
+		snap.exists = false;
+		omendb_visit_nodes(index, meta, &j, 1, snapshot_visitor, &sa);
+		if (snap.nnbrs == 0)
+			break;
+		omendb_query_from_code(pivot, snap.code);
+		page_score(&ps->src, pivot, snap.nbrs, snap.nnbrs, dists, usable);
+		for (int i = 0; i < snap.nnbrs; i++)
+		{
+			if (snap.nbrs[i] == p)
+			{
+				longest = -1;	/* linked meanwhile */
+				break;
+			}
+			if (longest < 0 || dists[i] > dists[longest])
+				longest = i;
+		}
+		if (longest < 0)
+			break;
+
+		/* p -> x first; give up if p has no spare slot left */
+		if (!update_neighbors(index, meta, p, NULL, NULL, 0,
+							  snap.nbrs[longest], use_wal))
+			break;
+		memcpy(nbrs, snap.nbrs, sizeof(uint32) * snap.nnbrs);
+		nbrs[longest] = p;
+		if (update_neighbors(index, meta, j, &snap, nbrs, snap.nnbrs,
+							 OMENDB_INVALID_NODE, use_wal))
+			break;
+	}
+	pfree(dists);
+	pfree(usable);
+	pfree(nbrs);
 	pfree(snap.nbrs);
 	pfree(snap.code);
 }
@@ -578,6 +652,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	uint32		node;
 	uint32	   *nbrs;
 	int			nnbrs = 0;
+	bool		linked = false;
 
 	if (!info->meta.quant_trained)
 	{
@@ -588,7 +663,10 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	if (dim != meta->dimensions)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", meta->dimensions, dim)));
+				 errmsg("expected %d dimensions, not %d", meta->dimensions, dim),
+				 TupleDescAttr(RelationGetDescr(index), 0)->atttypmod < 0 ?
+				 errhint("The column has no typmod, so the index took its dimension from the first vector it indexed, "
+						 "even one rolled back.  Declare the column as vector(n), or REINDEX.") : 0));
 
 	v = palloc(sizeof(float) * meta->code_size);
 	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))
@@ -630,7 +708,9 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	}
 
 	for (int i = 0; i < nnbrs; i++)
-		add_reverse_edge(index, meta, &ps, &pivot, nbrs[i], node, use_wal);
+		linked |= add_reverse_edge(index, meta, &ps, &pivot, nbrs[i], node, use_wal);
+	if (!linked && nnbrs > 0)
+		take_edge_from_nearest(index, meta, &ps, &pivot, nbrs[0], node, use_wal);
 }
 
 /*

@@ -359,6 +359,29 @@ omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 }
 
 /*
+ * How many node slots a node page holds.  An all-zero page (extended by an
+ * insert that crashed before initializing it) holds none.
+ */
+int
+omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
+					   BlockNumber blkno)
+{
+	Buffer		buf = ReadBuffer(index, blkno);
+	Page		page;
+	int			n = 0;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (!PageIsNew(page))
+	{
+		omendb_check_page(index, buf, page, OMENDB_PAGE_NODE);
+		n = Min(PageGetMaxOffsetNumber(page), meta->nodes_per_page);
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
  * The node at an offset of a (locked, checked) node page, or an error if
  * the slot does not hold a well-formed node.  A neighbour id pointing past
  * the page's last slot means the graph is damaged.

@@ -11,12 +11,21 @@
  *
  * Every row is returned with a lower bound on its exact distance (from the
  * node's quantization error) and xs_recheckorderby set; the executor
- * computes the exact distance from the heap row and re-sorts.  For the
- * result to be in exact order the bounds we return must never decrease:
- * a candidate is returned once every node whose approximate distance is
- * smaller has been expanded, in order of bound.  A node met later with a
- * bound below one already returned (the graph led the search the long way
- * round) is skipped, as returning it would break the order.
+ * computes the exact distance from the heap row and re-sorts, emitting a
+ * row once the bound of the latest row we returned reaches its exact
+ * distance.  A candidate is returned once every node whose approximate
+ * distance is smaller has been expanded, in order of bound.
+ *
+ * Every live node is returned exactly once; none is ever dropped.  A node
+ * the graph leads to late, with a bound below one already returned, could
+ * come out of the executor after rows farther than it, so it is held back
+ * until the reachable graph is exhausted.  Then the scan sweeps the node
+ * pages for nodes it never met (cut off from the entry point by pruning or
+ * a crash between an insert's WAL records), and returns those and the
+ * held-back ones, in order of bound among themselves.  So the order is
+ * exact for every row the graph search finds in order (for LIMIT queries,
+ * in practice all), a late row costs no more than a recall miss, and a
+ * query that exhausts the graph still gets every row.
  *
  *-------------------------------------------------------------------------
  */
@@ -95,15 +104,18 @@ typedef struct OmenScanOpaqueData
 	visited_hash *visited;
 	ScanHeap	frontier;		/* met, not expanded; by approx */
 	ScanHeap	results;		/* met, live, not returned; by bound */
-	double		last_bound;		/* bound of the last row returned */
+	ScanHeap	late;			/* held back until the sweep; by bound */
 	double		max_gap;		/* largest approx - bound met so far */
+	bool		swept;			/* unmet nodes have been swept in */
 	uint32	   *nbrbuf;
 	uint32	   *fresh;
 
 	/* sequential scan for a NULL query */
 	uint32		seq_next;
 	int			nreturned;
-	int			nskipped;		/* met too late, not returned */
+	int			nlate;			/* held back: met below an earlier bound */
+	int			nswept;			/* found by the sweep, not the graph */
+	double		last_bound;		/* bound of the last row returned */
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -208,11 +220,11 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 }
 
 /*
- * Record newly met nodes: score them (one lock per page) and queue them for
- * expansion and, if live, for return.
+ * Record newly met nodes: score them (one lock per page) and queue them, if
+ * live, for return and, if expand, for expansion.
  */
 static void
-meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n)
+meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
 {
 	ScoreArg	sa;
 
@@ -230,7 +242,8 @@ meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n)
 	{
 		uint32		k = so->nnodes + i;
 
-		heap_push(so, &so->frontier, k);
+		if (expand)
+			heap_push(so, &so->frontier, k);
 		if (so->nodes[k].live)
 			heap_push(so, &so->results, k);
 	}
@@ -272,7 +285,7 @@ expand_node(OmenScanOpaque so, uint32 k)
 			so->fresh[nfresh++] = na.out[i];
 	}
 	if (nfresh > 0)
-		meet_nodes(so, so->fresh, nfresh);
+		meet_nodes(so, so->fresh, nfresh, true);
 }
 
 /*
@@ -290,7 +303,7 @@ initial_search(OmenScanOpaque so, uint32 entry)
 	bool		found;
 
 	visited_insert(so->visited, entry, &found);
-	meet_nodes(so, &entry, 1);
+	meet_nodes(so, &entry, 1, true);
 
 	while (so->frontier.n > 0)
 	{
@@ -346,12 +359,52 @@ initial_search(OmenScanOpaque so, uint32 entry)
 }
 
 /*
- * The next row to return, or -1 when the graph is exhausted.  The candidate
- * with the smallest bound is returned once no node met later is likely to
- * have a smaller one: nodes met later are expected no nearer than the
- * nearest unexpanded node, and their bounds at most max_gap below their
- * approximate distances.  Until then the nearest unexpanded node is
- * expanded (best-first).
+ * Meet every node the graph search never reached, one node page at a time.
+ * Run once, when the frontier is empty: the nodes swept in go straight to
+ * the results, in order of bound.  Every committed row visible to our
+ * snapshot was indexed before the scan began, so reading the relation's
+ * length now covers them all.
+ */
+static void
+sweep_unmet_nodes(OmenScanOpaque so)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
+	uint32	   *batch = palloc(sizeof(uint32) * meta->nodes_per_page);
+
+	so->swept = true;
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		int			nitems = omendb_page_node_count(so->index, meta, blkno);
+		int			n = 0;
+
+		for (int i = 0; i < nitems; i++)
+		{
+			uint32		node = omendb_node_id(meta, blkno, FirstOffsetNumber + i);
+			bool		found;
+
+			visited_insert(so->visited, node, &found);
+			if (!found)
+				batch[n++] = node;
+		}
+		if (n > 0)
+		{
+			meet_nodes(so, batch, n, false);
+			so->nswept += n;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(batch);
+}
+
+/*
+ * The next row to return, or -1 when every node has been met and returned.
+ * The candidate with the smallest bound is returned once no node met later
+ * is likely to have a smaller one: nodes met later are expected no nearer
+ * than the nearest unexpanded node, and their bounds at most max_gap below
+ * their approximate distances.  Until then the nearest unexpanded node is
+ * expanded (best-first); when none is left, unmet nodes are swept in and
+ * the held-back ones released.
  */
 static int
 next_result(OmenScanOpaque so)
@@ -362,25 +415,34 @@ next_result(OmenScanOpaque so)
 		{
 			uint32		k = so->results.items[0];
 
-			if (so->nodes[k].bound < so->last_bound)
+			if (!so->swept && so->nodes[k].bound < so->last_bound)
 			{
-				/* met too late to keep the order: skip */
+				/* met too late to come out in order: hold back */
 				heap_pop(so, &so->results);
-				so->nskipped++;
+				heap_push(so, &so->late, k);
+				so->nlate++;
 				continue;
 			}
-			if (so->frontier.n == 0 ||
-				so->nodes[so->frontier.items[0]].approx - so->max_gap >=
-				so->nodes[k].bound)
+			if (so->swept ||
+				(so->frontier.n > 0 &&
+				 so->nodes[so->frontier.items[0]].approx - so->max_gap >=
+				 so->nodes[k].bound))
 			{
 				heap_pop(so, &so->results);
 				so->last_bound = so->nodes[k].bound;
 				return k;
 			}
 		}
-		if (so->frontier.n == 0)
+		if (so->frontier.n > 0)
+			expand_node(so, heap_pop(so, &so->frontier));
+		else if (!so->swept)
+		{
+			sweep_unmet_nodes(so);
+			while (so->late.n > 0)
+				heap_push(so, &so->results, heap_pop(so, &so->late));
+		}
+		else
 			return -1;
-		expand_node(so, heap_pop(so, &so->frontier));
 		CHECK_FOR_INTERRUPTS();
 	}
 }
@@ -415,24 +477,14 @@ next_in_physical_order(OmenScanOpaque so, ItemPointer tid)
 	{
 		uint32		node = so->seq_next;
 		BlockNumber blkno = omendb_node_block(meta, node);
-		Buffer		buf;
-		Page		page;
 		SeqArg		sa;
-		bool		exists;
 
 		if (blkno >= nblocks)
 			return false;
-		buf = ReadBuffer(so->index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		exists = !PageIsNew(page) &&
-			omendb_node_offset(meta, node) <= PageGetMaxOffsetNumber(page);
-		UnlockReleaseBuffer(buf);
-		if (!exists)
+		if (omendb_node_offset(meta, node) - FirstOffsetNumber >=
+			omendb_page_node_count(so->index, meta, blkno))
 		{
-			/* past the last node of this page: next page, or done */
-			if (omendb_node_offset(meta, node) == FirstOffsetNumber)
-				return false;
+			/* past the last node of this page: on to the next page */
 			so->seq_next = omendb_node_id(meta, blkno + 1, FirstOffsetNumber);
 			continue;
 		}
@@ -484,7 +536,8 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->empty = false;
 	so->seq_next = 0;
 	so->nreturned = 0;
-	so->nskipped = 0;
+	so->nlate = 0;
+	so->nswept = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -555,8 +608,10 @@ start_scan(IndexScanDesc scan)
 	so->visited = visited_create(so->cxt, 1024, NULL);
 	heap_init(&so->frontier, false);
 	heap_init(&so->results, true);
+	heap_init(&so->late, true);
 	so->last_bound = -INFINITY;
 	so->max_gap = 0;
+	so->swept = false;
 	so->nbrbuf = palloc(sizeof(uint32) * meta->max_degree);
 	so->fresh = palloc(sizeof(uint32) * meta->max_degree);
 
@@ -608,9 +663,9 @@ omendb_endscan(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
-	elog(DEBUG1, "omendb scan of \"%s\": %d nodes visited, %d rows returned, %d skipped",
+	elog(DEBUG1, "omendb scan of \"%s\": %d nodes met, %d rows returned, %d held back as late, %d swept in",
 		 RelationGetRelationName(scan->indexRelation), so->nnodes, so->nreturned,
-		 so->nskipped);
+		 so->nlate, so->nswept);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

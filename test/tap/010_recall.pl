@@ -12,7 +12,8 @@
 #   answer;
 # - every result list is in non-decreasing exact distance, with no row
 #   twice, and stored vectors find themselves first;
-# - a larger omendb.search_list_size keeps the index in use.
+# - a larger omendb.search_list_size keeps the index in use;
+# - without LIMIT an index scan returns every row.
 #
 # The recalls measured are printed as notes.  Dataset directory:
 # $OMENDB_FMNIST_DIR, default /usr/share/datasets/fashion-mnist.
@@ -171,6 +172,7 @@ $recall{cosine} = check_recall(
 	truth => 'truth_cos',
 	index => 'items_cos',
 	min => 0.95);
+check_self('items', '<=>', 'cosine');
 
 # Raising omendb.search_list_size (for more recall) keeps the index in
 # use: the planner must not fall back to sorting a sequential scan, which
@@ -182,6 +184,21 @@ for my $l (100, 200)
 			"SET omendb.search_list_size = $l"),
 		qr/Index Scan using items_l2 on items/,
 		"with omendb.search_list_size = $l the index is still used for LIMIT 10");
+}
+
+# Without LIMIT, an index scan returns every row: the scan goes on until
+# the graph is exhausted, at any search list size.
+for my $c (['<->', 40], ['<->', 10000], ['<=>', 40], ['<#>', 40])
+{
+	my ($op, $l) = @$c;
+	is( $node->safe_psql(
+			$db, qq{
+SET enable_seqscan = off;
+SET omendb.search_list_size = $l;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM items ORDER BY v $op (SELECT v FROM queries WHERE qid = 1)) s;
+}),
+		"$NROWS|$NROWS",
+		"ORDER BY v $op without LIMIT (search list $l) returns all $NROWS rows once");
 }
 
 # ---------------------------------------------------- filtered queries

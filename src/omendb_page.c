@@ -533,7 +533,10 @@ omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,
 		if (i == 0 || refs[i].blkno != refs[i - 1].blkno)
 		{
 			bufs[nbufs] = read_node_buffer(index, refs[i].blkno);
+			/* the header and the special space, which the page check reads */
 			__builtin_prefetch(BufferGetPage(bufs[nbufs]));
+			__builtin_prefetch((char *) BufferGetPage(bufs[nbufs]) + BLCKSZ -
+							   MAXALIGN(sizeof(OmenPageOpaqueData)));
 			nbufs++;
 		}
 		item = (char *) BufferGetPage(bufs[nbufs - 1]) + BLCKSZ -

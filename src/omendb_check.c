@@ -322,7 +322,9 @@ check_node_page(CheckState *cs, BlockNumber blkno, OffsetNumber first_off)
 	{
 		problem = omendb_node_item_problem(page, &cs->meta, off);
 		if (problem != NULL)
-			omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
+							 blkno, off, omendb_node_id(&cs->meta, blkno, off),
+							 problem);
 		check_node(cs, blkno, off,
 				   (OmenNodeHeader) PageGetItem(page, PageGetItemId(page, off)));
 	}
@@ -566,10 +568,12 @@ read_node(CheckState *cs, uint32 node)
 
 	copy_page(cs, cs->index, blkno);
 	problem = omendb_node_page_problem(cs->page, &cs->meta);
-	if (problem == NULL)
-		problem = omendb_node_item_problem(cs->page, &cs->meta, off);
 	if (problem != NULL)
 		omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
+	problem = omendb_node_item_problem(cs->page, &cs->meta, off);
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
+						 blkno, off, node, problem);
 	return (OmenNodeHeader) PageGetItem(cs->page, PageGetItemId(cs->page, off));
 }
 

@@ -150,7 +150,7 @@ omendb_node_page_problem(Page page, const OmenMetaPageData *meta)
 		return psprintf("%u line pointers (pd_lower %u), but a node page holds at most %u nodes",
 						(unsigned) maxoff, ph->pd_lower, meta->nodes_per_page);
 	if (ph->pd_upper != ph->pd_special - maxoff * meta->node_size)
-		return psprintf("pd_upper is %u, but %u nodes of %u bytes end at %u",
+		return psprintf("pd_upper is %u, but %u nodes of %u bytes under the special space begin at %u",
 						ph->pd_upper, maxoff, meta->node_size,
 						(unsigned) (ph->pd_special - maxoff * meta->node_size));
 	return NULL;
@@ -616,19 +616,19 @@ omendb_node_item_problem(Page page, const OmenMetaPageData *meta,
 	Size		expected;
 
 	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
-		return psprintf("no node at offset %u, the page holds %u", off,
+		return psprintf("no node there, the page holds %u",
 						(unsigned) PageGetMaxOffsetNumber(page));
 	iid = PageGetItemId(page, off);
 	expected = ((PageHeader) page)->pd_special - (Size) off * meta->node_size;
 	if (!ItemIdIsNormal(iid) || ItemIdGetLength(iid) != meta->node_size ||
 		ItemIdGetOffset(iid) != expected)
-		return psprintf("line pointer %u (flags %u, offset %u, length %u) is not a node of %u bytes at %zu",
-						off, ItemIdGetFlags(iid), ItemIdGetOffset(iid),
+		return psprintf("line pointer (flags %u, offset %u, length %u) is not a node of %u bytes at %zu",
+						ItemIdGetFlags(iid), ItemIdGetOffset(iid),
 						ItemIdGetLength(iid), meta->node_size, expected);
 	node = (OmenNodeHeader) PageGetItem(page, iid);
 	if (node->nneighbors > meta->max_degree)
-		return psprintf("node at offset %u has %u neighbours, more than its %u slots",
-						off, node->nneighbors, meta->max_degree);
+		return psprintf("%u neighbours, more than the %u slots of a node",
+						node->nneighbors, meta->max_degree);
 	return NULL;
 }
 
@@ -642,8 +642,8 @@ page_node_at(Relation index, Page page, const OmenMetaPageData *meta,
 	if (unlikely(problem != NULL))
 	{
 		if (blkno == InvalidBlockNumber)
-			omendb_corrupted(index, "Node page: %s.", problem);
-		omendb_corrupted(index, "Block %u: %s.", blkno, problem);
+			omendb_corrupted(index, "Node page, offset %u: %s.", off, problem);
+		omendb_corrupted(index, "Block %u, offset %u: %s.", blkno, off, problem);
 	}
 	return (OmenNodeHeader) PageGetItem(page, PageGetItemId(page, off));
 }
@@ -723,7 +723,7 @@ check_node_id(Relation index, const OmenMetaPageData *meta, uint32 node,
 	if (from_blkno == InvalidBlockNumber)
 		omendb_corrupted(index, "Node %u is referenced, but only %u node slots exist.",
 						 node, *limit);
-	omendb_corrupted(index, "Block %u: node at offset %u has neighbour %u, but only %u node slots exist.",
+	omendb_corrupted(index, "Block %u, offset %u: neighbour %u, but only %u node slots exist.",
 					 from_blkno, from_off, node, *limit);
 }
 

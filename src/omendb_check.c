@@ -181,15 +181,12 @@ compare_meta(CheckState *cs, const OmenMetaPageData *later)
  * ----------------------------------------------------------------
  */
 
+/* Make room for node slots up to cap - 1. */
 static void
-grow_nodes(CheckState *cs, uint32 node)
+reserve_nodes(CheckState *cs, uint32 cap)
 {
-	uint32		cap = cs->capnodes;
-
-	if (node < cap)
+	if (cap <= cs->capnodes)
 		return;
-	while (cap <= node)
-		cap = cap < PG_UINT32_MAX / 2 ? Max(cap * 2, 1024) : PG_UINT32_MAX;
 	if (cs->flags == NULL)
 	{
 		cs->flags = MemoryContextAllocHuge(CurrentMemoryContext, (Size) cap);
@@ -206,19 +203,39 @@ grow_nodes(CheckState *cs, uint32 node)
 	cs->capnodes = cap;
 }
 
+/* Make room for node slot node, growing geometrically. */
+static void
+grow_nodes(CheckState *cs, uint32 node)
+{
+	uint32		cap = cs->capnodes;
+
+	if (node < cap)
+		return;
+	while (cap <= node)
+		cap = cap < PG_UINT32_MAX / 2 ? Max(cap * 2, 1024) : PG_UINT32_MAX;
+	reserve_nodes(cs, cap);
+}
+
+/* Make room for n more edges, growing geometrically. */
+static void
+reserve_edges(CheckState *cs, uint64 n)
+{
+	uint64		cap;
+
+	if (cs->nedges + n <= cs->capedges)
+		return;
+	cap = Max(cs->capedges * 2, cs->nedges + n);
+	if (cs->edges == NULL)
+		cs->edges = MemoryContextAllocHuge(CurrentMemoryContext, cap * sizeof(uint32));
+	else
+		cs->edges = repalloc_huge(cs->edges, cap * sizeof(uint32));
+	cs->capedges = cap;
+}
+
 static void
 add_edges(CheckState *cs, uint32 node, const uint32 *nbrs, int n)
 {
-	if (cs->nedges + n > cs->capedges)
-	{
-		uint64		cap = Max(cs->capedges * 2, cs->nedges + n + 4096);
-
-		if (cs->edges == NULL)
-			cs->edges = MemoryContextAllocHuge(CurrentMemoryContext, cap * sizeof(uint32));
-		else
-			cs->edges = repalloc_huge(cs->edges, cap * sizeof(uint32));
-		cs->capedges = cap;
-	}
+	reserve_edges(cs, n);
 	memcpy(cs->edges + cs->nedges, nbrs, sizeof(uint32) * n);
 	cs->nbrstart[node] = cs->nedges;
 	cs->nnbrs[node] = n;
@@ -385,12 +402,21 @@ read_node_pages(CheckState *cs)
 	BlockNumber first = meta->first_node_block;
 	BlockNumber last;
 	BlockNumber chased = InvalidBlockNumber;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(cs->index);
+
+	/* room for the nodes there are now, with about R edges each */
+	if (nblocks > first)
+	{
+		uint64		slots = (uint64) (nblocks - first) * meta->nodes_per_page;
+
+		reserve_nodes(cs, (uint32) Min(slots, PG_UINT32_MAX));
+		reserve_edges(cs, slots * meta->graph_degree);
+	}
 
 	cs->next_block = first;
 	for (;;)
 	{
-		BlockNumber nblocks = RelationGetNumberOfBlocks(cs->index);
-
+		nblocks = RelationGetNumberOfBlocks(cs->index);
 		for (; cs->next_block < nblocks; cs->next_block++)
 			read_node_page(cs, cs->next_block);
 

@@ -98,9 +98,10 @@ omendb_page_problem(Page page, uint16 kind)
 		return psprintf("unexpected all-zero page where an omendb %s page should be",
 						page_kind_name(kind));
 	if (ph->pd_lower < SizeOfPageHeaderData || ph->pd_lower > ph->pd_upper ||
-		ph->pd_upper > ph->pd_special || ph->pd_special > BLCKSZ)
-		return psprintf("impossible page header: pd_lower %u, pd_upper %u, pd_special %u",
-						ph->pd_lower, ph->pd_upper, ph->pd_special);
+		ph->pd_upper > ph->pd_special || ph->pd_special > BLCKSZ ||
+		(ph->pd_flags & ~PD_VALID_FLAG_BITS) != 0)
+		return psprintf("impossible page header: pd_lower %u, pd_upper %u, pd_special %u, pd_flags 0x%04X",
+						ph->pd_lower, ph->pd_upper, ph->pd_special, ph->pd_flags);
 	if (ph->pd_special != BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)))
 		return psprintf("not an omendb page: special space of %u bytes, expected %u",
 						(unsigned) (BLCKSZ - ph->pd_special),

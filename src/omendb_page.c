@@ -111,7 +111,7 @@ omendb_page_problem(Page page, uint16 kind)
 		return psprintf("not an omendb page: magic 0x%08X in the special space, expected 0x%08X",
 						opaque->magic, OMENDB_MAGIC);
 	if (opaque->kind != kind || opaque->unused != 0)
-		return psprintf("page kind %u (flags %u), expected %u (omendb %s page)",
+		return psprintf("page kind %u (reserved field %u), expected kind %u (omendb %s page) and 0",
 						opaque->kind, opaque->unused, kind, page_kind_name(kind));
 	return NULL;
 }

@@ -249,6 +249,9 @@ typedef struct OmenIndexInfo
 	OmenMetaPageData meta;		/* copy of the meta page at open time */
 	OmenQuantState *quant;		/* NULL while untrained, else quantdata */
 	OmenQuantState quantdata;
+	uint32		node_limit;		/* node ids below this lie on pages known
+								 * to exist (rd_amcache only; see
+								 * omendb_page.c) */
 	/* quantizer arrays follow */
 } OmenIndexInfo;
 
@@ -320,8 +323,27 @@ extern void omendb_option_values(Relation index, int *degree, int *list,
 
 /* omendb_page.c */
 extern void omendb_init_page(Page page, uint16 kind);
+extern void omendb_corrupted(Relation index, const char *fmt,...)
+			pg_attribute_printf(2, 3) pg_attribute_noreturn();
+extern char *omendb_page_problem(Page page, uint16 kind);
+extern char *omendb_meta_problem(const OmenMetaPageData *meta);
+extern char *omendb_meta_page_problem(Page page);
+extern char *omendb_quant_page_problem(Page page,
+									   const OmenMetaPageData *meta,
+									   BlockNumber p);
+extern char *omendb_node_page_problem(Page page,
+									  const OmenMetaPageData *meta);
+extern char *omendb_node_item_problem(Page page,
+									  const OmenMetaPageData *meta,
+									  OffsetNumber off);
 extern void omendb_check_page(Relation index, Buffer buf, Page page,
 							  uint16 kind);
+extern void omendb_check_node_page(Relation index, Buffer buf, Page page,
+								   const OmenMetaPageData *meta);
+extern void omendb_check_neighbors(Relation index,
+								   const OmenMetaPageData *meta,
+								   BlockNumber blkno, OffsetNumber off,
+								   OmenNodeHeader node);
 extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 							 int degree, int list, double alpha,
 							 OmenQuantizer quantizer, float ip_max_norm);

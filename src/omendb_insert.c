@@ -306,7 +306,7 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		{
 			buf = ReadBuffer(index, cur.insert_block);
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			omendb_check_page(index, buf, BufferGetPage(buf), OMENDB_PAGE_NODE);
+			omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
 			if (!page_has_free_slot(BufferGetPage(buf), meta))
 			{
 				UnlockReleaseBuffer(buf);
@@ -338,23 +338,16 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 				buf = ReadBuffer(index, blkno);
 				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 				if (!PageIsNew(BufferGetPage(buf)))
-					ereport(ERROR,
-							(errcode(ERRCODE_INDEX_CORRUPTED),
-							 errmsg("index \"%s\" has an unpublished node page at block %u",
-									RelationGetRelationName(index), blkno),
-							 errhint("Please REINDEX it.")));
+					omendb_corrupted(index, "Block %u: a node page past the last one in the meta page is in use.",
+									 blkno);
 			}
 			else
 			{
 				buf = ReadBuffer(index, P_NEW);
 				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 				if (BufferGetBlockNumber(buf) != blkno)
-					ereport(ERROR,
-							(errcode(ERRCODE_INDEX_CORRUPTED),
-							 errmsg("index \"%s\" has node pages out of sequence (block %u, expected %u)",
-									RelationGetRelationName(index),
-									BufferGetBlockNumber(buf), blkno),
-							 errhint("Please REINDEX it.")));
+					omendb_corrupted(index, "Block %u: node pages out of sequence, expected block %u.",
+									 BufferGetBlockNumber(buf), blkno);
 			}
 			extended = true;
 		}
@@ -443,7 +436,7 @@ update_neighbors(Relation index, const OmenMetaPageData *meta, uint32 j,
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
-	omendb_check_page(index, buf, page, OMENDB_PAGE_NODE);
+	omendb_check_node_page(index, buf, page, meta);
 	node = omendb_page_node(index, page, meta, omendb_node_offset(meta, j));
 
 	if (append != OMENDB_INVALID_NODE)

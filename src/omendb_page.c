@@ -12,6 +12,7 @@
 
 #include "access/generic_xlog.h"
 #include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -33,6 +34,89 @@ omendb_init_page(Page page, uint16 kind)
 }
 
 /*
+ * Report damage found in an index.  Every reader raises the same message
+ * (and SQLSTATE) for whatever it finds, with the particulars in the detail,
+ * so that callers and monitoring need to know one error only.
+ */
+void
+omendb_corrupted(Relation index, const char *fmt,...)
+{
+	StringInfoData detail;
+
+	initStringInfo(&detail);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&detail, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&detail, needed);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" is corrupted", RelationGetRelationName(index)),
+			 errdetail_internal("%s", detail.data),
+			 errhint("REINDEX it.")));
+	pg_unreachable();
+}
+
+static const char *
+page_kind_name(uint16 kind)
+{
+	switch (kind)
+	{
+		case OMENDB_PAGE_META:
+			return "meta";
+		case OMENDB_PAGE_QUANT:
+			return "quantizer";
+		case OMENDB_PAGE_NODE:
+			return "node";
+	}
+	return "unknown";
+}
+
+/*
+ * What is wrong with a page that should be an omendb page of the given
+ * kind, or NULL if nothing is.  The buffer manager has already checked the
+ * header when it read the page from disk (PageIsVerifiedExtended), but not
+ * that pd_lower covers a page header, and a page can also be damaged in
+ * memory; these few comparisons keep every later access to the line
+ * pointer array and the special space inside the page.  Cheap: called
+ * whenever a page is locked for reading.
+ */
+char *
+omendb_page_problem(Page page, uint16 kind)
+{
+	PageHeader	ph = (PageHeader) page;
+	OmenPageOpaque opaque;
+
+	if (PageIsNew(page))
+		return psprintf("unexpected all-zero page where an omendb %s page should be",
+						page_kind_name(kind));
+	if (ph->pd_lower < SizeOfPageHeaderData || ph->pd_lower > ph->pd_upper ||
+		ph->pd_upper > ph->pd_special || ph->pd_special > BLCKSZ ||
+		(ph->pd_flags & ~PD_VALID_FLAG_BITS) != 0)
+		return psprintf("impossible page header: pd_lower %u, pd_upper %u, pd_special %u, pd_flags 0x%04X",
+						ph->pd_lower, ph->pd_upper, ph->pd_special, ph->pd_flags);
+	if (ph->pd_special != BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)))
+		return psprintf("not an omendb page: special space of %u bytes, expected %u",
+						(unsigned) (BLCKSZ - ph->pd_special),
+						(unsigned) MAXALIGN(sizeof(OmenPageOpaqueData)));
+	opaque = OmenPageGetOpaque(page);
+	if (opaque->magic != OMENDB_MAGIC)
+		return psprintf("not an omendb page: magic 0x%08X in the special space, expected 0x%08X",
+						opaque->magic, OMENDB_MAGIC);
+	if (opaque->kind != kind || opaque->unused != 0)
+		return psprintf("page kind %u (reserved field %u), expected kind %u (omendb %s page) and 0",
+						opaque->kind, opaque->unused, kind, page_kind_name(kind));
+	return NULL;
+}
+
+/*
  * Raise an error unless the page is an omendb page of the expected kind.
  * Called on every page we read, so that a damaged page stops a query with
  * a clear message instead of leading it astray.
@@ -40,23 +124,68 @@ omendb_init_page(Page page, uint16 kind)
 void
 omendb_check_page(Relation index, Buffer buf, Page page, uint16 kind)
 {
-	OmenPageOpaque opaque;
+	char	   *problem = omendb_page_problem(page, kind);
 
-	if (PageIsNew(page) ||
-		((PageHeader) page)->pd_special != BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" contains unexpected zero or foreign page at block %u",
-						RelationGetRelationName(index), BufferGetBlockNumber(buf)),
-				 errhint("Please REINDEX it.")));
-	opaque = OmenPageGetOpaque(page);
-	if (opaque->magic != OMENDB_MAGIC || opaque->kind != kind)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has a corrupted page at block %u (kind %u, expected %u)",
-						RelationGetRelationName(index), BufferGetBlockNumber(buf),
-						opaque->kind, kind),
-				 errhint("Please REINDEX it.")));
+	if (unlikely(problem != NULL))
+		omendb_corrupted(index, "Block %u: %s.", BufferGetBlockNumber(buf),
+						 problem);
+}
+
+/*
+ * What is wrong with a node page's layout, or NULL.  Nodes are added with
+ * PageAddItem and never removed, so node k (from 1) of a page sits exactly
+ * k node sizes below the special space and pd_upper right under the last
+ * one; the scan's prefetching relies on that.
+ */
+char *
+omendb_node_page_problem(Page page, const OmenMetaPageData *meta)
+{
+	PageHeader	ph = (PageHeader) page;
+	char	   *problem = omendb_page_problem(page, OMENDB_PAGE_NODE);
+	OffsetNumber maxoff;
+
+	if (problem != NULL)
+		return problem;
+	maxoff = PageGetMaxOffsetNumber(page);
+	if (maxoff > meta->nodes_per_page)
+		return psprintf("%u line pointers (pd_lower %u), but a node page holds at most %u nodes",
+						(unsigned) maxoff, ph->pd_lower, meta->nodes_per_page);
+	if (ph->pd_upper != ph->pd_special - maxoff * meta->node_size)
+		return psprintf("pd_upper is %u, but %u nodes of %u bytes under the special space begin at %u",
+						ph->pd_upper, maxoff, meta->node_size,
+						(unsigned) (ph->pd_special - maxoff * meta->node_size));
+	return NULL;
+}
+
+/* omendb_check_page for a node page, with its layout. */
+void
+omendb_check_node_page(Relation index, Buffer buf, Page page,
+					   const OmenMetaPageData *meta)
+{
+	char	   *problem = omendb_node_page_problem(page, meta);
+
+	if (unlikely(problem != NULL))
+		omendb_corrupted(index, "Block %u: %s.", BufferGetBlockNumber(buf),
+						 problem);
+}
+
+/* Bytes a node page offers to node items (and their line pointers). */
+#define NODE_PAGE_SPACE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(OmenPageOpaqueData)))
+
+/* Neighbour slots of a node for graph degree R: R plus the reverse-edge slack. */
+static int
+max_degree_for(int degree)
+{
+	return (degree * OMENDB_SLACK_NUM + OMENDB_SLACK_DEN - 1) / OMENDB_SLACK_DEN;
+}
+
+/* The MAXALIGNed size of a node item. */
+static Size
+node_size_for(int max_degree, int code_size)
+{
+	return MAXALIGN(sizeof(OmenNodeHeaderData) + sizeof(uint32) * max_degree +
+					code_size);
 }
 
 /*
@@ -74,7 +203,7 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->metric = metric;
 	meta->quantizer = quantizer;
 	meta->graph_degree = degree;
-	meta->max_degree = (degree * OMENDB_SLACK_NUM + OMENDB_SLACK_DEN - 1) / OMENDB_SLACK_DEN;
+	meta->max_degree = max_degree_for(degree);
 	meta->build_list_size = list;
 	meta->alpha = alpha;
 	meta->ip_max_norm = ip_max_norm;
@@ -85,14 +214,10 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->dimensions = 0;
 	if (dim > 0)
 	{
-		Size		avail = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
-			MAXALIGN(sizeof(OmenPageOpaqueData));
-		Size		node_size;
 		int			cdim = OmenCodeDims(metric, dim);
+		Size		node_size = node_size_for(meta->max_degree, cdim);
 
-		node_size = MAXALIGN(sizeof(OmenNodeHeaderData) +
-							 sizeof(uint32) * meta->max_degree + cdim);
-		if (node_size + sizeof(ItemIdData) > avail)
+		if (node_size + sizeof(ItemIdData) > NODE_PAGE_SPACE)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("omendb's sq8 quantizer cannot index vectors of %d dimensions with graph_degree %d",
@@ -103,10 +228,109 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 		meta->dimensions = dim;
 		meta->code_size = cdim;
 		meta->node_size = node_size;
-		meta->nodes_per_page = avail / (node_size + sizeof(ItemIdData));
+		meta->nodes_per_page = NODE_PAGE_SPACE / (node_size + sizeof(ItemIdData));
 		meta->nquant_blocks = (cdim + OMENDB_SQ8_DIMS_PER_PAGE - 1) / OMENDB_SQ8_DIMS_PER_PAGE;
 		meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
 	}
+}
+
+/*
+ * What is wrong with a copy of the meta page, or NULL.  Every field is
+ * either a build option within its documented range or follows from the
+ * others, so the whole layout can be recomputed and compared: a damaged
+ * meta page must not send readers to the wrong place (a node size or a
+ * count of nodes per page that does not match the pages would).  The
+ * format version is the caller's business.
+ */
+char *
+omendb_meta_problem(const OmenMetaPageData *meta)
+{
+	int			cdim;
+	Size		node_size;
+
+	if (meta->magic != OMENDB_MAGIC)
+		return psprintf("meta page magic is 0x%08X, expected 0x%08X",
+						meta->magic, OMENDB_MAGIC);
+	if (meta->metric < OMENDB_METRIC_L2 || meta->metric > OMENDB_METRIC_COSINE)
+		return psprintf("meta page has unknown metric %u", meta->metric);
+	if (meta->quantizer != OMENDB_QUANT_SQ8)
+		return psprintf("meta page has unknown quantizer %u", meta->quantizer);
+	if (meta->graph_degree < OMENDB_MIN_GRAPH_DEGREE ||
+		meta->graph_degree > OMENDB_MAX_GRAPH_DEGREE ||
+		meta->max_degree != max_degree_for(meta->graph_degree))
+		return psprintf("meta page has graph degree %u and %u neighbour slots",
+						meta->graph_degree, meta->max_degree);
+	if (meta->build_list_size < OMENDB_MIN_BUILD_LIST ||
+		meta->build_list_size > OMENDB_MAX_BUILD_LIST ||
+		!(meta->alpha >= 1.0f && meta->alpha <= 2.0f))
+		return psprintf("meta page has build list size %u and alpha %g",
+						meta->build_list_size, meta->alpha);
+	if (!(meta->ip_max_norm >= 0))
+		return psprintf("meta page has maximum norm %g", meta->ip_max_norm);
+	if (meta->dimensions > VECTOR_MAX_DIM || meta->label_size != 0 ||
+		meta->quant_trained > 1)
+		return psprintf("meta page has %u dimensions, label size %u, trained flag %u",
+						meta->dimensions, meta->label_size, meta->quant_trained);
+
+	if (!meta->quant_trained)
+	{
+		/* no layout before the first vector; nothing to point at */
+		if (meta->code_size != 0 || meta->node_size != 0 ||
+			meta->nodes_per_page != 0 || meta->nquant_blocks != 0 ||
+			meta->first_node_block != 0 ||
+			meta->entry_node != OMENDB_INVALID_NODE ||
+			meta->insert_block != InvalidBlockNumber)
+			return psprintf("meta page of an untrained index has a node layout or an entry point");
+		return NULL;
+	}
+
+	cdim = OmenCodeDims(meta->metric, meta->dimensions);
+	node_size = node_size_for(meta->max_degree, cdim);
+	if (meta->dimensions == 0 || meta->code_size != cdim ||
+		meta->node_size != node_size ||
+		node_size + sizeof(ItemIdData) > NODE_PAGE_SPACE ||
+		meta->nodes_per_page != NODE_PAGE_SPACE / (node_size + sizeof(ItemIdData)))
+		return psprintf("meta page node layout (%u dimensions, code size %u, node size %u, %u nodes a page) is inconsistent",
+						meta->dimensions, meta->code_size, meta->node_size,
+						meta->nodes_per_page);
+	if (meta->nquant_blocks != (cdim + OMENDB_SQ8_DIMS_PER_PAGE - 1) / OMENDB_SQ8_DIMS_PER_PAGE ||
+		meta->first_node_block != OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks)
+		return psprintf("meta page places %u quantizer pages and the first node page at block %u",
+						meta->nquant_blocks, meta->first_node_block);
+
+	/* the entry point and the insert page are set together, by one record */
+	if ((meta->entry_node == OMENDB_INVALID_NODE) !=
+		(meta->insert_block == InvalidBlockNumber))
+		return psprintf("meta page has entry node %u but insert block %u",
+						meta->entry_node, meta->insert_block);
+	if (meta->insert_block != InvalidBlockNumber &&
+		(meta->insert_block < meta->first_node_block ||
+		 meta->entry_node / meta->nodes_per_page >
+		 meta->insert_block - meta->first_node_block))
+		return psprintf("meta page has entry node %u and insert block %u, node pages starting at block %u",
+						meta->entry_node, meta->insert_block,
+						meta->first_node_block);
+	return NULL;
+}
+
+/*
+ * What is wrong with the meta page itself, or NULL: besides the usual
+ * page checks, pd_lower must cover the meta data (generic xlog zeroes the
+ * hole between pd_lower and pd_upper) and there are no items.
+ */
+char *
+omendb_meta_page_problem(Page page)
+{
+	PageHeader	ph = (PageHeader) page;
+	char	   *problem = omendb_page_problem(page, OMENDB_PAGE_META);
+	Size		end = ((char *) OmenPageGetMeta(page) + sizeof(OmenMetaPageData)) - (char *) page;
+
+	if (problem != NULL)
+		return problem;
+	if (ph->pd_lower != end || ph->pd_upper != ph->pd_special)
+		return psprintf("meta page has pd_lower %u and pd_upper %u, expected %u and %u",
+						ph->pd_lower, ph->pd_upper, (unsigned) end, ph->pd_special);
+	return NULL;
 }
 
 /* Lay out a meta page image. */
@@ -120,43 +344,35 @@ omendb_write_meta_page(Page page, const OmenMetaPageData *meta)
 		((char *) OmenPageGetMeta(page) + sizeof(OmenMetaPageData)) - (char *) page;
 }
 
-/* Copy the meta page under a share lock, checking it on the way. */
+/*
+ * Copy the meta page under a share lock, then check it: every reader goes
+ * through here, so a damaged meta page stops them all.
+ */
 void
 omendb_read_meta(Relation index, OmenMetaPageData *meta)
 {
 	Buffer		buf;
 	Page		page;
-	OmenMetaPage m;
+	char	   *problem;
 
 	buf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	omendb_check_page(index, buf, page, OMENDB_PAGE_META);
-	m = OmenPageGetMeta(page);
-	if (m->magic != OMENDB_MAGIC)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" is not an omendb index",
-						RelationGetRelationName(index))));
-	if (m->version != OMENDB_VERSION)
+	problem = omendb_meta_page_problem(page);
+	if (problem != NULL)
+		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
+	memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
+	UnlockReleaseBuffer(buf);
+
+	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("index \"%s\" has omendb format version %u, this library reads version %d",
-						RelationGetRelationName(index), m->version, OMENDB_VERSION),
+						RelationGetRelationName(index), meta->version, OMENDB_VERSION),
 				 errhint("REINDEX it.")));
-	memcpy(meta, m, sizeof(OmenMetaPageData));
-	UnlockReleaseBuffer(buf);
-
-	if (meta->quant_trained &&
-		(meta->dimensions == 0 || meta->nodes_per_page == 0 ||
-		 meta->code_size != OmenCodeDims(meta->metric, meta->dimensions) ||
-		 meta->max_degree < meta->graph_degree ||
-		 meta->first_node_block != OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has an inconsistent meta page",
-						RelationGetRelationName(index)),
-				 errhint("Please REINDEX it.")));
+	problem = omendb_meta_problem(meta);
+	if (problem != NULL)
+		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
 }
 
 /*
@@ -288,44 +504,71 @@ omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 	pfree(dims);
 }
 
+/*
+ * What is wrong with quantizer page p (from 0) of an index, or NULL: one
+ * item, right under the special space, holding the (lower, step) pairs of
+ * its dimensions, each finite with a positive step.
+ */
+char *
+omendb_quant_page_problem(Page page, const OmenMetaPageData *meta,
+						  BlockNumber p)
+{
+	PageHeader	ph = (PageHeader) page;
+	char	   *problem = omendb_page_problem(page, OMENDB_PAGE_QUANT);
+	int			start = p * OMENDB_SQ8_DIMS_PER_PAGE;
+	int			n = Min(OMENDB_SQ8_DIMS_PER_PAGE, (int) meta->code_size - start);
+	ItemId		iid;
+	OmenSQ8Dim *dims;
+
+	if (problem != NULL)
+		return problem;
+	iid = PageGetItemId(page, FirstOffsetNumber);
+	if (PageGetMaxOffsetNumber(page) != 1 || !ItemIdIsNormal(iid) ||
+		ItemIdGetLength(iid) != sizeof(OmenSQ8Dim) * n ||
+		ItemIdGetOffset(iid) != ph->pd_upper ||
+		ph->pd_upper != ph->pd_special - MAXALIGN(sizeof(OmenSQ8Dim) * n))
+		return psprintf("quantizer page for dimensions %d to %d has %u items, the first of %u bytes at %u (pd_upper %u)",
+						start + 1, start + n, (unsigned) PageGetMaxOffsetNumber(page),
+						ItemIdGetLength(iid), ItemIdGetOffset(iid), ph->pd_upper);
+	dims = (OmenSQ8Dim *) PageGetItem(page, iid);
+	for (int i = 0; i < n; i++)
+		if (!isfinite(dims[i].lower) || !isfinite(dims[i].step) ||
+			!(dims[i].step > 0))
+			return psprintf("quantizer range of dimension %d is lower %g, step %g",
+							start + i + 1, dims[i].lower, dims[i].step);
+	return NULL;
+}
+
 /* Read the quantizer pages into a new OmenQuantState. */
 OmenQuantState *
 omendb_read_quant(Relation index, const OmenMetaPageData *meta)
 {
 	OmenQuantState *qs = omendb_sq8_alloc(meta->code_size);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
+	if (nblocks < meta->first_node_block)
+		omendb_corrupted(index, "The index has %u blocks, but its meta page places %u quantizer pages from block %u.",
+						 nblocks, meta->nquant_blocks, OMENDB_FIRST_QUANT_BLKNO);
 	for (BlockNumber p = 0; p < meta->nquant_blocks; p++)
 	{
 		int			start = p * OMENDB_SQ8_DIMS_PER_PAGE;
 		int			n = Min(OMENDB_SQ8_DIMS_PER_PAGE, qs->dim - start);
 		Buffer		buf = ReadBuffer(index, OMENDB_FIRST_QUANT_BLKNO + p);
 		Page		page;
-		ItemId		iid;
+		char	   *problem;
 		OmenSQ8Dim *dims;
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		omendb_check_page(index, buf, page, OMENDB_PAGE_QUANT);
-		iid = PageGetItemId(page, FirstOffsetNumber);
-		if (PageGetMaxOffsetNumber(page) < FirstOffsetNumber ||
-			!ItemIdHasStorage(iid) ||
-			ItemIdGetLength(iid) != sizeof(OmenSQ8Dim) * n)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has a corrupted quantizer page at block %u",
-							RelationGetRelationName(index), OMENDB_FIRST_QUANT_BLKNO + p),
-					 errhint("Please REINDEX it.")));
-		dims = (OmenSQ8Dim *) PageGetItem(page, iid);
+		problem = omendb_quant_page_problem(page, meta, p);
+		if (problem != NULL)
+			omendb_corrupted(index, "Block %u: %s.", OMENDB_FIRST_QUANT_BLKNO + p,
+							 problem);
+		dims = (OmenSQ8Dim *) PageGetItem(page, PageGetItemId(page, FirstOffsetNumber));
 		for (int i = 0; i < n; i++)
 		{
 			qs->lower[start + i] = dims[i].lower;
 			qs->step[start + i] = dims[i].step;
-			if (!(dims[i].step > 0) || !isfinite(dims[i].lower))
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("index \"%s\" has a corrupted quantizer page at block %u",
-								RelationGetRelationName(index), OMENDB_FIRST_QUANT_BLKNO + p),
-						 errhint("Please REINDEX it.")));
 		}
 		UnlockReleaseBuffer(buf);
 	}
@@ -374,11 +617,59 @@ omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 	page = BufferGetPage(buf);
 	if (!PageIsNew(page))
 	{
-		omendb_check_page(index, buf, page, OMENDB_PAGE_NODE);
+		omendb_check_node_page(index, buf, page, meta);
 		n = Min(PageGetMaxOffsetNumber(page), meta->nodes_per_page);
 	}
 	UnlockReleaseBuffer(buf);
 	return n;
+}
+
+/*
+ * What is wrong with the node item at an offset of a node page, or NULL:
+ * the slot exists, holds a node of the right size where the page layout
+ * puts it (see omendb_node_page_problem), and the node has no more
+ * neighbours than slots for them.  Everything a reader needs to stay
+ * inside the page.
+ */
+char *
+omendb_node_item_problem(Page page, const OmenMetaPageData *meta,
+						 OffsetNumber off)
+{
+	ItemId		iid;
+	OmenNodeHeader node;
+	Size		expected;
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return psprintf("no node there, the page holds %u",
+						(unsigned) PageGetMaxOffsetNumber(page));
+	iid = PageGetItemId(page, off);
+	expected = ((PageHeader) page)->pd_special - (Size) off * meta->node_size;
+	if (!ItemIdIsNormal(iid) || ItemIdGetLength(iid) != meta->node_size ||
+		ItemIdGetOffset(iid) != expected)
+		return psprintf("line pointer (flags %u, offset %u, length %u) is not a node of %u bytes at %zu",
+						ItemIdGetFlags(iid), ItemIdGetOffset(iid),
+						ItemIdGetLength(iid), meta->node_size, expected);
+	node = (OmenNodeHeader) PageGetItem(page, iid);
+	if (node->nneighbors > meta->max_degree)
+		return psprintf("%u neighbours, more than the %u slots of a node",
+						node->nneighbors, meta->max_degree);
+	return NULL;
+}
+
+/* omendb_page_node, for a page whose block number is known (or Invalid). */
+static inline OmenNodeHeader
+page_node_at(Relation index, Page page, const OmenMetaPageData *meta,
+			 BlockNumber blkno, OffsetNumber off)
+{
+	char	   *problem = omendb_node_item_problem(page, meta, off);
+
+	if (unlikely(problem != NULL))
+	{
+		if (blkno == InvalidBlockNumber)
+			omendb_corrupted(index, "Node page, offset %u: %s.", off, problem);
+		omendb_corrupted(index, "Block %u, offset %u: %s.", blkno, off, problem);
+	}
+	return (OmenNodeHeader) PageGetItem(page, PageGetItemId(page, off));
 }
 
 /*
@@ -390,33 +681,91 @@ OmenNodeHeader
 omendb_page_node(Relation index, Page page, const OmenMetaPageData *meta,
 				 OffsetNumber off)
 {
-	ItemId		iid;
-	OmenNodeHeader node;
+	return page_node_at(index, page, meta, InvalidBlockNumber, off);
+}
 
-	if (off > PageGetMaxOffsetNumber(page))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" references a missing node (offset %u)",
-						RelationGetRelationName(index), off),
-				 errhint("Please REINDEX it.")));
-	iid = PageGetItemId(page, off);
-	if (!ItemIdIsNormal(iid) || ItemIdGetLength(iid) != meta->node_size ||
-		ItemIdGetOffset(iid) < SizeOfPageHeaderData ||
-		ItemIdGetOffset(iid) + meta->node_size > ((PageHeader) page)->pd_special)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has a malformed node item (offset %u)",
-						RelationGetRelationName(index), off),
-				 errhint("Please REINDEX it.")));
-	node = (OmenNodeHeader) PageGetItem(page, iid);
-	if (node->nneighbors > meta->max_degree)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has a node with %u neighbours, more than %u",
-						RelationGetRelationName(index), node->nneighbors,
-						meta->max_degree),
-				 errhint("Please REINDEX it.")));
-	return node;
+/* ----------------------------------------------------------------
+ *		Node ids
+ *
+ * A node id read from a page (a neighbour, the entry point) is checked
+ * before it is turned into a block number: a damaged id must not make us
+ * read past the end of the relation (an error of its own) or ask
+ * ReadBuffer for block InvalidBlockNumber, which is P_NEW and would extend
+ * the relation.  An id is good if the page it maps to exists.  The number
+ * of node slots on existing pages only grows (omendb relations are never
+ * truncated in place), so it is cached in rd_amcache and recomputed only
+ * when an id beyond it comes along: one comparison per id on the hot path.
+ * Ids on an existing page but past its last node are caught by the item
+ * checks above.
+ * ----------------------------------------------------------------
+ */
+
+/* The cached bound, or 0 if there is none. */
+static inline uint32
+cached_node_limit(Relation index)
+{
+	OmenIndexInfo *info = (OmenIndexInfo *) index->rd_amcache;
+
+	return info ? info->node_limit : 0;
+}
+
+/*
+ * Recompute the bound from the relation's size and cache it.  may_read
+ * says whether the caller holds no buffer lock, so that we may rebuild
+ * the relcache's copy of the index parameters if an invalidation dropped
+ * it (else the bound would be recomputed, with a system call, every time).
+ */
+static uint32
+refresh_node_limit(Relation index, const OmenMetaPageData *meta, bool may_read)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	uint64		limit = 0;
+
+	if (nblocks > meta->first_node_block)
+		limit = (uint64) (nblocks - meta->first_node_block) * meta->nodes_per_page;
+	/* OMENDB_INVALID_NODE is never a node */
+	limit = Min(limit, (uint64) OMENDB_INVALID_NODE);
+
+	if (index->rd_amcache == NULL && may_read)
+		(void) omendb_get_info(index);
+	if (index->rd_amcache != NULL)
+		((OmenIndexInfo *) index->rd_amcache)->node_limit = (uint32) limit;
+	return (uint32) limit;
+}
+
+/* Raise an error unless node lies on an existing node page. */
+static inline void
+check_node_id(Relation index, const OmenMetaPageData *meta, uint32 node,
+			  uint32 *limit, bool may_read, BlockNumber from_blkno,
+			  OffsetNumber from_off)
+{
+	if (likely(node < *limit))
+		return;
+	*limit = refresh_node_limit(index, meta, may_read);
+	if (node < *limit)
+		return;
+	if (from_blkno == InvalidBlockNumber)
+		omendb_corrupted(index, "Node %u is referenced, but only %u node slots exist.",
+						 node, *limit);
+	omendb_corrupted(index, "Block %u, offset %u: neighbour %u, but only %u node slots exist.",
+					 from_blkno, from_off, node, *limit);
+}
+
+/*
+ * Check the neighbour ids of a node read from a page (VACUUM, which reads
+ * every node but follows no edge, so that a damaged edge does not wait
+ * for the next scan to be found).  Called with the page locked.
+ */
+void
+omendb_check_neighbors(Relation index, const OmenMetaPageData *meta,
+					   BlockNumber blkno, OffsetNumber off,
+					   OmenNodeHeader node)
+{
+	uint32		limit = cached_node_limit(index);
+	const uint32 *nbrs = OmenNodeNeighbors(node);
+
+	for (int i = 0; i < node->nneighbors; i++)
+		check_node_id(index, meta, nbrs[i], &limit, false, blkno, off);
 }
 
 /* ----------------------------------------------------------------
@@ -516,9 +865,12 @@ omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,
 	Buffer	   *bufs = n <= lengthof(stackbufs) ? stackbufs : palloc(sizeof(Buffer) * n);
 	int			nbufs = 0;
 	int			i;
+	uint32		limit = cached_node_limit(index);
 
 	for (int k = 0; k < n; k++)
 	{
+		check_node_id(index, meta, nodes[k], &limit, true,
+					  InvalidBlockNumber, InvalidOffsetNumber);
 		refs[k].blkno = omendb_node_block(meta, nodes[k]);
 		refs[k].off = omendb_node_offset(meta, nodes[k]);
 		refs[k].idx = k;
@@ -556,9 +908,9 @@ omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		omendb_check_page(index, buf, page, OMENDB_PAGE_NODE);
+		omendb_check_node_page(index, buf, page, meta);
 		for (; i < n && refs[i].blkno == blkno; i++)
-			visitor(omendb_page_node(index, page, meta, refs[i].off),
+			visitor(page_node_at(index, page, meta, blkno, refs[i].off),
 					refs[i].idx, arg);
 		UnlockReleaseBuffer(buf);
 	}

@@ -56,12 +56,14 @@ scan_node_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			UnlockReleaseBuffer(buf);
 			continue;
 		}
-		omendb_check_page(index, buf, page, OMENDB_PAGE_NODE);
+		omendb_check_node_page(index, buf, page, meta);
 
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
 		{
 			OmenNodeHeader node = omendb_page_node(index, page, meta, off);
+
+			omendb_check_neighbors(index, meta, blkno, off, node);
 
 			if (!(node->flags & OMENDB_NODE_LIVE))
 				continue;

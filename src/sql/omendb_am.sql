@@ -30,3 +30,15 @@ CREATE OPERATOR CLASS vector_cosine_ops
 	FOR TYPE vector USING omendb AS
 	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 omendb_metric_cosine(internal);
+
+-- Verification, in the manner of amcheck's bt_index_check: see
+-- "Verification (omendb_check)" in src/README.omendb.  Reads the whole
+-- index (and with heapallindexed the whole table), so only superusers may
+-- run it unless granted.
+CREATE FUNCTION omendb_check(index regclass, heapallindexed boolean DEFAULT false,
+	OUT nodes bigint, OUT live_nodes bigint, OUT deleted_nodes bigint,
+	OUT reachable_live_nodes bigint, OUT reachable_fraction float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION omendb_check(regclass, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION omendb_check(regclass, boolean) IS
+	'verify an omendb index: pages, graph, and optionally that it holds every row of its table';

@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(22);
+SELECT plan(24);
 
 -- Inside lives_ok: if the extension cannot be created the remaining tests
 -- still run (and fail one by one) instead of aborting the whole file.
@@ -77,16 +77,24 @@ SELECT has_operator('vector', '<+>', 'vector', 'double precision',
 -- Index access method handlers (returning index_am_handler) are exempt:
 -- PostgreSQL calls them only to get the AM's struct, and they are
 -- conventionally left VOLATILE.  Aggregates are exempt from STRICT only.
+-- The index check omendb_check is exempt too, and has its own tests below:
+-- it reads relations, so it is VOLATILE and PARALLEL RESTRICTED, like
+-- amcheck's functions.
 
-CREATE TEMP VIEW omendb_funcs AS
-	SELECT p.oid, p.oid::regprocedure::text AS sig, p.prokind,
-		   p.provolatile, p.proisstrict, p.proparallel
+CREATE TEMP VIEW omendb_all_funcs AS
+	SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.prokind,
+		   p.provolatile, p.proisstrict, p.proparallel, p.proacl
 	FROM pg_proc p
 	JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 	JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass
 		AND d.refobjid = e.oid AND d.deptype = 'e'
 	WHERE e.extname = 'omendb'
 	  AND p.prorettype <> 'index_am_handler'::regtype;
+
+CREATE TEMP VIEW omendb_funcs AS
+	SELECT oid, sig, prokind, provolatile, proisstrict, proparallel
+	FROM omendb_all_funcs
+	WHERE proname <> 'omendb_check';
 
 SELECT cmp_ok(
 	(SELECT count(*) FROM omendb_funcs)::int, '>=', 6,
@@ -111,6 +119,17 @@ SELECT is_empty(
 	     AND o.oprleft = to_regtype('vector') AND o.oprright = to_regtype('vector')
 	     AND o.oprcode NOT IN (SELECT oid FROM omendb_funcs) $$,
 	'the distance operators are implemented by extension functions');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname = 'omendb_check' $$,
+	$$ VALUES ('omendb_check(regclass,boolean)', 'v', true, 'r') $$,
+	'omendb_check(regclass, boolean) is the one exemption: VOLATILE, STRICT, PARALLEL RESTRICTED');
+
+SELECT ok(
+	(SELECT NOT has_function_privilege('public', oid, 'EXECUTE')
+	 FROM omendb_all_funcs WHERE proname = 'omendb_check'),
+	'omendb_check is not executable by PUBLIC (superusers, or whoever is granted it)');
 
 -- relocatability, for real ------------------------------------------------------
 

@@ -123,6 +123,24 @@ sub compare
 uses_indexes($standby, 'standby');
 compare('after build, concurrent inserts, deletes, updates, VACUUM');
 
+# omendb_check runs on the standby too (during recovery, read-only, with
+# the heap cross-check) and counts what it counts on the primary.
+for my $index (qw(items_l2 items_cos items_empty_ip))
+{
+	my $sql = "SELECT nodes, live_nodes, deleted_nodes FROM omendb_check('$index', true)";
+	is($standby->safe_psql($db, $sql), $primary->safe_psql($db, $sql),
+		"omendb_check of $index passes on the standby, with the primary's counts");
+}
+# An unlogged index has no data on a standby: nothing to check, no error.
+$primary->safe_psql(
+	$db, qq{
+CREATE UNLOGGED TABLE items_unlogged AS SELECT * FROM items WHERE id <= 100;
+CREATE INDEX items_unlogged_l2 ON items_unlogged USING omendb (v);
+});
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is($standby->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('items_unlogged_l2', true)"),
+	'0|0', 'omendb_check of an unlogged index on the standby finds nothing to check');
+
 # Rebuilds replicate too.
 $primary->safe_psql($db, 'REINDEX INDEX CONCURRENTLY items_l2');
 $primary->safe_psql($db, 'REINDEX INDEX items_cos');

@@ -1,0 +1,201 @@
+--
+-- omendb_check: verifying an omendb index.  The check passes on every kind
+-- of healthy index (each operator class, after inserts, deletes, updates
+-- and VACUUM, partial and expression indexes, an index built empty, with
+-- and without the heap cross-check), its counts say how many nodes are
+-- live and deleted, and it refuses what is not an omendb index, with the
+-- right SQLSTATE.  Damaged indexes are the business of TAP test
+-- 015_corruption.pl.
+--
+-- How many live nodes the graph reaches depends on how it happens to be
+-- built, so it is printed only as whether it is nearly all of them.
+--
+SET jit = off;
+
+-- chk(index, heapallindexed): the check's counts in one line.
+CREATE FUNCTION pg_temp.chk(idx regclass, heapallindexed boolean) RETURNS text
+LANGUAGE sql AS $$
+	SELECT format('%s nodes, %s live, %s deleted, %s',
+				  nodes, live_nodes, deleted_nodes,
+				  CASE WHEN reachable_live_nodes <= live_nodes
+						AND reachable_fraction = CASE WHEN live_nodes = 0 THEN 1
+													  ELSE reachable_live_nodes::float8 / live_nodes END
+						AND reachable_fraction >= 0.95
+					   THEN 'reachable >= 95%'
+					   ELSE format('reachable %s (%s)', reachable_live_nodes, reachable_fraction) END)
+	FROM omendb_check(idx, heapallindexed)
+$$;
+
+-- chk_all(): every omendb index in this schema, both ways.
+CREATE FUNCTION pg_temp.chk_all() RETURNS TABLE (index_name text, plain text, heapallindexed text)
+LANGUAGE sql AS $$
+	SELECT c.relname::text, pg_temp.chk(c.oid, false), pg_temp.chk(c.oid, true)
+	FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+	WHERE a.amname = 'omendb' AND c.relkind = 'i'
+	  AND c.relnamespace = 'public'::regnamespace
+	ORDER BY 1
+$$;
+
+-- err(sql): the SQLSTATE and message of the error a statement raises.
+CREATE FUNCTION pg_temp.err(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE sql;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+-- 300 rows of 4 dimensions and 10 NULLs, one index per operator class.
+CREATE TABLE chk_t (id int PRIMARY KEY, v vector(4), note text);
+INSERT INTO chk_t
+SELECT i, ARRAY[sin(i * 0.7), cos(i * 1.3), 2 * sin(i * 0.19), cos(i * 0.53) - 0.5]::real[], 'row ' || i
+FROM generate_series(1, 300) i;
+INSERT INTO chk_t SELECT i, NULL, NULL FROM generate_series(301, 310) i;
+CREATE INDEX chk_t_l2 ON chk_t USING omendb (v vector_l2_ops);
+CREATE INDEX chk_t_ip ON chk_t USING omendb (v vector_ip_ops);
+CREATE INDEX chk_t_cos ON chk_t USING omendb (v vector_cosine_ops) WITH (graph_degree = 8);
+
+-- A fresh build: one live node per non-NULL row.
+SELECT * FROM pg_temp.chk_all();
+-- The raw result: one row of counts.
+SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes <= live_nodes AS reachable_le_live,
+	   reachable_fraction > 0 AND reachable_fraction <= 1 AS fraction_in_range
+FROM omendb_check('chk_t_l2');
+-- heapallindexed defaults to false; it may be given by name.
+SELECT nodes FROM omendb_check('chk_t_ip');
+SELECT nodes FROM omendb_check(index => 'chk_t_ip', heapallindexed => true);
+
+-- Inserts, one at a time and many at once; NULLs add no node.
+INSERT INTO chk_t VALUES (311, '[0.5,0.5,0.5,0.5]', NULL), (312, NULL, NULL);
+INSERT INTO chk_t
+SELECT i, ARRAY[cos(i * 0.3), sin(i * 1.1), sin(i * 0.23), cos(i * 0.71)]::real[], NULL
+FROM generate_series(1001, 1200) i;
+SELECT * FROM pg_temp.chk_all();
+
+-- Deleted rows keep their live nodes until VACUUM marks them deleted;
+-- the heap check accepts live nodes of rows its snapshot does not see.
+DELETE FROM chk_t WHERE id % 3 = 0;
+SELECT * FROM pg_temp.chk_all();
+VACUUM chk_t;
+SELECT * FROM pg_temp.chk_all();
+
+-- Updates: a new vector is a new node (the old one is deleted at the next
+-- VACUUM); a HOT update of another column adds none, and the heap check
+-- finds the row by its HOT chain's root.
+UPDATE chk_t SET v = v * '[-1,1,-1,1]' WHERE id % 7 = 0;
+UPDATE chk_t SET note = 'updated' WHERE id % 5 = 0;
+SELECT * FROM pg_temp.chk_all();
+VACUUM chk_t;
+SELECT * FROM pg_temp.chk_all();
+-- Rows inserted into the freed space.
+INSERT INTO chk_t
+SELECT i, ARRAY[sin(i * 0.31), cos(i * 0.9), cos(i * 0.27), sin(i * 0.6)]::real[], NULL
+FROM generate_series(2001, 2100) i;
+SELECT * FROM pg_temp.chk_all();
+
+-- Inside a transaction that has changed the table: the heap check sees the
+-- transaction's own changes.
+BEGIN;
+DELETE FROM chk_t WHERE id BETWEEN 2001 AND 2050;
+INSERT INTO chk_t VALUES (3001, '[1,2,3,4]', NULL);
+SELECT pg_temp.chk('chk_t_l2', true);
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.chk('chk_t_cos', true);
+SELECT pg_temp.chk('chk_t_cos', true);
+COMMIT;
+DROP TABLE chk_t;
+
+-- Partial and expression indexes hold only what their definition says;
+-- the heap check evaluates the predicate and the expression.
+CREATE TABLE chk_p (id int, v vector(4));
+INSERT INTO chk_p
+SELECT i, ARRAY[sin(i * 0.7), cos(i * 1.3), 2 * sin(i * 0.19), cos(i * 0.53) - 0.5]::real[]
+FROM generate_series(1, 200) i;
+CREATE INDEX chk_p_even ON chk_p USING omendb (v) WHERE id % 2 = 0;
+CREATE INDEX chk_p_sub ON chk_p USING omendb (subvector(v, 1, 3) vector_cosine_ops);
+CREATE INDEX chk_p_norm ON chk_p USING omendb (l2_normalize(v) vector_ip_ops) WHERE id > 50;
+SELECT * FROM pg_temp.chk_all();
+INSERT INTO chk_p SELECT i, '[1,0,0,0]' FROM generate_series(201, 210) i;
+DELETE FROM chk_p WHERE id < 20;
+VACUUM chk_p;
+SELECT * FROM pg_temp.chk_all();
+DROP TABLE chk_p;
+
+-- An index built on an empty table has no nodes and no quantizer until the
+-- first vector arrives; a NULL does not train it, a row does.  A zero
+-- vector is not indexed under cosine (every distance to it is NaN), which
+-- the heap check knows.
+CREATE TABLE chk_e (id int, v vector(3));
+CREATE INDEX chk_e_l2 ON chk_e USING omendb (v);
+CREATE INDEX chk_e_cos ON chk_e USING omendb (v vector_cosine_ops);
+SELECT * FROM pg_temp.chk_all();
+SELECT reachable_fraction FROM omendb_check('chk_e_l2');
+INSERT INTO chk_e VALUES (1, NULL), (2, '[0,0,0]');
+SELECT * FROM pg_temp.chk_all();
+INSERT INTO chk_e VALUES (3, '[1,2,3]');
+SELECT * FROM pg_temp.chk_all();
+-- (within the range the first vector trained, [-6, 6] in each dimension)
+INSERT INTO chk_e SELECT i, ARRAY[5 * sin(i), 5 * cos(i * 0.7), 3 * sin(i * 0.3)]::real[]
+FROM generate_series(4, 100) i;
+SELECT * FROM pg_temp.chk_all();
+DROP TABLE chk_e;
+
+-- A column without a typmod, an unlogged table and a temporary table.
+CREATE TABLE chk_n (id int, v vector);
+INSERT INTO chk_n SELECT i, ARRAY[i, i * i % 13, -i]::real[] FROM generate_series(1, 50) i;
+CREATE INDEX chk_n_l2 ON chk_n USING omendb (v);
+CREATE UNLOGGED TABLE chk_u (id int, v vector(2));
+INSERT INTO chk_u SELECT i, ARRAY[sin(i), cos(i)]::real[] FROM generate_series(1, 50) i;
+CREATE INDEX chk_u_l2 ON chk_u USING omendb (v);
+SELECT * FROM pg_temp.chk_all();
+CREATE TEMP TABLE chk_tmp (id int, v vector(2));
+INSERT INTO chk_tmp SELECT i, ARRAY[sin(i), cos(i)]::real[] FROM generate_series(1, 50) i;
+CREATE INDEX chk_tmp_l2 ON chk_tmp USING omendb (v);
+SELECT pg_temp.chk('chk_tmp_l2', true);
+-- after REINDEX, too
+REINDEX INDEX chk_n_l2;
+REINDEX INDEX CONCURRENTLY chk_u_l2;
+SELECT * FROM pg_temp.chk_all();
+DROP TABLE chk_n, chk_u, chk_tmp;
+
+-- What is not an omendb index is refused with wrong_object_type (42809).
+CREATE TABLE chk_x (id int PRIMARY KEY, v vector(2));
+CREATE SEQUENCE chk_x_seq;
+CREATE VIEW chk_x_view AS SELECT * FROM chk_x;
+SELECT pg_temp.err($$SELECT omendb_check('chk_x')$$);
+SELECT pg_temp.err($$SELECT omendb_check('chk_x_pkey')$$);
+SELECT pg_temp.err($$SELECT omendb_check('chk_x_seq')$$);
+SELECT pg_temp.err($$SELECT omendb_check('chk_x_view')$$);
+-- a partitioned index has no data of its own: its partitions' indexes do
+CREATE TABLE chk_part (id int, v vector(2)) PARTITION BY RANGE (id);
+CREATE TABLE chk_part_1 PARTITION OF chk_part FOR VALUES FROM (0) TO (100);
+INSERT INTO chk_part SELECT i, ARRAY[i, -i]::real[] FROM generate_series(0, 99) i;
+CREATE INDEX chk_part_l2 ON chk_part USING omendb (v);
+SELECT pg_temp.err($$SELECT omendb_check('chk_part_l2')$$);
+SELECT pg_temp.chk(i.indexrelid, true)
+FROM pg_index i WHERE i.indrelid = 'chk_part_1'::regclass;
+-- STRICT: a NULL argument gives NULL
+SELECT * FROM omendb_check(NULL);
+SELECT * FROM omendb_check('chk_x_pkey', NULL);
+DROP VIEW chk_x_view;
+DROP TABLE chk_x, chk_part;
+DROP SEQUENCE chk_x_seq;
+
+-- Only superusers may run it, unless granted (it reads the whole index and
+-- table, and their owners' expressions run).
+CREATE ROLE regress_omendb_check;
+CREATE TABLE chk_r (id int, v vector(2));
+INSERT INTO chk_r VALUES (1, '[1,2]'), (2, '[2,1]');
+CREATE INDEX chk_r_l2 ON chk_r USING omendb (v);
+SET ROLE regress_omendb_check;
+SELECT pg_temp.err($$SELECT omendb_check('chk_r_l2')$$);
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION omendb_check(regclass, boolean) TO regress_omendb_check;
+SET ROLE regress_omendb_check;
+SELECT nodes FROM omendb_check('chk_r_l2', true);
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION omendb_check(regclass, boolean) FROM regress_omendb_check;
+DROP TABLE chk_r;
+DROP ROLE regress_omendb_check;

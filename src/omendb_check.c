@@ -1,0 +1,1009 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_check.c
+ *	  omendb_check(index, heapallindexed): verify an omendb index, in the
+ *	  manner of amcheck's bt_index_check.
+ *
+ * The check takes AccessShareLock on the index and its table, so that it
+ * can run beside inserts, deletes and VACUUM.  It reads every page of the
+ * index once, one page at a time under a share lock, copying the page and
+ * checking the copy: the meta page, the quantizer pages, and the node
+ * pages with each node's flags, neighbours and heap TID.  It then checks
+ * what only the whole graph can tell (every neighbour is an allocated
+ * node; the entry point and the insert page agree with the node pages),
+ * and walks the graph breadth-first from the entry point to count the
+ * live nodes a search can reach.  The first problem found raises
+ * ERRCODE_INDEX_CORRUPTED, naming the block, offset and node.
+ *
+ * With heapallindexed, it then scans the table with an MVCC snapshot taken
+ * before the first index page was read, as CREATE INDEX would, and checks
+ * that each row the index should hold has exactly one live node, whose
+ * code is the row's vector encoded with the index's quantizer and whose
+ * error bound and norm are right; and that no live node that the scan did
+ * not meet points at an unused heap line pointer.  Why these are the sound
+ * claims under concurrent activity is explained in src/README.omendb,
+ * "Verification (omendb_check)".
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xlog.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "common/hashfn.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/smgr.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "omendb.h"
+
+PG_FUNCTION_INFO_V1(omendb_check);
+
+/* A live node, as the heap cross-check needs it. */
+typedef struct LiveNode
+{
+	ItemPointerData tid;
+	uint8		state;			/* LIVE_* below */
+	uint32		node;
+	float4		error;
+	float4		norm;
+	uint64		codehash;		/* of the node's code */
+} LiveNode;
+
+#define LIVE_UNMATCHED	0		/* no heap row met yet */
+#define LIVE_MATCHED	1		/* the heap scan met its row */
+#define LIVE_SUSPECT	2		/* unmatched, heap line pointer unused */
+
+/* Set in CheckState.flags[] on top of the node flags while walking. */
+#define REACHED			0x80
+
+typedef struct CheckState
+{
+	Relation	index;
+	Relation	heap;
+	bool		heapallindexed;
+	bool		heap_is_heapam; /* TIDs can be checked against the heap */
+	BufferAccessStrategy strategy;
+	char	   *page;			/* copy of the page being checked */
+	OmenMetaPageData meta;		/* as read first: the fixed fields */
+	OmenMetaPageData endmeta;	/* as read after the node pages */
+	OmenQuantState *quant;
+
+	/* node slots, by node id */
+	uint32		capnodes;
+	uint8	   *flags;			/* OMENDB_NODE_*, 0 until the slot is read */
+	uint16	   *nnbrs;
+	uint64	   *nbrstart;		/* where the node's neighbours are in edges */
+	uint32	   *edges;
+	uint64		nedges;
+	uint64		capedges;
+	uint32		nalloc;			/* node slots allocated */
+
+	/* node pages, by block - first_node_block: nodes read from each */
+	uint32		cappages;
+	uint16	   *pagecount;
+	BlockNumber next_block;		/* first node page not read yet */
+
+	/* the largest heap block a live node points at */
+	BlockNumber max_heap_block;
+	uint32		max_heap_block_node;
+
+	/* heapallindexed */
+	LiveNode   *live;
+	uint32		nlive;
+	uint32		caplive;
+	MemoryContext rowcxt;
+	float	   *v;				/* a heap vector as indexed */
+	uint8	   *code;			/* and its code */
+	int64		heaprows;
+} CheckState;
+
+/* ----------------------------------------------------------------
+ *		Reading pages
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Copy a page into cs->page under a share lock.  The checks then run on the
+ * copy, without any lock, so that they may allocate and report freely.
+ */
+static void
+copy_page(CheckState *cs, Relation rel, BlockNumber blkno)
+{
+	Buffer		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
+										 cs->strategy);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	memcpy(cs->page, BufferGetPage(buf), BLCKSZ);
+	UnlockReleaseBuffer(buf);
+}
+
+/* Read and check the meta page (format version aside: see caller). */
+static void
+read_meta_page(CheckState *cs, OmenMetaPageData *meta)
+{
+	char	   *problem;
+
+	copy_page(cs, cs->index, OMENDB_METAPAGE_BLKNO);
+	problem = omendb_meta_page_problem(cs->page);
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO,
+						 problem);
+	memcpy(meta, OmenPageGetMeta(cs->page), sizeof(OmenMetaPageData));
+	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index \"%s\" has omendb format version %u, this library reads version %d",
+						RelationGetRelationName(cs->index), meta->version,
+						OMENDB_VERSION),
+				 errhint("REINDEX it.")));
+	problem = omendb_meta_problem(meta);
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO,
+						 problem);
+}
+
+/*
+ * The meta page read after the node pages must agree with the first copy
+ * on everything but the fields that change after build.
+ */
+static void
+compare_meta(CheckState *cs, const OmenMetaPageData *later)
+{
+	OmenMetaPageData a = cs->meta;
+	OmenMetaPageData b = *later;
+
+	a.entry_node = b.entry_node = 0;
+	a.insert_block = b.insert_block = 0;
+	a.nnodes = b.nnodes = 0;
+	a.max_error = b.max_error = 0;
+	if (memcmp(&a, &b, sizeof(OmenMetaPageData)) != 0)
+		omendb_corrupted(cs->index, "Block %u: the fixed fields of the meta page changed while the index was being checked.",
+						 OMENDB_METAPAGE_BLKNO);
+}
+
+/* ----------------------------------------------------------------
+ *		Node pages
+ * ----------------------------------------------------------------
+ */
+
+/* Make room for node slots up to cap - 1. */
+static void
+reserve_nodes(CheckState *cs, uint32 cap)
+{
+	if (cap <= cs->capnodes)
+		return;
+	if (cs->flags == NULL)
+	{
+		cs->flags = MemoryContextAllocHuge(CurrentMemoryContext, (Size) cap);
+		cs->nnbrs = MemoryContextAllocHuge(CurrentMemoryContext, (Size) cap * sizeof(uint16));
+		cs->nbrstart = MemoryContextAllocHuge(CurrentMemoryContext, (Size) cap * sizeof(uint64));
+	}
+	else
+	{
+		cs->flags = repalloc_huge(cs->flags, (Size) cap);
+		cs->nnbrs = repalloc_huge(cs->nnbrs, (Size) cap * sizeof(uint16));
+		cs->nbrstart = repalloc_huge(cs->nbrstart, (Size) cap * sizeof(uint64));
+	}
+	memset(cs->flags + cs->capnodes, 0, (Size) (cap - cs->capnodes));
+	cs->capnodes = cap;
+}
+
+/* Make room for node slot node, growing geometrically. */
+static void
+grow_nodes(CheckState *cs, uint32 node)
+{
+	uint32		cap = cs->capnodes;
+
+	if (node < cap)
+		return;
+	while (cap <= node)
+		cap = cap < PG_UINT32_MAX / 2 ? Max(cap * 2, 1024) : PG_UINT32_MAX;
+	reserve_nodes(cs, cap);
+}
+
+/* Make room for n more edges, growing geometrically. */
+static void
+reserve_edges(CheckState *cs, uint64 n)
+{
+	uint64		cap;
+
+	if (cs->nedges + n <= cs->capedges)
+		return;
+	cap = Max(cs->capedges * 2, cs->nedges + n);
+	if (cs->edges == NULL)
+		cs->edges = MemoryContextAllocHuge(CurrentMemoryContext, cap * sizeof(uint32));
+	else
+		cs->edges = repalloc_huge(cs->edges, cap * sizeof(uint32));
+	cs->capedges = cap;
+}
+
+static void
+add_edges(CheckState *cs, uint32 node, const uint32 *nbrs, int n)
+{
+	reserve_edges(cs, n);
+	memcpy(cs->edges + cs->nedges, nbrs, sizeof(uint32) * n);
+	cs->nbrstart[node] = cs->nedges;
+	cs->nnbrs[node] = n;
+	cs->nedges += n;
+}
+
+static void
+add_live(CheckState *cs, uint32 node, OmenNodeHeader hdr)
+{
+	LiveNode   *ln;
+
+	if (cs->nlive == cs->caplive)
+	{
+		cs->caplive = Max(cs->caplive * 2, 1024);
+		if (cs->live == NULL)
+			cs->live = MemoryContextAllocHuge(CurrentMemoryContext, (Size) cs->caplive * sizeof(LiveNode));
+		else
+			cs->live = repalloc_huge(cs->live, (Size) cs->caplive * sizeof(LiveNode));
+	}
+	ln = &cs->live[cs->nlive++];
+	ln->tid = hdr->heaptid;
+	ln->state = LIVE_UNMATCHED;
+	ln->node = node;
+	ln->error = hdr->error;
+	ln->norm = hdr->norm;
+	ln->codehash = hash_bytes_extended(OmenNodeCode(hdr, cs->meta.max_degree),
+									   cs->meta.code_size, 0);
+}
+
+/*
+ * Check one node as read from its page and remember what the graph and
+ * heap checks need.  Neighbour ids are checked against the allocated
+ * nodes later, once their number is known.
+ */
+static void
+check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
+		   OmenNodeHeader hdr)
+{
+	const OmenMetaPageData *meta = &cs->meta;
+	uint32		node = omendb_node_id(meta, blkno, off);
+
+	if ((hdr->flags != OMENDB_NODE_LIVE && hdr->flags != OMENDB_NODE_DELETED) ||
+		hdr->unused != 0)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): flags 0x%02X and reserved byte 0x%02X, expected flags live (0x%02X) or deleted (0x%02X) and 0.",
+						 blkno, off, node, hdr->flags, hdr->unused,
+						 OMENDB_NODE_LIVE, OMENDB_NODE_DELETED);
+	/* the encoder rounds the bound up, so it is finite and not negative */
+	if (!(hdr->error >= 0) || isinf(hdr->error))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g.",
+						 blkno, off, node, hdr->error);
+	if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): norm %g.",
+						 blkno, off, node, hdr->norm);
+
+	if (hdr->flags == OMENDB_NODE_LIVE)
+	{
+		BlockNumber hblk = ItemPointerGetBlockNumberNoCheck(&hdr->heaptid);
+		OffsetNumber hoff = ItemPointerGetOffsetNumberNoCheck(&hdr->heaptid);
+
+		if (hblk == InvalidBlockNumber || !OffsetNumberIsValid(hoff) ||
+			(cs->heap_is_heapam && hoff > MaxHeapTuplesPerPage))
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): live node with invalid heap TID (%u,%u).",
+							 blkno, off, node, hblk, hoff);
+		if (cs->max_heap_block == InvalidBlockNumber || hblk > cs->max_heap_block)
+		{
+			cs->max_heap_block = hblk;
+			cs->max_heap_block_node = node;
+		}
+		if (cs->heapallindexed)
+			add_live(cs, node, hdr);
+	}
+
+	grow_nodes(cs, node);
+	cs->flags[node] = hdr->flags;
+	add_edges(cs, node, OmenNodeNeighbors(hdr), hdr->nneighbors);
+}
+
+/*
+ * Read a node page and check the nodes on it from slot first_off on (the
+ * ones before were read earlier: see read_node_pages).  Returns the number
+ * of nodes on the page.
+ */
+static uint32
+check_node_page(CheckState *cs, BlockNumber blkno, OffsetNumber first_off)
+{
+	Page		page = cs->page;
+	char	   *problem;
+	OffsetNumber maxoff;
+
+	copy_page(cs, cs->index, blkno);
+	if (PageIsNew(page))
+		return 0;				/* see read_node_pages */
+	problem = omendb_node_page_problem(page, &cs->meta);
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
+	maxoff = PageGetMaxOffsetNumber(page);
+	if (maxoff < first_off - 1)
+		omendb_corrupted(cs->index, "Block %u: node page held %u nodes, and now holds %u.",
+						 blkno, (unsigned) (first_off - 1), (unsigned) maxoff);
+	for (OffsetNumber off = first_off; off <= maxoff; off++)
+	{
+		problem = omendb_node_item_problem(page, &cs->meta, off);
+		if (problem != NULL)
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
+							 blkno, off, omendb_node_id(&cs->meta, blkno, off),
+							 problem);
+		check_node(cs, blkno, off,
+				   (OmenNodeHeader) PageGetItem(page, PageGetItemId(page, off)));
+	}
+	return maxoff;
+}
+
+/* Read node page blkno, or what was added to it since it was last read. */
+static void
+read_node_page(CheckState *cs, BlockNumber blkno)
+{
+	uint32		p = blkno - cs->meta.first_node_block;
+
+	if (p >= cs->cappages)
+	{
+		uint32		cap = Max(cs->cappages * 2, p + 64);
+
+		if (cs->pagecount == NULL)
+			cs->pagecount = MemoryContextAllocHuge(CurrentMemoryContext, (Size) cap * sizeof(uint16));
+		else
+			cs->pagecount = repalloc_huge(cs->pagecount, (Size) cap * sizeof(uint16));
+		memset(cs->pagecount + cs->cappages, 0, (Size) (cap - cs->cappages) * sizeof(uint16));
+		cs->cappages = cap;
+	}
+	cs->pagecount[p] = check_node_page(cs, blkno,
+									   (OffsetNumber) (cs->pagecount[p] + 1));
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* The last node page read with nodes on it, or InvalidBlockNumber. */
+static BlockNumber
+last_node_page(CheckState *cs)
+{
+	for (BlockNumber b = cs->next_block; b > cs->meta.first_node_block; b--)
+		if (cs->pagecount[b - 1 - cs->meta.first_node_block] > 0)
+			return b - 1;
+	return InvalidBlockNumber;
+}
+
+/*
+ * Read every node page.  Inserts may run meanwhile, so the pages we read
+ * are not one snapshot of the index; we make them add up to one.  Node
+ * pages fill one after the other, so a page read with free slots and
+ * followed by a page with nodes was filled after we read it: we read it
+ * again (once is enough: it was full before its successor got a node).
+ * The last page with nodes is read again after all others, so that any
+ * neighbour we read points at a node we have read, and the meta page is
+ * read after that: if its insert page is past the last page we read,
+ * pages were added meanwhile and we read on.
+ *
+ * All-zero pages after the last node page are left by a crash after
+ * extending the relation (the next extension reuses them) or are being
+ * set up by an insert right now; anywhere else they are damage.
+ */
+static void
+read_node_pages(CheckState *cs)
+{
+	const OmenMetaPageData *meta = &cs->meta;
+	BlockNumber first = meta->first_node_block;
+	BlockNumber last;
+	BlockNumber chased = InvalidBlockNumber;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(cs->index);
+
+	/* room for the nodes there are now, with about R edges each */
+	if (nblocks > first)
+	{
+		uint64		slots = (uint64) (nblocks - first) * meta->nodes_per_page;
+
+		reserve_nodes(cs, (uint32) Min(slots, PG_UINT32_MAX));
+		reserve_edges(cs, slots * meta->graph_degree);
+	}
+
+	cs->next_block = first;
+	for (;;)
+	{
+		nblocks = RelationGetNumberOfBlocks(cs->index);
+		for (; cs->next_block < nblocks; cs->next_block++)
+			read_node_page(cs, cs->next_block);
+
+		last = last_node_page(cs);
+		if (last != InvalidBlockNumber)
+		{
+			for (BlockNumber b = first; b < last; b++)
+			{
+				if (cs->pagecount[b - first] < meta->nodes_per_page)
+					read_node_page(cs, b);
+				if (cs->pagecount[b - first] < meta->nodes_per_page)
+					omendb_corrupted(cs->index, "Block %u: node page holds %u of %u nodes, but node page %u after it holds nodes.",
+									 b, (unsigned) cs->pagecount[b - first],
+									 meta->nodes_per_page, last);
+			}
+			if (cs->pagecount[last - first] < meta->nodes_per_page)
+				read_node_page(cs, last);
+		}
+
+		read_meta_page(cs, &cs->endmeta);
+		compare_meta(cs, &cs->endmeta);
+		if (cs->endmeta.insert_block == InvalidBlockNumber ||
+			(last != InvalidBlockNumber && cs->endmeta.insert_block <= last))
+			break;
+
+		/*
+		 * Pages were added: read on from the first one without nodes.  But
+		 * if the meta page named this insert page last time too, we have
+		 * read that page since, after it was published, and found no node
+		 * on it: the meta page is wrong (reported below).
+		 */
+		if (cs->endmeta.insert_block == chased)
+			break;
+		chased = cs->endmeta.insert_block;
+		cs->next_block = last == InvalidBlockNumber ? first : last + 1;
+	}
+
+	if (last == InvalidBlockNumber)
+		cs->nalloc = 0;
+	else
+		cs->nalloc = (last - first) * meta->nodes_per_page + cs->pagecount[last - first];
+	if (cs->endmeta.insert_block != last)
+		omendb_corrupted(cs->index, "Block %u: meta page says new nodes go to block %u, but the last node page is block %u.",
+						 OMENDB_METAPAGE_BLKNO, cs->endmeta.insert_block, last);
+	if (cs->nalloc == 0 ? cs->endmeta.entry_node != OMENDB_INVALID_NODE :
+		cs->endmeta.entry_node >= cs->nalloc)
+		omendb_corrupted(cs->index, "Block %u: entry node %u, but %u nodes are allocated.",
+						 OMENDB_METAPAGE_BLKNO, cs->endmeta.entry_node, cs->nalloc);
+}
+
+/* ----------------------------------------------------------------
+ *		The graph
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Every neighbour is an allocated node other than the node itself, and no
+ * list names a node twice.  scratch holds nalloc uint32s.
+ */
+static void
+check_edges(CheckState *cs, uint32 *scratch)
+{
+	const OmenMetaPageData *meta = &cs->meta;
+
+	/* scratch[v] = u + 1: v was last met in u's list (ids are < 2^32 - 1) */
+	memset(scratch, 0, (Size) cs->nalloc * sizeof(uint32));
+	for (uint32 u = 0; u < cs->nalloc; u++)
+	{
+		const uint32 *nbrs = cs->edges + cs->nbrstart[u];
+
+		if (cs->flags[u] == 0)
+			elog(ERROR, "omendb_check: node %u of index \"%s\" was not read",
+				 u, RelationGetRelationName(cs->index));
+		for (int i = 0; i < cs->nnbrs[u]; i++)
+		{
+			uint32		v = nbrs[i];
+			const char *what = NULL;
+
+			if (v >= cs->nalloc)
+				what = "is not an allocated node";
+			else if (v == u)
+				what = "is the node itself";
+			else if (scratch[v] == u + 1)
+				what = "appears twice in its list";
+			if (what != NULL)
+				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): neighbour %u %s (%u nodes are allocated).",
+								 omendb_node_block(meta, u),
+								 omendb_node_offset(meta, u), u, v, what,
+								 cs->nalloc);
+			scratch[v] = u + 1;
+		}
+		if ((u & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Breadth-first walk from the entry point over all nodes (deleted ones are
+ * traversed by searches too); returns how many live nodes it reaches.
+ * queue holds nalloc uint32s.
+ */
+static uint64
+count_reachable(CheckState *cs, uint32 *queue)
+{
+	uint32		head = 0;
+	uint32		tail = 0;
+	uint64		reached = 0;
+
+	if (cs->nalloc == 0)
+		return 0;
+	queue[tail++] = cs->endmeta.entry_node;
+	cs->flags[cs->endmeta.entry_node] |= REACHED;
+	while (head < tail)
+	{
+		uint32		u = queue[head++];
+		const uint32 *nbrs = cs->edges + cs->nbrstart[u];
+
+		if (cs->flags[u] & OMENDB_NODE_LIVE)
+			reached++;
+		for (int i = 0; i < cs->nnbrs[u]; i++)
+		{
+			if (cs->flags[nbrs[i]] & REACHED)
+				continue;
+			cs->flags[nbrs[i]] |= REACHED;
+			queue[tail++] = nbrs[i];
+		}
+		if ((head & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return reached;
+}
+
+/* ----------------------------------------------------------------
+ *		The heap
+ * ----------------------------------------------------------------
+ */
+
+static int
+live_tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare(&((LiveNode *) a)->tid, &((LiveNode *) b)->tid);
+}
+
+/* The live nodes with this TID: *n of them from the returned one on. */
+static LiveNode *
+find_live(CheckState *cs, ItemPointer tid, int *n)
+{
+	uint32		lo = 0;
+	uint32		hi = cs->nlive;
+	LiveNode   *ln;
+
+	while (lo < hi)
+	{
+		uint32		mid = lo + (hi - lo) / 2;
+
+		if (ItemPointerCompare(&cs->live[mid].tid, tid) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	ln = &cs->live[lo];
+	*n = 0;
+	while (lo + *n < cs->nlive && ItemPointerEquals(&ln[*n].tid, tid))
+		(*n)++;
+	return ln;
+}
+
+/* Copy a node's code (and flags, TID) from its page. */
+static OmenNodeHeader
+read_node(CheckState *cs, uint32 node)
+{
+	BlockNumber blkno = omendb_node_block(&cs->meta, node);
+	OffsetNumber off = omendb_node_offset(&cs->meta, node);
+	char	   *problem;
+
+	copy_page(cs, cs->index, blkno);
+	problem = omendb_node_page_problem(cs->page, &cs->meta);
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
+	problem = omendb_node_item_problem(cs->page, &cs->meta, off);
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
+						 blkno, off, node, problem);
+	return (OmenNodeHeader) PageGetItem(cs->page, PageGetItemId(cs->page, off));
+}
+
+/* |x - decode(code)|, exactly as far as double arithmetic goes. */
+static double
+quantization_error(const OmenQuantState *qs, const float *x, const uint8 *code)
+{
+	double		err = 0;
+
+	for (int i = 0; i < qs->dim; i++)
+	{
+		double		d = (double) x[i] - ((double) qs->lower[i] + (double) qs->step[i] * code[i]);
+
+		err += d * d;
+	}
+	return sqrt(err);
+}
+
+/*
+ * A heap row the index should hold (visible to the snapshot, the indexed
+ * value not NULL, the predicate true): exactly one live node has its TID,
+ * with the code and error bound of its vector.
+ */
+static void
+check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
+{
+	const OmenMetaPageData *meta = &cs->meta;
+	Vector	   *vec = DatumGetVector(value);
+	BlockNumber hblk = ItemPointerGetBlockNumber(tid);
+	OffsetNumber hoff = ItemPointerGetOffsetNumber(tid);
+	LiveNode   *ln;
+	int			n;
+	float		norm;
+	bool		indexable;
+	double		err;
+
+	cs->heaprows++;
+	ln = find_live(cs, tid, &n);
+	if (meta->quant_trained && vec->dim != meta->dimensions)
+		omendb_corrupted(cs->index, "Heap row (%u,%u) has %d dimensions, the index %u.",
+						 hblk, hoff, vec->dim, meta->dimensions);
+	/* only a zero vector under cosine is not indexed (its distances are NaN) */
+	indexable = omendb_prepare_vector(meta->metric, vec->x, vec->dim,
+									  meta->ip_max_norm, cs->v, &norm);
+	if (!indexable)
+	{
+		if (n > 0)
+			omendb_corrupted(cs->index, "Heap row (%u,%u) has a vector the index cannot hold, but live node %u.",
+							 hblk, hoff, ln->node);
+		return;
+	}
+	if (n == 0)
+		omendb_corrupted(cs->index, "Heap row (%u,%u) has no live node.", hblk, hoff);
+	if (n > 1)
+		omendb_corrupted(cs->index, "Heap row (%u,%u) has %d live nodes (%u and %u).",
+						 hblk, hoff, n, ln[0].node, ln[1].node);
+	ln->state = LIVE_MATCHED;
+
+	(void) omendb_sq8_encode(cs->quant, cs->v, cs->code);
+	if (hash_bytes_extended(cs->code, meta->code_size, 0) != ln->codehash)
+	{
+		const uint8 *stored = OmenNodeCode(read_node(cs, ln->node), meta->max_degree);
+
+		for (int i = 0; i < meta->code_size; i++)
+			if (stored[i] != cs->code[i])
+				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): code byte %d is %u, but heap row (%u,%u) encodes to %u.",
+								 omendb_node_block(meta, ln->node),
+								 omendb_node_offset(meta, ln->node), ln->node,
+								 i, stored[i], hblk, hoff, cs->code[i]);
+		/* the code changed since we read it: it never does */
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): code changed while the index was being checked.",
+						 omendb_node_block(meta, ln->node),
+						 omendb_node_offset(meta, ln->node), ln->node);
+	}
+
+	/*
+	 * The scan's lower bounds are only valid if the stored error is at least
+	 * the true distance between the vector and its decoded code.  The
+	 * encoder rounds it up; allow for nothing more than float rounding.
+	 */
+	err = quantization_error(cs->quant, cs->v, cs->code);
+	if (!(ln->error >= err * (1.0 - 2 * FLT_EPSILON)))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g is below the true error %g of heap row (%u,%u).",
+						 omendb_node_block(meta, ln->node),
+						 omendb_node_offset(meta, ln->node), ln->node,
+						 ln->error, err, hblk, hoff);
+	if (!(ln->norm == norm || fabs((double) ln->norm - norm) <= 4 * FLT_EPSILON * norm))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): norm %g, but heap row (%u,%u) has norm %g.",
+						 omendb_node_block(meta, ln->node),
+						 omendb_node_offset(meta, ln->node), ln->node,
+						 ln->norm, hblk, hoff, norm);
+}
+
+static void
+heap_row_callback(Relation index, ItemPointer tid, Datum *values,
+				  bool *isnull, bool tupleIsAlive, void *state)
+{
+	CheckState *cs = state;
+	MemoryContext oldcxt;
+
+	if (isnull[0])
+		return;
+	oldcxt = MemoryContextSwitchTo(cs->rowcxt);
+	check_heap_row(cs, tid, values[0]);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(cs->rowcxt);
+}
+
+/*
+ * A live node no heap row matched belongs to a row that is dead (or not
+ * yet visible) but not vacuumed yet: fine.  But its line pointer must
+ * still be in use, since VACUUM marks the node deleted before it frees
+ * the line pointer.  VACUUM may do both while we look, so a node whose
+ * line pointer is unused is read again: only if it is still live with
+ * that TID is the index wrong.
+ */
+static void
+check_unmatched_live_nodes(CheckState *cs)
+{
+	uint32		i = 0;
+
+	while (i < cs->nlive)
+	{
+		BlockNumber hblk = ItemPointerGetBlockNumber(&cs->live[i].tid);
+		uint32		j;
+		Page		page = cs->page;
+		OffsetNumber maxoff;
+
+		for (j = i; j < cs->nlive &&
+			 ItemPointerGetBlockNumber(&cs->live[j].tid) == hblk; j++)
+			;
+		copy_page(cs, cs->heap, hblk);
+		maxoff = PageIsNew(page) ? 0 : PageGetMaxOffsetNumber(page);
+		for (uint32 k = i; k < j; k++)
+		{
+			OffsetNumber hoff = ItemPointerGetOffsetNumber(&cs->live[k].tid);
+
+			if (cs->live[k].state == LIVE_UNMATCHED &&
+				(hoff > maxoff || !ItemIdIsUsed(PageGetItemId(page, hoff))))
+				cs->live[k].state = LIVE_SUSPECT;
+		}
+		for (uint32 k = i; k < j; k++)
+		{
+			OmenNodeHeader hdr;
+
+			if (cs->live[k].state != LIVE_SUSPECT)
+				continue;
+			hdr = read_node(cs, cs->live[k].node);
+			if (hdr->flags == OMENDB_NODE_LIVE &&
+				ItemPointerEquals(&hdr->heaptid, &cs->live[k].tid))
+				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): live node points at heap TID (%u,%u), whose line pointer is unused.",
+								 omendb_node_block(&cs->meta, cs->live[k].node),
+								 omendb_node_offset(&cs->meta, cs->live[k].node),
+								 cs->live[k].node, hblk,
+								 ItemPointerGetOffsetNumber(&cs->live[k].tid));
+		}
+		i = j;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Scan the table as CREATE INDEX CONCURRENTLY's first scan does, with our
+ * snapshot (taken before the index was read), and match its rows with the
+ * live nodes.  table_index_build_scan evaluates expressions and the
+ * predicate, and reports heap-only tuples by the TID of their HOT chain's
+ * root, which is the one the index holds.
+ */
+static void
+check_heap(CheckState *cs, Snapshot snapshot)
+{
+	IndexInfo  *indexinfo = BuildIndexInfo(cs->index);
+	TableScanDesc scan;
+	uint32		unmatched = 0;
+
+	qsort(cs->live, cs->nlive, sizeof(LiveNode), live_tid_cmp);
+	cs->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb_check row",
+									   ALLOCSET_DEFAULT_SIZES);
+	cs->v = palloc(sizeof(float) * (VECTOR_MAX_DIM + 1));
+	cs->code = palloc(VECTOR_MAX_DIM + 1);
+
+	indexinfo->ii_Concurrent = true;
+	indexinfo->ii_Unique = false;
+	indexinfo->ii_ExclusionOps = NULL;
+	indexinfo->ii_ExclusionProcs = NULL;
+	indexinfo->ii_ExclusionStrats = NULL;
+	scan = table_beginscan_strat(cs->heap, snapshot, 0, NULL, true, true);
+	/* ends the scan */
+	table_index_build_scan(cs->heap, cs->index, indexinfo, true, false,
+						   heap_row_callback, cs, scan);
+
+	if (cs->heap_is_heapam)
+		check_unmatched_live_nodes(cs);
+	for (uint32 i = 0; i < cs->nlive; i++)
+		unmatched += cs->live[i].state != LIVE_MATCHED;
+	elog(DEBUG1, "omendb_check: %lld heap rows of \"%s\" matched, %u live nodes of \"%s\" belong to rows the snapshot does not see",
+		 (long long) cs->heaprows, RelationGetRelationName(cs->heap),
+		 unmatched, RelationGetRelationName(cs->index));
+	MemoryContextDelete(cs->rowcxt);
+}
+
+/* ----------------------------------------------------------------
+ *		Entry point
+ * ----------------------------------------------------------------
+ */
+
+/* Is the relation an omendb index we can check? */
+static void
+check_checkable(Relation index)
+{
+	if (index->rd_rel->relkind != RELKIND_INDEX ||
+		index->rd_indam->ambuild != omendb_build)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an omendb index",
+						RelationGetRelationName(index)),
+				 index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX ?
+				 errdetail("A partitioned index has no data of its own; check the indexes of its partitions.") : 0));
+	if (RELATION_IS_OTHER_TEMP(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot access temporary tables of other sessions"),
+				 errdetail("Index \"%s\" is associated with temporary relation.",
+						   RelationGetRelationName(index))));
+	if (!index->rd_index->indisvalid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot check index \"%s\"",
+						RelationGetRelationName(index)),
+				 errdetail("Index is not valid.")));
+}
+
+/*
+ * Check the index; fills nodes, live, deleted and reachable live nodes.
+ * The caller holds AccessShareLock on the index and its table.
+ */
+static void
+check_index(Relation index, Relation heap, bool heapallindexed,
+			int64 *counts)
+{
+	CheckState *cs = palloc0(sizeof(CheckState));
+	Snapshot	snapshot = InvalidSnapshot;
+	OmenMetric	metric = omendb_index_metric(index);
+	uint32	   *scratch;
+
+	cs->index = index;
+	cs->heap = heap;
+	cs->heapallindexed = heapallindexed;
+	cs->heap_is_heapam = heap->rd_rel->relam == HEAP_TABLE_AM_OID;
+	cs->strategy = GetAccessStrategy(BAS_BULKREAD);
+	cs->page = palloc(BLCKSZ);
+	cs->max_heap_block = InvalidBlockNumber;
+
+	/*
+	 * The snapshot comes before the first index page is read: every row it
+	 * sees was inserted, with its node, before that.  An old transaction
+	 * snapshot (REPEATABLE READ) may predate the index's indcheckxmin
+	 * horizon, and see rows the index need not hold.
+	 */
+	if (heapallindexed)
+	{
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		if (IsolationUsesXactSnapshot() && index->rd_index->indcheckxmin &&
+			!TransactionIdPrecedes(HeapTupleHeaderGetXmin(index->rd_indextuple->t_data),
+								   snapshot->xmin))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("index \"%s\" cannot be verified using transaction snapshot",
+							RelationGetRelationName(index))));
+	}
+
+	read_meta_page(cs, &cs->meta);
+	if (cs->meta.metric != metric)
+		omendb_corrupted(index, "Block %u: meta page has metric %u, but the operator class says %d.",
+						 OMENDB_METAPAGE_BLKNO, cs->meta.metric, (int) metric);
+	if (cs->meta.quant_trained)
+	{
+		/* other blocks of an untrained index are left by a failed training */
+		cs->quant = omendb_read_quant(index, &cs->meta);
+		read_node_pages(cs);
+	}
+
+	if (cs->nalloc > 0)
+	{
+		scratch = MemoryContextAllocHuge(CurrentMemoryContext,
+										 (Size) cs->nalloc * sizeof(uint32));
+		check_edges(cs, scratch);
+		counts[3] = count_reachable(cs, scratch);
+		pfree(scratch);
+	}
+	for (uint32 u = 0; u < cs->nalloc; u++)
+	{
+		counts[1] += (cs->flags[u] & OMENDB_NODE_LIVE) != 0;
+		counts[2] += (cs->flags[u] & OMENDB_NODE_DELETED) != 0;
+	}
+	counts[0] = cs->nalloc;
+
+	/*
+	 * Heap blocks only go away when VACUUM truncates the table, which needs
+	 * a lock that conflicts with ours, and only after the nodes pointing
+	 * there were marked deleted.  Measured after the index was read, so
+	 * rows added meanwhile are in.
+	 */
+	if (cs->heap_is_heapam && cs->max_heap_block != InvalidBlockNumber &&
+		cs->max_heap_block >= RelationGetNumberOfBlocks(heap))
+		omendb_corrupted(index, "Block %u, offset %u (node %u): live node points at heap block %u, but \"%s\" has %u blocks.",
+						 omendb_node_block(&cs->meta, cs->max_heap_block_node),
+						 omendb_node_offset(&cs->meta, cs->max_heap_block_node),
+						 cs->max_heap_block_node, cs->max_heap_block,
+						 RelationGetRelationName(heap),
+						 RelationGetNumberOfBlocks(heap));
+
+	if (heapallindexed)
+	{
+		check_heap(cs, snapshot);
+		UnregisterSnapshot(snapshot);
+	}
+	FreeAccessStrategy(cs->strategy);
+}
+
+/*
+ * omendb_check(index regclass, heapallindexed boolean DEFAULT false,
+ *				OUT nodes bigint, OUT live_nodes bigint,
+ *				OUT deleted_nodes bigint, OUT reachable_live_nodes bigint,
+ *				OUT reachable_fraction float8)
+ *
+ * Locking follows amcheck's bt_index_check: the table first, to avoid
+ * deadlocks, then the index, and the table's owner runs the index's
+ * expressions and predicate, in a security-restricted operation.
+ */
+Datum
+omendb_check(PG_FUNCTION_ARGS)
+{
+	Oid			indrelid = PG_GETARG_OID(0);
+	bool		heapallindexed = PG_GETARG_BOOL(1);
+	Oid			heapid;
+	Relation	heap = NULL;
+	Relation	index;
+	Oid			save_userid = InvalidOid;
+	int			save_sec_context = -1;
+	int			save_nestlevel = -1;
+	int64		counts[4] = {0, 0, 0, 0};
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	/* if indrelid is not an index, index_open below says so */
+	heapid = IndexGetRelation(indrelid, true);
+	if (OidIsValid(heapid))
+	{
+		heap = table_open(heapid, AccessShareLock);
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(heap->rd_rel->relowner,
+							   save_sec_context | SECURITY_RESTRICTED_OPERATION);
+		save_nestlevel = NewGUCNestLevel();
+	}
+	index = index_open(indrelid, AccessShareLock);
+
+	/* the index may have been dropped and its OID reused meanwhile */
+	if (heap == NULL || heapid != IndexGetRelation(indrelid, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("could not open parent table of index \"%s\"",
+						RelationGetRelationName(index))));
+	check_checkable(index);
+
+	/* an unlogged index has no main fork on a standby: nothing to check */
+	if (index->rd_rel->relpersistence != RELPERSISTENCE_UNLOGGED ||
+		!RecoveryInProgress())
+	{
+		/* the node arrays can be large: free them before returning */
+		cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb_check",
+									ALLOCSET_DEFAULT_SIZES);
+		oldcxt = MemoryContextSwitchTo(cxt);
+		check_index(index, heap, heapallindexed, counts);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+	}
+	else
+		ereport(DEBUG1,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot verify unlogged index \"%s\" during recovery, skipping",
+						RelationGetRelationName(index))));
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	/*
+	 * Nothing here sends invalidations, so the locks may go before commit,
+	 * as amcheck's do.
+	 */
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+
+	values[0] = Int64GetDatum(counts[0]);
+	values[1] = Int64GetDatum(counts[1]);
+	values[2] = Int64GetDatum(counts[2]);
+	values[3] = Int64GetDatum(counts[3]);
+	values[4] = Float8GetDatum(counts[1] > 0 ? (double) counts[3] / counts[1] : 1.0);
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

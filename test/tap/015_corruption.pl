@@ -1,0 +1,407 @@
+# TAP: damaged omendb index pages are reported, never followed.
+#
+# An index is built and its relation file saved.  Then, one scenario at a
+# time, the cluster is stopped, bytes of the file are overwritten (a page of
+# garbage, a wrong magic, impossible pd_lower/pd_upper, a misplaced item, a
+# neighbour id far past the last node, more neighbours than slots, a meta
+# page that no longer adds up), and the cluster started again.  Each time:
+#
+#   - omendb_check reports the damage: ERRCODE_INDEX_CORRUPTED (XX002),
+#     'index "..." is corrupted', naming the block and what is wrong;
+#   - an ORDER BY ... LIMIT query, an INSERT and a VACUUM each fail with a
+#     clean ERROR of the same kind;
+#   - no backend crashes (the server log never says "terminated by signal");
+#   - REINDEX repairs the index: omendb_check, with the heap cross-check,
+#     passes again and the query answers.
+#
+# A page whose header is insane is rejected by PostgreSQL's own page
+# verification when the buffer manager reads it from disk, before omendb
+# sees it: that raises ERRCODE_DATA_CORRUPTED (XX001, "invalid page in
+# block"), which those scenarios expect instead.
+#
+# Damage that leaves the pages well-formed but the index wrong about its
+# table (a code that is not the row's vector's, a node pointing at another
+# row, an error bound too small) passes the page checks and is found by
+# omendb_check(index, heapallindexed => true).
+#
+# Checksums are off (initdb's default), so the pages can be changed freely.
+# The file is read and written as this machine's bytes; the offsets below
+# follow src/omendb.h and PostgreSQL's page layout on a little-endian
+# machine.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use OmenTest;
+
+plan skip_all => 'page offsets are written for a little-endian machine'
+  unless pack('L', 1) eq pack('V', 1);
+
+my $node = omen_node('corrupt', conf => ['autovacuum = off']);
+my $db = 'postgres';
+my $BLCKSZ = 8192;
+
+# 32-dimensional vectors from a deterministic formula: row i, element j.
+sub vec_sql
+{
+	my ($i) = @_;
+	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 32) j)";
+}
+my $query_vec = '[' . join(',', map { sprintf('%.2f', sin($_)) } 1 .. 32) . ']';
+
+is($node->safe_psql($db, 'SHOW data_checksums'), 'off', 'data checksums are off');
+$node->safe_psql(
+	$db, qq{
+CREATE EXTENSION omendb;
+CREATE TABLE items (id int PRIMARY KEY, v vector(32));
+INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM generate_series(1, 800) i;
+CREATE INDEX items_l2 ON items USING omendb (v);
+CREATE SEQUENCE next_id START 100001;
+});
+like(
+	$node->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('items_l2', true)"),
+	qr/^800\|800$/, 'the fresh index passes omendb_check, with the heap check');
+
+# ---------------------------------------------------------------- layout
+
+sub index_file
+{
+	return $node->data_dir . '/'
+	  . $node->safe_psql($db, "SELECT pg_relation_filepath('items_l2')");
+}
+
+sub read_file
+{
+	my ($path) = @_;
+	open(my $fh, '<:raw', $path) or die "$path: $!";
+	local $/;
+	my $bytes = <$fh>;
+	close($fh);
+	return $bytes;
+}
+
+sub write_file
+{
+	my ($path, $bytes) = @_;
+	open(my $fh, '>:raw', $path) or die "$path: $!";
+	print $fh $bytes;
+	close($fh) or die "$path: $!";
+}
+
+# Fields of the meta page: OmenMetaPageData right after the 24-byte page
+# header.
+my %META_OFFSET = (
+	magic => 0, dimensions => 8, max_degree => 16, node_size => 36,
+	nodes_per_page => 40, first_node_block => 48, entry_node => 52,
+	insert_block => 56);
+
+sub meta_field
+{
+	my ($bytes, $field) = @_;
+	my $at = 24 + $META_OFFSET{$field};
+	return $field =~ /^(dimensions|max_degree|nodes_per_page)$/
+	  ? unpack('S', substr($bytes, $at, 2))
+	  : unpack('L', substr($bytes, $at, 4));
+}
+
+# Byte offset in the file of the item at (block, offset): its line pointer
+# (lp_off: 15 bits, lp_flags: 2, lp_len: 15) is at 24 + 4 (offset - 1).
+sub item_at
+{
+	my ($bytes, $blkno, $off) = @_;
+	my $lp = unpack('L', substr($bytes, $blkno * $BLCKSZ + 24 + 4 * ($off - 1), 4));
+	return $blkno * $BLCKSZ + ($lp & 0x7FFF);
+}
+
+# Node header: heap TID (6 bytes), flags, reserved, nneighbors (uint16 at
+# 8), error (float4 at 12), norm (16); neighbours (uint32) from 20; then
+# the code.
+sub node_at
+{
+	my ($bytes, $layout, $node) = @_;
+	my $blkno = $layout->{first_node_block} + int($node / $layout->{nodes_per_page});
+	return item_at($bytes, $blkno, $node % $layout->{nodes_per_page} + 1);
+}
+
+# ------------------------------------------------------------- scenarios
+
+# Each scenario changes a copy of the healthy file.  'expect' is the
+# SQLSTATE every reader raises, 'detail' what omendb_check's message says.
+my $garbage_seed = 20240601;
+sub garbage
+{
+	my ($n) = @_;
+	srand($garbage_seed++);
+	return join('', map { chr(int(rand(256))) } 1 .. $n);
+}
+
+my @scenarios = (
+	{
+		name => 'a node page of random bytes',
+		expect => qr/XX00[12]/,
+		detail => qr/invalid page in block|Block \d+: /,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, $l->{entry_block} * $BLCKSZ, $BLCKSZ) = garbage($BLCKSZ);
+		},
+	},
+	{
+		name => 'random bytes under a valid page header',
+		expect => qr/XX002/,
+		detail => qr/Block \d+: not an omendb page/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, $l->{entry_block} * $BLCKSZ + 24, $BLCKSZ - 24) = garbage($BLCKSZ - 24);
+		},
+	},
+	{
+		name => 'a wrong magic number in the special space',
+		expect => qr/XX002/,
+		detail => qr/Block \d+: not an omendb page: magic 0xDEADBEEF/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, $l->{entry_block} * $BLCKSZ + $BLCKSZ - 4, 4) = pack('L', 0xDEADBEEF);
+		},
+	},
+	{
+		name => 'pd_upper past pd_special (an insane page header)',
+		expect => qr/XX001/,
+		detail => qr/invalid page in block/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, $l->{entry_block} * $BLCKSZ + 14, 2) = pack('S', $BLCKSZ - 2);
+		},
+	},
+	{
+		name => 'pd_upper above the node items',
+		expect => qr/XX002/,
+		detail => qr/Block \d+: pd_upper is \d+, but \d+ nodes of \d+ bytes under the special space begin at/,
+		damage => sub {
+			my ($b, $l) = @_;
+			my $special = unpack('S', substr($$b, $l->{entry_block} * $BLCKSZ + 16, 2));
+			substr($$b, $l->{entry_block} * $BLCKSZ + 14, 2) = pack('S', $special);
+		},
+	},
+	{
+		name => 'pd_lower claiming more line pointers than nodes fit a page',
+		expect => qr/XX002/,
+		detail => qr/Block \d+: \d+ line pointers .* holds at most \d+ nodes/,
+		damage => sub {
+			my ($b, $l) = @_;
+			my $upper = unpack('S', substr($$b, $l->{entry_block} * $BLCKSZ + 14, 2));
+			substr($$b, $l->{entry_block} * $BLCKSZ + 12, 2) = pack('S', $upper);
+		},
+	},
+	{
+		name => 'a line pointer moved off its node',
+		expect => qr/XX002/,
+		detail => qr/Block \d+, offset \d+ \(node \d+\): line pointer .* is not a node of \d+ bytes/,
+		damage => sub {
+			my ($b, $l) = @_;
+			my $at = $l->{entry_block} * $BLCKSZ + 24 + 4 * ($l->{entry_offset} - 1);
+			my $lp = unpack('L', substr($$b, $at, 4));
+			substr($$b, $at, 4) = pack('L', $lp - 8);
+		},
+	},
+	{
+		name => 'a neighbour id far past the last node',
+		expect => qr/XX002/,
+		detail => qr/neighbour 4294967280 is not an allocated node/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, $l->{entry_item} + 20, 4) = pack('L', 0xFFFFFFF0);
+		},
+	},
+	{
+		# VACUUM follows no edge and reads no page twice: it checks that
+		# neighbour ids lie on existing pages, and this one does (on the
+		# last node page, past its last node).  Scans fail on reaching it.
+		name => 'a neighbour id one past the last node',
+		expect => qr/XX002/,
+		detail => qr/neighbour 800 is not an allocated node \(800 nodes are allocated\)/,
+		vacuum_passes => 1,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, $l->{entry_item} + 20, 4) = pack('L', 800);
+		},
+	},
+	{
+		name => 'more neighbours than a node has slots',
+		expect => qr/XX002/,
+		detail => qr/Block \d+, offset \d+ \(node \d+\): \d+ neighbours, more than the \d+ slots of a node/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, $l->{entry_item} + 8, 2) = pack('S', $l->{max_degree} + 1);
+		},
+	},
+	{
+		name => 'a meta page whose dimension no longer matches its node layout',
+		expect => qr/XX002/,
+		detail => qr/Block 0: meta page node layout .* is inconsistent/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, 24 + $META_OFFSET{dimensions}, 2) = pack('S', 33);
+		},
+	},
+	{
+		name => 'a meta page with a wrong magic number',
+		expect => qr/XX002/,
+		detail => qr/Block 0: meta page magic is 0x00000000/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, 24 + $META_OFFSET{magic}, 4) = pack('L', 0);
+		},
+	});
+
+# The SQLSTATE and message of a statement's error ('' if none).
+sub sql_error
+{
+	my ($sql) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql($db, "\\set VERBOSITY verbose\n$sql", stdout => \$out, stderr => \$err);
+	return $err;
+}
+
+my $scan_sql =
+  "SET enable_seqscan = off; SELECT id FROM items ORDER BY v <-> '$query_vec' LIMIT 5";
+my $insert_sql =
+  "INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM (SELECT nextval('next_id')::int AS i) s";
+
+my $healthy;
+
+# Apply one damage to the healthy file, start, and try every reader.
+sub run_scenario
+{
+	my ($s, %opts) = @_;
+	my $name = $s->{name};
+	my $path = index_file();
+	my $bytes = $healthy;
+	my %layout;
+
+	$layout{$_} = meta_field($healthy, $_) for keys %META_OFFSET;
+	$layout{entry_block} = $layout{first_node_block} +
+	  int($layout{entry_node} / $layout{nodes_per_page});
+	$layout{entry_offset} = $layout{entry_node} % $layout{nodes_per_page} + 1;
+	$layout{entry_item} = node_at($healthy, \%layout, $layout{entry_node});
+	$s->{damage}->(\$bytes, \%layout);
+
+	$node->stop;
+	write_file($path, $bytes);
+	my $log_from = -s $node->logfile;
+	$node->start;
+
+	my $err = sql_error("SELECT * FROM omendb_check('items_l2')");
+	note("$name: omendb_check says:\n$err");
+	like($err, qr/ERROR:\s+$s->{expect}: /, "$name: omendb_check fails with the expected SQLSTATE");
+	like($err, $s->{detail}, "$name: omendb_check says what is wrong");
+	if ($err =~ /XX002/)
+	{
+		like($err, qr/index "items_l2" is corrupted.*HINT:\s+REINDEX it\./s,
+			"$name: the message names the index and says to REINDEX it");
+	}
+	$err = sql_error($scan_sql);
+	note("$name: the scan says:\n$err");
+	like($err, qr/ERROR:\s+$s->{expect}: /,
+		"$name: an ORDER BY ... LIMIT index scan fails cleanly");
+	like(sql_error($insert_sql), qr/ERROR:\s+$s->{expect}: /,
+		"$name: an INSERT fails cleanly");
+	if ($s->{vacuum_passes})
+	{
+		is(sql_error('VACUUM items'), '', "$name: VACUUM, which follows no edge, succeeds");
+	}
+	else
+	{
+		like(sql_error('VACUUM items'), qr/ERROR:\s+$s->{expect}: /,
+			"$name: VACUUM fails cleanly");
+	}
+
+	my $log = slurp_file($node->logfile, $log_from);
+	unlike($log, qr/terminated by signal|PANIC/, "$name: no backend crashed");
+
+	$node->safe_psql($db, 'REINDEX INDEX items_l2');
+	like(
+		$node->safe_psql($db, "SELECT nodes = live_nodes, live_nodes FROM omendb_check('items_l2', true)"),
+		qr/^t\|800$/, "$name: after REINDEX, omendb_check passes with the heap check");
+	is($node->safe_psql($db, "$scan_sql"), $node->safe_psql($db, "SET enable_indexscan = off; $scan_sql"),
+		"$name: after REINDEX, the index scan answers as a sequential scan does")
+	  if $opts{compare_scan};
+}
+
+# The healthy index, as it is on disk after a clean shutdown.
+$node->stop;
+$node->start;
+my $healthy_path = index_file();
+$node->stop;
+$healthy = read_file($healthy_path);
+$node->start;
+
+for my $s (@scenarios)
+{
+	run_scenario($s, compare_scan => $s == $scenarios[-1]);
+}
+
+# ------------------------------------------- damage only the heap check sees
+
+# Well-formed pages that say the wrong things about the table: the page
+# checks, scans and VACUUM carry on; omendb_check with heapallindexed finds
+# the problem.  Node 5 is any node but the entry point.
+my @heap_scenarios = (
+	{
+		name => 'a code byte changed',
+		detail => qr/Block \d+, offset \d+ \(node 5\): code byte 3 is \d+, but heap row \(\d+,\d+\) encodes to \d+/,
+		damage => sub {
+			my ($b, $at, $l) = @_;
+			my $code = $at + 20 + 4 * $l->{max_degree} + 3;
+			substr($$b, $code, 1) = chr((ord(substr($$b, $code, 1)) + 128) % 256);
+		},
+	},
+	{
+		name => "a live node given another row's heap TID",
+		detail => qr/Heap row \(\d+,\d+\) has (no live node|2 live nodes)/,
+		damage => sub {
+			my ($b, $at, $l) = @_;
+			my $other = node_at($$b, $l, 6);
+			substr($$b, $at, 6) = substr($$b, $other, 6);
+		},
+	},
+	{
+		name => 'a quantization error bound of zero',
+		detail => qr/\(node 5\): quantization error bound 0 is below the true error/,
+		damage => sub {
+			my ($b, $at, $l) = @_;
+			substr($$b, $at + 12, 4) = pack('f', 0);
+		},
+	});
+
+for my $s (@heap_scenarios)
+{
+	my $name = $s->{name};
+	my $path = index_file();
+	my %layout;
+
+	$node->stop;
+	my $bytes = read_file($path);
+	$layout{$_} = meta_field($bytes, $_) for keys %META_OFFSET;
+	$s->{damage}->(\$bytes, node_at($bytes, \%layout, 5), \%layout);
+	write_file($path, $bytes);
+	my $log_from = -s $node->logfile;
+	$node->start;
+
+	like($node->safe_psql($db, "SELECT nodes FROM omendb_check('items_l2')"),
+		qr/^\d+$/, "$name: the page and graph checks pass");
+	my $err = sql_error("SELECT * FROM omendb_check('items_l2', true)");
+	like($err, qr/ERROR:\s+XX002: index "items_l2" is corrupted/,
+		"$name: omendb_check with heapallindexed reports a corrupted index");
+	like($err, $s->{detail}, "$name: and says what is wrong");
+	is(sql_error("$scan_sql; VACUUM items"), '', "$name: scans and VACUUM still run");
+	unlike(slurp_file($node->logfile, $log_from), qr/terminated by signal|PANIC/,
+		"$name: no backend crashed");
+	$node->safe_psql($db, 'REINDEX INDEX items_l2');
+	like($node->safe_psql($db, "SELECT live_nodes FROM omendb_check('items_l2', true)"),
+		qr/^\d+$/, "$name: after REINDEX, omendb_check passes with the heap check");
+}
+
+$node->stop;
+done_testing();

@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -209,8 +210,9 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	maxv = palloc(sizeof(float) * cdim);
 	for (int i = 0; i < dim; i++)
 	{
-		minv[i] = -2 * m;
-		maxv[i] = 2 * m;
+		/* twice the first vector's range, short of overflowing a float */
+		minv[i] = m > FLT_MAX / 4 ? -FLT_MAX / 2 : -2 * m;
+		maxv[i] = -minv[i];
 	}
 	if (cdim > dim)
 	{

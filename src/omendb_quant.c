@@ -352,7 +352,8 @@ omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv, const float *maxv)
 {
 	for (int i = 0; i < qs->dim; i++)
 	{
-		float		step = (maxv[i] - minv[i]) / 255.0f;
+		/* in double: a range near FLT_MAX on each side overflows a float */
+		float		step = (float) (((double) maxv[i] - minv[i]) / 255.0);
 
 		qs->lower[i] = minv[i];
 		qs->step[i] = (step > 0 && isfinite(step)) ? step : 1.0f;
@@ -415,6 +416,9 @@ omendb_sq8_encode(const OmenQuantState *qs, const float *x, uint8 *code)
 		code[i] = c;
 		err += d * d;
 	}
+	/* round up; an error beyond float range is no bound at all: infinite */
+	if (!(sqrt(err) < FLT_MAX))
+		return INFINITY;
 	return nextafterf((float) sqrt(err), FLT_MAX);
 }
 
@@ -614,7 +618,7 @@ omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 			*approx = (float) d;
 			lb = d - (double) query->qnorm * err
 				- rel * (double) query->qnorm * ((double) node->norm + err);
-			if (isnan(lb))
+			if (isnan(lb) || lb == INFINITY)
 				lb = -INFINITY;
 			return lb;
 	}

@@ -194,6 +194,8 @@ sub crash
 {
 	my ($all, $load) = @_;
 	my $pm = postmaster_pid();
+	# stopped, the postmaster cannot start a child we would not know of
+	kill('STOP', $pm);
 	my @kids = children_of($pm);
 	$node->kill9;
 	kill('KILL', @kids) if $all;

@@ -8,6 +8,10 @@
 #   knn_query(%a)                 SQL for the top-k of every query
 #   knn_stats($node, $db, %a)     run it and measure it against a truth table
 #   plan_of($node, $db, $sql, @settings)  EXPLAIN (COSTS OFF) output
+#   omendb_check_ok($node, $db, $index, $name, %opts)
+#                                 one test: omendb_check() on the index
+#                                 raises no error (a skip if the server has
+#                                 no omendb_check(regclass, boolean))
 #
 # test/run puts the directory of this file on PERL5LIB.
 package OmenTest;
@@ -17,11 +21,13 @@ use warnings;
 
 use Exporter 'import';
 use IO::Uncompress::Gunzip qw($GunzipError);
+use JSON::PP qw(decode_json);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of);
+our @EXPORT =
+  qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of omendb_check_ok);
 
 # A node with enough memory for an index build in memory and WAL room for
 # large builds; fsync is off (the tests crash processes, never the OS).
@@ -156,6 +162,39 @@ sub plan_of
 	my ($node, $db, $sql, @settings) = @_;
 	my $pre = join('', map { "$_;\n" } @settings);
 	return $node->safe_psql($db, "${pre}EXPLAIN (COSTS OFF) $sql");
+}
+
+# One test named $name: SELECT * FROM omendb_check($index, heapallindexed)
+# completes without an error (the function raises one on a corrupt index),
+# with heapallindexed from $opts{heapallindexed} (default false).  When the
+# installed omendb has no omendb_check(regclass, boolean) the test is a
+# skip.  Returns a hash of the row it returned (nodes, live_nodes,
+# deleted_nodes, reachable_live_nodes, reachable_fraction, ...), or undef
+# if it skipped or failed.
+sub omendb_check_ok
+{
+	my ($node, $db, $index, $name, %opts) = @_;
+	my $heapall = $opts{heapallindexed} ? 'true' : 'false';
+	my $have = $node->safe_psql($db,
+		"SELECT to_regprocedure('omendb_check(regclass,boolean)') IS NOT NULL");
+  SKIP:
+	{
+		skip "$name: omendb_check(regclass, boolean) is not installed", 1
+		  unless $have eq 't';
+		my ($ret, $out, $err) = $node->psql($db,
+			"SELECT row_to_json(c) FROM omendb_check('$index'::regclass, $heapall) c");
+		if (!ok($ret == 0 && $err !~ /ERROR|WARNING/, $name))
+		{
+			diag("omendb_check('$index', $heapall): exit $ret\n$err");
+			return undef;
+		}
+		my $row = eval { decode_json($out) } // {};
+		my @names = sort keys %$row;
+		note("omendb_check('$index'): "
+			  . join(', ', map { "$_ " . ($row->{$_} // 'NULL') } @names));
+		return $row;
+	}
+	return undef;
 }
 
 1;

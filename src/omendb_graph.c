@@ -175,6 +175,26 @@ node_in_list(const uint32 *list, int n, uint32 node)
  * scratch L2 query on the index's quantizer.  Returns the number of
  * neighbours written to out[], nearest first.
  */
+/*
+ * Whether candidate c may join the neighbours out[0..nout-1] of self: a
+ * usable node, not self, not taken yet, and not a copy of self beyond the
+ * allowance.  Counts the copies taken.
+ */
+static bool
+may_take(const OmenCandidate *c, uint32 self, const uint32 *out, int nout,
+		 int *ncopies, int max_copies)
+{
+	if (c->node == self || !c->usable || node_in_list(out, nout, c->node))
+		return false;
+	if (c->dist == 0)
+	{
+		if (*ncopies == max_copies)
+			return false;
+		(*ncopies)++;
+	}
+	return true;
+}
+
 int
 omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 					OmenCandidate *cands, int ncands, uint32 self,
@@ -190,15 +210,9 @@ omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 
 	for (int i = 0; i < ncands && nout < degree; i++)
 	{
-		if (removed[i] || cands[i].node == self || !cands[i].usable ||
-			node_in_list(out, nout, cands[i].node))
+		if (removed[i] ||
+			!may_take(&cands[i], self, out, nout, &ncopies, max_copies))
 			continue;
-		if (cands[i].dist == 0)
-		{
-			if (ncopies == max_copies)
-				continue;
-			ncopies++;
-		}
 		out[nout++] = cands[i].node;
 		if (nout == degree)
 			break;
@@ -214,18 +228,12 @@ omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 		}
 	}
 
+	/* too few left: the nearest pruned candidates fill up to min_degree */
 	for (int i = 0; i < ncands && nout < min_degree; i++)
 	{
-		if (!removed[i] || cands[i].node == self || !cands[i].usable ||
-			node_in_list(out, nout, cands[i].node))
-			continue;
-		if (cands[i].dist == 0)
-		{
-			if (ncopies == max_copies)
-				continue;
-			ncopies++;
-		}
-		out[nout++] = cands[i].node;
+		if (removed[i] &&
+			may_take(&cands[i], self, out, nout, &ncopies, max_copies))
+			out[nout++] = cands[i].node;
 	}
 	pfree(removed);
 	return nout;

@@ -153,13 +153,7 @@ sq8_l2_avx2(const float *q, const float *w, const uint8 *c, int n)
 		acc1 = _mm256_fmadd_ps(_mm256_mul_ps(d1, _mm256_loadu_ps(w + i + 8)), d1, acc1);
 	}
 	sum = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++)
-	{
-		float		d = q[i] - (float) c[i];
-
-		sum += w[i] * d * d;
-	}
-	return sum;
+	return sum + sq8_l2_portable(q + i, w + i, c + i, n - i);
 }
 
 __attribute__((target("avx2,fma")))
@@ -177,9 +171,7 @@ sq8_dot_avx2(const float *a, const uint8 *c, int n)
 		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_u8x8_avx2(c + i + 8), acc1);
 	}
 	sum = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++)
-		sum += a[i] * (float) c[i];
-	return sum;
+	return sum + sq8_dot_portable(a + i, c + i, n - i);
 }
 
 __attribute__((target("avx2")))
@@ -256,13 +248,7 @@ sq8_l2_avx512(const float *q, const float *w, const uint8 *c, int n)
 		acc1 = _mm512_fmadd_ps(_mm512_mul_ps(d1, _mm512_loadu_ps(w + i + 16)), d1, acc1);
 	}
 	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-	for (; i < n; i++)
-	{
-		float		d = q[i] - (float) c[i];
-
-		sum += w[i] * d * d;
-	}
-	return sum;
+	return sum + sq8_l2_portable(q + i, w + i, c + i, n - i);
 }
 
 __attribute__((target("avx512f")))
@@ -283,9 +269,7 @@ sq8_dot_avx512(const float *a, const uint8 *c, int n)
 		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), c1, acc1);
 	}
 	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-	for (; i < n; i++)
-		sum += a[i] * (float) c[i];
-	return sum;
+	return sum + sq8_dot_portable(a + i, c + i, n - i);
 }
 #endif							/* __x86_64__ */
 

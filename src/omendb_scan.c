@@ -112,6 +112,8 @@ typedef struct OmenScanOpaqueData
 
 	/* sequential scan for a NULL query */
 	uint32		seq_next;
+	BlockNumber seq_block;		/* page of seq_next whose size we know */
+	int			seq_block_nodes;	/* and how many nodes it holds */
 	int			nreturned;
 	int			nlate;			/* held back: met below an earlier bound */
 	int			nswept;			/* found by the sweep, not the graph */
@@ -481,8 +483,12 @@ next_in_physical_order(OmenScanOpaque so, ItemPointer tid)
 
 		if (blkno >= nblocks)
 			return false;
-		if (omendb_node_offset(meta, node) - FirstOffsetNumber >=
-			omendb_page_node_count(so->index, meta, blkno))
+		if (blkno != so->seq_block)
+		{
+			so->seq_block = blkno;
+			so->seq_block_nodes = omendb_page_node_count(so->index, meta, blkno);
+		}
+		if (omendb_node_offset(meta, node) - FirstOffsetNumber >= so->seq_block_nodes)
 		{
 			/* past the last node of this page: on to the next page */
 			so->seq_next = omendb_node_id(meta, blkno + 1, FirstOffsetNumber);
@@ -535,6 +541,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->null_query = false;
 	so->empty = false;
 	so->seq_next = 0;
+	so->seq_block = InvalidBlockNumber;
 	so->nreturned = 0;
 	so->nlate = 0;
 	so->nswept = 0;

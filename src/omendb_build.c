@@ -23,6 +23,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <sys/mman.h>
 
 #include "access/tableam.h"
 #include "access/xloginsert.h"
@@ -103,14 +104,31 @@ mem_neighbors(OmenGraphSource *src, uint32 node, uint32 *out)
 	return g->nnbrs[node];
 }
 
+/* How many codes ahead of the one being scored to start fetching. */
+#define BUILD_PREFETCH_AHEAD 4
+
+static inline void
+prefetch_code(const BuildGraph *g, uint32 node)
+{
+	const char *code = (const char *) g->codes + (Size) node * g->code_size;
+
+	for (uint32 b = 0; b < g->code_size; b += 64)
+		__builtin_prefetch(code + b);
+}
+
 static void
 mem_score(OmenGraphSource *src, const OmenQuery *query, const uint32 *nodes,
 		  int n, float *dists, bool *usable)
 {
 	BuildGraph *g = (BuildGraph *) src;
 
+	/* codes are read at random: keep a few fetches in flight */
+	for (int i = 0; i < Min(n, BUILD_PREFETCH_AHEAD); i++)
+		prefetch_code(g, nodes[i]);
 	for (int i = 0; i < n; i++)
 	{
+		if (i + BUILD_PREFETCH_AHEAD < n)
+			prefetch_code(g, nodes[i + BUILD_PREFETCH_AHEAD]);
 		dists[i] = omendb_code_distance(query, g->codes + (Size) nodes[i] * g->code_size);
 		usable[i] = true;
 	}
@@ -142,6 +160,44 @@ graph_bytes_per_node(int code_size, int max_degree)
 		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32);
 }
 
+/*
+ * Ask the kernel to back a large build array with huge pages.  The graph
+ * search reads codes and neighbour lists at random all over these arrays;
+ * with 4 kB pages nearly every read also misses the TLB.  Only a hint,
+ * and it must come before the memory is first touched.
+ */
+static void
+advise_huge_pages(void *p, Size size)
+{
+#if defined(MADV_HUGEPAGE)
+	const uintptr_t huge = 2 * 1024 * 1024;
+	uintptr_t	start = TYPEALIGN(huge, (uintptr_t) p);
+	uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) p + size);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
+}
+
+/* A build array: from the build's memory context, huge pages if we can. */
+static void *
+alloc_graph_array(Size size)
+{
+	void	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size);
+
+	advise_huge_pages(p, size);
+	return p;
+}
+
+/* repalloc_huge for a build array. */
+static void *
+grow_graph_array(void *p, Size size)
+{
+	p = repalloc_huge(p, size);
+	advise_huge_pages(p, size);
+	return p;
+}
+
 static void
 graph_init(BuildGraph *g, const OmenMetaPageData *meta,
 		   const OmenQuantState *quant, int cap)
@@ -156,13 +212,13 @@ graph_init(BuildGraph *g, const OmenMetaPageData *meta,
 	g->code_size = meta->code_size;
 	g->max_degree = meta->max_degree;
 	g->quant = quant;
-	g->codes = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * g->code_size);
-	g->nbrs = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * g->max_degree * sizeof(uint32));
-	g->nnbrs = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(uint16));
-	g->tids = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(ItemPointerData));
-	g->errors = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(float));
-	g->norms = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(float));
-	g->visited = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->cap * sizeof(uint32));
+	g->codes = alloc_graph_array((Size) g->cap * g->code_size);
+	g->nbrs = alloc_graph_array((Size) g->cap * g->max_degree * sizeof(uint32));
+	g->nnbrs = alloc_graph_array((Size) g->cap * sizeof(uint16));
+	g->tids = alloc_graph_array((Size) g->cap * sizeof(ItemPointerData));
+	g->errors = alloc_graph_array((Size) g->cap * sizeof(float));
+	g->norms = alloc_graph_array((Size) g->cap * sizeof(float));
+	g->visited = alloc_graph_array((Size) g->cap * sizeof(uint32));
 	memset(g->visited, 0, (Size) g->cap * sizeof(uint32));
 	g->epoch = 0;
 }
@@ -173,13 +229,13 @@ graph_grow(BuildGraph *g)
 {
 	int			cap = g->cap * 2;
 
-	g->codes = repalloc_huge(g->codes, (Size) cap * g->code_size);
-	g->nbrs = repalloc_huge(g->nbrs, (Size) cap * g->max_degree * sizeof(uint32));
-	g->nnbrs = repalloc_huge(g->nnbrs, (Size) cap * sizeof(uint16));
-	g->tids = repalloc_huge(g->tids, (Size) cap * sizeof(ItemPointerData));
-	g->errors = repalloc_huge(g->errors, (Size) cap * sizeof(float));
-	g->norms = repalloc_huge(g->norms, (Size) cap * sizeof(float));
-	g->visited = repalloc_huge(g->visited, (Size) cap * sizeof(uint32));
+	g->codes = grow_graph_array(g->codes, (Size) cap * g->code_size);
+	g->nbrs = grow_graph_array(g->nbrs, (Size) cap * g->max_degree * sizeof(uint32));
+	g->nnbrs = grow_graph_array(g->nnbrs, (Size) cap * sizeof(uint16));
+	g->tids = grow_graph_array(g->tids, (Size) cap * sizeof(ItemPointerData));
+	g->errors = grow_graph_array(g->errors, (Size) cap * sizeof(float));
+	g->norms = grow_graph_array(g->norms, (Size) cap * sizeof(float));
+	g->visited = grow_graph_array(g->visited, (Size) cap * sizeof(uint32));
 	memset(g->visited + g->cap, 0, (Size) (cap - g->cap) * sizeof(uint32));
 	g->cap = cap;
 }

@@ -247,6 +247,15 @@ sq8_l2_avx512(const float *q, const float *w, const uint8 *c, int n)
 		acc0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, _mm512_loadu_ps(w + i)), d0, acc0);
 		acc1 = _mm512_fmadd_ps(_mm512_mul_ps(d1, _mm512_loadu_ps(w + i + 16)), d1, acc1);
 	}
+	/* dimensions are often a multiple of 16 but not of 32 (784, 1200) */
+	if (i + 16 <= n)
+	{
+		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), c0);
+
+		acc0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, _mm512_loadu_ps(w + i)), d0, acc0);
+		i += 16;
+	}
 	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 	return sum + sq8_l2_portable(q + i, w + i, c + i, n - i);
 }
@@ -267,6 +276,13 @@ sq8_dot_avx512(const float *a, const uint8 *c, int n)
 
 		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), c0, acc0);
 		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), c1, acc1);
+	}
+	if (i + 16 <= n)
+	{
+		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
+
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), c0, acc0);
+		i += 16;
 	}
 	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 	return sum + sq8_dot_portable(a + i, c + i, n - i);

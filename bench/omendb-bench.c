@@ -91,6 +91,7 @@ typedef struct BenchOptions
 	bool		no_index;
 	bool		category;
 	bool		reuse_table;
+	const char *storage;		/* storage of the embedding column, or NULL */
 	bool		no_plot;
 	int			threads;
 	int			repeat;
@@ -966,12 +967,26 @@ copy_rows(PGconn *conn, const Dataset *ds, bool with_category)
 		PQclear(res);
 }
 
+/* pg_attribute.attstorage of a storage name (checked at option parsing) */
+static char
+storage_code(const char *storage)
+{
+	if (strcmp(storage, "plain") == 0)
+		return 'p';
+	if (strcmp(storage, "main") == 0)
+		return 'm';
+	if (strcmp(storage, "extended") == 0)
+		return 'x';
+	return 'e';
+}
+
 /*
  * With --reuse-table, check that items looks like this data set: row
  * count, dimension and the first and last vectors.
  */
 static bool
-table_matches(PGconn *conn, const Dataset *ds, bool with_category)
+table_matches(PGconn *conn, const Dataset *ds, bool with_category,
+			  const char *storage)
 {
 	char		sql[256];
 	PGresult   *res;
@@ -989,6 +1004,14 @@ table_matches(PGconn *conn, const Dataset *ds, bool with_category)
 		return false;
 	if (query_int(conn, "SELECT count(*) FROM items") != ds->nrows)
 		return false;
+	if (storage)
+	{
+		snprintf(sql, sizeof(sql),
+				 "SELECT count(*) FROM pg_attribute WHERE attrelid = 'items'::regclass "
+				 "AND attname = 'embedding' AND attstorage = '%c'", storage_code(storage));
+		if (query_int(conn, sql) == 0)
+			return false;
+	}
 
 	snprintf(sql, sizeof(sql),
 			 "SELECT embedding FROM items WHERE id IN (1, %d) ORDER BY id",
@@ -1014,7 +1037,7 @@ load_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 	char		sql[256];
 	double		start;
 
-	if (opt->reuse_table && table_matches(conn, ds, opt->category))
+	if (opt->reuse_table && table_matches(conn, ds, opt->category, opt->storage))
 	{
 		progress("load: reusing table items (%d rows)", ds->nrows);
 		return;
@@ -1027,6 +1050,12 @@ load_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 			 "CREATE TABLE items (id int, embedding vector(%d)%s)",
 			 ds->dim, opt->category ? ", category int" : "");
 	exec_sql(conn, sql);
+	if (opt->storage)
+	{
+		snprintf(sql, sizeof(sql),
+				 "ALTER TABLE items ALTER COLUMN embedding SET STORAGE %s", opt->storage);
+		exec_sql(conn, sql);
+	}
 	copy_rows(conn, ds, opt->category);
 	/* The key is built after loading: faster than maintaining it per row. */
 	exec_sql(conn, "ALTER TABLE items ADD PRIMARY KEY (id)");
@@ -1597,9 +1626,10 @@ print_results(const BenchOptions *opt, const Dataset *ds,
 {
 	int			width = 9;
 
-	printf("\n%s: %s, %d rows x %d dims, metric %s, %d queries, k=%d\n",
+	printf("\n%s: %s, %d rows x %d dims, metric %s, %d queries, k=%d%s%s\n",
 		   opt->name, ds->key, ds->nrows, ds->dim, metric_names[opt->metric],
-		   ds->nqueries, opt->k);
+		   ds->nqueries, opt->k, opt->storage ? ", storage " : "",
+		   opt->storage ? opt->storage : "");
 	if (opt->no_index)
 		printf("index: none (sequential scan)\n");
 	else
@@ -1639,6 +1669,10 @@ usage(void)
 		   "  --rows N              load only the first N rows\n"
 		   "  --queries Q           number of queries (default %d)\n"
 		   "  --category            add a category column (label / cluster mod 10)\n"
+		   "  --storage S           storage of the embedding column: external (the\n"
+		   "                        type's default), main, plain or extended; omendb\n"
+		   "                        re-checks distances on the heap row, so inline\n"
+		   "                        storage (plain, main) saves a TOAST fetch per row\n"
 		   "  --reuse-table         keep items if it already holds this data\n\n"
 		   "Search:\n"
 		   "  --metric l2|ip|cosine distance (default l2)\n"
@@ -1714,7 +1748,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 	enum
 	{
 		OPT_DATA_DIR = 256, OPT_SYNTHETIC, OPT_SEED, OPT_ROWS, OPT_QUERIES,
-		OPT_CATEGORY, OPT_REUSE, OPT_METRIC, OPT_INDEX_SQL, OPT_NO_INDEX,
+		OPT_CATEGORY, OPT_REUSE, OPT_STORAGE, OPT_METRIC, OPT_INDEX_SQL, OPT_NO_INDEX,
 		OPT_SWEEP, OPT_SESSION_SQL, OPT_REPEAT, OPT_FLOOR, OPT_THREADS,
 		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION
 	};
@@ -1726,6 +1760,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		{"queries", required_argument, NULL, OPT_QUERIES},
 		{"category", no_argument, NULL, OPT_CATEGORY},
 		{"reuse-table", no_argument, NULL, OPT_REUSE},
+		{"storage", required_argument, NULL, OPT_STORAGE},
 		{"metric", required_argument, NULL, OPT_METRIC},
 		{"index-sql", required_argument, NULL, OPT_INDEX_SQL},
 		{"no-index", no_argument, NULL, OPT_NO_INDEX},
@@ -1778,6 +1813,12 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 				break;
 			case OPT_CATEGORY:
 				opt->category = true;
+				break;
+			case OPT_STORAGE:
+				if (strcmp(optarg, "external") != 0 && strcmp(optarg, "main") != 0 &&
+					strcmp(optarg, "plain") != 0 && strcmp(optarg, "extended") != 0)
+					die("--storage: expected external, main, plain or extended, not \"%s\"", optarg);
+				opt->storage = optarg;
 				break;
 			case OPT_REUSE:
 				opt->reuse_table = true;

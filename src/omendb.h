@@ -110,8 +110,10 @@ typedef struct OmenMetaPageData
 	/* Fields below change after build, under the meta page's lock. */
 	uint32		entry_node;		/* search entry point, near the medoid */
 	BlockNumber insert_block;	/* last node page: where new nodes go */
-	uint32		nnodes;			/* node slots ever allocated */
-	float4		max_error;		/* largest per-node quantization error */
+	uint32		nnodes;			/* reserved, 0 in version 1: the node slots
+								 * follow from the relation's size */
+	float4		max_error;		/* reserved, 0 in version 1: the scan tracks
+								 * the largest error among nodes it met */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1096,6 +1097,25 @@ drop_secondary_indexes(PGconn *conn)
  * Run the index DDL, printing pg_stat_progress_create_index once a second
  * from a second connection, so that a long build shows where it is.
  */
+/*
+ * Wait until fd has data or timeout seconds pass.  Used between progress
+ * reports so that the end of a build is seen at once (a plain sleep would
+ * round every build time up to the next second).
+ */
+static void
+wait_readable(int fd, double timeout)
+{
+	fd_set		fds;
+	struct timeval tv;
+
+	FD_ZERO(&fds);
+	FD_SET(fd, &fds);
+	tv.tv_sec = (time_t) timeout;
+	tv.tv_usec = (suseconds_t) ((timeout - tv.tv_sec) * 1e6);
+	if (select(fd + 1, &fds, NULL, NULL, &tv) < 0 && errno != EINTR)
+		die("select: %s", strerror(errno));
+}
+
 static void
 run_index_ddl_with_progress(PGconn *conn, const char *conninfo,
 							const char *index_sql)
@@ -1129,7 +1149,7 @@ run_index_ddl_with_progress(PGconn *conn, const char *conninfo,
 			strcpy(last, line);
 		}
 		PQclear(res);
-		usleep(1000000);
+		wait_readable(PQsocket(conn), 1.0);
 	}
 	while ((res = PQgetResult(conn)) != NULL)
 	{

@@ -18,9 +18,9 @@
 #include <float.h>
 #include <math.h>
 
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -37,16 +37,33 @@
 typedef struct PageNodeEntry
 {
 	uint32		node;			/* hash key */
+	char		status;			/* simplehash's */
 	bool		scored;			/* code below is valid */
 	uint8	   *code;			/* copy of the node's code */
 } PageNodeEntry;
+
+/*
+ * The nodes a search has visited: a simplehash, as in the scan.  Every
+ * neighbour a search considers is looked up here, and dynahash made that
+ * an eighth of an insert's time.
+ */
+#define SH_PREFIX		pagenodes
+#define SH_ELEMENT_TYPE	PageNodeEntry
+#define SH_KEY_TYPE		uint32
+#define SH_KEY			node
+#define SH_HASH_KEY(tb, key)	murmurhash32(key)
+#define SH_EQUAL(tb, a, b)	((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 typedef struct PageSource
 {
 	OmenGraphSource src;
 	Relation	index;
 	const OmenMetaPageData *meta;
-	HTAB	   *nodes;			/* visited and scored nodes */
+	pagenodes_hash *nodes;		/* visited and scored nodes */
 	MemoryContext cxt;			/* where codes are copied */
 	/* scratch for the visitors */
 	const OmenQuery *query;
@@ -87,7 +104,7 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 
 	ps->dists[idx] = omendb_code_distance(ps->query, code);
 	ps->usable[idx] = (node->flags & OMENDB_NODE_LIVE) != 0;
-	e = hash_search(ps->nodes, &ps->batch[idx], HASH_ENTER, &found);
+	e = pagenodes_insert(ps->nodes, ps->batch[idx], &found);
 	if (!found || !e->scored)
 	{
 		e->code = MemoryContextAlloc(ps->cxt,
@@ -114,7 +131,7 @@ static const uint8 *
 page_code(OmenGraphSource *src, uint32 node)
 {
 	PageSource *ps = (PageSource *) src;
-	PageNodeEntry *e = hash_search(ps->nodes, &node, HASH_FIND, NULL);
+	PageNodeEntry *e = pagenodes_lookup(ps->nodes, node);
 
 	if (e == NULL || !e->scored)
 		elog(ERROR, "omendb: code of node %u was not read", node);
@@ -126,7 +143,7 @@ page_visit(OmenGraphSource *src, uint32 node)
 {
 	PageSource *ps = (PageSource *) src;
 	bool		found;
-	PageNodeEntry *e = hash_search(ps->nodes, &node, HASH_ENTER, &found);
+	PageNodeEntry *e = pagenodes_insert(ps->nodes, node, &found);
 
 	if (!found)
 		e->scored = false;
@@ -136,8 +153,6 @@ page_visit(OmenGraphSource *src, uint32 node)
 static void
 page_source_init(PageSource *ps, Relation index, const OmenMetaPageData *meta)
 {
-	HASHCTL		ctl;
-
 	ps->src.neighbors = page_neighbors;
 	ps->src.score = page_score;
 	ps->src.code = page_code;
@@ -145,12 +160,8 @@ page_source_init(PageSource *ps, Relation index, const OmenMetaPageData *meta)
 	ps->src.max_degree = meta->max_degree;
 	ps->index = index;
 	ps->meta = meta;
-	ctl.keysize = sizeof(uint32);
-	ctl.entrysize = sizeof(PageNodeEntry);
 	ps->cxt = CurrentMemoryContext;
-	ctl.hcxt = CurrentMemoryContext;
-	ps->nodes = hash_create("omendb insert nodes", 256, &ctl,
-							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ps->nodes = pagenodes_create(CurrentMemoryContext, 256, NULL);
 }
 
 /* ----------------------------------------------------------------

@@ -53,12 +53,22 @@ typedef struct ScanNode
 	bool		live;
 } ScanNode;
 
-/* A binary min-heap of indexes into the ScanNode array. */
+/*
+ * A binary min-heap of indexes into the ScanNode array, each with its key
+ * beside it: every met node is pushed, so sifting should not chase the
+ * index into the node array at each step.
+ */
+typedef struct ScanHeapItem
+{
+	double		key;
+	uint32		node;			/* index into the ScanNode array */
+} ScanHeapItem;
+
 typedef struct ScanHeap
 {
 	int			n;
 	int			cap;
-	uint32	   *items;
+	ScanHeapItem *items;
 	bool		by_bound;		/* key: bound, else approx */
 } ScanHeap;
 
@@ -127,38 +137,41 @@ typedef OmenScanOpaqueData *OmenScanOpaque;
  * ----------------------------------------------------------------
  */
 
-static inline double
-heap_key(OmenScanOpaque so, const ScanHeap *h, uint32 i)
-{
-	return h->by_bound ? so->nodes[i].bound : so->nodes[i].approx;
-}
-
 static void
 heap_init(ScanHeap *h, bool by_bound)
 {
 	h->n = 0;
 	h->cap = 256;
-	h->items = palloc(sizeof(uint32) * h->cap);
+	h->items = palloc(sizeof(ScanHeapItem) * h->cap);
 	h->by_bound = by_bound;
 }
 
-static void
-heap_push(OmenScanOpaque so, ScanHeap *h, uint32 item)
+/* The node at the top (smallest key); the heap must not be empty. */
+static inline uint32
+heap_top(const ScanHeap *h)
 {
-	int			i;
-	double		key = heap_key(so, h, item);
+	return h->items[0].node;
+}
 
+static void
+heap_push(OmenScanOpaque so, ScanHeap *h, uint32 node)
+{
+	ScanHeapItem item;
+	int			i;
+
+	item.key = h->by_bound ? so->nodes[node].bound : so->nodes[node].approx;
+	item.node = node;
 	if (h->n == h->cap)
 	{
 		h->cap *= 2;
-		h->items = repalloc_huge(h->items, sizeof(uint32) * h->cap);
+		h->items = repalloc_huge(h->items, sizeof(ScanHeapItem) * h->cap);
 	}
 	i = h->n++;
 	while (i > 0)
 	{
 		int			parent = (i - 1) / 2;
 
-		if (heap_key(so, h, h->items[parent]) <= key)
+		if (h->items[parent].key <= item.key)
 			break;
 		h->items[i] = h->items[parent];
 		i = parent;
@@ -167,11 +180,10 @@ heap_push(OmenScanOpaque so, ScanHeap *h, uint32 item)
 }
 
 static uint32
-heap_pop(OmenScanOpaque so, ScanHeap *h)
+heap_pop(ScanHeap *h)
 {
-	uint32		top = h->items[0];
-	uint32		last = h->items[--h->n];
-	double		key = heap_key(so, h, last);
+	uint32		top = h->items[0].node;
+	ScanHeapItem last = h->items[--h->n];
 	int			i = 0;
 
 	for (;;)
@@ -180,10 +192,9 @@ heap_pop(OmenScanOpaque so, ScanHeap *h)
 
 		if (child >= h->n)
 			break;
-		if (child + 1 < h->n &&
-			heap_key(so, h, h->items[child + 1]) < heap_key(so, h, h->items[child]))
+		if (child + 1 < h->n && h->items[child + 1].key < h->items[child].key)
 			child++;
-		if (key <= heap_key(so, h, h->items[child]))
+		if (last.key <= h->items[child].key)
 			break;
 		h->items[i] = h->items[child];
 		i = child;
@@ -309,13 +320,13 @@ initial_search(OmenScanOpaque so, uint32 entry)
 
 	while (so->frontier.n > 0)
 	{
-		uint32		k = so->frontier.items[0];
+		uint32		k = heap_top(&so->frontier);
 		float		d = so->nodes[k].approx;
 		int			from = scanned;
 
 		if (nbest == L && d > best[0])
 			break;
-		heap_pop(so, &so->frontier);
+		heap_pop(&so->frontier);
 		expand_node(so, k);
 
 		/* fold the distances just met into the L best */
@@ -415,33 +426,33 @@ next_result(OmenScanOpaque so)
 	{
 		if (so->results.n > 0)
 		{
-			uint32		k = so->results.items[0];
+			uint32		k = heap_top(&so->results);
 
 			if (!so->swept && so->nodes[k].bound < so->last_bound)
 			{
 				/* met too late to come out in order: hold back */
-				heap_pop(so, &so->results);
+				heap_pop(&so->results);
 				heap_push(so, &so->late, k);
 				so->nlate++;
 				continue;
 			}
 			if (so->swept ||
 				(so->frontier.n > 0 &&
-				 so->nodes[so->frontier.items[0]].approx - so->max_gap >=
+				 so->nodes[heap_top(&so->frontier)].approx - so->max_gap >=
 				 so->nodes[k].bound))
 			{
-				heap_pop(so, &so->results);
+				heap_pop(&so->results);
 				so->last_bound = so->nodes[k].bound;
 				return k;
 			}
 		}
 		if (so->frontier.n > 0)
-			expand_node(so, heap_pop(so, &so->frontier));
+			expand_node(so, heap_pop(&so->frontier));
 		else if (!so->swept)
 		{
 			sweep_unmet_nodes(so);
 			while (so->late.n > 0)
-				heap_push(so, &so->results, heap_pop(so, &so->late));
+				heap_push(so, &so->results, heap_pop(&so->late));
 		}
 		else
 			return -1;

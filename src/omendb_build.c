@@ -189,7 +189,11 @@ alloc_graph_array(Size size)
 	return p;
 }
 
-/* repalloc_huge for a build array. */
+/*
+ * repalloc_huge for a build array.  The copied part was touched already, so
+ * for it the advice only lets khugepaged collapse it later; the new part
+ * gets huge pages as it is first written.
+ */
 static void *
 grow_graph_array(void *p, Size size)
 {

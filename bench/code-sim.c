@@ -11,7 +11,9 @@
  * true 10 nearest are among the first K by estimate, that is, recall@10
  * if a scan read the SQ8 code (for the exact order) of only K nodes.
  *
- * Usage: bench/code-sim [S] (default 320)
+ * Usage: bench/code-sim [S [mid]] (S default 320; with "mid", c is the
+ * midpoint of each dimension's range instead of the mean, which an index
+ * could take from its SQ8 ranges without storing a centroid)
  */
 #include <math.h>
 #include <stdint.h>
@@ -115,9 +117,25 @@ main(int argc, char **argv)
 	srand(42);
 	for (int i = 0; i < PDIM; i++)
 		signs[i] = (rand() & 1) ? 1 : -1;
-	for (int i = 0; i < n; i++)
+	if (argc > 2 && strcmp(argv[2], "mid") == 0)
+	{
 		for (int d = 0; d < DIM; d++)
-			c[d] += x[(size_t) i * DIM + d] / n;
+		{
+			float		lo = x[d];
+			float		hi = x[d];
+
+			for (int i = 1; i < n; i++)
+			{
+				lo = fminf(lo, x[(size_t) i * DIM + d]);
+				hi = fmaxf(hi, x[(size_t) i * DIM + d]);
+			}
+			c[d] = (lo + hi) / 2;
+		}
+	}
+	else
+		for (int i = 0; i < n; i++)
+			for (int d = 0; d < DIM; d++)
+				c[d] += x[(size_t) i * DIM + d] / n;
 
 	/* encode: sign bits, |x - c|, and <xbar, o> = sum|y| / (sqrt(P) |y|) */
 	for (int i = 0; i < n; i++)
@@ -183,8 +201,8 @@ main(int argc, char **argv)
 			recall[a] += hits / 10.0;
 		}
 	}
-	printf("S=%d nearest, %d queries: recall@10 after reading the codes of the first K by estimate\n",
-		   s, NQUERIES);
+	printf("S=%d nearest, %d queries, centroid %s: recall@10 after reading the codes of the first K by estimate\n",
+		   s, NQUERIES, argc > 2 && strcmp(argv[2], "mid") == 0 ? "range midpoint" : "mean");
 	for (int a = 0; a < nk; a++)
 		printf("  K=%-3d %.4f\n", ks[a], recall[a] / NQUERIES);
 	return 0;

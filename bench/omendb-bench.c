@@ -968,7 +968,7 @@ copy_rows(PGconn *conn, const Dataset *ds, bool with_category)
 		PQclear(res);
 }
 
-/* pg_attribute.attstorage of a storage name (checked at option parsing) */
+/* pg_attribute.attstorage of a storage name, or 0 if it names none */
 static char
 storage_code(const char *storage)
 {
@@ -978,7 +978,9 @@ storage_code(const char *storage)
 		return 'm';
 	if (strcmp(storage, "extended") == 0)
 		return 'x';
-	return 'e';
+	if (strcmp(storage, "external") == 0)
+		return 'e';
+	return 0;
 }
 
 /*
@@ -1835,8 +1837,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 				opt->category = true;
 				break;
 			case OPT_STORAGE:
-				if (strcmp(optarg, "external") != 0 && strcmp(optarg, "main") != 0 &&
-					strcmp(optarg, "plain") != 0 && strcmp(optarg, "extended") != 0)
+				if (storage_code(optarg) == 0)
 					die("--storage: expected external, main, plain or extended, not \"%s\"", optarg);
 				opt->storage = optarg;
 				break;

@@ -228,6 +228,14 @@ sq8_pair_avx512(const uint8 *a, const uint8 *b, const int16 *w, int n)
 	return sum + sq8_pair_portable(a + i, b + i, w + i, n - i);
 }
 
+/* 16 codes as floats */
+__attribute__((target("avx512f")))
+static inline __m512
+load_u8x16_avx512(const uint8 *c)
+{
+	return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) c)));
+}
+
 __attribute__((target("avx512f")))
 static float
 sq8_l2_avx512(const float *q, const float *w, const uint8 *c, int n)
@@ -239,8 +247,8 @@ sq8_l2_avx512(const float *q, const float *w, const uint8 *c, int n)
 
 	for (; i + 32 <= n; i += 32)
 	{
-		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
-		__m512		c1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i + 16))));
+		__m512		c0 = load_u8x16_avx512(c + i);
+		__m512		c1 = load_u8x16_avx512(c + i + 16);
 		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), c0);
 		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), c1);
 
@@ -250,7 +258,7 @@ sq8_l2_avx512(const float *q, const float *w, const uint8 *c, int n)
 	/* dimensions are often a multiple of 16 but not of 32 (784, 1200) */
 	if (i + 16 <= n)
 	{
-		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
+		__m512		c0 = load_u8x16_avx512(c + i);
 		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), c0);
 
 		acc0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, _mm512_loadu_ps(w + i)), d0, acc0);
@@ -271,15 +279,15 @@ sq8_dot_avx512(const float *a, const uint8 *c, int n)
 
 	for (; i + 32 <= n; i += 32)
 	{
-		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
-		__m512		c1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i + 16))));
+		__m512		c0 = load_u8x16_avx512(c + i);
+		__m512		c1 = load_u8x16_avx512(c + i + 16);
 
 		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), c0, acc0);
 		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), c1, acc1);
 	}
 	if (i + 16 <= n)
 	{
-		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (c + i))));
+		__m512		c0 = load_u8x16_avx512(c + i);
 
 		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), c0, acc0);
 		i += 16;

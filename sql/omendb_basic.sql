@@ -107,6 +107,35 @@ UNION ALL SELECT 'ip', * FROM pg_temp.order_check('<#>')
 UNION ALL SELECT 'cosine', * FROM pg_temp.order_check('<=>');
 RESET omendb.search_list_size;
 
+-- Queries far outside the range the quantizer learned (under L2 each
+-- dimension's nearest code is clamped to 0 or 255, so the scan's integer
+-- scoring takes a large correction) still get rows in exact order, at the
+-- smallest search list, and the exact top 10 with an exhaustive one.
+CREATE TABLE omendb_q_far (qid int PRIMARY KEY, v vector(4));
+INSERT INTO omendb_q_far
+SELECT q, ARRAY[6 * sin(q * 3.1), -5 * cos(q * 2.3), 9 * sin(q) + 0.37, 4 + cos(q * 0.7)]::real[]
+FROM generate_series(1, 7) q;
+SET omendb.search_list_size = 1;
+SET enable_seqscan = off;
+SELECT op, count(DISTINCT qid) AS queries, count(*) AS rows_returned,
+	   count(*) FILTER (WHERE d < prev) AS out_of_order
+FROM (SELECT o.op, q.qid, r.d, lag(r.d) OVER (PARTITION BY o.op, q.qid ORDER BY r.n) AS prev
+	  FROM (VALUES ('l2'), ('cosine')) o(op) CROSS JOIN omendb_q_far q CROSS JOIN LATERAL (
+		SELECT s.d, row_number() OVER () AS n
+		FROM (SELECT t.v <-> q.v AS d
+			  FROM omendb_t t WHERE o.op = 'l2' ORDER BY t.v <-> q.v LIMIT 100) s
+		UNION ALL
+		SELECT s.d, row_number() OVER () AS n
+		FROM (SELECT t.v <=> q.v AS d
+			  FROM omendb_t t WHERE o.op = 'cosine' ORDER BY t.v <=> q.v LIMIT 100) s) r) x
+GROUP BY op ORDER BY op;
+RESET enable_seqscan;
+SET omendb.search_list_size = 400;
+SELECT pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <-> q.v LIMIT 10) s) FROM omendb_q_far q ORDER BY q.qid$$) AS l2,
+	   pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <=> q.v LIMIT 10) s) FROM omendb_q_far q ORDER BY q.qid$$) AS cosine;
+RESET omendb.search_list_size;
+DROP TABLE omendb_q_far;
+
 -- A stored vector finds itself first, by L2 and by cosine distance (inner
 -- product is not a metric: a longer vector may beat the vector itself).
 SET enable_seqscan = off;

@@ -237,6 +237,10 @@ typedef struct OmenQuantState
 								 * integer code-to-code kernel */
 	float		iweight_scale;	/* weight ~= iweight * iweight_scale */
 	bool		iweight_ok;		/* iweight is faithful enough to use */
+	int16	   *sweight;		/* weight rounded down to 0..4095, for the
+								 * scan's integer kernel */
+	double		sweight_scale;	/* sweight * sweight_scale <= weight */
+	int64		sweight_sum;	/* sum of sweight */
 } OmenQuantState;
 
 /*
@@ -279,6 +283,18 @@ typedef struct OmenQuery
 								 * only): graph building compares codes
 								 * with integer arithmetic */
 	const OmenQuantState *quant;
+
+	/*
+	 * Scans (L2 and cosine) score codes with integer arithmetic where the
+	 * CPU has a fast integer kernel (see query_init_rounded); qround is NULL
+	 * otherwise.
+	 */
+	uint8	   *qround;			/* the query's nearest code */
+	int16	   *qcross;			/* its offset from that code, weighted and
+								 * scaled to 12 bits */
+	double		cross_scale;	/* qcross = weight * offset * cross_scale */
+	double		cross_const;	/* the terms that depend on the query only */
+	double		cross_slack;	/* what rounding qcross can cost */
 } OmenQuery;
 
 /* A node met by a graph search, with its approximate distance. */

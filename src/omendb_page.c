@@ -384,7 +384,7 @@ pack_info(const OmenMetaPageData *meta, const OmenQuantState *qs,
 		  MemoryContext cxt)
 {
 	int			dim = qs ? qs->dim : 0;
-	Size		arrays = MAXALIGN(sizeof(float) * dim) * 3 + MAXALIGN(sizeof(int16) * dim);
+	Size		arrays = MAXALIGN(sizeof(float) * dim) * 3 + MAXALIGN(sizeof(int16) * dim) * 2;
 	Size		size = MAXALIGN(sizeof(OmenIndexInfo)) + arrays;
 	OmenIndexInfo *info = MemoryContextAllocZero(cxt, size);
 	char	   *p = (char *) info + MAXALIGN(sizeof(OmenIndexInfo));
@@ -402,10 +402,13 @@ pack_info(const OmenMetaPageData *meta, const OmenQuantState *qs,
 	info->quant->weight = (float *) p;
 	p += MAXALIGN(sizeof(float) * dim);
 	info->quant->iweight = (int16 *) p;
+	p += MAXALIGN(sizeof(int16) * dim);
+	info->quant->sweight = (int16 *) p;
 	memcpy(info->quant->lower, qs->lower, sizeof(float) * dim);
 	memcpy(info->quant->step, qs->step, sizeof(float) * dim);
 	memcpy(info->quant->weight, qs->weight, sizeof(float) * dim);
 	memcpy(info->quant->iweight, qs->iweight, sizeof(int16) * dim);
+	memcpy(info->quant->sweight, qs->sweight, sizeof(int16) * dim);
 	return info;
 }
 

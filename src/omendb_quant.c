@@ -40,6 +40,8 @@ typedef float (*sq8_l2_fn) (const float *q, const float *w, const uint8 *c,
 typedef float (*sq8_dot_fn) (const float *a, const uint8 *c, int n);
 typedef int64 (*sq8_pair_fn) (const uint8 *a, const uint8 *b, const int16 *w,
 							  int n);
+typedef int64 (*sq8_scan_fn) (const uint8 *a, const uint8 *b, const int16 *w,
+							  const int16 *g, int n, int64 *cross);
 
 /*
  * A lane of the integer kernels gains at most 2 * 255^2 * 127 (< 2^24) per
@@ -108,6 +110,30 @@ sq8_pair_portable(const uint8 *a, const uint8 *b, const int16 *w, int n)
 
 		sum += (int64) w[i] * d * d;
 	}
+	return sum;
+}
+
+/*
+ * The scan's integer kernel: returns sum(w[i] * ((a[i] - b[i])^2 - 32768))
+ * and sets *cross to sum(g[i] * b[i]), for weights of at most 12 bits and
+ * |g[i]| < 2048.  The offset lets the vector kernel square differences of
+ * up to 255 into signed 16-bit lanes; the caller adds 32768 * sum(w) back.
+ */
+static int64
+sq8_scan_portable(const uint8 *a, const uint8 *b, const int16 *w,
+				  const int16 *g, int n, int64 *cross)
+{
+	int64		sum = 0;
+	int64		x = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		int32		d = (int32) a[i] - (int32) b[i];
+
+		sum += (int64) w[i] * (d * d - 32768);
+		x += (int64) g[i] * b[i];
+	}
+	*cross = x;
 	return sum;
 }
 
@@ -228,6 +254,68 @@ sq8_pair_avx512(const uint8 *a, const uint8 *b, const int16 *w, int n)
 	return sum + sq8_pair_portable(a + i, b + i, w + i, n - i);
 }
 
+/*
+ * A lane of the scan kernel gains at most 2 * 32768 * 4095 (< 2^28) per
+ * step in the distance and 2 * 255 * 2047 in the cross term, so four steps
+ * stay clear of 2^31.
+ */
+#define SCAN_FLUSH_STEPS 4
+
+/* The sum of 16 int32 lanes. */
+__attribute__((target("avx512f")))
+static inline int64
+reduce_epi32_avx512(__m512i v)
+{
+	return _mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v))) +
+		_mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+}
+
+/* One step of sq8_scan over the dimensions in m (masked-off lanes add 0). */
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static inline void
+sq8_scan_step_avx512(const uint8 *a, const uint8 *b, const int16 *w,
+					 const int16 *g, __mmask32 m, __m512i *acc, __m512i *xacc)
+{
+	const __m512i offset = _mm512_set1_epi16((int16) 0x8000);
+	__m512i		va = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, a));
+	__m512i		vb = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, b));
+	__m512i		d = _mm512_sub_epi16(va, vb);
+
+	/* d^2 <= 65025 fits 16 bits unsigned; the offset makes it signed */
+	__m512i		sq = _mm512_xor_si512(_mm512_mullo_epi16(d, d), offset);
+
+	*acc = _mm512_add_epi32(*acc, _mm512_madd_epi16(sq, _mm512_maskz_loadu_epi16(m, w)));
+	*xacc = _mm512_add_epi32(*xacc, _mm512_madd_epi16(vb, _mm512_maskz_loadu_epi16(m, g)));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static int64
+sq8_scan_avx512(const uint8 *a, const uint8 *b, const int16 *w,
+				const int16 *g, int n, int64 *cross)
+{
+	int64		sum = 0;
+	int64		x = 0;
+	int			i = 0;
+
+	while (i < n)
+	{
+		__m512i		acc = _mm512_setzero_si512();
+		__m512i		xacc = _mm512_setzero_si512();
+
+		for (int steps = 0; steps < SCAN_FLUSH_STEPS && i < n; steps++, i += 32)
+		{
+			__mmask32	m = n - i >= 32 ? (__mmask32) 0xFFFFFFFF :
+				_cvtu32_mask32((1U << (n - i)) - 1);
+
+			sq8_scan_step_avx512(a + i, b + i, w + i, g + i, m, &acc, &xacc);
+		}
+		sum += reduce_epi32_avx512(acc);
+		x += reduce_epi32_avx512(xacc);
+	}
+	*cross = x;
+	return sum;
+}
+
 /* 16 codes as floats */
 __attribute__((target("avx512f")))
 static inline __m512
@@ -300,6 +388,7 @@ sq8_dot_avx512(const float *a, const uint8 *c, int n)
 static sq8_l2_fn sq8_l2 = sq8_l2_portable;
 static sq8_dot_fn sq8_dot = sq8_dot_portable;
 static sq8_pair_fn sq8_pair = sq8_pair_portable;
+static sq8_scan_fn sq8_scan = NULL;	/* no fast integer scan kernel */
 
 /*
  * Choose kernels for this CPU.  OMENDB_KERNELS=portable in the server's
@@ -311,7 +400,10 @@ omendb_quant_kernels_init(void)
 	const char *force = getenv("OMENDB_KERNELS");
 
 	if (force && strcmp(force, "portable") == 0)
+	{
+		sq8_scan = sq8_scan_portable;
 		return;
+	}
 #if defined(__x86_64__)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f"))
@@ -325,7 +417,11 @@ omendb_quant_kernels_init(void)
 		sq8_dot = sq8_dot_avx2;
 	}
 	if (__builtin_cpu_supports("avx512bw"))
+	{
 		sq8_pair = sq8_pair_avx512;
+		if (__builtin_cpu_supports("avx512vl"))
+			sq8_scan = sq8_scan_avx512;
+	}
 	else if (__builtin_cpu_supports("avx2"))
 		sq8_pair = sq8_pair_avx2;
 #endif
@@ -348,6 +444,7 @@ omendb_sq8_alloc(int dim)
 	qs->step = palloc0(sizeof(float) * dim);
 	qs->weight = palloc0(sizeof(float) * dim);
 	qs->iweight = palloc0(sizeof(int16) * dim);
+	qs->sweight = palloc0(sizeof(int16) * dim);
 	return qs;
 }
 
@@ -404,6 +501,23 @@ omendb_sq8_finish(OmenQuantState *qs)
 			coarse += qs->weight[i];
 	}
 	qs->iweight_ok = !(coarse > 0.02 * total);
+
+	/*
+	 * The scan's integer weights are rounded down, so that the distance
+	 * they give never exceeds the true one and bounds built on it hold.
+	 */
+	qs->sweight_scale = maxw / 4095.0;
+	qs->sweight_sum = 0;
+	for (int i = 0; i < qs->dim; i++)
+	{
+		double		w = floor(qs->weight[i] / qs->sweight_scale);
+
+		w = Max(0, Min(w, 4095));
+		while (w > 0 && w * qs->sweight_scale > qs->weight[i])
+			w--;
+		qs->sweight[i] = (int16) w;
+		qs->sweight_sum += qs->sweight[i];
+	}
 }
 
 /*
@@ -494,6 +608,59 @@ omendb_prepare_query(OmenMetric metric, const float *in, int dim, float *out)
  */
 
 /*
+ * Prepare the integer form of a scan query (see score_code_rounded).  In
+ * code units the query is q' = a + f, a its nearest code.  Then
+ *
+ *	 |q' - c|^2 = |a - c|^2 + 2 <f, a> - 2 <f, c> + |f|^2
+ *
+ * under the weights.  The first term comes from the integer kernel, the
+ * constants once per query, and <f, c> from the kernel's cross term with
+ * g = w f rounded to 12 bits; what that rounding can cost is kept in
+ * cross_slack.  All of it is computed in double from the float query.
+ */
+static void
+query_init_rounded(OmenQuery *query, const OmenQuantState *qs, const float *x)
+{
+	int			dim = query->dim;
+	double	   *g = palloc(sizeof(double) * dim);
+	double		gmax = 0;
+	double		fa = 0;
+	double		ff = 0;
+	double		slack = 0;
+
+	query->qround = palloc(dim);
+	query->qcross = palloc(sizeof(int16) * dim);
+	for (int i = 0; i < dim; i++)
+	{
+		double		w = (double) qs->step[i] * qs->step[i];
+		double		qc = ((double) x[i] - qs->lower[i]) / qs->step[i];
+		double		a = rint(qc);
+		double		f;
+
+		/* also maps NaN (from an infinite ratio) to a code */
+		a = (a >= 0) ? Min(a, 255) : 0;
+		f = qc - a;
+		query->qround[i] = (uint8) a;
+		g[i] = w * f;
+		fa += g[i] * a;
+		ff += g[i] * f;
+		gmax = Max(gmax, fabs(g[i]));
+	}
+	query->cross_scale = (gmax > 0 && isfinite(gmax)) ? 2047.0 / gmax : 0;
+	for (int i = 0; i < dim; i++)
+	{
+		double		gi = rint(g[i] * query->cross_scale);
+
+		gi = Max(-2047, Min(gi, 2047));
+		query->qcross[i] = (int16) gi;
+		slack += fabs(g[i] - (query->cross_scale > 0 ? gi / query->cross_scale : 0));
+	}
+	query->cross_const = 2 * fa + ff;
+	query->cross_slack = 2 * 255 * slack;
+	pfree(g);
+}
+
+/*
  * Prepare a query for code distances.  x is the vector as indexed (see
  * omendb_prepare_vector); the caller keeps it alive.
  */
@@ -516,6 +683,9 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 
 	for (int i = 0; i < dim; i++)
 		query->qcode[i] = (x[i] - qs->lower[i]) / qs->step[i];
+
+	if (metric != OMENDB_METRIC_IP && sq8_scan != NULL)
+		query_init_rounded(query, qs, x);
 
 	if (metric == OMENDB_METRIC_IP)
 	{
@@ -576,6 +746,50 @@ omendb_code_distance(const OmenQuery *query, const uint8 *code)
 }
 
 /*
+ * Score a node with the integer kernel (L2 and cosine).  The kernel gives
+ * the squared distance from the query's nearest code to the node's code
+ * under the weights rounded down, which is no more than under the true
+ * weights; with the cross term and constants of query_init_rounded it gives
+ * the squared distance from the query itself to the decoded node, less at
+ * most cross_slack.  Then the bound is as in omendb_score_node, with the
+ * margin for float rounding taken off the same way (the sums here are
+ * exact integers or doubles).  Sets *approx and returns the bound.
+ */
+static double
+score_code_rounded(const OmenQuery *query, const OmenNodeHeader node,
+				   const uint8 *code, float *approx)
+{
+	const OmenQuantState *qs = query->quant;
+	double		rel = 4.0 * (query->dim + 16) * FLT_EPSILON;
+	double		err = node->error;
+	int64		cross;
+	int64		sum = sq8_scan(query->qround, code, qs->sweight, query->qcross,
+							   query->dim, &cross) +
+		32768 * qs->sweight_sum;
+	double		d2 = (double) sum * qs->sweight_scale + query->cross_const;
+	double		d;
+	double		lb;
+
+	if (query->cross_scale > 0)
+		d2 -= 2.0 * (double) cross / query->cross_scale;
+	d = sqrt(Max(d2, 0));
+	lb = sqrt(Max(d2 - query->cross_slack, 0));
+	if (query->metric == OMENDB_METRIC_COSINE)
+	{
+		*approx = (float) (d * d / 2);
+		lb = lb - err - rel * (2.0 + err);
+		if (!isfinite(lb) || lb < 0)
+			return 0;
+		return lb * lb / 2.0 - rel;
+	}
+	*approx = (float) d;
+	lb = lb - err - rel * ((double) query->qnorm + node->norm + err);
+	if (!isfinite(lb) || lb < 0)
+		lb = 0;
+	return lb;
+}
+
+/*
  * Score a node for a scan: *approx, the approximate distance in the units of
  * the ordering operator (what the search navigates by), and the returned
  * value, a rigorous lower bound on the exact distance the executor will
@@ -588,6 +802,9 @@ omendb_code_distance(const OmenQuery *query, const uint8 *code)
  * (each is within dim * FLT_EPSILON of the true sum of magnitudes).  Where
  * the arithmetic overflows, the bound falls back to the smallest possible
  * value, which is always valid.
+ *
+ * Where the query has a rounded form (L2 and cosine, with a fast integer
+ * kernel), the integer kernel scores the code instead.
  */
 double
 omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
@@ -598,6 +815,8 @@ omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 	double		d;
 	double		lb;
 
+	if (query->qround)
+		return score_code_rounded(query, node, code, approx);
 	switch (query->metric)
 	{
 		case OMENDB_METRIC_L2:

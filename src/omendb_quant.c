@@ -779,7 +779,8 @@ score_code_rounded(const OmenQuery *query, const OmenNodeHeader node,
 		*approx = (float) (d * d / 2);
 		lb = lb - err - rel * (2.0 + err);
 		if (!isfinite(lb) || lb < 0)
-			return 0;
+			lb = 0;
+		/* the executor's cosine distance may round below 0 */
 		return lb * lb / 2.0 - rel;
 	}
 	*approx = (float) d;

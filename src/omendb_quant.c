@@ -228,6 +228,15 @@ sq8_pair_avx2(const uint8 *a, const uint8 *b, const int16 *w, int n)
 	return sum + sq8_pair_portable(a + i, b + i, w + i, n - i);
 }
 
+/* The sum of 16 int32 lanes. */
+__attribute__((target("avx512f")))
+static inline int64
+reduce_epi32_avx512(__m512i v)
+{
+	return _mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v))) +
+		_mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+}
+
 __attribute__((target("avx512f,avx512bw")))
 static int64
 sq8_pair_avx512(const uint8 *a, const uint8 *b, const int16 *w, int n)
@@ -248,8 +257,7 @@ sq8_pair_avx512(const uint8 *a, const uint8 *b, const int16 *w, int n)
 
 			acc = _mm512_add_epi32(acc, _mm512_madd_epi16(d, dw));
 		}
-		sum += _mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc)));
-		sum += _mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1)));
+		sum += reduce_epi32_avx512(acc);
 	}
 	return sum + sq8_pair_portable(a + i, b + i, w + i, n - i);
 }
@@ -260,15 +268,6 @@ sq8_pair_avx512(const uint8 *a, const uint8 *b, const int16 *w, int n)
  * stay clear of 2^31.
  */
 #define SCAN_FLUSH_STEPS 4
-
-/* The sum of 16 int32 lanes. */
-__attribute__((target("avx512f")))
-static inline int64
-reduce_epi32_avx512(__m512i v)
-{
-	return _mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v))) +
-		_mm512_reduce_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
-}
 
 /* One step of sq8_scan over the dimensions in m (masked-off lanes add 0). */
 __attribute__((target("avx512f,avx512bw,avx512vl")))
@@ -608,7 +607,7 @@ omendb_prepare_query(OmenMetric metric, const float *in, int dim, float *out)
  */
 
 /*
- * Prepare the integer form of a scan query (see score_code_rounded).  In
+ * Prepare the integer form of a scan query (see rounded_code_distance).  In
  * code units the query is q' = a + f, a its nearest code.  Then
  *
  *	 |q' - c|^2 = |a - c|^2 + 2 <f, a> - 2 <f, c> + |f|^2
@@ -746,48 +745,29 @@ omendb_code_distance(const OmenQuery *query, const uint8 *code)
 }
 
 /*
- * Score a node with the integer kernel (L2 and cosine).  The kernel gives
- * the squared distance from the query's nearest code to the node's code
- * under the weights rounded down, which is no more than under the true
- * weights; with the cross term and constants of query_init_rounded it gives
- * the squared distance from the query itself to the decoded node, less at
- * most cross_slack.  Then the bound is as in omendb_score_node, with the
- * margin for float rounding taken off the same way (the sums here are
- * exact integers or doubles).  Sets *approx and returns the bound.
+ * The distance from the query to a node's decoded vector by the integer
+ * kernel (L2 and cosine).  The kernel gives the squared distance from the
+ * query's nearest code to the node's code under the weights rounded down,
+ * which is no more than under the true weights; with the cross term and
+ * constants of query_init_rounded that is the squared distance from the
+ * query itself, less at most cross_slack.  Returns the estimate and sets
+ * *lower to a distance that is certainly no more (the sums here are exact
+ * integers or doubles).
  */
 static double
-score_code_rounded(const OmenQuery *query, const OmenNodeHeader node,
-				   const uint8 *code, float *approx)
+rounded_code_distance(const OmenQuery *query, const uint8 *code, double *lower)
 {
 	const OmenQuantState *qs = query->quant;
-	double		rel = 4.0 * (query->dim + 16) * FLT_EPSILON;
-	double		err = node->error;
 	int64		cross;
 	int64		sum = sq8_scan(query->qround, code, qs->sweight, query->qcross,
 							   query->dim, &cross) +
 		32768 * qs->sweight_sum;
 	double		d2 = (double) sum * qs->sweight_scale + query->cross_const;
-	double		d;
-	double		lb;
 
 	if (query->cross_scale > 0)
 		d2 -= 2.0 * (double) cross / query->cross_scale;
-	d = sqrt(Max(d2, 0));
-	lb = sqrt(Max(d2 - query->cross_slack, 0));
-	if (query->metric == OMENDB_METRIC_COSINE)
-	{
-		*approx = (float) (d * d / 2);
-		lb = lb - err - rel * (2.0 + err);
-		if (!isfinite(lb) || lb < 0)
-			lb = 0;
-		/* the executor's cosine distance may round below 0 */
-		return lb * lb / 2.0 - rel;
-	}
-	*approx = (float) d;
-	lb = lb - err - rel * ((double) query->qnorm + node->norm + err);
-	if (!isfinite(lb) || lb < 0)
-		lb = 0;
-	return lb;
+	*lower = sqrt(Max(d2 - query->cross_slack, 0));
+	return sqrt(Max(d2, 0));
 }
 
 /*
@@ -805,7 +785,8 @@ score_code_rounded(const OmenQuery *query, const OmenNodeHeader node,
  * value, which is always valid.
  *
  * Where the query has a rounded form (L2 and cosine, with a fast integer
- * kernel), the integer kernel scores the code instead.
+ * kernel), the integer kernel gives the distance to the decoded vector
+ * instead, and a lower figure for the bound.
  */
 double
 omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
@@ -814,26 +795,31 @@ omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 	double		rel = 4.0 * (query->dim + 16) * FLT_EPSILON;
 	double		err = node->error;
 	double		d;
+	double		dlo;
 	double		lb;
 
-	if (query->qround)
-		return score_code_rounded(query, node, code, approx);
 	switch (query->metric)
 	{
 		case OMENDB_METRIC_L2:
-			d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
-			*approx = (float) d;
-			lb = d - err - rel * ((double) query->qnorm + node->norm + err);
-			if (!isfinite(lb) || lb < 0)
-				lb = 0;
-			return lb;
 		case OMENDB_METRIC_COSINE:
+			if (query->qround)
+				d = rounded_code_distance(query, code, &dlo);
+			else
+				dlo = d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
+			if (query->metric == OMENDB_METRIC_L2)
+			{
+				*approx = (float) d;
+				lb = dlo - err - rel * ((double) query->qnorm + node->norm + err);
+				if (!isfinite(lb) || lb < 0)
+					lb = 0;
+				return lb;
+			}
 			/* unit vectors: cosine distance = |q - x|^2 / 2 */
-			d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
 			*approx = (float) (d * d / 2);
-			lb = d - err - rel * (2.0 + err);
+			lb = dlo - err - rel * (2.0 + err);
 			if (!isfinite(lb) || lb < 0)
 				lb = 0;
+			/* the executor's cosine distance may round below 0 */
 			return lb * lb / 2.0 - rel;
 		case OMENDB_METRIC_IP:
 

@@ -234,6 +234,28 @@ $recall{cos_cat} = check_recall(
 	settings => ['SET enable_seqscan = off'],
 	min => 0.90);
 
+# A small search list still serves a LIMIT 10 query: the first rows come
+# straight from the beam's candidates (the list plus a few more), and what
+# follows, for a selective WHERE clause, from the best-first continuation
+# without losing the rows the first batch passed over.
+$recall{l2_small_list} = check_recall(
+	name => 'L2, search_list_size = 8',
+	table => 'items',
+	op => '<->',
+	truth => 'truth_l2',
+	index => 'items_l2',
+	settings => ['SET omendb.search_list_size = 8'],
+	min => 0.95);
+$recall{l2_cat_small_list} = check_recall(
+	name => 'L2, WHERE category = (10% of rows), search_list_size = 8',
+	table => 'items',
+	op => '<->',
+	filter => 'i.category = q.category',
+	truth => 'truth_l2_cat',
+	index => 'items_l2',
+	settings => [ 'SET enable_seqscan = off', 'SET omendb.search_list_size = 8' ],
+	min => 0.90);
+
 $node->safe_psql($db, 'DROP TABLE items');
 
 # ---------------------- (a) built on 15,000 rows, 5,000 inserted by 4 clients

@@ -623,10 +623,14 @@ query_init_rounded(OmenQuery *query, const OmenQuantState *qs, const float *x)
 	int			dim = query->dim;
 	double	   *g = palloc(sizeof(double) * dim);
 	double		gmax = 0;
-	double		fa = 0;
-	double		ff = 0;
-	double		slack = 0;
+	double		fa[4] = {0};
+	double		ff[4] = {0};
+	double		slack[4] = {0};
 
+	/*
+	 * Four partial sums each: one chain of dependent double adds would cost
+	 * the adder's latency per dimension, a few microseconds per query.
+	 */
 	query->qround = palloc(dim);
 	query->qcross = palloc(sizeof(int16) * dim);
 	for (int i = 0; i < dim; i++)
@@ -641,8 +645,8 @@ query_init_rounded(OmenQuery *query, const OmenQuantState *qs, const float *x)
 		f = qc - a;
 		query->qround[i] = (uint8) a;
 		g[i] = w * f;
-		fa += g[i] * a;
-		ff += g[i] * f;
+		fa[i & 3] += g[i] * a;
+		ff[i & 3] += g[i] * f;
 		gmax = Max(gmax, fabs(g[i]));
 	}
 	query->cross_scale = (gmax > 0 && isfinite(gmax)) ? 2047.0 / gmax : 0;
@@ -652,10 +656,11 @@ query_init_rounded(OmenQuery *query, const OmenQuantState *qs, const float *x)
 
 		gi = Max(-2047, Min(gi, 2047));
 		query->qcross[i] = (int16) gi;
-		slack += fabs(g[i] - (query->cross_scale > 0 ? gi / query->cross_scale : 0));
+		slack[i & 3] += fabs(g[i] - (query->cross_scale > 0 ? gi / query->cross_scale : 0));
 	}
-	query->cross_const = 2 * fa + ff;
-	query->cross_slack = 2 * 255 * slack;
+	query->cross_const = 2 * ((fa[0] + fa[1]) + (fa[2] + fa[3])) +
+		((ff[0] + ff[1]) + (ff[2] + ff[3]));
+	query->cross_slack = 2 * 255 * ((slack[0] + slack[1]) + (slack[2] + slack[3]));
 	pfree(g);
 }
 
@@ -667,7 +672,7 @@ void
 omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 				  OmenMetric metric, const float *x, int dim)
 {
-	double		ss = 0;
+	double		ss[4] = {0};
 	double		ipc = 0;
 
 	memset(query, 0, sizeof(OmenQuery));
@@ -675,16 +680,13 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 	query->dim = dim;
 	query->quant = qs;
 	query->q = (float *) x;
+	for (int i = 0; i < dim; i++)
+		ss[i & 3] += (double) x[i] * x[i];
+	query->qnorm = (float) sqrt((ss[0] + ss[1]) + (ss[2] + ss[3]));
+
 	query->qcode = palloc(sizeof(float) * dim);
 	for (int i = 0; i < dim; i++)
-		ss += (double) x[i] * x[i];
-	query->qnorm = (float) sqrt(ss);
-
-	for (int i = 0; i < dim; i++)
 		query->qcode[i] = (x[i] - qs->lower[i]) / qs->step[i];
-
-	if (metric != OMENDB_METRIC_IP && sq8_scan != NULL)
-		query_init_rounded(query, qs, x);
 
 	if (metric == OMENDB_METRIC_IP)
 	{
@@ -697,6 +699,17 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 		}
 		query->ipconst = (float) ipc;
 	}
+}
+
+/*
+ * Give a scan query its integer form where the metric and CPU allow (L2 and
+ * cosine with a fast integer kernel): omendb_score_node then uses it.
+ */
+void
+omendb_query_init_rounded(OmenQuery *query)
+{
+	if (query->metric != OMENDB_METRIC_IP && sq8_scan != NULL)
+		query_init_rounded(query, query->quant, query->q);
 }
 
 /*
@@ -771,6 +784,37 @@ rounded_code_distance(const OmenQuery *query, const uint8 *code, double *lower)
 }
 
 /*
+ * L2 and cosine: the Euclidean distance from the query to a code's decoded
+ * vector, by whichever kernel the query was prepared for, and in *lower a
+ * figure certainly no more than it.
+ */
+static inline double
+decoded_distance(const OmenQuery *query, const uint8 *code, double *lower)
+{
+	if (query->qround)
+		return rounded_code_distance(query, code, lower);
+	*lower = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
+	return *lower;
+}
+
+/*
+ * Just the approximate distance of omendb_score_node, for comparing codes
+ * that are not scored as nodes (a scan's seeds).
+ */
+float
+omendb_code_approx(const OmenQuery *query, const uint8 *code)
+{
+	double		d;
+	double		dlo;
+
+	if (query->metric == OMENDB_METRIC_IP)
+		return (float) -((double) query->ipconst +
+						 sq8_dot(query->qip, code, query->ipdim));
+	d = decoded_distance(query, code, &dlo);
+	return (float) (query->metric == OMENDB_METRIC_L2 ? d : d * d / 2);
+}
+
+/*
  * Score a node for a scan: *approx, the approximate distance in the units of
  * the ordering operator (what the search navigates by), and the returned
  * value, a rigorous lower bound on the exact distance the executor will
@@ -802,10 +846,7 @@ omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 	{
 		case OMENDB_METRIC_L2:
 		case OMENDB_METRIC_COSINE:
-			if (query->qround)
-				d = rounded_code_distance(query, code, &dlo);
-			else
-				dlo = d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
+			d = decoded_distance(query, code, &dlo);
 			if (query->metric == OMENDB_METRIC_L2)
 			{
 				*approx = (float) d;

@@ -147,16 +147,6 @@ typedef struct OmenNodeHeaderData
 typedef OmenNodeHeaderData *OmenNodeHeader;
 
 /*
- * Seeds.  A build numbers an even sample of its nodes first: node ids 0 to
- * OMENDB_SEED_NODES - 1 (fewer on small indexes) are spread over the data,
- * and a scan starts from the one nearest the query instead of walking in
- * from the entry point.  Only a performance contract: any node on a full
- * page is a valid start, so indexes numbered otherwise (built before, or
- * filled by inserts, whose first rows become the seeds) search correctly.
- */
-#define OMENDB_SEED_NODES		64
-
-/*
  * Dimensions of the vectors the graph works on: an inner-product index
  * appends one (the MIPS-to-L2 transform), so that its graph, like the
  * others, is built and searched by Euclidean distance.
@@ -430,7 +420,6 @@ extern void omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
 								   const uint8 *code);
 extern void omendb_query_from_code(OmenQuery *query, const uint8 *code);
 extern float omendb_code_distance(const OmenQuery *query, const uint8 *code);
-extern float omendb_code_approx(const OmenQuery *query, const uint8 *code);
 extern double omendb_score_node(const OmenQuery *query,
 								const OmenNodeHeader node, const uint8 *code,
 								float *approx);

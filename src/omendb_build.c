@@ -479,41 +479,29 @@ write_meta(Relation index, ForkNumber fork, const OmenMetaPageData *meta,
 }
 
 /*
- * Number the nodes: first the seeds (OMENDB_SEED_NODES of them, evenly
- * spaced in build order, so spread over the data as the table is), then
- * the rest in breadth-first order from the seeds and the entry point, so
- * that a node and its neighbours tend to share pages: a search then pins
- * fewer pages and misses the CPU cache less.  Nodes the traversal does not
- * reach (there should be none) keep their relative order at the end.
- * Returns order[new id] = build id, and fills newid[build id] = new id.
+ * Number the nodes in breadth-first order from the entry point, so that a
+ * node and its neighbours tend to share pages: a search then pins fewer
+ * pages and misses the CPU cache less.  Nodes the traversal does not reach
+ * (there should be none) keep their relative order at the end.  Returns
+ * order[new id] = build id, and fills newid[build id] = new id.
  */
 static uint32 *
-number_nodes(BuildGraph *g, uint32 entry, uint32 *newid)
+breadth_first_order(BuildGraph *g, uint32 entry, uint32 *newid)
 {
 	uint32	   *order = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->n * sizeof(uint32));
-	int			nseeds = Min(g->n, OMENDB_SEED_NODES);
 	int			head = 0;
 	int			tail = 0;
 
 	for (int p = 0; p < g->n; p++)
 		newid[p] = OMENDB_INVALID_NODE;
-	for (int i = 0; i < nseeds; i++)
-	{
-		/* distinct: the spacing is at least one */
-		uint32		p = (uint32) (((uint64) 2 * i + 1) * g->n / (2 * nseeds));
-
-		newid[p] = tail;
-		order[tail++] = p;
-	}
 	for (int start = -1; start < g->n; start++)
 	{
 		uint32		root = start < 0 ? entry : (uint32) start;
 
-		if (newid[root] == OMENDB_INVALID_NODE)
-		{
-			newid[root] = tail;
-			order[tail++] = root;
-		}
+		if (newid[root] != OMENDB_INVALID_NODE)
+			continue;
+		newid[root] = tail;
+		order[tail++] = root;
 		while (head < tail)
 		{
 			uint32		u = order[head++];
@@ -652,7 +640,7 @@ connect_unreachable(BuildState *bs)
 	pfree(reached);
 }
 
-/* Write all in-memory nodes to node pages, numbered by number_nodes. */
+/* Write all in-memory nodes to node pages, in breadth-first order. */
 static void
 write_nodes(BuildState *bs)
 {
@@ -667,7 +655,7 @@ write_nodes(BuildState *bs)
 
 	if (g->n > 0)
 		connect_unreachable(bs);
-	order = g->n > 0 ? number_nodes(g, bs->entry, newid) : NULL;
+	order = g->n > 0 ? breadth_first_order(g, bs->entry, newid) : NULL;
 
 	for (int k = 0; k < g->n; k++)
 	{

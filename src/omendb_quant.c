@@ -798,23 +798,6 @@ decoded_distance(const OmenQuery *query, const uint8 *code, double *lower)
 }
 
 /*
- * Just the approximate distance of omendb_score_node, for comparing codes
- * that are not scored as nodes (a scan's seeds).
- */
-float
-omendb_code_approx(const OmenQuery *query, const uint8 *code)
-{
-	double		d;
-	double		dlo;
-
-	if (query->metric == OMENDB_METRIC_IP)
-		return (float) -((double) query->ipconst +
-						 sq8_dot(query->qip, code, query->ipdim));
-	d = decoded_distance(query, code, &dlo);
-	return (float) (query->metric == OMENDB_METRIC_L2 ? d : d * d / 2);
-}
-
-/*
  * Score a node for a scan: *approx, the approximate distance in the units of
  * the ordering operator (what the search navigates by), and the returned
  * value, a rigorous lower bound on the exact distance the executor will

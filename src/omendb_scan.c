@@ -373,61 +373,6 @@ initial_search(OmenScanOpaque so, uint32 entry)
 	pfree(best);
 }
 
-typedef struct SeedArg
-{
-	const OmenQuery *query;
-	int			max_degree;
-	float	   *dist;
-} SeedArg;
-
-static void
-seed_visitor(OmenNodeHeader node, int idx, void *arg)
-{
-	SeedArg    *sa = arg;
-
-	sa->dist[idx] = omendb_code_approx(sa->query,
-									   OmenNodeCode(node, sa->max_degree));
-}
-
-/*
- * Where the search starts: the seed nearest the query (see
- * OMENDB_SEED_NODES), else the entry point.  The seeds are only scored,
- * not met: the search meets them like any other node if it comes near.
- * Only nodes on pages before the insert page are taken, which are full.
- * Fashion-MNIST, list size 8: 224 nodes met instead of 283, same recall.
- */
-static uint32
-start_node(OmenScanOpaque so, const OmenMetaPageData *cur)
-{
-	const OmenMetaPageData *meta = &so->info->meta;
-	uint64		full = (uint64) (cur->insert_block - meta->first_node_block) *
-		meta->nodes_per_page;
-	int			nseeds = (int) Min(full, OMENDB_SEED_NODES);
-	uint32		seeds[OMENDB_SEED_NODES];
-	float		dist[OMENDB_SEED_NODES];
-	SeedArg		sa;
-	uint32		best = cur->entry_node;
-	float		bestdist = INFINITY;
-
-	if (nseeds < 2)
-		return best;
-	for (int i = 0; i < nseeds; i++)
-		seeds[i] = i;
-	sa.query = &so->query;
-	sa.max_degree = meta->max_degree;
-	sa.dist = dist;
-	omendb_visit_nodes(so->index, meta, seeds, nseeds, seed_visitor, &sa);
-	for (int i = 0; i < nseeds; i++)
-	{
-		if (dist[i] < bestdist)
-		{
-			bestdist = dist[i];
-			best = seeds[i];
-		}
-	}
-	return best;
-}
-
 /*
  * Meet every node the graph search never reached, one node page at a time.
  * Run once, when the frontier is empty: the nodes swept in go straight to
@@ -709,7 +654,7 @@ start_scan(IndexScanDesc scan)
 	so->nbrbuf = palloc(sizeof(uint32) * meta->max_degree);
 	so->fresh = palloc(sizeof(uint32) * meta->max_degree);
 
-	initial_search(so, start_node(so, &cur));
+	initial_search(so, cur.entry_node);
 }
 
 bool

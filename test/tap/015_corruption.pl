@@ -264,12 +264,8 @@ sub sql_error
 	return $err;
 }
 
-# The scan's list is exhaustive, so that its search expands every node,
-# the damaged one (the entry point) included: a search starts from the seed
-# nearest the query, and need not pass through the entry point.
 my $scan_sql =
-  "SET enable_seqscan = off; SET omendb.search_list_size = 10000; "
-  . "SELECT id FROM items ORDER BY v <-> '$query_vec' LIMIT 5";
+  "SET enable_seqscan = off; SELECT id FROM items ORDER BY v <-> '$query_vec' LIMIT 5";
 my $insert_sql =
   "INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM (SELECT nextval('next_id')::int AS i) s";
 

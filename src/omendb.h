@@ -274,7 +274,8 @@ typedef struct OmenQuery
 	int			dim;			/* code dimensions */
 	float	   *q;				/* the query as indexed (normalized for
 								 * cosine, zero-extended for IP) */
-	float	   *qcode;			/* the query in code space */
+	float	   *qcode;			/* the query in code space (L2 and cosine,
+								 * float kernel) */
 	float		qnorm;			/* |q| */
 	int			ipdim;			/* inner product: the original dimension */
 	float	   *qip;			/* inner product: q * step */
@@ -286,8 +287,8 @@ typedef struct OmenQuery
 
 	/*
 	 * Scans (L2 and cosine) score codes with integer arithmetic where the
-	 * CPU has a fast integer kernel (omendb_query_init_rounded); qround is
-	 * NULL otherwise, and for graph building.
+	 * CPU has a fast integer kernel (omendb_query_init); qround is NULL
+	 * otherwise, and for graph building.
 	 */
 	uint8	   *qround;			/* the query's nearest code */
 	int16	   *qcross;			/* its offset from that code, weighted and
@@ -414,8 +415,8 @@ extern void omendb_sq8_finish(OmenQuantState *qs);
 extern float omendb_sq8_encode(const OmenQuantState *qs, const float *x,
 							   uint8 *code);
 extern void omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
-							  OmenMetric metric, const float *x, int dim);
-extern void omendb_query_init_rounded(OmenQuery *query);
+							  OmenMetric metric, const float *x, int dim,
+							  bool scan);
 extern void omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
 								   const uint8 *code);
 extern void omendb_query_from_code(OmenQuery *query, const uint8 *code);

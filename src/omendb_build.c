@@ -754,7 +754,8 @@ train(BuildState *bs)
 	bs->centroidv = palloc(sizeof(float) * bs->cdim);
 	for (int i = 0; i < bs->cdim; i++)
 		bs->centroidv[i] = (float) (bs->sum[i] / bs->count);
-	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->cdim);
+	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->cdim,
+					  false);
 	omendb_query_init_code(&bs->pivot, bs->quant, NULL);
 }
 

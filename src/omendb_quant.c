@@ -666,11 +666,13 @@ query_init_rounded(OmenQuery *query, const OmenQuantState *qs, const float *x)
 
 /*
  * Prepare a query for code distances.  x is the vector as indexed (see
- * omendb_prepare_vector); the caller keeps it alive.
+ * omendb_prepare_vector); the caller keeps it alive.  A scan query (for
+ * omendb_score_node) gets the integer form where the metric and CPU allow
+ * (L2 and cosine with a fast integer kernel), else the float kernel's.
  */
 void
 omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
-				  OmenMetric metric, const float *x, int dim)
+				  OmenMetric metric, const float *x, int dim, bool scan)
 {
 	double		ss[4] = {0};
 	double		ipc = 0;
@@ -684,10 +686,6 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 		ss[i & 3] += (double) x[i] * x[i];
 	query->qnorm = (float) sqrt((ss[0] + ss[1]) + (ss[2] + ss[3]));
 
-	query->qcode = palloc(sizeof(float) * dim);
-	for (int i = 0; i < dim; i++)
-		query->qcode[i] = (x[i] - qs->lower[i]) / qs->step[i];
-
 	if (metric == OMENDB_METRIC_IP)
 	{
 		query->ipdim = dim - 1;
@@ -699,17 +697,14 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 		}
 		query->ipconst = (float) ipc;
 	}
-}
-
-/*
- * Give a scan query its integer form where the metric and CPU allow (L2 and
- * cosine with a fast integer kernel): omendb_score_node then uses it.
- */
-void
-omendb_query_init_rounded(OmenQuery *query)
-{
-	if (query->metric != OMENDB_METRIC_IP && sq8_scan != NULL)
-		query_init_rounded(query, query->quant, query->q);
+	else if (scan && sq8_scan != NULL)
+		query_init_rounded(query, qs, x);
+	else
+	{
+		query->qcode = palloc(sizeof(float) * dim);
+		for (int i = 0; i < dim; i++)
+			query->qcode[i] = (x[i] - qs->lower[i]) / qs->step[i];
+	}
 }
 
 /*
@@ -784,20 +779,6 @@ rounded_code_distance(const OmenQuery *query, const uint8 *code, double *lower)
 }
 
 /*
- * L2 and cosine: the Euclidean distance from the query to a code's decoded
- * vector, by whichever kernel the query was prepared for, and in *lower a
- * figure certainly no more than it.
- */
-static inline double
-decoded_distance(const OmenQuery *query, const uint8 *code, double *lower)
-{
-	if (query->qround)
-		return rounded_code_distance(query, code, lower);
-	*lower = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
-	return *lower;
-}
-
-/*
  * Score a node for a scan: *approx, the approximate distance in the units of
  * the ordering operator (what the search navigates by), and the returned
  * value, a rigorous lower bound on the exact distance the executor will
@@ -829,7 +810,10 @@ omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 	{
 		case OMENDB_METRIC_L2:
 		case OMENDB_METRIC_COSINE:
-			d = decoded_distance(query, code, &dlo);
+			if (query->qround)
+				d = rounded_code_distance(query, code, &dlo);
+			else
+				dlo = d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
 			if (query->metric == OMENDB_METRIC_L2)
 			{
 				*approx = (float) d;

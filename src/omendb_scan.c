@@ -637,8 +637,7 @@ start_scan(IndexScanDesc scan)
 	so->qv = palloc(sizeof(float) * meta->code_size);
 	omendb_prepare_query(meta->metric, so->qvec->x, meta->dimensions, so->qv);
 	omendb_query_init(&so->query, so->info->quant, meta->metric, so->qv,
-					  meta->code_size);
-	omendb_query_init_rounded(&so->query);
+					  meta->code_size, true);
 
 	so->list_size = omendb_effective_list_size(meta->metric);
 	so->capnodes = 1024;

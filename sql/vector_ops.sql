@@ -168,4 +168,34 @@ SELECT 100 + i, array_fill(i % 3, ARRAY[4000])::vector || array_fill(i, ARRAY[1]
 FROM generate_series(1, 6) i;
 SELECT id, vector_dims(v), subvector(v, 4000, 2) FROM vector_ops_cmp WHERE id > 100 ORDER BY v;
 
-DROP TABLE vector_ops_rand, vector_ops_cmp;
+-- Distances on vectors stored out of line (TOAST) are those of the same
+-- vectors in memory.  The distance functions keep the last 32 vectors they
+-- fetched from TOAST storage until the transaction ends, because the
+-- executor computes a rechecked ORDER BY twice for each row; a row updated
+-- within that transaction is a new TOAST value and gets its new distance,
+-- and more values than the cache holds are fetched again correctly.
+CREATE TABLE vector_ops_toast (id int, v vector);
+INSERT INTO vector_ops_toast
+SELECT i, array_fill(i::real, ARRAY[1000])::vector FROM generate_series(1, 40) i;
+SELECT pg_relation_size(reltoastrelid) > 0 AS stored_out_of_line
+FROM pg_class WHERE relname = 'vector_ops_toast';
+BEGIN;
+CREATE TEMP TABLE vector_ops_toast_q AS
+SELECT array_fill(0.5::real, ARRAY[1000])::vector AS q;
+SELECT id, v <-> q AS l2, v <#> q AS neg_ip, v <=> q AS cosine, v <+> q AS l1
+FROM vector_ops_toast, vector_ops_toast_q WHERE id IN (1, 2, 40) ORDER BY id;
+SELECT count(*) FILTER (WHERE v <-> q = v::real[]::vector <-> q AND
+						v <#> q = v::real[]::vector <#> q AND
+						v <=> q = v::real[]::vector <=> q AND
+						v <+> q = v::real[]::vector <+> q) AS equal_in_memory,
+	   count(*) AS total
+FROM vector_ops_toast, vector_ops_toast_q;
+UPDATE vector_ops_toast SET v = array_fill(-2::real, ARRAY[1000])::vector
+WHERE id = 2;
+SELECT id, v <-> q AS l2, v <#> q AS neg_ip, v <=> q AS cosine, v <+> q AS l1
+FROM vector_ops_toast, vector_ops_toast_q WHERE id IN (1, 2, 40) ORDER BY id;
+SELECT sum(v <-> q) = sum(v::real[]::vector <-> q) AS sums_agree
+FROM vector_ops_toast, vector_ops_toast_q;
+COMMIT;
+
+DROP TABLE vector_ops_rand, vector_ops_cmp, vector_ops_toast;

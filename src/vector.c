@@ -563,8 +563,8 @@ PG_FUNCTION_INFO_V1(l2_distance);
 Datum
 l2_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = PG_GETARG_VECTOR_CACHED(0);
+	Vector	   *b = PG_GETARG_VECTOR_CACHED(1);
 
 	CheckVectorDimsMatch(a, b);
 	PG_RETURN_FLOAT8(sqrt(l2_squared(a, b)));
@@ -578,8 +578,8 @@ PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
 Datum
 vector_l2_squared_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = PG_GETARG_VECTOR_CACHED(0);
+	Vector	   *b = PG_GETARG_VECTOR_CACHED(1);
 
 	CheckVectorDimsMatch(a, b);
 	PG_RETURN_FLOAT8(l2_squared(a, b));
@@ -589,8 +589,8 @@ PG_FUNCTION_INFO_V1(inner_product);
 Datum
 inner_product(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = PG_GETARG_VECTOR_CACHED(0);
+	Vector	   *b = PG_GETARG_VECTOR_CACHED(1);
 
 	CheckVectorDimsMatch(a, b);
 	PG_RETURN_FLOAT8(inner_product_internal(a, b));
@@ -604,8 +604,8 @@ PG_FUNCTION_INFO_V1(vector_negative_inner_product);
 Datum
 vector_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = PG_GETARG_VECTOR_CACHED(0);
+	Vector	   *b = PG_GETARG_VECTOR_CACHED(1);
 
 	CheckVectorDimsMatch(a, b);
 	PG_RETURN_FLOAT8(-inner_product_internal(a, b));
@@ -618,8 +618,8 @@ PG_FUNCTION_INFO_V1(cosine_distance);
 Datum
 cosine_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = PG_GETARG_VECTOR_CACHED(0);
+	Vector	   *b = PG_GETARG_VECTOR_CACHED(1);
 
 	CheckVectorDimsMatch(a, b);
 	PG_RETURN_FLOAT8(vec_cosine_distance(a->x, b->x, a->dim));
@@ -629,8 +629,8 @@ PG_FUNCTION_INFO_V1(l1_distance);
 Datum
 l1_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = PG_GETARG_VECTOR_CACHED(0);
+	Vector	   *b = PG_GETARG_VECTOR_CACHED(1);
 	float		r;
 
 	CheckVectorDimsMatch(a, b);

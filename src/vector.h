@@ -34,6 +34,16 @@ typedef struct Vector
 #define PG_GETARG_VECTOR_P(x)	DatumGetVector(PG_GETARG_DATUM(x))
 #define PG_RETURN_VECTOR_P(x)	PG_RETURN_POINTER(x)
 
+/*
+ * A read-only argument, fetched from TOAST storage at most once per
+ * transaction for the last few values read (vector_detoast.c).  For the
+ * distance functions, which the executor calls twice on each row an
+ * index scan rechecks.  Never pfree the result.
+ */
+extern Vector *DatumGetVectorCached(Datum datum);
+
+#define PG_GETARG_VECTOR_CACHED(x)	DatumGetVectorCached(PG_GETARG_DATUM(x))
+
 /* Allocate a zeroed vector of the given dimension in CurrentMemoryContext. */
 extern Vector *InitVector(int dim);
 

@@ -1,0 +1,105 @@
+# TAP: the benchmark tool, bench/omendb-bench, against a throwaway node.
+#
+# Pins down what its figures rest on, not the figures themselves (timings
+# do not belong in tests): it loads generated data, builds the index,
+# measures every setting of a sweep, and writes one CSV row per setting
+# with recall, QPS, index time and the floor measured beside that setting;
+# the sequential-scan baseline is exact; bad options fail cleanly.
+#
+# test/run builds the tool and passes its path in OMENDB_BENCH.
+use strict;
+use warnings;
+
+use OmenTest;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $bench = $ENV{OMENDB_BENCH};
+plan skip_all => 'OMENDB_BENCH not set (test/run builds bench/omendb-bench)'
+  unless defined $bench;
+BAIL_OUT("no benchmark program at $bench (did bench/ build?)") unless -x $bench;
+
+my $node = omen_node('bench');
+my $out = PostgreSQL::Test::Utils::tempdir;
+my $conninfo = $node->connstr('postgres');
+my @common = (
+	'--conninfo' => $conninfo, '--out-dir' => $out, '--no-plot',
+	'--synthetic' => '3000,48,8', '--queries' => '40',
+	'--repeat' => '3', '--floor-lookups' => '200');
+
+# Read a CSV written by the tool: a list of hashes keyed by the header.
+sub read_csv
+{
+	my ($path) = @_;
+	open(my $fh, '<', $path) or return ();
+	chomp(my $header = <$fh>);
+	my @cols = split /,/, $header;
+	my @rows;
+	while (my $line = <$fh>)
+	{
+		chomp $line;
+		# the setting is the only quoted field and holds no commas here
+		my @f = map { s/^"(.*)"$/$1/r } split /,/, $line;
+		push @rows, { map { $cols[$_] => $f[$_] } 0 .. $#cols };
+	}
+	return @rows;
+}
+
+my ($stdout, $stderr);
+my $ok = IPC::Run::run(
+	[
+		$bench, @common,
+		'--name' => 'sweep',
+		'--sweep' =>
+		  'SET omendb.search_list_size=10|SET omendb.search_list_size=40'
+	],
+	'>' => \$stdout,
+	'2>' => \$stderr);
+ok($ok, 'a two-setting sweep over generated data runs to the end')
+  or diag($stderr);
+like($stderr, qr/index: building index: /,
+	'the build reports its phases as it goes');
+like($stdout, qr/^setting\s+recall\s+QPS\s+p50 ms\s+p95 ms\s+p99 ms\s+index ms\s+floor QPS$/m,
+	'the summary table has its columns');
+
+my @rows = read_csv("$out/sweep.csv");
+is(scalar @rows, 2, 'the CSV has one row per setting');
+is_deeply(
+	[ map { $_->{setting} } @rows ],
+	[ 'SET omendb.search_list_size=10', 'SET omendb.search_list_size=40' ],
+	'the rows are the settings, in sweep order');
+for my $r (@rows)
+{
+	my $label = $r->{setting} // '?';
+	cmp_ok($r->{recall}, '>=', 0.95, "recall\@10 of the index ($label)");
+	cmp_ok($r->{qps}, '>', 0, "QPS measured ($label)");
+	cmp_ok($r->{floor_qps}, '>', 0,
+		"a floor measured beside the setting ($label)");
+	like($r->{index_ms}, qr/^-?[0-9]+\.[0-9]+$/, "index time reported ($label)");
+	cmp_ok($r->{p50}, '<=', $r->{p99}, "p50 <= p99 ($label)");
+	is($r->{rows} . 'x' . $r->{dim}, '3000x48', "data size recorded ($label)");
+	cmp_ok($r->{index_bytes}, '>', 0, "index size recorded ($label)");
+}
+my @truth = glob("$out/truth-*.bin");
+is(scalar @truth, 1, 'the exact neighbours are cached for the next run');
+
+# The sequential-scan baseline is exact, and reuses the cached neighbours.
+$ok = IPC::Run::run([ $bench, @common, '--name' => 'seq', '--no-index' ],
+	'>' => \$stdout, '2>' => \$stderr);
+ok($ok, 'the no-index baseline runs') or diag($stderr);
+like($stderr, qr/^exact neighbours: cached in /m,
+	'the baseline reads the cached neighbours instead of recomputing them');
+my @seq = read_csv("$out/seq.csv");
+is(scalar @seq, 1, 'the baseline has one row');
+is($seq[0]{recall}, '1.0000', 'a sequential scan finds every true neighbour');
+
+# A bad option fails with a message, not a crash or a partial CSV.
+$ok = IPC::Run::run([ $bench, @common, '--name' => 'bad', '--metric' => 'hamming' ],
+	'>' => \$stdout, '2>' => \$stderr);
+ok(!$ok, 'an unknown metric is rejected');
+like($stderr, qr/unknown metric "hamming"/, 'the message names the bad value');
+ok(!-e "$out/bad.csv", 'no CSV is written for a rejected run');
+
+$node->stop;
+done_testing();

@@ -53,6 +53,7 @@ typedef struct ScanNode
 	double		bound;			/* lower bound on the exact distance */
 	ItemPointerData tid;
 	bool		live;
+	bool		batched;		/* in the first batch */
 } ScanNode;
 
 /*
@@ -119,6 +120,25 @@ typedef struct OmenScanOpaqueData
 	ScanHeap	late;			/* held back until the sweep; by bound */
 	double		max_gap;		/* largest approx - bound met so far */
 	bool		swept;			/* unmet nodes have been swept in */
+
+	/*
+	 * The initial search fills the heaps lazily (see "Deferred heaps" in
+	 * README.omendb): a node met outside the beam is parked instead of
+	 * pushed onto the frontier, and no node is pushed onto the results; the
+	 * first batch is selected from the nodes array, and everything else is
+	 * pushed only if the scan goes on past the batch.
+	 */
+	bool		deferring;		/* in the initial search */
+	float		beam_limit;		/* park nodes met farther than this */
+	uint32	   *parked;			/* met in the initial search, unexpanded,
+								 * outside the beam, not on the frontier */
+	int			nparked;
+	int			capparked;
+	int			ndeferred;		/* nodes[0 .. ndeferred) are not on the
+								 * results heap until restore_heaps */
+	uint32	   *batch;			/* the first batch, by bound */
+	int			nbatch;
+	int			batch_next;		/* next one to return */
 	uint32	   *nbrbuf;
 	uint32	   *fresh;
 
@@ -234,9 +254,22 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
 }
 
+/* Keep a node met outside the beam off the frontier until restore_heaps. */
+static void
+park_node(OmenScanOpaque so, uint32 k)
+{
+	if (so->nparked == so->capparked)
+	{
+		so->capparked *= 2;
+		so->parked = repalloc_huge(so->parked, sizeof(uint32) * so->capparked);
+	}
+	so->parked[so->nparked++] = k;
+}
+
 /*
  * Record newly met nodes: score them (one lock per page) and queue them, if
- * live, for return and, if expand, for expansion.
+ * live, for return and, if expand, for expansion.  In the initial search
+ * the queueing is deferred (see OmenScanOpaqueData.deferring).
  */
 static void
 meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
@@ -257,6 +290,15 @@ meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
 	{
 		uint32		k = so->nnodes + i;
 
+		so->nodes[k].batched = false;
+		if (so->deferring)
+		{
+			if (expand && so->nodes[k].approx <= so->beam_limit)
+				heap_push(so, &so->frontier, k);
+			else if (expand)
+				park_node(so, k);
+			continue;
+		}
 		if (expand)
 			heap_push(so, &so->frontier, k);
 		if (so->nodes[k].live)
@@ -329,6 +371,12 @@ initial_search(OmenScanOpaque so, uint32 entry)
 		if (nbest == L && d > best[0])
 			break;
 		heap_pop(&so->frontier);
+
+		/*
+		 * The L-th best only falls, so a node met farther than it now can
+		 * never be expanded in this search: park it.
+		 */
+		so->beam_limit = (nbest == L) ? best[0] : INFINITY;
 		expand_node(so, k);
 
 		/* fold the distances just met into the L best */
@@ -371,6 +419,69 @@ initial_search(OmenScanOpaque so, uint32 entry)
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(best);
+	so->deferring = false;
+	so->ndeferred = so->nnodes;
+}
+
+/*
+ * Rows of the first batch beyond the list size.  A LIMIT k query reads k
+ * rows and one or two more to confirm the order (more where the bounds are
+ * loose), so a list of L serves LIMIT L + 4 without expanding past the
+ * beam.  More would hold back, in deep scans (a selective WHERE), rows met
+ * after the batch that it passed: measured, 2L costs 10%-selectivity
+ * queries 1.5 points of recall at L = 40, L + 6 nothing.
+ */
+#define FIRST_BATCH_PAST_LIST	6
+
+/*
+ * Select the first batch: the live nodes of smallest bound among those the
+ * initial search met, in order of bound, by insertion into a short sorted
+ * array (most nodes fail the first comparison).
+ */
+static void
+select_first_batch(OmenScanOpaque so)
+{
+	int			want = so->list_size + FIRST_BATCH_PAST_LIST;
+	int			n = 0;
+
+	so->batch = palloc(sizeof(uint32) * want);
+	for (int k = 0; k < so->ndeferred; k++)
+	{
+		double		b = so->nodes[k].bound;
+		int			j;
+
+		if (!so->nodes[k].live ||
+			(n == want && b >= so->nodes[so->batch[n - 1]].bound))
+			continue;
+		j = (n < want) ? n++ : n - 1;
+		while (j > 0 && so->nodes[so->batch[j - 1]].bound > b)
+		{
+			so->batch[j] = so->batch[j - 1];
+			j--;
+		}
+		so->batch[j] = k;
+	}
+	for (int i = 0; i < n; i++)
+		so->nodes[so->batch[i]].batched = true;
+	so->nbatch = n;
+	so->batch_next = 0;
+}
+
+/*
+ * The scan goes on past the first batch: queue what the initial search
+ * deferred, the parked nodes for expansion and the live nodes outside the
+ * batch for return.
+ */
+static void
+restore_heaps(OmenScanOpaque so)
+{
+	for (int i = 0; i < so->nparked; i++)
+		heap_push(so, &so->frontier, so->parked[i]);
+	so->nparked = 0;
+	for (int k = 0; k < so->ndeferred; k++)
+		if (so->nodes[k].live && !so->nodes[k].batched)
+			heap_push(so, &so->results, k);
+	so->ndeferred = 0;
 }
 
 /*
@@ -413,16 +524,6 @@ sweep_unmet_nodes(OmenScanOpaque so)
 }
 
 /*
- * Rows of the first batch beyond the list size.  A LIMIT k query reads k
- * rows and one or two more to confirm the order (more where the bounds are
- * loose), so a list of L serves LIMIT L + 4 without expanding past the
- * beam.  More would hold back, in deep scans (a selective WHERE), rows met
- * after the batch that it passed: measured, 2L costs 10%-selectivity
- * queries 1.5 points of recall at L = 40, L + 6 nothing.
- */
-#define FIRST_BATCH_PAST_LIST	6
-
-/*
  * The next row to return, or -1 when every node has been met and returned.
  *
  * The first batch (list size + FIRST_BATCH_PAST_LIST rows) is the met
@@ -441,6 +542,16 @@ sweep_unmet_nodes(OmenScanOpaque so)
 static int
 next_result(OmenScanOpaque so)
 {
+	if (so->batch_next < so->nbatch)
+	{
+		uint32		k = so->batch[so->batch_next++];
+
+		so->last_bound = so->nodes[k].bound;
+		return k;
+	}
+	if (so->ndeferred > 0)
+		restore_heaps(so);
+
 	for (;;)
 	{
 		if (so->results.n > 0)
@@ -456,7 +567,6 @@ next_result(OmenScanOpaque so)
 				continue;
 			}
 			if (so->swept ||
-				so->nreturned < so->list_size + FIRST_BATCH_PAST_LIST ||
 				(so->frontier.n > 0 &&
 				 so->nodes[heap_top(&so->frontier)].approx - so->max_gap >=
 				 so->nodes[k].bound))
@@ -573,6 +683,9 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->empty = false;
 	so->seq_next = 0;
 	so->seq_block = InvalidBlockNumber;
+	so->nbatch = 0;
+	so->batch_next = 0;
+	so->ndeferred = 0;
 	so->nreturned = 0;
 	so->nlate = 0;
 	so->nswept = 0;
@@ -652,8 +765,14 @@ start_scan(IndexScanDesc scan)
 	so->swept = false;
 	so->nbrbuf = palloc(sizeof(uint32) * meta->max_degree);
 	so->fresh = palloc(sizeof(uint32) * meta->max_degree);
+	so->deferring = true;
+	so->beam_limit = INFINITY;
+	so->capparked = 256;
+	so->nparked = 0;
+	so->parked = palloc(sizeof(uint32) * so->capparked);
 
 	initial_search(so, cur.entry_node);
+	select_first_batch(so);
 }
 
 bool

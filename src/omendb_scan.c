@@ -293,7 +293,8 @@ meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
 		so->nodes[k].batched = false;
 		if (so->deferring)
 		{
-			if (expand && so->nodes[k].approx <= so->beam_limit)
+			/* (a NaN distance goes on the frontier, as it always did) */
+			if (expand && !(so->nodes[k].approx > so->beam_limit))
 				heap_push(so, &so->frontier, k);
 			else if (expand)
 				park_node(so, k);

@@ -197,5 +197,16 @@ FROM vector_ops_toast, vector_ops_toast_q WHERE id IN (1, 2, 40) ORDER BY id;
 SELECT sum(v <-> q) = sum(v::real[]::vector <-> q) AS sums_agree
 FROM vector_ops_toast, vector_ops_toast_q;
 COMMIT;
+-- Both arguments stored out of line, the first the oldest of a full cache:
+-- fetching the second must not evict the first while the call still reads
+-- it.
+CREATE TABLE vector_ops_toast_w AS
+SELECT array_fill(-1::real, ARRAY[1000])::vector AS w;
+BEGIN;
+SELECT count(v <-> array_fill(0::real, ARRAY[1000])::vector) AS fills_cache
+FROM (SELECT v FROM vector_ops_toast WHERE id <= 32 ORDER BY id OFFSET 0) s;
+SELECT id, v <-> w AS l2, sqrt(1000 * 4) AS expected
+FROM vector_ops_toast, vector_ops_toast_w WHERE id = 1;
+COMMIT;
 
-DROP TABLE vector_ops_rand, vector_ops_cmp, vector_ops_toast;
+DROP TABLE vector_ops_rand, vector_ops_cmp, vector_ops_toast, vector_ops_toast_w;

@@ -40,8 +40,7 @@
 /*
  * Slots in the cache, replaced oldest first.  The executor rechecks a row
  * and projects it once the rows it re-sorts ahead of it are out, a handful
- * of rows later; 32 covers that with room to spare.  A call reading two
- * arguments inserts at most two entries, so neither evicts the other.
+ * of rows later; 32 covers that with room to spare.
  */
 #define VECTOR_DETOAST_CACHE_SLOTS 32
 
@@ -55,6 +54,7 @@ static MemoryContext cache_context = NULL;
 static DetoastCacheEntry cache[VECTOR_DETOAST_CACHE_SLOTS];
 static int	cache_used = 0;		/* slots filled since the last reset */
 static int	cache_next = 0;		/* slot the next insertion replaces */
+static int	cache_last = -1;	/* slot returned last */
 
 /* Forget every entry: at the end of each transaction. */
 static void
@@ -72,6 +72,7 @@ vector_detoast_cache_reset(XactEvent event, void *arg)
 				MemoryContextReset(cache_context);
 				cache_used = 0;
 				cache_next = 0;
+				cache_last = -1;
 			}
 			break;
 		default:
@@ -91,6 +92,12 @@ vector_detoast_cache_init(void)
 /*
  * The vector a Datum holds, detoasted; fetched from TOAST storage at most
  * once per transaction for the last few values read.
+ *
+ * The slot returned last is never the one replaced, so the second argument
+ * of a distance function cannot evict the first while it is still being
+ * read.  The replaced vector is freed before the new one is fetched, so a
+ * breach of that rule would show as a wrong distance in any build, not
+ * only under a memory checker.
  */
 Vector *
 DatumGetVectorCached(Datum datum)
@@ -98,35 +105,42 @@ DatumGetVectorCached(Datum datum)
 	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
 	struct varatt_external pointer;
 	MemoryContext oldcontext;
-	Vector	   *vector;
-	int			i;
+	DetoastCacheEntry *entry;
 
 	if (!VARATT_IS_EXTERNAL_ONDISK(attr))
 		return DatumGetVector(datum);
 
 	VARATT_EXTERNAL_GET_POINTER(pointer, attr);
-	for (i = 0; i < cache_used; i++)
+	for (int i = 0; i < cache_used; i++)
 	{
-		if (cache[i].pointer.va_valueid == pointer.va_valueid &&
+		if (cache[i].vector != NULL &&
+			cache[i].pointer.va_valueid == pointer.va_valueid &&
 			memcmp(&cache[i].pointer, &pointer, sizeof(pointer)) == 0)
+		{
+			cache_last = i;
 			return cache[i].vector;
+		}
 	}
 
 	if (cache_context == NULL)
 		vector_detoast_cache_init();
 
-	/* fetch straight into the cache's memory, then take the oldest slot */
-	oldcontext = MemoryContextSwitchTo(cache_context);
-	vector = (Vector *) detoast_attr(attr);
-	MemoryContextSwitchTo(oldcontext);
-
-	if (cache_used == VECTOR_DETOAST_CACHE_SLOTS)
-		pfree(cache[cache_next].vector);
-	else
+	/* take the oldest slot, or the next one if that was returned last */
+	if (cache_next == cache_last)
+		cache_next = (cache_next + 1) % VECTOR_DETOAST_CACHE_SLOTS;
+	entry = &cache[cache_next];
+	if (cache_next == cache_used)
 		cache_used++;
-	cache[cache_next].pointer = pointer;
-	cache[cache_next].vector = vector;
+	else if (entry->vector != NULL)
+		pfree(entry->vector);
+	entry->vector = NULL;		/* stays empty if the fetch fails */
+
+	oldcontext = MemoryContextSwitchTo(cache_context);
+	entry->vector = (Vector *) detoast_attr(attr);
+	MemoryContextSwitchTo(oldcontext);
+	entry->pointer = pointer;
+	cache_last = cache_next;
 	cache_next = (cache_next + 1) % VECTOR_DETOAST_CACHE_SLOTS;
 
-	return vector;
+	return entry->vector;
 }

@@ -291,18 +291,15 @@ meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
 		uint32		k = so->nnodes + i;
 
 		so->nodes[k].batched = false;
-		if (so->deferring)
+		if (expand)
 		{
 			/* (a NaN distance goes on the frontier, as it always did) */
-			if (expand && !(so->nodes[k].approx > so->beam_limit))
-				heap_push(so, &so->frontier, k);
-			else if (expand)
+			if (so->deferring && so->nodes[k].approx > so->beam_limit)
 				park_node(so, k);
-			continue;
+			else
+				heap_push(so, &so->frontier, k);
 		}
-		if (expand)
-			heap_push(so, &so->frontier, k);
-		if (so->nodes[k].live)
+		if (so->nodes[k].live && !so->deferring)
 			heap_push(so, &so->results, k);
 	}
 	so->nnodes += n;

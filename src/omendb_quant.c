@@ -264,10 +264,15 @@ sq8_pair_avx512(const uint8 *a, const uint8 *b, const int16 *w, int n)
 
 /*
  * A lane of the scan kernel gains at most 2 * 32768 * 4095 (< 2^28) per
- * step in the distance and 2 * 255 * 2047 in the cross term, so four steps
- * stay clear of 2^31.
+ * step in the distance, so four steps stay clear of 2^31; then the lanes
+ * are widened into 64-bit ones, which costs less than summing them (that
+ * was a quarter of the kernel).  The cross term gains at most
+ * 2 * 255 * 2047 (< 2^20) per step, so it needs no flushing below 2^11
+ * steps of 32 dimensions.
  */
 #define SCAN_FLUSH_STEPS 4
+StaticAssertDecl(VECTOR_MAX_DIM / 32 + 1 < (1 << 11),
+				 "the scan kernel's cross term fits 32-bit lanes");
 
 /* One step of sq8_scan over the dimensions in m (masked-off lanes add 0). */
 __attribute__((target("avx512f,avx512bw,avx512vl")))
@@ -292,14 +297,13 @@ static int64
 sq8_scan_avx512(const uint8 *a, const uint8 *b, const int16 *w,
 				const int16 *g, int n, int64 *cross)
 {
-	int64		sum = 0;
-	int64		x = 0;
+	__m512i		wide = _mm512_setzero_si512();	/* 8 x int64 */
+	__m512i		xacc = _mm512_setzero_si512();
 	int			i = 0;
 
 	while (i < n)
 	{
 		__m512i		acc = _mm512_setzero_si512();
-		__m512i		xacc = _mm512_setzero_si512();
 
 		for (int steps = 0; steps < SCAN_FLUSH_STEPS && i < n; steps++, i += 32)
 		{
@@ -308,11 +312,11 @@ sq8_scan_avx512(const uint8 *a, const uint8 *b, const int16 *w,
 
 			sq8_scan_step_avx512(a + i, b + i, w + i, g + i, m, &acc, &xacc);
 		}
-		sum += reduce_epi32_avx512(acc);
-		x += reduce_epi32_avx512(xacc);
+		wide = _mm512_add_epi64(wide, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc)));
+		wide = _mm512_add_epi64(wide, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1)));
 	}
-	*cross = x;
-	return sum;
+	*cross = reduce_epi32_avx512(xacc);
+	return _mm512_reduce_add_epi64(wide);
 }
 
 /* 16 codes as floats */

@@ -43,6 +43,20 @@ typedef int64 (*sq8_pair_fn) (const uint8 *a, const uint8 *b, const int16 *w,
 typedef int64 (*sq8_scan_fn) (const uint8 *a, const uint8 *b, const int16 *w,
 							  const int16 *g, int n, int64 *cross);
 
+/* What the first pass of rounding a scan query sums (query_init_rounded). */
+typedef struct QueryRoundSums
+{
+	double		fa;				/* sum of g * a */
+	double		ff;				/* sum of g * f */
+	double		gmax;			/* largest |g| */
+} QueryRoundSums;
+
+typedef void (*round_query_fn) (const float *x, const float *lower,
+								const float *step, int n, uint8 *qround,
+								double *g, QueryRoundSums *sums);
+typedef double (*round_cross_fn) (const double *g, double cross_scale, int n,
+								  int16 *qcross);
+
 /*
  * A lane of the integer kernels gains at most 2 * 255^2 * 127 (< 2^24) per
  * step; flushing to 64 bits every 64 steps keeps lanes below 2^30, and the
@@ -135,6 +149,72 @@ sq8_scan_portable(const uint8 *a, const uint8 *b, const int16 *w,
 	}
 	*cross = x;
 	return sum;
+}
+
+/*
+ * Round dimension i of a scan query to its nearest code a (in code units
+ * q' = a + f); returns f and sets *g = w f.  All in double from the floats:
+ * |x - lower| / step is below 2^129 / 2^-149, so nothing here overflows or
+ * becomes NaN.
+ */
+static inline double
+round_query_dim(const float *x, const float *lower, const float *step, int i,
+				uint8 *qround, double *g)
+{
+	double		w = (double) step[i] * step[i];
+	double		qc = ((double) x[i] - lower[i]) / step[i];
+	double		a = rint(qc);
+
+	a = (a >= 0) ? Min(a, 255) : 0;
+	qround[i] = (uint8) a;
+	*g = w * (qc - a);
+	return qc - a;
+}
+
+/* Round w f to 12 bits for the kernel; returns what the rounding lost. */
+static inline double
+round_cross_dim(const double *g, double cross_scale, int i, int16 *qcross)
+{
+	double		gi = rint(g[i] * cross_scale);
+
+	gi = Max(-2047, Min(gi, 2047));
+	qcross[i] = (int16) gi;
+	return fabs(g[i] - (cross_scale > 0 ? gi / cross_scale : 0));
+}
+
+/*
+ * The two passes of query_init_rounded over the dimensions.  Four partial
+ * sums each: one chain of dependent double adds would cost the adder's
+ * latency per dimension.
+ */
+static void
+round_query_portable(const float *x, const float *lower, const float *step,
+					 int n, uint8 *qround, double *g, QueryRoundSums *sums)
+{
+	double		fa[4] = {0};
+	double		ff[4] = {0};
+
+	sums->gmax = 0;
+	for (int i = 0; i < n; i++)
+	{
+		double		f = round_query_dim(x, lower, step, i, qround, &g[i]);
+
+		fa[i & 3] += g[i] * qround[i];
+		ff[i & 3] += g[i] * f;
+		sums->gmax = Max(sums->gmax, fabs(g[i]));
+	}
+	sums->fa = (fa[0] + fa[1]) + (fa[2] + fa[3]);
+	sums->ff = (ff[0] + ff[1]) + (ff[2] + ff[3]);
+}
+
+static double
+round_cross_portable(const double *g, double cross_scale, int n, int16 *qcross)
+{
+	double		slack[4] = {0};
+
+	for (int i = 0; i < n; i++)
+		slack[i & 3] += round_cross_dim(g, cross_scale, i, qcross);
+	return (slack[0] + slack[1]) + (slack[2] + slack[3]);
 }
 
 #if defined(__x86_64__)
@@ -319,6 +399,87 @@ sq8_scan_avx512(const uint8 *a, const uint8 *b, const int16 *w,
 	return _mm512_reduce_add_epi64(wide);
 }
 
+/*
+ * round_query and round_cross eight dimensions at a time: the same
+ * operations lane by lane (MINPD and MAXPD pick as Min and Max do), so the
+ * codes and rounded terms are the portable versions'; only the sums are
+ * added in another order.
+ */
+__attribute__((target("avx512f,avx512vl")))
+static void
+round_query_avx512(const float *x, const float *lower, const float *step,
+				   int n, uint8 *qround, double *g, QueryRoundSums *sums)
+{
+	const __m512d top = _mm512_set1_pd(255);
+	__m512d		fa = _mm512_setzero_pd();
+	__m512d		ff = _mm512_setzero_pd();
+	__m512d		gmax = _mm512_setzero_pd();
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m512d		st = _mm512_cvtps_pd(_mm256_loadu_ps(step + i));
+		__m512d		qc = _mm512_div_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)),
+													 _mm512_cvtps_pd(_mm256_loadu_ps(lower + i))),
+									   st);
+		__m512d		a = _mm512_roundscale_pd(qc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+		__m512d		f;
+		__m512d		gv;
+
+		a = _mm512_maskz_min_pd(_mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_GE_OQ),
+								a, top);
+		f = _mm512_sub_pd(qc, a);
+		gv = _mm512_mul_pd(_mm512_mul_pd(st, st), f);
+		_mm_storel_epi64((__m128i *) (qround + i),
+						 _mm256_cvtepi32_epi8(_mm512_cvtpd_epi32(a)));
+		_mm512_storeu_pd(g + i, gv);
+		fa = _mm512_add_pd(fa, _mm512_mul_pd(gv, a));
+		ff = _mm512_add_pd(ff, _mm512_mul_pd(gv, f));
+		gmax = _mm512_max_pd(gmax, _mm512_abs_pd(gv));
+	}
+	sums->fa = _mm512_reduce_add_pd(fa);
+	sums->ff = _mm512_reduce_add_pd(ff);
+	sums->gmax = _mm512_reduce_max_pd(gmax);
+	for (; i < n; i++)
+	{
+		double		f = round_query_dim(x, lower, step, i, qround, &g[i]);
+
+		sums->fa += g[i] * qround[i];
+		sums->ff += g[i] * f;
+		sums->gmax = Max(sums->gmax, fabs(g[i]));
+	}
+}
+
+__attribute__((target("avx512f,avx512vl")))
+static double
+round_cross_avx512(const double *g, double cross_scale, int n, int16 *qcross)
+{
+	const __m512d cs = _mm512_set1_pd(cross_scale);
+	const __m512d lim = _mm512_set1_pd(2047);
+	const __m512d nlim = _mm512_set1_pd(-2047);
+	__m512d		slack = _mm512_setzero_pd();
+	double		sum;
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m512d		gv = _mm512_loadu_pd(g + i);
+		__m512d		gi = _mm512_roundscale_pd(_mm512_mul_pd(gv, cs),
+											  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+		__m512d		back;
+
+		gi = _mm512_max_pd(nlim, _mm512_min_pd(gi, lim));
+		_mm_storeu_si128((__m128i *) (qcross + i),
+						 _mm256_cvtepi32_epi16(_mm512_cvtpd_epi32(gi)));
+		back = cross_scale > 0 ? _mm512_div_pd(gi, cs) : _mm512_setzero_pd();
+		slack = _mm512_add_pd(slack, _mm512_abs_pd(_mm512_sub_pd(gv, back)));
+	}
+	sum = _mm512_reduce_add_pd(slack);
+	for (; i < n; i++)
+		sum += round_cross_dim(g, cross_scale, i, qcross);
+	return sum;
+}
+
 /* 16 codes as floats */
 __attribute__((target("avx512f")))
 static inline __m512
@@ -392,6 +553,8 @@ static sq8_l2_fn sq8_l2 = sq8_l2_portable;
 static sq8_dot_fn sq8_dot = sq8_dot_portable;
 static sq8_pair_fn sq8_pair = sq8_pair_portable;
 static sq8_scan_fn sq8_scan = NULL;	/* no fast integer scan kernel */
+static round_query_fn round_query = round_query_portable;
+static round_cross_fn round_cross = round_cross_portable;
 
 /*
  * Choose kernels for this CPU.  OMENDB_KERNELS=portable in the server's
@@ -413,6 +576,11 @@ omendb_quant_kernels_init(void)
 	{
 		sq8_l2 = sq8_l2_avx512;
 		sq8_dot = sq8_dot_avx512;
+		if (__builtin_cpu_supports("avx512vl"))
+		{
+			round_query = round_query_avx512;
+			round_cross = round_cross_avx512;
+		}
 	}
 	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 	{
@@ -626,45 +794,16 @@ query_init_rounded(OmenQuery *query, const OmenQuantState *qs, const float *x)
 {
 	int			dim = query->dim;
 	double	   *g = palloc(sizeof(double) * dim);
-	double		gmax = 0;
-	double		fa[4] = {0};
-	double		ff[4] = {0};
-	double		slack[4] = {0};
+	QueryRoundSums sums;
+	double		slack;
 
-	/*
-	 * Four partial sums each: one chain of dependent double adds would cost
-	 * the adder's latency per dimension, a few microseconds per query.
-	 */
 	query->qround = palloc(dim);
 	query->qcross = palloc(sizeof(int16) * dim);
-	for (int i = 0; i < dim; i++)
-	{
-		double		w = (double) qs->step[i] * qs->step[i];
-		double		qc = ((double) x[i] - qs->lower[i]) / qs->step[i];
-		double		a = rint(qc);
-		double		f;
-
-		/* also maps NaN (from an infinite ratio) to a code */
-		a = (a >= 0) ? Min(a, 255) : 0;
-		f = qc - a;
-		query->qround[i] = (uint8) a;
-		g[i] = w * f;
-		fa[i & 3] += g[i] * a;
-		ff[i & 3] += g[i] * f;
-		gmax = Max(gmax, fabs(g[i]));
-	}
-	query->cross_scale = (gmax > 0 && isfinite(gmax)) ? 2047.0 / gmax : 0;
-	for (int i = 0; i < dim; i++)
-	{
-		double		gi = rint(g[i] * query->cross_scale);
-
-		gi = Max(-2047, Min(gi, 2047));
-		query->qcross[i] = (int16) gi;
-		slack[i & 3] += fabs(g[i] - (query->cross_scale > 0 ? gi / query->cross_scale : 0));
-	}
-	query->cross_const = 2 * ((fa[0] + fa[1]) + (fa[2] + fa[3])) +
-		((ff[0] + ff[1]) + (ff[2] + ff[3]));
-	query->cross_slack = 2 * 255 * ((slack[0] + slack[1]) + (slack[2] + slack[3]));
+	round_query(x, qs->lower, qs->step, dim, query->qround, g, &sums);
+	query->cross_scale = (sums.gmax > 0 && isfinite(sums.gmax)) ? 2047.0 / sums.gmax : 0;
+	slack = round_cross(g, query->cross_scale, dim, query->qcross);
+	query->cross_const = 2 * sums.fa + sums.ff;
+	query->cross_slack = 2 * 255 * slack;
 	pfree(g);
 }
 

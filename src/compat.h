@@ -25,9 +25,17 @@
 #define OMENDB_RELFILE_LOCATOR(rel)	((rel)->rd_node)
 #endif
 
-/* ReadRecentBuffer takes the relation's file identity, renamed in PG 16. */
+/*
+ * ReadRecentBuffer (PG 14 on) takes the relation's file identity, renamed
+ * in PG 16.  Before 14 the hint is never taken, and callers read the page
+ * the ordinary way.
+ */
+#if PG_VERSION_NUM >= 140000
 #define OMENDB_READ_RECENT_BUFFER(rel, fork, blkno, buf) \
 	ReadRecentBuffer(OMENDB_RELFILE_LOCATOR(rel), (fork), (blkno), (buf))
+#else
+#define OMENDB_READ_RECENT_BUFFER(rel, fork, blkno, buf) false
+#endif
 
 /* PG 15 renamed EmitWarningsOnPlaceholders. */
 #if PG_VERSION_NUM >= 150000

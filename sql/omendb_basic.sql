@@ -42,6 +42,14 @@ BEGIN
 END
 $$;
 
+-- top10_vs_exact(op, tab, qtab): vs_exact of every query's top 10 by
+-- op, one index scan per query (rescanned through the correlated subquery).
+CREATE FUNCTION pg_temp.top10_vs_exact(op text, tab text, qtab text) RETURNS text
+LANGUAGE sql AS $$
+	SELECT pg_temp.vs_exact(format('SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM %2$I t ORDER BY t.v %1$s q.v LIMIT 10) s) FROM %3$I q ORDER BY q.qid',
+								   op, tab, qtab))
+$$;
+
 -- 300 rows of 4 dimensions with no two distances from the queries tied,
 -- plus 10 NULL vectors; 8 query vectors, one of them a stored vector.
 CREATE TABLE omendb_t (id int PRIMARY KEY, v vector(4));
@@ -71,9 +79,9 @@ RESET enable_seqscan;
 -- exhaustive: the top 10 are exactly the sequential scan's, for each
 -- operator class.
 SET omendb.search_list_size = 400;
-SELECT pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <-> q.v LIMIT 10) s) FROM omendb_q q ORDER BY q.qid$$) AS l2,
-	   pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <#> q.v LIMIT 10) s) FROM omendb_q q ORDER BY q.qid$$) AS ip,
-	   pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <=> q.v LIMIT 10) s) FROM omendb_q q ORDER BY q.qid$$) AS cosine;
+SELECT pg_temp.top10_vs_exact('<->', 'omendb_t', 'omendb_q') AS l2,
+	   pg_temp.top10_vs_exact('<#>', 'omendb_t', 'omendb_q') AS ip,
+	   pg_temp.top10_vs_exact('<=>', 'omendb_t', 'omendb_q') AS cosine;
 -- ... and so are the distances the query computes.
 SELECT pg_temp.vs_exact($$SELECT id, v <-> '[0.5,0.5,0.5,0.5]' FROM omendb_t ORDER BY v <-> '[0.5,0.5,0.5,0.5]' LIMIT 20$$) AS l2,
 	   pg_temp.vs_exact($$SELECT id, v <#> '[0.5,0.5,0.5,0.5]' FROM omendb_t ORDER BY v <#> '[0.5,0.5,0.5,0.5]' LIMIT 20$$) AS ip,
@@ -83,7 +91,8 @@ RESET omendb.search_list_size;
 -- Rows come back in non-decreasing exact distance, with no row twice, for
 -- 100 rows (more than the search list holds, so the scan goes on past its
 -- first search) at the default search list and at the smallest one.
-CREATE FUNCTION pg_temp.order_check(op text) RETURNS TABLE (queries bigint, rows_returned bigint, distinct_ids bigint, out_of_order bigint)
+CREATE FUNCTION pg_temp.order_check(op text, tab text DEFAULT 'omendb_t', qtab text DEFAULT 'omendb_q')
+RETURNS TABLE (queries bigint, rows_returned bigint, distinct_ids bigint, out_of_order bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
@@ -91,10 +100,10 @@ BEGIN
 		SELECT count(DISTINCT qid), count(*), count(DISTINCT (qid, id)),
 			   count(*) FILTER (WHERE d < prev)
 		FROM (SELECT q.qid, r.id, r.d, lag(r.d) OVER (PARTITION BY q.qid ORDER BY r.n) AS prev
-			  FROM omendb_q q CROSS JOIN LATERAL (
+			  FROM %3$I q CROSS JOIN LATERAL (
 				SELECT s.id, s.d, row_number() OVER () AS n
-				FROM (SELECT t.id, t.v %1$s q.v AS d FROM omendb_t t ORDER BY t.v %1$s q.v LIMIT 100) s) r) x$q$,
-		op);
+				FROM (SELECT t.id, t.v %1$s q.v AS d FROM %2$I t ORDER BY t.v %1$s q.v LIMIT 100) s) r) x$q$,
+		op, tab, qtab);
 	PERFORM set_config('enable_seqscan', 'on', true);
 END
 $$;
@@ -116,23 +125,11 @@ INSERT INTO omendb_q_far
 SELECT q, ARRAY[6 * sin(q * 3.1), -5 * cos(q * 2.3), 9 * sin(q) + 0.37, 4 + cos(q * 0.7)]::real[]
 FROM generate_series(1, 7) q;
 SET omendb.search_list_size = 1;
-SET enable_seqscan = off;
-SELECT op, count(DISTINCT qid) AS queries, count(*) AS rows_returned,
-	   count(*) FILTER (WHERE d < prev) AS out_of_order
-FROM (SELECT o.op, q.qid, r.d, lag(r.d) OVER (PARTITION BY o.op, q.qid ORDER BY r.n) AS prev
-	  FROM (VALUES ('l2'), ('cosine')) o(op) CROSS JOIN omendb_q_far q CROSS JOIN LATERAL (
-		SELECT s.d, row_number() OVER () AS n
-		FROM (SELECT t.v <-> q.v AS d
-			  FROM omendb_t t WHERE o.op = 'l2' ORDER BY t.v <-> q.v LIMIT 100) s
-		UNION ALL
-		SELECT s.d, row_number() OVER () AS n
-		FROM (SELECT t.v <=> q.v AS d
-			  FROM omendb_t t WHERE o.op = 'cosine' ORDER BY t.v <=> q.v LIMIT 100) s) r) x
-GROUP BY op ORDER BY op;
-RESET enable_seqscan;
+SELECT 'l2' AS op, * FROM pg_temp.order_check('<->', 'omendb_t', 'omendb_q_far')
+UNION ALL SELECT 'cosine', * FROM pg_temp.order_check('<=>', 'omendb_t', 'omendb_q_far');
 SET omendb.search_list_size = 400;
-SELECT pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <-> q.v LIMIT 10) s) FROM omendb_q_far q ORDER BY q.qid$$) AS l2,
-	   pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <=> q.v LIMIT 10) s) FROM omendb_q_far q ORDER BY q.qid$$) AS cosine;
+SELECT pg_temp.top10_vs_exact('<->', 'omendb_t', 'omendb_q_far') AS l2,
+	   pg_temp.top10_vs_exact('<=>', 'omendb_t', 'omendb_q_far') AS cosine;
 RESET omendb.search_list_size;
 DROP TABLE omendb_q_far;
 
@@ -152,23 +149,11 @@ FROM generate_series(1, 7) q, generate_series(1, 21) d GROUP BY q;
 CREATE INDEX ON omendb_t21 USING omendb (v vector_l2_ops);
 CREATE INDEX ON omendb_t21 USING omendb (v vector_cosine_ops);
 SET omendb.search_list_size = 1;
-SET enable_seqscan = off;
-SELECT op, count(DISTINCT qid) AS queries, count(*) AS rows_returned,
-	   count(*) FILTER (WHERE d < prev) AS out_of_order
-FROM (SELECT o.op, q.qid, r.d, lag(r.d) OVER (PARTITION BY o.op, q.qid ORDER BY r.n) AS prev
-	  FROM (VALUES ('l2'), ('cosine')) o(op) CROSS JOIN omendb_q21 q CROSS JOIN LATERAL (
-		SELECT s.d, row_number() OVER () AS n
-		FROM (SELECT t.v <-> q.v AS d
-			  FROM omendb_t21 t WHERE o.op = 'l2' ORDER BY t.v <-> q.v LIMIT 100) s
-		UNION ALL
-		SELECT s.d, row_number() OVER () AS n
-		FROM (SELECT t.v <=> q.v AS d
-			  FROM omendb_t21 t WHERE o.op = 'cosine' ORDER BY t.v <=> q.v LIMIT 100) s) r) x
-GROUP BY op ORDER BY op;
-RESET enable_seqscan;
+SELECT 'l2' AS op, * FROM pg_temp.order_check('<->', 'omendb_t21', 'omendb_q21')
+UNION ALL SELECT 'cosine', * FROM pg_temp.order_check('<=>', 'omendb_t21', 'omendb_q21');
 SET omendb.search_list_size = 400;
-SELECT pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t21 t ORDER BY t.v <-> q.v LIMIT 10) s) FROM omendb_q21 q ORDER BY q.qid$$) AS l2,
-	   pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t21 t ORDER BY t.v <=> q.v LIMIT 10) s) FROM omendb_q21 q ORDER BY q.qid$$) AS cosine;
+SELECT pg_temp.top10_vs_exact('<->', 'omendb_t21', 'omendb_q21') AS l2,
+	   pg_temp.top10_vs_exact('<=>', 'omendb_t21', 'omendb_q21') AS cosine;
 RESET omendb.search_list_size;
 DROP TABLE omendb_t21, omendb_q21;
 
@@ -397,7 +382,7 @@ INSERT INTO omendb_t
 SELECT i, ARRAY[sin(i * 0.7), cos(i * 1.3), 2 * sin(i * 0.19), cos(i * 0.53) - 0.5]::real[]
 FROM generate_series(1, 300) i;
 SET omendb.search_list_size = 400;
-SELECT pg_temp.vs_exact($$SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM omendb_t t ORDER BY t.v <-> q.v LIMIT 10) s) FROM omendb_q q ORDER BY q.qid$$);
+SELECT pg_temp.top10_vs_exact('<->', 'omendb_t', 'omendb_q');
 RESET omendb.search_list_size;
 
 --

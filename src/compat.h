@@ -44,4 +44,29 @@
 #define OMENDB_MARK_GUC_PREFIX_RESERVED(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/*
+ * aminsert gained the indexUnchanged hint in PG 14 (omendb ignores it, as
+ * it ignores every hint about bottom-up deletion).  The macro supplies that
+ * parameter, with its leading comma, where the version has it.
+ */
+#if PG_VERSION_NUM >= 140000
+#define OMENDB_AMINSERT_INDEX_UNCHANGED , bool indexUnchanged
+#else
+#define OMENDB_AMINSERT_INDEX_UNCHANGED
+#endif
+
+/* amadjustmembers (PG 14 on): omendb has no callback for it. */
+#if PG_VERSION_NUM >= 140000
+#define OMENDB_SET_NO_ADJUSTMEMBERS(amroutine) ((amroutine)->amadjustmembers = NULL)
+#else
+#define OMENDB_SET_NO_ADJUSTMEMBERS(amroutine) ((void) 0)
+#endif
+
+/* PG 18's vacuum_delay_point says whether ANALYZE is the caller. */
+#if PG_VERSION_NUM >= 180000
+#define OMENDB_VACUUM_DELAY_POINT() vacuum_delay_point(false)
+#else
+#define OMENDB_VACUUM_DELAY_POINT() vacuum_delay_point()
+#endif
+
 #endif							/* OMENDB_COMPAT_H */

@@ -451,8 +451,8 @@ extern void omendb_insert_vector(Relation index, const float *x, int dim,
 								 ItemPointer tid, bool use_wal);
 extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
 						  ItemPointer heap_tid, Relation heap,
-						  IndexUniqueCheck checkUnique,
-						  bool indexUnchanged,
+						  IndexUniqueCheck checkUnique
+						  OMENDB_AMINSERT_INDEX_UNCHANGED,
 						  IndexInfo *indexInfo);
 
 /* omendb_scan.c */

@@ -348,7 +348,7 @@ omendb_handler(PG_FUNCTION_ARGS)
 	amroutine->amproperty = omendb_property;
 	amroutine->ambuildphasename = omendb_build_phase_name;
 	amroutine->amvalidate = omendb_validate;
-	amroutine->amadjustmembers = NULL;
+	OMENDB_SET_NO_ADJUSTMEMBERS(amroutine);
 	amroutine->ambeginscan = omendb_beginscan;
 	amroutine->amrescan = omendb_rescan;
 	amroutine->amgettuple = omendb_gettuple;

@@ -725,7 +725,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 bool
 omendb_insert(Relation index, Datum *values, bool *isnull,
 			  ItemPointer heap_tid, Relation heap,
-			  IndexUniqueCheck checkUnique, bool indexUnchanged,
+			  IndexUniqueCheck checkUnique OMENDB_AMINSERT_INDEX_UNCHANGED,
 			  IndexInfo *indexInfo)
 {
 	MemoryContext tmpcxt;

@@ -45,7 +45,7 @@ scan_node_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		Page		page;
 		int			ndead = 0;
 
-		vacuum_delay_point();
+		OMENDB_VACUUM_DELAY_POINT();
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
 								 info->strategy);
 		LockBuffer(buf, callback ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);

@@ -187,6 +187,12 @@ typedef struct OmenSQ8Dim
 #define OMENDB_MIN_BUILD_LIST		8
 #define OMENDB_MAX_BUILD_LIST		1000
 #define OMENDB_DEFAULT_ALPHA		1.2
+
+/*
+ * The build places nodes with a short list, then refines every node with
+ * a longer one and alpha 1 (omendb_build.c, README.omendb "Build").
+ */
+#define OMENDB_REFINE_ALPHA			1.0
 #define OMENDB_DEFAULT_SEARCH_LIST	0	/* automatic, per metric: */
 #define OMENDB_AUTO_SEARCH_LIST		40
 #define OMENDB_AUTO_SEARCH_LIST_IP	160
@@ -215,6 +221,7 @@ extern int	omendb_effective_list_size(OmenMetric metric);
 #define OMENDB_PHASE_SCAN		2
 #define OMENDB_PHASE_LOAD		3
 #define OMENDB_PHASE_WRITE		4
+#define OMENDB_PHASE_REFINE		5
 
 /* ----------------------------------------------------------------
  *		In-memory structures
@@ -438,7 +445,7 @@ extern int	omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 								OmenCandidate *cands, int ncands,
 								uint32 self, double alpha, int degree,
 								uint32 *out);
-extern int	omendb_candidate_cmp(const void *a, const void *b);
+extern int	omendb_candidate_cmp(const void *a, const void *b, void *arg);
 
 /* omendb_build.c */
 extern IndexBuildResult *omendb_build(Relation heap, Relation index,

@@ -18,15 +18,21 @@
 #include "omendb.h"
 
 /*
- * qsort comparator: by distance, then by a hash of the node id.  Ties are
- * common among duplicate vectors; breaking them by a hash rather than by id
- * spreads the edges over the copies instead of piling them on the first.
+ * qsort_arg comparator: by distance, then by a hash of the node id salted
+ * with the node whose candidates these are (*arg).  Ties are common among
+ * duplicate vectors.  Breaking them by id, or by a hash the same for every
+ * node, would make every copy prefer the same few copies, so that in-edges
+ * pile up on those and the rest keep only the edges that overflow slots
+ * give them; a per-node order spreads the edges over all copies.
  */
 int
-omendb_candidate_cmp(const void *a, const void *b)
+omendb_candidate_cmp(const void *a, const void *b, void *arg)
 {
 	const OmenCandidate *ca = a;
 	const OmenCandidate *cb = b;
+	uint32		salt = murmurhash32(*(const uint32 *) arg);
+	uint32		ha;
+	uint32		hb;
 
 	if (ca->dist < cb->dist)
 		return -1;
@@ -34,8 +40,10 @@ omendb_candidate_cmp(const void *a, const void *b)
 		return 1;
 	if (ca->node == cb->node)
 		return 0;
-	if (murmurhash32(ca->node) != murmurhash32(cb->node))
-		return murmurhash32(ca->node) < murmurhash32(cb->node) ? -1 : 1;
+	ha = murmurhash32(ca->node ^ salt);
+	hb = murmurhash32(cb->node ^ salt);
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
 	return ca->node < cb->node ? -1 : 1;
 }
 
@@ -137,7 +145,7 @@ omendb_greedy_search(OmenGraphSource *src, const OmenQuery *query,
 	pfree(fresh);
 	pfree(dists);
 	pfree(usable);
-	qsort(exp, nexp, sizeof(OmenCandidate), omendb_candidate_cmp);
+	qsort_arg(exp, nexp, sizeof(OmenCandidate), omendb_candidate_cmp, &entry);
 	*expanded = exp;
 	return nexp;
 }
@@ -206,7 +214,7 @@ omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
 	int			ncopies = 0;
 	int			nout = 0;
 
-	qsort(cands, ncands, sizeof(OmenCandidate), omendb_candidate_cmp);
+	qsort_arg(cands, ncands, sizeof(OmenCandidate), omendb_candidate_cmp, &self);
 
 	for (int i = 0; i < ncands && nout < degree; i++)
 	{

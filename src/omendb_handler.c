@@ -57,7 +57,8 @@ _PG_init(void)
 					  OMENDB_DEFAULT_GRAPH_DEGREE, OMENDB_MIN_GRAPH_DEGREE,
 					  OMENDB_MAX_GRAPH_DEGREE, AccessExclusiveLock);
 	add_int_reloption(omendb_relopt_kind, "build_list_size",
-					  "Candidate list size L used to place each node",
+					  "Candidate list size L used to place an inserted node "
+					  "(a build's two passes use 3/8 and 1/2 of it)",
 					  OMENDB_DEFAULT_BUILD_LIST, OMENDB_MIN_BUILD_LIST,
 					  OMENDB_MAX_BUILD_LIST, AccessExclusiveLock);
 	add_real_reloption(omendb_relopt_kind, "alpha",

@@ -386,20 +386,25 @@ static void
 graph_refine(BuildState *bs)
 {
 	BuildGraph *g = &bs->g;
+	MemoryContext nodecxt;
 
+	/* not tmpcxt: a spill comes here while tmpcxt holds the current tuple */
+	nodecxt = AllocSetContextCreate(CurrentMemoryContext, "omendb refine node",
+									ALLOCSET_DEFAULT_SIZES);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_REFINE);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) g->n);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 	for (uint32 p = 0; p < g->n; p++)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
+		MemoryContext oldcxt = MemoryContextSwitchTo(nodecxt);
 
 		refine_node(bs, p);
 		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(bs->tmpcxt);
+		MemoryContextReset(nodecxt);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) p + 1);
 		CHECK_FOR_INTERRUPTS();
 	}
+	MemoryContextDelete(nodecxt);
 }
 
 static void spill_to_disk(BuildState *bs);

@@ -193,6 +193,7 @@ typedef struct OmenSQ8Dim
  * a longer one and alpha 1 (omendb_build.c, README.omendb "Build").
  */
 #define OMENDB_REFINE_ALPHA			1.0
+
 #define OMENDB_DEFAULT_SEARCH_LIST	0	/* automatic, per metric: */
 #define OMENDB_AUTO_SEARCH_LIST		40
 #define OMENDB_AUTO_SEARCH_LIST_IP	160

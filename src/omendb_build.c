@@ -379,8 +379,8 @@ refine_node(BuildState *bs, uint32 p)
 /*
  * The refining pass over the in-memory graph (Vamana's second pass,
  * Algorithm 3 of the paper).  Placing a node saw the graph as it was then;
- * this pass sees all of it, and leaves a sparser graph that a search
- * crosses in fewer node visits (README.omendb, "Build").
+ * this pass sees all of it.  On clustered data it buys much recall at the
+ * same search list; on Fashion-MNIST it is level (README.omendb, "Build").
  */
 static void
 graph_refine(BuildState *bs)
@@ -843,6 +843,16 @@ train(BuildState *bs)
 	omendb_query_init_code(&bs->pivot, bs->quant, NULL);
 }
 
+/* Refine the in-memory graph and write it, with the meta page. */
+static void
+refine_and_write(BuildState *bs)
+{
+	graph_refine(bs);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_WRITE);
+	write_nodes(bs);
+	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
+}
+
 /*
  * Stop building in memory: write what we have, then let the rest of the
  * scan insert through the buffer cache.
@@ -856,10 +866,7 @@ spill_to_disk(BuildState *bs)
 			 errdetail("The remaining rows are inserted through the buffer cache, which is slower."),
 			 errhint("Increase maintenance_work_mem to build faster (about %zu kB per 1000 rows).",
 					 graph_bytes_per_node(bs->meta.code_size, bs->meta.max_degree))));
-	graph_refine(bs);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_WRITE);
-	write_nodes(bs);
-	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
+	refine_and_write(bs);
 	omendb_invalidate_info(bs->index);
 	bs->on_disk = true;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_LOAD);
@@ -920,12 +927,7 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 							   graph_callback, &bs, NULL);
 
 		if (!bs.on_disk)
-		{
-			graph_refine(&bs);
-			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_WRITE);
-			write_nodes(&bs);
-			write_meta(index, MAIN_FORKNUM, &bs.meta, false);
-		}
+			refine_and_write(&bs);
 	}
 
 	nblocks = RelationGetNumberOfBlocks(index);

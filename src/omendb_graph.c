@@ -30,7 +30,7 @@ omendb_candidate_cmp(const void *a, const void *b, void *arg)
 {
 	const OmenCandidate *ca = a;
 	const OmenCandidate *cb = b;
-	uint32		salt = murmurhash32(*(const uint32 *) arg);
+	uint32		salt;
 	uint32		ha;
 	uint32		hb;
 
@@ -40,6 +40,7 @@ omendb_candidate_cmp(const void *a, const void *b, void *arg)
 		return 1;
 	if (ca->node == cb->node)
 		return 0;
+	salt = murmurhash32(*(const uint32 *) arg);
 	ha = murmurhash32(ca->node ^ salt);
 	hb = murmurhash32(cb->node ^ salt);
 	if (ha != hb)

@@ -1101,10 +1101,6 @@ drop_secondary_indexes(PGconn *conn)
 }
 
 /*
- * Run the index DDL, printing pg_stat_progress_create_index once a second
- * from a second connection, so that a long build shows where it is.
- */
-/*
  * Wait until fd has data or timeout seconds pass.  Used between progress
  * reports so that the end of a build is seen at once (a plain sleep would
  * round every build time up to the next second).
@@ -1123,6 +1119,12 @@ wait_readable(int fd, double timeout)
 		die("select: %s", strerror(errno));
 }
 
+/*
+ * Run the index DDL, printing pg_stat_progress_create_index from a second
+ * connection, so that a build shows where it is: each new phase as soon as
+ * it is seen (polled ten times a second, so that the phases of a short
+ * build show too), tuple counts within a phase once a second.
+ */
 static void
 run_index_ddl_with_progress(PGconn *conn, const char *conninfo,
 							const char *index_sql)
@@ -1131,7 +1133,9 @@ run_index_ddl_with_progress(PGconn *conn, const char *conninfo,
 	char		sql[256];
 	PGresult   *res;
 	int			pid = PQbackendPID(conn);
+	char		last_phase[128] = "";
 	char		last[256] = "";
+	double		last_time = 0;
 
 	if (!PQsendQuery(conn, index_sql))
 		die("%s\nfailed: %s", index_sql, PQerrorMessage(conn));
@@ -1149,14 +1153,22 @@ run_index_ddl_with_progress(PGconn *conn, const char *conninfo,
 		{
 			char		line[256];
 
-			snprintf(line, sizeof(line), "%s: %s of %s rows", PQgetvalue(res, 0, 0),
+			const char *phase = PQgetvalue(res, 0, 0);
+			bool		new_phase = strcmp(phase, last_phase) != 0;
+
+			snprintf(line, sizeof(line), "%s: %s of %s rows", phase,
 					 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
-			if (strcmp(line, last) != 0)
+			if (strcmp(line, last) != 0 &&
+				(new_phase || now_seconds() - last_time >= 1.0))
+			{
 				progress("index: %s", line);
-			strcpy(last, line);
+				strcpy(last, line);
+				snprintf(last_phase, sizeof(last_phase), "%s", phase);
+				last_time = now_seconds();
+			}
 		}
 		PQclear(res);
-		wait_readable(PQsocket(conn), 1.0);
+		wait_readable(PQsocket(conn), 0.1);
 	}
 	while ((res = PQgetResult(conn)) != NULL)
 	{

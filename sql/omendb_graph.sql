@@ -77,6 +77,26 @@ SELECT live_nodes, reachable_fraction >= 0.9 AS nearly_all_reachable
 FROM omendb_check('omendb_kbdup2_v_idx');
 DROP TABLE omendb_kbdup2;
 
+-- 4c. With graph_degree 4 a list holds at most two copies of a vector, so
+-- a copy inserted after the build is often pruned away again by every
+-- node it links to; it then takes the longest edge of its nearest
+-- neighbour, after linking to that edge's target itself (gcov counts three
+-- such inserts here).  Each step leaves a valid index, and every row is
+-- still returned, the nearest ones first.
+CREATE TABLE omendb_kbdup4 (id int, v vector(2));
+INSERT INTO omendb_kbdup4 SELECT i, '[1,1]' FROM generate_series(1, 100) i;
+INSERT INTO omendb_kbdup4 SELECT i, ARRAY[i % 17, i % 13]::real[] FROM generate_series(101, 200) i;
+CREATE INDEX ON omendb_kbdup4 USING omendb (v) WITH (graph_degree = 4, build_list_size = 8);
+INSERT INTO omendb_kbdup4 SELECT i, '[1,1]' FROM generate_series(201, 400) i;
+INSERT INTO omendb_kbdup4 SELECT i, ARRAY[(i % 17) + 0.5, i % 13]::real[] FROM generate_series(401, 600) i;
+SELECT nodes, live_nodes, deleted_nodes FROM omendb_check('omendb_kbdup4_v_idx', true);
+SET enable_seqscan = off;
+SELECT count(*) AS all_rows FROM (SELECT id FROM omendb_kbdup4 ORDER BY v <-> '[1,1]') s;
+SELECT count(*) AS copies FROM (SELECT v FROM omendb_kbdup4 ORDER BY v <-> '[1,1]' LIMIT 10) s
+WHERE v = '[1,1]';
+RESET enable_seqscan;
+DROP TABLE omendb_kbdup4;
+
 -- 5. Rows inserted after the build outside the range the quantizer learnt
 -- (their codes clamp to the same values) are found.
 CREATE TABLE omendb_kbrange (id int, v vector(4));

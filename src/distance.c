@@ -295,33 +295,36 @@ static pair_kernel l1_impl = l1_resolve;
 static single_kernel norm_squared_impl = norm_squared_resolve;
 static cosine_kernel cosine_distance_impl = cosine_distance_resolve;
 
-typedef enum KernelLevel
+/*
+ * The best instruction set this CPU (and OS) supports, capped by
+ * OMENDB_KERNELS.
+ */
+OmenKernelLevel
+omendb_kernel_level(void)
 {
-	KERNEL_DEFAULT,
-	KERNEL_AVX2,
-	KERNEL_AVX512
-} KernelLevel;
+	const char *cap = getenv("OMENDB_KERNELS");
+	OmenKernelLevel level = OMENDB_KERNELS_PORTABLE;
 
-/* Best instruction set this CPU (and OS) supports */
-static KernelLevel
-kernel_level(void)
-{
 #ifdef OMENDB_DISPATCH
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") &&
 		__builtin_cpu_supports("avx2") &&
 		__builtin_cpu_supports("fma"))
-		return KERNEL_AVX512;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		return KERNEL_AVX2;
+		level = OMENDB_KERNELS_AVX512;
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		level = OMENDB_KERNELS_AVX2;
 #endif
-	return KERNEL_DEFAULT;
+	if (cap && strcmp(cap, "portable") == 0)
+		level = OMENDB_KERNELS_PORTABLE;
+	else if (cap && strcmp(cap, "avx2") == 0)
+		level = Min(level, OMENDB_KERNELS_AVX2);
+	return level;
 }
 
 #ifdef OMENDB_DISPATCH
 #define CHOOSE(name) \
-	(kernel_level() == KERNEL_AVX512 ? name##_avx512 : \
-	 kernel_level() == KERNEL_AVX2 ? name##_avx2 : name##_default)
+	(omendb_kernel_level() == OMENDB_KERNELS_AVX512 ? name##_avx512 : \
+	 omendb_kernel_level() == OMENDB_KERNELS_AVX2 ? name##_avx2 : name##_default)
 #else
 #define CHOOSE(name) (name##_default)
 #endif

@@ -24,6 +24,7 @@
 #include <immintrin.h>
 #endif
 
+#include "distance.h"
 #include "omendb.h"
 
 /* ----------------------------------------------------------------
@@ -557,22 +558,26 @@ static round_query_fn round_query = round_query_portable;
 static round_cross_fn round_cross = round_cross_portable;
 
 /*
- * Choose kernels for this CPU.  OMENDB_KERNELS=portable in the server's
- * environment forces the portable ones (to test them).
+ * Choose kernels for this CPU, at most the level OMENDB_KERNELS allows
+ * (distance.h).  Forcing "portable" also turns on the portable integer
+ * scan kernel, which no CPU chooses on its own (without AVX-512BW scans
+ * use the float kernel), so that tests run it.
  */
 void
 omendb_quant_kernels_init(void)
 {
-	const char *force = getenv("OMENDB_KERNELS");
+	const char *cap = getenv("OMENDB_KERNELS");
+	OmenKernelLevel level;
 
-	if (force && strcmp(force, "portable") == 0)
+	if (cap && strcmp(cap, "portable") == 0)
 	{
 		sq8_scan = sq8_scan_portable;
 		return;
 	}
+	level = omendb_kernel_level();
 #if defined(__x86_64__)
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f"))
+	if (level == OMENDB_KERNELS_AVX512)
 	{
 		sq8_l2 = sq8_l2_avx512;
 		sq8_dot = sq8_dot_avx512;
@@ -582,18 +587,18 @@ omendb_quant_kernels_init(void)
 			round_cross = round_cross_avx512;
 		}
 	}
-	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	else if (level == OMENDB_KERNELS_AVX2)
 	{
 		sq8_l2 = sq8_l2_avx2;
 		sq8_dot = sq8_dot_avx2;
 	}
-	if (__builtin_cpu_supports("avx512bw"))
+	if (level == OMENDB_KERNELS_AVX512 && __builtin_cpu_supports("avx512bw"))
 	{
 		sq8_pair = sq8_pair_avx512;
 		if (__builtin_cpu_supports("avx512vl"))
 			sq8_scan = sq8_scan_avx512;
 	}
-	else if (__builtin_cpu_supports("avx2"))
+	else if (level >= OMENDB_KERNELS_AVX2)
 		sq8_pair = sq8_pair_avx2;
 #endif
 }

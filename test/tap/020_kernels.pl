@@ -1,0 +1,150 @@
+# TAP: every kernel set gives the same answers.
+#
+# The float distance kernels (the vector operators) and the SQ8 kernels
+# (index build and scan) exist as portable C, AVX2 and AVX-512 variants,
+# and a server uses the best its CPU supports.  OMENDB_KERNELS in the
+# server's environment caps that ("portable", "avx2"), so that one machine
+# runs what older CPUs would; "portable" also runs the portable integer
+# scan kernel, which no CPU chooses on its own.  For each set this CPU can
+# run:
+#
+# - <->, <#>, <=>, l1_distance and vector_norm agree with a float8
+#   reference computed in SQL, within float rounding, for every dimension
+#   from 1 to 100 (every tail length of every vector width);
+# - an index built under the set (L2, inner product, cosine) passes
+#   omendb_check with heapallindexed, returns the exact top 10 of every
+#   query with a search list covering the table, and at the default list
+#   finds at least 95% of it;
+# - the indexes built under the best set answer the same under this one.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use OmenTest;
+
+my $db = 'postgres';
+my $node = omen_node('kernels');
+
+# The sets this CPU can run, lowest first.
+my $flags = '';
+if (open(my $fh, '<', '/proc/cpuinfo'))
+{
+	local $/;
+	$flags = <$fh>;
+	close($fh);
+}
+my @sets = ('portable');
+push @sets, 'avx2' if $flags =~ /\bavx2\b/ && $flags =~ /\bfma\b/;
+push @sets, 'best';
+note "kernel sets: @sets";
+
+# Row i, element j of a 67-dimensional vector (odd, so every kernel has a
+# tail); queries are rows of another formula.
+sub vec_sql
+{
+	my ($i, $dim) = @_;
+	return "(SELECT array_agg((sin($i * 0.37 * j + j) * 3 + cos($i * 0.011 * j) "
+	  . "+ ((abs(sin($i * 12.9898 + j * 78.233)) * 43758.5453)::numeric % 1 - 0.5))::real)::vector "
+	  . "FROM generate_series(1, $dim) j)";
+}
+
+$node->safe_psql(
+	$db, qq{
+CREATE EXTENSION omendb;
+CREATE TABLE pairs (dim int, a vector, b vector);
+INSERT INTO pairs
+SELECT d, @{[ vec_sql('(d * 3 + k)', 'd') ]}, @{[ vec_sql('(d * 5 + k + 1000)', 'd') ]}
+FROM generate_series(1, 100) d, generate_series(1, 3) k;
+CREATE TABLE items (id int PRIMARY KEY, v vector(67));
+INSERT INTO items SELECT i, @{[ vec_sql('i', 67) ]} FROM generate_series(1, 3000) i;
+CREATE TABLE queries (qid int PRIMARY KEY, v vector(67));
+INSERT INTO queries SELECT q, @{[ vec_sql('(q + 0.5) * 131', 67) ]} FROM generate_series(1, 20) q;
+});
+
+# Rows of pairs where an operator and its float8 reference differ by more
+# than float rounding allows (relative 1e-5 of the magnitudes involved).
+my $reference_mismatches = q{
+WITH e AS (
+	SELECT p.dim, p.a, p.b, x.x::float8 AS x, y.y::float8 AS y
+	FROM pairs p,
+		 unnest(p.a::real[]) WITH ORDINALITY x(x, n)
+		 JOIN unnest(p.b::real[]) WITH ORDINALITY y(y, m) ON n = m),
+r AS (
+	SELECT dim, a, b,
+		   sqrt(sum((x - y) ^ 2)) AS l2, sum(x * y) AS dot, sum(abs(x - y)) AS l1,
+		   sqrt(sum(x * x)) AS na, sqrt(sum(y * y)) AS nb,
+		   sum(abs(x * y)) AS absdot, sum(abs(x) + abs(y)) AS mag
+	FROM e GROUP BY dim, a, b)
+SELECT count(*) FROM r
+WHERE abs((a <-> b) - l2) > 1e-5 * (l2 + mag / dim + 1e-6)
+   OR abs((a <#> b) + dot) > 1e-5 * (absdot + 1e-6)
+   OR abs(l1_distance(a, b) - l1) > 1e-5 * (mag + 1e-6)
+   OR abs(vector_norm(a) - na) > 1e-5 * (na + 1e-6)
+   OR abs((a <=> b) - (1 - dot / (na * nb))) > 1e-5 * (absdot / (na * nb) + 1e-6)};
+
+# For each operator: queries whose top 10 through $table's index, at a
+# search list covering the table, differ from the exact answer; and
+# whether the index finds at least 95% of it at the default list.
+sub index_answers
+{
+	my ($table, $label) = @_;
+	foreach my $op ('<->', '<#>', '<=>')
+	{
+		my $top10 = "SELECT q.qid, ARRAY(SELECT id FROM $table t ORDER BY t.v $op q.v LIMIT 10) AS ids FROM queries q";
+		my $out = $node->safe_psql(
+			$db, qq{
+SET enable_indexscan = off;
+CREATE TEMP TABLE want AS $top10;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+SET omendb.search_list_size = 4000;
+CREATE TEMP TABLE full_list AS $top10;
+RESET omendb.search_list_size;
+CREATE TEMP TABLE default_list AS $top10;
+SELECT (SELECT count(*) FROM want w JOIN full_list f USING (qid) WHERE w.ids <> f.ids),
+	   (SELECT avg((SELECT count(*) FROM unnest(d.ids) x WHERE x = ANY (w.ids))) / 10
+		FROM want w JOIN default_list d USING (qid)) >= 0.95;
+});
+		is($out, '0|t',
+			"$label: $op gives the exact top 10 with a full list, >= 0.95 of it at the default"
+		);
+	}
+}
+
+my $indexes = q{
+CREATE INDEX ON %1$s USING omendb (v vector_l2_ops);
+CREATE INDEX ON %1$s USING omendb (v vector_ip_ops);
+CREATE INDEX ON %1$s USING omendb (v vector_cosine_ops);
+};
+
+# items_best keeps the indexes the best set built; items is indexed anew
+# under each set.
+$node->safe_psql($db,
+	"CREATE TABLE items_best AS TABLE items;" . sprintf($indexes, 'items_best'));
+
+foreach my $set (reverse @sets)
+{
+	if ($set eq 'best') { delete $ENV{OMENDB_KERNELS}; }
+	else { $ENV{OMENDB_KERNELS} = $set; }
+	$node->restart;
+
+	is($node->safe_psql($db, $reference_mismatches),
+		'0', "$set kernels: vector operators agree with the float8 reference");
+
+	index_answers('items_best', "$set kernels, indexes built by the best set");
+
+	$node->safe_psql($db, sprintf($indexes, 'items'));
+	my @own = split /\n/, $node->safe_psql($db,
+		"SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'items'::regclass "
+		  . "AND indexrelid <> 'items_pkey'::regclass ORDER BY 1");
+	omendb_check_ok($node, $db, $_, "$set kernels: omendb_check of $_ built by them",
+		heapallindexed => 1)
+	  foreach @own;
+	index_answers('items', "$set kernels, indexes built by them");
+	$node->safe_psql($db, "DROP INDEX " . join(', ', @own));
+}
+
+$node->stop;
+done_testing();

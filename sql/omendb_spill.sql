@@ -51,32 +51,32 @@ BEGIN
 END
 $$;
 
--- in_order(op): every query's index top 10 comes back in non-decreasing
--- exact distance.
-CREATE FUNCTION pg_temp.in_order(op text) RETURNS boolean LANGUAGE plpgsql AS $$
+-- via_index(query): the one value query returns, with sequential scans off.
+CREATE FUNCTION pg_temp.via_index(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-	ok boolean;
+	r text;
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE format('SELECT bool_and(d = (SELECT array_agg(x ORDER BY x) FROM unnest(d) x)) FROM '
-				   '(SELECT ARRAY(SELECT t.v %1$s q.v FROM omendb_sp t ORDER BY t.v %1$s q.v LIMIT 10) AS d FROM omendb_spq q) s',
-				   op) INTO ok;
+	EXECUTE query INTO r;
 	PERFORM set_config('enable_seqscan', 'on', true);
-	RETURN ok;
+	RETURN r;
 END
 $$;
 
+-- in_order(op): every query's index top 10 comes back in non-decreasing
+-- exact distance.
+CREATE FUNCTION pg_temp.in_order(op text) RETURNS boolean LANGUAGE sql AS $$
+	SELECT pg_temp.via_index(format(
+		'SELECT bool_and(d = (SELECT array_agg(x ORDER BY x) FROM unnest(d) x)) FROM '
+		'(SELECT ARRAY(SELECT t.v %1$s q.v FROM omendb_sp t ORDER BY t.v %1$s q.v LIMIT 10) AS d FROM omendb_spq q) s',
+		op))::boolean
+$$;
+
 -- all_rows(op): rows an index scan without LIMIT returns.
-CREATE FUNCTION pg_temp.all_rows(op text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-	n bigint;
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE format('SELECT count(*) FROM (SELECT id FROM omendb_sp ORDER BY v %s %L::vector) s',
-				   op, pg_temp.gen(3, 0.5)) INTO n;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	RETURN n;
-END
+CREATE FUNCTION pg_temp.all_rows(op text) RETURNS bigint LANGUAGE sql AS $$
+	SELECT pg_temp.via_index(format(
+		'SELECT count(*) FROM (SELECT id FROM omendb_sp ORDER BY v %s %L::vector) s',
+		op, pg_temp.gen(3, 0.5)))::bigint
 $$;
 
 -- 1. With 1MB the graph of 4,000 nodes of 200 dimensions does not fit: the

@@ -30,6 +30,7 @@
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
+#include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -72,7 +73,8 @@ typedef struct BuildState
 	float	   *v;				/* scratch: the vector as indexed */
 
 	/* pass 1 */
-	double		count;
+	double		scanned;		/* heap rows seen, NULLs included */
+	double		count;			/* vectors to index */
 	float	   *minv;
 	float	   *maxv;
 	double	   *sum;
@@ -90,6 +92,7 @@ typedef struct BuildState
 	int			memory_limit;	/* nodes that fit maintenance_work_mem */
 	bool		on_disk;		/* past the limit: inserting through buffers */
 	double		done;
+	double		indexed;		/* nodes written, in memory or on disk */
 } BuildState;
 
 /* ----------------------------------------------------------------
@@ -155,11 +158,38 @@ mem_visit(OmenGraphSource *src, uint32 node)
 	return true;
 }
 
+/* Bytes a node takes in the graph arrays (BuildGraph). */
 static Size
 graph_bytes_per_node(int code_size, int max_degree)
 {
 	return code_size + sizeof(uint32) * max_degree + sizeof(uint16) +
 		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32);
+}
+
+/*
+ * Bytes a node costs a build at its peak, which is while the graph is
+ * written: besides the graph arrays, write_nodes holds a new id per node
+ * while connect_unreachable holds an in-degree, a queue slot and a mark
+ * (breadth_first_order, after it, needs two ids).
+ */
+static Size
+build_bytes_per_node(int code_size, int max_degree)
+{
+	return graph_bytes_per_node(code_size, max_degree) +
+		3 * sizeof(uint32) + sizeof(bool);
+}
+
+/*
+ * How many nodes the in-memory graph may hold: what maintenance_work_mem
+ * pays for, at least one, and few enough that node counts stay ints with
+ * room to double.
+ */
+static int
+graph_node_limit(Size per_node)
+{
+	double		nodes = (double) maintenance_work_mem * 1024.0 / per_node;
+
+	return (int) Max(Min(nodes, (double) (INT_MAX / 2)), 1);
 }
 
 /*
@@ -229,11 +259,14 @@ graph_init(BuildGraph *g, const OmenMetaPageData *meta,
 	g->epoch = 0;
 }
 
-/* Grow the arrays (the table may have gained rows since pass 1). */
+/*
+ * Grow the arrays (the table may have gained rows since pass 1), up to
+ * limit nodes.
+ */
 static void
-graph_grow(BuildGraph *g)
+graph_grow(BuildGraph *g, int limit)
 {
-	int			cap = g->cap * 2;
+	int			cap = g->cap <= limit / 2 ? g->cap * 2 : limit;
 
 	g->codes = grow_graph_array(g->codes, (Size) cap * g->code_size);
 	g->nbrs = grow_graph_array(g->nbrs, (Size) cap * g->max_degree * sizeof(uint32));
@@ -244,6 +277,27 @@ graph_grow(BuildGraph *g)
 	g->visited = grow_graph_array(g->visited, (Size) cap * sizeof(uint32));
 	memset(g->visited + g->cap, 0, (Size) (cap - g->cap) * sizeof(uint32));
 	g->cap = cap;
+}
+
+/* Free the arrays: once written, the graph lives on the pages. */
+static void
+graph_free(BuildGraph *g)
+{
+	pfree(g->codes);
+	pfree(g->nbrs);
+	pfree(g->nnbrs);
+	pfree(g->tids);
+	pfree(g->errors);
+	pfree(g->norms);
+	pfree(g->visited);
+	g->codes = NULL;
+	g->nbrs = NULL;
+	g->nnbrs = NULL;
+	g->tids = NULL;
+	g->errors = NULL;
+	g->norms = NULL;
+	g->visited = NULL;
+	g->cap = 0;
 }
 
 /*
@@ -388,7 +442,7 @@ graph_refine(BuildState *bs)
 	BuildGraph *g = &bs->g;
 	MemoryContext nodecxt;
 
-	/* not tmpcxt: a spill comes here while tmpcxt holds the current tuple */
+	/* what refining a node allocates is freed after each node */
 	nodecxt = AllocSetContextCreate(CurrentMemoryContext, "omendb refine node",
 									ALLOCSET_DEFAULT_SIZES);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_REFINE);
@@ -444,6 +498,22 @@ alloc_ranges(BuildState *bs)
 	}
 }
 
+/*
+ * An inner-product index is built on M, the largest norm: a norm beyond
+ * float range would make M infinite, and with it every code's error and
+ * every bound a scan derives from it.  Refuse such a vector.
+ */
+static void
+check_ip_norm(BuildState *bs, float norm)
+{
+	if (bs->metric == OMENDB_METRIC_IP && !isfinite(norm))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("vector norm overflows for inner-product index"),
+				 errdetail("Index \"%s\" ranks by inner product, which needs the Euclidean norm of each vector to be at most %g.",
+						   RelationGetRelationName(bs->index), FLT_MAX)));
+}
+
 /* Pass 1: ranges, centroid and count. */
 static void
 range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
@@ -454,6 +524,8 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	Vector	   *vec;
 	float		norm;
 
+	bs->scanned++;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->scanned);
 	if (isnull[0])
 		return;
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
@@ -466,6 +538,7 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	/* (the transform's extra dimension is filled in by train()) */
 	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, 0, bs->v, &norm))
 	{
+		check_ip_norm(bs, norm);
 		bs->max_norm = Max(bs->max_norm, norm);
 		for (int i = 0; i < bs->cdim; i++)
 		{
@@ -478,44 +551,50 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	MemoryContextReset(bs->tmpcxt);
 }
 
+/* Encode the vector in bs->v as a new node of the in-memory graph. */
+static void
+graph_add(BuildState *bs, ItemPointer tid, float norm)
+{
+	BuildGraph *g = &bs->g;
+	uint32		p;
+
+	if (g->n == g->cap)
+		graph_grow(g, bs->memory_limit);
+	p = g->n++;
+	g->tids[p] = *tid;
+	g->norms[p] = norm;
+	g->errors[p] = omendb_sq8_encode(bs->quant, bs->v, g->codes + (Size) p * g->code_size);
+	graph_insert(bs, p, bs->v);
+}
+
 /* Pass 2: encode and insert. */
 static void
 graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
 	BuildState *bs = state;
-	BuildGraph *g = &bs->g;
 	MemoryContext oldcxt;
 	Vector	   *vec;
 	float		norm;
-	uint32		p;
 
 	if (isnull[0])
 		return;
+	if (!bs->on_disk && bs->g.n >= bs->memory_limit)
+		spill_to_disk(bs);
+
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
 	vec = DatumGetVector(values[0]);
 	check_build_dim(bs, vec);
-
-	if (!bs->on_disk && g->n >= bs->memory_limit)
+	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim,
+							  bs->meta.ip_max_norm, bs->v, &norm))
 	{
-		MemoryContextSwitchTo(oldcxt);
-		spill_to_disk(bs);
-		MemoryContextSwitchTo(bs->tmpcxt);
-	}
-	if (bs->on_disk)
-		omendb_insert_vector(index, vec->x, vec->dim, tid, false);
-	else if (omendb_prepare_vector(bs->metric, vec->x, bs->dim,
-								   bs->meta.ip_max_norm, bs->v, &norm))
-	{
-		MemoryContextSwitchTo(oldcxt);
-		if (g->n == g->cap)
-			graph_grow(g);
-		p = g->n++;
-		MemoryContextSwitchTo(bs->tmpcxt);
-		g->tids[p] = *tid;
-		g->norms[p] = norm;
-		g->errors[p] = omendb_sq8_encode(bs->quant, bs->v, g->codes + (Size) p * g->code_size);
-		graph_insert(bs, p, bs->v);
+		/* (a row that came after pass 1 may be new) */
+		check_ip_norm(bs, norm);
+		if (bs->on_disk)
+			omendb_insert_vector(index, vec->x, vec->dim, tid, false);
+		else
+			graph_add(bs, tid, norm);
+		bs->indexed++;
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(bs->tmpcxt);
@@ -851,6 +930,7 @@ refine_and_write(BuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_WRITE);
 	write_nodes(bs);
 	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
+	graph_free(&bs->g);
 }
 
 /*
@@ -865,7 +945,7 @@ spill_to_disk(BuildState *bs)
 					bs->g.n),
 			 errdetail("The remaining rows are inserted through the buffer cache, which is slower."),
 			 errhint("Increase maintenance_work_mem to build faster (about %zu kB per 1000 rows).",
-					 graph_bytes_per_node(bs->meta.code_size, bs->meta.max_degree))));
+					 (build_bytes_per_node(bs->meta.code_size, bs->meta.max_degree) * 1000 + 1023) / 1024)));
 	refine_and_write(bs);
 	omendb_invalidate_info(bs->index);
 	bs->on_disk = true;
@@ -874,13 +954,25 @@ spill_to_disk(BuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->done);
 }
 
+/* The planner's estimate of the table's rows: pass 1's progress total. */
+static double
+estimate_heap_rows(Relation heap)
+{
+	BlockNumber pages;
+	double		tuples;
+	double		allvisfrac;
+
+	estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
+	return tuples;
+}
+
 IndexBuildResult *
 omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	BuildState	bs;
 	BlockNumber nblocks;
-	Size		per_node;
+	double		heap_rows;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data",
@@ -890,8 +982,11 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	/* pass 1: ranges */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_SCAN);
-	table_index_build_scan(heap, index, indexInfo, true, true,
-						   range_callback, &bs, NULL);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
+								 (int64) estimate_heap_rows(heap));
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+	heap_rows = table_index_build_scan(heap, index, indexInfo, true, true,
+									   range_callback, &bs, NULL);
 
 	if (bs.count == 0)
 	{
@@ -915,16 +1010,17 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		omendb_write_quant_pages(index, bs.quant, OMENDB_FIRST_QUANT_BLKNO,
 								 MAIN_FORKNUM, false);
 
-		per_node = graph_bytes_per_node(bs.meta.code_size, bs.meta.max_degree);
-		bs.memory_limit = Max((Size) maintenance_work_mem * 1024 / per_node, 1);
+		bs.memory_limit = graph_node_limit(build_bytes_per_node(bs.meta.code_size,
+																bs.meta.max_degree));
 		graph_init(&bs.g, &bs.meta, bs.quant,
 				   Min(bs.memory_limit, (int) Min(bs.count * 1.05 + 16, INT_MAX / 2)));
 
 		/* pass 2: the graph */
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_LOAD);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.count);
-		table_index_build_scan(heap, index, indexInfo, true, true,
-							   graph_callback, &bs, NULL);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+		heap_rows = table_index_build_scan(heap, index, indexInfo, true, true,
+										   graph_callback, &bs, NULL);
 
 		if (!bs.on_disk)
 			refine_and_write(&bs);
@@ -935,9 +1031,10 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
 	omendb_invalidate_info(index);
 
+	/* the table's rows (NULLs too), as the last scan counted them */
 	result = palloc(sizeof(IndexBuildResult));
-	result->heap_tuples = bs.count;
-	result->index_tuples = bs.on_disk ? bs.done : bs.g.n;
+	result->heap_tuples = heap_rows;
+	result->index_tuples = bs.indexed;
 	MemoryContextDelete(bs.tmpcxt);
 	return result;
 }

@@ -166,15 +166,41 @@ omendb_metric_cosine(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(OMENDB_METRIC_COSINE);
 }
 
-OmenMetric
-omendb_index_metric(Relation index)
+/* Check what support function 1 returned. */
+static OmenMetric
+metric_from_datum(Datum d)
 {
-	FmgrInfo   *proc = index_getprocinfo(index, 1, 1);
-	int32		m = DatumGetInt32(FunctionCall1Coll(proc, InvalidOid, (Datum) 0));
+	int32		m = DatumGetInt32(d);
 
 	if (m < OMENDB_METRIC_L2 || m > OMENDB_METRIC_COSINE)
 		elog(ERROR, "omendb: operator class support function 1 returned unknown metric %d", m);
 	return (OmenMetric) m;
+}
+
+OmenMetric
+omendb_index_metric(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, 1);
+
+	return metric_from_datum(FunctionCall1Coll(proc, InvalidOid, (Datum) 0));
+}
+
+/*
+ * The metric of an index the planner considers, which it knows by its
+ * operator family, not as an open relation: support function 1 as the
+ * catalog has it (as index_getprocinfo finds it, by the opclass's input
+ * type).
+ */
+static OmenMetric
+planned_index_metric(IndexOptInfo *index)
+{
+	Oid			proc = get_opfamily_proc(index->opfamily[0], index->opcintype[0],
+										 index->opcintype[0], 1);
+
+	if (!OidIsValid(proc))
+		elog(ERROR, "omendb: missing support function 1 in operator family %u",
+			 index->opfamily[0]);
+	return metric_from_datum(OidFunctionCall1Coll(proc, InvalidOid, (Datum) 0));
 }
 
 /*
@@ -254,7 +280,8 @@ omendb_validate(Oid opclassoid)
  * useless, so it costs infinity.  With one, the search cost comes up front
  * (the first row waits for the initial beam search) and each further row
  * costs a little more of the graph.  The search touches about
- * list_size * R / 2 nodes, each a random page on a cold cache.
+ * list_size * R / 2 nodes, each a random page on a cold cache; the list
+ * is the one a scan of this index will use, longer for inner product.
  */
 void
 omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -266,6 +293,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	IndexOptInfo *index = path->indexinfo;
 	double		ntuples = Max(index->tuples, 1);
 	double		degree = OMENDB_DEFAULT_GRAPH_DEGREE;
+	int			list;
 	double		visited;
 	double		search_fraction;
 
@@ -279,7 +307,8 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		return;
 	}
 
-	visited = Min(ntuples, omendb_effective_list_size(OMENDB_METRIC_L2) * degree / 2.0 + 1);
+	list = omendb_effective_list_size(planned_index_metric(index));
+	visited = Min(ntuples, list * degree / 2.0 + 1);
 	search_fraction = visited / ntuples;
 
 	MemSet(&costs, 0, sizeof(costs));

@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "distance.h"
@@ -248,9 +249,16 @@ cosine_from_sums(const float *a, const float *b, int n,
 
 	/*
 	 * The result always fits, but with elements beyond about 1e19 the float
-	 * sums of squares overflow; redo those rare cases in double.
+	 * sums of squares overflow, and with vectors shorter than about 1e-19
+	 * their products fall below the normal float range, where rounding is
+	 * absolute and can leave no significant bit (a cosine distance of
+	 * 0.005 came out 0).  Redo those rare cases in double.  Above the
+	 * cut-off, what subnormal products can add to a sum (half the smallest
+	 * float each) is below its last bit, so a float sum stays as accurate,
+	 * relatively, as for any other vectors: the index's bounds rely on it.
 	 */
-	if (isinf(aa) || isinf(bb) || isinf(ab))
+	if (isinf(aa) || isinf(bb) || isinf(ab) ||
+		aa < n * FLT_MIN || bb < n * FLT_MIN)
 		return cosine_distance_double(a, b, n);
 
 	/* Widen before multiplying: aa * bb can overflow a float */

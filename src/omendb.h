@@ -240,7 +240,10 @@ typedef struct OmenQuantState
 	int			code_size;
 	float	   *lower;			/* per-dimension lower bound */
 	float	   *step;			/* per-dimension step */
-	float	   *weight;			/* step^2, for distances in code space */
+	float	   *weight;			/* step^2 / dist_unscale^2, for distances in
+								 * code space */
+	double		dist_unscale;	/* a power of two near the largest step:
+								 * code distances are in its units */
 	int16	   *iweight;		/* weight quantized to 0..127, for the
 								 * integer code-to-code kernel */
 	float		iweight_scale;	/* weight ~= iweight * iweight_scale */
@@ -286,12 +289,16 @@ typedef struct OmenQuery
 								 * float kernel) */
 	float		qnorm;			/* |q| */
 	int			ipdim;			/* inner product: the original dimension */
-	float	   *qip;			/* inner product: q * step */
-	float		ipconst;		/* inner product: q . lower */
+	float	   *qip;			/* inner product: q * step, scaled */
+	double		ipconst;		/* inner product: q . lower, scaled */
+	double		ip_unscale;		/* inner product: undoes the scaling */
 	const uint8 *qbytes;		/* if set, the query is this code (L2
 								 * only): graph building compares codes
 								 * with integer arithmetic */
 	const OmenQuantState *quant;
+	double		abs_slack;		/* what float arithmetic below the normal
+								 * range can cost a bound (scans; see
+								 * omendb_score_node) */
 
 	/*
 	 * Scans (L2 and cosine) score codes with integer arithmetic where the

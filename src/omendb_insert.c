@@ -18,6 +18,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/xloginsert.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -170,30 +171,109 @@ page_source_init(PageSource *ps, Relation index, const OmenMetaPageData *meta)
  */
 
 /*
- * An index built on an empty table has no ranges.  The first vector sets
- * them: each dimension spans [-2m, 2m], m = max |x[i]|, so that later
- * vectors of a similar scale encode without clamping.  The error bound
- * keeps results exact whatever the fit; a poor fit only costs recall, and
- * REINDEX retrains from the data.  The extension lock serializes trainers
- * (and extenders); the meta page, updated last, makes it visible.
+ * The ranges an index built empty learns from its first vector, as indexed
+ * (the unit vector for cosine): each dimension spans [-2m, 2m], m = max
+ * |x[i]|, so that later vectors of a similar scale encode without
+ * clamping.  Cosine ranges never need to reach past [-1, 1], where every
+ * unit vector lies.  For inner product the extra dimension spans [0, M],
+ * M = ip_max_norm.  The error bound keeps results exact whatever the fit; a
+ * poor fit only costs speed and recall, and REINDEX retrains from the data.
+ */
+static void
+first_vector_ranges(OmenMetric metric, const float *x, int dim,
+					float ip_max_norm, float *minv, float *maxv)
+{
+	float		m = 0;
+
+	for (int i = 0; i < dim; i++)
+		m = Max(m, fabsf(x[i]));
+	if (m == 0)
+		m = 1;
+	for (int i = 0; i < dim; i++)
+	{
+		/* twice the first vector's range, short of overflowing a float */
+		minv[i] = m > FLT_MAX / 4 ? -FLT_MAX / 2 : -2 * m;
+		if (metric == OMENDB_METRIC_COSINE)
+			minv[i] = Max(minv[i], -1.0f);
+		maxv[i] = -minv[i];
+	}
+	if (metric == OMENDB_METRIC_IP)
+	{
+		minv[dim] = 0;
+		maxv[dim] = ip_max_norm;
+	}
+}
+
+/*
+ * M for an inner-product index built empty: room for vectors twice as long
+ * as the first one.  Summed in double, where no float vector's squares can
+ * overflow, and kept within float range: a longer vector only loses the
+ * transform's extra dimension (see omendb_prepare_vector), never a bound.
+ */
+static float
+first_vector_ip_max_norm(const float *x, int dim)
+{
+	double		ss = 0;
+
+	for (int i = 0; i < dim; i++)
+		ss += (double) x[i] * x[i];
+	if (ss == 0)
+		return 1.0f;
+	return (float) Min(2 * sqrt(ss), (double) FLT_MAX);
+}
+
+/*
+ * Make stale pages from a training that crashed before its meta page
+ * record look new again.  Until the meta page says trained, blocks past it
+ * hold nothing anyone reads: quantizer pages from a crashed training,
+ * perhaps for another dimension, and so more of them than this training
+ * writes.  Node pages must start at first_node_block as new pages, so each
+ * stale page from there on is zeroed, in its own record.
+ */
+static void
+zero_stale_pages(Relation index, BlockNumber from)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+	for (BlockNumber blkno = from; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (!PageIsNew(BufferGetPage(buf)))
+		{
+			START_CRIT_SECTION();
+			MemSet(BufferGetPage(buf), 0, BLCKSZ);
+			MarkBufferDirty(buf);
+			if (RelationNeedsWAL(index))
+				log_newpage_buffer(buf, false);
+			END_CRIT_SECTION();
+		}
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * An index built on an empty table has no ranges: the first vector sets
+ * them.  The extension lock serializes trainers (and extenders).  The
+ * quantizer pages are written first, then stale pages are cleared, and the
+ * meta page, updated last, makes it all visible: a crash before that
+ * leaves an untrained index, and the next insert trains it again.
  */
 static void
 train_from_first_vector(Relation index, const float *x, int dim)
 {
 	OmenMetaPageData meta;
 	OmenQuantState *qs;
+	float	   *v;
 	float	   *minv;
 	float	   *maxv;
-	float		m = 0;
-	float		norm = 0;
+	float		ip_max_norm = 0;
+	float		norm;
 	int			cdim;
 	Buffer		buf;
 	OmenPageEdit edit;
 	Page		page;
-	int			degree;
-	int			list;
-	double		alpha;
-	OmenQuantizer quantizer;
 
 	LockRelationForExtension(index, ExclusiveLock);
 	omendb_read_meta(index, &meta);
@@ -207,42 +287,26 @@ train_from_first_vector(Relation index, const float *x, int dim)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", meta.dimensions, dim)));
 
-	for (int i = 0; i < dim; i++)
-	{
-		m = Max(m, fabsf(x[i]));
-		norm += x[i] * x[i];
-	}
-	if (m == 0)
-		m = 1;
-	/* for inner product, allow vectors twice as long as this one */
-	norm = norm > 0 ? 2 * sqrtf(norm) : 1;
+	if (meta.metric == OMENDB_METRIC_IP)
+		ip_max_norm = first_vector_ip_max_norm(x, dim);
 	cdim = OmenCodeDims(meta.metric, dim);
+	v = palloc(sizeof(float) * cdim);
+	/* a zero vector under cosine comes out zero, and gets [-1, 1] */
+	(void) omendb_prepare_vector(meta.metric, x, dim, ip_max_norm, v, &norm);
 	minv = palloc(sizeof(float) * cdim);
 	maxv = palloc(sizeof(float) * cdim);
-	for (int i = 0; i < dim; i++)
-	{
-		/* twice the first vector's range, short of overflowing a float */
-		minv[i] = m > FLT_MAX / 4 ? -FLT_MAX / 2 : -2 * m;
-		maxv[i] = -minv[i];
-	}
-	if (cdim > dim)
-	{
-		minv[dim] = 0;
-		maxv[dim] = norm;
-	}
+	first_vector_ranges(meta.metric, v, dim, ip_max_norm, minv, maxv);
 	qs = omendb_sq8_alloc(cdim);
 	omendb_sq8_set_ranges(qs, minv, maxv);
 
 	/* keep the options from build time; only the layout is new */
-	degree = meta.graph_degree;
-	list = meta.build_list_size;
-	alpha = meta.alpha;
-	quantizer = meta.quantizer;
-	omendb_fill_meta(&meta, dim, meta.metric, degree, list, alpha, quantizer,
-					 norm);
+	omendb_fill_meta(&meta, dim, meta.metric, meta.graph_degree,
+					 meta.build_list_size, meta.alpha, meta.quantizer,
+					 ip_max_norm);
 	meta.quant_trained = true;
 
 	omendb_write_quant_pages(index, qs, OMENDB_FIRST_QUANT_BLKNO, MAIN_FORKNUM, true);
+	zero_stale_pages(index, meta.first_node_block);
 
 	buf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);

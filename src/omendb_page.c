@@ -265,7 +265,7 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 		!(meta->alpha >= 1.0f && meta->alpha <= 2.0f))
 		return psprintf("meta page has build list size %u and alpha %g",
 						meta->build_list_size, meta->alpha);
-	if (!(meta->ip_max_norm >= 0))
+	if (!(meta->ip_max_norm >= 0) || !isfinite(meta->ip_max_norm))
 		return psprintf("meta page has maximum norm %g", meta->ip_max_norm);
 	if (meta->dimensions > VECTOR_MAX_DIM || meta->label_size != 0 ||
 		meta->quant_trained > 1)

@@ -27,6 +27,11 @@
 #include "distance.h"
 #include "omendb.h"
 
+/* C11's smallest subnormal float, which -std=gnu99 does not define */
+#ifndef FLT_TRUE_MIN
+#define FLT_TRUE_MIN __FLT_DENORM_MIN__
+#endif
+
 /* ----------------------------------------------------------------
  *		Kernels
  *
@@ -643,7 +648,30 @@ omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv, const float *maxv)
 }
 
 /*
- * Derive the weights once lower and step are set.  The integer weights
+ * The weight of a step s (in units of the largest step, see
+ * omendb_sq8_finish): s^2 as a float no greater than it, so that code
+ * distances never exceed the distances to the decoded vectors.  A weight
+ * below the normal float range, 2^-126 of the largest, is 0, which only
+ * leaves distances lower.
+ */
+static float
+weight_of_step(double s)
+{
+	double		w = s * s;
+	float		fw = (float) w;
+
+	if (fw > w)
+		fw = nextafterf(fw, 0);
+	return fw < FLT_MIN ? 0 : fw;
+}
+
+/*
+ * Derive the weights once lower and step are set.  Weights are the squared
+ * steps in units of a power of two near the largest step (dist_unscale),
+ * so that they stay in the normal float range whatever the data's
+ * magnitude: code distances are squared distances in those units, and
+ * scans multiply their square roots by dist_unscale (exactly).  The
+ * integer weights
  * keep 7 bits of each weight relative to the largest: enough to rank
  * neighbours while building, where exactness is not needed (scans use the
  * float weights).  But if a few dimensions have much larger ranges than
@@ -655,13 +683,22 @@ omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv, const float *maxv)
 void
 omendb_sq8_finish(OmenQuantState *qs)
 {
+	double		maxstep = 0;
 	double		maxw = 0;
 	double		total = 0;
 	double		coarse = 0;
+	int			e = 0;
+
+	for (int i = 0; i < qs->dim; i++)
+		if (isfinite(qs->step[i]))
+			maxstep = Max(maxstep, qs->step[i]);
+	if (maxstep > 0)
+		(void) frexp(maxstep, &e);
+	qs->dist_unscale = ldexp(1.0, e);
 
 	for (int i = 0; i < qs->dim; i++)
 	{
-		qs->weight[i] = qs->step[i] * qs->step[i];
+		qs->weight[i] = weight_of_step(ldexp(qs->step[i], -e));
 		maxw = Max(maxw, qs->weight[i]);
 		total += qs->weight[i];
 	}
@@ -813,6 +850,63 @@ query_init_rounded(OmenQuery *query, const OmenQuantState *qs, const float *x)
 }
 
 /*
+ * Where products fall below the normal float range, float rounding is
+ * absolute, not relative: each product is off by up to half the smallest
+ * float, FLT_TRUE_MIN / 2, which no margin proportional to the operands
+ * covers when the operands are tiny themselves.  For L2 the executor's sum
+ * of squares and our code distance are each off by up to dim such terms,
+ * so each distance by up to sqrt(dim * FLT_TRUE_MIN / 2) in its units
+ * (ours are dist_unscale), and the bound takes both off.  For inner product our kernel sums qip * code, each qip
+ * off by up to FLT_TRUE_MIN / 2 in its scaled units and each code up to
+ * 255: the caller converts that back (query_init_ip) and adds the
+ * executor's dim * FLT_TRUE_MIN / 2.  (Cosine works on unit vectors, and
+ * the executor's cosine redoes vectors this short in double.)  For vectors
+ * of ordinary magnitudes these slacks vanish in the bound's last bit.
+ */
+static double
+subnormal_slack(OmenMetric metric, int dim)
+{
+	if (metric == OMENDB_METRIC_IP)
+		return 256.0 * dim * FLT_TRUE_MIN;
+	return sqrt(dim * (double) FLT_TRUE_MIN / 2);
+}
+
+/*
+ * The inner-product form of a query: q . x^ = ipconst + sum(qip * code),
+ * qip = q * step and ipconst = q . lower over the first ipdim dimensions.
+ * Computed in units scaled by a power of two that brings the largest
+ * q * step near 1 (ip_unscale undoes it exactly), so that neither tiny nor
+ * huge vectors leave the normal float range in the kernel.
+ */
+static void
+query_init_ip(OmenQuery *query, const OmenQuantState *qs, const float *x)
+{
+	double		maxp = 0;
+	double		ipc = 0;
+	double		scale = 1;
+	int			e;
+
+	query->ipdim = query->dim - 1;
+	query->qip = palloc(sizeof(float) * query->ipdim);
+	for (int i = 0; i < query->ipdim; i++)
+		maxp = Max(maxp, fabs((double) x[i] * qs->step[i]));
+	if (maxp > 0 && isfinite(maxp))
+	{
+		(void) frexp(maxp, &e);
+		scale = ldexp(1.0, -e);
+	}
+	for (int i = 0; i < query->ipdim; i++)
+	{
+		query->qip[i] = (float) ((double) x[i] * qs->step[i] * scale);
+		ipc += (double) x[i] * qs->lower[i];
+	}
+	query->ipconst = ipc * scale;
+	query->ip_unscale = 1 / scale;
+	query->abs_slack = subnormal_slack(OMENDB_METRIC_IP, query->dim) * query->ip_unscale +
+		query->ipdim * (double) FLT_TRUE_MIN;
+}
+
+/*
  * Prepare a query for code distances.  x is the vector as indexed (see
  * omendb_prepare_vector); the caller keeps it alive.  A scan query (for
  * omendb_score_node) gets the integer form where the metric and CPU allow
@@ -823,7 +917,6 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 				  OmenMetric metric, const float *x, int dim, bool scan)
 {
 	double		ss[4] = {0};
-	double		ipc = 0;
 
 	memset(query, 0, sizeof(OmenQuery));
 	query->metric = metric;
@@ -833,18 +926,10 @@ omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
 	for (int i = 0; i < dim; i++)
 		ss[i & 3] += (double) x[i] * x[i];
 	query->qnorm = (float) sqrt((ss[0] + ss[1]) + (ss[2] + ss[3]));
+	query->abs_slack = subnormal_slack(metric, dim) * (1 + qs->dist_unscale);
 
 	if (metric == OMENDB_METRIC_IP)
-	{
-		query->ipdim = dim - 1;
-		query->qip = palloc(sizeof(float) * query->ipdim);
-		for (int i = 0; i < query->ipdim; i++)
-		{
-			query->qip[i] = x[i] * qs->step[i];
-			ipc += (double) x[i] * qs->lower[i];
-		}
-		query->ipconst = (float) ipc;
-	}
+		query_init_ip(query, qs, x);
 	else if (scan && sq8_scan != NULL)
 		query_init_rounded(query, qs, x);
 	else
@@ -962,10 +1047,13 @@ omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 				d = rounded_code_distance(query, code, &dlo);
 			else
 				dlo = d = sqrt(Max(sq8_l2(query->qcode, query->quant->weight, code, query->dim), 0));
+			d *= query->quant->dist_unscale;
+			dlo *= query->quant->dist_unscale;
 			if (query->metric == OMENDB_METRIC_L2)
 			{
 				*approx = (float) d;
-				lb = dlo - err - rel * ((double) query->qnorm + node->norm + err);
+				lb = dlo - err - rel * ((double) query->qnorm + node->norm + err)
+					- query->abs_slack;
 				if (!isfinite(lb) || lb < 0)
 					lb = 0;
 				return lb;
@@ -984,10 +1072,12 @@ omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 			 * space, so navigating by it follows the graph's geometry.  err
 			 * also bounds |x - x^| on the first ipdim dimensions.
 			 */
-			d = -((double) query->ipconst + sq8_dot(query->qip, code, query->ipdim));
+			d = -(query->ipconst + sq8_dot(query->qip, code, query->ipdim)) *
+				query->ip_unscale;
 			*approx = (float) d;
 			lb = d - (double) query->qnorm * err
-				- rel * (double) query->qnorm * ((double) node->norm + err);
+				- rel * (double) query->qnorm * ((double) node->norm + err)
+				- query->abs_slack;
 			if (isnan(lb) || lb == INFINITY)
 				lb = -INFINITY;
 			return lb;

@@ -111,26 +111,28 @@ RESET enable_seqscan;
 DROP TABLE omendb_bad;
 
 -- Values near the float limit: an index built empty and trained by such a
--- vector, and one built over them, still answer exactly and pass the check
--- (an inner-product index refuses to build over a norm beyond float range:
--- see omendb_build_stats).
+-- vector, and one built over them, still answer exactly and pass the check.
+-- An inner-product index refuses a vector whose norm is beyond float range,
+-- at insert as at build (see omendb_build_stats, omendb_training).
 CREATE TABLE omendb_huge (id int, v vector(3));
 CREATE INDEX omendb_huge_l2 ON omendb_huge USING omendb (v vector_l2_ops);
 CREATE INDEX omendb_huge_ip ON omendb_huge USING omendb (v vector_ip_ops);
 CREATE INDEX omendb_huge_cos ON omendb_huge USING omendb (v vector_cosine_ops);
-INSERT INTO omendb_huge VALUES (1, '[3e38,-3e38,1]'), (2, '[1,2,3]'), (3, '[-1e38,2e38,0]'), (4, '[0,0,1]');
+INSERT INTO omendb_huge VALUES (1, '[3e38,-1e38,1]'), (2, '[1,2,3]'), (3, '[-1e38,2e38,0]'), (4, '[0,0,1]');
+INSERT INTO omendb_huge VALUES (5, '[3e38,-3e38,1]');
 SET enable_seqscan = off;
 SELECT array_agg(id) AS l2 FROM (SELECT id FROM omendb_huge ORDER BY v <-> '[1,2,2]' LIMIT 4) s;
 SELECT array_agg(id) AS cosine FROM (SELECT id FROM omendb_huge ORDER BY v <=> '[1,2,2]' LIMIT 4) s;
 SELECT array_agg(id) AS ip FROM (SELECT id FROM omendb_huge ORDER BY v <#> '[1e-30,2e-30,1]' LIMIT 4) s;
 SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_huge_l2', true);
+SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_huge_ip', true);
 SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_huge_cos', true);
-REINDEX INDEX omendb_huge_ip;
-REINDEX INDEX omendb_huge_l2;
-REINDEX INDEX omendb_huge_cos;
+REINDEX TABLE omendb_huge;
 SELECT array_agg(id) AS l2 FROM (SELECT id FROM omendb_huge ORDER BY v <-> '[1,2,2]' LIMIT 4) s;
 SELECT array_agg(id) AS cosine FROM (SELECT id FROM omendb_huge ORDER BY v <=> '[1,2,2]' LIMIT 4) s;
+SELECT array_agg(id) AS ip FROM (SELECT id FROM omendb_huge ORDER BY v <#> '[1e-30,2e-30,1]' LIMIT 4) s;
 SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_huge_l2', true);
+SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_huge_ip', true);
 SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_huge_cos', true);
 RESET enable_seqscan;
 DROP TABLE omendb_huge;

@@ -76,3 +76,19 @@ SELECT pg_temp.same_as_exact($$SELECT id FROM omendb_tr ORDER BY v <#> '[1,0.5,-
 	AS ip_top10_exact;
 SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_tr_ip', true);
 DROP TABLE omendb_tr;
+
+-- A vector whose norm is beyond float range cannot be ranked by an
+-- inner-product index (its maximum norm would be infinite): refused as the
+-- first vector of an index built empty, which stays untrained, and by a
+-- trained index, as the build refuses it.
+CREATE TABLE omendb_tr (id int, v vector(3));
+CREATE INDEX omendb_tr_ip ON omendb_tr USING omendb (v vector_ip_ops);
+\set VERBOSITY sqlstate
+INSERT INTO omendb_tr VALUES (1, '[3e38,3e38,1]');
+\set VERBOSITY default
+INSERT INTO omendb_tr VALUES (1, '[3e38,3e38,1]');
+INSERT INTO omendb_tr VALUES (2, '[3e38,0,1]'), (3, '[1,2,3]'), (4, '[-1,0.5,0]');
+INSERT INTO omendb_tr VALUES (5, '[0,3e38,3e38]');
+SELECT pg_temp.same_as_exact($$SELECT id FROM omendb_tr ORDER BY v <#> '[1,1,1]' LIMIT 3$$) AS ip_exact;
+SELECT live_nodes, reachable_fraction FROM omendb_check('omendb_tr_ip', true);
+DROP TABLE omendb_tr;

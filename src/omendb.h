@@ -442,6 +442,8 @@ extern double omendb_score_node(const OmenQuery *query,
 extern bool omendb_prepare_vector(OmenMetric metric, const float *in,
 								  int dim, float ip_max_norm, float *out,
 								  float *norm);
+extern void omendb_check_ip_norm(Relation index, OmenMetric metric,
+								 float norm);
 extern void omendb_prepare_query(OmenMetric metric, const float *in, int dim,
 								 float *out);
 

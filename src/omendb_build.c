@@ -498,22 +498,6 @@ alloc_ranges(BuildState *bs)
 	}
 }
 
-/*
- * An inner-product index is built on M, the largest norm: a norm beyond
- * float range would make M infinite, and with it every code's error and
- * every bound a scan derives from it.  Refuse such a vector.
- */
-static void
-check_ip_norm(BuildState *bs, float norm)
-{
-	if (bs->metric == OMENDB_METRIC_IP && !isfinite(norm))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("vector norm overflows for inner-product index"),
-				 errdetail("Index \"%s\" ranks by inner product, which needs the Euclidean norm of each vector to be at most %g.",
-						   RelationGetRelationName(bs->index), FLT_MAX)));
-}
-
 /* Pass 1: ranges, centroid and count. */
 static void
 range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
@@ -538,7 +522,7 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	/* (the transform's extra dimension is filled in by train()) */
 	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, 0, bs->v, &norm))
 	{
-		check_ip_norm(bs, norm);
+		omendb_check_ip_norm(bs->index, bs->metric, norm);
 		bs->max_norm = Max(bs->max_norm, norm);
 		for (int i = 0; i < bs->cdim; i++)
 		{
@@ -589,7 +573,7 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 							  bs->meta.ip_max_norm, bs->v, &norm))
 	{
 		/* (a row that came after pass 1 may be new) */
-		check_ip_norm(bs, norm);
+		omendb_check_ip_norm(bs->index, bs->metric, norm);
 		if (bs->on_disk)
 			omendb_insert_vector(index, vec->x, vec->dim, tid, false);
 		else

@@ -204,22 +204,31 @@ first_vector_ranges(OmenMetric metric, const float *x, int dim,
 	}
 }
 
-/*
- * M for an inner-product index built empty: room for vectors twice as long
- * as the first one.  Summed in double, where no float vector's squares can
- * overflow, and kept within float range: a longer vector only loses the
- * transform's extra dimension (see omendb_prepare_vector), never a bound.
- */
+/* |x|, summed in double, where no float vector's squares overflow */
 static float
-first_vector_ip_max_norm(const float *x, int dim)
+vector_norm(const float *x, int dim)
 {
 	double		ss = 0;
 
 	for (int i = 0; i < dim; i++)
 		ss += (double) x[i] * x[i];
-	if (ss == 0)
+	return (float) sqrt(ss);
+}
+
+/*
+ * M for an inner-product index built empty: room for vectors twice as long
+ * as the first one, kept within float range (a longer vector only loses
+ * the transform's extra dimension, see omendb_prepare_vector, never a
+ * bound).
+ */
+static float
+first_vector_ip_max_norm(const float *x, int dim)
+{
+	double		norm = vector_norm(x, dim);
+
+	if (norm == 0)
 		return 1.0f;
-	return (float) Min(2 * sqrt(ss), (double) FLT_MAX);
+	return (float) Min(2 * norm, (double) FLT_MAX);
 }
 
 /*
@@ -724,6 +733,8 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	int			nnbrs = 0;
 	bool		linked = false;
 
+	if (info->meta.metric == OMENDB_METRIC_IP)
+		omendb_check_ip_norm(index, info->meta.metric, vector_norm(x, dim));
 	if (!info->meta.quant_trained)
 	{
 		train_from_first_vector(index, x, dim);

@@ -25,6 +25,8 @@
 #endif
 
 #include "distance.h"
+#include "utils/rel.h"
+
 #include "omendb.h"
 
 /* C11's smallest subnormal float, which -std=gnu99 does not define */
@@ -797,6 +799,24 @@ omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
 			return true;
 	}
 	return false;
+}
+
+/*
+ * An inner-product index works on M, the largest norm it indexes (a
+ * build's, or twice an empty index's first vector's): a norm beyond float
+ * range would make M infinite, and with it every code's error and every
+ * bound a scan derives from it.  Such a vector is refused.  norm is |x| as
+ * omendb_prepare_vector computes it, in double, rounded to float.
+ */
+void
+omendb_check_ip_norm(Relation index, OmenMetric metric, float norm)
+{
+	if (metric == OMENDB_METRIC_IP && !isfinite(norm))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("vector norm overflows for inner-product index"),
+				 errdetail("Index \"%s\" ranks by inner product, which needs the Euclidean norm of each vector to be at most %g.",
+						   RelationGetRelationName(index), FLT_MAX)));
 }
 
 /*

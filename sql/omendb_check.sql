@@ -183,6 +183,28 @@ DROP VIEW chk_x_view;
 DROP TABLE chk_x, chk_part;
 DROP SEQUENCE chk_x_seq;
 
+-- Index expressions run with search_path pg_catalog, pg_temp, not the
+-- caller's: a SQL function in an index expression resolves its names when
+-- it runs, and must not pick up an operator the caller planted ahead of
+-- pg_catalog (which would run as the table's owner).
+CREATE TABLE chk_s (id int, v vector(3));
+INSERT INTO chk_s SELECT i, ARRAY[i, 1, -i]::real[] FROM generate_series(1, 20) i;
+CREATE FUNCTION public.chk_head(v vector) RETURNS vector IMMUTABLE LANGUAGE sql
+	AS $$ SELECT public.subvector(v, 1, 1 + 1) $$;
+CREATE INDEX chk_s_head ON chk_s USING omendb (public.chk_head(v));
+CREATE SCHEMA chk_evil;
+CREATE FUNCTION chk_evil.plus(int, int) RETURNS int LANGUAGE plpgsql
+	AS $$ BEGIN RAISE EXCEPTION 'the caller''s operator ran'; END $$;
+CREATE OPERATOR chk_evil.+ (LEFTARG = int, RIGHTARG = int, FUNCTION = chk_evil.plus);
+SET search_path = chk_evil, pg_catalog, public;
+SELECT 1 + 1;
+SELECT pg_temp.chk('public.chk_s_head', true);
+SHOW search_path;
+RESET search_path;
+DROP TABLE chk_s;
+DROP FUNCTION public.chk_head(vector);
+DROP SCHEMA chk_evil CASCADE;
+
 -- Only superusers may run it, unless granted (it reads the whole index and
 -- table, and their owners' expressions run).
 CREATE ROLE regress_omendb_check;

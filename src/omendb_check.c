@@ -920,6 +920,22 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 }
 
 /*
+ * Index expressions and the predicate run with a search_path that callers
+ * cannot plant objects in, as amcheck's do from PostgreSQL 17: functions
+ * that resolve names when they run (SQL functions above all) would
+ * otherwise pick up the caller's functions and operators, and run them as
+ * the table's owner.  Set within the caller's GUC nest level, which undoes
+ * it.
+ */
+static void
+restrict_search_path(void)
+{
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/*
  * omendb_check(index regclass, heapallindexed boolean DEFAULT false,
  *				OUT nodes bigint, OUT live_nodes bigint,
  *				OUT deleted_nodes bigint, OUT reachable_live_nodes bigint,
@@ -927,7 +943,8 @@ check_index(Relation index, Relation heap, bool heapallindexed,
  *
  * Locking follows amcheck's bt_index_check: the table first, to avoid
  * deadlocks, then the index, and the table's owner runs the index's
- * expressions and predicate, in a security-restricted operation.
+ * expressions and predicate, in a security-restricted operation, with a
+ * safe search_path.
  */
 Datum
 omendb_check(PG_FUNCTION_ARGS)
@@ -959,6 +976,7 @@ omendb_check(PG_FUNCTION_ARGS)
 		SetUserIdAndSecContext(heap->rd_rel->relowner,
 							   save_sec_context | SECURITY_RESTRICTED_OPERATION);
 		save_nestlevel = NewGUCNestLevel();
+		restrict_search_path();
 	}
 	index = index_open(indrelid, AccessShareLock);
 

@@ -142,6 +142,19 @@ FROM generate_series(4, 100) i;
 SELECT * FROM pg_temp.chk_all();
 DROP TABLE chk_e;
 
+-- A row so far outside the ranges that its quantization error overflows a
+-- float: the encoder stores the bound as +infinity, which scans take as no
+-- bound at all.  That is valid, and the scan still finds the row.
+CREATE TABLE chk_inf (id int, v vector(2));
+CREATE INDEX chk_inf_l2 ON chk_inf USING omendb (v);
+INSERT INTO chk_inf VALUES (1, '[1,1]');
+INSERT INTO chk_inf VALUES (2, '[3e38,3e38]');
+SELECT * FROM pg_temp.chk_all();
+SET enable_seqscan = off;
+SELECT id FROM chk_inf ORDER BY v <-> '[3e38,3e38]' LIMIT 2;
+RESET enable_seqscan;
+DROP TABLE chk_inf;
+
 -- A column without a typmod, an unlogged table and a temporary table.
 CREATE TABLE chk_n (id int, v vector);
 INSERT INTO chk_n SELECT i, ARRAY[i, i * i % 13, -i]::real[] FROM generate_series(1, 50) i;

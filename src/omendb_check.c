@@ -281,8 +281,11 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): flags 0x%02X and reserved byte 0x%02X, expected flags live (0x%02X) or deleted (0x%02X) and 0.",
 						 blkno, off, node, hdr->flags, hdr->unused,
 						 OMENDB_NODE_LIVE, OMENDB_NODE_DELETED);
-	/* the encoder rounds the bound up, so it is finite and not negative */
-	if (!(hdr->error >= 0) || isinf(hdr->error))
+	/*
+	 * The encoder rounds the bound up, so it is not negative; one beyond
+	 * float range is stored as +infinity, which scans take as no bound.
+	 */
+	if (!(hdr->error >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g.",
 						 blkno, off, node, hdr->error);
 	if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
@@ -633,6 +636,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	int			n;
 	float		norm;
 	bool		indexable;
+	float		enc_error;
 	double		err;
 
 	cs->heaprows++;
@@ -657,7 +661,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 						 hblk, hoff, n, ln[0].node, ln[1].node);
 	ln->state = LIVE_MATCHED;
 
-	(void) omendb_sq8_encode(cs->quant, cs->v, cs->code);
+	enc_error = omendb_sq8_encode(cs->quant, cs->v, cs->code);
 	if (hash_bytes_extended(cs->code, meta->code_size, 0) != ln->codehash)
 	{
 		const uint8 *stored = OmenNodeCode(read_node(cs, ln->node), meta->max_degree);
@@ -673,6 +677,16 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 						 omendb_node_block(meta, ln->node),
 						 omendb_node_offset(meta, ln->node), ln->node);
 	}
+
+	/*
+	 * The encoder stores an error beyond float range as +infinity, and no
+	 * other error: the stored bound is infinite exactly when the row's is.
+	 */
+	if ((bool) isinf(ln->error) != (bool) isinf(enc_error))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g, but heap row (%u,%u) encodes with error bound %g.",
+						 omendb_node_block(meta, ln->node),
+						 omendb_node_offset(meta, ln->node), ln->node,
+						 ln->error, hblk, hoff, enc_error);
 
 	/*
 	 * The scan's lower bounds are only valid if the stored error is at least

@@ -24,6 +24,10 @@
  * claims under concurrent activity is explained in src/README.omendb,
  * "Verification (omendb_check)".
  *
+ * Besides the node counts it counts the live nodes whose codes were
+ * clamped, which their error bounds tell without the table: larger than
+ * any vector inside the quantizer's ranges gets.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -63,6 +67,16 @@ typedef struct LiveNode
 	uint64		codehash;		/* of the node's code */
 } LiveNode;
 
+/* What omendb_check returns, but the fraction. */
+typedef struct CheckCounts
+{
+	int64		nodes;			/* node slots allocated */
+	int64		live;
+	int64		deleted;
+	int64		reachable;		/* live nodes reachable from the entry */
+	int64		clamped;		/* live nodes with a clamped code */
+} CheckCounts;
+
 #define LIVE_UNMATCHED	0		/* no heap row met yet */
 #define LIVE_MATCHED	1		/* the heap scan met its row */
 #define LIVE_SUSPECT	2		/* unmatched, heap line pointer unused */
@@ -81,6 +95,8 @@ typedef struct CheckState
 	OmenMetaPageData meta;		/* as read first: the fixed fields */
 	OmenMetaPageData endmeta;	/* as read after the node pages */
 	OmenQuantState *quant;
+	double		clamp_limit;	/* error bounds above this were clamped */
+	uint64		nclamped;		/* live nodes with such bounds */
 
 	/* node slots, by node id */
 	uint32		capnodes;
@@ -173,6 +189,26 @@ compare_meta(CheckState *cs, const OmenMetaPageData *later)
 	if (memcmp(&a, &b, sizeof(OmenMetaPageData)) != 0)
 		omendb_corrupted(cs->index, "Block %u: the fixed fields of the meta page changed while the index was being checked.",
 						 OMENDB_METAPAGE_BLKNO);
+}
+
+/*
+ * The largest error bound the encoder gives a vector inside the quantizer's
+ * ranges.  Each dimension then rounds to its nearest code, at most half a
+ * step away, so the error is at most half the diagonal of a cell,
+ * 0.5 sqrt(sum step^2).  The encoder's float rounding adds less than 1e-4
+ * of that, and rounding the bound up one unit in the last place adds at
+ * most one subnormal unit to a subnormal bound; the margins cover both.  A
+ * larger bound means that some dimension's code was clamped to 0 or 255,
+ * far enough outside the ranges to cost the bound its precision.
+ */
+static double
+unclamped_error_limit(const OmenQuantState *qs)
+{
+	double		ss = 0;
+
+	for (int i = 0; i < qs->dim; i++)
+		ss += (double) qs->step[i] * qs->step[i];
+	return 0.5 * sqrt(ss) * 1.001 + 2 * ldexp(1.0, FLT_MIN_EXP - FLT_MANT_DIG);
 }
 
 /* ----------------------------------------------------------------
@@ -306,6 +342,8 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 			cs->max_heap_block = hblk;
 			cs->max_heap_block_node = node;
 		}
+		if (hdr->error > cs->clamp_limit)
+			cs->nclamped++;
 		if (cs->heapallindexed)
 			add_live(cs, node, hdr);
 	}
@@ -846,12 +884,12 @@ check_checkable(Relation index)
 }
 
 /*
- * Check the index; fills nodes, live, deleted and reachable live nodes.
- * The caller holds AccessShareLock on the index and its table.
+ * Check the index and count its nodes.  The caller holds AccessShareLock
+ * on the index and its table.
  */
 static void
 check_index(Relation index, Relation heap, bool heapallindexed,
-			int64 *counts)
+			CheckCounts *counts)
 {
 	CheckState *cs = palloc0(sizeof(CheckState));
 	Snapshot	snapshot = InvalidSnapshot;
@@ -892,6 +930,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 	{
 		/* other blocks of an untrained index are left by a failed training */
 		cs->quant = omendb_read_quant(index, &cs->meta);
+		cs->clamp_limit = unclamped_error_limit(cs->quant);
 		read_node_pages(cs);
 	}
 
@@ -900,15 +939,16 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		scratch = MemoryContextAllocHuge(CurrentMemoryContext,
 										 (Size) cs->nalloc * sizeof(uint32));
 		check_edges(cs, scratch);
-		counts[3] = count_reachable(cs, scratch);
+		counts->reachable = count_reachable(cs, scratch);
 		pfree(scratch);
 	}
 	for (uint32 u = 0; u < cs->nalloc; u++)
 	{
-		counts[1] += (cs->flags[u] & OMENDB_NODE_LIVE) != 0;
-		counts[2] += (cs->flags[u] & OMENDB_NODE_DELETED) != 0;
+		counts->live += (cs->flags[u] & OMENDB_NODE_LIVE) != 0;
+		counts->deleted += (cs->flags[u] & OMENDB_NODE_DELETED) != 0;
 	}
-	counts[0] = cs->nalloc;
+	counts->nodes = cs->nalloc;
+	counts->clamped = cs->nclamped;
 
 	/*
 	 * Heap blocks only go away when VACUUM truncates the table, which needs
@@ -953,7 +993,7 @@ restrict_search_path(void)
  * omendb_check(index regclass, heapallindexed boolean DEFAULT false,
  *				OUT nodes bigint, OUT live_nodes bigint,
  *				OUT deleted_nodes bigint, OUT reachable_live_nodes bigint,
- *				OUT reachable_fraction float8)
+ *				OUT reachable_fraction float8, OUT clamped_nodes bigint)
  *
  * Locking follows amcheck's bt_index_check: the table first, to avoid
  * deadlocks, then the index, and the table's owner runs the index's
@@ -971,10 +1011,10 @@ omendb_check(PG_FUNCTION_ARGS)
 	Oid			save_userid = InvalidOid;
 	int			save_sec_context = -1;
 	int			save_nestlevel = -1;
-	int64		counts[4] = {0, 0, 0, 0};
+	CheckCounts counts = {0};
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 
@@ -1010,7 +1050,7 @@ omendb_check(PG_FUNCTION_ARGS)
 		cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb_check",
 									ALLOCSET_DEFAULT_SIZES);
 		oldcxt = MemoryContextSwitchTo(cxt);
-		check_index(index, heap, heapallindexed, counts);
+		check_index(index, heap, heapallindexed, &counts);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextDelete(cxt);
 	}
@@ -1030,11 +1070,12 @@ omendb_check(PG_FUNCTION_ARGS)
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 
-	values[0] = Int64GetDatum(counts[0]);
-	values[1] = Int64GetDatum(counts[1]);
-	values[2] = Int64GetDatum(counts[2]);
-	values[3] = Int64GetDatum(counts[3]);
-	values[4] = Float8GetDatum(counts[1] > 0 ? (double) counts[3] / counts[1] : 1.0);
+	values[0] = Int64GetDatum(counts.nodes);
+	values[1] = Int64GetDatum(counts.live);
+	values[2] = Int64GetDatum(counts.deleted);
+	values[3] = Int64GetDatum(counts.reachable);
+	values[4] = Float8GetDatum(counts.live > 0 ? (double) counts.reachable / counts.live : 1.0);
+	values[5] = Int64GetDatum(counts.clamped);
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

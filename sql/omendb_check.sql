@@ -5,7 +5,9 @@
 -- and without the heap cross-check), its counts say how many nodes are
 -- live and deleted, and it refuses what is not an omendb index, with the
 -- right SQLSTATE.  Damaged indexes are the business of TAP test
--- 015_corruption.pl.
+-- 015_corruption.pl.  Every fresh build learns its quantizer's ranges from
+-- its rows, so it has no clamped codes; an index created empty, whose
+-- ranges come from its first row, has them for rows far outside.
 --
 -- How many live nodes the graph reaches depends on how it happens to be
 -- built, so it is printed only as whether it is nearly all of them.
@@ -15,8 +17,8 @@ SET jit = off;
 -- chk(index, heapallindexed): the check's counts in one line.
 CREATE FUNCTION pg_temp.chk(idx regclass, heapallindexed boolean) RETURNS text
 LANGUAGE sql AS $$
-	SELECT format('%s nodes, %s live, %s deleted, %s',
-				  nodes, live_nodes, deleted_nodes,
+	SELECT format('%s nodes, %s live, %s deleted, %s clamped, %s',
+				  nodes, live_nodes, deleted_nodes, clamped_nodes,
 				  CASE WHEN reachable_live_nodes <= live_nodes
 						AND reachable_fraction = CASE WHEN live_nodes = 0 THEN 1
 													  ELSE reachable_live_nodes::float8 / live_nodes END
@@ -66,7 +68,10 @@ FROM omendb_check('chk_t_l2');
 SELECT nodes FROM omendb_check('chk_t_ip');
 SELECT nodes FROM omendb_check(index => 'chk_t_ip', heapallindexed => true);
 
--- Inserts, one at a time and many at once; NULLs add no node.
+-- Inserts, one at a time and many at once; NULLs add no node.  Rows whose
+-- last element, cos(i * 0.71), passes 0.5 lie outside the range the build
+-- learned there ([-1.5, 0.5]); their codes clamp (in the cosine index,
+-- those whose unit vectors leave the learned ranges).
 INSERT INTO chk_t VALUES (311, '[0.5,0.5,0.5,0.5]', NULL), (312, NULL, NULL);
 INSERT INTO chk_t
 SELECT i, ARRAY[cos(i * 0.3), sin(i * 1.1), sin(i * 0.23), cos(i * 0.71)]::real[], NULL
@@ -117,6 +122,8 @@ CREATE INDEX chk_p_even ON chk_p USING omendb (v) WHERE id % 2 = 0;
 CREATE INDEX chk_p_sub ON chk_p USING omendb (subvector(v, 1, 3) vector_cosine_ops);
 CREATE INDEX chk_p_norm ON chk_p USING omendb (l2_normalize(v) vector_ip_ops) WHERE id > 50;
 SELECT * FROM pg_temp.chk_all();
+-- ([1,0,0,0] lies outside the ranges chk_p_sub and chk_p_norm learned
+-- from unit vectors: the ten new rows clamp there)
 INSERT INTO chk_p SELECT i, '[1,0,0,0]' FROM generate_series(201, 210) i;
 DELETE FROM chk_p WHERE id < 20;
 VACUUM chk_p;
@@ -136,11 +143,44 @@ INSERT INTO chk_e VALUES (1, NULL), (2, '[0,0,0]');
 SELECT * FROM pg_temp.chk_all();
 INSERT INTO chk_e VALUES (3, '[1,2,3]');
 SELECT * FROM pg_temp.chk_all();
--- (within the range the first vector trained, [-6, 6] in each dimension)
+-- (chk_e_cos trained on [1,2,3]: [-6, 6] in each dimension, which holds
+-- every unit vector; chk_e_l2 on [0,0,0]: [-2, 2], which [1,2,3] and
+-- nearly all of these rows overstep, so their codes clamp)
 INSERT INTO chk_e SELECT i, ARRAY[5 * sin(i), 5 * cos(i * 0.7), 3 * sin(i * 0.3)]::real[]
 FROM generate_series(4, 100) i;
 SELECT * FROM pg_temp.chk_all();
 DROP TABLE chk_e;
+
+-- Clamped codes.  An index created empty trains each dimension to
+-- [-2m, 2m], m the first row's largest |element|: here [-0.008, 0.008].
+-- Rows inside those ranges encode as usual; rows far outside clamp to
+-- code 0 or 255, and their error bounds, hence the scan's lower bounds,
+-- lose their precision.  The check counts them; REINDEX learns the ranges
+-- from the rows, and nothing clamps.
+CREATE TABLE chk_c (id int, v vector(4));
+CREATE INDEX chk_c_l2 ON chk_c USING omendb (v);
+CREATE INDEX chk_c_ip ON chk_c USING omendb (v vector_ip_ops);
+INSERT INTO chk_c VALUES (1, '[0.001,0.002,0.003,0.004]');
+INSERT INTO chk_c VALUES (2, '[-0.008,0.008,0,0.0079]'), (3, '[0.0005,-0.001,0.002,0.007]');
+SELECT * FROM pg_temp.chk_all();
+INSERT INTO chk_c SELECT i, ARRAY[i, -i, 2 * i, i % 5 + 1]::real[] FROM generate_series(4, 103) i;
+SELECT * FROM pg_temp.chk_all();
+REINDEX TABLE chk_c;
+SELECT * FROM pg_temp.chk_all();
+DROP TABLE chk_c;
+
+-- A row so far outside the ranges that its quantization error overflows a
+-- float: the encoder stores the bound as +infinity, which scans take as no
+-- bound at all.  That is valid (and clamped), and the scan still finds it.
+CREATE TABLE chk_inf (id int, v vector(2));
+CREATE INDEX chk_inf_l2 ON chk_inf USING omendb (v);
+INSERT INTO chk_inf VALUES (1, '[1,1]');
+INSERT INTO chk_inf VALUES (2, '[3e38,3e38]');
+SELECT * FROM pg_temp.chk_all();
+SET enable_seqscan = off;
+SELECT id FROM chk_inf ORDER BY v <-> '[3e38,3e38]' LIMIT 2;
+RESET enable_seqscan;
+DROP TABLE chk_inf;
 
 -- A column without a typmod, an unlogged table and a temporary table.
 CREATE TABLE chk_n (id int, v vector);
@@ -182,6 +222,28 @@ SELECT * FROM omendb_check('chk_x_pkey', NULL);
 DROP VIEW chk_x_view;
 DROP TABLE chk_x, chk_part;
 DROP SEQUENCE chk_x_seq;
+
+-- Index expressions run with search_path pg_catalog, pg_temp, not the
+-- caller's: a SQL function in an index expression resolves its names when
+-- it runs, and must not pick up an operator the caller planted ahead of
+-- pg_catalog (which would run as the table's owner).
+CREATE TABLE chk_s (id int, v vector(3));
+INSERT INTO chk_s SELECT i, ARRAY[i, 1, -i]::real[] FROM generate_series(1, 20) i;
+CREATE FUNCTION public.chk_head(v vector) RETURNS vector IMMUTABLE LANGUAGE sql
+	AS $$ SELECT public.subvector(v, 1, 1 + 1) $$;
+CREATE INDEX chk_s_head ON chk_s USING omendb (public.chk_head(v));
+CREATE SCHEMA chk_evil;
+CREATE FUNCTION chk_evil.plus(int, int) RETURNS int LANGUAGE plpgsql
+	AS $$ BEGIN RAISE EXCEPTION 'the caller''s operator ran'; END $$;
+CREATE OPERATOR chk_evil.+ (LEFTARG = int, RIGHTARG = int, FUNCTION = chk_evil.plus);
+SET search_path = chk_evil, pg_catalog, public;
+SELECT 1 + 1;
+SELECT pg_temp.chk('public.chk_s_head', true);
+SHOW search_path;
+RESET search_path;
+DROP TABLE chk_s;
+DROP FUNCTION public.chk_head(vector);
+DROP SCHEMA chk_evil CASCADE;
 
 -- Only superusers may run it, unless granted (it reads the whole index and
 -- table, and their owners' expressions run).

@@ -2,13 +2,16 @@
 -- vector_aggregates: avg(vector) and sum(vector), serial and parallel.
 --
 
--- Report the SQLSTATE and message of the error a statement raises.
+-- Report the SQLSTATE, message and detail of the error a statement raises.
 CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
 BEGIN
 	EXECUTE stmt;
 	RETURN 'no error';
 EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || SQLERRM || coalesce(' (' || nullif(detail, '') || ')', '');
 END
 $$;
 
@@ -25,6 +28,8 @@ SELECT g, avg(v), sum(v), count(v) FROM vector_agg_t GROUP BY g ORDER BY g;
 -- No rows, or only NULLs: NULL, like the built-in avg and sum.
 SELECT avg(v), sum(v) FROM vector_agg_t WHERE false;
 SELECT avg(v), sum(v) FROM vector_agg_t WHERE id = 3;
+CREATE TABLE vector_agg_empty (v vector);
+SELECT avg(v), sum(v) FROM vector_agg_empty;
 
 -- Rows of different dimensions are a data_exception (22000).
 SELECT avg(v) FROM vector_agg_t;
@@ -69,31 +74,59 @@ SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT avg(v), sum(v) FROM vector_agg_big;
 SELECT avg(v), sum(v) FROM vector_agg_big;
+-- workers that meet no row combine their initial states
+SELECT avg(v), sum(v) FROM vector_agg_big WHERE i > 99998;
+SELECT avg(v), sum(v) FROM vector_agg_big WHERE i < 0;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 
 -- The support functions can be called directly: the state is float8[]
--- {row count, sum of each element}.
-SELECT vector_accum('{0}', '[1,2]'), vector_accum('{1,1,2}', '[3,4]');
+-- {row count, sum of each element}.  The initial state '{0}' has no
+-- dimensions: the first vector, or the other state, gives them.  A state
+-- without rows but with dimensions, '{0,0}', holds vectors of those only.
+SELECT vector_accum('{0}', '[1,2]'), vector_accum('{1,1,2}', '[3,4]'),
+	   vector_accum('{0,0}', '[5]');
 SELECT vector_combine('{2,4,6}', '{1,1,1}'), vector_combine('{0}', '{1,1,1}'),
-	   vector_combine('{1,1,1}', '{0}');
-SELECT vector_avg('{4,2,6}'), vector_sum('{4,2,6}'), vector_avg('{0}') IS NULL AS empty;
+	   vector_combine('{1,1,1}', '{0}'), vector_combine('{0}', '{0}');
+SELECT vector_combine('{0,0,0}', '{1,1,1}'), vector_combine('{2,4,6}', '{0,0,0}');
+SELECT vector_avg('{4,2,6}'), vector_sum('{4,2,6}'), vector_avg('{0}') IS NULL AS empty,
+	   vector_sum('{0,0,0}') IS NULL AS empty_with_dimensions;
+SELECT vector_avg(vector_accum(vector_accum(vector_combine('{0}', '{0}'), '[1,2]'), '[3,4]'));
+SELECT vector_avg(array_fill(0::float8, ARRAY[16001])) IS NULL AS empty_at_the_limit,
+	   vector_dims(vector_sum(array_fill(1::float8, ARRAY[16001]))) AS dims_at_the_limit;
 
--- ... and reject states they did not make, including states of the wrong
--- dimension.
+-- ... and reject states they did not make: invalid_parameter_value (22023)
+-- for a state that is not one (not a one-dimensional float8 array without
+-- NULLs, a row count that is not a whole number of at least 0, rows
+-- without sums, sums without rows, a sum that is not finite, more sums
+-- than a vector has dimensions), data_exception (22000) for states and
+-- vectors whose dimensions differ, even when one of them has no rows.
 SELECT stmt, pg_temp.error_of(stmt)
 FROM unnest(ARRAY[
-	$$SELECT vector_accum('{1,1,2}', '[1,2,3]')$$,
-	$$SELECT vector_combine('{1,1,2}', '{1,1}')$$,
 	$$SELECT vector_avg('{}')$$,
 	$$SELECT vector_avg('{{1,2},{3,4}}')$$,
 	$$SELECT vector_avg('{1,NULL}')$$,
+	$$SELECT vector_avg('{-2,4}')$$,
+	$$SELECT vector_sum('{1.5,3}')$$,
+	$$SELECT vector_sum('{NaN,3}')$$,
+	$$SELECT vector_sum('{Infinity,3}')$$,
+	$$SELECT vector_accum('{-1,5}', '[1]')$$,
+	$$SELECT vector_combine('{1,1}', '{0.5,1}')$$,
 	$$SELECT vector_avg('{1}')$$,
-	$$SELECT vector_sum('{1,NaN}')$$,
 	$$SELECT vector_accum('{1}', '[1]')$$,
-	$$SELECT vector_avg(array_fill(1::float8, ARRAY[16002]))$$
+	$$SELECT vector_avg('{0,1}')$$,
+	$$SELECT vector_combine('{0,0,-1}', '{1,1,1}')$$,
+	$$SELECT vector_sum('{1,NaN}')$$,
+	$$SELECT vector_accum('{2,-Infinity}', '[1]')$$,
+	$$SELECT vector_avg(array_fill(1::float8, ARRAY[16002]))$$,
+	$$SELECT vector_accum('{1,1,2}', '[1,2,3]')$$,
+	$$SELECT vector_accum('{0,0}', '[1,2,3]')$$,
+	$$SELECT vector_combine('{1,1,2}', '{1,1}')$$,
+	$$SELECT vector_combine('{0,0}', '{1,1,1}')$$,
+	$$SELECT vector_combine('{1,1,1}', '{0,0}')$$,
+	$$SELECT vector_combine('{0,0}', '{0,0,0}')$$
 ]) AS stmt;
 
-DROP TABLE vector_agg_t, vector_agg_big;
+DROP TABLE vector_agg_t, vector_agg_big, vector_agg_empty;

@@ -24,6 +24,10 @@
  * claims under concurrent activity is explained in src/README.omendb,
  * "Verification (omendb_check)".
  *
+ * Besides the node counts it counts the live nodes whose codes were
+ * clamped, which their error bounds tell without the table: larger than
+ * any vector inside the quantizer's ranges gets.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -63,6 +67,16 @@ typedef struct LiveNode
 	uint64		codehash;		/* of the node's code */
 } LiveNode;
 
+/* What omendb_check returns, but the fraction. */
+typedef struct CheckCounts
+{
+	int64		nodes;			/* node slots allocated */
+	int64		live;
+	int64		deleted;
+	int64		reachable;		/* live nodes reachable from the entry */
+	int64		clamped;		/* live nodes with a clamped code */
+} CheckCounts;
+
 #define LIVE_UNMATCHED	0		/* no heap row met yet */
 #define LIVE_MATCHED	1		/* the heap scan met its row */
 #define LIVE_SUSPECT	2		/* unmatched, heap line pointer unused */
@@ -81,6 +95,8 @@ typedef struct CheckState
 	OmenMetaPageData meta;		/* as read first: the fixed fields */
 	OmenMetaPageData endmeta;	/* as read after the node pages */
 	OmenQuantState *quant;
+	double		clamp_limit;	/* error bounds above this were clamped */
+	uint64		nclamped;		/* live nodes with such bounds */
 
 	/* node slots, by node id */
 	uint32		capnodes;
@@ -173,6 +189,26 @@ compare_meta(CheckState *cs, const OmenMetaPageData *later)
 	if (memcmp(&a, &b, sizeof(OmenMetaPageData)) != 0)
 		omendb_corrupted(cs->index, "Block %u: the fixed fields of the meta page changed while the index was being checked.",
 						 OMENDB_METAPAGE_BLKNO);
+}
+
+/*
+ * The largest error bound the encoder gives a vector inside the quantizer's
+ * ranges.  Each dimension then rounds to its nearest code, at most half a
+ * step away, so the error is at most half the diagonal of a cell,
+ * 0.5 sqrt(sum step^2).  The encoder's float rounding adds less than 1e-4
+ * of that, and rounding the bound up one unit in the last place adds at
+ * most one subnormal unit to a subnormal bound; the margins cover both.  A
+ * larger bound means that some dimension's code was clamped to 0 or 255,
+ * far enough outside the ranges to cost the bound its precision.
+ */
+static double
+unclamped_error_limit(const OmenQuantState *qs)
+{
+	double		ss = 0;
+
+	for (int i = 0; i < qs->dim; i++)
+		ss += (double) qs->step[i] * qs->step[i];
+	return 0.5 * sqrt(ss) * 1.001 + 2 * ldexp(1.0, FLT_MIN_EXP - FLT_MANT_DIG);
 }
 
 /* ----------------------------------------------------------------
@@ -281,8 +317,11 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): flags 0x%02X and reserved byte 0x%02X, expected flags live (0x%02X) or deleted (0x%02X) and 0.",
 						 blkno, off, node, hdr->flags, hdr->unused,
 						 OMENDB_NODE_LIVE, OMENDB_NODE_DELETED);
-	/* the encoder rounds the bound up, so it is finite and not negative */
-	if (!(hdr->error >= 0) || isinf(hdr->error))
+	/*
+	 * The encoder rounds the bound up, so it is not negative; one beyond
+	 * float range is stored as +infinity, which scans take as no bound.
+	 */
+	if (!(hdr->error >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g.",
 						 blkno, off, node, hdr->error);
 	if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
@@ -303,6 +342,8 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 			cs->max_heap_block = hblk;
 			cs->max_heap_block_node = node;
 		}
+		if (hdr->error > cs->clamp_limit)
+			cs->nclamped++;
 		if (cs->heapallindexed)
 			add_live(cs, node, hdr);
 	}
@@ -633,6 +674,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	int			n;
 	float		norm;
 	bool		indexable;
+	float		enc_error;
 	double		err;
 
 	cs->heaprows++;
@@ -657,7 +699,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 						 hblk, hoff, n, ln[0].node, ln[1].node);
 	ln->state = LIVE_MATCHED;
 
-	(void) omendb_sq8_encode(cs->quant, cs->v, cs->code);
+	enc_error = omendb_sq8_encode(cs->quant, cs->v, cs->code);
 	if (hash_bytes_extended(cs->code, meta->code_size, 0) != ln->codehash)
 	{
 		const uint8 *stored = OmenNodeCode(read_node(cs, ln->node), meta->max_degree);
@@ -673,6 +715,16 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 						 omendb_node_block(meta, ln->node),
 						 omendb_node_offset(meta, ln->node), ln->node);
 	}
+
+	/*
+	 * The encoder stores an error beyond float range as +infinity, and no
+	 * other error: the stored bound is infinite exactly when the row's is.
+	 */
+	if ((bool) isinf(ln->error) != (bool) isinf(enc_error))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g, but heap row (%u,%u) encodes with error bound %g.",
+						 omendb_node_block(meta, ln->node),
+						 omendb_node_offset(meta, ln->node), ln->node,
+						 ln->error, hblk, hoff, enc_error);
 
 	/*
 	 * The scan's lower bounds are only valid if the stored error is at least
@@ -832,12 +884,12 @@ check_checkable(Relation index)
 }
 
 /*
- * Check the index; fills nodes, live, deleted and reachable live nodes.
- * The caller holds AccessShareLock on the index and its table.
+ * Check the index and count its nodes.  The caller holds AccessShareLock
+ * on the index and its table.
  */
 static void
 check_index(Relation index, Relation heap, bool heapallindexed,
-			int64 *counts)
+			CheckCounts *counts)
 {
 	CheckState *cs = palloc0(sizeof(CheckState));
 	Snapshot	snapshot = InvalidSnapshot;
@@ -878,6 +930,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 	{
 		/* other blocks of an untrained index are left by a failed training */
 		cs->quant = omendb_read_quant(index, &cs->meta);
+		cs->clamp_limit = unclamped_error_limit(cs->quant);
 		read_node_pages(cs);
 	}
 
@@ -886,15 +939,16 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		scratch = MemoryContextAllocHuge(CurrentMemoryContext,
 										 (Size) cs->nalloc * sizeof(uint32));
 		check_edges(cs, scratch);
-		counts[3] = count_reachable(cs, scratch);
+		counts->reachable = count_reachable(cs, scratch);
 		pfree(scratch);
 	}
 	for (uint32 u = 0; u < cs->nalloc; u++)
 	{
-		counts[1] += (cs->flags[u] & OMENDB_NODE_LIVE) != 0;
-		counts[2] += (cs->flags[u] & OMENDB_NODE_DELETED) != 0;
+		counts->live += (cs->flags[u] & OMENDB_NODE_LIVE) != 0;
+		counts->deleted += (cs->flags[u] & OMENDB_NODE_DELETED) != 0;
 	}
-	counts[0] = cs->nalloc;
+	counts->nodes = cs->nalloc;
+	counts->clamped = cs->nclamped;
 
 	/*
 	 * Heap blocks only go away when VACUUM truncates the table, which needs
@@ -920,14 +974,31 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 }
 
 /*
+ * Index expressions and the predicate run with a search_path that callers
+ * cannot plant objects in, as amcheck's do from PostgreSQL 17: functions
+ * that resolve names when they run (SQL functions above all) would
+ * otherwise pick up the caller's functions and operators, and run them as
+ * the table's owner.  Set within the caller's GUC nest level, which undoes
+ * it.
+ */
+static void
+restrict_search_path(void)
+{
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/*
  * omendb_check(index regclass, heapallindexed boolean DEFAULT false,
  *				OUT nodes bigint, OUT live_nodes bigint,
  *				OUT deleted_nodes bigint, OUT reachable_live_nodes bigint,
- *				OUT reachable_fraction float8)
+ *				OUT reachable_fraction float8, OUT clamped_nodes bigint)
  *
  * Locking follows amcheck's bt_index_check: the table first, to avoid
  * deadlocks, then the index, and the table's owner runs the index's
- * expressions and predicate, in a security-restricted operation.
+ * expressions and predicate, in a security-restricted operation, with a
+ * safe search_path.
  */
 Datum
 omendb_check(PG_FUNCTION_ARGS)
@@ -940,10 +1011,10 @@ omendb_check(PG_FUNCTION_ARGS)
 	Oid			save_userid = InvalidOid;
 	int			save_sec_context = -1;
 	int			save_nestlevel = -1;
-	int64		counts[4] = {0, 0, 0, 0};
+	CheckCounts counts = {0};
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 
@@ -959,6 +1030,7 @@ omendb_check(PG_FUNCTION_ARGS)
 		SetUserIdAndSecContext(heap->rd_rel->relowner,
 							   save_sec_context | SECURITY_RESTRICTED_OPERATION);
 		save_nestlevel = NewGUCNestLevel();
+		restrict_search_path();
 	}
 	index = index_open(indrelid, AccessShareLock);
 
@@ -978,7 +1050,7 @@ omendb_check(PG_FUNCTION_ARGS)
 		cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb_check",
 									ALLOCSET_DEFAULT_SIZES);
 		oldcxt = MemoryContextSwitchTo(cxt);
-		check_index(index, heap, heapallindexed, counts);
+		check_index(index, heap, heapallindexed, &counts);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextDelete(cxt);
 	}
@@ -998,11 +1070,12 @@ omendb_check(PG_FUNCTION_ARGS)
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 
-	values[0] = Int64GetDatum(counts[0]);
-	values[1] = Int64GetDatum(counts[1]);
-	values[2] = Int64GetDatum(counts[2]);
-	values[3] = Int64GetDatum(counts[3]);
-	values[4] = Float8GetDatum(counts[1] > 0 ? (double) counts[3] / counts[1] : 1.0);
+	values[0] = Int64GetDatum(counts.nodes);
+	values[1] = Int64GetDatum(counts.live);
+	values[2] = Int64GetDatum(counts.deleted);
+	values[3] = Int64GetDatum(counts.reachable);
+	values[4] = Float8GetDatum(counts.live > 0 ? (double) counts.reachable / counts.live : 1.0);
+	values[5] = Int64GetDatum(counts.clamped);
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

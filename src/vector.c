@@ -876,26 +876,60 @@ vector_cmp(PG_FUNCTION_ARGS)
 /*
  * Aggregate state for avg and sum: a float8[] holding the row count, then
  * the running sum of each dimension.  Before the first row it is the
- * initial condition '{0}'.  Summing in double keeps avg exact enough for
- * any realistic row count.
+ * initial condition '{0}', the one state without dimensions; the first
+ * vector fixes them.  Summing in double keeps avg exact enough for any
+ * realistic row count.
  */
+
+/* Report a state array that no aggregate of ours could have made. */
+static void
+invalid_state(const char *detail)
+	pg_attribute_noreturn();
+
+static void
+invalid_state(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid state array for vector aggregate"),
+			 errdetail_internal("%s", detail)));
+}
 
 /*
  * Validate a state array (the functions are callable from SQL with any
- * float8[]), set *dim to its vector dimension and return its elements.
+ * float8[]), set *dim to its vector dimension (0 for the initial state)
+ * and return its elements.  The row count is a whole number, at least 1
+ * once there are dimensions; with no rows every sum is 0; sums are finite,
+ * as sums of finite floats in double precision always are.
  */
 static float8 *
 CheckStateArray(ArrayType *state, int *dim)
 {
-	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 ||
-		ARR_DIMS(state)[0] - 1 > VECTOR_MAX_DIM ||
-		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid state array for vector aggregate")));
+	float8	   *s;
+	int			n;
 
-	*dim = ARR_DIMS(state)[0] - 1;
-	return (float8 *) ARR_DATA_PTR(state);
+	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 ||
+		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
+		invalid_state("A state is a one-dimensional float8 array without NULLs: the row count, then the sum of each dimension.");
+	n = ARR_DIMS(state)[0] - 1;
+	if (n > VECTOR_MAX_DIM)
+		invalid_state(psprintf("A state has at most %d sums, one for each dimension of a vector.",
+							   VECTOR_MAX_DIM));
+	s = (float8 *) ARR_DATA_PTR(state);
+	if (!(s[0] >= 0) || isinf(s[0]) || s[0] != floor(s[0]))
+		invalid_state(psprintf("The row count %g is not a non-negative whole number.", s[0]));
+	if (n == 0 && s[0] != 0)
+		invalid_state("The state counts rows but has no sums.");
+	for (int i = 1; i <= n; i++)
+	{
+		if (!isfinite(s[i]))
+			invalid_state(psprintf("The sum of dimension %d is %g.", i, s[i]));
+		if (s[0] == 0 && s[i] != 0)
+			invalid_state("The state counts no rows but has a sum other than 0.");
+	}
+
+	*dim = n;
+	return s;
 }
 
 /* A fresh state array for vectors of dimension dim: all zero */
@@ -944,18 +978,15 @@ vector_accum(PG_FUNCTION_ARGS)
 	int			dim;
 	float8	   *s = CheckStateArray(state, &dim);
 
-	/* First row: the initial '{0}' is too short */
-	if (s[0] == 0.0)
-	{
+	/* the initial state has no room for the sums */
+	if (dim == 0)
 		state = make_state(v->dim);
-		s = (float8 *) ARR_DATA_PTR(state);
-	}
 	else
 	{
 		CheckExpectedDim(dim, v->dim);
 		state = writable_state(fcinfo, state);
-		s = (float8 *) ARR_DATA_PTR(state);
 	}
+	s = (float8 *) ARR_DATA_PTR(state);
 
 	s[0] += 1.0;
 	for (int i = 0; i < v->dim; i++)
@@ -978,11 +1009,10 @@ vector_combine(PG_FUNCTION_ARGS)
 	float8	   *s1 = CheckStateArray(state1, &dim1);
 	float8	   *s2 = CheckStateArray(state2, &dim2);
 
-	if (s2[0] == 0.0)
+	/* an initial state adds nothing, and fixes no dimensions */
+	if (dim2 == 0)
 		PG_RETURN_ARRAYTYPE_P(state1);
-
-	/* Nothing on the left yet: the result is the right state */
-	if (s1[0] == 0.0)
+	if (dim1 == 0)
 		PG_RETURN_ARRAYTYPE_P(copy_state(state2));
 
 	CheckExpectedDim(dim1, dim2);
@@ -1008,7 +1038,6 @@ state_to_vector(ArrayType *state, bool average)
 	if (s[0] == 0.0)
 		return NULL;
 
-	CheckVectorDim(dim);
 	result = InitVector(dim);
 	for (int i = 0; i < dim; i++)
 	{

@@ -37,8 +37,9 @@ CREATE OPERATOR CLASS vector_cosine_ops
 -- run it unless granted.
 CREATE FUNCTION omendb_check(index regclass, heapallindexed boolean DEFAULT false,
 	OUT nodes bigint, OUT live_nodes bigint, OUT deleted_nodes bigint,
-	OUT reachable_live_nodes bigint, OUT reachable_fraction float8)
+	OUT reachable_live_nodes bigint, OUT reachable_fraction float8,
+	OUT clamped_nodes bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 REVOKE ALL ON FUNCTION omendb_check(regclass, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION omendb_check(regclass, boolean) IS
-	'verify an omendb index: pages, graph, and optionally that it holds every row of its table';
+	'verify an omendb index: pages, graph, and optionally that it holds every row of its table; counts its nodes, those a search can reach, and those whose codes were clamped outside the quantizer''s ranges (REINDEX retrains them)';

@@ -21,8 +21,11 @@
 #
 # Damage that leaves the pages well-formed but the index wrong about its
 # table (a code that is not the row's vector's, a node pointing at another
-# row, an error bound too small) passes the page checks and is found by
-# omendb_check(index, heapallindexed => true).
+# row, an error bound too small, or infinite for a row whose error is not)
+# passes the page checks and is found by omendb_check(index,
+# heapallindexed => true).  An error bound that is NaN or negative is no
+# bound at all: the page checks of omendb_check find it, while scans and
+# VACUUM carry on.
 #
 # Checksums are off (initdb's default), so the pages can be changed freely.
 # The file is read and written as this machine's bytes; the offsets below
@@ -61,8 +64,9 @@ CREATE INDEX items_l2 ON items USING omendb (v);
 CREATE SEQUENCE next_id START 100001;
 });
 like(
-	$node->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('items_l2', true)"),
-	qr/^800\|800$/, 'the fresh index passes omendb_check, with the heap check');
+	$node->safe_psql($db, "SELECT nodes, live_nodes, clamped_nodes FROM omendb_check('items_l2', true)"),
+	qr/^800\|800\|0$/,
+	'the fresh index passes omendb_check, with the heap check, and no code of the build clamps');
 
 # ---------------------------------------------------------------- layout
 
@@ -346,7 +350,9 @@ for my $s (@scenarios)
 
 # Well-formed pages that say the wrong things about the table: the page
 # checks, scans and VACUUM carry on; omendb_check with heapallindexed finds
-# the problem.  Node 5 is any node but the entry point.
+# the problem.  And error bounds that are no bounds (page_check), which
+# scans and VACUUM never act on but the page checks find.  Node 5 is any
+# node but the entry point.
 my @heap_scenarios = (
 	{
 		name => 'a code byte changed',
@@ -373,6 +379,34 @@ my @heap_scenarios = (
 			my ($b, $at, $l) = @_;
 			substr($$b, $at + 12, 4) = pack('f', 0);
 		},
+	},
+	{
+		# +infinity is what the encoder stores for an error beyond float
+		# range, so the page checks accept it; this row's error is small
+		name => 'a quantization error bound of +infinity',
+		detail => qr/\(node 5\): quantization error bound Infinity, but heap row \(\d+,\d+\) encodes with error bound \d[\d.e+-]*\./,
+		damage => sub {
+			my ($b, $at, $l) = @_;
+			substr($$b, $at + 12, 4) = pack('L', 0x7F800000);
+		},
+	},
+	{
+		name => 'a quantization error bound of NaN',
+		page_check => 1,
+		detail => qr/Block \d+, offset \d+ \(node 5\): quantization error bound NaN\./,
+		damage => sub {
+			my ($b, $at, $l) = @_;
+			substr($$b, $at + 12, 4) = pack('L', 0x7FC00000);
+		},
+	},
+	{
+		name => 'a negative quantization error bound',
+		page_check => 1,
+		detail => qr/Block \d+, offset \d+ \(node 5\): quantization error bound -0\.5\./,
+		damage => sub {
+			my ($b, $at, $l) = @_;
+			substr($$b, $at + 12, 4) = pack('f', -0.5);
+		},
 	});
 
 for my $s (@heap_scenarios)
@@ -389,11 +423,21 @@ for my $s (@heap_scenarios)
 	my $log_from = -s $node->logfile;
 	$node->start;
 
-	like($node->safe_psql($db, "SELECT nodes FROM omendb_check('items_l2')"),
-		qr/^\d+$/, "$name: the page and graph checks pass");
-	my $err = sql_error("SELECT * FROM omendb_check('items_l2', true)");
-	like($err, qr/ERROR:\s+XX002: index "items_l2" is corrupted/,
-		"$name: omendb_check with heapallindexed reports a corrupted index");
+	my $err;
+	if ($s->{page_check})
+	{
+		$err = sql_error("SELECT * FROM omendb_check('items_l2')");
+		like($err, qr/ERROR:\s+XX002: index "items_l2" is corrupted/,
+			"$name: omendb_check reports a corrupted index");
+	}
+	else
+	{
+		like($node->safe_psql($db, "SELECT nodes FROM omendb_check('items_l2')"),
+			qr/^\d+$/, "$name: the page and graph checks pass");
+		$err = sql_error("SELECT * FROM omendb_check('items_l2', true)");
+		like($err, qr/ERROR:\s+XX002: index "items_l2" is corrupted/,
+			"$name: omendb_check with heapallindexed reports a corrupted index");
+	}
 	like($err, $s->{detail}, "$name: and says what is wrong");
 	is(sql_error("$scan_sql; VACUUM items"), '', "$name: scans and VACUUM still run");
 	unlike(slurp_file($node->logfile, $log_from), qr/terminated by signal|PANIC/,

@@ -133,3 +133,11 @@ INSERT INTO omendb_mag_cases VALUES
 SELECT op, e, pg_temp.work(power(2::float8, e), op) <= 1.5 * pg_temp.work(1, op) AS same_work
 FROM omendb_mag_cases ORDER BY op, e;
 DROP TABLE omendb_mag, omendb_mag_base, omendb_mag_cases;
+
+-- A range wider than the float range itself: x - lower overflowed a float
+-- in the encoder, so the middle row clamped to code 255.
+CREATE TABLE omendb_mag (id int, v vector(1));
+INSERT INTO omendb_mag VALUES (1, '[-3e38]'), (2, '[1e38]'), (3, '[3e38]');
+CREATE INDEX omendb_mag_l2 ON omendb_mag USING omendb (v);
+SELECT live_nodes, clamped_nodes FROM omendb_check('omendb_mag_l2', true);
+DROP TABLE omendb_mag;

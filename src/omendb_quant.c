@@ -746,7 +746,8 @@ omendb_sq8_encode(const OmenQuantState *qs, const float *x, uint8 *code)
 
 	for (int i = 0; i < qs->dim; i++)
 	{
-		float		v = rintf((x[i] - qs->lower[i]) / qs->step[i]);
+		/* in double: x - lower overflows a float over a range past FLT_MAX */
+		double		v = rint(((double) x[i] - qs->lower[i]) / qs->step[i]);
 		uint8		c = (v <= 0) ? 0 : (v >= 255) ? 255 : (uint8) v;
 		double		d = (double) x[i] - ((double) qs->lower[i] + (double) qs->step[i] * c);
 

@@ -423,6 +423,7 @@ extern void omendb_edit_finish(OmenPageEdit *edit);
 
 /* omendb_quant.c */
 extern void omendb_quant_kernels_init(void);
+extern Datum omendb_kernels(PG_FUNCTION_ARGS);
 extern OmenQuantState *omendb_sq8_alloc(int dim);
 extern void omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv,
 								  const float *maxv);

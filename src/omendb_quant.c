@@ -25,6 +25,7 @@
 #endif
 
 #include "distance.h"
+#include "utils/builtins.h"
 #include "utils/rel.h"
 
 #include "omendb.h"
@@ -608,6 +609,35 @@ omendb_quant_kernels_init(void)
 	else if (level >= OMENDB_KERNELS_AVX2)
 		sq8_pair = sq8_pair_avx2;
 #endif
+}
+
+/*
+ * omendb_kernels(): the kernels this backend runs, for tests and bug
+ * reports: "float=F sq8=S scan=N", F the float kernels' instruction set,
+ * S the SQ8 code-to-code kernel's, and N the scan's integer kernel ("none"
+ * where scans use the float kernel).
+ */
+PG_FUNCTION_INFO_V1(omendb_kernels);
+Datum
+omendb_kernels(PG_FUNCTION_ARGS)
+{
+	static const char *const levels[] = {"portable", "avx2", "avx512"};
+	const char *pair = "portable";
+	const char *scan = "none";
+
+#if defined(__x86_64__)
+	if (sq8_pair == sq8_pair_avx512)
+		pair = "avx512";
+	else if (sq8_pair == sq8_pair_avx2)
+		pair = "avx2";
+	if (sq8_scan == sq8_scan_avx512)
+		scan = "avx512";
+#endif
+	if (sq8_scan == sq8_scan_portable)
+		scan = "portable";
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("float=%s sq8=%s scan=%s",
+											  levels[omendb_kernel_level()],
+											  pair, scan)));
 }
 
 /* ----------------------------------------------------------------

@@ -43,3 +43,11 @@ CREATE FUNCTION omendb_check(index regclass, heapallindexed boolean DEFAULT fals
 REVOKE ALL ON FUNCTION omendb_check(regclass, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION omendb_check(regclass, boolean) IS
 	'verify an omendb index: pages, graph, and optionally that it holds every row of its table; counts its nodes, those a search can reach, and those whose codes were clamped outside the quantizer''s ranges (REINDEX retrains them)';
+
+-- The distance kernels this backend runs (OMENDB_KERNELS in the server's
+-- environment caps them): see "Codes: SQ8 and lower bounds" in
+-- src/README.omendb.
+CREATE FUNCTION omendb_kernels() RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION omendb_kernels() IS
+	'the distance kernels this backend runs: float operators, SQ8 code-to-code, and the scan''s integer kernel';

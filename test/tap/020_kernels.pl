@@ -15,7 +15,9 @@
 #   omendb_check with heapallindexed, returns the exact top 10 of every
 #   query with a search list covering the table, and at the default list
 #   finds at least 95% of it;
-# - the indexes built under the best set answer the same under this one.
+# - the indexes built under the best set answer the same under this one;
+# - omendb_kernels() names the kernels the server runs, so that a set
+#   that did not take effect fails the test.
 use strict;
 use warnings;
 
@@ -36,9 +38,25 @@ if (open(my $fh, '<', '/proc/cpuinfo'))
 	close($fh);
 }
 my @sets = ('portable');
-push @sets, 'avx2' if $flags =~ /\bavx2\b/ && $flags =~ /\bfma\b/;
+my $avx2 = $flags =~ /\bavx2\b/ && $flags =~ /\bfma\b/;
+push @sets, 'avx2' if $avx2;
 push @sets, 'best';
 note "kernel sets: @sets";
+
+# What omendb_kernels() must report under each set: the float kernels'
+# level, the SQ8 code-to-code kernel's and the scan's integer kernel.
+my %kernels = (
+	portable => 'float=portable sq8=portable scan=portable',
+	avx2 => 'float=avx2 sq8=avx2 scan=none');
+if ($avx2 && $flags =~ /\bavx512f\b/)
+{
+	$kernels{best} =
+	  ($flags =~ /\bavx512bw\b/ && $flags =~ /\bavx512vl\b/)
+	  ? 'float=avx512 sq8=avx512 scan=avx512'
+	  : 'float=avx512 sq8=avx2 scan=none';
+}
+elsif ($avx2) { $kernels{best} = $kernels{avx2}; }
+else { $kernels{best} = 'float=portable sq8=portable scan=none'; }
 
 # Row i, element j of a 67-dimensional vector (odd, so every kernel has a
 # tail); queries are rows of another formula.
@@ -130,6 +148,8 @@ foreach my $set (reverse @sets)
 	else { $ENV{OMENDB_KERNELS} = $set; }
 	$node->restart;
 
+	is($node->safe_psql($db, 'SELECT omendb_kernels()'),
+		$kernels{$set}, "$set kernels: the server runs them");
 	is($node->safe_psql($db, $reference_mismatches),
 		'0', "$set kernels: vector operators agree with the float8 reference");
 

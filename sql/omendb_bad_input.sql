@@ -100,12 +100,12 @@ CREATE INDEX ON omendb_bad USING omendb (v) WITH (alpha = 'NaN');
 CREATE INDEX ON omendb_bad USING omendb (v) WITH (graph_degree = 1.5);
 
 -- Expression and partial indexes check their own values the same way.
-CREATE INDEX omendb_bad_expr ON omendb_bad USING omendb ((v * '[2,2,2]'));
+CREATE INDEX omendb_bad_expr ON omendb_bad USING omendb (((v * '[2,2,2]')::vector(3)));
 CREATE INDEX omendb_bad_part ON omendb_bad USING omendb (v) WHERE id > 1000;
 INSERT INTO omendb_bad VALUES (1001, '[3e38,1,1]');
 INSERT INTO omendb_bad VALUES (1002, '[1,2]');
 SET enable_seqscan = off;
-SELECT id FROM omendb_bad ORDER BY (v * '[2,2,2]') <-> '[2,2,-2]' LIMIT 1;
+SELECT id FROM omendb_bad ORDER BY (v * '[2,2,2]')::vector(3) <-> '[2,2,-2]' LIMIT 1;
 SELECT id FROM omendb_bad WHERE id > 1000 ORDER BY v <-> '[1,1,1]' LIMIT 1;
 RESET enable_seqscan;
 DROP TABLE omendb_bad;

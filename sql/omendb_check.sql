@@ -119,8 +119,8 @@ INSERT INTO chk_p
 SELECT i, ARRAY[sin(i * 0.7), cos(i * 1.3), 2 * sin(i * 0.19), cos(i * 0.53) - 0.5]::real[]
 FROM generate_series(1, 200) i;
 CREATE INDEX chk_p_even ON chk_p USING omendb (v) WHERE id % 2 = 0;
-CREATE INDEX chk_p_sub ON chk_p USING omendb (subvector(v, 1, 3) vector_cosine_ops);
-CREATE INDEX chk_p_norm ON chk_p USING omendb (l2_normalize(v) vector_ip_ops) WHERE id > 50;
+CREATE INDEX chk_p_sub ON chk_p USING omendb ((subvector(v, 1, 3)::vector(3)) vector_cosine_ops);
+CREATE INDEX chk_p_norm ON chk_p USING omendb ((l2_normalize(v)::vector(4)) vector_ip_ops) WHERE id > 50;
 SELECT * FROM pg_temp.chk_all();
 -- ([1,0,0,0] lies outside the ranges chk_p_sub and chk_p_norm learned
 -- from unit vectors: the ten new rows clamp there)
@@ -182,8 +182,8 @@ SELECT id FROM chk_inf ORDER BY v <-> '[3e38,3e38]' LIMIT 2;
 RESET enable_seqscan;
 DROP TABLE chk_inf;
 
--- A column without a typmod, an unlogged table and a temporary table.
-CREATE TABLE chk_n (id int, v vector);
+-- A column of 3 dimensions, an unlogged table and a temporary table.
+CREATE TABLE chk_n (id int, v vector(3));
 INSERT INTO chk_n SELECT i, ARRAY[i, i * i % 13, -i]::real[] FROM generate_series(1, 50) i;
 CREATE INDEX chk_n_l2 ON chk_n USING omendb (v);
 CREATE UNLOGGED TABLE chk_u (id int, v vector(2));
@@ -231,7 +231,7 @@ CREATE TABLE chk_s (id int, v vector(3));
 INSERT INTO chk_s SELECT i, ARRAY[i, 1, -i]::real[] FROM generate_series(1, 20) i;
 CREATE FUNCTION public.chk_head(v vector) RETURNS vector IMMUTABLE LANGUAGE sql
 	AS $$ SELECT public.subvector(v, 1, 1 + 1) $$;
-CREATE INDEX chk_s_head ON chk_s USING omendb (public.chk_head(v));
+CREATE INDEX chk_s_head ON chk_s USING omendb ((public.chk_head(v)::vector(2)));
 CREATE SCHEMA chk_evil;
 CREATE FUNCTION chk_evil.plus(int, int) RETURNS int LANGUAGE plpgsql
 	AS $$ BEGIN RAISE EXCEPTION 'the caller''s operator ran'; END $$;

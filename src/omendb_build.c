@@ -856,15 +856,34 @@ write_nodes(BuildState *bs)
  * ----------------------------------------------------------------
  */
 
+/*
+ * The dimension of the indexed column, from its typmod.  A column without
+ * one is refused, as pgvector refuses it: the index would have to take its
+ * dimension from the first vector it indexes, and keep it even if that
+ * vector's transaction rolled back.
+ */
+static int
+column_dimensions(Relation index)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(index), 0);
+
+	if (att->atttypmod <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" of index \"%s\" has no dimensions",
+						NameStr(att->attname), RelationGetRelationName(index)),
+				 errdetail("omendb indexes vectors of a fixed dimension."),
+				 errhint("Declare the column as vector(n), or index an expression that casts it, as in (embedding::vector(n)).")));
+	return att->atttypmod;
+}
+
 static void
 init_build_state(BuildState *bs, Relation index)
 {
-	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-
 	memset(bs, 0, sizeof(BuildState));
 	bs->index = index;
 	bs->metric = omendb_index_metric(index);
-	bs->dim = typmod > 0 ? typmod : 0;
+	bs->dim = column_dimensions(index);
 	bs->cdim = OmenCodeDims(bs->metric, bs->dim);
 	omendb_option_values(index, &bs->degree, &bs->list, &bs->alpha, &bs->quantizer);
 	bs->place_list = Max(bs->list * 3 / 8, OMENDB_MIN_BUILD_LIST);

@@ -747,7 +747,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 				 errmsg("expected %d dimensions, not %d", meta->dimensions, dim),
 				 TupleDescAttr(RelationGetDescr(index), 0)->atttypmod < 0 ?
 				 errhint("The column has no typmod, so the index took its dimension from the first vector it indexed, "
-						 "even one rolled back.  Declare the column as vector(n), or REINDEX.") : 0));
+						 "even one rolled back.  Declare the column as vector(n), which rebuilds the index.") : 0));
 
 	v = palloc(sizeof(float) * meta->code_size);
 	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))

@@ -22,8 +22,8 @@ LANGUAGE sql AS $$
 				  CASE WHEN reachable_live_nodes <= live_nodes
 						AND reachable_fraction = CASE WHEN live_nodes = 0 THEN 1
 													  ELSE reachable_live_nodes::float8 / live_nodes END
-						AND reachable_fraction >= 0.95
-					   THEN 'reachable >= 95%'
+						AND reachable_live_nodes = live_nodes
+					   THEN 'all reachable'
 					   ELSE format('reachable %s (%s)', reachable_live_nodes, reachable_fraction) END)
 	FROM omendb_check(idx, heapallindexed)
 $$;

@@ -6,6 +6,23 @@
 --
 SET jit = off;
 
+-- each_row_once(tbl, op, q): whether an index scan of tbl by v op q
+-- without LIMIT returns each row with a vector exactly once: the same ids
+-- as a sequential scan, none twice.
+CREATE FUNCTION pg_temp.each_row_once(tbl text, op text, q vector) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	got int[];
+	want int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM %I ORDER BY v %s %L::vector) s', tbl, op, q)
+		INTO got;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM %I WHERE v IS NOT NULL', tbl) INTO want;
+	RETURN got = want;
+END
+$$;
+
 -- 1. An index scan without LIMIT returns every row with a vector: the scan
 -- keeps going until the graph is exhausted.
 -- in omendb_scan.c.)
@@ -18,9 +35,9 @@ CREATE INDEX omendb_kb_l2 ON omendb_kb USING omendb (v vector_l2_ops);
 CREATE INDEX omendb_kb_ip ON omendb_kb USING omendb (v vector_ip_ops);
 CREATE INDEX omendb_kb_cos ON omendb_kb USING omendb (v vector_cosine_ops);
 SET enable_seqscan = off;
-SELECT (SELECT count(*) FROM (SELECT id FROM omendb_kb ORDER BY v <-> '[0,0,0,0]') s) AS l2,
-	   (SELECT count(*) FROM (SELECT id FROM omendb_kb ORDER BY v <#> '[1,-1,1,-1]') s) AS ip,
-	   (SELECT count(*) FROM (SELECT id FROM omendb_kb ORDER BY v <=> '[1,1,1,1]') s) AS cosine;
+SELECT pg_temp.each_row_once('omendb_kb', '<->', '[0,0,0,0]') AS l2,
+	   pg_temp.each_row_once('omendb_kb', '<#>', '[1,-1,1,-1]') AS ip,
+	   pg_temp.each_row_once('omendb_kb', '<=>', '[1,1,1,1]') AS cosine;
 
 -- 2. ... so a filter that keeps one row still finds it.
 EXPLAIN (COSTS OFF) SELECT id FROM omendb_kb WHERE id + 0 = 296 ORDER BY v <=> '[1,1,1,1]' LIMIT 1;
@@ -35,7 +52,7 @@ SELECT i, (SELECT array_agg(sin(i * j * 0.1 + j))::real[] FROM generate_series(1
 FROM generate_series(1, 5000) i;
 CREATE INDEX ON omendb_kb5k USING omendb (v);
 SET enable_seqscan = off;
-SELECT count(*) FROM (SELECT id FROM omendb_kb5k ORDER BY v <-> '[0,0,0,0,0,0,0,0]') s;
+SELECT pg_temp.each_row_once('omendb_kb5k', '<->', '[0,0,0,0,0,0,0,0]') AS each_row_once;
 RESET enable_seqscan;
 DROP TABLE omendb_kb5k;
 
@@ -49,7 +66,7 @@ SET enable_seqscan = off;
 SELECT count(*) AS copies FROM (SELECT id, v FROM omendb_kbdup ORDER BY v <-> '[1,1,1]' LIMIT 60) s WHERE v = '[1,1,1]';
 SET omendb.search_list_size = 1000;
 SELECT count(*) AS copies FROM (SELECT id, v FROM omendb_kbdup ORDER BY v <-> '[1,1,1]' LIMIT 60) s WHERE v = '[1,1,1]';
-SELECT count(*) AS all_rows FROM (SELECT id FROM omendb_kbdup ORDER BY v <-> '[1,1,1]') s;
+SELECT pg_temp.each_row_once('omendb_kbdup', '<->', '[1,1,1]') AS each_row_once;
 RESET omendb.search_list_size;
 RESET enable_seqscan;
 -- ... and copies inserted after the build.
@@ -65,16 +82,16 @@ DROP TABLE omendb_kbdup;
 -- 4b. At scale: 500 copies inserted after a build of 500 copies among 500
 -- other rows, then 500 more distinct rows.  Re-pruning a full node may cut
 -- a copy's last in-edge (insert does not track in-degrees; the scan's
--- sweep still returns such a node), but nearly all stay reachable.  With
--- one tie order for every node, about a quarter did not.
+-- sweep still returns such a node), but nearly all stay reachable: 1,918
+-- of 2,000 (the build and inserts are deterministic).  With one tie order
+-- for every node, about a quarter did not.
 CREATE TABLE omendb_kbdup2 (id int, v vector(3));
 INSERT INTO omendb_kbdup2 SELECT i, '[1,1,1]' FROM generate_series(1, 500) i;
 INSERT INTO omendb_kbdup2 SELECT i, ARRAY[i, -i, i % 5]::real[] FROM generate_series(501, 1000) i;
 CREATE INDEX ON omendb_kbdup2 USING omendb (v);
 INSERT INTO omendb_kbdup2 SELECT i, '[1,1,1]' FROM generate_series(1001, 1500) i;
 INSERT INTO omendb_kbdup2 SELECT i, ARRAY[i, i, i % 7]::real[] FROM generate_series(1501, 2000) i;
-SELECT live_nodes, reachable_fraction >= 0.9 AS nearly_all_reachable
-FROM omendb_check('omendb_kbdup2_v_idx');
+SELECT live_nodes, reachable_live_nodes FROM omendb_check('omendb_kbdup2_v_idx');
 DROP TABLE omendb_kbdup2;
 
 -- 4c. With graph_degree 4 a list holds at most two copies of a vector, so
@@ -91,7 +108,7 @@ INSERT INTO omendb_kbdup4 SELECT i, '[1,1]' FROM generate_series(201, 400) i;
 INSERT INTO omendb_kbdup4 SELECT i, ARRAY[(i % 17) + 0.5, i % 13]::real[] FROM generate_series(401, 600) i;
 SELECT nodes, live_nodes, deleted_nodes FROM omendb_check('omendb_kbdup4_v_idx', true);
 SET enable_seqscan = off;
-SELECT count(*) AS all_rows FROM (SELECT id FROM omendb_kbdup4 ORDER BY v <-> '[1,1]') s;
+SELECT pg_temp.each_row_once('omendb_kbdup4', '<->', '[1,1]') AS each_row_once;
 SELECT count(*) AS copies FROM (SELECT v FROM omendb_kbdup4 ORDER BY v <-> '[1,1]' LIMIT 10) s
 WHERE v = '[1,1]';
 RESET enable_seqscan;
@@ -109,7 +126,7 @@ SET enable_seqscan = off;
 SET omendb.search_list_size = 1000;
 SELECT count(*) AS found_themselves FROM omendb_kbrange t
 WHERE t.id > 2000 AND t.id = (SELECT t2.id FROM omendb_kbrange t2 ORDER BY t2.v <-> t.v LIMIT 1);
-SELECT count(*) AS all_rows FROM (SELECT id FROM omendb_kbrange ORDER BY v <-> '[20,-20,0,1]') s;
+SELECT pg_temp.each_row_once('omendb_kbrange', '<->', '[20,-20,0,1]') AS each_row_once;
 RESET omendb.search_list_size;
 RESET enable_seqscan;
 DROP TABLE omendb_kbrange;
@@ -167,6 +184,6 @@ SET omendb.search_list_size = 200;
 SELECT count(*) AS found_themselves FROM omendb_kbnear t
 WHERE t.id % 20 = 0 AND t.id = (SELECT u.id FROM omendb_kbnear u ORDER BY u.v <-> t.v LIMIT 1);
 RESET omendb.search_list_size;
-SELECT count(*) AS all_rows FROM (SELECT id FROM omendb_kbnear ORDER BY v <-> (SELECT v FROM omendb_kbnear WHERE id = 1)) s;
+SELECT pg_temp.each_row_once('omendb_kbnear', '<->', (SELECT v FROM omendb_kbnear WHERE id = 1)) AS each_row_once;
 RESET enable_seqscan;
 DROP TABLE omendb_kbnear;

@@ -72,11 +72,13 @@ CREATE FUNCTION pg_temp.in_order(op text) RETURNS boolean LANGUAGE sql AS $$
 		op))::boolean
 $$;
 
--- all_rows(op): rows an index scan without LIMIT returns.
-CREATE FUNCTION pg_temp.all_rows(op text) RETURNS bigint LANGUAGE sql AS $$
+-- all_rows(op): whether an index scan without LIMIT returns every row of
+-- the table exactly once (the same ids as the table, none twice).
+CREATE FUNCTION pg_temp.all_rows(op text) RETURNS boolean LANGUAGE sql AS $$
 	SELECT pg_temp.via_index(format(
-		'SELECT count(*) FROM (SELECT id FROM omendb_sp ORDER BY v %s %L::vector) s',
-		op, pg_temp.gen(3, 0.5)))::bigint
+		'SELECT array_agg(id ORDER BY id) = (SELECT array_agg(id ORDER BY id) FROM omendb_sp) '
+		'FROM (SELECT id FROM omendb_sp ORDER BY v %s %L::vector) s',
+		op, pg_temp.gen(3, 0.5)))::boolean
 $$;
 
 -- 1. With 1MB the graph of 4,000 nodes of 200 dimensions does not fit: the
@@ -84,55 +86,60 @@ $$;
 SET maintenance_work_mem = '1MB';
 CREATE INDEX omendb_sp_l2 ON omendb_sp USING omendb (v vector_l2_ops);
 
--- 2. Every row is indexed once, with its code (heapallindexed), and nearly
--- every node is reachable from the entry point: the nodes inserted after
--- the spill are linked into the refined graph.
-SELECT nodes, live_nodes, deleted_nodes, reachable_fraction >= 0.99 AS reachable
+-- 2. Every row is indexed once, with its code (heapallindexed), and every
+-- node is reachable from the entry point: the nodes inserted after the
+-- spill are linked into the refined graph.
+SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_sp_l2', true);
 
 -- 3. The scan uses the index, returns every row, in exact order, and finds
 -- the exact top 10 at the default search list, and nearly so at a short
--- one (an index built in memory gets 0.975 there).
+-- one.  The build is deterministic: the floors sit just under what it
+-- measures (1.000 at the default list, 0.950 at 10; an index built in
+-- memory gets 0.975 there).
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM omendb_sp ORDER BY v <-> '[1,2,3]' LIMIT 10;
 RESET enable_seqscan;
 SELECT pg_temp.all_rows('<->') AS all_rows, pg_temp.in_order('<->') AS in_order,
-	   pg_temp.recall('<->') >= 0.95 AS recall_at_least_095;
+	   pg_temp.recall('<->') = 1 AS exact_top10;
 SET omendb.search_list_size = 10;
-SELECT pg_temp.recall('<->') >= 0.9 AS recall_at_list_10_at_least_090;
+SELECT pg_temp.recall('<->') >= 0.94 AS recall_at_list_10_at_least_094;
 RESET omendb.search_list_size;
 
 -- 4. Cosine and inner product spill the same way; the rows inserted after
 -- the spill are normalized, or given the inner-product transform's extra
 -- dimension, as the in-memory part was.  Inner product searches with its
--- own default list.
+-- own default list.  Measured recall: 0.995 (cosine), 0.950 (inner
+-- product).
 CREATE INDEX omendb_sp_cos ON omendb_sp USING omendb (v vector_cosine_ops);
-SELECT nodes, live_nodes, reachable_fraction >= 0.99 AS reachable
+SELECT nodes, live_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_sp_cos', true);
 SELECT pg_temp.all_rows('<=>') AS all_rows, pg_temp.in_order('<=>') AS in_order,
-	   pg_temp.recall('<=>') >= 0.95 AS recall_at_least_095;
+	   pg_temp.recall('<=>') >= 0.99 AS recall_at_least_099;
 DROP INDEX omendb_sp_cos;
 CREATE INDEX omendb_sp_ip ON omendb_sp USING omendb (v vector_ip_ops);
-SELECT nodes, live_nodes, reachable_fraction >= 0.99 AS reachable
+SELECT nodes, live_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_sp_ip', true);
 SELECT pg_temp.all_rows('<#>') AS all_rows, pg_temp.in_order('<#>') AS in_order,
-	   pg_temp.recall('<#>') >= 0.95 AS recall_at_least_095;
+	   pg_temp.recall('<#>') >= 0.94 AS recall_at_least_094;
 DROP INDEX omendb_sp_ip;
 
--- 5. The spilled index keeps taking inserts and deletes like any other.
+-- 5. The spilled index keeps taking inserts and deletes like any other
+-- (recall measured 1.000).
 INSERT INTO omendb_sp SELECT i, pg_temp.gen(i % 8, i) FROM generate_series(4001, 4500) i;
 DELETE FROM omendb_sp WHERE id % 10 = 0;
 VACUUM omendb_sp;
-SELECT nodes, live_nodes, deleted_nodes, reachable_fraction >= 0.99 AS reachable
+SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_sp_l2', true);
 SELECT pg_temp.all_rows('<->') AS all_rows, pg_temp.in_order('<->') AS in_order,
-	   pg_temp.recall('<->') >= 0.95 AS recall_at_least_095;
+	   pg_temp.recall('<->') >= 0.995 AS recall_at_least_0995;
 
--- 6. With enough memory the same index builds without the NOTICE.
+-- 6. With enough memory the same index builds without the NOTICE
+-- (recall measured 1.000).
 RESET maintenance_work_mem;
 REINDEX INDEX omendb_sp_l2;
-SELECT nodes, live_nodes, reachable_fraction >= 0.99 AS reachable
+SELECT nodes, live_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_sp_l2', true);
-SELECT pg_temp.recall('<->') >= 0.95 AS recall_at_least_095;
+SELECT pg_temp.recall('<->') >= 0.995 AS recall_at_least_0995;
 
 DROP TABLE omendb_sp, omendb_spq;

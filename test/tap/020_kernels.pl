@@ -159,8 +159,13 @@ foreach my $set (reverse @sets)
 	my @own = split /\n/, $node->safe_psql($db,
 		"SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'items'::regclass "
 		  . "AND indexrelid <> 'items_pkey'::regclass ORDER BY 1");
-	omendb_check_ok($node, $db, $_, "$set kernels: omendb_check of $_ built by them",
-		heapallindexed => 1)
+	my $rows = $node->safe_psql($db, 'SELECT count(*) FROM items');
+	omendb_check_ok($node, $db, $_,
+		"$set kernels: omendb_check of $_ built by them: every row, reachable, unclamped",
+		heapallindexed => 1,
+		live_nodes => $rows,
+		reachable => 1,
+		clamped_nodes => 0)
 	  foreach @own;
 	index_answers('items', "$set kernels, indexes built by them");
 	$node->safe_psql($db, "DROP INDEX " . join(', ', @own));

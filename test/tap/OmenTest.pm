@@ -165,36 +165,42 @@ sub plan_of
 }
 
 # One test named $name: SELECT * FROM omendb_check($index, heapallindexed)
-# completes without an error (the function raises one on a corrupt index),
-# with heapallindexed from $opts{heapallindexed} (default false).  When the
-# installed omendb has no omendb_check(regclass, boolean) the test is a
-# skip.  Returns a hash of the row it returned (nodes, live_nodes,
-# deleted_nodes, reachable_live_nodes, reachable_fraction, ...), or undef
-# if it skipped or failed.
+# completes without an error (the function raises one on a corrupt index)
+# and returns what the scenario guarantees.  Options:
+#   heapallindexed => 1       also check that the table's rows are indexed
+#   live_nodes => N           exactly N live nodes (after VACUUM: one per
+#                             indexable row)
+#   reachable => 1            every live node reachable from the entry point
+#   clamped_nodes => N        exactly N clamped codes
+# Returns a hash of the row (nodes, live_nodes, deleted_nodes,
+# reachable_live_nodes, reachable_fraction, clamped_nodes), or undef if the
+# check failed.  A missing omendb_check fails the test.
 sub omendb_check_ok
 {
 	my ($node, $db, $index, $name, %opts) = @_;
 	my $heapall = $opts{heapallindexed} ? 'true' : 'false';
-	my $have = $node->safe_psql($db,
-		"SELECT to_regprocedure('omendb_check(regclass,boolean)') IS NOT NULL");
-  SKIP:
+	my ($ret, $out, $err) = $node->psql($db,
+		"SELECT row_to_json(c) FROM omendb_check('$index'::regclass, $heapall) c");
+	my $row = $ret == 0 && $err !~ /ERROR|WARNING/ ? eval { decode_json($out) } : undef;
+	my @problems;
+	if (!$row)
 	{
-		skip "$name: omendb_check(regclass, boolean) is not installed", 1
-		  unless $have eq 't';
-		my ($ret, $out, $err) = $node->psql($db,
-			"SELECT row_to_json(c) FROM omendb_check('$index'::regclass, $heapall) c");
-		if (!ok($ret == 0 && $err !~ /ERROR|WARNING/, $name))
-		{
-			diag("omendb_check('$index', $heapall): exit $ret\n$err");
-			return undef;
-		}
-		my $row = eval { decode_json($out) } // {};
-		my @names = sort keys %$row;
-		note("omendb_check('$index'): "
-			  . join(', ', map { "$_ " . ($row->{$_} // 'NULL') } @names));
-		return $row;
+		push @problems, "omendb_check('$index', $heapall): exit $ret\n$err";
 	}
-	return undef;
+	else
+	{
+		push @problems, "$row->{live_nodes} live nodes, expected $opts{live_nodes}"
+		  if defined $opts{live_nodes} && $row->{live_nodes} != $opts{live_nodes};
+		push @problems,
+		  "$row->{reachable_live_nodes} of $row->{live_nodes} live nodes reachable"
+		  if $opts{reachable} && $row->{reachable_live_nodes} != $row->{live_nodes};
+		push @problems, "$row->{clamped_nodes} clamped nodes, expected $opts{clamped_nodes}"
+		  if defined $opts{clamped_nodes} && $row->{clamped_nodes} != $opts{clamped_nodes};
+		note("omendb_check('$index'): "
+			  . join(', ', map { "$_ " . ($row->{$_} // 'NULL') } sort keys %$row));
+	}
+	ok(!@problems, $name) or diag(join("\n", @problems));
+	return @problems ? undef : $row;
 }
 
 1;

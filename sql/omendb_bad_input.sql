@@ -44,7 +44,7 @@ SELECT id FROM omendb_bad ORDER BY v <-> ARRAY[]::real[]::vector LIMIT 1;
 
 -- A NULL query (also as a parameter) returns every row, NULL distances
 -- last; no error.
-SELECT count(*) AS all_rows FROM (SELECT id FROM omendb_bad ORDER BY v <-> NULL) s;
+SELECT count(*) AS all_rows, count(DISTINCT id) AS distinct_rows FROM (SELECT id FROM omendb_bad ORDER BY v <-> NULL) s;
 PREPARE omendb_bad_q(vector) AS SELECT id FROM omendb_bad ORDER BY v <-> $1 LIMIT 3;
 EXECUTE omendb_bad_q(NULL);
 EXECUTE omendb_bad_q('[1,1,-1]');
@@ -53,9 +53,12 @@ DEALLOCATE omendb_bad_q;
 
 -- Rows that fail leave nothing behind in the index: every row is found
 -- once, by each index.
-SELECT (SELECT count(*) FROM (SELECT id FROM omendb_bad ORDER BY v <-> '[0,0,0]') s) AS l2,
-	   (SELECT count(*) FROM (SELECT id FROM omendb_bad ORDER BY v <#> '[1,0,0]') s) AS ip,
-	   (SELECT count(*) FROM (SELECT id FROM omendb_bad ORDER BY v <=> '[1,0,0]') s) AS cosine;
+CREATE TEMP TABLE omendb_bad_ids AS SELECT array_agg(id ORDER BY id) AS ids FROM omendb_bad;
+SELECT (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM omendb_bad ORDER BY v <-> '[0,0,0]') s) = ids AS l2,
+	   (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM omendb_bad ORDER BY v <#> '[1,0,0]') s) = ids AS ip,
+	   (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM omendb_bad ORDER BY v <=> '[1,0,0]') s) = ids AS cosine
+FROM omendb_bad_ids;
+DROP TABLE omendb_bad_ids;
 RESET enable_seqscan;
 
 -- Random reloptions and settings: each is accepted and works, or is

@@ -22,13 +22,18 @@ EXPLAIN (COSTS OFF) SELECT id FROM omendb_plan ORDER BY v <-> '[1,0,0]' LIMIT 10
 
 -- The query vector may come from a parameter: a generic plan (as for a
 -- prepared statement whose parameter is not known at plan time) uses the
--- index with $1 as the key, and executing it returns LIMIT rows.
+-- index with $1 as the key, and executing it returns the exact top LIMIT
+-- rows.
 SET plan_cache_mode = force_generic_plan;
 PREPARE omendb_plan_l2q(vector, int) AS
 	SELECT id FROM omendb_plan ORDER BY v <-> $1 LIMIT $2;
 EXPLAIN (COSTS OFF) EXECUTE omendb_plan_l2q('[1,0,0]', 10);
 CREATE TEMP TABLE omendb_plan_res AS EXECUTE omendb_plan_l2q('[1,0,0]', 10);
-SELECT count(*) FROM omendb_plan_res;
+SET enable_indexscan = off;
+SELECT count(*) AS rows, array_agg(id ORDER BY id) = (SELECT array_agg(id ORDER BY id)
+	FROM (SELECT id FROM omendb_plan ORDER BY v <-> '[1,0,0]' LIMIT 10) e) AS exact_top10
+FROM omendb_plan_res;
+RESET enable_indexscan;
 DROP TABLE omendb_plan_res;
 DEALLOCATE omendb_plan_l2q;
 RESET plan_cache_mode;
@@ -87,7 +92,11 @@ PREPARE omendb_plan_ipq(vector) AS
 	SELECT id FROM omendb_plan ORDER BY v <#> $1 LIMIT 10;
 EXPLAIN (COSTS OFF) EXECUTE omendb_plan_ipq('[1,0,0]');
 CREATE TEMP TABLE omendb_plan_res AS EXECUTE omendb_plan_ipq('[1,0,0]');
-SELECT count(*) FROM omendb_plan_res;
+SET enable_indexscan = off;
+SELECT count(*) AS rows, array_agg(id ORDER BY id) = (SELECT array_agg(id ORDER BY id)
+	FROM (SELECT id FROM omendb_plan ORDER BY v <#> '[1,0,0]' LIMIT 10) e) AS exact_top10
+FROM omendb_plan_res;
+RESET enable_indexscan;
 DROP TABLE omendb_plan_res;
 DEALLOCATE omendb_plan_ipq;
 RESET plan_cache_mode;
@@ -104,7 +113,11 @@ PREPARE omendb_plan_cosq(vector) AS
 	SELECT id FROM omendb_plan ORDER BY v <=> $1 LIMIT 10;
 EXPLAIN (COSTS OFF) EXECUTE omendb_plan_cosq('[1,0,0]');
 CREATE TEMP TABLE omendb_plan_res AS EXECUTE omendb_plan_cosq('[1,0,0]');
-SELECT count(*) FROM omendb_plan_res;
+SET enable_indexscan = off;
+SELECT count(*) AS rows, array_agg(id ORDER BY id) = (SELECT array_agg(id ORDER BY id)
+	FROM (SELECT id FROM omendb_plan ORDER BY v <=> '[1,0,0]' LIMIT 10) e) AS exact_top10
+FROM omendb_plan_res;
+RESET enable_indexscan;
 DROP TABLE omendb_plan_res;
 DEALLOCATE omendb_plan_cosq;
 RESET plan_cache_mode;

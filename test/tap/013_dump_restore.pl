@@ -54,7 +54,7 @@ CREATE INDEX items_l2 ON items USING omendb (v) WITH (graph_degree = 12, build_l
 CREATE INDEX items_cos ON items USING omendb (v vector_cosine_ops) WITH (quantizer = 'sq8', graph_degree = 24);
 CREATE INDEX items_ip ON items USING omendb (v vector_ip_ops);
 CREATE INDEX items_cat3 ON items USING omendb (v) WITH (graph_degree = 8, build_list_size = 16) WHERE category = 3;
-CREATE INDEX items_half ON items USING omendb ((v * '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]'::vector(16)));
+CREATE INDEX items_half ON items USING omendb (((v * '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]'::vector(16))::vector(16)));
 CREATE TABLE queries (qid int PRIMARY KEY, v vector(16));
 INSERT INTO queries SELECT q, @{[ vec_sql('(q + 0.5)', 'vector') ]} FROM generate_series(1, 30) q;
 });
@@ -79,7 +79,7 @@ SELECT q.qid,
 	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY t.v <=> q.v LIMIT 10) s),
 	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY t.v <#> q.v LIMIT 10) s),
 	   (SELECT array_agg(id) FROM (SELECT id FROM items t WHERE category = 3 ORDER BY t.v <-> q.v LIMIT 10) s),
-	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY (t.v * $half) <-> q.v LIMIT 10) s)
+	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY (t.v * $half)::vector(16) <-> q.v LIMIT 10) s)
 FROM queries q ORDER BY q.qid;
 };
 my $plans = join(
@@ -89,7 +89,7 @@ my $plans = join(
 		"SELECT id FROM items ORDER BY v <=> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10",
 		"SELECT id FROM items ORDER BY v <#> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10",
 		"SELECT id FROM items WHERE category = 3 ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10",
-		"SELECT id FROM items ORDER BY (v * $half) <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10"));
+		"SELECT id FROM items ORDER BY (v * $half)::vector(16) <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10"));
 for my $index (qw(items_l2 items_cos items_ip items_cat3 items_half))
 {
 	like($plans, qr/Index Scan using $index\b/, "restored index $index is used for its queries");

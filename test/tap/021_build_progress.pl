@@ -34,7 +34,7 @@ CREATE SEQUENCE gate_calls;
 CREATE FUNCTION gate(id int, v vector) RETURNS vector IMMUTABLE LANGUAGE plpgsql AS $$
 BEGIN
 	IF id = 501 THEN
-		PERFORM pg_advisory_lock_shared(nextval('gate_calls'));
+		PERFORM pg_advisory_lock_shared(nextval('public.gate_calls'));
 		PERFORM pg_advisory_unlock_all();
 	END IF;
 	RETURN v;
@@ -48,7 +48,7 @@ $holder->query_safe('SELECT pg_advisory_lock(1), pg_advisory_lock(2)');
 my $build = $node->background_psql($db);
 $build->query_until(qr/building/, q{
 \echo building
-CREATE INDEX items_gate ON items USING omendb ((gate(id, v)) vector_l2_ops);
+CREATE INDEX items_gate ON items USING omendb ((gate(id, v)::vector(3)) vector_l2_ops);
 });
 
 # The build is waiting at row 501 for lock $key; its progress then.

@@ -339,7 +339,7 @@ BEGIN
 END
 $$;
 SELECT * FROM pg_temp.dml_check();
-VACUUM omendb_t;
+VACUUM (INDEX_CLEANUP ON) omendb_t;
 SELECT * FROM pg_temp.dml_check();
 -- VACUUM left the index with one entry per live row with a vector (a
 -- statistic it counts exactly).  The scans above cannot show that the

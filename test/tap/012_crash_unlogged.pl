@@ -151,7 +151,7 @@ is( $node->safe_psql(
 # That holds by MVCC whatever the index returns; the index side: after
 # VACUUM, the nodes of the deleted rows and of the transaction open at the
 # crash are flagged, and exactly one live node per row remains.
-$node->safe_psql($db, 'VACUUM l');
+$node->safe_psql($db, 'VACUUM (INDEX_CLEANUP ON) l');
 omendb_check_ok($node, $db, 'l_l2',
 	'logged table after the crash and VACUUM: one live node for each of the 1350 rows',
 	heapallindexed => 1,

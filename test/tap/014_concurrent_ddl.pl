@@ -2,6 +2,9 @@
 #
 # - CREATE INDEX CONCURRENTLY while 3 clients insert: the index is valid
 #   and holds every row, including those inserted during the build;
+# - inserts, updates and deletes while a concurrent build is held in its
+#   last phase by an old snapshot: one live node per row afterwards, and
+#   omendb_check's heap check passes;
 # - REINDEX INDEX CONCURRENTLY while clients insert and delete: the same;
 # - VACUUM while clients insert, delete, update and query: no errors,
 #   and afterwards every live row, and no dead one, comes back.
@@ -122,6 +125,48 @@ finish_pgbench($b, 'inserts during CREATE INDEX CONCURRENTLY');
 is($node->safe_psql($db, 'SELECT count(*) FROM items'), 4000 + 4500,
 	'all rows inserted during the build are in the table');
 check_complete('items_l2', 'CREATE INDEX CONCURRENTLY with concurrent inserts');
+
+# ------------------- writes while CREATE INDEX CONCURRENTLY waits to finish
+#
+# Not left to the luck of pgbench's timing: a session holding an old
+# snapshot keeps a concurrent build in its last phase, "waiting for old
+# snapshots", where the index already takes inserts.  Rows are inserted,
+# updated and deleted in that window; then the snapshot goes, the build
+# completes, and the index holds exactly the table's rows.
+
+my $holder = $node->background_psql($db);
+$holder->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$holder->query_safe('SELECT 1');
+my $cic = $node->background_psql($db);
+$cic->query_until(qr/building/, q{
+\echo building
+CREATE INDEX CONCURRENTLY items_window ON items USING omendb (v vector_cosine_ops);
+});
+ok( $node->poll_query_until(
+		$db,
+		"SELECT count(*) > 0 FROM pg_stat_progress_create_index WHERE phase = 'waiting for old snapshots'"),
+	'CREATE INDEX CONCURRENTLY is held waiting for the old snapshot');
+$node->safe_psql(
+	$db, qq{
+INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM generate_series(200001, 200300) i;
+UPDATE items SET v = @{[ vec_sql('id + 300000') ]} WHERE id % 50 = 7;
+DELETE FROM items WHERE id % 50 = 9;
+});
+is( $node->safe_psql($db,
+		"SELECT phase FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass"),
+	'waiting for old snapshots',
+	'the writes ran while the build was still waiting');
+$holder->query_safe('COMMIT');
+$holder->quit;
+$cic->quit;
+is($node->safe_psql($db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_window'::regclass"),
+	't', 'the build completes once the snapshot is gone');
+$node->safe_psql($db, 'VACUUM (INDEX_CLEANUP ON) items');
+omendb_check_ok($node, $db, 'items_window',
+	'writes in the window: after VACUUM, one live node for every row, each row indexed (heapallindexed)',
+	heapallindexed => 1,
+	live_nodes => $node->safe_psql($db, 'SELECT count(*) FROM items'));
+$node->safe_psql($db, 'DROP INDEX items_window');
 
 # ------------------------------------------- REINDEX INDEX CONCURRENTLY
 

@@ -4,7 +4,8 @@
 # time, the cluster is stopped, bytes of the file are overwritten (a page of
 # garbage, a wrong magic, impossible pd_lower/pd_upper, a misplaced item, a
 # neighbour id far past the last node, more neighbours than slots, a meta
-# page that no longer adds up), and the cluster started again.  Each time:
+# page that no longer adds up, a meta page of another format version), and
+# the cluster started again.  Each time:
 #
 #   - omendb_check reports the damage: ERRCODE_INDEX_CORRUPTED (XX002),
 #     'index "..." is corrupted', naming the block and what is wrong;
@@ -97,7 +98,7 @@ sub write_file
 # Fields of the meta page: OmenMetaPageData right after the 24-byte page
 # header.
 my %META_OFFSET = (
-	magic => 0, dimensions => 8, max_degree => 16, node_size => 36,
+	magic => 0, version => 4, dimensions => 8, max_degree => 16, node_size => 36,
 	nodes_per_page => 40, first_node_block => 48, entry_node => 52,
 	insert_block => 56);
 
@@ -256,6 +257,15 @@ my @scenarios = (
 		damage => sub {
 			my ($b, $l) = @_;
 			substr($$b, 24 + $META_OFFSET{magic}, 4) = pack('L', 0);
+		},
+	},
+	{
+		name => 'a meta page of another format version',
+		expect => qr/0A000/,
+		detail => qr/index "items_l2" has omendb format version 2, this library reads version 1.*HINT:\s+REINDEX it\./s,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, 24 + $META_OFFSET{version}, 4) = pack('L', 2);
 		},
 	});
 

@@ -7,8 +7,11 @@
 # the quantizer from the first vector), after concurrent inserts, deletes,
 # updates, VACUUM and REINDEX CONCURRENTLY.  wal_consistency_checking =
 # 'generic' on the primary makes the standby compare every replayed
-# generic record's pages with the primary's images.  Finally the standby
-# is promoted and its indexes take writes.
+# generic record's pages with the primary's images.  A cursor over an
+# index scan on the standby, while the primary deletes and VACUUMs, is
+# cancelled cleanly by the recovery conflict, or, with
+# hot_standby_feedback, returns its snapshot's rows exactly.  Finally the
+# standby is promoted and its indexes take writes.
 use strict;
 use warnings;
 
@@ -146,6 +149,67 @@ $primary->safe_psql($db, 'REINDEX INDEX CONCURRENTLY items_l2');
 $primary->safe_psql($db, 'REINDEX INDEX items_cos');
 $primary->safe_psql($db, qq{INSERT INTO items SELECT i, $vec_i FROM generate_series(6001, 6100) i});
 compare('after REINDEX (CONCURRENTLY) and more inserts');
+
+# A cursor over an index scan on the standby while the primary deletes and
+# VACUUMs what its snapshot still sees.  Without hot_standby_feedback the
+# replay of the cleanup conflicts with the snapshot: the standby cancels
+# the query cleanly (40001), or the cursor returns exactly the rows of its
+# snapshot, in order.  With hot_standby_feedback the primary keeps those
+# rows, and the cursor returns them all.
+sub cursor_during_cleanup
+{
+	my ($feedback, $from) = @_;
+	my $what = "cursor on the standby, hot_standby_feedback $feedback";
+	$standby->append_conf('postgresql.conf',
+		"hot_standby_feedback = $feedback\nmax_standby_streaming_delay = 0");
+	$standby->reload;
+	$primary->safe_psql($db, qq{
+CREATE TABLE conflict (id int PRIMARY KEY, v vector(32));
+INSERT INTO conflict SELECT i, $vec_i FROM generate_series($from, $from + 1999) i;
+CREATE INDEX conflict_l2 ON conflict USING omendb (v);
+});
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	my $q = vec_sql(7.5) . "::vector";
+	my $want = $standby->safe_psql($db,
+		"SELECT string_agg(id::text, ',' ORDER BY v <-> $q, id) FROM conflict");
+
+	my $reader = $standby->background_psql($db, on_error_stop => 0);
+	$reader->query_safe('SET omendb.search_list_size = 10000');
+	$reader->query_safe('SET enable_seqscan = off');
+	$reader->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$reader->query_safe("DECLARE c CURSOR FOR SELECT id FROM conflict ORDER BY v <-> $q");
+	my $first = $reader->query_safe('FETCH 100 FROM c');
+	# feedback reaches the primary at least every wal_receiver_status_interval
+	sleep(1) if $feedback eq 'on';
+	$primary->safe_psql($db, 'DELETE FROM conflict WHERE id % 2 = 0');
+	$primary->safe_psql($db, 'VACUUM (INDEX_CLEANUP ON) conflict');
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'))
+	  if $feedback eq 'on';
+	# A session idle in its transaction is terminated by the conflict, so
+	# psql may be gone: its error, or the standby's log, says why.
+	my $log_from = -s $standby->logfile;
+	my ($rest, $ret) = eval { $reader->query('FETCH ALL FROM c') };
+	$ret = 1 unless defined $ret;
+	my $err = ($reader->{stderr} // '') . slurp_file($standby->logfile, $log_from);
+	eval { $reader->quit };
+
+	my $got = join(',', split(/\n/, $first), ($ret == 0 ? split(/\n/, $rest) : ()));
+	if ($ret != 0)
+	{
+		ok($feedback eq 'off', "$what: only a standby without feedback cancels the cursor");
+		like($err, qr/conflict with recovery/, "$what: the cursor is cancelled cleanly")
+		  or diag($err);
+		unlike($err, qr/PANIC|terminated by signal/, "$what: nothing crashed");
+	}
+	else
+	{
+		is($got, $want, "$what: the cursor returns exactly its snapshot's rows, in order");
+	}
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	$primary->safe_psql($db, 'DROP TABLE conflict');
+}
+cursor_during_cleanup('off', 10001);
+cursor_during_cleanup('on', 20001);
 
 # Every replayed record passed the consistency check: the standby is
 # still running and has logged no inconsistent page.

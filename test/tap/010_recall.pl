@@ -2,14 +2,16 @@
 # dimensions): 20,000 training images indexed, 200 test images as queries,
 # recall@10 against the exact answer of a sequential scan.
 #
-# - recall@10 >= 0.95 at the default settings for each operator class
-#   (L2, inner product, cosine), each against its own exact top 10;
+# - recall@10 at the default settings for each operator class (L2, inner
+#   product, cosine), each against its own exact top 10, at least a floor
+#   set a little below what the deterministic build measures (each floor
+#   says what was measured): a regression of a few misses fails;
 # - the same after building on 15,000 rows and inserting the other 5,000
 #   from 4 concurrent sessions, and after building on an empty table and
 #   inserting all 20,000;
 # - filtered queries (10% and 1% of the rows pass the WHERE clause) still
-#   return 10 rows each, with recall@10 >= 0.90 against the exact filtered
-#   answer;
+#   return 10 rows each, with recall@10 against the exact filtered answer
+#   at least its floor;
 # - every result list is in non-decreasing exact distance, with no row
 #   twice, and stored vectors find themselves first;
 # - a larger omendb.search_list_size keeps the index in use;
@@ -156,7 +158,7 @@ $recall{l2} = check_recall(
 	op => '<->',
 	truth => 'truth_l2',
 	index => 'items_l2',
-	min => 0.95);
+	min => 0.998);	# measured 1.0000
 check_self('items', '<->', 'L2');
 
 $node->safe_psql($db, 'CREATE INDEX items_ip ON items USING omendb (v vector_ip_ops)');
@@ -166,7 +168,7 @@ $recall{ip} = check_recall(
 	op => '<#>',
 	truth => 'truth_ip',
 	index => 'items_ip',
-	min => 0.95);
+	min => 0.975);	# measured 0.9810
 
 $node->safe_psql($db, 'CREATE INDEX items_cos ON items USING omendb (v vector_cosine_ops)');
 $recall{cosine} = check_recall(
@@ -175,7 +177,7 @@ $recall{cosine} = check_recall(
 	op => '<=>',
 	truth => 'truth_cos',
 	index => 'items_cos',
-	min => 0.95);
+	min => 0.985);	# measured 0.9890
 check_self('items', '<=>', 'cosine');
 
 # Raising omendb.search_list_size (for more recall) keeps the index in
@@ -218,7 +220,7 @@ $recall{l2_cat} = check_recall(
 	truth => 'truth_l2_cat',
 	index => 'items_l2',
 	settings => ['SET enable_seqscan = off'],
-	min => 0.90);
+	min => 0.985);	# measured 0.9920
 $recall{l2_bucket} = check_recall(
 	name => 'L2, WHERE bucket = (1% of rows)',
 	table => 'items',
@@ -227,7 +229,7 @@ $recall{l2_bucket} = check_recall(
 	truth => 'truth_l2_bucket',
 	index => 'items_l2',
 	settings => ['SET enable_seqscan = off'],
-	min => 0.90);
+	min => 0.993);	# measured 0.9970
 $recall{cos_cat} = check_recall(
 	name => 'cosine, WHERE category = (10% of rows)',
 	table => 'items',
@@ -236,7 +238,7 @@ $recall{cos_cat} = check_recall(
 	truth => 'truth_cos_cat',
 	index => 'items_cos',
 	settings => ['SET enable_seqscan = off'],
-	min => 0.90);
+	min => 0.985);	# measured 0.9895
 
 # A small search list still serves a LIMIT 10 query: the first rows come
 # straight from the beam's candidates (the list plus a few more), and what
@@ -249,7 +251,7 @@ $recall{l2_small_list} = check_recall(
 	truth => 'truth_l2',
 	index => 'items_l2',
 	settings => ['SET omendb.search_list_size = 8'],
-	min => 0.95);
+	min => 0.958);	# measured 0.9645
 $recall{l2_cat_small_list} = check_recall(
 	name => 'L2, WHERE category = (10% of rows), search_list_size = 8',
 	table => 'items',
@@ -258,7 +260,7 @@ $recall{l2_cat_small_list} = check_recall(
 	truth => 'truth_l2_cat',
 	index => 'items_l2',
 	settings => [ 'SET enable_seqscan = off', 'SET omendb.search_list_size = 8' ],
-	min => 0.90);
+	min => 0.945);	# measured 0.9520
 
 $node->safe_psql($db, 'DROP TABLE items');
 
@@ -294,7 +296,7 @@ $recall{concurrent} = check_recall(
 	op => '<->',
 	truth => 'truth_l2',
 	index => 'items_a_l2',
-	min => 0.95);
+	min => 0.99);	# measured 0.9995, with concurrent inserts in varying order
 check_self('items_a', '<->', 'L2 after concurrent inserts');
 # Rows found by the exact scan are all reachable through the index: each
 # inserted row (sample) finds itself.
@@ -324,7 +326,7 @@ $recall{empty_build} = check_recall(
 	op => '<->',
 	truth => 'truth_l2',
 	index => 'items_b_l2',
-	min => 0.95);
+	min => 0.995);	# measured 0.9990
 check_self('items_b', '<->', 'L2, built empty');
 $node->safe_psql($db, 'DROP TABLE items_b');
 

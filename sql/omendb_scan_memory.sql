@@ -90,7 +90,8 @@ FROM (SELECT id FROM omendb_sm WHERE id % 1000 = 0
 	  ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]') s;
 
 -- Rescans start over: each query gets its own rows, also after the
--- previous one stopped in the middle of its sweep.
+-- previous one stopped in the middle of its sweep.  (Each scan raises the
+-- NOTICE once, not once per rescan.)
 SELECT q.qid,
 	   (SELECT count(DISTINCT id) FROM (SELECT id FROM omendb_sm t WHERE t.id % 7 = 0
 										ORDER BY t.v <-> q.v LIMIT 2000) s) AS deep_limit,

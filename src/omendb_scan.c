@@ -23,11 +23,15 @@
  * come out of the executor after rows farther than it, so it is held back
  * until the reachable graph is exhausted.  Then the scan sweeps the node
  * pages for nodes it never met (cut off from the entry point by pruning or
- * a crash between an insert's WAL records), and returns those and the
- * held-back ones, in order of bound among themselves.  So the order is
- * exact for every row the graph search finds in order (for LIMIT queries,
- * in practice all), a late row costs no more than a recall miss, and a
- * query that exhausts the graph still gets every row.
+ * a crash between an insert's WAL records), and returns those, the
+ * held-back ones and any still queued through one sort, in order of bound.
+ * So the order is exact for every row the graph search finds in order (for
+ * LIMIT queries, in practice all), a late row costs no more than a recall
+ * miss, and a query that exhausts the graph still gets every row.
+ *
+ * Past the first batch, the search state stays within omendb.scan_mem_limit
+ * (see "Memory" below): a deep scan that reaches it sheds what it would
+ * reach last and, if it must go that far, sweeps early.
  *
  *-------------------------------------------------------------------------
  */
@@ -157,7 +161,8 @@ typedef struct OmenScanOpaqueData
 	Size		mem_limit;
 	int			mem_limit_kb;
 	Size		mem_peak;		/* largest search state measured */
-	bool		limit_hit;		/* something was shed */
+	bool		limit_noticed;	/* the NOTICE was raised: once per scan
+								 * node, not on every rescan of it */
 	bool		must_sweep;		/* the state cannot fit: stop searching */
 	float		frontier_cut;	/* frontier items at or past this were shed */
 	double		results_cut;	/* rows at or past this bound were sorted */
@@ -220,6 +225,13 @@ static void relieve_memory(OmenScanOpaque so);
  * ----------------------------------------------------------------
  */
 
+/* Bytes of a bitmap of nbits bits, in whole 64-bit words. */
+static inline Size
+bitmap_bytes(uint64 nbits)
+{
+	return (Size) ((nbits + 63) / 64) * sizeof(uint64);
+}
+
 /* The bytes of search state that the memory limit covers. */
 static Size
 search_state_bytes(OmenScanOpaque so)
@@ -229,7 +241,7 @@ search_state_bytes(OmenScanOpaque so)
 	bytes = so->frontier.cap * sizeof(FrontierItem) +
 		(so->results.cap + so->late.cap) * sizeof(ResultItem);
 	if (so->visited_bits)
-		bytes += so->visited_nbits / 8;
+		bytes += bitmap_bytes(so->visited_nbits);
 	else if (so->visited)
 		bytes += so->visited->size * sizeof(VisitedEntry);
 	return bytes;
@@ -395,12 +407,6 @@ node_slots(OmenScanOpaque so)
 	if (nblocks > meta->first_node_block)
 		slots = (uint64) (nblocks - meta->first_node_block) * meta->nodes_per_page;
 	return Min(slots, (uint64) OMENDB_INVALID_NODE);
-}
-
-static inline Size
-bitmap_bytes(uint64 nbits)
-{
-	return (Size) ((nbits + 63) / 64) * sizeof(uint64);
 }
 
 /* Switch the visited hash to a bitmap if that takes less memory. */
@@ -650,9 +656,9 @@ shed_frontier(OmenScanOpaque so)
 static void
 relieve_memory(OmenScanOpaque so)
 {
-	if (!so->limit_hit)
+	if (!so->limit_noticed)
 	{
-		so->limit_hit = true;
+		so->limit_noticed = true;
 		ereport(NOTICE,
 				(errmsg("omendb scan of index \"%s\" reached omendb.scan_mem_limit (%d kB)",
 						RelationGetRelationName(so->index), so->mem_limit_kb),
@@ -1334,7 +1340,6 @@ start_scan(IndexScanDesc scan)
 	so->max_gap = 0;
 	so->mem_limit_kb = omendb_scan_mem_limit >= 0 ? omendb_scan_mem_limit : work_mem;
 	so->mem_limit = (Size) so->mem_limit_kb * 1024;
-	so->limit_hit = false;
 	so->must_sweep = false;
 	so->frontier_cut = INFINITY;
 	so->results_cut = INFINITY;

@@ -216,6 +216,7 @@ typedef struct OmenOptions
 } OmenOptions;
 
 extern int	omendb_search_list_size;
+extern int	omendb_scan_mem_limit;
 extern int	omendb_effective_list_size(OmenMetric metric);
 
 /* Build phases for pg_stat_progress_create_index. */

@@ -29,10 +29,21 @@
 #include "omendb.h"
 
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
+int			omendb_scan_mem_limit = -1;
 
 static relopt_kind omendb_relopt_kind;
 
 static void check_list_covers_degree(int list, int degree);
+
+/* omendb.scan_mem_limit: -1 (use work_mem) or at least 64 kB, as work_mem. */
+static bool
+check_scan_mem_limit(int *newval, void **extra, GucSource source)
+{
+	if (*newval == -1 || *newval >= 64)
+		return true;
+	GUC_check_errdetail("omendb.scan_mem_limit must be -1 (use work_mem) or at least 64 kB.");
+	return false;
+}
 
 /* Only "sq8" for now; RaBitQ will be the second. */
 static void
@@ -75,6 +86,14 @@ _PG_init(void)
 							&omendb_search_list_size,
 							OMENDB_DEFAULT_SEARCH_LIST, 0, 10000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("omendb.scan_mem_limit",
+							"Memory an index scan may hold for its search past the first rows.",
+							"-1 uses work_mem.  A scan that reaches it keeps its nearest "
+							"candidates and, if it must go past them, returns the rest of "
+							"its rows from one sorted pass over the whole index.",
+							&omendb_scan_mem_limit,
+							-1, -1, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, check_scan_mem_limit, NULL, NULL);
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
 }
 

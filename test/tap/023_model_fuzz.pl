@@ -168,7 +168,7 @@ sub step_sql
 	if ($r < 0.93)
 	{
 		$vacuumed = 1;
-		return 'VACUUM m';
+		return 'VACUUM (INDEX_CLEANUP ON) m';
 	}
 	$vacuumed = 1;
 	return rand() < 0.5 ? 'REINDEX TABLE m' : 'REINDEX TABLE CONCURRENTLY m';

@@ -989,6 +989,55 @@ restore_heaps(OmenScanOpaque so)
 	check_memory(so);
 }
 
+/* The nodes of a node page that the search has not met, into batch. */
+static int
+unmet_nodes_on_page(OmenScanOpaque so, BlockNumber blkno, uint32 *batch)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	int			nitems = omendb_page_node_count(so->index, meta, blkno);
+	int			n = 0;
+
+	for (int i = 0; i < nitems; i++)
+	{
+		uint32		node = omendb_node_id(meta, blkno, FirstOffsetNumber + i);
+
+		if (!is_visited(so, node))
+			batch[n++] = node;
+	}
+	return n;
+}
+
+/*
+ * A search list at least as long as the index has node slots asks for an
+ * exhaustive search: the initial search then expands every node the entry
+ * point reaches, and this meets the rest (cut off by pruning, or by a
+ * crash between an insert's records) before the first batch is chosen.
+ * So the batch, and every row after it, comes out in order of bound: the
+ * order is exact for every row, whatever the graph's shape.
+ */
+static void
+meet_unreachable_nodes(OmenScanOpaque so)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
+	uint32	   *batch = palloc(sizeof(uint32) * meta->nodes_per_page);
+
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		int			n = unmet_nodes_on_page(so, blkno, batch);
+
+		for (int i = 0; i < n; i++)
+			mark_visited(so, batch[i]);
+		if (n > 0)
+		{
+			meet_nodes(so, batch, n, false);
+			so->nswept += n;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(batch);
+}
+
 /*
  * Meet every node the graph search never reached, one node page at a time,
  * and sort the live ones with the rest.  Every committed row visible to
@@ -1004,16 +1053,8 @@ sweep_unmet_nodes(OmenScanOpaque so)
 
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
-		int			nitems = omendb_page_node_count(so->index, meta, blkno);
-		int			n = 0;
+		int			n = unmet_nodes_on_page(so, blkno, batch);
 
-		for (int i = 0; i < nitems; i++)
-		{
-			uint32		node = omendb_node_id(meta, blkno, FirstOffsetNumber + i);
-
-			if (!is_visited(so, node))
-				batch[n++] = node;
-		}
 		if (n > 0)
 		{
 			score_nodes(so, batch, n, so->scratch);
@@ -1355,6 +1396,8 @@ start_scan(IndexScanDesc scan)
 	so->parked = palloc(sizeof(uint32) * so->capparked);
 
 	initial_search(so, cur.entry_node);
+	if ((uint64) so->list_size >= node_slots(so))
+		meet_unreachable_nodes(so);
 	select_first_batch(so);
 }
 

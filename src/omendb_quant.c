@@ -776,11 +776,19 @@ omendb_sq8_encode(const OmenQuantState *qs, const float *x, uint8 *code)
 
 	for (int i = 0; i < qs->dim; i++)
 	{
-		/* in double: x - lower overflows a float over a range past FLT_MAX */
-		double		v = rint(((double) x[i] - qs->lower[i]) / qs->step[i]);
-		uint8		c = (v <= 0) ? 0 : (v >= 255) ? 255 : (uint8) v;
-		double		d = (double) x[i] - ((double) qs->lower[i] + (double) qs->step[i] * c);
+		float		v = rintf((x[i] - qs->lower[i]) / qs->step[i]);
+		uint8		c;
+		double		d;
 
+		/*
+		 * Over a range wider than FLT_MAX, x - lower overflows a float:
+		 * redo it in double.  Only then, so that codes stay bit for bit
+		 * what every index was built with (omendb_check compares them).
+		 */
+		if (!isfinite(v))
+			v = (float) rint(((double) x[i] - qs->lower[i]) / qs->step[i]);
+		c = (v <= 0) ? 0 : (v >= 255) ? 255 : (uint8) v;
+		d = (double) x[i] - ((double) qs->lower[i] + (double) qs->step[i] * c);
 		code[i] = c;
 		err += d * d;
 	}

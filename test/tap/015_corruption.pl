@@ -77,24 +77,6 @@ sub index_file
 	  . $node->safe_psql($db, "SELECT pg_relation_filepath('items_l2')");
 }
 
-sub read_file
-{
-	my ($path) = @_;
-	open(my $fh, '<:raw', $path) or die "$path: $!";
-	local $/;
-	my $bytes = <$fh>;
-	close($fh);
-	return $bytes;
-}
-
-sub write_file
-{
-	my ($path, $bytes) = @_;
-	open(my $fh, '>:raw', $path) or die "$path: $!";
-	print $fh $bytes;
-	close($fh) or die "$path: $!";
-}
-
 # Fields of the meta page: OmenMetaPageData right after the 24-byte page
 # header.
 my %META_OFFSET = (

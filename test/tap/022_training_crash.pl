@@ -25,24 +25,6 @@ my $node = omen_node('training', conf => ['autovacuum = off']);
 my $db = 'postgres';
 my $BLCKSZ = 8192;
 
-sub read_file
-{
-	my ($path) = @_;
-	open(my $fh, '<:raw', $path) or die "$path: $!";
-	local $/;
-	my $bytes = <$fh>;
-	close($fh);
-	return $bytes;
-}
-
-sub write_file
-{
-	my ($path, $bytes) = @_;
-	open(my $fh, '>:raw', $path) or die "$path: $!";
-	print $fh $bytes;
-	close($fh) or die "$path: $!";
-}
-
 $node->safe_psql(
 	$db, q{
 CREATE EXTENSION omendb;

@@ -27,7 +27,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT =
-  qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of omendb_check_ok);
+  qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of omendb_check_ok
+  read_file write_file);
 
 # A node with enough memory for an index build in memory and WAL room for
 # large builds; fsync is off (the tests crash processes, never the OS).
@@ -201,6 +202,25 @@ sub omendb_check_ok
 	}
 	ok(!@problems, $name) or diag(join("\n", @problems));
 	return @problems ? undef : $row;
+}
+
+# A relation file's bytes, read or written whole (the cluster stopped).
+sub read_file
+{
+	my ($path) = @_;
+	open(my $fh, '<:raw', $path) or die "$path: $!";
+	local $/;
+	my $bytes = <$fh>;
+	close($fh);
+	return $bytes;
+}
+
+sub write_file
+{
+	my ($path, $bytes) = @_;
+	open(my $fh, '>:raw', $path) or die "$path: $!";
+	print $fh $bytes;
+	close($fh) or die "$path: $!";
 }
 
 1;

@@ -80,7 +80,7 @@ sub index_file
 # Fields of the meta page: OmenMetaPageData right after the 24-byte page
 # header.
 my %META_OFFSET = (
-	magic => 0, version => 4, dimensions => 8, max_degree => 16, node_size => 36,
+	magic => 0, version => 4, dimensions => 8, ip_max_norm => 24, max_degree => 16, node_size => 36,
 	nodes_per_page => 40, first_node_block => 48, entry_node => 52,
 	insert_block => 56);
 
@@ -239,6 +239,15 @@ my @scenarios = (
 		damage => sub {
 			my ($b, $l) = @_;
 			substr($$b, 24 + $META_OFFSET{magic}, 4) = pack('L', 0);
+		},
+	},
+	{
+		name => 'an infinite maximum norm in the meta page',
+		expect => qr/XX002/,
+		detail => qr/Block 0: meta page has maximum norm inf/i,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, 24 + $META_OFFSET{ip_max_norm}, 4) = pack('f', 9**9**9);
 		},
 	},
 	{

@@ -282,22 +282,55 @@ RESET enable_seqscan;
 DROP TABLE omendb_dims;
 
 --
--- Cosine distance is undefined (NaN) for zero vectors; they are not
--- indexed, and a zero query is not an error.
+-- Cosine distance is undefined (NaN) for zero vectors, and NaN sorts after
+-- every number.  A cosine index holds them outside its graph and returns
+-- them last, as a sequential scan sorts them, so that an ORDER BY gives
+-- the same rows whichever plan runs; a zero query is not an error.
 --
+-- nan_last(tab, q, lim): vs_exact of tab's rows by cosine distance from q
+-- (LIMIT lim), showing each row's id unless its distance is NaN: those
+-- tie, and come in no particular order among themselves.
+CREATE FUNCTION pg_temp.nan_last(tab text, q text, lim text DEFAULT 'ALL') RETURNS text
+LANGUAGE sql AS $$
+	SELECT pg_temp.vs_exact(format('SELECT CASE WHEN d <> %L THEN id END AS id, d FROM (SELECT id, v <=> %L AS d FROM %I ORDER BY v <=> %L LIMIT %s) s',
+								   'NaN', q, tab, q, lim))
+$$;
+-- nan_ids(tab, q): the ids an index scan returns at distance NaN, sorted.
+CREATE FUNCTION pg_temp.nan_ids(tab text, q text) RETURNS int[]
+LANGUAGE plpgsql AS $$
+DECLARE
+	ids int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (SELECT id, v <=> %L AS d FROM %I ORDER BY v <=> %L) s WHERE d = %L',
+				   q, tab, q, 'NaN') INTO ids;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	RETURN ids;
+END
+$$;
 CREATE TABLE omendb_zero (id int, v vector(3));
 INSERT INTO omendb_zero SELECT i, '[0,0,0]' FROM generate_series(1, 5) i;
 INSERT INTO omendb_zero SELECT i, ARRAY[i, 10 - i, i % 3]::real[] FROM generate_series(6, 25) i;
 CREATE INDEX omendb_zero_cos ON omendb_zero USING omendb (v vector_cosine_ops);
 INSERT INTO omendb_zero VALUES (26, '[0,0,0]'), (27, '[1,1,1]');
 SET enable_seqscan = off;
--- A zero query: rows come back (every distance is NaN), no error.
+-- A zero query: every row comes back (every distance is NaN), no error.
 SELECT count(*) FROM (SELECT id FROM omendb_zero ORDER BY v <=> '[0,0,0]' LIMIT 5) s;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM omendb_zero ORDER BY v <=> '[0,0,0]') s;
 RESET enable_seqscan;
--- Any other query: the 21 non-zero vectors in exact order (zero vectors,
--- at NaN, sort after them).
+-- Any other query, without LIMIT: all 27 rows, the 21 non-zero vectors in
+-- exact order, then the 6 zero vectors (built and inserted), as a
+-- sequential scan returns them; and a LIMIT past the non-zero vectors
+-- reaches into the zero ones.  Both at the default search list, where the
+-- scan finds the zero vectors by sweeping the index after the graph, and
+-- at one covering the index (an exhaustive search).
+SELECT pg_temp.nan_last('omendb_zero', '[1,2,0]');
+SELECT pg_temp.nan_last('omendb_zero', '[1,2,0]', '24');
+SELECT pg_temp.nan_ids('omendb_zero', '[1,2,0]');
 SET omendb.search_list_size = 100;
-SELECT pg_temp.vs_exact($$SELECT id, v <=> '[1,2,0]' FROM omendb_zero ORDER BY v <=> '[1,2,0]' LIMIT 21$$);
+SELECT pg_temp.nan_last('omendb_zero', '[1,2,0]');
+SELECT pg_temp.nan_last('omendb_zero', '[1,2,0]', '24');
+SELECT pg_temp.nan_ids('omendb_zero', '[1,2,0]');
 RESET omendb.search_list_size;
 -- The other operator classes index zero vectors like any other.
 CREATE INDEX omendb_zero_l2 ON omendb_zero USING omendb (v);
@@ -308,7 +341,33 @@ FROM (SELECT v FROM omendb_zero ORDER BY v <-> '[0,0,0]' LIMIT 6) s;
 SELECT count(*) FILTER (WHERE v = '[0,0,0]') AS zero_vectors_ip
 FROM (SELECT v FROM omendb_zero ORDER BY v <#> '[-1,-1,-1]' LIMIT 6) s;
 RESET enable_seqscan;
+-- The zero vectors are live nodes outside the graph: in live_nodes, in
+-- neither figure of reachability.  A deleted zero vector is vacuumed like
+-- any row.
+SELECT nodes, live_nodes, reachable_live_nodes, reachable_fraction
+FROM omendb_check('omendb_zero_cos', true);
+DELETE FROM omendb_zero WHERE id IN (3, 26);
+VACUUM omendb_zero;
+SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes, reachable_fraction
+FROM omendb_check('omendb_zero_cos', true);
+SELECT pg_temp.nan_last('omendb_zero', '[1,2,0]');
+SELECT pg_temp.nan_ids('omendb_zero', '[1,2,0]');
 DROP TABLE omendb_zero;
+-- A table of zero vectors alone: the index has nodes but no graph (no
+-- entry point) and returns them all; the first other row inserted becomes
+-- the entry point, and the graph grows from it.
+CREATE TABLE omendb_zero_only (id int, v vector(3));
+INSERT INTO omendb_zero_only SELECT i, '[0,0,0]' FROM generate_series(1, 4) i;
+CREATE INDEX omendb_zero_only_cos ON omendb_zero_only USING omendb (v vector_cosine_ops);
+SELECT nodes, live_nodes, reachable_live_nodes, reachable_fraction
+FROM omendb_check('omendb_zero_only_cos', true);
+SELECT pg_temp.nan_ids('omendb_zero_only', '[1,2,0]');
+INSERT INTO omendb_zero_only VALUES (5, '[0,0,0]'), (6, '[1,2,0.5]'), (7, '[0,0,0]'), (8, '[-1,0,0]');
+SELECT nodes, live_nodes, reachable_live_nodes, reachable_fraction
+FROM omendb_check('omendb_zero_only_cos', true);
+SELECT pg_temp.nan_last('omendb_zero_only', '[1,2,0]');
+SELECT pg_temp.nan_ids('omendb_zero_only', '[1,2,0]');
+DROP TABLE omendb_zero_only;
 
 --
 -- UPDATE and DELETE, before and after VACUUM: deleted rows are never

@@ -14,16 +14,19 @@
 --
 SET jit = off;
 
--- chk(index, heapallindexed): the check's counts in one line.
+-- chk(index, heapallindexed): the check's counts in one line.  The zero
+-- vectors of a cosine index are live nodes outside the graph, in neither
+-- figure of reachability: when all the others are reachable, the line
+-- says how many are outside.
 CREATE FUNCTION pg_temp.chk(idx regclass, heapallindexed boolean) RETURNS text
 LANGUAGE sql AS $$
 	SELECT format('%s nodes, %s live, %s deleted, %s clamped, %s',
 				  nodes, live_nodes, deleted_nodes, clamped_nodes,
-				  CASE WHEN reachable_live_nodes <= live_nodes
-						AND reachable_fraction = CASE WHEN live_nodes = 0 THEN 1
-													  ELSE reachable_live_nodes::float8 / live_nodes END
-						AND reachable_live_nodes = live_nodes
+				  CASE WHEN reachable_live_nodes = live_nodes AND reachable_fraction = 1
 					   THEN 'all reachable'
+					   WHEN reachable_live_nodes < live_nodes AND reachable_fraction = 1
+					   THEN format('all reachable but %s outside the graph',
+								   live_nodes - reachable_live_nodes)
 					   ELSE format('reachable %s (%s)', reachable_live_nodes, reachable_fraction) END)
 	FROM omendb_check(idx, heapallindexed)
 $$;
@@ -132,8 +135,9 @@ DROP TABLE chk_p;
 
 -- An index built on an empty table has no nodes and no quantizer until the
 -- first vector arrives; a NULL does not train it, a row does.  A zero
--- vector is not indexed under cosine (every distance to it is NaN), which
--- the heap check knows.
+-- vector does too, and a cosine index holds it as a zero node outside the
+-- graph (every distance to it is NaN): a live node, which the heap check
+-- expects, but no entry point; the next row becomes that.
 CREATE TABLE chk_e (id int, v vector(3));
 CREATE INDEX chk_e_l2 ON chk_e USING omendb (v);
 CREATE INDEX chk_e_cos ON chk_e USING omendb (v vector_cosine_ops);
@@ -143,9 +147,9 @@ INSERT INTO chk_e VALUES (1, NULL), (2, '[0,0,0]');
 SELECT * FROM pg_temp.chk_all();
 INSERT INTO chk_e VALUES (3, '[1,2,3]');
 SELECT * FROM pg_temp.chk_all();
--- (chk_e_cos trained on [1,2,3]: [-6, 6] in each dimension, which holds
--- every unit vector; chk_e_l2 on [0,0,0]: [-2, 2], which [1,2,3] and
--- nearly all of these rows overstep, so their codes clamp)
+-- (both trained on [0,0,0]: chk_e_cos on [-1, 1] in each dimension, which
+-- holds every unit vector; chk_e_l2 on [-2, 2], which [1,2,3] and nearly
+-- all of these rows overstep, so their codes clamp)
 INSERT INTO chk_e SELECT i, ARRAY[5 * sin(i), 5 * cos(i * 0.7), 3 * sin(i * 0.3)]::real[]
 FROM generate_series(4, 100) i;
 SELECT * FROM pg_temp.chk_all();

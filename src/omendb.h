@@ -108,7 +108,9 @@ typedef struct OmenMetaPageData
 									 * first_node_block + n / nodes_per_page */
 
 	/* Fields below change after build, under the meta page's lock. */
-	uint32		entry_node;		/* search entry point, near the medoid */
+	uint32		entry_node;		/* search entry point, near the medoid;
+								 * never a zero node (below), so invalid
+								 * while a cosine index holds only those */
 	BlockNumber insert_block;	/* last node page: where new nodes go */
 	uint32		nnodes;			/* reserved, 0 in version 1: the node slots
 								 * follow from the relation's size */
@@ -141,7 +143,8 @@ typedef struct OmenNodeHeaderData
 	float4		error;			/* |x - decode(code)|: bound on the
 								 * quantization error, in the metric's space */
 	float4		norm;			/* |x| (of the vector as indexed), used to
-								 * bound float rounding in inner products */
+								 * bound float rounding in inner products;
+								 * for cosine 1, or 0 for a zero node */
 } OmenNodeHeaderData;
 
 typedef OmenNodeHeaderData *OmenNodeHeader;
@@ -156,6 +159,20 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
 /* Node flags. */
 #define OMENDB_NODE_LIVE		0x01	/* indexes a heap row */
 #define OMENDB_NODE_DELETED		0x02	/* heap row gone; still traversed */
+
+/*
+ * A zero vector has no direction: its cosine distance to anything is NaN.
+ * A cosine index holds each one as a zero node: norm 0, error 0, an
+ * all-zero code, no out-edges; no edge ever points at it and it is never
+ * the entry point, so no graph search meets it and the graph is built as
+ * if it were not there.  Scans meet zero nodes only by sweeping the node
+ * pages and give them the bound +infinity, a lower bound on NaN in
+ * float8's order (where NaN sorts after every number), so that they come
+ * out last, as a sequential scan sorts them.  Live, deleted and vacuumed
+ * like any other node.  Every other cosine node has norm 1.
+ */
+#define OmenNodeIsZero(metric, node) \
+	((metric) == OMENDB_METRIC_COSINE && (node)->norm == 0.0f)
 
 #define OmenNodeNeighbors(node) \
 	((uint32 *) ((char *) (node) + sizeof(OmenNodeHeaderData)))
@@ -403,6 +420,8 @@ extern int	omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 extern OmenNodeHeader omendb_page_node(Relation index, Page page,
 									   const OmenMetaPageData *meta,
 									   OffsetNumber off);
+extern void omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
+								  ItemPointer tid);
 
 typedef void (*OmenNodeVisitor) (OmenNodeHeader node, int idx, void *arg);
 extern void omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,

@@ -14,6 +14,10 @@
  * built in memory and written, and the rest are inserted through the
  * buffer cache with the ordinary insert path (a NOTICE says so).
  *
+ * Zero vectors under cosine have no direction and stay out of the graph
+ * (omendb.h, zero nodes): they take no part in the ranges, the medoid or
+ * the graph, and are written as zero nodes after the graph's nodes.
+ *
  * Pages are written through shared buffers without WAL and logged at the
  * end with log_newpage_range, like other index builds.
  *
@@ -74,7 +78,8 @@ typedef struct BuildState
 
 	/* pass 1 */
 	double		scanned;		/* heap rows seen, NULLs included */
-	double		count;			/* vectors to index */
+	double		count;			/* vectors to index in the graph */
+	double		nzero;			/* zero vectors under cosine: zero nodes */
 	float	   *minv;
 	float	   *maxv;
 	double	   *sum;
@@ -90,6 +95,11 @@ typedef struct BuildState
 	uint32		entry;
 	float		entry_dist;
 	int			memory_limit;	/* nodes that fit maintenance_work_mem */
+	Size		node_bytes;		/* what a node costs the build at its peak */
+	ItemPointerData *zero_tids; /* zero vectors met, to write as zero nodes
+								 * after the graph */
+	int			nzero_tids;
+	int			capzero_tids;
 	bool		on_disk;		/* past the limit: inserting through buffers */
 	double		done;
 	double		indexed;		/* nodes written, in memory or on disk */
@@ -532,6 +542,8 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		}
 		bs->count++;
 	}
+	else
+		bs->nzero++;
 	MemoryContextReset(bs->tmpcxt);
 }
 
@@ -551,6 +563,36 @@ graph_add(BuildState *bs, ItemPointer tid, float norm)
 	graph_insert(bs, p, bs->v);
 }
 
+/* Keep a zero vector's heap TID, to be written as a zero node. */
+static void
+add_zero_node(BuildState *bs, ItemPointer tid)
+{
+	if (bs->nzero_tids == bs->capzero_tids)
+	{
+		bs->capzero_tids = Max(bs->capzero_tids * 2, 64);
+		if (bs->zero_tids == NULL)
+			bs->zero_tids = MemoryContextAllocHuge(CurrentMemoryContext,
+												   (Size) bs->capzero_tids * sizeof(ItemPointerData));
+		else
+			bs->zero_tids = repalloc_huge(bs->zero_tids,
+										  (Size) bs->capzero_tids * sizeof(ItemPointerData));
+	}
+	bs->zero_tids[bs->nzero_tids++] = *tid;
+}
+
+/*
+ * What the build holds in memory, in nodes: the graph, and the heap TIDs of
+ * the zero nodes waiting to be written (one node's worth of memory holds
+ * many of them).
+ */
+static bool
+memory_full(BuildState *bs)
+{
+	double		zero_bytes = (double) bs->capzero_tids * sizeof(ItemPointerData);
+
+	return bs->g.n + zero_bytes / bs->node_bytes >= bs->memory_limit;
+}
+
 /* Pass 2: encode and insert. */
 static void
 graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
@@ -563,7 +605,7 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (isnull[0])
 		return;
-	if (!bs->on_disk && bs->g.n >= bs->memory_limit)
+	if (!bs->on_disk && memory_full(bs))
 		spill_to_disk(bs);
 
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
@@ -578,8 +620,16 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			omendb_insert_vector(index, vec->x, vec->dim, tid, false);
 		else
 			graph_add(bs, tid, norm);
-		bs->indexed++;
 	}
+	else if (bs->on_disk)
+		omendb_insert_vector(index, vec->x, vec->dim, tid, false);
+	else
+	{
+		/* (the array outlives the row's context) */
+		MemoryContextSwitchTo(oldcxt);
+		add_zero_node(bs, tid);
+	}
+	bs->indexed++;
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(bs->tmpcxt);
 
@@ -785,28 +835,50 @@ connect_unreachable(BuildState *bs)
 	pfree(reached);
 }
 
-/* Write all in-memory nodes to node pages, in breadth-first order. */
+/* Fill image with graph node p, its neighbours renumbered by newid. */
+static void
+graph_node_image(BuildState *bs, uint32 p, const uint32 *newid, char *image)
+{
+	BuildGraph *g = &bs->g;
+	OmenMetaPageData *meta = &bs->meta;
+	OmenNodeHeader hdr = (OmenNodeHeader) image;
+	uint32	   *src = g->nbrs + (Size) p * g->max_degree;
+	uint32	   *dst = OmenNodeNeighbors(hdr);
+
+	memset(image, 0, meta->node_size);
+	hdr->heaptid = g->tids[p];
+	hdr->flags = OMENDB_NODE_LIVE;
+	hdr->nneighbors = g->nnbrs[p];
+	hdr->error = g->errors[p];
+	hdr->norm = g->norms[p];
+	for (int i = 0; i < g->nnbrs[p]; i++)
+		dst[i] = newid[src[i]];
+	memcpy(OmenNodeCode(hdr, meta->max_degree), g->codes + (Size) p * g->code_size,
+		   g->code_size);
+}
+
+/*
+ * Write all in-memory nodes to node pages: the graph's in breadth-first
+ * order, then the zero nodes.
+ */
 static void
 write_nodes(BuildState *bs)
 {
 	BuildGraph *g = &bs->g;
 	OmenMetaPageData *meta = &bs->meta;
 	char	   *image = palloc0(meta->node_size);
-	OmenNodeHeader hdr = (OmenNodeHeader) image;
 	Buffer		buf = InvalidBuffer;
 	Page		page = NULL;
 	uint32	   *newid = MemoryContextAllocHuge(CurrentMemoryContext, (Size) Max(g->n, 1) * sizeof(uint32));
 	uint32	   *order;
+	int			total = g->n + bs->nzero_tids;
 
 	if (g->n > 0)
 		connect_unreachable(bs);
 	order = g->n > 0 ? breadth_first_order(g, bs->entry, newid) : NULL;
 
-	for (int k = 0; k < g->n; k++)
+	for (int k = 0; k < total; k++)
 	{
-		uint32		p = order[k];
-		uint32	   *src = g->nbrs + (Size) p * g->max_degree;
-		uint32	   *dst = OmenNodeNeighbors(hdr);
 		OffsetNumber off;
 
 		if (k % meta->nodes_per_page == 0)
@@ -821,16 +893,10 @@ write_nodes(BuildState *bs)
 			page = BufferGetPage(buf);
 			omendb_init_page(page, OMENDB_PAGE_NODE);
 		}
-		memset(image, 0, meta->node_size);
-		hdr->heaptid = g->tids[p];
-		hdr->flags = OMENDB_NODE_LIVE;
-		hdr->nneighbors = g->nnbrs[p];
-		hdr->error = g->errors[p];
-		hdr->norm = g->norms[p];
-		for (int i = 0; i < g->nnbrs[p]; i++)
-			dst[i] = newid[src[i]];
-		memcpy(OmenNodeCode(hdr, meta->max_degree), g->codes + (Size) p * g->code_size,
-			   g->code_size);
+		if (k < g->n)
+			graph_node_image(bs, order[k], newid, image);
+		else
+			omendb_fill_zero_node(image, meta, &bs->zero_tids[k - g->n]);
 		off = PageAddItem(page, (Item) image, meta->node_size, InvalidOffsetNumber,
 						  false, false);
 		if (off != omendb_node_offset(meta, k))
@@ -849,6 +915,10 @@ write_nodes(BuildState *bs)
 	pfree(newid);
 	if (order)
 		pfree(order);
+	if (bs->zero_tids)
+		pfree(bs->zero_tids);
+	bs->zero_tids = NULL;
+	bs->nzero_tids = bs->capzero_tids = 0;
 }
 
 /* ----------------------------------------------------------------
@@ -905,7 +975,11 @@ check_node_fits(BuildState *bs)
 					 bs->alpha, bs->quantizer, 0);
 }
 
-/* Learn the quantizer and entry-point target from pass 1. */
+/*
+ * Learn the quantizer and entry-point target from pass 1.  A cosine table
+ * of zero vectors alone gives no ranges: it gets [-1, 1], where every unit
+ * vector lies, as an index built empty does from a zero first vector.
+ */
 static void
 train(BuildState *bs)
 {
@@ -915,11 +989,20 @@ train(BuildState *bs)
 		bs->minv[bs->dim] = 0;
 		bs->maxv[bs->dim] = bs->max_norm;
 	}
+	if (bs->count == 0)
+	{
+		Assert(bs->metric == OMENDB_METRIC_COSINE);
+		for (int i = 0; i < bs->cdim; i++)
+		{
+			bs->minv[i] = -1;
+			bs->maxv[i] = 1;
+		}
+	}
 	bs->quant = omendb_sq8_alloc(bs->cdim);
 	omendb_sq8_set_ranges(bs->quant, bs->minv, bs->maxv);
 	bs->centroidv = palloc(sizeof(float) * bs->cdim);
 	for (int i = 0; i < bs->cdim; i++)
-		bs->centroidv[i] = (float) (bs->sum[i] / bs->count);
+		bs->centroidv[i] = bs->count > 0 ? (float) (bs->sum[i] / bs->count) : 0;
 	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->cdim,
 					  false);
 	omendb_query_init_code(&bs->pivot, bs->quant, NULL);
@@ -945,7 +1028,7 @@ spill_to_disk(BuildState *bs)
 {
 	ereport(NOTICE,
 			(errmsg("omendb graph no longer fits in maintenance_work_mem after %d nodes",
-					bs->g.n),
+					bs->g.n + bs->nzero_tids),
 			 errdetail("The remaining rows are inserted through the buffer cache, which is slower."),
 			 errhint("Increase maintenance_work_mem to build faster (about %zu kB per 1000 rows).",
 					 (build_bytes_per_node(bs->meta.code_size, bs->meta.max_degree) * 1000 + 1023) / 1024)));
@@ -953,7 +1036,7 @@ spill_to_disk(BuildState *bs)
 	omendb_invalidate_info(bs->index);
 	bs->on_disk = true;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_LOAD);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs->count);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) (bs->count + bs->nzero));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->done);
 }
 
@@ -991,7 +1074,7 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	heap_rows = table_index_build_scan(heap, index, indexInfo, true, true,
 									   range_callback, &bs, NULL);
 
-	if (bs.count == 0)
+	if (bs.count + bs.nzero == 0)
 	{
 		/* empty: the first insert will learn the quantizer */
 		if (bs.dim > 0)
@@ -1013,14 +1096,14 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		omendb_write_quant_pages(index, bs.quant, OMENDB_FIRST_QUANT_BLKNO,
 								 MAIN_FORKNUM, false);
 
-		bs.memory_limit = graph_node_limit(build_bytes_per_node(bs.meta.code_size,
-																bs.meta.max_degree));
+		bs.node_bytes = build_bytes_per_node(bs.meta.code_size, bs.meta.max_degree);
+		bs.memory_limit = graph_node_limit(bs.node_bytes);
 		graph_init(&bs.g, &bs.meta, bs.quant,
 				   Min(bs.memory_limit, (int) Min(bs.count * 1.05 + 16, INT_MAX / 2)));
 
 		/* pass 2: the graph */
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_LOAD);
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.count);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) (bs.count + bs.nzero));
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 		heap_rows = table_index_build_scan(heap, index, indexInfo, true, true,
 										   graph_callback, &bs, NULL);

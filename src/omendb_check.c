@@ -10,10 +10,12 @@
  * checking the copy: the meta page, the quantizer pages, and the node
  * pages with each node's flags, neighbours and heap TID.  It then checks
  * what only the whole graph can tell (every neighbour is an allocated
- * node; the entry point and the insert page agree with the node pages),
- * and walks the graph breadth-first from the entry point to count the
- * live nodes a search can reach.  The first problem found raises
- * ERRCODE_INDEX_CORRUPTED, naming the block, offset and node.
+ * node, never a zero node; the entry point and the insert page agree with
+ * the node pages), and walks the graph breadth-first from the entry point
+ * to count the live nodes a search can reach.  The zero nodes of a cosine
+ * index (zero vectors, outside the graph by design: see omendb.h) count as
+ * live nodes, but in neither figure of reachability.  The first problem
+ * found raises ERRCODE_INDEX_CORRUPTED, naming the block, offset and node.
  *
  * With heapallindexed, it then scans the table with an MVCC snapshot taken
  * before the first index page was read, as CREATE INDEX would, and checks
@@ -74,6 +76,7 @@ typedef struct CheckCounts
 	int64		live;
 	int64		deleted;
 	int64		reachable;		/* live nodes reachable from the entry */
+	int64		live_zero;		/* live zero nodes: outside the graph */
 	int64		clamped;		/* live nodes with a clamped code */
 } CheckCounts;
 
@@ -81,8 +84,9 @@ typedef struct CheckCounts
 #define LIVE_MATCHED	1		/* the heap scan met its row */
 #define LIVE_SUSPECT	2		/* unmatched, heap line pointer unused */
 
-/* Set in CheckState.flags[] on top of the node flags while walking. */
-#define REACHED			0x80
+/* Set in CheckState.flags[] on top of the node flags. */
+#define REACHED			0x80	/* while walking */
+#define ZERO_NODE		0x40	/* a zero node (omendb.h) */
 
 typedef struct CheckState
 {
@@ -301,6 +305,25 @@ add_live(CheckState *cs, uint32 node, OmenNodeHeader hdr)
 }
 
 /*
+ * A zero node (a cosine node of norm 0) is what omendb_fill_zero_node
+ * writes, flags aside: error 0, an all-zero code, no neighbours.
+ */
+static void
+check_zero_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
+				uint32 node, OmenNodeHeader hdr)
+{
+	const uint8 *code = OmenNodeCode(hdr, cs->meta.max_degree);
+
+	if (hdr->nneighbors != 0 || hdr->error != 0)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node (norm 0) with %u neighbours and error bound %g, expected none and 0.",
+						 blkno, off, node, hdr->nneighbors, hdr->error);
+	for (int i = 0; i < cs->meta.code_size; i++)
+		if (code[i] != 0)
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node (norm 0) with code byte %d = %u, expected an all-zero code.",
+							 blkno, off, node, i, code[i]);
+}
+
+/*
  * Check one node as read from its page and remember what the graph and
  * heap checks need.  Neighbour ids are checked against the allocated
  * nodes later, once their number is known.
@@ -324,7 +347,9 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 	if (!(hdr->error >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g.",
 						 blkno, off, node, hdr->error);
-	if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
+	if (OmenNodeIsZero(meta->metric, hdr))
+		check_zero_node(cs, blkno, off, node, hdr);
+	else if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): norm %g.",
 						 blkno, off, node, hdr->norm);
 
@@ -349,7 +374,7 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 	}
 
 	grow_nodes(cs, node);
-	cs->flags[node] = hdr->flags;
+	cs->flags[node] = hdr->flags | (OmenNodeIsZero(meta->metric, hdr) ? ZERO_NODE : 0);
 	add_edges(cs, node, OmenNodeNeighbors(hdr), hdr->nneighbors);
 }
 
@@ -410,6 +435,17 @@ read_node_page(CheckState *cs, BlockNumber blkno)
 	CHECK_FOR_INTERRUPTS();
 }
 
+/* The nodes on the pages read, up to node page last (or none). */
+static uint32
+allocated_nodes(CheckState *cs, BlockNumber last)
+{
+	BlockNumber first = cs->meta.first_node_block;
+
+	if (last == InvalidBlockNumber)
+		return 0;
+	return (last - first) * cs->meta.nodes_per_page + cs->pagecount[last - first];
+}
+
 /* The last node page read with nodes on it, or InvalidBlockNumber. */
 static BlockNumber
 last_node_page(CheckState *cs)
@@ -442,6 +478,7 @@ read_node_pages(CheckState *cs)
 	BlockNumber first = meta->first_node_block;
 	BlockNumber last;
 	BlockNumber chased = InvalidBlockNumber;
+	bool		entry_chased = false;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(cs->index);
 
 	/* room for the nodes there are now, with about R edges each */
@@ -480,7 +517,19 @@ read_node_pages(CheckState *cs)
 		compare_meta(cs, &cs->endmeta);
 		if (cs->endmeta.insert_block == InvalidBlockNumber ||
 			(last != InvalidBlockNumber && cs->endmeta.insert_block <= last))
-			break;
+		{
+			/*
+			 * A cosine index of zero nodes alone gets its entry point with
+			 * its first other node, which may have gone to the last page
+			 * after we read it: if so, read that page again, once.
+			 */
+			if (entry_chased || cs->endmeta.entry_node == OMENDB_INVALID_NODE ||
+				cs->endmeta.entry_node < allocated_nodes(cs, last))
+				break;
+			entry_chased = true;
+			cs->next_block = last + 1;
+			continue;
+		}
 
 		/*
 		 * Pages were added: read on from the first one without nodes.  But
@@ -494,14 +543,11 @@ read_node_pages(CheckState *cs)
 		cs->next_block = last == InvalidBlockNumber ? first : last + 1;
 	}
 
-	if (last == InvalidBlockNumber)
-		cs->nalloc = 0;
-	else
-		cs->nalloc = (last - first) * meta->nodes_per_page + cs->pagecount[last - first];
+	cs->nalloc = allocated_nodes(cs, last);
 	if (cs->endmeta.insert_block != last)
 		omendb_corrupted(cs->index, "Block %u: meta page says new nodes go to block %u, but the last node page is block %u.",
 						 OMENDB_METAPAGE_BLKNO, cs->endmeta.insert_block, last);
-	if (cs->nalloc == 0 ? cs->endmeta.entry_node != OMENDB_INVALID_NODE :
+	if (cs->endmeta.entry_node != OMENDB_INVALID_NODE &&
 		cs->endmeta.entry_node >= cs->nalloc)
 		omendb_corrupted(cs->index, "Block %u: entry node %u, but %u nodes are allocated.",
 						 OMENDB_METAPAGE_BLKNO, cs->endmeta.entry_node, cs->nalloc);
@@ -513,8 +559,8 @@ read_node_pages(CheckState *cs)
  */
 
 /*
- * Every neighbour is an allocated node other than the node itself, and no
- * list names a node twice.  scratch holds nalloc uint32s.
+ * Every neighbour is an allocated node other than the node itself and not a
+ * zero node, and no list names a node twice.  scratch holds nalloc uint32s.
  */
 static void
 check_edges(CheckState *cs, uint32 *scratch)
@@ -541,6 +587,8 @@ check_edges(CheckState *cs, uint32 *scratch)
 				what = "is the node itself";
 			else if (scratch[v] == u + 1)
 				what = "appears twice in its list";
+			else if (cs->flags[v] & ZERO_NODE)
+				what = "is a zero-vector node, which the graph never links";
 			if (what != NULL)
 				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): neighbour %u %s (%u nodes are allocated).",
 								 omendb_node_block(meta, u),
@@ -554,9 +602,32 @@ check_edges(CheckState *cs, uint32 *scratch)
 }
 
 /*
+ * The entry point is a graph node; there is none only while every node is a
+ * zero node (the first other node becomes the entry point in the record
+ * that writes it, so we read the entry point with it).
+ */
+static void
+check_entry_point(CheckState *cs)
+{
+	uint32		entry = cs->endmeta.entry_node;
+
+	if (entry != OMENDB_INVALID_NODE)
+	{
+		if (cs->flags[entry] & ZERO_NODE)
+			omendb_corrupted(cs->index, "Block %u: entry node %u is a zero-vector node.",
+							 OMENDB_METAPAGE_BLKNO, entry);
+		return;
+	}
+	for (uint32 u = 0; u < cs->nalloc; u++)
+		if (!(cs->flags[u] & ZERO_NODE))
+			omendb_corrupted(cs->index, "Block %u: no entry node, but node %u is not a zero-vector node.",
+							 OMENDB_METAPAGE_BLKNO, u);
+}
+
+/*
  * Breadth-first walk from the entry point over all nodes (deleted ones are
- * traversed by searches too); returns how many live nodes it reaches.
- * queue holds nalloc uint32s.
+ * traversed by searches too); returns how many live nodes it reaches (no
+ * edge leads to a zero node).  queue holds nalloc uint32s.
  */
 static uint64
 count_reachable(CheckState *cs, uint32 *queue)
@@ -565,7 +636,7 @@ count_reachable(CheckState *cs, uint32 *queue)
 	uint32		tail = 0;
 	uint64		reached = 0;
 
-	if (cs->nalloc == 0)
+	if (cs->endmeta.entry_node == OMENDB_INVALID_NODE)
 		return 0;
 	queue[tail++] = cs->endmeta.entry_node;
 	cs->flags[cs->endmeta.entry_node] |= REACHED;
@@ -574,7 +645,7 @@ count_reachable(CheckState *cs, uint32 *queue)
 		uint32		u = queue[head++];
 		const uint32 *nbrs = cs->edges + cs->nbrstart[u];
 
-		if (cs->flags[u] & OMENDB_NODE_LIVE)
+		if ((cs->flags[u] & (OMENDB_NODE_LIVE | ZERO_NODE)) == OMENDB_NODE_LIVE)
 			reached++;
 		for (int i = 0; i < cs->nnbrs[u]; i++)
 		{
@@ -673,7 +744,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	LiveNode   *ln;
 	int			n;
 	float		norm;
-	bool		indexable;
+	bool		in_graph;
 	float		enc_error;
 	double		err;
 
@@ -682,22 +753,29 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	if (meta->quant_trained && vec->dim != meta->dimensions)
 		omendb_corrupted(cs->index, "Heap row (%u,%u) has %d dimensions, the index %u.",
 						 hblk, hoff, vec->dim, meta->dimensions);
-	/* only a zero vector under cosine is not indexed (its distances are NaN) */
-	indexable = omendb_prepare_vector(meta->metric, vec->x, vec->dim,
-									  meta->ip_max_norm, cs->v, &norm);
-	if (!indexable)
-	{
-		if (n > 0)
-			omendb_corrupted(cs->index, "Heap row (%u,%u) has a vector the index cannot hold, but live node %u.",
-							 hblk, hoff, ln->node);
-		return;
-	}
+	/* false for a zero vector under cosine, held as a zero node */
+	in_graph = omendb_prepare_vector(meta->metric, vec->x, vec->dim,
+									 meta->ip_max_norm, cs->v, &norm);
+	if (n == 0 && !in_graph)
+		omendb_corrupted(cs->index, "Heap row (%u,%u) has a zero vector, but no live node (indexes built before zero vectors were held as zero nodes lack them).",
+						 hblk, hoff);
 	if (n == 0)
 		omendb_corrupted(cs->index, "Heap row (%u,%u) has no live node.", hblk, hoff);
 	if (n > 1)
 		omendb_corrupted(cs->index, "Heap row (%u,%u) has %d live nodes (%u and %u).",
 						 hblk, hoff, n, ln[0].node, ln[1].node);
 	ln->state = LIVE_MATCHED;
+
+	/* the code, error and norm of a zero node were checked with the node */
+	if (in_graph == (meta->metric == OMENDB_METRIC_COSINE && ln->norm == 0))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s, but heap row (%u,%u) %s.",
+						 omendb_node_block(meta, ln->node),
+						 omendb_node_offset(meta, ln->node), ln->node,
+						 in_graph ? "zero-vector node" : "not a zero-vector node",
+						 hblk, hoff,
+						 in_graph ? "has a nonzero vector" : "has a zero vector");
+	if (!in_graph)
+		return;
 
 	enc_error = omendb_sq8_encode(cs->quant, cs->v, cs->code);
 	if (hash_bytes_extended(cs->code, meta->code_size, 0) != ln->codehash)
@@ -939,12 +1017,15 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		scratch = MemoryContextAllocHuge(CurrentMemoryContext,
 										 (Size) cs->nalloc * sizeof(uint32));
 		check_edges(cs, scratch);
+		check_entry_point(cs);
 		counts->reachable = count_reachable(cs, scratch);
 		pfree(scratch);
 	}
 	for (uint32 u = 0; u < cs->nalloc; u++)
 	{
 		counts->live += (cs->flags[u] & OMENDB_NODE_LIVE) != 0;
+		counts->live_zero += (cs->flags[u] & (OMENDB_NODE_LIVE | ZERO_NODE)) ==
+			(OMENDB_NODE_LIVE | ZERO_NODE);
 		counts->deleted += (cs->flags[u] & OMENDB_NODE_DELETED) != 0;
 	}
 	counts->nodes = cs->nalloc;
@@ -1074,7 +1155,9 @@ omendb_check(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(counts.live);
 	values[2] = Int64GetDatum(counts.deleted);
 	values[3] = Int64GetDatum(counts.reachable);
-	values[4] = Float8GetDatum(counts.live > 0 ? (double) counts.reachable / counts.live : 1.0);
+	/* of the live nodes in the graph: zero nodes are outside it by design */
+	values[4] = Float8GetDatum(counts.live > counts.live_zero ?
+							   (double) counts.reachable / (counts.live - counts.live_zero) : 1.0);
 	values[5] = Int64GetDatum(counts.clamped);
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

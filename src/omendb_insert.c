@@ -361,8 +361,10 @@ place_node(Relation index, Page page, BlockNumber blkno,
 
 /*
  * Allocate a node slot and write the node in one WAL record.  If the index
- * has no entry point yet, the node becomes it, in the same record; *entry
- * tells the caller which node is the entry point afterwards.
+ * has no entry point yet and the node is a graph node (not a zero node),
+ * it becomes the entry point, in the same record; *entry tells the caller
+ * which node is the entry point afterwards (OMENDB_INVALID_NODE while
+ * there is none).
  *
  * New nodes go to the meta page's insert_block.  When it is full, the next
  * block (insert_block + 1) becomes a node page: either appended, or, if a
@@ -371,7 +373,7 @@ place_node(Relation index, Page page, BlockNumber blkno,
  */
 static uint32
 write_node(Relation index, const OmenMetaPageData *meta, const char *image,
-		   bool use_wal, uint32 *entry)
+		   bool graph_node, bool use_wal, uint32 *entry)
 {
 	for (;;)
 	{
@@ -447,7 +449,7 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 
 		/* meta page last: publish a new insert page and/or entry point */
 		metabuf = InvalidBuffer;
-		if (extended || cur.entry_node == OMENDB_INVALID_NODE)
+		if (extended || (graph_node && cur.entry_node == OMENDB_INVALID_NODE))
 		{
 			OmenMetaPage m;
 
@@ -457,7 +459,7 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 			m = OmenPageGetMeta(metapage);
 			if (extended)
 				m->insert_block = blkno;
-			if (m->entry_node == OMENDB_INVALID_NODE)
+			if (graph_node && m->entry_node == OMENDB_INVALID_NODE)
 				m->entry_node = node;
 			*entry = m->entry_node;
 		}
@@ -750,11 +752,16 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 						 "even one rolled back.  Declare the column as vector(n), which rebuilds the index.") : 0));
 
 	v = palloc(sizeof(float) * meta->code_size);
+	image = palloc0(meta->node_size);
 	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))
-		return;					/* zero vector under cosine: not indexed */
+	{
+		/* a zero vector under cosine: a zero node, outside the graph */
+		omendb_fill_zero_node(image, meta, tid);
+		(void) write_node(index, meta, image, false, use_wal, &entry);
+		return;
+	}
 
 	/* the node image: header, no neighbours yet, code */
-	image = palloc0(meta->node_size);
 	hdr = (OmenNodeHeader) image;
 	hdr->heaptid = *tid;
 	hdr->flags = OMENDB_NODE_LIVE;
@@ -778,7 +785,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	}
 	hdr->nneighbors = nnbrs;
 
-	node = write_node(index, meta, image, use_wal, &entry);
+	node = write_node(index, meta, image, true, use_wal, &entry);
 
 	/* a concurrent first insert won the entry point: link to it */
 	if (nnbrs == 0 && entry != node)

@@ -298,15 +298,22 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 		return psprintf("meta page places %u quantizer pages and the first node page at block %u",
 						meta->nquant_blocks, meta->first_node_block);
 
-	/* the entry point and the insert page are set together, by one record */
-	if ((meta->entry_node == OMENDB_INVALID_NODE) !=
-		(meta->insert_block == InvalidBlockNumber))
+	/*
+	 * The first node and the entry point are written by one record, and the
+	 * first node page with them: only a cosine index has node pages without
+	 * an entry point, while it holds nothing but zero nodes, which are never
+	 * the entry point.
+	 */
+	if (meta->insert_block == InvalidBlockNumber ?
+		meta->entry_node != OMENDB_INVALID_NODE :
+		meta->entry_node == OMENDB_INVALID_NODE && meta->metric != OMENDB_METRIC_COSINE)
 		return psprintf("meta page has entry node %u but insert block %u",
 						meta->entry_node, meta->insert_block);
 	if (meta->insert_block != InvalidBlockNumber &&
 		(meta->insert_block < meta->first_node_block ||
-		 meta->entry_node / meta->nodes_per_page >
-		 meta->insert_block - meta->first_node_block))
+		 (meta->entry_node != OMENDB_INVALID_NODE &&
+		  meta->entry_node / meta->nodes_per_page >
+		  meta->insert_block - meta->first_node_block)))
 		return psprintf("meta page has entry node %u and insert block %u, node pages starting at block %u",
 						meta->entry_node, meta->insert_block,
 						meta->first_node_block);
@@ -685,6 +692,23 @@ omendb_page_node(Relation index, Page page, const OmenMetaPageData *meta,
 				 OffsetNumber off)
 {
 	return page_node_at(index, page, meta, InvalidBlockNumber, off);
+}
+
+/*
+ * The image of a zero node (omendb.h) for a zero vector under cosine:
+ * live, norm and error 0, all-zero code, no neighbours.  image holds
+ * node_size bytes.
+ */
+void
+omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
+					  ItemPointer tid)
+{
+	OmenNodeHeader hdr = (OmenNodeHeader) image;
+
+	Assert(meta->metric == OMENDB_METRIC_COSINE);
+	memset(image, 0, meta->node_size);
+	hdr->heaptid = *tid;
+	hdr->flags = OMENDB_NODE_LIVE;
 }
 
 /* ----------------------------------------------------------------

@@ -804,8 +804,9 @@ omendb_sq8_encode(const OmenQuantState *qs, const float *x, uint8 *code)
  * (M = ip_max_norm; clamped at 0 for a vector longer than M), which makes
  * Euclidean order on the transformed vectors equal to inner-product order
  * for a query [q, 0].  out needs OmenCodeDims(metric, dim) floats.  Sets
- * *norm to |in|.  Returns false if the vector cannot be indexed (a zero
- * vector under cosine, whose distance to anything is NaN).
+ * *norm to |in|.  Returns false for a zero vector under cosine, which has
+ * no unit vector (its distance to anything is NaN): out is then zero, and
+ * the index holds the row as a zero node (see omendb.h), not in the graph.
  */
 bool
 omendb_prepare_vector(OmenMetric metric, const float *in, int dim,

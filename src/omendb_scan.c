@@ -29,6 +29,10 @@
  * LIMIT queries, in practice all), a late row costs no more than a recall
  * miss, and a query that exhausts the graph still gets every row.
  *
+ * The zero nodes of a cosine index (zero vectors, omendb.h) lie outside the
+ * graph: only the sweep (or an exhaustive search's meeting of unreachable
+ * nodes) meets them, and they come out last, with bound +infinity.
+ *
  * Past the first batch, the search state stays within omendb.scan_mem_limit
  * (see "Memory" below): a deep scan that reaches it sheds what it would
  * reach last and, if it must go that far, sweeps early.
@@ -704,7 +708,10 @@ typedef struct ScoreArg
 	ScanNode   *out;			/* where the nodes being met are */
 } ScoreArg;
 
-/* Fill in a met node from its page: distance, bound, heap TID. */
+/*
+ * Fill in a node met through an edge from its page: distance, bound, heap
+ * TID.
+ */
 static void
 score_visitor(OmenNodeHeader node, int idx, void *arg)
 {
@@ -721,9 +728,36 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
 }
 
-/* Score nodes from their pages (one lock per page) into out[0 .. n). */
+/*
+ * score_visitor for a node met by reading its page in turn, which may be a
+ * zero node: its exact distance is NaN, which sorts after every number, so
+ * +infinity is a lower bound, and after every finite one.  (Graph searches
+ * never meet zero nodes, and skip this test.)
+ */
 static void
-score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out)
+swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
+{
+	ScoreArg   *sa = arg;
+	ScanNode   *sn = &sa->out[idx];
+
+	if (!OmenNodeIsZero(sa->so->info->meta.metric, node))
+	{
+		score_visitor(node, idx, arg);
+		return;
+	}
+	sn->bound = INFINITY;
+	sn->approx = INFINITY;
+	sn->tid = node->heaptid;
+	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+}
+
+/*
+ * Score nodes from their pages (one lock per page) into out[0 .. n): met
+ * through edges, or, if swept, by reading the node pages in turn.
+ */
+static void
+score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out,
+			bool swept)
 {
 	ScoreArg	sa;
 
@@ -731,7 +765,8 @@ score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out)
 		out[i].node = nodes[i];
 	sa.so = so;
 	sa.out = out;
-	omendb_visit_nodes(so->index, &so->info->meta, nodes, n, score_visitor, &sa);
+	omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
+					   swept ? swept_score_visitor : score_visitor, &sa);
 	so->nmet += n;
 }
 
@@ -763,12 +798,12 @@ queue_row(OmenScanOpaque so, double bound, ItemPointer tid)
 
 /*
  * Record newly met nodes: score them and queue them, if live, for return
- * and, if expand, for expansion.  In the initial search they are kept in
- * the nodes array and the queueing is deferred (see
+ * and, if met through an edge (not swept), for expansion.  In the initial
+ * search they are kept in the nodes array and the queueing is deferred (see
  * OmenScanOpaqueData.deferring).
  */
 static void
-meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
+meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool swept)
 {
 	if (so->deferring)
 	{
@@ -777,14 +812,14 @@ meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
 			so->capnodes = Max(so->capnodes * 2, so->nnodes + n);
 			so->nodes = repalloc_huge(so->nodes, sizeof(ScanNode) * so->capnodes);
 		}
-		score_nodes(so, nodes, n, &so->nodes[so->nnodes]);
+		score_nodes(so, nodes, n, &so->nodes[so->nnodes], swept);
 		for (int i = 0; i < n; i++)
 		{
 			size_t		k = so->nnodes + i;
 
 			so->nodes[k].batched = false;
 			/* (a NaN distance goes on the frontier, as it always did) */
-			if (!expand)
+			if (swept)
 				continue;
 			if (so->nodes[k].approx > so->beam_limit)
 				park_node(so, k);
@@ -795,12 +830,12 @@ meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool expand)
 		return;
 	}
 
-	score_nodes(so, nodes, n, so->scratch);
+	score_nodes(so, nodes, n, so->scratch, swept);
 	for (int i = 0; i < n; i++)
 	{
 		ScanNode   *sn = &so->scratch[i];
 
-		if (expand)
+		if (!swept)
 			frontier_push(so, sn->approx, sn->node);
 		if (sn->live)
 			queue_row(so, sn->bound, &sn->tid);
@@ -838,7 +873,7 @@ expand_node(OmenScanOpaque so, uint32 node)
 			so->fresh[nfresh++] = na.out[i];
 	}
 	if (nfresh > 0)
-		meet_nodes(so, so->fresh, nfresh, true);
+		meet_nodes(so, so->fresh, nfresh, false);
 }
 
 /*
@@ -855,7 +890,7 @@ initial_search(OmenScanOpaque so, uint32 entry)
 	size_t		scanned = 0;
 
 	mark_visited(so, entry);
-	meet_nodes(so, &entry, 1, true);
+	meet_nodes(so, &entry, 1, false);
 
 	while (so->frontier.n > 0)
 	{
@@ -1011,7 +1046,8 @@ unmet_nodes_on_page(OmenScanOpaque so, BlockNumber blkno, uint32 *batch)
  * A search list at least as long as the index has node slots asks for an
  * exhaustive search: the initial search then expands every node the entry
  * point reaches, and this meets the rest (cut off by pruning, or by a
- * crash between an insert's records) before the first batch is chosen.
+ * crash between an insert's records, and the zero nodes) before the first
+ * batch is chosen.
  * So the batch, and every row after it, comes out in order of bound: the
  * order is exact for every row, whatever the graph's shape.
  */
@@ -1030,7 +1066,7 @@ meet_unreachable_nodes(OmenScanOpaque so)
 			mark_visited(so, batch[i]);
 		if (n > 0)
 		{
-			meet_nodes(so, batch, n, false);
+			meet_nodes(so, batch, n, true);
 			so->nswept += n;
 		}
 		CHECK_FOR_INTERRUPTS();
@@ -1057,7 +1093,7 @@ sweep_unmet_nodes(OmenScanOpaque so)
 
 		if (n > 0)
 		{
-			score_nodes(so, batch, n, so->scratch);
+			score_nodes(so, batch, n, so->scratch, true);
 			for (int i = 0; i < n; i++)
 			{
 				ResultItem	item;
@@ -1354,8 +1390,9 @@ start_scan(IndexScanDesc scan)
 						meta->dimensions, so->qvec->dim)));
 
 	omendb_read_meta(scan->indexRelation, &cur);
-	if (cur.entry_node == OMENDB_INVALID_NODE)
+	if (cur.insert_block == InvalidBlockNumber)
 	{
+		/* no node at all */
 		so->empty = true;
 		return;
 	}
@@ -1395,7 +1432,9 @@ start_scan(IndexScanDesc scan)
 	so->nparked = 0;
 	so->parked = palloc(sizeof(uint32) * so->capparked);
 
-	initial_search(so, cur.entry_node);
+	/* (a cosine index of zero nodes alone has no entry point: sweep) */
+	if (cur.entry_node != OMENDB_INVALID_NODE)
+		initial_search(so, cur.entry_node);
 	if ((uint64) so->list_size >= node_slots(so))
 		meet_unreachable_nodes(so);
 	select_first_batch(so);

@@ -26,7 +26,10 @@
 # passes the page checks and is found by omendb_check(index,
 # heapallindexed => true).  An error bound that is NaN or negative is no
 # bound at all: the page checks of omendb_check find it, while scans and
-# VACUUM carry on.
+# VACUUM carry on.  So do zero nodes of a cosine index (zero vectors,
+# outside the graph) that break their rules: a code byte set, a graph node
+# with norm 0, an edge to one, one as the entry point, or one that no
+# longer looks like a zero node (the heap check).
 #
 # Checksums are off (initdb's default), so the pages can be changed freely.
 # The file is read and written as this machine's bytes; the offsets below
@@ -446,6 +449,118 @@ for my $s (@heap_scenarios)
 	$node->safe_psql($db, 'REINDEX INDEX items_l2');
 	like($node->safe_psql($db, "SELECT live_nodes FROM omendb_check('items_l2', true)"),
 		qr/^\d+$/, "$name: after REINDEX, omendb_check passes with the heap check");
+}
+
+# ------------------------------------------------ zero nodes of a cosine index
+
+# A cosine index holds each zero vector as a zero node: norm 0, error 0, an
+# all-zero code, no neighbours, never a neighbour or the entry point (the
+# build writes them after the graph's nodes).  Damage that breaks those
+# rules is found by omendb_check's page and graph checks, or, for a zero
+# node that no longer looks like one, by the heap check; scans without
+# LIMIT still return every row, and VACUUM runs.
+$node->safe_psql(
+	$db, qq{
+CREATE TABLE zitems (id int PRIMARY KEY, v vector(32));
+INSERT INTO zitems
+SELECT i, CASE WHEN i > 180 THEN array_fill(0::real, ARRAY[32]) ELSE @{[ vec_sql('i') ]} END
+FROM generate_series(1, 200) i;
+CREATE INDEX zitems_cos ON zitems USING omendb (v vector_cosine_ops);
+});
+like(
+	$node->safe_psql($db, "SELECT nodes, live_nodes, reachable_live_nodes FROM omendb_check('zitems_cos', true)"),
+	qr/^200\|200\|180$/,
+	'the cosine index holds its 20 zero vectors as live nodes outside the graph');
+
+my $zero_node = 190;    # written after the 180 graph nodes
+my $zscan_sql = "SET enable_seqscan = off; SELECT count(*) FROM (SELECT id FROM zitems ORDER BY v <=> '$query_vec') s";
+
+sub zindex_file
+{
+	return $node->data_dir . '/'
+	  . $node->safe_psql($db, "SELECT pg_relation_filepath('zitems_cos')");
+}
+
+my @zero_scenarios = (
+	{
+		name => 'a zero node with a code byte set',
+		detail => qr/\(node $zero_node\): zero-vector node \(norm 0\) with code byte 3 = 7, expected an all-zero code\./,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, node_at($$b, $l, $zero_node) + 20 + 4 * $l->{max_degree} + 3, 1) = chr(7);
+		},
+	},
+	{
+		name => 'a graph node with norm 0',
+		detail => qr/\(node 5\): zero-vector node \(norm 0\) with [1-9]\d* neighbours and error bound [\d.e+-]+, expected none and 0\./,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, node_at($$b, $l, 5) + 16, 4) = pack('f', 0);
+		},
+	},
+	{
+		name => 'an edge to a zero node',
+		detail => qr/\(node 5\): neighbour $zero_node is a zero-vector node, which the graph never links/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, node_at($$b, $l, 5) + 20, 4) = pack('L', $zero_node);
+		},
+	},
+	{
+		name => 'a zero node as the entry point',
+		detail => qr/Block 0: entry node $zero_node is a zero-vector node\./,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, 24 + $META_OFFSET{entry_node}, 4) = pack('L', $zero_node);
+		},
+	},
+	{
+		name => 'a zero node given norm 1',
+		heap_check => 1,
+		detail => qr/\(node $zero_node\): not a zero-vector node, but heap row \(\d+,\d+\) has a zero vector\./,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, node_at($$b, $l, $zero_node) + 16, 4) = pack('f', 1);
+		},
+	});
+
+for my $s (@zero_scenarios)
+{
+	my $name = $s->{name};
+	my $path = zindex_file();
+	my %layout;
+
+	$node->stop;
+	my $bytes = read_file($path);
+	$layout{$_} = meta_field($bytes, $_) for keys %META_OFFSET;
+	is(unpack('f', substr($bytes, node_at($bytes, \%layout, $zero_node) + 16, 4)), 0,
+		"$name: node $zero_node is a zero node before the damage");
+	$s->{damage}->(\$bytes, \%layout);
+	write_file($path, $bytes);
+	my $log_from = -s $node->logfile;
+	$node->start;
+
+	my $err;
+	if ($s->{heap_check})
+	{
+		like($node->safe_psql($db, "SELECT nodes FROM omendb_check('zitems_cos')"),
+			qr/^200$/, "$name: the page and graph checks pass");
+		$err = sql_error("SELECT * FROM omendb_check('zitems_cos', true)");
+	}
+	else
+	{
+		$err = sql_error("SELECT * FROM omendb_check('zitems_cos')");
+	}
+	like($err, qr/ERROR:\s+XX002: index "zitems_cos" is corrupted/,
+		"$name: omendb_check reports a corrupted index");
+	like($err, $s->{detail}, "$name: and says what is wrong");
+	is($node->safe_psql($db, $zscan_sql), '200', "$name: a scan without LIMIT returns every row");
+	is(sql_error('VACUUM zitems'), '', "$name: VACUUM runs");
+	unlike(slurp_file($node->logfile, $log_from), qr/terminated by signal|PANIC/,
+		"$name: no backend crashed");
+	$node->safe_psql($db, 'REINDEX INDEX zitems_cos');
+	like($node->safe_psql($db, "SELECT live_nodes, reachable_live_nodes FROM omendb_check('zitems_cos', true)"),
+		qr/^200\|180$/, "$name: after REINDEX, omendb_check passes with the heap check");
 }
 
 $node->stop;

@@ -285,8 +285,9 @@ typedef struct OmenIndexInfo
 	OmenQuantState *quant;		/* NULL while untrained, else quantdata */
 	OmenQuantState quantdata;
 	uint32		node_limit;		/* node ids below this lie on pages known
-								 * to exist (rd_amcache only; see
-								 * omendb_page.c) */
+								 * to exist (kept up to date in rd_amcache,
+								 * see omendb_page.c; in a scan's copy, a
+								 * lower bound on the node slots) */
 	/* quantizer arrays follow */
 } OmenIndexInfo;
 
@@ -415,6 +416,7 @@ extern OffsetNumber omendb_node_offset(const OmenMetaPageData *meta,
 									   uint32 node);
 extern uint32 omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 							 OffsetNumber off);
+extern uint32 omendb_node_slots(Relation index, const OmenMetaPageData *meta);
 extern int	omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 								   BlockNumber blkno);
 extern OmenNodeHeader omendb_page_node(Relation index, Page page,

@@ -204,28 +204,24 @@ first_vector_ranges(OmenMetric metric, const float *x, int dim,
 	}
 }
 
-/* |x|, summed in double, where no float vector's squares overflow */
-static float
-vector_norm(const float *x, int dim)
-{
-	double		ss = 0;
-
-	for (int i = 0; i < dim; i++)
-		ss += (double) x[i] * x[i];
-	return (float) sqrt(ss);
-}
-
 /*
  * M for an inner-product index built empty: room for vectors twice as long
  * as the first one, kept within float range (a longer vector only loses
  * the transform's extra dimension, see omendb_prepare_vector, never a
- * bound).
+ * bound).  A first vector whose own norm is beyond float range is refused
+ * before anything is written, so the index stays untrained.  The norm is
+ * summed in double, where no float vector's squares overflow.
  */
 static float
-first_vector_ip_max_norm(const float *x, int dim)
+first_vector_ip_max_norm(Relation index, const float *x, int dim)
 {
-	double		norm = vector_norm(x, dim);
+	double		ss = 0;
+	double		norm;
 
+	for (int i = 0; i < dim; i++)
+		ss += (double) x[i] * x[i];
+	norm = sqrt(ss);
+	omendb_check_ip_norm(index, OMENDB_METRIC_IP, (float) norm);
 	if (norm == 0)
 		return 1.0f;
 	return (float) Min(2 * norm, (double) FLT_MAX);
@@ -297,7 +293,7 @@ train_from_first_vector(Relation index, const float *x, int dim)
 				 errmsg("expected %d dimensions, not %d", meta.dimensions, dim)));
 
 	if (meta.metric == OMENDB_METRIC_IP)
-		ip_max_norm = first_vector_ip_max_norm(x, dim);
+		ip_max_norm = first_vector_ip_max_norm(index, x, dim);
 	cdim = OmenCodeDims(meta.metric, dim);
 	v = palloc(sizeof(float) * cdim);
 	/* a zero vector under cosine comes out zero, and gets [-1, 1] */
@@ -735,8 +731,6 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	int			nnbrs = 0;
 	bool		linked = false;
 
-	if (info->meta.metric == OMENDB_METRIC_IP)
-		omendb_check_ip_norm(index, info->meta.metric, vector_norm(x, dim));
 	if (!info->meta.quant_trained)
 	{
 		train_from_first_vector(index, x, dim);
@@ -760,6 +754,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 		(void) write_node(index, meta, image, false, use_wal, &entry);
 		return;
 	}
+	omendb_check_ip_norm(index, meta->metric, norm);
 
 	/* the node image: header, no neighbours yet, code */
 	hdr = (OmenNodeHeader) image;

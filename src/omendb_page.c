@@ -727,6 +727,21 @@ omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
  * ----------------------------------------------------------------
  */
 
+/*
+ * Node slots on the index's node pages now: every valid node id lies below
+ * (OMENDB_INVALID_NODE, which is never a node, at most).  One system call.
+ */
+uint32
+omendb_node_slots(Relation index, const OmenMetaPageData *meta)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	uint64		slots = 0;
+
+	if (nblocks > meta->first_node_block)
+		slots = (uint64) (nblocks - meta->first_node_block) * meta->nodes_per_page;
+	return (uint32) Min(slots, (uint64) OMENDB_INVALID_NODE);
+}
+
 /* The cached bound, or 0 if there is none. */
 static inline uint32
 cached_node_limit(Relation index)
@@ -745,19 +760,13 @@ cached_node_limit(Relation index)
 static uint32
 refresh_node_limit(Relation index, const OmenMetaPageData *meta, bool may_read)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	uint64		limit = 0;
-
-	if (nblocks > meta->first_node_block)
-		limit = (uint64) (nblocks - meta->first_node_block) * meta->nodes_per_page;
-	/* OMENDB_INVALID_NODE is never a node */
-	limit = Min(limit, (uint64) OMENDB_INVALID_NODE);
+	uint32		limit = omendb_node_slots(index, meta);
 
 	if (index->rd_amcache == NULL && may_read)
 		(void) omendb_get_info(index);
 	if (index->rd_amcache != NULL)
-		((OmenIndexInfo *) index->rd_amcache)->node_limit = (uint32) limit;
-	return (uint32) limit;
+		((OmenIndexInfo *) index->rd_amcache)->node_limit = limit;
+	return limit;
 }
 
 /* Raise an error unless node lies on an existing node page. */

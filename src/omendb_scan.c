@@ -404,13 +404,7 @@ result_pop(ResultHeap *h)
 static uint64
 node_slots(OmenScanOpaque so)
 {
-	const OmenMetaPageData *meta = &so->info->meta;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
-	uint64		slots = 0;
-
-	if (nblocks > meta->first_node_block)
-		slots = (uint64) (nblocks - meta->first_node_block) * meta->nodes_per_page;
-	return Min(slots, (uint64) OMENDB_INVALID_NODE);
+	return omendb_node_slots(so->index, &so->info->meta);
 }
 
 /* Switch the visited hash to a bitmap if that takes less memory. */
@@ -1435,7 +1429,12 @@ start_scan(IndexScanDesc scan)
 	/* (a cosine index of zero nodes alone has no entry point: sweep) */
 	if (cur.entry_node != OMENDB_INVALID_NODE)
 		initial_search(so, cur.entry_node);
-	if ((uint64) so->list_size >= node_slots(so))
+	/*
+	 * Slots only grow, so a list shorter than those known to exist at open
+	 * time is not exhaustive: only a long list pays for the system call.
+	 */
+	if ((uint32) so->list_size >= so->info->node_limit &&
+		(uint64) so->list_size >= node_slots(so))
 		meet_unreachable_nodes(so);
 	select_first_batch(so);
 }

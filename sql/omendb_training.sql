@@ -40,10 +40,10 @@ END
 $$;
 
 -- Cosine: a first row of tiny elements is the unit vector
--- [0.026, 0.052, ... 0.41] to the index.  Ranges learned from the raw
--- elements (0.001 to 0.016) clamped every later code, and a LIMIT 10
--- query read some 15,000 buffers of a 130-page index; it reads about 800
--- now, and omendb_check finds no clamped code (it found all 5,001).
+-- [0.026, 0.052, ... 0.41] to the index, so the quantizer trains on that
+-- unit vector, not on the raw elements (0.001 to 0.016), whose ranges
+-- would clamp every later code and make a LIMIT 10 query read most of
+-- the index's 5,000 nodes.  No code is clamped.
 CREATE TABLE omendb_tr (id int, v vector(16));
 CREATE INDEX omendb_tr_cos ON omendb_tr USING omendb (v vector_cosine_ops);
 INSERT INTO omendb_tr VALUES (0, '[0.001,0.002,0.003,0.004,0.005,0.006,0.007,0.008,0.009,0.010,0.011,0.012,0.013,0.014,0.015,0.016]');
@@ -60,9 +60,9 @@ SELECT live_nodes, reachable_fraction, clamped_nodes FROM omendb_check('omendb_t
 DROP TABLE omendb_tr;
 
 -- Inner product: a first row with an element of 2e19 has a squared norm
--- beyond float range.  Summed in float, the index's maximum norm became
--- infinite, every bound -infinity, and each query drained the index
--- (about 15,000 buffers); it reads about 650 now.
+-- beyond float range, so norms are summed in double: in float, the
+-- index's maximum norm would be infinite, every bound -infinity, and each
+-- query would drain the index.
 CREATE TABLE omendb_tr (id int, v vector(4));
 CREATE INDEX omendb_tr_ip ON omendb_tr USING omendb (v vector_ip_ops);
 INSERT INTO omendb_tr VALUES (0, '[2e19,1,1,1]');

@@ -5,7 +5,7 @@
 # meta page that makes them live last.  A crash between the two leaves an
 # untrained index with quantizer pages behind its meta page, and the next
 # insert trains again.  An index on a column without a typmod (which
-# CREATE INDEX now refuses, but older indexes may have) could retrain for
+# CREATE INDEX refuses, but an index from an older version may have) could retrain for
 # another dimension, with fewer quantizer pages, so that node pages start
 # where a stale quantizer page lies.  Inserts must still work, and the
 # index must stay valid, also after crash recovery replays the retraining.

@@ -94,6 +94,8 @@ typedef struct BenchOptions
 	bool		reuse_table;
 	const char *storage;		/* storage of the embedding column, or NULL */
 	bool		no_plot;
+	const char *query_table;	/* also load the queries here, or NULL */
+	bool		load_only;
 	int			threads;
 	int			repeat;
 	int			floor_lookups;
@@ -920,37 +922,44 @@ copy_send(PGconn *conn, const char *buf, size_t len)
 		die("COPY failed: %s", PQerrorMessage(conn));
 }
 
-/* Stream all rows as COPY binary: header, tuples, trailer. */
+/*
+ * Stream n vectors into table (id, embedding[, category]) as COPY binary:
+ * header, tuples, trailer.  Vector r gets id r + 1; category, if not NULL,
+ * holds the third column.
+ */
 static void
-copy_rows(PGconn *conn, const Dataset *ds, bool with_category)
+copy_vectors(PGconn *conn, const char *table, const float *vectors, int n,
+			 int dim, const int *category)
 {
 	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-	int			vlen = vector_wire_size(ds->dim);
-	int			tuple_len = 2 + 4 + 4 + 4 + vlen + (with_category ? 8 : 0);
+	int			vlen = vector_wire_size(dim);
+	int			tuple_len = 2 + 4 + 4 + 4 + vlen + (category ? 8 : 0);
 	size_t		cap = COPY_CHUNK + tuple_len;
 	char	   *buf = xmalloc(cap);
 	size_t		used = 0;
+	char		sql[256];
 	PGresult   *res;
 
-	res = PQexec(conn, "COPY items FROM STDIN (FORMAT binary)");
+	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN (FORMAT binary)", table);
+	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		die("COPY failed: %s", PQerrorMessage(conn));
 	PQclear(res);
 	copy_send(conn, header, sizeof(header));
 
-	for (int r = 0; r < ds->nrows; r++)
+	for (int r = 0; r < n; r++)
 	{
 		char	   *p = buf + used;
 
-		put_be16(p, with_category ? 3 : 2);
+		put_be16(p, category ? 3 : 2);
 		put_be32(p + 2, 4);
 		put_be32(p + 6, r + 1);
 		put_be32(p + 10, vlen);
-		encode_vector(p + 14, ds->rows + (size_t) r * ds->dim, ds->dim);
-		if (with_category)
+		encode_vector(p + 14, vectors + (size_t) r * dim, dim);
+		if (category)
 		{
 			put_be32(p + 14 + vlen, 4);
-			put_be32(p + 18 + vlen, ds->category[r]);
+			put_be32(p + 18 + vlen, category[r]);
 		}
 		used += tuple_len;
 		if (used >= COPY_CHUNK)
@@ -1064,11 +1073,45 @@ load_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 				 "ALTER TABLE items ALTER COLUMN embedding SET STORAGE %s", opt->storage);
 		exec_sql(conn, sql);
 	}
-	copy_rows(conn, ds, opt->category);
+	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
+				 opt->category ? ds->category : NULL);
 	/* The key is built after loading: faster than maintaining it per row. */
 	exec_sql(conn, "ALTER TABLE items ADD PRIMARY KEY (id)");
 	exec_sql(conn, "VACUUM (ANALYZE) items");
 	progress("load: %.1f s", now_seconds() - start);
+}
+
+/*
+ * --query-table: the queries as a table of their own, (id, embedding) with
+ * ids 1..Q in query order and the storage of items, so that they can be
+ * run inside the server.  Always rebuilt: it is small.
+ */
+static void
+load_query_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
+{
+	char	   *table = PQescapeIdentifier(conn, opt->query_table,
+										   strlen(opt->query_table));
+	char		sql[512];
+
+	progress("load: %d queries into table %s", ds->nqueries, table);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", table);
+	exec_sql(conn, sql);
+	snprintf(sql, sizeof(sql), "CREATE TABLE %s (id int, embedding vector(%d))",
+			 table, ds->dim);
+	exec_sql(conn, sql);
+	if (opt->storage)
+	{
+		snprintf(sql, sizeof(sql),
+				 "ALTER TABLE %s ALTER COLUMN embedding SET STORAGE %s",
+				 table, opt->storage);
+		exec_sql(conn, sql);
+	}
+	copy_vectors(conn, table, ds->queries, ds->nqueries, ds->dim, NULL);
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD PRIMARY KEY (id)", table);
+	exec_sql(conn, sql);
+	snprintf(sql, sizeof(sql), "VACUUM (ANALYZE) %s", table);
+	exec_sql(conn, sql);
+	PQfreemem(table);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1729,7 +1772,11 @@ usage(void)
 		   "                        type's default), main, plain or extended; omendb\n"
 		   "                        re-checks distances on the heap row, so inline\n"
 		   "                        storage (plain, main) saves a TOAST fetch per row\n"
-		   "  --reuse-table         keep items if it already holds this data\n\n"
+		   "  --reuse-table         keep items if it already holds this data\n"
+		   "  --query-table NAME    also load the queries into table NAME (id 1..Q,\n"
+		   "                        embedding), e.g. to run them inside the server\n"
+		   "  --load-only           load the data (and --query-table), then exit:\n"
+		   "                        no exact neighbours, index or timing\n\n"
 		   "Search:\n"
 		   "  --metric l2|ip|cosine distance (default l2)\n"
 		   "  -k K                  neighbours per query (default %d)\n"
@@ -1806,7 +1853,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		OPT_DATA_DIR = 256, OPT_SYNTHETIC, OPT_SEED, OPT_ROWS, OPT_QUERIES,
 		OPT_CATEGORY, OPT_REUSE, OPT_STORAGE, OPT_METRIC, OPT_INDEX_SQL, OPT_NO_INDEX,
 		OPT_SWEEP, OPT_SESSION_SQL, OPT_REPEAT, OPT_FLOOR, OPT_THREADS,
-		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION
+		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION,
+		OPT_QUERY_TABLE, OPT_LOAD_ONLY
 	};
 	static const struct option long_options[] = {
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -1830,6 +1878,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		{"no-plot", no_argument, NULL, OPT_NO_PLOT},
 		{"conninfo", required_argument, NULL, OPT_CONNINFO},
 		{"extension", required_argument, NULL, OPT_EXTENSION},
+		{"query-table", required_argument, NULL, OPT_QUERY_TABLE},
+		{"load-only", no_argument, NULL, OPT_LOAD_ONLY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -1920,6 +1970,14 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 			case OPT_EXTENSION:
 				opt->extension = optarg;
 				break;
+			case OPT_QUERY_TABLE:
+				if (strcmp(optarg, "items") == 0)
+					die("--query-table: items is the data table");
+				opt->query_table = optarg;
+				break;
+			case OPT_LOAD_ONLY:
+				opt->load_only = true;
+				break;
 			case 'h':
 				usage();
 				exit(0);
@@ -2009,7 +2067,8 @@ main(int argc, char **argv)
 		opt.name = default_name(&opt, &ds);
 	progress("data: %s, %d rows x %d dims, %d queries",
 			 ds.key, ds.nrows, ds.dim, ds.nqueries);
-	get_truth(&opt, &ds, &truth);
+	if (!opt.load_only)
+		get_truth(&opt, &ds, &truth);
 	qp = encode_queries(&ds);
 
 	conn = connect_db(opt.conninfo);
@@ -2020,6 +2079,13 @@ main(int argc, char **argv)
 	free(oid_text);
 
 	load_table(conn, &opt, &ds);
+	if (opt.query_table)
+		load_query_table(conn, &opt, &ds);
+	if (opt.load_only)
+	{
+		PQfinish(conn);
+		return 0;
+	}
 	floor_pass = measure_floor(conn, &opt, &qp, &truth, vector_oid);
 
 	if (opt.no_index)

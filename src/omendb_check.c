@@ -154,29 +154,12 @@ copy_page(CheckState *cs, Relation rel, BlockNumber blkno)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Read and check the meta page (format version aside: see caller). */
+/* Read and check the meta page. */
 static void
 read_meta_page(CheckState *cs, OmenMetaPageData *meta)
 {
-	char	   *problem;
-
 	copy_page(cs, cs->index, OMENDB_METAPAGE_BLKNO);
-	problem = omendb_meta_page_problem(cs->page);
-	if (problem != NULL)
-		omendb_corrupted(cs->index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO,
-						 problem);
-	omendb_meta_from_page(cs->page, meta);
-	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("index \"%s\" has omendb format version %u, this library reads version %d",
-						RelationGetRelationName(cs->index), meta->version,
-						OMENDB_VERSION),
-				 errhint("REINDEX it.")));
-	problem = omendb_meta_problem(meta);
-	if (problem != NULL)
-		omendb_corrupted(cs->index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO,
-						 problem);
+	omendb_meta_from_page(cs->index, cs->page, meta);
 }
 
 /*

@@ -213,28 +213,6 @@ omendb_meta_page_problem(Page page)
 	return NULL;
 }
 
-/*
- * Copy the meta data of a meta page that passed omendb_meta_page_problem.
- * A meta page without code_dims gets it from its quantizer: the fields
- * before it were always the same.
- */
-void
-omendb_meta_from_page(Page page, OmenMetaPageData *meta)
-{
-	const OmenQuantRoutine *quant;
-
-	if (((PageHeader) page)->pd_lower == META_END)
-	{
-		memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
-		return;
-	}
-	memset(meta, 0, sizeof(OmenMetaPageData));
-	memcpy(meta, OmenPageGetMeta(page), offsetof(OmenMetaPageData, code_dims));
-	quant = omendb_quant_routine(meta->quantizer);
-	if (meta->quant_trained && quant != NULL)
-		meta->code_dims = quant->code_dims(meta->metric, meta->dimensions);
-}
-
 /* Lay out a meta page image. */
 void
 omendb_write_meta_page(Page page, const OmenMetaPageData *meta)
@@ -246,24 +224,29 @@ omendb_write_meta_page(Page page, const OmenMetaPageData *meta)
 }
 
 /*
- * Copy the meta page under a share lock, then check it: every reader goes
- * through here, so a damaged meta page stops them all.
+ * Copy the meta data out of a meta page, checking the page and the copy:
+ * every reader of the meta page goes through here, so a damaged one stops
+ * them all.  A meta page without code_dims gets it from its quantizer: the
+ * fields before it were always the same.
  */
 void
-omendb_read_meta(Relation index, OmenMetaPageData *meta)
+omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 {
-	Buffer		buf;
-	Page		page;
-	char	   *problem;
+	char	   *problem = omendb_meta_page_problem(page);
+	const OmenQuantRoutine *quant;
 
-	buf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	problem = omendb_meta_page_problem(page);
 	if (problem != NULL)
 		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
-	omendb_meta_from_page(page, meta);
-	UnlockReleaseBuffer(buf);
+	if (((PageHeader) page)->pd_lower == META_END)
+		memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
+	else
+	{
+		memset(meta, 0, sizeof(OmenMetaPageData));
+		memcpy(meta, OmenPageGetMeta(page), offsetof(OmenMetaPageData, code_dims));
+		quant = omendb_quant_routine(meta->quantizer);
+		if (meta->quant_trained && quant != NULL)
+			meta->code_dims = quant->code_dims(meta->metric, meta->dimensions);
+	}
 
 	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
 		ereport(ERROR,
@@ -274,6 +257,17 @@ omendb_read_meta(Relation index, OmenMetaPageData *meta)
 	problem = omendb_meta_problem(meta);
 	if (problem != NULL)
 		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
+}
+
+/* Read the meta page (omendb_meta_from_page) under a share lock. */
+void
+omendb_read_meta(Relation index, OmenMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	omendb_meta_from_page(index, BufferGetPage(buf), meta);
+	UnlockReleaseBuffer(buf);
 }
 
 /*

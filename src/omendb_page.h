@@ -93,7 +93,8 @@ extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 							 OmenQuantizer quantizer, float ip_max_norm);
 extern char *omendb_meta_problem(const OmenMetaPageData *meta);
 extern char *omendb_meta_page_problem(Page page);
-extern void omendb_meta_from_page(Page page, OmenMetaPageData *meta);
+extern void omendb_meta_from_page(Relation index, Page page,
+								  OmenMetaPageData *meta);
 extern void omendb_write_meta_page(Page page, const OmenMetaPageData *meta);
 extern void omendb_read_meta(Relation index, OmenMetaPageData *meta);
 extern OmenIndexInfo *omendb_get_info(Relation index);

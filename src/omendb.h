@@ -81,7 +81,7 @@ typedef enum OmenQuantizer
 /*
  * Meta page (block 0).  Stored as the page's contents right after the page
  * header, with pd_lower set past it, like nbtree's metapage.  All fields but
- * the group "change after build" are fixed at build time.
+ * the group that changes after build are fixed at build time.
  */
 typedef struct OmenMetaPageData
 {

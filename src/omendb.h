@@ -1,12 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * omendb.h
- *	  The omendb index access method: on-disk contract and shared
- *	  declarations.
+ *	  The omendb index access method: on-disk contract, options, and the
+ *	  access method's callbacks.
  *
  * Everything that is written to an index page is defined in this file, and
  * nowhere else.  The design (page layout, locking protocol, WAL, algorithms)
- * is explained in src/README.omendb; keep the two in step.
+ * is explained in src/README.omendb; keep the two in step.  The layers have
+ * headers of their own: the quantizer (omendb_quant.h), the page layer
+ * (omendb_page.h), the metric transforms (omendb_metric.h), the kernels
+ * (kernels.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -78,7 +81,7 @@ typedef enum OmenQuantizer
 /*
  * Meta page (block 0).  Stored as the page's contents right after the page
  * header, with pd_lower set past it, like nbtree's metapage.  All fields but
- * the last group are fixed at build time.
+ * the group that changes after build are fixed at build time.
  */
 typedef struct OmenMetaPageData
 {
@@ -96,8 +99,8 @@ typedef struct OmenMetaPageData
 	float4		ip_max_norm;	/* inner product only: M of the MIPS-to-L2
 								 * transform, x indexed as
 								 * [x, sqrt(M^2 - |x|^2)] */
-	uint32		code_size;		/* bytes of quantized code per node (one a
-								 * dimension, plus one for inner product) */
+	uint32		code_size;		/* bytes of quantized code per node, as the
+								 * quantizer lays it out for code_dims */
 	uint32		label_size;		/* bytes of filter labels per node; 0 in
 								 * version 1, reserved for in-graph filters */
 	uint32		node_size;		/* MAXALIGNed bytes of one node item */
@@ -116,6 +119,13 @@ typedef struct OmenMetaPageData
 								 * follow from the relation's size */
 	float4		max_error;		/* reserved, 0 in version 1: the scan tracks
 								 * the largest error among nodes it met */
+
+	/* Fixed at build, like the first group. */
+	uint32		code_dims;		/* dimensions a code encodes, those of the
+								 * vector as indexed (OmenCodeDims); a meta
+								 * page whose pd_lower ends before this
+								 * field predates it, and is read with the
+								 * value the quantizer gives */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -131,7 +141,7 @@ typedef OmenMetaPageData *OmenMetaPage;
  *
  *		OmenNodeHeaderData
  *		uint32	neighbors[max_degree]	(first nneighbors are valid)
- *		uint8	code[code_size]
+ *		uint8	code[code_size]			(the quantizer's layout)
  *		uint8	labels[label_size]		(absent in version 1)
  */
 typedef struct OmenNodeHeaderData
@@ -204,6 +214,7 @@ typedef struct OmenSQ8Dim
 #define OMENDB_MIN_BUILD_LIST		8
 #define OMENDB_MAX_BUILD_LIST		1000
 #define OMENDB_DEFAULT_ALPHA		1.2
+#define OMENDB_DEFAULT_QUANTIZER	"sq8"
 
 /*
  * The build places nodes with a short list, then refines every node with
@@ -248,89 +259,11 @@ extern int	omendb_effective_list_size(OmenMetric metric);
  */
 
 /*
- * What a backend needs to compute distances against an index's codes.  Kept
- * in rd_amcache once the quantizer is trained, since it never changes after.
+ * A trained quantizer and a query prepared for its codes: the quantizer
+ * interface (omendb_quant.h) defines them.
  */
-typedef struct OmenQuantState
-{
-	int			dim;
-	OmenQuantizer kind;
-	int			code_size;
-	float	   *lower;			/* per-dimension lower bound */
-	float	   *step;			/* per-dimension step */
-	float	   *weight;			/* step^2 / dist_unscale^2, for distances in
-								 * code space */
-	double		dist_unscale;	/* a power of two near the largest step:
-								 * code distances are in its units */
-	int16	   *iweight;		/* weight quantized to 0..127, for the
-								 * integer code-to-code kernel */
-	float		iweight_scale;	/* weight ~= iweight * iweight_scale */
-	bool		iweight_ok;		/* iweight is faithful enough to use */
-	int16	   *sweight;		/* weight rounded down to 0..4095, for the
-								 * scan's integer kernel */
-	double		sweight_scale;	/* sweight * sweight_scale <= weight */
-	int64		sweight_sum;	/* sum of sweight */
-} OmenQuantState;
-
-/*
- * The fixed parameters of an index, as read from its meta page: one palloc
- * chunk, quantizer arrays included, so that it can live in rd_amcache
- * (which the relcache pfrees on invalidation) and be copied whole by scans
- * that outlive a call.
- */
-typedef struct OmenIndexInfo
-{
-	Size		size;			/* of the whole chunk */
-	OmenMetaPageData meta;		/* copy of the meta page at open time */
-	OmenQuantState *quant;		/* NULL while untrained, else quantdata */
-	OmenQuantState quantdata;
-	uint32		node_limit;		/* node ids below this lie on pages known
-								 * to exist (kept up to date in rd_amcache,
-								 * see omendb_page.c; in a scan's copy, a
-								 * lower bound on the node slots) */
-	/* quantizer arrays follow */
-} OmenIndexInfo;
-
-/*
- * A query prepared for code distances.  The graph is searched by squared
- * Euclidean distance in code space: the query mapped to (q - lower) / step
- * gives sum(weight * (q' - code)^2).  For inner product the query is
- * [q, 0] in the transformed space, and the bound on q . x comes from
- * q . lower + sum(q * step * code) over the first ipdim dimensions.
- */
-typedef struct OmenQuery
-{
-	OmenMetric	metric;
-	int			dim;			/* code dimensions */
-	float	   *q;				/* the query as indexed (normalized for
-								 * cosine, zero-extended for IP) */
-	float	   *qcode;			/* the query in code space (L2 and cosine,
-								 * float kernel) */
-	float		qnorm;			/* |q| */
-	int			ipdim;			/* inner product: the original dimension */
-	float	   *qip;			/* inner product: q * step, scaled */
-	double		ipconst;		/* inner product: q . lower, scaled */
-	double		ip_unscale;		/* inner product: undoes the scaling */
-	const uint8 *qbytes;		/* if set, the query is this code (L2
-								 * only): graph building compares codes
-								 * with integer arithmetic */
-	const OmenQuantState *quant;
-	double		abs_slack;		/* what float arithmetic below the normal
-								 * range can cost a bound (scans; see
-								 * omendb_score_node) */
-
-	/*
-	 * Scans (L2 and cosine) score codes with integer arithmetic where the
-	 * CPU has a fast integer kernel (omendb_query_init); qround is NULL
-	 * otherwise, and for graph building.
-	 */
-	uint8	   *qround;			/* the query's nearest code */
-	int16	   *qcross;			/* its offset from that code, weighted and
-								 * scaled to 12 bits */
-	double		cross_scale;	/* qcross = weight * offset * cross_scale */
-	double		cross_const;	/* the terms that depend on the query only */
-	double		cross_slack;	/* what rounding qcross can cost */
-} OmenQuery;
+typedef struct OmenQuantState OmenQuantState;
+typedef struct OmenQuery OmenQuery;
 
 /* A node met by a graph search, with its approximate distance. */
 typedef struct OmenCandidate
@@ -373,102 +306,11 @@ extern bytea *omendb_options(Datum reloptions, bool validate);
 extern OmenMetric omendb_index_metric(Relation index);
 extern void omendb_option_values(Relation index, int *degree, int *list,
 								 double *alpha, OmenQuantizer *quantizer);
-
-/* omendb_page.c */
-extern void omendb_init_page(Page page, uint16 kind);
-extern void omendb_corrupted(Relation index, const char *fmt,...)
-			pg_attribute_printf(2, 3) pg_attribute_noreturn();
-extern char *omendb_page_problem(Page page, uint16 kind);
-extern char *omendb_meta_problem(const OmenMetaPageData *meta);
-extern char *omendb_meta_page_problem(Page page);
-extern char *omendb_quant_page_problem(Page page,
-									   const OmenMetaPageData *meta,
-									   BlockNumber p);
-extern char *omendb_node_page_problem(Page page,
-									  const OmenMetaPageData *meta);
-extern char *omendb_node_item_problem(Page page,
-									  const OmenMetaPageData *meta,
-									  OffsetNumber off);
-extern void omendb_check_page(Relation index, Buffer buf, Page page,
-							  uint16 kind);
-extern void omendb_check_node_page(Relation index, Buffer buf, Page page,
-								   const OmenMetaPageData *meta);
-extern void omendb_check_neighbors(Relation index,
-								   const OmenMetaPageData *meta,
-								   BlockNumber blkno, OffsetNumber off,
-								   OmenNodeHeader node);
-extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
-							 int degree, int list, double alpha,
-							 OmenQuantizer quantizer, float ip_max_norm);
-extern void omendb_write_meta_page(Page page, const OmenMetaPageData *meta);
-extern void omendb_read_meta(Relation index, OmenMetaPageData *meta);
-extern OmenIndexInfo *omendb_get_info(Relation index);
-extern OmenIndexInfo *omendb_copy_info(const OmenIndexInfo *info);
-extern void omendb_invalidate_info(Relation index);
-extern void omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
-									 BlockNumber first, ForkNumber fork,
-									 bool use_wal);
-extern OmenQuantState *omendb_read_quant(Relation index,
-										 const OmenMetaPageData *meta);
-extern BlockNumber omendb_node_block(const OmenMetaPageData *meta,
-									 uint32 node);
-extern OffsetNumber omendb_node_offset(const OmenMetaPageData *meta,
-									   uint32 node);
-extern uint32 omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
-							 OffsetNumber off);
-extern uint32 omendb_node_slots(Relation index, const OmenMetaPageData *meta);
-extern int	omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
-								   BlockNumber blkno);
-extern OmenNodeHeader omendb_page_node(Relation index, Page page,
-									   const OmenMetaPageData *meta,
-									   OffsetNumber off);
-extern void omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
-								  ItemPointer tid);
-
-typedef void (*OmenNodeVisitor) (OmenNodeHeader node, int idx, void *arg);
-extern void omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,
-							   const uint32 *nodes, int n,
-							   OmenNodeVisitor visitor, void *arg);
-
-/* An atomic change of a few pages, WAL-logged through generic xlog. */
-typedef struct OmenPageEdit
-{
-	GenericXLogState *state;	/* NULL when not WAL-logging (build) */
-	int			nbufs;
-	Buffer		bufs[MAX_GENERIC_XLOG_PAGES];
-} OmenPageEdit;
-
-extern void omendb_edit_begin(OmenPageEdit *edit, Relation index,
-							  bool use_wal);
-extern Page omendb_edit_page(OmenPageEdit *edit, Buffer buf, bool new_page);
-extern void omendb_edit_finish(OmenPageEdit *edit);
-
-/* omendb_quant.c */
-extern void omendb_quant_kernels_init(void);
-extern Datum omendb_kernels(PG_FUNCTION_ARGS);
-extern OmenQuantState *omendb_sq8_alloc(int dim);
-extern void omendb_sq8_set_ranges(OmenQuantState *qs, const float *minv,
-								  const float *maxv);
-extern void omendb_sq8_finish(OmenQuantState *qs);
-extern float omendb_sq8_encode(const OmenQuantState *qs, const float *x,
-							   uint8 *code);
-extern void omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
-							  OmenMetric metric, const float *x, int dim,
-							  bool scan);
-extern void omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
-								   const uint8 *code);
-extern void omendb_query_from_code(OmenQuery *query, const uint8 *code);
-extern float omendb_code_distance(const OmenQuery *query, const uint8 *code);
-extern double omendb_score_node(const OmenQuery *query,
-								const OmenNodeHeader node, const uint8 *code,
-								float *approx);
-extern bool omendb_prepare_vector(OmenMetric metric, const float *in,
-								  int dim, float ip_max_norm, float *out,
-								  float *norm);
-extern void omendb_check_ip_norm(Relation index, OmenMetric metric,
-								 float norm);
-extern void omendb_prepare_query(OmenMetric metric, const float *in, int dim,
-								 float *out);
+extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
+								double loop_count, Cost *indexStartupCost,
+								Cost *indexTotalCost,
+								Selectivity *indexSelectivity,
+								double *indexCorrelation, double *indexPages);
 
 /* omendb_graph.c */
 extern int	omendb_greedy_search(OmenGraphSource *src, const OmenQuery *query,
@@ -509,12 +351,5 @@ extern IndexBulkDeleteResult *omendb_bulkdelete(IndexVacuumInfo *info,
 												void *callback_state);
 extern IndexBulkDeleteResult *omendb_vacuumcleanup(IndexVacuumInfo *info,
 												   IndexBulkDeleteResult *stats);
-
-/* omendb_cost.c */
-extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
-								double loop_count, Cost *indexStartupCost,
-								Cost *indexTotalCost,
-								Selectivity *indexSelectivity,
-								double *indexCorrelation, double *indexPages);
 
 #endif							/* OMENDB_H */

@@ -40,6 +40,9 @@
 #include "utils/rel.h"
 
 #include "omendb.h"
+#include "omendb_metric.h"
+#include "omendb_page.h"
+#include "omendb_quant.h"
 
 /* The graph under construction. */
 typedef struct BuildGraph
@@ -559,7 +562,7 @@ graph_add(BuildState *bs, ItemPointer tid, float norm)
 	p = g->n++;
 	g->tids[p] = *tid;
 	g->norms[p] = norm;
-	g->errors[p] = omendb_sq8_encode(bs->quant, bs->v, g->codes + (Size) p * g->code_size);
+	g->errors[p] = omendb_quant_encode(bs->quant, bs->v, g->codes + (Size) p * g->code_size);
 	graph_insert(bs, p, bs->v);
 }
 
@@ -998,8 +1001,7 @@ train(BuildState *bs)
 			bs->maxv[i] = 1;
 		}
 	}
-	bs->quant = omendb_sq8_alloc(bs->cdim);
-	omendb_sq8_set_ranges(bs->quant, bs->minv, bs->maxv);
+	bs->quant = omendb_quant_train(bs->quantizer, bs->cdim, bs->minv, bs->maxv);
 	bs->centroidv = palloc(sizeof(float) * bs->cdim);
 	for (int i = 0; i < bs->cdim; i++)
 		bs->centroidv[i] = bs->count > 0 ? (float) (bs->sum[i] / bs->count) : 0;

@@ -55,6 +55,9 @@
 #include "utils/snapmgr.h"
 
 #include "omendb.h"
+#include "omendb_metric.h"
+#include "omendb_page.h"
+#include "omendb_quant.h"
 
 PG_FUNCTION_INFO_V1(omendb_check);
 
@@ -151,29 +154,12 @@ copy_page(CheckState *cs, Relation rel, BlockNumber blkno)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Read and check the meta page (format version aside: see caller). */
+/* Read and check the meta page. */
 static void
 read_meta_page(CheckState *cs, OmenMetaPageData *meta)
 {
-	char	   *problem;
-
 	copy_page(cs, cs->index, OMENDB_METAPAGE_BLKNO);
-	problem = omendb_meta_page_problem(cs->page);
-	if (problem != NULL)
-		omendb_corrupted(cs->index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO,
-						 problem);
-	memcpy(meta, OmenPageGetMeta(cs->page), sizeof(OmenMetaPageData));
-	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("index \"%s\" has omendb format version %u, this library reads version %d",
-						RelationGetRelationName(cs->index), meta->version,
-						OMENDB_VERSION),
-				 errhint("REINDEX it.")));
-	problem = omendb_meta_problem(meta);
-	if (problem != NULL)
-		omendb_corrupted(cs->index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO,
-						 problem);
+	omendb_meta_from_page(cs->index, cs->page, meta);
 }
 
 /*
@@ -193,26 +179,6 @@ compare_meta(CheckState *cs, const OmenMetaPageData *later)
 	if (memcmp(&a, &b, sizeof(OmenMetaPageData)) != 0)
 		omendb_corrupted(cs->index, "Block %u: the fixed fields of the meta page changed while the index was being checked.",
 						 OMENDB_METAPAGE_BLKNO);
-}
-
-/*
- * The largest error bound the encoder gives a vector inside the quantizer's
- * ranges.  Each dimension then rounds to its nearest code, at most half a
- * step away, so the error is at most half the diagonal of a cell,
- * 0.5 sqrt(sum step^2).  The encoder's float rounding adds less than 1e-4
- * of that, and rounding the bound up one unit in the last place adds at
- * most one subnormal unit to a subnormal bound; the margins cover both.  A
- * larger bound means that some dimension's code was clamped to 0 or 255,
- * far enough outside the ranges to cost the bound its precision.
- */
-static double
-unclamped_error_limit(const OmenQuantState *qs)
-{
-	double		ss = 0;
-
-	for (int i = 0; i < qs->dim; i++)
-		ss += (double) qs->step[i] * qs->step[i];
-	return 0.5 * sqrt(ss) * 1.001 + 2 * ldexp(1.0, FLT_MIN_EXP - FLT_MANT_DIG);
 }
 
 /* ----------------------------------------------------------------
@@ -714,21 +680,6 @@ read_node(CheckState *cs, uint32 node)
 	return (OmenNodeHeader) PageGetItem(cs->page, PageGetItemId(cs->page, off));
 }
 
-/* |x - decode(code)|, exactly as far as double arithmetic goes. */
-static double
-quantization_error(const OmenQuantState *qs, const float *x, const uint8 *code)
-{
-	double		err = 0;
-
-	for (int i = 0; i < qs->dim; i++)
-	{
-		double		d = (double) x[i] - ((double) qs->lower[i] + (double) qs->step[i] * code[i]);
-
-		err += d * d;
-	}
-	return sqrt(err);
-}
-
 /*
  * A heap row the index should hold (visible to the snapshot, the indexed
  * value not NULL, the predicate true): exactly one live node has its TID,
@@ -777,7 +728,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	if (!in_graph)
 		return;
 
-	enc_error = omendb_sq8_encode(cs->quant, cs->v, cs->code);
+	enc_error = omendb_quant_encode(cs->quant, cs->v, cs->code);
 	if (hash_bytes_extended(cs->code, meta->code_size, 0) != ln->codehash)
 	{
 		const uint8 *stored = OmenNodeCode(read_node(cs, ln->node), meta->max_degree);
@@ -809,7 +760,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	 * the true distance between the vector and its decoded code.  The
 	 * encoder rounds it up; allow for nothing more than float rounding.
 	 */
-	err = quantization_error(cs->quant, cs->v, cs->code);
+	err = omendb_quant_decode_error(cs->quant, cs->v, cs->code);
 	if (!(ln->error >= err * (1.0 - 2 * FLT_EPSILON)))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g is below the true error %g of heap row (%u,%u).",
 						 omendb_node_block(meta, ln->node),
@@ -1008,7 +959,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 	{
 		/* other blocks of an untrained index are left by a failed training */
 		cs->quant = omendb_read_quant(index, &cs->meta);
-		cs->clamp_limit = unclamped_error_limit(cs->quant);
+		cs->clamp_limit = omendb_quant_unclamped_error_limit(cs->quant);
 		read_node_pages(cs);
 	}
 

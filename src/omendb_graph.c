@@ -16,6 +16,7 @@
 #include "common/hashfn.h"
 
 #include "omendb.h"
+#include "omendb_quant.h"
 
 /*
  * qsort_arg comparator: by distance, then by a hash of the node id salted

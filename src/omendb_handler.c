@@ -27,6 +27,8 @@
 #include "utils/syscache.h"
 
 #include "omendb.h"
+#include "kernels.h"
+#include "omendb_quant.h"
 
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
@@ -45,22 +47,22 @@ check_scan_mem_limit(int *newval, void **extra, GucSource source)
 	return false;
 }
 
-/* Only "sq8" for now; RaBitQ will be the second. */
+/* The quantizer reloption names one of the quantizers (omendb_quant.c). */
 static void
 validate_quantizer(const char *value)
 {
-	if (value == NULL || strcmp(value, "sq8") == 0)
+	if (value == NULL || omendb_quant_routine_by_name(value) != NULL)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value for omendb option \"quantizer\": \"%s\"", value),
-			 errdetail("Valid values are \"sq8\".")));
+			 errdetail("Valid values are %s.", omendb_quant_names())));
 }
 
 void
 _PG_init(void)
 {
-	omendb_quant_kernels_init();
+	omendb_kernels_init();
 
 	omendb_relopt_kind = add_reloption_kind();
 	add_int_reloption(omendb_relopt_kind, "graph_degree",
@@ -77,7 +79,8 @@ _PG_init(void)
 					   OMENDB_DEFAULT_ALPHA, 1.0, 2.0, AccessExclusiveLock);
 	add_string_reloption(omendb_relopt_kind, "quantizer",
 						 "Quantizer for node codes (sq8)",
-						 "sq8", validate_quantizer, AccessExclusiveLock);
+						 OMENDB_DEFAULT_QUANTIZER, validate_quantizer,
+						 AccessExclusiveLock);
 
 	DefineCustomIntVariable("omendb.search_list_size",
 							"Candidate list size of an index search.",
@@ -137,11 +140,15 @@ omendb_option_values(Relation index, int *degree, int *list, double *alpha,
 					 OmenQuantizer *quantizer)
 {
 	OmenOptions *opts = (OmenOptions *) index->rd_options;
+	const char *name = OMENDB_DEFAULT_QUANTIZER;
 
 	*degree = opts ? opts->graph_degree : OMENDB_DEFAULT_GRAPH_DEGREE;
 	*list = opts ? opts->build_list_size : OMENDB_DEFAULT_BUILD_LIST;
 	*alpha = opts ? opts->alpha : OMENDB_DEFAULT_ALPHA;
-	*quantizer = OMENDB_QUANT_SQ8;
+	if (opts && opts->quantizer_offset != 0)
+		name = (const char *) opts + opts->quantizer_offset;
+	validate_quantizer(name);
+	*quantizer = omendb_quant_routine_by_name(name)->kind;
 	check_list_covers_degree(*list, *degree);
 }
 

@@ -26,6 +26,9 @@
 #include "utils/rel.h"
 
 #include "omendb.h"
+#include "omendb_metric.h"
+#include "omendb_page.h"
+#include "omendb_quant.h"
 
 /* How often a reverse edge is retried when its target changes under us. */
 #define BACK_EDGE_ATTEMPTS 3
@@ -171,40 +174,6 @@ page_source_init(PageSource *ps, Relation index, const OmenMetaPageData *meta)
  */
 
 /*
- * The ranges an index built empty learns from its first vector, as indexed
- * (the unit vector for cosine): each dimension spans [-2m, 2m], m = max
- * |x[i]|, so that later vectors of a similar scale encode without
- * clamping.  Cosine ranges never need to reach past [-1, 1], where every
- * unit vector lies.  For inner product the extra dimension spans [0, M],
- * M = ip_max_norm.  The error bound keeps results exact whatever the fit; a
- * poor fit only costs speed and recall, and REINDEX retrains from the data.
- */
-static void
-first_vector_ranges(OmenMetric metric, const float *x, int dim,
-					float ip_max_norm, float *minv, float *maxv)
-{
-	float		m = 0;
-
-	for (int i = 0; i < dim; i++)
-		m = Max(m, fabsf(x[i]));
-	if (m == 0)
-		m = 1;
-	for (int i = 0; i < dim; i++)
-	{
-		/* twice the first vector's range, short of overflowing a float */
-		minv[i] = m > FLT_MAX / 4 ? -FLT_MAX / 2 : -2 * m;
-		if (metric == OMENDB_METRIC_COSINE)
-			minv[i] = Max(minv[i], -1.0f);
-		maxv[i] = -minv[i];
-	}
-	if (metric == OMENDB_METRIC_IP)
-	{
-		minv[dim] = 0;
-		maxv[dim] = ip_max_norm;
-	}
-}
-
-/*
  * M for an inner-product index built empty: room for vectors twice as long
  * as the first one, kept within float range (a longer vector only loses
  * the transform's extra dimension, see omendb_prepare_vector, never a
@@ -271,8 +240,6 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	OmenMetaPageData meta;
 	OmenQuantState *qs;
 	float	   *v;
-	float	   *minv;
-	float	   *maxv;
 	float		ip_max_norm = 0;
 	float		norm;
 	int			cdim;
@@ -298,11 +265,8 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	v = palloc(sizeof(float) * cdim);
 	/* a zero vector under cosine comes out zero, and gets [-1, 1] */
 	(void) omendb_prepare_vector(meta.metric, x, dim, ip_max_norm, v, &norm);
-	minv = palloc(sizeof(float) * cdim);
-	maxv = palloc(sizeof(float) * cdim);
-	first_vector_ranges(meta.metric, v, dim, ip_max_norm, minv, maxv);
-	qs = omendb_sq8_alloc(cdim);
-	omendb_sq8_set_ranges(qs, minv, maxv);
+	qs = omendb_quant_train_first(meta.quantizer, meta.metric, v, dim,
+								  ip_max_norm);
 
 	/* keep the options from build time; only the layout is new */
 	omendb_fill_meta(&meta, dim, meta.metric, meta.graph_degree,
@@ -745,7 +709,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 				 errhint("The column has no typmod, so the index took its dimension from the first vector it indexed, "
 						 "even one rolled back.  Declare the column as vector(n), which rebuilds the index.") : 0));
 
-	v = palloc(sizeof(float) * meta->code_size);
+	v = palloc(sizeof(float) * meta->code_dims);
 	image = palloc0(meta->node_size);
 	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))
 	{
@@ -761,7 +725,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	hdr->heaptid = *tid;
 	hdr->flags = OMENDB_NODE_LIVE;
 	hdr->norm = norm;
-	hdr->error = omendb_sq8_encode(info->quant, v, OmenNodeCode(hdr, meta->max_degree));
+	hdr->error = omendb_quant_encode(info->quant, v, OmenNodeCode(hdr, meta->max_degree));
 
 	/* graph distances are L2 in code space for every metric */
 	omendb_query_init_code(&query, info->quant, OmenNodeCode(hdr, meta->max_degree));

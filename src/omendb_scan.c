@@ -56,6 +56,9 @@
 #include "utils/tuplesort.h"
 
 #include "omendb.h"
+#include "omendb_metric.h"
+#include "omendb_page.h"
+#include "omendb_quant.h"
 
 /* A node the scan has met, as scored from its page. */
 typedef struct ScanNode
@@ -1391,10 +1394,10 @@ start_scan(IndexScanDesc scan)
 		return;
 	}
 
-	so->qv = palloc(sizeof(float) * meta->code_size);
+	so->qv = palloc(sizeof(float) * meta->code_dims);
 	omendb_prepare_query(meta->metric, so->qvec->x, meta->dimensions, so->qv);
 	omendb_query_init(&so->query, so->info->quant, meta->metric, so->qv,
-					  meta->code_size, true);
+					  meta->code_dims, true);
 
 	so->list_size = omendb_effective_list_size(meta->metric);
 	so->capnodes = 1024;

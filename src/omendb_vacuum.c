@@ -19,6 +19,7 @@
 #include "utils/rel.h"
 
 #include "omendb.h"
+#include "omendb_page.h"
 
 /*
  * Visit every node page; with a callback, mark the nodes it says are dead.

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
- * distance.c
- *	  Float distance kernels shared by the vector type and the index.
+ * kernels_float.c
+ *	  Float distance kernels of the vector type.
  *
  * Each kernel is written once, as a macro over GCC vector extensions:
  * vectors loaded unaligned through memcpy, with four independent partial
@@ -10,12 +10,12 @@
  * parallelism explicit.
  *
  * On x86-64 each kernel is instantiated three times, for AVX-512 (16-float
- * vectors), AVX2+FMA (8) and the SSE2 baseline (4), and the first call of
- * each kernel picks the best version the CPU supports and stores it in a
- * function pointer.  We use explicit target attributes rather than
- * target_clones because target_clones splits "avx2,fma" into two separate
- * clones.  The versions add in different orders and only the wider ones
- * fuse multiply-adds, so results may differ between CPUs in the last bits.
+ * vectors), AVX2+FMA (8) and the SSE2 baseline (4), and the dispatcher
+ * (kernels.c) picks the best version the CPU supports when the library
+ * loads.  We use explicit target attributes rather than target_clones
+ * because target_clones splits "avx2,fma" into two separate clones.  The
+ * versions add in different orders and only the wider ones fuse
+ * multiply-adds, so results may differ between CPUs in the last bits.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,7 +24,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "distance.h"
+#include "kernels.h"
 
 /*
  * Vector types of each instruction set's native width.  GCC lowers generic
@@ -286,118 +286,24 @@ DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))), v8sf, v8si, 8)
 DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx2,fma"))), v16sf, v16si, 16)
 #endif
 
-typedef float (*pair_kernel) (const float *a, const float *b, int n);
-typedef float (*single_kernel) (const float *a, int n);
-typedef double (*cosine_kernel) (const float *a, const float *b, int n);
-
-static float l2_squared_resolve(const float *a, const float *b, int n);
-static float inner_product_resolve(const float *a, const float *b, int n);
-static float l1_resolve(const float *a, const float *b, int n);
-static float norm_squared_resolve(const float *a, int n);
-static double cosine_distance_resolve(const float *a, const float *b, int n);
-
-/* Each pointer starts at its resolver, which replaces it on first call */
-static pair_kernel l2_squared_impl = l2_squared_resolve;
-static pair_kernel inner_product_impl = inner_product_resolve;
-static pair_kernel l1_impl = l1_resolve;
-static single_kernel norm_squared_impl = norm_squared_resolve;
-static cosine_kernel cosine_distance_impl = cosine_distance_resolve;
-
-/*
- * The best instruction set this CPU (and OS) supports, capped by
- * OMENDB_KERNELS.
- */
-OmenKernelLevel
-omendb_kernel_level(void)
-{
-	const char *cap = getenv("OMENDB_KERNELS");
-	OmenKernelLevel level = OMENDB_KERNELS_PORTABLE;
-
 #ifdef OMENDB_DISPATCH
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") &&
-		__builtin_cpu_supports("avx2") &&
-		__builtin_cpu_supports("fma"))
-		level = OMENDB_KERNELS_AVX512;
-	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		level = OMENDB_KERNELS_AVX2;
-#endif
-	if (cap && strcmp(cap, "portable") == 0)
-		level = OMENDB_KERNELS_PORTABLE;
-	else if (cap && strcmp(cap, "avx2") == 0)
-		level = Min(level, OMENDB_KERNELS_AVX2);
-	return level;
-}
-
-#ifdef OMENDB_DISPATCH
-#define CHOOSE(name) \
-	(omendb_kernel_level() == OMENDB_KERNELS_AVX512 ? name##_avx512 : \
-	 omendb_kernel_level() == OMENDB_KERNELS_AVX2 ? name##_avx2 : name##_default)
+#define CHOOSE(name, level) \
+	((level) == OMENDB_KERNELS_AVX512 ? name##_avx512 : \
+	 (level) == OMENDB_KERNELS_AVX2 ? name##_avx2 : name##_default)
 #else
-#define CHOOSE(name) (name##_default)
+#define CHOOSE(name, level) (name##_default)
 #endif
 
-static float
-l2_squared_resolve(const float *a, const float *b, int n)
+/* The float kernels of a level, for the dispatcher. */
+void
+omendb_float_kernels_choose(OmenKernels *k, OmenKernelLevel level)
 {
-	l2_squared_impl = CHOOSE(l2_squared);
-	return l2_squared_impl(a, b, n);
-}
+	static const char *const names[] = {"portable", "avx2", "avx512"};
 
-static float
-inner_product_resolve(const float *a, const float *b, int n)
-{
-	inner_product_impl = CHOOSE(inner_product);
-	return inner_product_impl(a, b, n);
-}
-
-static float
-l1_resolve(const float *a, const float *b, int n)
-{
-	l1_impl = CHOOSE(l1);
-	return l1_impl(a, b, n);
-}
-
-static float
-norm_squared_resolve(const float *a, int n)
-{
-	norm_squared_impl = CHOOSE(norm_squared);
-	return norm_squared_impl(a, n);
-}
-
-static double
-cosine_distance_resolve(const float *a, const float *b, int n)
-{
-	cosine_distance_impl = CHOOSE(cosine_distance);
-	return cosine_distance_impl(a, b, n);
-}
-
-float
-vec_l2_squared(const float *a, const float *b, int n)
-{
-	return l2_squared_impl(a, b, n);
-}
-
-float
-vec_inner_product(const float *a, const float *b, int n)
-{
-	return inner_product_impl(a, b, n);
-}
-
-float
-vec_l1(const float *a, const float *b, int n)
-{
-	return l1_impl(a, b, n);
-}
-
-float
-vec_norm_squared(const float *a, int n)
-{
-	return norm_squared_impl(a, n);
-}
-
-double
-vec_cosine_distance(const float *a, const float *b, int n)
-{
-	return cosine_distance_impl(a, b, n);
+	k->l2_squared = CHOOSE(l2_squared, level);
+	k->inner_product = CHOOSE(inner_product, level);
+	k->l1 = CHOOSE(l1, level);
+	k->norm_squared = CHOOSE(norm_squared, level);
+	k->cosine_distance = CHOOSE(cosine_distance, level);
+	k->float_name = names[level];
 }

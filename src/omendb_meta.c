@@ -1,0 +1,337 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_meta.c
+ *	  The meta page: its layout, checks, reading and writing; and the
+ *	  relcache's copy of an index's fixed parameters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/memutils.h"
+
+#include "omendb_page.h"
+#include "omendb_quant.h"
+
+/* Bytes a node page offers to node items (and their line pointers). */
+#define NODE_PAGE_SPACE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(OmenPageOpaqueData)))
+
+/* Neighbour slots of a node for graph degree R: R plus the reverse-edge slack. */
+static int
+max_degree_for(int degree)
+{
+	return (degree * OMENDB_SLACK_NUM + OMENDB_SLACK_DEN - 1) / OMENDB_SLACK_DEN;
+}
+
+/* The MAXALIGNed size of a node item. */
+static Size
+node_size_for(int max_degree, int code_size)
+{
+	return MAXALIGN(sizeof(OmenNodeHeaderData) + sizeof(uint32) * max_degree +
+					code_size);
+}
+
+/*
+ * Set the node layout of a meta page whose options, metric and quantizer
+ * are set, for vectors of dim dimensions: the code's dimensions and bytes
+ * (the quantizer's), node size, nodes per page, and where the quantizer
+ * pages end and the node pages begin.
+ */
+static void
+set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
+{
+	meta->dimensions = dim;
+	meta->code_dims = quant->code_dims(meta->metric, dim);
+	meta->code_size = quant->code_bytes(meta->metric, dim);
+	meta->node_size = node_size_for(meta->max_degree, meta->code_size);
+	meta->nodes_per_page = NODE_PAGE_SPACE / (meta->node_size + sizeof(ItemIdData));
+	meta->nquant_blocks = quant->page_count(meta->metric, dim);
+	meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
+}
+
+/*
+ * Fill the fixed fields of a meta page.  With dim 0 (an empty build on a
+ * column without a typmod) the node layout is left for the first insert.
+ */
+void
+omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
+				 int list, double alpha, OmenQuantizer quantizer,
+				 float ip_max_norm)
+{
+	memset(meta, 0, sizeof(OmenMetaPageData));
+	meta->magic = OMENDB_MAGIC;
+	meta->version = OMENDB_VERSION;
+	meta->metric = metric;
+	meta->quantizer = quantizer;
+	meta->graph_degree = degree;
+	meta->max_degree = max_degree_for(degree);
+	meta->build_list_size = list;
+	meta->alpha = alpha;
+	meta->ip_max_norm = ip_max_norm;
+	meta->label_size = 0;
+	meta->quant_trained = false;
+	meta->entry_node = OMENDB_INVALID_NODE;
+	meta->insert_block = InvalidBlockNumber;
+	meta->dimensions = 0;
+	if (dim > 0)
+	{
+		const OmenQuantRoutine *quant = omendb_quant_routine(quantizer);
+		OmenMetaPageData layout = *meta;
+
+		if (quant == NULL)
+			elog(ERROR, "unknown omendb quantizer %d", (int) quantizer);
+		set_node_layout(&layout, quant, dim);
+		if (layout.node_size + sizeof(ItemIdData) > NODE_PAGE_SPACE)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("omendb's %s quantizer cannot index vectors of %d dimensions with graph_degree %d",
+							quant->name, dim, degree),
+					 errdetail("A node must fit one %d-byte page; it would take %zu bytes.",
+							   BLCKSZ, layout.node_size + sizeof(ItemIdData)),
+					 errhint("Lower graph_degree, or reduce the dimension.")));
+		*meta = layout;
+	}
+}
+
+/*
+ * What is wrong with a copy of the meta page, or NULL.  Every field is
+ * either a build option within its documented range or follows from the
+ * others, so the whole layout can be recomputed and compared: a damaged
+ * meta page must not send readers to the wrong place (a node size or a
+ * count of nodes per page that does not match the pages would).  The
+ * format version is the caller's business.
+ */
+char *
+omendb_meta_problem(const OmenMetaPageData *meta)
+{
+	const OmenQuantRoutine *quant = omendb_quant_routine(meta->quantizer);
+	OmenMetaPageData layout;
+
+	if (meta->magic != OMENDB_MAGIC)
+		return psprintf("meta page magic is 0x%08X, expected 0x%08X",
+						meta->magic, OMENDB_MAGIC);
+	if (meta->metric < OMENDB_METRIC_L2 || meta->metric > OMENDB_METRIC_COSINE)
+		return psprintf("meta page has unknown metric %u", meta->metric);
+	if (quant == NULL)
+		return psprintf("meta page has unknown quantizer %u", meta->quantizer);
+	if (meta->graph_degree < OMENDB_MIN_GRAPH_DEGREE ||
+		meta->graph_degree > OMENDB_MAX_GRAPH_DEGREE ||
+		meta->max_degree != max_degree_for(meta->graph_degree))
+		return psprintf("meta page has graph degree %u and %u neighbour slots",
+						meta->graph_degree, meta->max_degree);
+	if (meta->build_list_size < OMENDB_MIN_BUILD_LIST ||
+		meta->build_list_size > OMENDB_MAX_BUILD_LIST ||
+		!(meta->alpha >= 1.0f && meta->alpha <= 2.0f))
+		return psprintf("meta page has build list size %u and alpha %g",
+						meta->build_list_size, meta->alpha);
+	if (!(meta->ip_max_norm >= 0) || !isfinite(meta->ip_max_norm))
+		return psprintf("meta page has maximum norm %g", meta->ip_max_norm);
+	if (meta->dimensions > VECTOR_MAX_DIM || meta->label_size != 0 ||
+		meta->quant_trained > 1)
+		return psprintf("meta page has %u dimensions, label size %u, trained flag %u",
+						meta->dimensions, meta->label_size, meta->quant_trained);
+
+	if (!meta->quant_trained)
+	{
+		/* no layout before the first vector; nothing to point at */
+		if (meta->code_dims != 0 || meta->code_size != 0 || meta->node_size != 0 ||
+			meta->nodes_per_page != 0 || meta->nquant_blocks != 0 ||
+			meta->first_node_block != 0 ||
+			meta->entry_node != OMENDB_INVALID_NODE ||
+			meta->insert_block != InvalidBlockNumber)
+			return psprintf("meta page of an untrained index has a node layout or an entry point");
+		return NULL;
+	}
+
+	layout = *meta;
+	set_node_layout(&layout, quant, meta->dimensions);
+	if (meta->dimensions == 0 || meta->code_dims != layout.code_dims ||
+		meta->code_size != layout.code_size ||
+		meta->node_size != layout.node_size ||
+		layout.node_size + sizeof(ItemIdData) > NODE_PAGE_SPACE ||
+		meta->nodes_per_page != layout.nodes_per_page)
+		return psprintf("meta page node layout (%u dimensions, %u code dimensions, code size %u, node size %u, %u nodes a page) is inconsistent",
+						meta->dimensions, meta->code_dims, meta->code_size,
+						meta->node_size, meta->nodes_per_page);
+	if (meta->nquant_blocks != layout.nquant_blocks ||
+		meta->first_node_block != layout.first_node_block)
+		return psprintf("meta page places %u quantizer pages and the first node page at block %u",
+						meta->nquant_blocks, meta->first_node_block);
+
+	/*
+	 * The first node and the entry point are written by one record, and the
+	 * first node page with them: only a cosine index has node pages without
+	 * an entry point, while it holds nothing but zero nodes, which are never
+	 * the entry point.
+	 */
+	if (meta->insert_block == InvalidBlockNumber ?
+		meta->entry_node != OMENDB_INVALID_NODE :
+		meta->entry_node == OMENDB_INVALID_NODE && meta->metric != OMENDB_METRIC_COSINE)
+		return psprintf("meta page has entry node %u but insert block %u",
+						meta->entry_node, meta->insert_block);
+	if (meta->insert_block != InvalidBlockNumber &&
+		(meta->insert_block < meta->first_node_block ||
+		 (meta->entry_node != OMENDB_INVALID_NODE &&
+		  meta->entry_node / meta->nodes_per_page >
+		  meta->insert_block - meta->first_node_block)))
+		return psprintf("meta page has entry node %u and insert block %u, node pages starting at block %u",
+						meta->entry_node, meta->insert_block,
+						meta->first_node_block);
+	return NULL;
+}
+
+/*
+ * Where the meta data ends on a page: pd_lower points there.  Indexes
+ * written before the meta page had code_dims end right before it, and are
+ * read as if it were zero (omendb_meta_from_page).
+ */
+#define META_END \
+	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
+#define META_END_WITHOUT_CODE_DIMS \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, code_dims))
+
+/*
+ * What is wrong with the meta page itself, or NULL: besides the usual
+ * page checks, pd_lower must cover the meta data (generic xlog zeroes the
+ * hole between pd_lower and pd_upper) and there are no items.
+ */
+char *
+omendb_meta_page_problem(Page page)
+{
+	PageHeader	ph = (PageHeader) page;
+	char	   *problem = omendb_page_problem(page, OMENDB_PAGE_META);
+
+	if (problem != NULL)
+		return problem;
+	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_CODE_DIMS) ||
+		ph->pd_upper != ph->pd_special)
+		return psprintf("meta page has pd_lower %u and pd_upper %u, expected %u and %u",
+						ph->pd_lower, ph->pd_upper, (unsigned) META_END, ph->pd_special);
+	return NULL;
+}
+
+/* Lay out a meta page image. */
+void
+omendb_write_meta_page(Page page, const OmenMetaPageData *meta)
+{
+	omendb_init_page(page, OMENDB_PAGE_META);
+	memcpy(OmenPageGetMeta(page), meta, sizeof(OmenMetaPageData));
+	/* cover the meta data, or generic xlog would zero it as a hole */
+	((PageHeader) page)->pd_lower = META_END;
+}
+
+/*
+ * Copy the meta data out of a meta page, checking the page and the copy:
+ * every reader of the meta page goes through here, so a damaged one stops
+ * them all.  A meta page without code_dims gets it from its quantizer: the
+ * fields before it were always the same.
+ */
+void
+omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
+{
+	char	   *problem = omendb_meta_page_problem(page);
+	const OmenQuantRoutine *quant;
+
+	if (problem != NULL)
+		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
+	if (((PageHeader) page)->pd_lower == META_END)
+		memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
+	else
+	{
+		memset(meta, 0, sizeof(OmenMetaPageData));
+		memcpy(meta, OmenPageGetMeta(page), offsetof(OmenMetaPageData, code_dims));
+		quant = omendb_quant_routine(meta->quantizer);
+		if (meta->quant_trained && quant != NULL)
+			meta->code_dims = quant->code_dims(meta->metric, meta->dimensions);
+	}
+
+	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index \"%s\" has omendb format version %u, this library reads version %d",
+						RelationGetRelationName(index), meta->version, OMENDB_VERSION),
+				 errhint("REINDEX it.")));
+	problem = omendb_meta_problem(meta);
+	if (problem != NULL)
+		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
+}
+
+/* Read the meta page (omendb_meta_from_page) under a share lock. */
+void
+omendb_read_meta(Relation index, OmenMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	omendb_meta_from_page(index, BufferGetPage(buf), meta);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Lay out an OmenIndexInfo in one chunk of cxt: the meta page copy and,
+ * if trained, a copy of the quantizer right after the struct.
+ */
+static OmenIndexInfo *
+pack_info(const OmenMetaPageData *meta, const OmenQuantState *qs,
+		  MemoryContext cxt)
+{
+	Size		size = MAXALIGN(sizeof(OmenIndexInfo)) + (qs ? qs->size : 0);
+	OmenIndexInfo *info = MemoryContextAllocZero(cxt, size);
+
+	info->size = size;
+	info->meta = *meta;
+	if (qs == NULL)
+		return info;
+	info->quant = (OmenQuantState *) ((char *) info + MAXALIGN(sizeof(OmenIndexInfo)));
+	memcpy(info->quant, qs, qs->size);
+	return info;
+}
+
+/*
+ * The fixed parameters of an index: meta page copy plus quantizer.  Cached
+ * in rd_amcache once the quantizer is trained, since none of it changes
+ * afterwards (REINDEX builds a new relfilenode and resets the cache).  The
+ * volatile meta fields (entry_node, insert_block) must be re-read from the
+ * meta page by whoever needs them.  The relcache may free the cache at any
+ * invalidation, so whoever keeps it across calls takes a copy
+ * (omendb_copy_info).
+ */
+OmenIndexInfo *
+omendb_get_info(Relation index)
+{
+	OmenMetaPageData meta;
+	OmenQuantState *qs = NULL;
+	OmenIndexInfo *info;
+
+	if (index->rd_amcache != NULL)
+		return (OmenIndexInfo *) index->rd_amcache;
+
+	omendb_read_meta(index, &meta);
+	if (meta.quant_trained)
+		qs = omendb_read_quant(index, &meta);
+	if (!meta.quant_trained)
+		return pack_info(&meta, NULL, CurrentMemoryContext);
+
+	info = pack_info(&meta, qs, index->rd_indexcxt);
+	index->rd_amcache = info;
+	return info;
+}
+
+/* A private copy of an OmenIndexInfo, in CurrentMemoryContext. */
+OmenIndexInfo *
+omendb_copy_info(const OmenIndexInfo *info)
+{
+	return pack_info(&info->meta, info->quant, CurrentMemoryContext);
+}
+
+/* Forget the cached parameters (after training the quantizer). */
+void
+omendb_invalidate_info(Relation index)
+{
+	if (index->rd_amcache)
+		pfree(index->rd_amcache);
+	index->rd_amcache = NULL;
+}

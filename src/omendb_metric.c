@@ -1,0 +1,95 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_metric.c
+ *	  The vectors an index works on: every graph is built and searched by
+ *	  Euclidean distance, so cosine indexes hold unit vectors and
+ *	  inner-product indexes the MIPS-to-L2 transform of theirs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "utils/rel.h"
+
+#include "omendb_metric.h"
+
+/*
+ * Turn a heap vector into the vector the index works on: a copy for L2, the
+ * unit vector for cosine, and for inner product [x, sqrt(M^2 - |x|^2)]
+ * (M = ip_max_norm; clamped at 0 for a vector longer than M), which makes
+ * Euclidean order on the transformed vectors equal to inner-product order
+ * for a query [q, 0].  out needs OmenCodeDims(metric, dim) floats.  Sets
+ * *norm to |in|.  Returns false for a zero vector under cosine, which has
+ * no unit vector (its distance to anything is NaN): out is then zero, and
+ * the index holds the row as a zero node (see omendb.h), not in the graph.
+ */
+bool
+omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
+					  float ip_max_norm, float *out, float *norm)
+{
+	double		ss = 0;
+
+	for (int i = 0; i < dim; i++)
+		ss += (double) in[i] * in[i];
+	*norm = (float) sqrt(ss);
+
+	switch (metric)
+	{
+		case OMENDB_METRIC_L2:
+			memcpy(out, in, sizeof(float) * dim);
+			return true;
+		case OMENDB_METRIC_IP:
+			memcpy(out, in, sizeof(float) * dim);
+			out[dim] = (float) sqrt(Max((double) ip_max_norm * ip_max_norm - ss, 0));
+			return true;
+		case OMENDB_METRIC_COSINE:
+			if (ss == 0 || !isfinite(ss))
+			{
+				memset(out, 0, sizeof(float) * dim);
+				return false;
+			}
+			for (int i = 0; i < dim; i++)
+				out[i] = (float) (in[i] / sqrt(ss));
+			*norm = 1.0f;
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An inner-product index works on M, the largest norm it indexes (a
+ * build's, or twice an empty index's first vector's): a norm beyond float
+ * range would make M infinite, and with it every code's error and every
+ * bound a scan derives from it.  Such a vector is refused.  norm is |x| as
+ * omendb_prepare_vector computes it, in double, rounded to float.
+ */
+void
+omendb_check_ip_norm(Relation index, OmenMetric metric, float norm)
+{
+	if (metric == OMENDB_METRIC_IP && !isfinite(norm))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("vector norm overflows for inner-product index"),
+				 errdetail("Index \"%s\" ranks by inner product, which needs the Euclidean norm of each vector to be at most %g.",
+						   RelationGetRelationName(index), FLT_MAX)));
+}
+
+/*
+ * The query side of omendb_prepare_vector: [q, 0] for inner product, the
+ * unit vector for cosine (a zero query stays zero: every exact distance is
+ * NaN anyway), a copy for L2.
+ */
+void
+omendb_prepare_query(OmenMetric metric, const float *in, int dim, float *out)
+{
+	float		norm;
+
+	if (!omendb_prepare_vector(metric, in, dim, 0, out, &norm))
+		memset(out, 0, sizeof(float) * dim);
+	if (metric == OMENDB_METRIC_IP)
+		out[dim] = 0;
+}
+

@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_metric.h
+ *	  Metric transforms: the vector an index works on, from a heap vector
+ *	  or a query (omendb_metric.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OMENDB_METRIC_H
+#define OMENDB_METRIC_H
+
+#include "omendb.h"
+
+extern bool omendb_prepare_vector(OmenMetric metric, const float *in,
+								  int dim, float ip_max_norm, float *out,
+								  float *norm);
+extern void omendb_check_ip_norm(Relation index, OmenMetric metric,
+								 float norm);
+extern void omendb_prepare_query(OmenMetric metric, const float *in, int dim,
+								 float *out);
+
+#endif							/* OMENDB_METRIC_H */

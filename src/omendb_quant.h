@@ -1,0 +1,253 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_quant.h
+ *	  The quantizer interface: what the graph, the scan and the page code
+ *	  need of the codes nodes carry.
+ *
+ * A quantizer is a table of routines (OmenQuantRoutine), found by the kind
+ * the meta page names (OmenQuantizer) or by the value of the quantizer
+ * reloption.  It says how large a code is, learns its parameters, encodes
+ * vectors with a bound on the error, keeps its parameters on the quantizer
+ * pages, and measures distances from prepared queries to codes: the
+ * approximate ones the graph is built and searched by, and rigorous lower
+ * bounds on exact distances for scans.  SQ8 (omendb_sq8.c) is the one
+ * implementation.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OMENDB_QUANT_H
+#define OMENDB_QUANT_H
+
+#include "omendb.h"
+
+typedef struct OmenQuantRoutine OmenQuantRoutine;
+
+/*
+ * A trained quantizer, as a backend holds it.  One palloc chunk of size
+ * bytes, the quantizer's own fields following these, with no pointer into
+ * itself: so it can be copied whole (omendb_get_info keeps it in
+ * rd_amcache, scans take a copy).
+ */
+struct OmenQuantState
+{
+	const OmenQuantRoutine *routine;
+	Size		size;			/* of the whole chunk */
+	int			dims;			/* code dimensions */
+};
+
+/*
+ * SQ8's part of a query (omendb_sq8.c), here only so that OmenQuery has a
+ * size.  The graph is searched by squared Euclidean distance in code space:
+ * the query mapped to (q - lower) / step gives sum(weight * (q' - code)^2).
+ * For inner product the query is [q, 0] in the transformed space, and the
+ * bound on q . x comes from q . lower + sum(q * step * code) over the first
+ * ipdim dimensions.
+ */
+typedef struct OmenSQ8Query
+{
+	const float *weight;		/* the quantizer's weights */
+	const int16 *iweight;		/* and their 7-bit form */
+	float		iweight_scale;
+	double		dist_unscale;	/* code distances are in these units */
+	float	   *qcode;			/* the query in code space (L2 and cosine,
+								 * float kernel) */
+	int			ipdim;			/* inner product: the original dimension */
+	float	   *qip;			/* inner product: q * step, scaled */
+	double		ipconst;		/* inner product: q . lower, scaled */
+	double		ip_unscale;		/* inner product: undoes the scaling */
+	const uint8 *qbytes;		/* if set, the query is this code (L2
+								 * only): graph building compares codes
+								 * with integer arithmetic */
+	double		abs_slack;		/* what float arithmetic below the normal
+								 * range can cost a bound (scans; see
+								 * sq8_score_node) */
+
+	/*
+	 * Scans (L2 and cosine) score codes with integer arithmetic where the
+	 * CPU has a fast integer kernel; qround is NULL otherwise, and for
+	 * graph building.
+	 */
+	uint8	   *qround;			/* the query's nearest code */
+	int16	   *qcross;			/* its offset from that code, weighted and
+								 * scaled to 12 bits */
+	double		cross_scale;	/* qcross = weight * offset * cross_scale */
+	double		cross_const;	/* the terms that depend on the query only */
+	double		cross_slack;	/* what rounding qcross can cost */
+} OmenSQ8Query;
+
+/* A query prepared for code distances (omendb_query_init*). */
+struct OmenQuery
+{
+	const OmenQuantRoutine *routine;	/* of quant */
+	const OmenQuantState *quant;
+	OmenMetric	metric;
+	int			dim;			/* code dimensions */
+	const float *q;				/* the query as indexed (normalized for
+								 * cosine, zero-extended for IP) */
+	float		qnorm;			/* |q| */
+	union
+	{
+		OmenSQ8Query sq8;
+	}			impl;			/* the quantizer's own part */
+};
+
+struct OmenQuantRoutine
+{
+	OmenQuantizer kind;			/* in the meta page */
+	const char *name;			/* the quantizer reloption's value */
+
+	/*
+	 * Layout, for vectors of dim dimensions under a metric: the dimensions
+	 * a code encodes (those of the vector as indexed, OmenCodeDims), its
+	 * bytes, and the quantizer pages that hold the parameters.
+	 */
+	int			(*code_dims) (OmenMetric metric, int dim);
+	int			(*code_bytes) (OmenMetric metric, int dim);
+	BlockNumber (*page_count) (OmenMetric metric, int dim);
+
+	/*
+	 * Training: from each dimension's minimum and maximum over the vectors
+	 * as indexed, or, for an index built empty, from its first vector as
+	 * indexed (v: code_dims floats of a vector of dim dimensions).
+	 */
+	OmenQuantState *(*train) (int code_dims, const float *minv,
+							  const float *maxv);
+	OmenQuantState *(*train_first) (OmenMetric metric, const float *v,
+									int dim, float ip_max_norm);
+
+	/*
+	 * Encode x into code and return a bound on |x - decode(code)|, rounded
+	 * up so that it holds despite float rounding (infinite if it overflows
+	 * a float).  decode_error is |x - decode(code)| as exactly as double
+	 * arithmetic goes, and unclamped_error_limit the largest bound encode
+	 * gives a vector inside the trained ranges (for omendb_check).
+	 */
+	float		(*encode) (const OmenQuantState *qs, const float *x,
+						   uint8 *code);
+	double		(*decode_error) (const OmenQuantState *qs, const float *x,
+								 const uint8 *code);
+	double		(*unclamped_error_limit) (const OmenQuantState *qs);
+
+	/*
+	 * The quantizer pages, blocks first on: written once, when trained
+	 * (blocks that already exist are overwritten); read, and checked, into
+	 * a new state.
+	 */
+	void		(*write_pages) (Relation index, const OmenQuantState *qs,
+								BlockNumber first, ForkNumber fork,
+								bool use_wal);
+	OmenQuantState *(*read_pages) (Relation index,
+								   const OmenMetaPageData *meta);
+
+	/* Queries: see the wrappers below. */
+	void		(*query_init) (OmenQuery *query, const OmenQuantState *qs,
+							   OmenMetric metric, const float *x, int dim,
+							   bool scan);
+	void		(*query_init_code) (OmenQuery *query,
+									const OmenQuantState *qs,
+									const uint8 *code);
+	void		(*query_from_code) (OmenQuery *query, const uint8 *code);
+	float		(*code_distance) (const OmenQuery *query, const uint8 *code);
+	double		(*score_node) (const OmenQuery *query,
+							   const OmenNodeHeader node, const uint8 *code,
+							   float *approx);
+};
+
+/* omendb_quant.c */
+extern const OmenQuantRoutine *omendb_quant_routine(OmenQuantizer kind);
+extern const OmenQuantRoutine *omendb_quant_routine_by_name(const char *name);
+extern char *omendb_quant_names(void);
+extern const OmenQuantRoutine *omendb_index_quant(Relation index,
+												  const OmenMetaPageData *meta);
+extern OmenQuantState *omendb_quant_train(OmenQuantizer kind, int code_dims,
+										  const float *minv,
+										  const float *maxv);
+extern OmenQuantState *omendb_quant_train_first(OmenQuantizer kind,
+												OmenMetric metric,
+												const float *v, int dim,
+												float ip_max_norm);
+extern void omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
+									 BlockNumber first, ForkNumber fork,
+									 bool use_wal);
+extern OmenQuantState *omendb_read_quant(Relation index,
+										 const OmenMetaPageData *meta);
+
+/* omendb_sq8.c */
+extern const OmenQuantRoutine omendb_sq8_routine;
+
+/* Encode x into code; returns the bound on the error (see encode above). */
+static inline float
+omendb_quant_encode(const OmenQuantState *qs, const float *x, uint8 *code)
+{
+	return qs->routine->encode(qs, x, code);
+}
+
+/* |x - decode(code)|, in double. */
+static inline double
+omendb_quant_decode_error(const OmenQuantState *qs, const float *x,
+						  const uint8 *code)
+{
+	return qs->routine->decode_error(qs, x, code);
+}
+
+/* The largest error bound of a vector whose code was not clamped. */
+static inline double
+omendb_quant_unclamped_error_limit(const OmenQuantState *qs)
+{
+	return qs->routine->unclamped_error_limit(qs);
+}
+
+/*
+ * Prepare a query for code distances.  x is the vector as indexed (see
+ * omendb_prepare_vector), of dim code dimensions; the caller keeps it
+ * alive.  A scan query is prepared for omendb_score_node.
+ */
+static inline void
+omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
+				  OmenMetric metric, const float *x, int dim, bool scan)
+{
+	qs->routine->query_init(query, qs, metric, x, dim, scan);
+}
+
+/*
+ * A query that is a stored code (L2 in code space), or none yet if code is
+ * NULL: what graph building uses, both for placing a node and for pruning.
+ */
+static inline void
+omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
+					   const uint8 *code)
+{
+	qs->routine->query_init_code(query, qs, code);
+}
+
+/* Re-point a code query at another code (RobustPrune's pivot). */
+static inline void
+omendb_query_from_code(OmenQuery *query, const uint8 *code)
+{
+	query->routine->query_from_code(query, code);
+}
+
+/*
+ * Approximate squared Euclidean distance from the query to a code, in the
+ * space the graph lives in (transformed for inner product).
+ */
+static inline float
+omendb_code_distance(const OmenQuery *query, const uint8 *code)
+{
+	return query->routine->code_distance(query, code);
+}
+
+/*
+ * Score a node for a scan: *approx, the approximate distance in the units
+ * of the ordering operator (what the search navigates by), and the
+ * returned value, a rigorous lower bound on the exact distance the
+ * executor will compute.
+ */
+static inline double
+omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
+				  const uint8 *code, float *approx)
+{
+	return query->routine->score_node(query, node, code, approx);
+}
+
+#endif							/* OMENDB_QUANT_H */

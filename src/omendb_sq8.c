@@ -1,0 +1,775 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_sq8.c
+ *	  SQ8, the scalar quantizer: one byte a dimension.
+ *
+ * SQ8 maps each dimension linearly onto 0..255 with a per-dimension range
+ * learned at build time.  All graph distances for L2 and cosine are taken
+ * in "code space", where a vector x becomes x' = (x - lower) / step: there
+ * the squared distance to a code c is sum(step^2 * (x' - c)^2), so a hop
+ * needs no decoding.  Inner products use sum(q * step * c) + q . lower.
+ *
+ * Every node stores |x - decode(code)|, which turns an approximate distance
+ * into a rigorous lower bound on the exact one (sq8_score_node); the
+ * executor then re-sorts on exact distances (xs_recheckorderby).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "utils/rel.h"
+
+#include "kernels.h"
+#include "omendb_page.h"
+#include "omendb_quant.h"
+
+/* C11's smallest subnormal float, which -std=gnu99 does not define */
+#ifndef FLT_TRUE_MIN
+#define FLT_TRUE_MIN __FLT_DENORM_MIN__
+#endif
+
+/*
+ * A trained SQ8 quantizer: the ranges and the weights derived from them.
+ * The arrays, of base.dims entries each, follow in data[]: lower, step and
+ * weight as floats, then iweight and sweight as int16s.
+ */
+typedef struct SQ8State
+{
+	OmenQuantState base;
+	double		dist_unscale;	/* a power of two near the largest step:
+								 * code distances are in its units */
+	float		iweight_scale;	/* weight ~= iweight * iweight_scale */
+	bool		iweight_ok;		/* iweight is faithful enough to use */
+	double		sweight_scale;	/* sweight * sweight_scale <= weight */
+	int64		sweight_sum;	/* sum of sweight */
+	float		data[FLEXIBLE_ARRAY_MEMBER];
+} SQ8State;
+
+/* per-dimension lower bound, step, and step^2 / dist_unscale^2 */
+#define SQ8Lower(s)		((s)->data)
+#define SQ8Step(s)		((s)->data + (s)->base.dims)
+#define SQ8Weight(s)	((s)->data + 2 * (s)->base.dims)
+/* weight quantized to 0..127, for the integer code-to-code kernel */
+#define SQ8IWeight(s)	((int16 *) ((s)->data + 3 * (s)->base.dims))
+/* weight rounded down to 0..4095, for the scan's integer kernel */
+#define SQ8SWeight(s)	(SQ8IWeight(s) + (s)->base.dims)
+
+#define AsSQ8(qs)		((const SQ8State *) (qs))
+
+/* ----------------------------------------------------------------
+ *		Layout
+ * ----------------------------------------------------------------
+ */
+
+static int
+sq8_code_dims(OmenMetric metric, int dim)
+{
+	return OmenCodeDims(metric, dim);
+}
+
+/* one byte a code dimension */
+static int
+sq8_code_bytes(OmenMetric metric, int dim)
+{
+	return sq8_code_dims(metric, dim);
+}
+
+static BlockNumber
+sq8_page_count(OmenMetric metric, int dim)
+{
+	return (sq8_code_dims(metric, dim) + OMENDB_SQ8_DIMS_PER_PAGE - 1) /
+		OMENDB_SQ8_DIMS_PER_PAGE;
+}
+
+/* ----------------------------------------------------------------
+ *		Training and encoding
+ * ----------------------------------------------------------------
+ */
+
+static SQ8State *
+sq8_alloc(int dims)
+{
+	Size		size = MAXALIGN(offsetof(SQ8State, data) +
+								sizeof(float) * 3 * dims +
+								sizeof(int16) * 2 * dims);
+	SQ8State   *s = palloc0(size);
+
+	s->base.routine = &omendb_sq8_routine;
+	s->base.size = size;
+	s->base.dims = dims;
+	return s;
+}
+
+/*
+ * The weight of a step s (in units of the largest step, see
+ * sq8_finish): s^2 as a float no greater than it, so that code
+ * distances never exceed the distances to the decoded vectors.  A weight
+ * below the normal float range, 2^-126 of the largest, is 0, which only
+ * leaves distances lower.
+ */
+static float
+weight_of_step(double s)
+{
+	double		w = s * s;
+	float		fw = (float) w;
+
+	if (fw > w)
+		fw = nextafterf(fw, 0);
+	return fw < FLT_MIN ? 0 : fw;
+}
+
+/*
+ * Derive the weights once lower and step are set.  Weights are the squared
+ * steps in units of a power of two near the largest step (dist_unscale),
+ * so that they stay in the normal float range whatever the data's
+ * magnitude: code distances are squared distances in those units, and
+ * scans multiply their square roots by dist_unscale (exactly).  The
+ * integer weights keep 7 bits of each weight relative to the largest:
+ * enough to rank neighbours while building, where exactness is not needed
+ * (scans use the float weights).  But if a few dimensions have much larger
+ * ranges than the rest (the extra dimension of an inner-product index,
+ * say), the rest would round to little or nothing; when more than 2% of
+ * the total weight sits in dimensions rounded by more than 10%, graph
+ * building uses the float kernel instead.
+ */
+static void
+sq8_finish(SQ8State *s)
+{
+	int			dims = s->base.dims;
+	const float *step = SQ8Step(s);
+	float	   *weight = SQ8Weight(s);
+	int16	   *iweight = SQ8IWeight(s);
+	int16	   *sweight = SQ8SWeight(s);
+	double		maxstep = 0;
+	double		maxw = 0;
+	double		total = 0;
+	double		coarse = 0;
+	int			e = 0;
+
+	for (int i = 0; i < dims; i++)
+		if (isfinite(step[i]))
+			maxstep = Max(maxstep, step[i]);
+	if (maxstep > 0)
+		(void) frexp(maxstep, &e);
+	s->dist_unscale = ldexp(1.0, e);
+
+	for (int i = 0; i < dims; i++)
+	{
+		weight[i] = weight_of_step(ldexp(step[i], -e));
+		maxw = Max(maxw, weight[i]);
+		total += weight[i];
+	}
+	if (!(maxw > 0) || !isfinite(maxw))
+		maxw = 1;
+	s->iweight_scale = maxw / 127.0;
+	for (int i = 0; i < dims; i++)
+	{
+		double		w = weight[i] / s->iweight_scale;
+
+		iweight[i] = (int16) Min(rint(w), 127);
+		if (fabs(iweight[i] - w) > 0.1 * w)
+			coarse += weight[i];
+	}
+	s->iweight_ok = !(coarse > 0.02 * total);
+
+	/*
+	 * The scan's integer weights are rounded down, so that the distance
+	 * they give never exceeds the true one and bounds built on it hold.
+	 */
+	s->sweight_scale = maxw / 4095.0;
+	s->sweight_sum = 0;
+	for (int i = 0; i < dims; i++)
+	{
+		double		w = floor(weight[i] / s->sweight_scale);
+
+		w = Max(0, Min(w, 4095));
+		while (w > 0 && w * s->sweight_scale > weight[i])
+			w--;
+		sweight[i] = (int16) w;
+		s->sweight_sum += sweight[i];
+	}
+}
+
+/*
+ * Train from per-dimension minima and maxima.  A constant dimension gets
+ * step 1 so that it encodes exactly as code 0.
+ */
+static OmenQuantState *
+sq8_train(int code_dims, const float *minv, const float *maxv)
+{
+	SQ8State   *s = sq8_alloc(code_dims);
+	float	   *lower = SQ8Lower(s);
+	float	   *step = SQ8Step(s);
+
+	for (int i = 0; i < code_dims; i++)
+	{
+		/* in double: a range near FLT_MAX on each side overflows a float */
+		float		st = (float) (((double) maxv[i] - minv[i]) / 255.0);
+
+		lower[i] = minv[i];
+		step[i] = (st > 0 && isfinite(st)) ? st : 1.0f;
+	}
+	sq8_finish(s);
+	return &s->base;
+}
+
+/*
+ * The ranges an index built empty learns from its first vector, as indexed
+ * (the unit vector for cosine): each dimension spans [-2m, 2m], m = max
+ * |x[i]|, so that later vectors of a similar scale encode without
+ * clamping.  Cosine ranges never need to reach past [-1, 1], where every
+ * unit vector lies.  For inner product the extra dimension spans [0, M],
+ * M = ip_max_norm.  The error bound keeps results exact whatever the fit; a
+ * poor fit only costs speed and recall, and REINDEX retrains from the data.
+ */
+static OmenQuantState *
+sq8_train_first(OmenMetric metric, const float *x, int dim, float ip_max_norm)
+{
+	int			cdim = sq8_code_dims(metric, dim);
+	float	   *minv = palloc(sizeof(float) * cdim);
+	float	   *maxv = palloc(sizeof(float) * cdim);
+	float		m = 0;
+	OmenQuantState *qs;
+
+	for (int i = 0; i < dim; i++)
+		m = Max(m, fabsf(x[i]));
+	if (m == 0)
+		m = 1;
+	for (int i = 0; i < dim; i++)
+	{
+		/* twice the first vector's range, short of overflowing a float */
+		minv[i] = m > FLT_MAX / 4 ? -FLT_MAX / 2 : -2 * m;
+		if (metric == OMENDB_METRIC_COSINE)
+			minv[i] = Max(minv[i], -1.0f);
+		maxv[i] = -minv[i];
+	}
+	if (metric == OMENDB_METRIC_IP)
+	{
+		minv[dim] = 0;
+		maxv[dim] = ip_max_norm;
+	}
+	qs = sq8_train(cdim, minv, maxv);
+	pfree(minv);
+	pfree(maxv);
+	return qs;
+}
+
+/*
+ * Encode x into code; returns |x - decode(code)|, rounded up so that it is
+ * a true bound despite float rounding.
+ */
+static float
+sq8_encode(const OmenQuantState *qs, const float *x, uint8 *code)
+{
+	const float *lower = SQ8Lower(AsSQ8(qs));
+	const float *step = SQ8Step(AsSQ8(qs));
+	double		err = 0;
+
+	for (int i = 0; i < qs->dims; i++)
+	{
+		float		v = rintf((x[i] - lower[i]) / step[i]);
+		uint8		c;
+		double		d;
+
+		/*
+		 * Over a range wider than FLT_MAX, x - lower overflows a float:
+		 * redo it in double.  Only then, so that codes stay bit for bit
+		 * what every index was built with (omendb_check compares them).
+		 */
+		if (!isfinite(v))
+			v = (float) rint(((double) x[i] - lower[i]) / step[i]);
+		c = (v <= 0) ? 0 : (v >= 255) ? 255 : (uint8) v;
+		d = (double) x[i] - ((double) lower[i] + (double) step[i] * c);
+		code[i] = c;
+		err += d * d;
+	}
+	/* round up; an error beyond float range is no bound at all: infinite */
+	if (!(sqrt(err) < FLT_MAX))
+		return INFINITY;
+	return nextafterf((float) sqrt(err), FLT_MAX);
+}
+
+/* |x - decode(code)|, exactly as far as double arithmetic goes. */
+static double
+sq8_decode_error(const OmenQuantState *qs, const float *x, const uint8 *code)
+{
+	const float *lower = SQ8Lower(AsSQ8(qs));
+	const float *step = SQ8Step(AsSQ8(qs));
+	double		err = 0;
+
+	for (int i = 0; i < qs->dims; i++)
+	{
+		double		d = (double) x[i] - ((double) lower[i] + (double) step[i] * code[i]);
+
+		err += d * d;
+	}
+	return sqrt(err);
+}
+
+/*
+ * The largest error bound the encoder gives a vector inside the quantizer's
+ * ranges.  Each dimension then rounds to its nearest code, at most half a
+ * step away, so the error is at most half the diagonal of a cell,
+ * 0.5 sqrt(sum step^2).  The encoder's float rounding adds less than 1e-4
+ * of that, and rounding the bound up one unit in the last place adds at
+ * most one subnormal unit to a subnormal bound; the margins cover both.  A
+ * larger bound means that some dimension's code was clamped to 0 or 255,
+ * far enough outside the ranges to cost the bound its precision.
+ */
+static double
+sq8_unclamped_error_limit(const OmenQuantState *qs)
+{
+	const float *step = SQ8Step(AsSQ8(qs));
+	double		ss = 0;
+
+	for (int i = 0; i < qs->dims; i++)
+		ss += (double) step[i] * step[i];
+	return 0.5 * sqrt(ss) * 1.001 + 2 * ldexp(1.0, FLT_MIN_EXP - FLT_MANT_DIG);
+}
+
+/* ----------------------------------------------------------------
+ *		Quantizer pages
+ *
+ * One item per page, right under the special space: the (lower, step)
+ * pairs (OmenSQ8Dim) of OMENDB_SQ8_DIMS_PER_PAGE dimensions, fewer on the
+ * last page.
+ * ----------------------------------------------------------------
+ */
+
+/* The code dimensions quantizer page p (from 0) holds: start, and n. */
+static int
+page_dims(int dims, BlockNumber p, int *start)
+{
+	*start = p * OMENDB_SQ8_DIMS_PER_PAGE;
+	return Min(OMENDB_SQ8_DIMS_PER_PAGE, dims - *start);
+}
+
+static void
+sq8_write_pages(Relation index, const OmenQuantState *qs, BlockNumber first,
+				ForkNumber fork, bool use_wal)
+{
+	const float *lower = SQ8Lower(AsSQ8(qs));
+	const float *step = SQ8Step(AsSQ8(qs));
+	int			npages = (qs->dims + OMENDB_SQ8_DIMS_PER_PAGE - 1) / OMENDB_SQ8_DIMS_PER_PAGE;
+	OmenSQ8Dim *dims = palloc(sizeof(OmenSQ8Dim) * OMENDB_SQ8_DIMS_PER_PAGE);
+
+	for (int p = 0; p < npages; p++)
+	{
+		BlockNumber blkno = first + p;
+		int			start;
+		int			n = page_dims(qs->dims, p, &start);
+		Buffer		buf;
+		Page		page;
+		OmenPageEdit edit;
+
+		if (blkno < RelationGetNumberOfBlocksInFork(index, fork))
+			buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
+		else
+		{
+			buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+			Assert(BufferGetBlockNumber(buf) == blkno);
+		}
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		omendb_edit_begin(&edit, index, use_wal);
+		page = omendb_edit_page(&edit, buf, true);
+
+		for (int i = 0; i < n; i++)
+		{
+			dims[i].lower = lower[start + i];
+			dims[i].step = step[start + i];
+		}
+		omendb_init_page(page, OMENDB_PAGE_QUANT);
+		if (PageAddItem(page, (Item) dims, sizeof(OmenSQ8Dim) * n,
+						InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
+			elog(ERROR, "could not add quantizer item to index \"%s\"",
+				 RelationGetRelationName(index));
+
+		omendb_edit_finish(&edit);
+		UnlockReleaseBuffer(buf);
+	}
+	pfree(dims);
+}
+
+/*
+ * What is wrong with quantizer page p (from 0) of an index, or NULL: one
+ * item, right under the special space, holding the (lower, step) pairs of
+ * its dimensions, each finite with a positive step.
+ */
+static char *
+sq8_page_problem(Page page, const OmenMetaPageData *meta, BlockNumber p)
+{
+	PageHeader	ph = (PageHeader) page;
+	char	   *problem = omendb_page_problem(page, OMENDB_PAGE_QUANT);
+	int			start;
+	int			n = page_dims(meta->code_dims, p, &start);
+	ItemId		iid;
+	OmenSQ8Dim *dims;
+
+	if (problem != NULL)
+		return problem;
+	iid = PageGetItemId(page, FirstOffsetNumber);
+	if (PageGetMaxOffsetNumber(page) != 1 || !ItemIdIsNormal(iid) ||
+		ItemIdGetLength(iid) != sizeof(OmenSQ8Dim) * n ||
+		ItemIdGetOffset(iid) != ph->pd_upper ||
+		ph->pd_upper != ph->pd_special - MAXALIGN(sizeof(OmenSQ8Dim) * n))
+		return psprintf("quantizer page for dimensions %d to %d has %u items, the first of %u bytes at %u (pd_upper %u)",
+						start + 1, start + n, (unsigned) PageGetMaxOffsetNumber(page),
+						ItemIdGetLength(iid), ItemIdGetOffset(iid), ph->pd_upper);
+	dims = (OmenSQ8Dim *) PageGetItem(page, iid);
+	for (int i = 0; i < n; i++)
+		if (!isfinite(dims[i].lower) || !isfinite(dims[i].step) ||
+			!(dims[i].step > 0))
+			return psprintf("quantizer range of dimension %d is lower %g, step %g",
+							start + i + 1, dims[i].lower, dims[i].step);
+	return NULL;
+}
+
+/* Read the quantizer pages into a new state, checking each. */
+static OmenQuantState *
+sq8_read_pages(Relation index, const OmenMetaPageData *meta)
+{
+	SQ8State   *s = sq8_alloc(meta->code_dims);
+	float	   *lower = SQ8Lower(s);
+	float	   *step = SQ8Step(s);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+	if (nblocks < meta->first_node_block)
+		omendb_corrupted(index, "The index has %u blocks, but its meta page places %u quantizer pages from block %u.",
+						 nblocks, meta->nquant_blocks, OMENDB_FIRST_QUANT_BLKNO);
+	for (BlockNumber p = 0; p < meta->nquant_blocks; p++)
+	{
+		int			start;
+		int			n = page_dims(s->base.dims, p, &start);
+		Buffer		buf = ReadBuffer(index, OMENDB_FIRST_QUANT_BLKNO + p);
+		Page		page;
+		char	   *problem;
+		OmenSQ8Dim *dims;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		problem = sq8_page_problem(page, meta, p);
+		if (problem != NULL)
+			omendb_corrupted(index, "Block %u: %s.", OMENDB_FIRST_QUANT_BLKNO + p,
+							 problem);
+		dims = (OmenSQ8Dim *) PageGetItem(page, PageGetItemId(page, FirstOffsetNumber));
+		for (int i = 0; i < n; i++)
+		{
+			lower[start + i] = dims[i].lower;
+			step[start + i] = dims[i].step;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	sq8_finish(s);
+	return &s->base;
+}
+
+/* ----------------------------------------------------------------
+ *		Queries
+ * ----------------------------------------------------------------
+ */
+
+/* The fields every query starts with. */
+static void
+query_start(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
+			int dim)
+{
+	const SQ8State *s = AsSQ8(qs);
+	OmenSQ8Query *sq = &query->impl.sq8;
+
+	memset(query, 0, sizeof(OmenQuery));
+	query->routine = qs->routine;
+	query->quant = qs;
+	query->metric = metric;
+	query->dim = dim;
+	sq->weight = SQ8Weight(s);
+	sq->iweight = SQ8IWeight(s);
+	sq->iweight_scale = s->iweight_scale;
+	sq->dist_unscale = s->dist_unscale;
+}
+
+/*
+ * Prepare the integer form of a scan query (see rounded_code_distance).  In
+ * code units the query is q' = a + f, a its nearest code.  Then
+ *
+ *	 |q' - c|^2 = |a - c|^2 + 2 <f, a> - 2 <f, c> + |f|^2
+ *
+ * under the weights.  The first term comes from the integer kernel, the
+ * constants once per query, and <f, c> from the kernel's cross term with
+ * g = w f rounded to 12 bits; what that rounding can cost is kept in
+ * cross_slack.  All of it is computed in double from the float query.
+ */
+static void
+query_init_rounded(OmenQuery *query, const SQ8State *s, const float *x)
+{
+	OmenSQ8Query *sq = &query->impl.sq8;
+	int			dim = query->dim;
+	double	   *g = palloc(sizeof(double) * dim);
+	SQ8RoundSums sums;
+	double		slack;
+
+	sq->qround = palloc(dim);
+	sq->qcross = palloc(sizeof(int16) * dim);
+	omendb_kern.sq8_round_query(x, SQ8Lower(s), SQ8Step(s), dim, sq->qround,
+								g, &sums);
+	sq->cross_scale = (sums.gmax > 0 && isfinite(sums.gmax)) ? 2047.0 / sums.gmax : 0;
+	slack = omendb_kern.sq8_round_cross(g, sq->cross_scale, dim, sq->qcross);
+	sq->cross_const = 2 * sums.fa + sums.ff;
+	sq->cross_slack = 2 * 255 * slack;
+	pfree(g);
+}
+
+/*
+ * Where products fall below the normal float range, float rounding is
+ * absolute, not relative: each product is off by up to half the smallest
+ * float, FLT_TRUE_MIN / 2, which no margin proportional to the operands
+ * covers when the operands are tiny themselves.  For L2 the executor's sum
+ * of squares and our code distance are each off by up to dim such terms,
+ * so each distance by up to sqrt(dim * FLT_TRUE_MIN / 2) in its units
+ * (ours are dist_unscale), and the bound takes both off.  For inner
+ * product our kernel sums qip * code, each qip off by up to
+ * FLT_TRUE_MIN / 2 in its scaled units and each code up to 255: the caller
+ * converts that back (query_init_ip) and adds the executor's
+ * dim * FLT_TRUE_MIN / 2.  (Cosine works on unit vectors, and the
+ * executor's cosine redoes vectors this short in double.)  For vectors of
+ * ordinary magnitudes these slacks vanish in the bound's last bit.
+ */
+static double
+subnormal_slack(OmenMetric metric, int dim)
+{
+	if (metric == OMENDB_METRIC_IP)
+		return 256.0 * dim * FLT_TRUE_MIN;
+	return sqrt(dim * (double) FLT_TRUE_MIN / 2);
+}
+
+/*
+ * The inner-product form of a query: q . x^ = ipconst + sum(qip * code),
+ * qip = q * step and ipconst = q . lower over the first ipdim dimensions.
+ * Computed in units scaled by a power of two that brings the largest
+ * q * step near 1 (ip_unscale undoes it exactly), so that neither tiny nor
+ * huge vectors leave the normal float range in the kernel.
+ */
+static void
+query_init_ip(OmenQuery *query, const SQ8State *s, const float *x)
+{
+	OmenSQ8Query *sq = &query->impl.sq8;
+	const float *lower = SQ8Lower(s);
+	const float *step = SQ8Step(s);
+	double		maxp = 0;
+	double		ipc = 0;
+	double		scale = 1;
+	int			e;
+
+	sq->ipdim = query->dim - 1;
+	sq->qip = palloc(sizeof(float) * sq->ipdim);
+	for (int i = 0; i < sq->ipdim; i++)
+		maxp = Max(maxp, fabs((double) x[i] * step[i]));
+	if (maxp > 0 && isfinite(maxp))
+	{
+		(void) frexp(maxp, &e);
+		scale = ldexp(1.0, -e);
+	}
+	for (int i = 0; i < sq->ipdim; i++)
+	{
+		sq->qip[i] = (float) ((double) x[i] * step[i] * scale);
+		ipc += (double) x[i] * lower[i];
+	}
+	sq->ipconst = ipc * scale;
+	sq->ip_unscale = 1 / scale;
+	sq->abs_slack = subnormal_slack(OMENDB_METRIC_IP, query->dim) * sq->ip_unscale +
+		sq->ipdim * (double) FLT_TRUE_MIN;
+}
+
+/*
+ * A scan query (for sq8_score_node) gets the integer form where the metric
+ * and CPU allow (L2 and cosine with a fast integer kernel), else the float
+ * kernel's.
+ */
+static void
+sq8_query_init(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
+			   const float *x, int dim, bool scan)
+{
+	const SQ8State *s = AsSQ8(qs);
+	OmenSQ8Query *sq = &query->impl.sq8;
+	double		ss[4] = {0};
+
+	query_start(query, qs, metric, dim);
+	query->q = x;
+	for (int i = 0; i < dim; i++)
+		ss[i & 3] += (double) x[i] * x[i];
+	query->qnorm = (float) sqrt((ss[0] + ss[1]) + (ss[2] + ss[3]));
+	sq->abs_slack = subnormal_slack(metric, dim) * (1 + s->dist_unscale);
+
+	if (metric == OMENDB_METRIC_IP)
+		query_init_ip(query, s, x);
+	else if (scan && omendb_kern.sq8_scan != NULL)
+		query_init_rounded(query, s, x);
+	else
+	{
+		const float *lower = SQ8Lower(s);
+		const float *step = SQ8Step(s);
+
+		sq->qcode = palloc(sizeof(float) * dim);
+		for (int i = 0; i < dim; i++)
+			sq->qcode[i] = (x[i] - lower[i]) / step[i];
+	}
+}
+
+static void sq8_query_from_code(OmenQuery *query, const uint8 *code);
+
+static void
+sq8_query_init_code(OmenQuery *query, const OmenQuantState *qs,
+					const uint8 *code)
+{
+	query_start(query, qs, OMENDB_METRIC_L2, qs->dims);
+	if (!AsSQ8(qs)->iweight_ok)
+		query->impl.sq8.qcode = palloc(sizeof(float) * qs->dims);
+	if (code)
+		sq8_query_from_code(query, code);
+}
+
+static void
+sq8_query_from_code(OmenQuery *query, const uint8 *code)
+{
+	OmenSQ8Query *sq = &query->impl.sq8;
+
+	if (AsSQ8(query->quant)->iweight_ok)
+	{
+		sq->qbytes = code;
+		return;
+	}
+	/* float kernel: the code is its own position in code space */
+	for (int i = 0; i < query->dim; i++)
+		sq->qcode[i] = (float) code[i];
+}
+
+static float
+sq8_code_distance(const OmenQuery *query, const uint8 *code)
+{
+	const OmenSQ8Query *sq = &query->impl.sq8;
+
+	if (sq->qbytes)
+		return (float) omendb_kern.sq8_pair(sq->qbytes, code, sq->iweight,
+											query->dim) * sq->iweight_scale;
+	return omendb_kern.sq8_l2(sq->qcode, sq->weight, code, query->dim);
+}
+
+/*
+ * The distance from the query to a node's decoded vector by the integer
+ * kernel (L2 and cosine).  The kernel gives the squared distance from the
+ * query's nearest code to the node's code under the weights rounded down,
+ * which is no more than under the true weights; with the cross term and
+ * constants of query_init_rounded that is the squared distance from the
+ * query itself, less at most cross_slack.  Returns the estimate and sets
+ * *lower to a distance that is certainly no more (the sums here are exact
+ * integers or doubles).
+ */
+static double
+rounded_code_distance(const OmenQuery *query, const uint8 *code, double *lower)
+{
+	const SQ8State *s = AsSQ8(query->quant);
+	const OmenSQ8Query *sq = &query->impl.sq8;
+	int64		cross;
+	int64		sum = omendb_kern.sq8_scan(sq->qround, code, SQ8SWeight(s),
+										   sq->qcross, query->dim, &cross) +
+		32768 * s->sweight_sum;
+	double		d2 = (double) sum * s->sweight_scale + sq->cross_const;
+
+	if (sq->cross_scale > 0)
+		d2 -= 2.0 * (double) cross / sq->cross_scale;
+	*lower = sqrt(Max(d2 - sq->cross_slack, 0));
+	return sqrt(Max(d2, 0));
+}
+
+/*
+ * The quantization error e = |x - x^| bounds how far the decoded point is
+ * from the real one: by the triangle inequality |q - x| >= |q - x^| - e,
+ * and by Cauchy-Schwarz q.x <= q.x^ + |q| e.  A margin proportional to the
+ * magnitudes covers float rounding in both our sum and the executor's
+ * (each is within dim * FLT_EPSILON of the true sum of magnitudes).  Where
+ * the arithmetic overflows, the bound falls back to the smallest possible
+ * value, which is always valid.
+ *
+ * Where the query has a rounded form (L2 and cosine, with a fast integer
+ * kernel), the integer kernel gives the distance to the decoded vector
+ * instead, and a lower figure for the bound.
+ */
+static double
+sq8_score_node(const OmenQuery *query, const OmenNodeHeader node,
+			   const uint8 *code, float *approx)
+{
+	const OmenSQ8Query *sq = &query->impl.sq8;
+	double		rel = 4.0 * (query->dim + 16) * FLT_EPSILON;
+	double		err = node->error;
+	double		d;
+	double		dlo;
+	double		lb;
+
+	switch (query->metric)
+	{
+		case OMENDB_METRIC_L2:
+		case OMENDB_METRIC_COSINE:
+			if (sq->qround)
+				d = rounded_code_distance(query, code, &dlo);
+			else
+				dlo = d = sqrt(Max(omendb_kern.sq8_l2(sq->qcode, sq->weight, code, query->dim), 0));
+			d *= sq->dist_unscale;
+			dlo *= sq->dist_unscale;
+			if (query->metric == OMENDB_METRIC_L2)
+			{
+				*approx = (float) d;
+				lb = dlo - err - rel * ((double) query->qnorm + node->norm + err)
+					- sq->abs_slack;
+				if (!isfinite(lb) || lb < 0)
+					lb = 0;
+				return lb;
+			}
+			/* unit vectors: cosine distance = |q - x|^2 / 2 */
+			*approx = (float) (d * d / 2);
+			lb = dlo - err - rel * (2.0 + err);
+			if (!isfinite(lb) || lb < 0)
+				lb = 0;
+			/* the executor's cosine distance may round below 0 */
+			return lb * lb / 2.0 - rel;
+		case OMENDB_METRIC_IP:
+
+			/*
+			 * Inner product order is Euclidean order in the transformed
+			 * space, so navigating by it follows the graph's geometry.  err
+			 * also bounds |x - x^| on the first ipdim dimensions.
+			 */
+			d = -(sq->ipconst + omendb_kern.sq8_dot(sq->qip, code, sq->ipdim)) *
+				sq->ip_unscale;
+			*approx = (float) d;
+			lb = d - (double) query->qnorm * err
+				- rel * (double) query->qnorm * ((double) node->norm + err)
+				- sq->abs_slack;
+			if (isnan(lb) || lb == INFINITY)
+				lb = -INFINITY;
+			return lb;
+	}
+	*approx = 0;
+	return -INFINITY;
+}
+
+const OmenQuantRoutine omendb_sq8_routine = {
+	.kind = OMENDB_QUANT_SQ8,
+	.name = "sq8",
+	.code_dims = sq8_code_dims,
+	.code_bytes = sq8_code_bytes,
+	.page_count = sq8_page_count,
+	.train = sq8_train,
+	.train_first = sq8_train_first,
+	.encode = sq8_encode,
+	.decode_error = sq8_decode_error,
+	.unclamped_error_limit = sq8_unclamped_error_limit,
+	.write_pages = sq8_write_pages,
+	.read_pages = sq8_read_pages,
+	.query_init = sq8_query_init,
+	.query_init_code = sq8_query_init_code,
+	.query_from_code = sq8_query_from_code,
+	.code_distance = sq8_code_distance,
+	.score_node = sq8_score_node,
+};

@@ -81,9 +81,12 @@ list_insert(OmenCandidate *list, int *len, int list_size,
  * ----------------------------------------------------------------
  */
 
-/* Set up the expansion scratch of a search over store. */
-static void
-search_init(OmenSearch *search, OmenGraphStore *store)
+/*
+ * Set up a search over store, with a new visited set.  A filter, if any, is
+ * set next, then the search begins in one mode or the other.
+ */
+void
+omendb_search_init(OmenSearch *search, OmenGraphStore *store)
 {
 	memset(search, 0, sizeof(OmenSearch));
 	search->store = store;
@@ -94,7 +97,7 @@ search_init(OmenSearch *search, OmenGraphStore *store)
 
 /*
  * Let filter decide which nodes the search may use (beam mode) or return
- * (stream mode).  Set before the search starts.
+ * (stream mode).  Set before the search begins.
  */
 void
 omendb_search_set_filter(OmenSearch *search, OmenNodeFilter filter, void *arg)
@@ -145,14 +148,15 @@ beam_meet(OmenSearch *search, const uint32 *nodes, int n, const bool *accept)
 
 /*
  * Begin GreedySearch(entry, query, L) of Algorithm 1.  exclude, if valid,
- * is never met (a node searching for its own neighbours).
+ * is marked visited first, so that no edge leads the search to it (a node
+ * searching for its own neighbours).
  */
 void
-omendb_beam_begin(OmenSearch *search, OmenGraphStore *store,
-				  const OmenQuery *query, uint32 entry, int list_size,
-				  uint32 exclude)
+omendb_beam_begin(OmenSearch *search, const OmenQuery *query, uint32 entry,
+				  int list_size, uint32 exclude)
 {
-	search_init(search, store);
+	OmenGraphStore *store = search->store;
+
 	search->query = query;
 	search->entry = entry;
 	search->list_size = list_size;
@@ -170,10 +174,7 @@ omendb_beam_begin(OmenSearch *search, OmenGraphStore *store,
 	beam_meet(search, &entry, 1, search->filter ? search->accept : NULL);
 }
 
-/*
- * Run the beam search until every node in the list is expanded.  It can be
- * resumed, after the list is lengthened, say.
- */
+/* Run the beam search until every node in the list is expanded. */
 void
 omendb_beam_run(OmenSearch *search)
 {
@@ -258,7 +259,8 @@ omendb_greedy_search(OmenGraphStore *store, const OmenQuery *query,
 	OmenSearch	search;
 	int			n;
 
-	omendb_beam_begin(&search, store, query, entry, list_size, exclude);
+	omendb_search_init(&search, store);
+	omendb_beam_begin(&search, query, entry, list_size, exclude);
 	omendb_beam_run(&search);
 	n = omendb_beam_take_expanded(&search, expanded);
 	omendb_search_end(&search);
@@ -352,16 +354,14 @@ frontier_pop(OmenSearch *search)
 }
 
 /*
- * Begin a streaming search over store.  meet scores each batch of fresh
- * nodes and offers them; before_growth, if set, is called before the
- * frontier doubles.
+ * Begin a streaming search.  meet scores each batch of fresh nodes and
+ * offers them; before_growth, if set, is called before the frontier
+ * doubles.
  */
 void
-omendb_stream_begin(OmenSearch *search, OmenGraphStore *store,
-					OmenSearchMeet meet, OmenSearchGrowth before_growth,
-					void *arg)
+omendb_stream_begin(OmenSearch *search, OmenSearchMeet meet,
+					OmenSearchGrowth before_growth, void *arg)
 {
-	search_init(search, store);
 	search->meet = meet;
 	search->before_growth = before_growth;
 	search->arg = arg;
@@ -587,6 +587,26 @@ node_in_list(const uint32 *list, int n, uint32 node)
 }
 
 /*
+ * Whether candidate c may join the neighbours out[0..nout-1] of self: a
+ * usable node, not self, not taken yet, and not a copy of self beyond the
+ * allowance.  Counts the copies taken.
+ */
+static bool
+may_take(const OmenCandidate *c, uint32 self, const uint32 *out, int nout,
+		 int *ncopies, int max_copies)
+{
+	if (c->node == self || !c->usable || node_in_list(out, nout, c->node))
+		return false;
+	if (c->dist == 0)
+	{
+		if (*ncopies == max_copies)
+			return false;
+		(*ncopies)++;
+	}
+	return true;
+}
+
+/*
  * RobustPrune(p, V, alpha, R) of Algorithm 2: take the nearest candidate
  * p*, then drop every candidate p' that p* "covers", i.e. with
  * alpha * d(p*, p') < d(p, p'), and repeat until R are taken.  alpha > 1
@@ -610,26 +630,6 @@ node_in_list(const uint32 *list, int n, uint32 node)
  * scratch L2 query on the index's quantizer.  Returns the number of
  * neighbours written to out[], nearest first.
  */
-/*
- * Whether candidate c may join the neighbours out[0..nout-1] of self: a
- * usable node, not self, not taken yet, and not a copy of self beyond the
- * allowance.  Counts the copies taken.
- */
-static bool
-may_take(const OmenCandidate *c, uint32 self, const uint32 *out, int nout,
-		 int *ncopies, int max_copies)
-{
-	if (c->node == self || !c->usable || node_in_list(out, nout, c->node))
-		return false;
-	if (c->dist == 0)
-	{
-		if (*ncopies == max_copies)
-			return false;
-		(*ncopies)++;
-	}
-	return true;
-}
-
 int
 omendb_robust_prune(OmenGraphStore *store, OmenQuery *pivot,
 					OmenCandidate *cands, int ncands, uint32 self,
@@ -700,15 +700,16 @@ omendb_find_neighbors(OmenGraphStore *store, const OmenQuery *query,
 	return n;
 }
 
-/* Candidates for RobustPrune: nodes[] scored from the pivot. */
+/* Candidates for RobustPrune: nodes[] scored from query. */
 static void
-score_candidates(OmenGraphStore *store, const OmenQuery *pivot,
+score_candidates(OmenGraphStore *store, const OmenQuery *query,
 				 const uint32 *nodes, int n, OmenCandidate *cands)
 {
 	float		dists[OMENDB_MAX_NEIGHBORS + 1];
 	bool		usable[OMENDB_MAX_NEIGHBORS + 1];
 
-	store->score(store, pivot, nodes, n, dists, usable);
+	Assert(n <= OMENDB_MAX_NEIGHBORS + 1);
+	store->score(store, query, nodes, n, dists, usable);
 	for (int i = 0; i < n; i++)
 	{
 		cands[i].node = nodes[i];
@@ -780,6 +781,50 @@ omendb_add_reverse_edges(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
 		linked |= omendb_add_reverse_edge(store, pivot, nbrs[i], p, alpha,
 										  degree);
 	return linked;
+}
+
+/*
+ * Refine node p against the finished graph (Vamana's second pass): search
+ * for it, re-prune its out-edges with alpha from what the search expanded
+ * plus the edges it has, then add the reverse edges, pruned with
+ * edge_alpha, as placing it did.  query is a scratch code query.
+ */
+void
+omendb_refine_node(OmenGraphStore *store, OmenQuery *query, OmenQuery *pivot,
+				   uint32 entry, int list_size, uint32 p, double alpha,
+				   double edge_alpha, int degree)
+{
+	uint32		old[OMENDB_MAX_NEIGHBORS];
+	uint32		new[OMENDB_MAX_NEIGHBORS];
+	uint32		fresh[OMENDB_MAX_NEIGHBORS];
+	int			n = store->neighbors(store, p, old);
+	OmenCandidate *cands;
+	uint32	   *ids;
+	int			ncands;
+	int			nfresh;
+	int			nnew;
+
+	omendb_query_from_code(query, store->code(store, p));
+	ncands = omendb_greedy_search(store, query, entry, list_size, p, &cands);
+
+	/* candidates: the expanded set, then current neighbours not in it */
+	cands = repalloc(cands, sizeof(OmenCandidate) * (ncands + n));
+	ids = palloc(sizeof(uint32) * 2 * Max(ncands, 1));
+	for (int i = 0; i < ncands; i++)
+		ids[i] = cands[i].node;
+	store->forget_visited(store);
+	(void) store->visit(store, ids, ncands, ids + ncands);
+	nfresh = store->visit(store, old, n, fresh);
+	score_candidates(store, query, fresh, nfresh, cands + ncands);
+	ncands += nfresh;
+
+	nnew = omendb_robust_prune(store, pivot, cands, ncands, p, alpha, degree,
+							   new);
+	(void) store->replace_neighbors(store, p, old, n, new, nnew);
+	(void) omendb_add_reverse_edges(store, pivot, p, new, nnew, edge_alpha,
+									degree);
+	pfree(cands);
+	pfree(ids);
 }
 
 /*
@@ -966,57 +1011,4 @@ omendb_connect_unreachable(OmenGraphStore *store, uint32 entry, uint32 nnodes,
 	pfree(queue);
 	pfree(reached);
 	pfree(nbrs);
-}
-
-/*
- * Refine node p against the finished graph (Vamana's second pass): search
- * for it, re-prune its out-edges with alpha from what the search expanded
- * plus the edges it has, then add the reverse edges, pruned with
- * edge_alpha, as placing it did.  query is a scratch code query.
- */
-void
-omendb_refine_node(OmenGraphStore *store, OmenQuery *query, OmenQuery *pivot,
-				   uint32 entry, int list_size, uint32 p, double alpha,
-				   double edge_alpha, int degree)
-{
-	uint32		old[OMENDB_MAX_NEIGHBORS];
-	uint32		new[OMENDB_MAX_NEIGHBORS];
-	uint32		fresh[OMENDB_MAX_NEIGHBORS];
-	float		dists[OMENDB_MAX_NEIGHBORS];
-	bool		usable[OMENDB_MAX_NEIGHBORS];
-	int			n = store->neighbors(store, p, old);
-	OmenCandidate *cands;
-	uint32	   *ids;
-	int			ncands;
-	int			nfresh;
-	int			nnew;
-
-	omendb_query_from_code(query, store->code(store, p));
-	ncands = omendb_greedy_search(store, query, entry, list_size, p, &cands);
-
-	/* candidates: the expanded set, then current neighbours not in it */
-	cands = repalloc(cands, sizeof(OmenCandidate) * (ncands + n));
-	ids = palloc(sizeof(uint32) * 2 * Max(ncands, 1));
-	for (int i = 0; i < ncands; i++)
-		ids[i] = cands[i].node;
-	store->forget_visited(store);
-	(void) store->visit(store, ids, ncands, ids + ncands);
-	nfresh = store->visit(store, old, n, fresh);
-	store->score(store, query, fresh, nfresh, dists, usable);
-	for (int i = 0; i < nfresh; i++)
-	{
-		cands[ncands].node = fresh[i];
-		cands[ncands].dist = dists[i];
-		cands[ncands].usable = usable[i];
-		cands[ncands].expanded = false;
-		ncands++;
-	}
-
-	nnew = omendb_robust_prune(store, pivot, cands, ncands, p, alpha, degree,
-							   new);
-	(void) store->replace_neighbors(store, p, old, n, new, nnew);
-	(void) omendb_add_reverse_edges(store, pivot, p, new, nnew, edge_alpha,
-									degree);
-	pfree(cands);
-	pfree(ids);
 }

@@ -71,6 +71,18 @@ struct OmenGraphStore
 									  const uint32 *old, int nold,
 									  const uint32 *new, int nnew);
 
+	/*
+	 * Locking hooks, for a store that several processes write at once (a
+	 * parallel build's shared arrays): hold a node's neighbour list against
+	 * writers (shared) or against everyone (exclusive).  The store's own
+	 * operations take them around each read and write of a list.  NULL
+	 * where one backend owns the graph, and on pages, whose operations
+	 * take buffer locks themselves.
+	 */
+	void		(*lock_node) (OmenGraphStore *store, uint32 node,
+							  bool exclusive);
+	void		(*unlock_node) (OmenGraphStore *store, uint32 node);
+
 	const OmenQuantState *quant;	/* the codes' quantizer */
 	int			max_degree;		/* neighbour slots per node */
 };
@@ -157,13 +169,13 @@ struct OmenSearch
 	int			nmet;
 };
 
+extern void omendb_search_init(OmenSearch *search, OmenGraphStore *store);
 extern void omendb_search_set_filter(OmenSearch *search, OmenNodeFilter filter,
 									 void *arg);
 
 /* beam mode */
-extern void omendb_beam_begin(OmenSearch *search, OmenGraphStore *store,
-							  const OmenQuery *query, uint32 entry,
-							  int list_size, uint32 exclude);
+extern void omendb_beam_begin(OmenSearch *search, const OmenQuery *query,
+							  uint32 entry, int list_size, uint32 exclude);
 extern void omendb_beam_run(OmenSearch *search);
 extern int	omendb_beam_take_expanded(OmenSearch *search,
 									  OmenCandidate **expanded);
@@ -173,8 +185,7 @@ extern int	omendb_greedy_search(OmenGraphStore *store, const OmenQuery *query,
 								 OmenCandidate **expanded);
 
 /* stream mode */
-extern void omendb_stream_begin(OmenSearch *search, OmenGraphStore *store,
-								OmenSearchMeet meet,
+extern void omendb_stream_begin(OmenSearch *search, OmenSearchMeet meet,
 								OmenSearchGrowth before_growth, void *arg);
 extern void omendb_stream_beam(OmenSearch *search, uint32 entry, int list_size);
 extern void omendb_stream_unpark(OmenSearch *search);

@@ -5,8 +5,8 @@
  *
  * Node p's code, neighbours and heap TID sit at index p of flat arrays;
  * the visited set is an epoch per node, so that starting a search costs
- * one increment.  One backend builds, so writes need no lock and always
- * succeed.
+ * one increment.  While one backend builds, the locking hooks are unset,
+ * and writes always succeed.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,13 +21,31 @@
 /* How many codes ahead of the one being scored to start fetching. */
 #define PREFETCH_AHEAD 4
 
+static inline void
+lock_node(OmenGraphStore *store, uint32 node, bool exclusive)
+{
+	if (store->lock_node)
+		store->lock_node(store, node, exclusive);
+}
+
+static inline void
+unlock_node(OmenGraphStore *store, uint32 node)
+{
+	if (store->unlock_node)
+		store->unlock_node(store, node);
+}
+
 static int
 mem_neighbors(OmenGraphStore *store, uint32 node, uint32 *out)
 {
 	OmenMemStore *g = (OmenMemStore *) store;
+	int			n;
 
-	memcpy(out, OmenMemStoreNeighbors(g, node), sizeof(uint32) * g->nnbrs[node]);
-	return g->nnbrs[node];
+	lock_node(store, node, false);
+	n = g->nnbrs[node];
+	memcpy(out, OmenMemStoreNeighbors(g, node), sizeof(uint32) * n);
+	unlock_node(store, node);
+	return n;
 }
 
 static inline void
@@ -90,16 +108,21 @@ mem_append_neighbor(OmenGraphStore *store, uint32 node, uint32 nbr)
 {
 	OmenMemStore *g = (OmenMemStore *) store;
 	uint32	   *nbrs = OmenMemStoreNeighbors(g, node);
-	int			n = g->nnbrs[node];
+	bool		done = false;
+	int			n;
 
+	lock_node(store, node, true);
+	n = g->nnbrs[node];
 	for (int i = 0; i < n; i++)
-		if (nbrs[i] == nbr)
-			return true;
-	if (n == g->max_degree)
-		return false;
-	nbrs[n] = nbr;
-	g->nnbrs[node] = n + 1;
-	return true;
+		done |= (nbrs[i] == nbr);
+	if (!done && n < g->max_degree)
+	{
+		nbrs[n] = nbr;
+		g->nnbrs[node] = n + 1;
+		done = true;
+	}
+	unlock_node(store, node);
+	return done;
 }
 
 static bool
@@ -108,14 +131,29 @@ mem_replace_neighbors(OmenGraphStore *store, uint32 node, const uint32 *old,
 {
 	OmenMemStore *g = (OmenMemStore *) store;
 	uint32	   *nbrs = OmenMemStoreNeighbors(g, node);
+	bool		done = false;
 
-	if (g->nnbrs[node] != nold ||
-		memcmp(nbrs, old, sizeof(uint32) * nold) != 0)
-		return false;
-	memcpy(nbrs, new, sizeof(uint32) * nnew);
-	g->nnbrs[node] = nnew;
-	return true;
+	lock_node(store, node, true);
+	if (g->nnbrs[node] == nold &&
+		memcmp(nbrs, old, sizeof(uint32) * nold) == 0)
+	{
+		memcpy(nbrs, new, sizeof(uint32) * nnew);
+		g->nnbrs[node] = nnew;
+		done = true;
+	}
+	unlock_node(store, node);
+	return done;
 }
+
+static const OmenGraphStore mem_store = {
+	.neighbors = mem_neighbors,
+	.score = mem_score,
+	.code = mem_code,
+	.forget_visited = mem_forget_visited,
+	.visit = mem_visit,
+	.append_neighbor = mem_append_neighbor,
+	.replace_neighbors = mem_replace_neighbors,
+};
 
 /* Bytes a node takes in the store's arrays. */
 Size
@@ -172,13 +210,7 @@ void
 omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 					 const OmenQuantState *quant, int cap)
 {
-	g->store.neighbors = mem_neighbors;
-	g->store.score = mem_score;
-	g->store.code = mem_code;
-	g->store.forget_visited = mem_forget_visited;
-	g->store.visit = mem_visit;
-	g->store.append_neighbor = mem_append_neighbor;
-	g->store.replace_neighbors = mem_replace_neighbors;
+	g->store = mem_store;
 	g->store.quant = quant;
 	g->store.max_degree = meta->max_degree;
 	g->n = 0;

@@ -423,6 +423,16 @@ page_replace_neighbors(OmenGraphStore *store, uint32 node, const uint32 *old,
 	return done;
 }
 
+static const OmenGraphStore page_store = {
+	.neighbors = page_neighbors,
+	.score = page_score,
+	.code = page_code,
+	.forget_visited = page_forget_visited,
+	.visit = page_visit,
+	.append_neighbor = page_append_neighbor,
+	.replace_neighbors = page_replace_neighbors,
+};
+
 /*
  * The graph of an index as a store, its sets and codes in the current
  * memory context.  use_wal says whether writes are WAL-logged.
@@ -433,13 +443,7 @@ omendb_pagestore_init(OmenPageStore *ps, Relation index,
 					  const OmenQuantState *quant, bool use_wal)
 {
 	memset(ps, 0, sizeof(OmenPageStore));
-	ps->store.neighbors = page_neighbors;
-	ps->store.score = page_score;
-	ps->store.code = page_code;
-	ps->store.forget_visited = page_forget_visited;
-	ps->store.visit = page_visit;
-	ps->store.append_neighbor = page_append_neighbor;
-	ps->store.replace_neighbors = page_replace_neighbors;
+	ps->store = page_store;
 	ps->store.quant = quant;
 	ps->store.max_degree = meta->max_degree;
 	ps->index = index;

@@ -1039,8 +1039,9 @@ begin_search(OmenScanOpaque so)
 	omendb_pagestore_init(&so->graph.store, so->index, meta, so->info->quant,
 						  false);
 	omendb_pagestore_on_bitmap(&so->graph.store, on_visited_bitmap, so);
-	omendb_stream_begin(&so->graph.search, &so->graph.store.store, meet_nodes,
-						before_frontier_growth, so);
+	omendb_search_init(&so->graph.search, &so->graph.store.store);
+	omendb_stream_begin(&so->graph.search, meet_nodes, before_frontier_growth,
+						so);
 }
 
 /* Set up the search on the first call, once per rescan. */

@@ -3,10 +3,12 @@
  * omendb_scan.c
  *	  Ordered index scans: a streaming best-first search over the graph.
  *
- * The scan first runs the ordinary beam search with a candidate list of
- * omendb.search_list_size and returns a first batch of rows from the
- * nodes it met, then keeps going best-first for as long as the executor
- * asks for rows, until the whole reachable graph is exhausted.
+ * The walk is the graph engine's stream search over the page store
+ * (omendb_graph.c); this file scores what it meets and decides what goes
+ * out when.  The scan first runs the stream's beam phase with a candidate
+ * list of omendb.search_list_size and returns a first batch of rows from
+ * the nodes it met, then keeps going best-first for as long as the
+ * executor asks for rows, until the whole reachable graph is exhausted.
  * So a query whose WHERE clause rejects most rows still gets its LIMIT,
  * and there is no cap on how many rows a scan returns.
  *

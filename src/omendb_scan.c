@@ -989,11 +989,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->first.nbatch = 0;
 	so->first.next = 0;
 	so->first.deferring = false;
-	so->stats.nmet = 0;
-	so->stats.nreturned = 0;
-	so->stats.nlate = 0;
-	so->stats.nswept = 0;
-	so->stats.nsorted = 0;
+	memset(&so->stats, 0, sizeof(ScanStats));
 	so->mem.peak = 0;
 
 	if (keys && scan->numberOfKeys > 0)

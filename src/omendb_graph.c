@@ -129,20 +129,22 @@ expand(OmenSearch *search, uint32 node)
 static void
 beam_meet(OmenSearch *search, const uint32 *nodes, int n, const bool *accept)
 {
-	search->store->score(search->store, search->query, nodes, n,
-						 search->dists, search->usable);
+	OmenBeamState *beam = &search->beam;
+
+	search->store->score(search->store, beam->query, nodes, n,
+						 beam->dists, beam->usable);
 	for (int i = 0; i < n; i++)
 	{
 		OmenCandidate cand;
 		int			pos;
 
 		cand.node = nodes[i];
-		cand.dist = search->dists[i];
+		cand.dist = beam->dists[i];
 		cand.expanded = false;
-		cand.usable = search->usable[i] && (accept == NULL || accept[i]);
-		pos = list_insert(search->list, &search->len, search->list_size, &cand);
-		if (pos >= 0 && pos < search->cursor)
-			search->cursor = pos;
+		cand.usable = beam->usable[i] && (accept == NULL || accept[i]);
+		pos = list_insert(beam->list, &beam->len, beam->list_size, &cand);
+		if (pos >= 0 && pos < beam->cursor)
+			beam->cursor = pos;
 	}
 }
 
@@ -155,16 +157,17 @@ void
 omendb_beam_begin(OmenSearch *search, const OmenQuery *query, uint32 entry,
 				  int list_size, uint32 exclude)
 {
+	OmenBeamState *beam = &search->beam;
 	OmenGraphStore *store = search->store;
 
-	search->query = query;
-	search->entry = entry;
-	search->list_size = list_size;
-	search->list = palloc(sizeof(OmenCandidate) * (list_size + 1));
-	search->capexpanded = list_size * 2;
-	search->expanded = palloc(sizeof(OmenCandidate) * search->capexpanded);
-	search->dists = palloc(sizeof(float) * store->max_degree);
-	search->usable = palloc(sizeof(bool) * store->max_degree);
+	beam->query = query;
+	beam->entry = entry;
+	beam->list_size = list_size;
+	beam->list = palloc(sizeof(OmenCandidate) * (list_size + 1));
+	beam->capexpanded = list_size * 2;
+	beam->expanded = palloc(sizeof(OmenCandidate) * beam->capexpanded);
+	beam->dists = palloc(sizeof(float) * store->max_degree);
+	beam->usable = palloc(sizeof(bool) * store->max_degree);
 
 	if (exclude != OMENDB_INVALID_NODE)
 		(void) store->visit(store, &exclude, 1, search->fresh);
@@ -178,26 +181,28 @@ omendb_beam_begin(OmenSearch *search, const OmenQuery *query, uint32 entry,
 void
 omendb_beam_run(OmenSearch *search)
 {
+	OmenBeamState *beam = &search->beam;
+
 	for (;;)
 	{
 		OmenCandidate *best;
 		int			nfresh;
 
 		/* the nearest unexpanded node in the list */
-		while (search->cursor < search->len &&
-			   search->list[search->cursor].expanded)
-			search->cursor++;
-		if (search->cursor >= search->len)
+		while (beam->cursor < beam->len &&
+			   beam->list[beam->cursor].expanded)
+			beam->cursor++;
+		if (beam->cursor >= beam->len)
 			break;
-		best = &search->list[search->cursor];
+		best = &beam->list[beam->cursor];
 		best->expanded = true;
-		if (search->nexpanded == search->capexpanded)
+		if (beam->nexpanded == beam->capexpanded)
 		{
-			search->capexpanded *= 2;
-			search->expanded = repalloc(search->expanded,
-										sizeof(OmenCandidate) * search->capexpanded);
+			beam->capexpanded *= 2;
+			beam->expanded = repalloc(beam->expanded,
+										sizeof(OmenCandidate) * beam->capexpanded);
 		}
-		search->expanded[search->nexpanded++] = *best;
+		beam->expanded[beam->nexpanded++] = *best;
 
 		nfresh = expand(search, best->node);
 		if (nfresh > 0)
@@ -213,13 +218,14 @@ omendb_beam_run(OmenSearch *search)
 int
 omendb_beam_take_expanded(OmenSearch *search, OmenCandidate **expanded)
 {
-	int			n = search->nexpanded;
+	OmenBeamState *beam = &search->beam;
+	int			n = beam->nexpanded;
 
-	qsort_arg(search->expanded, n, sizeof(OmenCandidate), omendb_candidate_cmp,
-			  &search->entry);
-	*expanded = search->expanded;
-	search->expanded = NULL;
-	search->nexpanded = search->capexpanded = 0;
+	qsort_arg(beam->expanded, n, sizeof(OmenCandidate), omendb_candidate_cmp,
+			  &beam->entry);
+	*expanded = beam->expanded;
+	beam->expanded = NULL;
+	beam->nexpanded = beam->capexpanded = 0;
 	return n;
 }
 
@@ -234,16 +240,19 @@ pfree_if(void *p)
 void
 omendb_search_end(OmenSearch *search)
 {
+	OmenStreamState *stream = &search->stream;
+	OmenBeamState *beam = &search->beam;
+
 	pfree_if(search->nbrs);
 	pfree_if(search->fresh);
 	pfree_if(search->accept);
-	pfree_if(search->list);
-	pfree_if(search->expanded);
-	pfree_if(search->dists);
-	pfree_if(search->usable);
-	pfree_if(search->frontier);
-	pfree_if(search->parked);
-	pfree_if(search->met);
+	pfree_if(beam->list);
+	pfree_if(beam->expanded);
+	pfree_if(beam->dists);
+	pfree_if(beam->usable);
+	pfree_if(stream->frontier);
+	pfree_if(stream->parked);
+	pfree_if(stream->met);
 	memset(search, 0, sizeof(OmenSearch));
 }
 
@@ -301,38 +310,40 @@ omendb_shrink_array(void *items, size_t n, size_t *cap, Size itemsize)
 static void
 frontier_push(OmenSearch *search, float approx, uint32 node)
 {
+	OmenStreamState *stream = &search->stream;
 	size_t		i;
 
-	if (search->nfrontier == search->capfrontier)
+	if (stream->nfrontier == stream->capfrontier)
 	{
-		if (search->before_growth)
-			search->before_growth(search, search->arg);
-		if (search->nfrontier == search->capfrontier)
-			search->frontier = omendb_grow_array(search->frontier,
-												 &search->capfrontier,
+		if (stream->before_growth)
+			stream->before_growth(search, stream->arg);
+		if (stream->nfrontier == stream->capfrontier)
+			stream->frontier = omendb_grow_array(stream->frontier,
+												 &stream->capfrontier,
 												 sizeof(OmenFrontierItem));
 	}
-	i = search->nfrontier++;
+	i = stream->nfrontier++;
 	while (i > 0)
 	{
 		size_t		parent = (i - 1) / 2;
 
-		if (search->frontier[parent].approx <= approx)
+		if (stream->frontier[parent].approx <= approx)
 			break;
-		search->frontier[i] = search->frontier[parent];
+		stream->frontier[i] = stream->frontier[parent];
 		i = parent;
 	}
-	search->frontier[i].approx = approx;
-	search->frontier[i].node = node;
+	stream->frontier[i].approx = approx;
+	stream->frontier[i].node = node;
 }
 
 static OmenFrontierItem
 frontier_pop(OmenSearch *search)
 {
-	OmenFrontierItem *h = search->frontier;
+	OmenStreamState *stream = &search->stream;
+	OmenFrontierItem *h = stream->frontier;
 	OmenFrontierItem top = h[0];
-	OmenFrontierItem last = h[--search->nfrontier];
-	size_t		n = search->nfrontier;
+	OmenFrontierItem last = h[--stream->nfrontier];
+	size_t		n = stream->nfrontier;
 	size_t		i = 0;
 
 	for (;;)
@@ -362,10 +373,12 @@ void
 omendb_stream_begin(OmenSearch *search, OmenSearchMeet meet,
 					OmenSearchGrowth before_growth, void *arg)
 {
-	search->meet = meet;
-	search->before_growth = before_growth;
-	search->arg = arg;
-	search->beam_limit = INFINITY;
+	OmenStreamState *stream = &search->stream;
+
+	stream->meet = meet;
+	stream->before_growth = before_growth;
+	stream->arg = arg;
+	stream->beam_limit = INFINITY;
 }
 
 /*
@@ -377,18 +390,20 @@ omendb_stream_begin(OmenSearch *search, OmenSearchMeet meet,
 void
 omendb_search_offer(OmenSearch *search, uint32 node, float approx)
 {
-	if (search->beam_phase)
+	OmenStreamState *stream = &search->stream;
+
+	if (stream->beam_phase)
 	{
-		if (search->met)
-			search->met[search->nmet++] = approx;
-		if (approx > search->beam_limit)
+		if (stream->met)
+			stream->met[stream->nmet++] = approx;
+		if (approx > stream->beam_limit)
 		{
-			if (search->nparked == search->capparked)
-				search->parked = omendb_grow_array(search->parked,
-												   &search->capparked,
+			if (stream->nparked == stream->capparked)
+				stream->parked = omendb_grow_array(stream->parked,
+												   &stream->capparked,
 												   sizeof(OmenFrontierItem));
-			search->parked[search->nparked].approx = approx;
-			search->parked[search->nparked++].node = node;
+			stream->parked[stream->nparked].approx = approx;
+			stream->parked[stream->nparked++].node = node;
 			return;
 		}
 	}
@@ -398,8 +413,8 @@ omendb_search_offer(OmenSearch *search, uint32 node, float approx)
 static void
 meet_fresh(OmenSearch *search, const uint32 *nodes, int n)
 {
-	search->meet(search, nodes, n, search->filter ? search->accept : NULL,
-				 search->arg);
+	search->stream.meet(search, nodes, n, search->filter ? search->accept : NULL,
+				 search->stream.arg);
 }
 
 /* Fold distances into best[], a max-heap of the nbest smallest (<= L). */
@@ -452,54 +467,57 @@ fold_best(float *best, int *nbest, int L, const float *dists, int n)
 void
 omendb_stream_beam(OmenSearch *search, uint32 entry, int list_size)
 {
+	OmenStreamState *stream = &search->stream;
 	int			L = list_size;
 	float	   *best = palloc(sizeof(float) * (L + 1));
 	int			nbest = 0;
 
-	search->beam_phase = true;
-	search->met = palloc(sizeof(float) * (search->store->max_degree + 1));
-	search->nmet = 0;
+	stream->beam_phase = true;
+	stream->met = palloc(sizeof(float) * (search->store->max_degree + 1));
+	stream->nmet = 0;
 	(void) search->store->visit(search->store, &entry, 1, search->fresh);
 	if (search->filter)
 		search->filter(search->filter_arg, &entry, 1, search->accept);
 	meet_fresh(search, &entry, 1);
 
-	while (search->nfrontier > 0)
+	while (stream->nfrontier > 0)
 	{
-		float		d = search->frontier[0].approx;
+		float		d = stream->frontier[0].approx;
 
 		if (nbest == L && d > best[0])
 			break;
-		search->beam_limit = (nbest == L) ? best[0] : INFINITY;
+		stream->beam_limit = (nbest == L) ? best[0] : INFINITY;
 		omendb_stream_expand_next(search);
-		fold_best(best, &nbest, L, search->met, search->nmet);
-		search->nmet = 0;
+		fold_best(best, &nbest, L, stream->met, stream->nmet);
+		stream->nmet = 0;
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(best);
-	pfree(search->met);
-	search->met = NULL;
+	pfree(stream->met);
+	stream->met = NULL;
 }
 
 /* End the beam phase: the parked nodes join the frontier. */
 void
 omendb_stream_unpark(OmenSearch *search)
 {
-	search->beam_phase = false;
-	for (size_t i = 0; i < search->nparked; i++)
-		frontier_push(search, search->parked[i].approx, search->parked[i].node);
-	pfree_if(search->parked);
-	search->parked = NULL;
-	search->nparked = search->capparked = 0;
+	OmenStreamState *stream = &search->stream;
+
+	stream->beam_phase = false;
+	for (size_t i = 0; i < stream->nparked; i++)
+		frontier_push(search, stream->parked[i].approx, stream->parked[i].node);
+	pfree_if(stream->parked);
+	stream->parked = NULL;
+	stream->nparked = stream->capparked = 0;
 }
 
 /* The approximate distance of the nearest unexpanded node, if any. */
 bool
 omendb_stream_peek(OmenSearch *search, float *approx)
 {
-	if (search->nfrontier == 0)
+	if (search->stream.nfrontier == 0)
 		return false;
-	*approx = search->frontier[0].approx;
+	*approx = search->stream.frontier[0].approx;
 	return true;
 }
 
@@ -534,8 +552,9 @@ cmp_frontier_approx(const void *a, const void *b)
 bool
 omendb_stream_shed(OmenSearch *search, float *cut)
 {
-	OmenFrontierItem *h = search->frontier;
-	size_t		n = search->nfrontier;
+	OmenStreamState *stream = &search->stream;
+	OmenFrontierItem *h = stream->frontier;
+	size_t		n = stream->nfrontier;
 	size_t		first = 0;		/* first item that is not NaN */
 	size_t		keep;
 
@@ -550,8 +569,8 @@ omendb_stream_shed(OmenSearch *search, float *cut)
 	*cut = h[keep].approx;
 	while (keep > first && h[keep - 1].approx >= *cut)
 		keep--;
-	search->nfrontier = keep;
-	search->frontier = omendb_shrink_array(h, keep, &search->capfrontier,
+	stream->nfrontier = keep;
+	stream->frontier = omendb_shrink_array(h, keep, &stream->capfrontier,
 										   sizeof(OmenFrontierItem));
 	return true;
 }
@@ -560,16 +579,18 @@ omendb_stream_shed(OmenSearch *search, float *cut)
 Size
 omendb_stream_bytes(OmenSearch *search)
 {
-	return search->capfrontier * sizeof(OmenFrontierItem);
+	return search->stream.capfrontier * sizeof(OmenFrontierItem);
 }
 
 /* Give up the frontier: the caller goes on without the graph. */
 void
 omendb_stream_drop_frontier(OmenSearch *search)
 {
-	pfree_if(search->frontier);
-	search->frontier = NULL;
-	search->nfrontier = search->capfrontier = 0;
+	OmenStreamState *stream = &search->stream;
+
+	pfree_if(stream->frontier);
+	stream->frontier = NULL;
+	stream->nfrontier = stream->capfrontier = 0;
 }
 
 /* ----------------------------------------------------------------

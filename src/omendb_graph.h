@@ -129,6 +129,40 @@ typedef struct OmenFrontierItem
 	uint32		node;
 } OmenFrontierItem;
 
+/* Beam mode's state. */
+typedef struct OmenBeamState
+{
+	const OmenQuery *query;
+	uint32		entry;
+	int			list_size;
+	OmenCandidate *list;		/* the L nearest met, sorted */
+	int			len;
+	int			cursor;			/* no unexpanded node before this */
+	OmenCandidate *expanded;	/* V, in order of expansion */
+	int			nexpanded;
+	int			capexpanded;
+	float	   *dists;			/* scores of a batch, max_degree */
+	bool	   *usable;
+} OmenBeamState;
+
+/* Stream mode's state. */
+typedef struct OmenStreamState
+{
+	OmenSearchMeet meet;
+	OmenSearchGrowth before_growth;
+	void	   *arg;			/* of both callbacks */
+	OmenFrontierItem *frontier; /* min-heap by approx */
+	size_t		nfrontier;
+	size_t		capfrontier;
+	bool		beam_phase;
+	float		beam_limit;		/* park nodes met farther than this */
+	OmenFrontierItem *parked;	/* met in the beam phase, outside the beam */
+	size_t		nparked;
+	size_t		capparked;
+	float	   *met;			/* distances met since the last fold */
+	int			nmet;
+} OmenStreamState;
+
 struct OmenSearch
 {
 	OmenGraphStore *store;
@@ -140,33 +174,8 @@ struct OmenSearch
 	uint32	   *fresh;
 	bool	   *accept;			/* NULL without a filter */
 
-	/* beam mode */
-	const OmenQuery *query;
-	uint32		entry;
-	int			list_size;
-	OmenCandidate *list;		/* the L nearest met, sorted */
-	int			len;
-	int			cursor;			/* no unexpanded node before this */
-	OmenCandidate *expanded;	/* V, in order of expansion */
-	int			nexpanded;
-	int			capexpanded;
-	float	   *dists;
-	bool	   *usable;
-
-	/* stream mode */
-	OmenSearchMeet meet;
-	OmenSearchGrowth before_growth;
-	void	   *arg;
-	OmenFrontierItem *frontier; /* min-heap by approx */
-	size_t		nfrontier;
-	size_t		capfrontier;
-	bool		beam_phase;
-	float		beam_limit;		/* park nodes met farther than this */
-	OmenFrontierItem *parked;	/* met in the beam phase, outside the beam */
-	size_t		nparked;
-	size_t		capparked;
-	float	   *met;			/* distances met since the last fold */
-	int			nmet;
+	OmenBeamState beam;
+	OmenStreamState stream;
 };
 
 extern void omendb_search_init(OmenSearch *search, OmenGraphStore *store);

@@ -238,7 +238,7 @@ before_heap_growth(OmenScanOpaque so, size_t cap, Size itemsize)
 static void
 before_frontier_growth(OmenSearch *search, void *arg)
 {
-	before_heap_growth((OmenScanOpaque) arg, search->capfrontier,
+	before_heap_growth((OmenScanOpaque) arg, search->stream.capfrontier,
 					   sizeof(OmenFrontierItem));
 }
 

@@ -265,35 +265,6 @@ extern int	omendb_effective_list_size(OmenMetric metric);
 typedef struct OmenQuantState OmenQuantState;
 typedef struct OmenQuery OmenQuery;
 
-/* A node met by a graph search, with its approximate distance. */
-typedef struct OmenCandidate
-{
-	uint32		node;
-	float		dist;			/* approximate distance to the query */
-	bool		expanded;		/* out-neighbours already looked at */
-	bool		usable;			/* may become a neighbour (not deleted) */
-} OmenCandidate;
-
-/*
- * Where the graph lives for the algorithms in omendb_graph.c: the in-memory
- * arrays of a build, or the buffer pages for an insert.
- */
-typedef struct OmenGraphSource OmenGraphSource;
-struct OmenGraphSource
-{
-	/* Copy a node's out-neighbours into out[]; return how many. */
-	int			(*neighbors) (OmenGraphSource *src, uint32 node, uint32 *out);
-	/* Approximate distances from the query to nodes[0..n-1]. */
-	void		(*score) (OmenGraphSource *src, const OmenQuery *query,
-						  const uint32 *nodes, int n, float *dists,
-						  bool *usable);
-	/* The code of a node scored before. */
-	const uint8 *(*code) (OmenGraphSource *src, uint32 node);
-	/* Mark a node visited; false if it was already. */
-	bool		(*visit) (OmenGraphSource *src, uint32 node);
-	int			max_degree;
-};
-
 /* ----------------------------------------------------------------
  *		Functions
  * ----------------------------------------------------------------
@@ -311,16 +282,6 @@ extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								Cost *indexTotalCost,
 								Selectivity *indexSelectivity,
 								double *indexCorrelation, double *indexPages);
-
-/* omendb_graph.c */
-extern int	omendb_greedy_search(OmenGraphSource *src, const OmenQuery *query,
-								 uint32 entry, int list_size,
-								 OmenCandidate **expanded);
-extern int	omendb_robust_prune(OmenGraphSource *src, OmenQuery *pivot,
-								OmenCandidate *cands, int ncands,
-								uint32 self, double alpha, int degree,
-								uint32 *out);
-extern int	omendb_candidate_cmp(const void *a, const void *b, void *arg);
 
 /* omendb_build.c */
 extern IndexBuildResult *omendb_build(Relation heap, Relation index,

@@ -27,7 +27,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <sys/mman.h>
 
 #include "access/tableam.h"
 #include "access/xloginsert.h"
@@ -39,29 +38,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "omendb.h"
+#include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
-
-/* The graph under construction. */
-typedef struct BuildGraph
-{
-	OmenGraphSource src;
-	int			n;				/* nodes so far */
-	int			cap;			/* allocated nodes */
-	int			code_size;
-	int			max_degree;
-	uint8	   *codes;			/* cap * code_size */
-	uint32	   *nbrs;			/* cap * max_degree */
-	uint16	   *nnbrs;
-	ItemPointerData *tids;
-	float	   *errors;
-	float	   *norms;
-	uint32	   *visited;		/* visit epoch per node */
-	uint32		epoch;
-	const OmenQuantState *quant;
-} BuildGraph;
 
 typedef struct BuildState
 {
@@ -90,7 +70,7 @@ typedef struct BuildState
 	/* pass 2 */
 	OmenMetaPageData meta;
 	OmenQuantState *quant;
-	BuildGraph	g;
+	OmenMemStore g;				/* the graph under construction */
 	OmenQuery	query;
 	OmenQuery	pivot;
 	OmenQuery	centroid;		/* L2 query at the centroid */
@@ -109,86 +89,20 @@ typedef struct BuildState
 } BuildState;
 
 /* ----------------------------------------------------------------
- *		The in-memory graph as an OmenGraphSource
+ *		The in-memory graph
  * ----------------------------------------------------------------
  */
 
-static int
-mem_neighbors(OmenGraphSource *src, uint32 node, uint32 *out)
-{
-	BuildGraph *g = (BuildGraph *) src;
-
-	memcpy(out, g->nbrs + (Size) node * g->max_degree, sizeof(uint32) * g->nnbrs[node]);
-	return g->nnbrs[node];
-}
-
-/* How many codes ahead of the one being scored to start fetching. */
-#define BUILD_PREFETCH_AHEAD 4
-
-static inline void
-prefetch_code(const BuildGraph *g, uint32 node)
-{
-	const char *code = (const char *) g->codes + (Size) node * g->code_size;
-
-	for (uint32 b = 0; b < g->code_size; b += 64)
-		__builtin_prefetch(code + b);
-}
-
-static void
-mem_score(OmenGraphSource *src, const OmenQuery *query, const uint32 *nodes,
-		  int n, float *dists, bool *usable)
-{
-	BuildGraph *g = (BuildGraph *) src;
-
-	/* codes are read at random: keep a few fetches in flight */
-	for (int i = 0; i < Min(n, BUILD_PREFETCH_AHEAD); i++)
-		prefetch_code(g, nodes[i]);
-	for (int i = 0; i < n; i++)
-	{
-		if (i + BUILD_PREFETCH_AHEAD < n)
-			prefetch_code(g, nodes[i + BUILD_PREFETCH_AHEAD]);
-		dists[i] = omendb_code_distance(query, g->codes + (Size) nodes[i] * g->code_size);
-		usable[i] = true;
-	}
-}
-
-static const uint8 *
-mem_code(OmenGraphSource *src, uint32 node)
-{
-	BuildGraph *g = (BuildGraph *) src;
-
-	return g->codes + (Size) node * g->code_size;
-}
-
-static bool
-mem_visit(OmenGraphSource *src, uint32 node)
-{
-	BuildGraph *g = (BuildGraph *) src;
-
-	if (g->visited[node] == g->epoch)
-		return false;
-	g->visited[node] = g->epoch;
-	return true;
-}
-
-/* Bytes a node takes in the graph arrays (BuildGraph). */
-static Size
-graph_bytes_per_node(int code_size, int max_degree)
-{
-	return code_size + sizeof(uint32) * max_degree + sizeof(uint16) +
-		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32);
-}
-
 /*
  * Bytes a node costs a build at its peak, which is while the graph is
- * written: besides the graph arrays, write_nodes holds a new id per node
- * while connect_unreachable holds an in-degree, a queue slot and a mark
- * (breadth_first_order, after it, needs two ids).
+ * written: besides the store's arrays, write_nodes holds a new id per node
+ * while omendb_connect_unreachable holds an in-degree, a queue slot and a
+ * mark (breadth_first_order, after it, needs two ids).
  */
 static Size
 build_bytes_per_node(int code_size, int max_degree)
 {
-	return graph_bytes_per_node(code_size, max_degree) +
+	return omendb_memstore_bytes_per_node(code_size, max_degree) +
 		3 * sizeof(uint32) + sizeof(bool);
 }
 
@@ -206,163 +120,15 @@ graph_node_limit(Size per_node)
 }
 
 /*
- * Ask the kernel to back a large build array with huge pages.  The graph
- * search reads codes and neighbour lists at random all over these arrays;
- * with 4 kB pages nearly every read also misses the TLB.  Only a hint,
- * and it must come before the memory is first touched.
+ * Place node p (already encoded) in the in-memory graph: its out-edges,
+ * their reverse edges, and the entry point kept at the node nearest the
+ * centroid.
  */
 static void
-advise_huge_pages(void *p, Size size)
+graph_insert(BuildState *bs, uint32 p)
 {
-#if defined(MADV_HUGEPAGE)
-	const uintptr_t huge = 2 * 1024 * 1024;
-	uintptr_t	start = TYPEALIGN(huge, (uintptr_t) p);
-	uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) p + size);
-
-	if (end > start)
-		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-#endif
-}
-
-/* A build array: from the build's memory context, huge pages if we can. */
-static void *
-alloc_graph_array(Size size)
-{
-	void	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size);
-
-	advise_huge_pages(p, size);
-	return p;
-}
-
-/*
- * repalloc_huge for a build array.  The copied part was touched already, so
- * for it the advice only lets khugepaged collapse it later; the new part
- * gets huge pages as it is first written.
- */
-static void *
-grow_graph_array(void *p, Size size)
-{
-	p = repalloc_huge(p, size);
-	advise_huge_pages(p, size);
-	return p;
-}
-
-static void
-graph_init(BuildGraph *g, const OmenMetaPageData *meta,
-		   const OmenQuantState *quant, int cap)
-{
-	g->src.neighbors = mem_neighbors;
-	g->src.score = mem_score;
-	g->src.code = mem_code;
-	g->src.visit = mem_visit;
-	g->src.max_degree = meta->max_degree;
-	g->n = 0;
-	g->cap = Max(cap, 16);
-	g->code_size = meta->code_size;
-	g->max_degree = meta->max_degree;
-	g->quant = quant;
-	g->codes = alloc_graph_array((Size) g->cap * g->code_size);
-	g->nbrs = alloc_graph_array((Size) g->cap * g->max_degree * sizeof(uint32));
-	g->nnbrs = alloc_graph_array((Size) g->cap * sizeof(uint16));
-	g->tids = alloc_graph_array((Size) g->cap * sizeof(ItemPointerData));
-	g->errors = alloc_graph_array((Size) g->cap * sizeof(float));
-	g->norms = alloc_graph_array((Size) g->cap * sizeof(float));
-	g->visited = alloc_graph_array((Size) g->cap * sizeof(uint32));
-	memset(g->visited, 0, (Size) g->cap * sizeof(uint32));
-	g->epoch = 0;
-}
-
-/*
- * Grow the arrays (the table may have gained rows since pass 1), up to
- * limit nodes.
- */
-static void
-graph_grow(BuildGraph *g, int limit)
-{
-	int			cap = g->cap <= limit / 2 ? g->cap * 2 : limit;
-
-	g->codes = grow_graph_array(g->codes, (Size) cap * g->code_size);
-	g->nbrs = grow_graph_array(g->nbrs, (Size) cap * g->max_degree * sizeof(uint32));
-	g->nnbrs = grow_graph_array(g->nnbrs, (Size) cap * sizeof(uint16));
-	g->tids = grow_graph_array(g->tids, (Size) cap * sizeof(ItemPointerData));
-	g->errors = grow_graph_array(g->errors, (Size) cap * sizeof(float));
-	g->norms = grow_graph_array(g->norms, (Size) cap * sizeof(float));
-	g->visited = grow_graph_array(g->visited, (Size) cap * sizeof(uint32));
-	memset(g->visited + g->cap, 0, (Size) (cap - g->cap) * sizeof(uint32));
-	g->cap = cap;
-}
-
-/* Free the arrays: once written, the graph lives on the pages. */
-static void
-graph_free(BuildGraph *g)
-{
-	pfree(g->codes);
-	pfree(g->nbrs);
-	pfree(g->nnbrs);
-	pfree(g->tids);
-	pfree(g->errors);
-	pfree(g->norms);
-	pfree(g->visited);
-	g->codes = NULL;
-	g->nbrs = NULL;
-	g->nnbrs = NULL;
-	g->tids = NULL;
-	g->errors = NULL;
-	g->norms = NULL;
-	g->visited = NULL;
-	g->cap = 0;
-}
-
-/*
- * Add the reverse edge j -> p in memory: append while j has spare slots,
- * else re-prune j's neighbours plus p down to R.
- */
-static void
-graph_add_reverse_edge(BuildState *bs, uint32 j, uint32 p)
-{
-	BuildGraph *g = &bs->g;
-	uint32	   *nj = g->nbrs + (Size) j * g->max_degree;
-	int			n = g->nnbrs[j];
-	OmenCandidate cands[OMENDB_MAX_GRAPH_DEGREE * 2];
-	uint32		pruned[OMENDB_MAX_GRAPH_DEGREE];
-
-	for (int i = 0; i < n; i++)
-		if (nj[i] == p)
-			return;
-	if (n < g->max_degree)
-	{
-		nj[n] = p;
-		g->nnbrs[j] = n + 1;
-		return;
-	}
-
-	omendb_query_from_code(&bs->pivot, g->codes + (Size) j * g->code_size);
-	for (int i = 0; i < n; i++)
-	{
-		cands[i].node = nj[i];
-		cands[i].dist = omendb_code_distance(&bs->pivot, g->codes + (Size) nj[i] * g->code_size);
-		cands[i].usable = true;
-		cands[i].expanded = false;
-	}
-	cands[n].node = p;
-	cands[n].dist = omendb_code_distance(&bs->pivot, g->codes + (Size) p * g->code_size);
-	cands[n].usable = true;
-	cands[n].expanded = false;
-	n = omendb_robust_prune(&g->src, &bs->pivot, cands, n + 1, j, bs->alpha,
-							bs->degree, pruned);
-	memcpy(nj, pruned, sizeof(uint32) * n);
-	g->nnbrs[j] = n;
-}
-
-/* Insert node p (already encoded) into the in-memory graph. */
-static void
-graph_insert(BuildState *bs, uint32 p, const float *v)
-{
-	BuildGraph *g = &bs->g;
-	OmenCandidate *cands;
-	int			ncands;
-	uint32	   *np = g->nbrs + (Size) p * g->max_degree;
-	int			n;
+	OmenMemStore *g = &bs->g;
+	uint32	   *np = OmenMemStoreNeighbors(g, p);
 	float		d;
 
 	g->nnbrs[p] = 0;
@@ -373,74 +139,19 @@ graph_insert(BuildState *bs, uint32 p, const float *v)
 		return;
 	}
 
-	omendb_query_init_code(&bs->query, bs->quant, g->codes + (Size) p * g->code_size);
-	g->epoch++;
-	g->visited[p] = g->epoch;	/* never a candidate for itself */
-	ncands = omendb_greedy_search(&g->src, &bs->query, bs->entry, bs->place_list,
-								  &cands);
-	n = omendb_robust_prune(&g->src, &bs->pivot, cands, ncands, p, bs->alpha,
-							bs->degree, np);
-	g->nnbrs[p] = n;
-	pfree(cands);
+	omendb_query_init_code(&bs->query, bs->quant, OmenMemStoreCode(g, p));
+	g->nnbrs[p] = omendb_find_neighbors(&g->store, &bs->query, &bs->pivot,
+										bs->entry, bs->place_list, p,
+										bs->alpha, bs->degree, np);
+	(void) omendb_add_reverse_edges(&g->store, &bs->pivot, p, np, g->nnbrs[p],
+									bs->alpha, bs->degree);
 
-	for (int i = 0; i < n; i++)
-		graph_add_reverse_edge(bs, np[i], p);
-
-	/* keep the entry point at the node nearest the centroid */
-	d = omendb_code_distance(&bs->centroid, g->codes + (Size) p * g->code_size);
+	d = omendb_code_distance(&bs->centroid, OmenMemStoreCode(g, p));
 	if (d < bs->entry_dist)
 	{
 		bs->entry = p;
 		bs->entry_dist = d;
 	}
-}
-
-/*
- * Refine node p against the finished graph: search for it, and re-prune
- * its out-edges with alpha 1 from what the search expanded plus the edges
- * it has; then add the reverse edges, as placing it did.
- */
-static void
-refine_node(BuildState *bs, uint32 p)
-{
-	BuildGraph *g = &bs->g;
-	uint32	   *np = g->nbrs + (Size) p * g->max_degree;
-	int			n = g->nnbrs[p];
-	OmenCandidate *expanded;
-	OmenCandidate *cands;
-	int			nexp;
-	int			ncands;
-
-	omendb_query_init_code(&bs->query, bs->quant, g->codes + (Size) p * g->code_size);
-	g->epoch++;
-	g->visited[p] = g->epoch;
-	nexp = omendb_greedy_search(&g->src, &bs->query, bs->entry, bs->refine_list,
-								&expanded);
-
-	/* candidates: the expanded set, then current neighbours not in it */
-	cands = palloc(sizeof(OmenCandidate) * (nexp + n));
-	memcpy(cands, expanded, sizeof(OmenCandidate) * nexp);
-	ncands = nexp;
-	g->epoch++;
-	for (int i = 0; i < nexp; i++)
-		g->visited[expanded[i].node] = g->epoch;
-	for (int i = 0; i < n; i++)
-	{
-		if (g->visited[np[i]] == g->epoch)
-			continue;
-		cands[ncands].node = np[i];
-		cands[ncands].dist = omendb_code_distance(&bs->query,
-												  g->codes + (Size) np[i] * g->code_size);
-		cands[ncands].usable = true;
-		cands[ncands].expanded = false;
-		ncands++;
-	}
-
-	n = omendb_robust_prune(&g->src, &bs->pivot, cands, ncands, p,
-							OMENDB_REFINE_ALPHA, bs->degree, np);
-	g->nnbrs[p] = n;
-	for (int i = 0; i < n; i++)
-		graph_add_reverse_edge(bs, np[i], p);
 }
 
 /*
@@ -452,7 +163,7 @@ refine_node(BuildState *bs, uint32 p)
 static void
 graph_refine(BuildState *bs)
 {
-	BuildGraph *g = &bs->g;
+	OmenMemStore *g = &bs->g;
 	MemoryContext nodecxt;
 
 	/* what refining a node allocates is freed after each node */
@@ -465,7 +176,10 @@ graph_refine(BuildState *bs)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(nodecxt);
 
-		refine_node(bs, p);
+		omendb_query_init_code(&bs->query, bs->quant, NULL);
+		omendb_refine_node(&g->store, &bs->query, &bs->pivot, bs->entry,
+						   bs->refine_list, p, OMENDB_REFINE_ALPHA, bs->alpha,
+						   bs->degree);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(nodecxt);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) p + 1);
@@ -554,16 +268,16 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 static void
 graph_add(BuildState *bs, ItemPointer tid, float norm)
 {
-	BuildGraph *g = &bs->g;
+	OmenMemStore *g = &bs->g;
 	uint32		p;
 
 	if (g->n == g->cap)
-		graph_grow(g, bs->memory_limit);
+		omendb_memstore_grow(g, bs->memory_limit);
 	p = g->n++;
 	g->tids[p] = *tid;
 	g->norms[p] = norm;
-	g->errors[p] = omendb_quant_encode(bs->quant, bs->v, g->codes + (Size) p * g->code_size);
-	graph_insert(bs, p, bs->v);
+	g->errors[p] = omendb_quant_encode(bs->quant, bs->v, OmenMemStoreCode(g, p));
+	graph_insert(bs, p);
 }
 
 /* Keep a zero vector's heap TID, to be written as a zero node. */
@@ -679,173 +393,52 @@ write_meta(Relation index, ForkNumber fork, const OmenMetaPageData *meta,
 /*
  * Number the nodes in breadth-first order from the entry point, so that a
  * node and its neighbours tend to share pages: a search then pins fewer
- * pages and misses the CPU cache less.  Nodes the traversal does not reach
+ * pages and misses the CPU cache less.  Nodes the walk does not reach
  * (there should be none) keep their relative order at the end.  Returns
  * order[new id] = build id, and fills newid[build id] = new id.
  */
 static uint32 *
-breadth_first_order(BuildGraph *g, uint32 entry, uint32 *newid)
+breadth_first_order(OmenMemStore *g, uint32 entry, uint32 *newid)
 {
 	uint32	   *order = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->n * sizeof(uint32));
-	int			head = 0;
-	int			tail = 0;
+	bool	   *reached = MemoryContextAllocHuge(CurrentMemoryContext, (Size) g->n * sizeof(bool));
+	uint32		tail;
 
-	for (int p = 0; p < g->n; p++)
-		newid[p] = OMENDB_INVALID_NODE;
-	for (int start = -1; start < g->n; start++)
-	{
-		uint32		root = start < 0 ? entry : (uint32) start;
-
-		if (newid[root] != OMENDB_INVALID_NODE)
-			continue;
-		newid[root] = tail;
-		order[tail++] = root;
-		while (head < tail)
-		{
-			uint32		u = order[head++];
-			uint32	   *nu = g->nbrs + (Size) u * g->max_degree;
-
-			for (int i = 0; i < g->nnbrs[u]; i++)
-			{
-				if (newid[nu[i]] != OMENDB_INVALID_NODE)
-					continue;
-				newid[nu[i]] = tail;
-				order[tail++] = nu[i];
-			}
-		}
-	}
+	memset(reached, 0, (Size) g->n * sizeof(bool));
+	tail = omendb_graph_walk(&g->store, entry, reached, order, 0);
+	for (uint32 p = 0; p < g->n; p++)
+		tail = omendb_graph_walk(&g->store, p, reached, order, tail);
 	Assert(tail == g->n);
+	for (uint32 k = 0; k < tail; k++)
+		newid[order[k]] = k;
+	pfree(reached);
 	return order;
 }
 
-/* Mark everything reachable from root that is not marked yet. */
-static void
-mark_reachable(BuildGraph *g, uint32 root, bool *reached, uint32 *queue)
-{
-	int			head = 0;
-	int			tail = 0;
-
-	if (reached[root])
-		return;
-	reached[root] = true;
-	queue[tail++] = root;
-	while (head < tail)
-	{
-		uint32		u = queue[head++];
-		uint32	   *nu = g->nbrs + (Size) u * g->max_degree;
-
-		for (int i = 0; i < g->nnbrs[u]; i++)
-		{
-			if (reached[nu[i]])
-				continue;
-			reached[nu[i]] = true;
-			queue[tail++] = nu[i];
-		}
-	}
-}
-
 /*
- * Give node p an in-edge from the nearest node a search from the entry
- * point finds (so from a reachable node): appended if it has a spare slot
- * (max_degree exceeds R for this), else in place of an edge to a node with
- * other in-edges.  Returns false if no such edge could be found.
- */
-static bool
-link_from_nearest(BuildState *bs, uint32 p, uint32 *indeg)
-{
-	BuildGraph *g = &bs->g;
-	OmenCandidate *cands;
-	int			ncands;
-	bool		linked = false;
-
-	omendb_query_init_code(&bs->query, bs->quant, g->codes + (Size) p * g->code_size);
-	g->epoch++;
-	g->visited[p] = g->epoch;
-	ncands = omendb_greedy_search(&g->src, &bs->query, bs->entry, bs->list, &cands);
-
-	for (int i = 0; i < ncands && !linked; i++)
-	{
-		uint32		j = cands[i].node;
-
-		if (g->nnbrs[j] < g->max_degree)
-		{
-			g->nbrs[(Size) j * g->max_degree + g->nnbrs[j]++] = p;
-			linked = true;
-		}
-	}
-	for (int i = 0; i < ncands && !linked; i++)
-	{
-		uint32	   *nj = g->nbrs + (Size) cands[i].node * g->max_degree;
-
-		for (int k = g->nnbrs[cands[i].node] - 1; k >= 0 && !linked; k--)
-		{
-			if (indeg[nj[k]] > 1)
-			{
-				indeg[nj[k]]--;
-				nj[k] = p;
-				linked = true;
-			}
-		}
-	}
-	if (linked)
-		indeg[p]++;
-	pfree(cands);
-	return linked;
-}
-
-/*
- * Pruning can leave nodes, or whole groups of them, that no path from the
- * entry point reaches, so that no search finds them.  Walk the graph from
- * the entry point; link each node not reached from its nearest reached
- * node, and count everything it reaches as reached.  Nodes are visited in
- * build order, so a group cut off together is joined by its first member.
+ * Link the nodes that no path from the entry point reaches (README.omendb,
+ * "Build").
  */
 static void
 connect_unreachable(BuildState *bs)
 {
-	BuildGraph *g = &bs->g;
-	Size		n = g->n;
-	uint32	   *indeg = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(uint32));
-	uint32	   *queue = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(uint32));
-	bool	   *reached = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(bool));
-	int			nlinked = 0;
-	int			nfailed = 0;
+	int			nlinked;
+	int			nfailed;
 
-	memset(indeg, 0, n * sizeof(uint32));
-	memset(reached, 0, n * sizeof(bool));
-	for (Size p = 0; p < n; p++)
-		for (int i = 0; i < g->nnbrs[p]; i++)
-			indeg[g->nbrs[p * g->max_degree + i]]++;
-
-	mark_reachable(g, bs->entry, reached, queue);
-	for (Size p = 0; p < n; p++)
-	{
-		if (reached[p])
-			continue;
-		if (link_from_nearest(bs, (uint32) p, indeg))
-		{
-			nlinked++;
-			mark_reachable(g, (uint32) p, reached, queue);
-		}
-		else
-			nfailed++;
-		CHECK_FOR_INTERRUPTS();
-	}
+	omendb_connect_unreachable(&bs->g.store, bs->entry, bs->g.n, bs->list,
+							   &nlinked, &nfailed);
 	elog(DEBUG1, "omendb build of \"%s\": %d unreachable nodes linked, %d left unlinked",
 		 RelationGetRelationName(bs->index), nlinked, nfailed);
-	pfree(indeg);
-	pfree(queue);
-	pfree(reached);
 }
 
 /* Fill image with graph node p, its neighbours renumbered by newid. */
 static void
 graph_node_image(BuildState *bs, uint32 p, const uint32 *newid, char *image)
 {
-	BuildGraph *g = &bs->g;
+	OmenMemStore *g = &bs->g;
 	OmenMetaPageData *meta = &bs->meta;
 	OmenNodeHeader hdr = (OmenNodeHeader) image;
-	uint32	   *src = g->nbrs + (Size) p * g->max_degree;
+	uint32	   *src = OmenMemStoreNeighbors(g, p);
 	uint32	   *dst = OmenNodeNeighbors(hdr);
 
 	memset(image, 0, meta->node_size);
@@ -856,7 +449,7 @@ graph_node_image(BuildState *bs, uint32 p, const uint32 *newid, char *image)
 	hdr->norm = g->norms[p];
 	for (int i = 0; i < g->nnbrs[p]; i++)
 		dst[i] = newid[src[i]];
-	memcpy(OmenNodeCode(hdr, meta->max_degree), g->codes + (Size) p * g->code_size,
+	memcpy(OmenNodeCode(hdr, meta->max_degree), OmenMemStoreCode(g, p),
 		   g->code_size);
 }
 
@@ -867,7 +460,7 @@ graph_node_image(BuildState *bs, uint32 p, const uint32 *newid, char *image)
 static void
 write_nodes(BuildState *bs)
 {
-	BuildGraph *g = &bs->g;
+	OmenMemStore *g = &bs->g;
 	OmenMetaPageData *meta = &bs->meta;
 	char	   *image = palloc0(meta->node_size);
 	Buffer		buf = InvalidBuffer;
@@ -1018,7 +611,7 @@ refine_and_write(BuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_WRITE);
 	write_nodes(bs);
 	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
-	graph_free(&bs->g);
+	omendb_memstore_free(&bs->g);
 }
 
 /*
@@ -1100,7 +693,7 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 		bs.node_bytes = build_bytes_per_node(bs.meta.code_size, bs.meta.max_degree);
 		bs.memory_limit = graph_node_limit(bs.node_bytes);
-		graph_init(&bs.g, &bs.meta, bs.quant,
+		omendb_memstore_init(&bs.g, &bs.meta, bs.quant,
 				   Min(bs.memory_limit, (int) Min(bs.count * 1.05 + 16, INT_MAX / 2)));
 
 		/* pass 2: the graph */

@@ -54,7 +54,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "omendb.h"
+#include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
@@ -88,11 +88,23 @@ typedef struct CheckCounts
 #define LIVE_SUSPECT	2		/* unmatched, heap line pointer unused */
 
 /* Set in CheckState.flags[] on top of the node flags. */
-#define REACHED			0x80	/* while walking */
 #define ZERO_NODE		0x40	/* a zero node (omendb.h) */
+
+/* The columns omendb_check returns. */
+typedef enum CheckColumn
+{
+	CHECK_NODES,
+	CHECK_LIVE_NODES,
+	CHECK_DELETED_NODES,
+	CHECK_REACHABLE_LIVE_NODES,
+	CHECK_REACHABLE_FRACTION,
+	CHECK_CLAMPED_NODES,
+	CHECK_NCOLUMNS
+} CheckColumn;
 
 typedef struct CheckState
 {
+	OmenGraphStore graph;		/* the edges read, for the walk */
 	Relation	index;
 	Relation	heap;
 	bool		heapallindexed;
@@ -590,40 +602,41 @@ check_entry_point(CheckState *cs)
 							 OMENDB_METAPAGE_BLKNO, u);
 }
 
+/* The neighbours of a node as read (the graph store of the walk). */
+static int
+read_neighbors(OmenGraphStore *store, uint32 node, uint32 *out)
+{
+	CheckState *cs = (CheckState *) store;
+
+	memcpy(out, cs->edges + cs->nbrstart[node], sizeof(uint32) * cs->nnbrs[node]);
+	return cs->nnbrs[node];
+}
+
 /*
- * Breadth-first walk from the entry point over all nodes (deleted ones are
- * traversed by searches too); returns how many live nodes it reaches (no
- * edge leads to a zero node).  queue holds nalloc uint32s.
+ * Walk from the entry point over all nodes (deleted ones are traversed by
+ * searches too); returns how many live nodes it reaches (no edge leads to
+ * a zero node).  queue holds nalloc uint32s.
  */
 static uint64
 count_reachable(CheckState *cs, uint32 *queue)
 {
-	uint32		head = 0;
-	uint32		tail = 0;
-	uint64		reached = 0;
+	bool	   *reached;
+	uint32		nreached;
+	uint64		live = 0;
 
 	if (cs->endmeta.entry_node == OMENDB_INVALID_NODE)
 		return 0;
-	queue[tail++] = cs->endmeta.entry_node;
-	cs->flags[cs->endmeta.entry_node] |= REACHED;
-	while (head < tail)
-	{
-		uint32		u = queue[head++];
-		const uint32 *nbrs = cs->edges + cs->nbrstart[u];
-
-		if ((cs->flags[u] & (OMENDB_NODE_LIVE | ZERO_NODE)) == OMENDB_NODE_LIVE)
-			reached++;
-		for (int i = 0; i < cs->nnbrs[u]; i++)
-		{
-			if (cs->flags[nbrs[i]] & REACHED)
-				continue;
-			cs->flags[nbrs[i]] |= REACHED;
-			queue[tail++] = nbrs[i];
-		}
-		if ((head & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	return reached;
+	reached = MemoryContextAllocHuge(CurrentMemoryContext, (Size) cs->nalloc);
+	memset(reached, 0, (Size) cs->nalloc);
+	cs->graph.neighbors = read_neighbors;
+	cs->graph.max_degree = cs->meta.max_degree;
+	nreached = omendb_graph_walk(&cs->graph, cs->endmeta.entry_node, reached,
+								 queue, 0);
+	for (uint32 i = 0; i < nreached; i++)
+		live += (cs->flags[queue[i]] & (OMENDB_NODE_LIVE | ZERO_NODE)) ==
+			OMENDB_NODE_LIVE;
+	pfree(reached);
+	return live;
 }
 
 /* ----------------------------------------------------------------
@@ -1045,8 +1058,8 @@ omendb_check(PG_FUNCTION_ARGS)
 	int			save_nestlevel = -1;
 	CheckCounts counts = {0};
 	TupleDesc	tupdesc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		values[CHECK_NCOLUMNS];
+	bool		nulls[CHECK_NCOLUMNS] = {0};
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 
@@ -1102,14 +1115,14 @@ omendb_check(PG_FUNCTION_ARGS)
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 
-	values[0] = Int64GetDatum(counts.nodes);
-	values[1] = Int64GetDatum(counts.live);
-	values[2] = Int64GetDatum(counts.deleted);
-	values[3] = Int64GetDatum(counts.reachable);
+	values[CHECK_NODES] = Int64GetDatum(counts.nodes);
+	values[CHECK_LIVE_NODES] = Int64GetDatum(counts.live);
+	values[CHECK_DELETED_NODES] = Int64GetDatum(counts.deleted);
+	values[CHECK_REACHABLE_LIVE_NODES] = Int64GetDatum(counts.reachable);
 	/* of the live nodes in the graph: zero nodes are outside it by design */
-	values[4] = Float8GetDatum(counts.live > counts.live_zero ?
+	values[CHECK_REACHABLE_FRACTION] = Float8GetDatum(counts.live > counts.live_zero ?
 							   (double) counts.reachable / (counts.live - counts.live_zero) : 1.0);
-	values[5] = Int64GetDatum(counts.clamped);
+	values[CHECK_CLAMPED_NODES] = Int64GetDatum(counts.clamped);
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

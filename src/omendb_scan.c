@@ -3,10 +3,12 @@
  * omendb_scan.c
  *	  Ordered index scans: a streaming best-first search over the graph.
  *
- * The scan first runs the ordinary beam search with a candidate list of
- * omendb.search_list_size and returns a first batch of rows from the
- * nodes it met, then keeps going best-first for as long as the executor
- * asks for rows, until the whole reachable graph is exhausted.
+ * The walk is the graph engine's stream search over the page store
+ * (omendb_graph.c); this file scores what it meets and decides what goes
+ * out when.  The scan first runs the stream's beam phase with a candidate
+ * list of omendb.search_list_size and returns a first batch of rows from
+ * the nodes it met, then keeps going best-first for as long as the
+ * executor asks for rows, until the whole reachable graph is exhausted.
  * So a query whose WHERE clause rejects most rows still gets its LIMIT,
  * and there is no cap on how many rows a scan returns.
  *
@@ -46,7 +48,6 @@
 #include "access/relscan.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
-#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -55,7 +56,7 @@
 #include "utils/rel.h"
 #include "utils/tuplesort.h"
 
-#include "omendb.h"
+#include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
@@ -67,27 +68,9 @@ typedef struct ScanNode
 	float		approx;			/* approximate distance (metric space) */
 	double		bound;			/* lower bound on the exact distance */
 	ItemPointerData tid;
-	bool		live;
+	bool		live;			/* a row to return */
 	bool		batched;		/* in the first batch */
 } ScanNode;
-
-/*
- * The frontier: met nodes not yet expanded, a binary min-heap by
- * approximate distance.  Items are eight bytes, node id beside its key, so
- * that sifting touches nothing else.
- */
-typedef struct FrontierItem
-{
-	float		approx;
-	uint32		node;
-} FrontierItem;
-
-typedef struct Frontier
-{
-	size_t		n;
-	size_t		cap;
-	FrontierItem *items;
-} Frontier;
 
 /* A row to return: a binary min-heap of these by bound. */
 typedef struct ResultItem
@@ -103,33 +86,105 @@ typedef struct ResultHeap
 	ResultItem *items;
 } ResultHeap;
 
-#define HEAP_INITIAL_CAP	256
-
-/* visited set while small: node ids in a hash */
-#define SH_PREFIX		visited
-#define SH_ELEMENT_TYPE	VisitedEntry
-#define SH_KEY_TYPE		uint32
-#define SH_SCOPE		static inline
-#define SH_DECLARE
-typedef struct VisitedEntry
+/* The query, as the search needs it. */
+typedef struct ScanQuery
 {
-	uint32		node;
-	char		status;
-} VisitedEntry;
-#include "lib/simplehash.h"
+	bool		null_query;		/* ORDER BY col <op> NULL */
+	bool		empty;			/* nothing to scan */
+	Vector	   *qvec;			/* the detoasted query */
+	float	   *qv;				/* the query as indexed */
+	OmenQuery	query;
+	int			list_size;
+} ScanQuery;
 
-#define SH_PREFIX		visited
-#define SH_ELEMENT_TYPE	VisitedEntry
-#define SH_KEY_TYPE		uint32
-#define SH_KEY			node
-#define SH_HASH_KEY(tb, key)	murmurhash32(key)
-#define SH_EQUAL(tb, a, b)	((a) == (b))
-#define SH_SCOPE		static inline
-#define SH_DEFINE
-#include "lib/simplehash.h"
+/*
+ * The graph search: the engine's stream over the node pages (frontier,
+ * visited set, expansion), which calls back to score what it meets.
+ */
+typedef struct ScanGraph
+{
+	OmenPageStore store;
+	OmenSearch	search;
+} ScanGraph;
 
-/* Hash members at which a bitmap is first weighed against the hash. */
-#define VISITED_HASH_CHECK	1024
+/*
+ * The first batch.  The initial search (the stream's beam phase) fills the
+ * heaps lazily (see "Deferred heaps" in README.omendb): a node met outside
+ * the beam is parked instead of pushed onto the frontier, and no node is
+ * pushed onto the results; the first batch is selected from the nodes
+ * array, and everything else is pushed only if the scan goes on past the
+ * batch.
+ */
+typedef struct ScanFirstBatch
+{
+	bool		deferring;		/* before the scan goes past the batch */
+	ScanNode   *nodes;			/* met in the initial search */
+	size_t		nnodes;
+	size_t		capnodes;
+	uint32	   *batch;			/* the first batch (indexes into nodes), by
+								 * bound */
+	int			nbatch;
+	int			next;			/* next one to return */
+} ScanFirstBatch;
+
+/* Rows met past the first batch, and the order they go out in. */
+typedef struct ScanRows
+{
+	ResultHeap	results;		/* met, live, not returned; by bound */
+	ResultHeap	late;			/* held back until the sweep; by bound */
+	double		max_gap;		/* largest approx - bound met so far */
+	double		last_bound;		/* bound of the last row returned */
+	ScanNode   *scratch;		/* nodes being met */
+} ScanRows;
+
+/*
+ * Memory.  Past the first batch, the frontier, results, late rows and
+ * visited set stay within limit bytes: what does not fit is shed (see
+ * relieve_memory), and the cuts say how far the graph search can still go
+ * exactly as if nothing had been shed.
+ */
+typedef struct ScanMemory
+{
+	Size		limit;
+	int			limit_kb;
+	Size		peak;			/* largest search state measured */
+	bool		noticed;		/* the NOTICE was raised: once per scan
+								 * node, not on every rescan of it */
+	bool		must_sweep;		/* the state cannot fit: stop searching */
+	float		frontier_cut;	/* frontier items at or past this were shed */
+	double		results_cut;	/* rows at or past this bound were sorted */
+} ScanMemory;
+
+/*
+ * The sweep: rows the graph search did not return go through one sort,
+ * spilling to temporary files past limit_kb like any sort: rows shed, late
+ * rows, what is queued when the search stops, and the live nodes it never
+ * met.
+ */
+typedef struct ScanSweep
+{
+	Tuplesortstate *sort;
+	TupleTableSlot *slot;
+	bool		done;			/* the sort is complete: rows come from it */
+} ScanSweep;
+
+/* A scan with a NULL query: every live node in physical order. */
+typedef struct ScanSeq
+{
+	uint32		next;			/* node to look at next */
+	BlockNumber block;			/* page of next whose size we know */
+	int			block_nodes;	/* and how many nodes it holds */
+} ScanSeq;
+
+/* What DEBUG1 reports as a scan ends. */
+typedef struct ScanStats
+{
+	int64		nmet;
+	int64		nreturned;
+	int64		nlate;			/* held back: met below an earlier bound */
+	int64		nswept;			/* found by the sweep, not the graph */
+	int64		nsorted;
+} ScanStats;
 
 typedef struct OmenScanOpaqueData
 {
@@ -137,86 +192,14 @@ typedef struct OmenScanOpaqueData
 	MemoryContext cxt;			/* everything per-query lives here */
 	OmenIndexInfo *info;
 	bool		started;
-	bool		null_query;		/* ORDER BY col <op> NULL */
-	bool		empty;			/* nothing to scan */
-	Vector	   *qvec;			/* the detoasted query */
-	float	   *qv;				/* the query as indexed */
-	OmenQuery	query;
-	int			list_size;
-
-	/*
-	 * Visited set: a hash of node ids while it is small, a bitmap over the
-	 * node slots once the bitmap would take less memory.
-	 */
-	visited_hash *visited;
-	uint64	   *visited_bits;
-	uint64		visited_nbits;	/* node ids below this have a bit */
-	uint64		visited_check_at;	/* hash members at which to weigh it */
-
-	Frontier	frontier;		/* met, not expanded; by approx */
-	ResultHeap	results;		/* met, live, not returned; by bound */
-	ResultHeap	late;			/* held back until the sweep; by bound */
-	double		max_gap;		/* largest approx - bound met so far */
-	ScanNode   *scratch;		/* nodes being met after the initial search */
-
-	/*
-	 * Memory.  Past the first batch, the frontier, results, late rows and
-	 * visited set stay within mem_limit bytes: what does not fit is shed
-	 * (see relieve_memory), and the cuts say how far the graph search can
-	 * still go exactly as if nothing had been shed.
-	 */
-	Size		mem_limit;
-	int			mem_limit_kb;
-	Size		mem_peak;		/* largest search state measured */
-	bool		limit_noticed;	/* the NOTICE was raised: once per scan
-								 * node, not on every rescan of it */
-	bool		must_sweep;		/* the state cannot fit: stop searching */
-	float		frontier_cut;	/* frontier items at or past this were shed */
-	double		results_cut;	/* rows at or past this bound were sorted */
-
-	/*
-	 * The sweep: rows the graph search did not return go through one sort,
-	 * spilling to temporary files past mem_limit_kb like any sort: rows
-	 * shed, late rows, what is queued when the search stops, and the live
-	 * nodes it never met.
-	 */
-	Tuplesortstate *sort;
-	TupleTableSlot *sortslot;
-	int64		nsorted;
-	bool		swept;			/* the sort is complete: rows come from it */
-
-	/*
-	 * The initial search fills the heaps lazily (see "Deferred heaps" in
-	 * README.omendb): a node met outside the beam is parked instead of
-	 * pushed onto the frontier, and no node is pushed onto the results; the
-	 * first batch is selected from the nodes array, and everything else is
-	 * pushed only if the scan goes on past the batch.
-	 */
-	bool		deferring;		/* in the initial search */
-	float		beam_limit;		/* park nodes met farther than this */
-	ScanNode   *nodes;			/* met in the initial search */
-	size_t		nnodes;
-	size_t		capnodes;
-	uint32	   *parked;			/* indexes into nodes: met in the initial
-								 * search, unexpanded, outside the beam, not
-								 * on the frontier */
-	size_t		nparked;
-	size_t		capparked;
-	uint32	   *batch;			/* the first batch, by bound */
-	int			nbatch;
-	int			batch_next;		/* next one to return */
-	uint32	   *nbrbuf;
-	uint32	   *fresh;
-
-	/* sequential scan for a NULL query */
-	uint32		seq_next;
-	BlockNumber seq_block;		/* page of seq_next whose size we know */
-	int			seq_block_nodes;	/* and how many nodes it holds */
-	int64		nmet;
-	int64		nreturned;
-	int64		nlate;			/* held back: met below an earlier bound */
-	int64		nswept;			/* found by the sweep, not the graph */
-	double		last_bound;		/* bound of the last row returned */
+	ScanQuery	q;
+	ScanGraph	graph;
+	ScanFirstBatch first;
+	ScanRows	rows;
+	ScanMemory	mem;
+	ScanSweep	sweep;
+	ScanSeq		seq;
+	ScanStats	stats;
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -232,26 +215,13 @@ static void relieve_memory(OmenScanOpaque so);
  * ----------------------------------------------------------------
  */
 
-/* Bytes of a bitmap of nbits bits, in whole 64-bit words. */
-static inline Size
-bitmap_bytes(uint64 nbits)
-{
-	return (Size) ((nbits + 63) / 64) * sizeof(uint64);
-}
-
 /* The bytes of search state that the memory limit covers. */
 static Size
 search_state_bytes(OmenScanOpaque so)
 {
-	Size		bytes;
-
-	bytes = so->frontier.cap * sizeof(FrontierItem) +
-		(so->results.cap + so->late.cap) * sizeof(ResultItem);
-	if (so->visited_bits)
-		bytes += bitmap_bytes(so->visited_nbits);
-	else if (so->visited)
-		bytes += so->visited->size * sizeof(VisitedEntry);
-	return bytes;
+	return omendb_stream_bytes(&so->graph.search) +
+		(so->rows.results.cap + so->rows.late.cap) * sizeof(ResultItem) +
+		omendb_pagestore_visited_bytes(&so->graph.store);
 }
 
 /*
@@ -262,85 +232,26 @@ search_state_bytes(OmenScanOpaque so)
 static void
 before_heap_growth(OmenScanOpaque so, size_t cap, Size itemsize)
 {
-	if (!so->deferring &&
-		search_state_bytes(so) + Max(cap, HEAP_INITIAL_CAP) * itemsize > so->mem_limit)
+	if (!so->first.deferring &&
+		search_state_bytes(so) + Max(cap, OMENDB_HEAP_INITIAL_CAP) * itemsize > so->mem.limit)
 		relieve_memory(so);
 }
 
-static void *
-grow_heap_array(void *items, size_t *cap, Size itemsize)
-{
-	size_t		newcap = *cap ? *cap * 2 : HEAP_INITIAL_CAP;
-
-	items = items ? repalloc_huge(items, newcap * itemsize)
-		: MemoryContextAllocHuge(CurrentMemoryContext, newcap * itemsize);
-	*cap = newcap;
-	return items;
-}
-
-/* Give back what a heap no longer uses, after shedding. */
-static void *
-shrink_heap_array(void *items, size_t n, size_t *cap, Size itemsize)
-{
-	size_t		newcap = Max(n, HEAP_INITIAL_CAP);
-
-	if (newcap < *cap)
-	{
-		items = repalloc_huge(items, newcap * itemsize);
-		*cap = newcap;
-	}
-	return items;
-}
-
+/* The engine's frontier is about to double. */
 static void
-frontier_push(OmenScanOpaque so, float approx, uint32 node)
+before_frontier_growth(OmenSearch *search, void *arg)
 {
-	Frontier   *h = &so->frontier;
-	size_t		i;
-
-	if (h->n == h->cap)
-	{
-		before_heap_growth(so, h->cap, sizeof(FrontierItem));
-		if (h->n == h->cap)
-			h->items = grow_heap_array(h->items, &h->cap, sizeof(FrontierItem));
-	}
-	i = h->n++;
-	while (i > 0)
-	{
-		size_t		parent = (i - 1) / 2;
-
-		if (h->items[parent].approx <= approx)
-			break;
-		h->items[i] = h->items[parent];
-		i = parent;
-	}
-	h->items[i].approx = approx;
-	h->items[i].node = node;
+	before_heap_growth((OmenScanOpaque) arg, search->stream.capfrontier,
+					   sizeof(OmenFrontierItem));
 }
 
-static FrontierItem
-frontier_pop(Frontier *h)
+/* The visited set turns into a bitmap: both exist for a moment. */
+static void
+on_visited_bitmap(Size bitmap_bytes, void *arg)
 {
-	FrontierItem top = h->items[0];
-	FrontierItem last = h->items[--h->n];
-	size_t		i = 0;
+	OmenScanOpaque so = arg;
 
-	for (;;)
-	{
-		size_t		child = 2 * i + 1;
-
-		if (child >= h->n)
-			break;
-		if (child + 1 < h->n && h->items[child + 1].approx < h->items[child].approx)
-			child++;
-		if (last.approx <= h->items[child].approx)
-			break;
-		h->items[i] = h->items[child];
-		i = child;
-	}
-	if (h->n > 0)
-		h->items[i] = last;
-	return top;
+	so->mem.peak = Max(so->mem.peak, search_state_bytes(so) + bitmap_bytes);
 }
 
 static void
@@ -352,7 +263,7 @@ result_push(OmenScanOpaque so, ResultHeap *h, ResultItem item)
 	{
 		before_heap_growth(so, h->cap, sizeof(ResultItem));
 		if (h->n == h->cap)
-			h->items = grow_heap_array(h->items, &h->cap, sizeof(ResultItem));
+			h->items = omendb_grow_array(h->items, &h->cap, sizeof(ResultItem));
 	}
 	i = h->n++;
 	while (i > 0)
@@ -393,111 +304,6 @@ result_pop(ResultHeap *h)
 }
 
 /* ----------------------------------------------------------------
- *		Visited set
- *
- * Node ids are dense: every id is below the number of node slots on the
- * index's pages.  So the visited set can be a bitmap of one bit per slot;
- * but zeroing that for a LIMIT query that meets a few hundred nodes of a
- * large index would cost more than the query, so it starts as a hash and
- * becomes a bitmap once the bitmap is the smaller of the two.
- * ----------------------------------------------------------------
- */
-
-/* Node slots on the index's pages now (ids of valid nodes lie below). */
-static uint64
-node_slots(OmenScanOpaque so)
-{
-	return omendb_node_slots(so->index, &so->info->meta);
-}
-
-/* Switch the visited hash to a bitmap if that takes less memory. */
-static void
-consider_visited_bitmap(OmenScanOpaque so)
-{
-	uint64		slots = node_slots(so);
-	Size		hash_bytes = so->visited->size * sizeof(VisitedEntry);
-	uint64	   *bits;
-	visited_iterator it;
-	VisitedEntry *e;
-
-	if (bitmap_bytes(slots) > hash_bytes)
-	{
-		so->visited_check_at = so->visited->members * 2;
-		return;
-	}
-	bits = MemoryContextAllocHuge(so->cxt, bitmap_bytes(slots));
-	memset(bits, 0, bitmap_bytes(slots));
-	/* (both exist for a moment) */
-	so->mem_peak = Max(so->mem_peak, search_state_bytes(so) + bitmap_bytes(slots));
-	visited_start_iterate(so->visited, &it);
-	while ((e = visited_iterate(so->visited, &it)) != NULL)
-	{
-		/* an id past the slots is damage, reported when it is visited */
-		if (e->node < slots)
-			bits[e->node / 64] |= UINT64CONST(1) << (e->node % 64);
-	}
-	visited_destroy(so->visited);
-	so->visited = NULL;
-	so->visited_bits = bits;
-	so->visited_nbits = slots;
-}
-
-/*
- * Make room in the bitmap for node, which concurrent inserts may have
- * added since it was sized.  False if node lies past every node page:
- * the caller goes on to visit it, which reports the damage.
- */
-static bool
-grow_visited_bitmap(OmenScanOpaque so, uint32 node)
-{
-	uint64		slots = node_slots(so);
-	uint64		nbits;
-
-	if (node >= slots)
-		return false;
-	nbits = Max(slots, so->visited_nbits + so->visited_nbits / 8);
-	nbits = Min(nbits, (uint64) OMENDB_INVALID_NODE);
-	so->visited_bits = repalloc_huge(so->visited_bits, bitmap_bytes(nbits));
-	memset((char *) so->visited_bits + bitmap_bytes(so->visited_nbits), 0,
-		   bitmap_bytes(nbits) - bitmap_bytes(so->visited_nbits));
-	so->visited_nbits = nbits;
-	return true;
-}
-
-/* Mark node visited; returns whether it was already. */
-static inline bool
-mark_visited(OmenScanOpaque so, uint32 node)
-{
-	bool		found;
-
-	if (so->visited_bits)
-	{
-		uint64		mask = UINT64CONST(1) << (node % 64);
-		uint64	   *word;
-
-		if (unlikely(node >= so->visited_nbits) && !grow_visited_bitmap(so, node))
-			return false;
-		word = &so->visited_bits[node / 64];
-		found = (*word & mask) != 0;
-		*word |= mask;
-		return found;
-	}
-	visited_insert(so->visited, node, &found);
-	if (!found && unlikely(so->visited->members >= so->visited_check_at))
-		consider_visited_bitmap(so);
-	return found;
-}
-
-static bool
-is_visited(OmenScanOpaque so, uint32 node)
-{
-	if (so->visited_bits)
-		return node < so->visited_nbits &&
-			(so->visited_bits[node / 64] & (UINT64CONST(1) << (node % 64))) != 0;
-	return visited_lookup(so->visited, node) != NULL;
-}
-
-/* ----------------------------------------------------------------
  *		The sort of rows left for the sweep
  * ----------------------------------------------------------------
  */
@@ -513,10 +319,10 @@ begin_sort(OmenScanOpaque so)
 
 	TupleDescInitEntry(desc, 1, "bound", FLOAT8OID, -1, 0);
 	TupleDescInitEntry(desc, 2, "tid", TIDOID, -1, 0);
-	so->sortslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	so->sweep.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	/* (the last argument: no random access) */
-	so->sort = tuplesort_begin_heap(desc, 1, &attno, &op, &coll, &nulls_first,
-									so->mem_limit_kb, NULL, 0);
+	so->sweep.sort = tuplesort_begin_heap(desc, 1, &attno, &op, &coll, &nulls_first,
+									so->mem.limit_kb, NULL, 0);
 }
 
 /* Queue a row for the sweep.  No buffer lock may be held. */
@@ -525,27 +331,27 @@ sort_row(OmenScanOpaque so, const ResultItem *item)
 {
 	TupleTableSlot *slot;
 
-	if (so->sort == NULL)
+	if (so->sweep.sort == NULL)
 		begin_sort(so);
-	slot = so->sortslot;
+	slot = so->sweep.slot;
 	ExecClearTuple(slot);
 	slot->tts_values[0] = Float8GetDatum(item->bound);
 	slot->tts_isnull[0] = false;
 	slot->tts_values[1] = PointerGetDatum(&item->tid);
 	slot->tts_isnull[1] = false;
 	ExecStoreVirtualTuple(slot);
-	tuplesort_puttupleslot(so->sort, slot);
-	so->nsorted++;
+	tuplesort_puttupleslot(so->sweep.sort, slot);
+	so->stats.nsorted++;
 }
 
 /* The next row of the completed sort, if any. */
 static bool
 next_sorted_row(OmenScanOpaque so, ResultItem *out)
 {
-	TupleTableSlot *slot = so->sortslot;
+	TupleTableSlot *slot = so->sweep.slot;
 
-	if (so->sort == NULL ||
-		!tuplesort_gettupleslot(so->sort, true, false, slot, NULL))
+	if (so->sweep.sort == NULL ||
+		!tuplesort_gettupleslot(so->sweep.sort, true, false, slot, NULL))
 		return false;
 	slot_getallattrs(slot);
 	out->bound = DatumGetFloat8(slot->tts_values[0]);
@@ -556,9 +362,9 @@ next_sorted_row(OmenScanOpaque so, ResultItem *out)
 static void
 end_sort(OmenScanOpaque so)
 {
-	if (so->sort)
-		tuplesort_end(so->sort);
-	so->sort = NULL;
+	if (so->sweep.sort)
+		tuplesort_end(so->sweep.sort);
+	so->sweep.sort = NULL;
 }
 
 /* ----------------------------------------------------------------
@@ -593,18 +399,6 @@ cmp_result_bound(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* By approximate distance, NaN first (the heap keeps NaN on top, too). */
-static int
-cmp_frontier_approx(const void *a, const void *b)
-{
-	float		x = ((const FrontierItem *) a)->approx;
-	float		y = ((const FrontierItem *) b)->approx;
-
-	if (isnan(x) || isnan(y))
-		return !isnan(x) - !isnan(y);
-	return (x > y) - (x < y);
-}
-
 /*
  * Send the rows of the larger half of the bounds to the sort.  A sorted
  * array is a valid heap, so the half kept needs no rebuilding.
@@ -612,7 +406,7 @@ cmp_frontier_approx(const void *a, const void *b)
 static void
 shed_results(OmenScanOpaque so)
 {
-	ResultHeap *h = &so->results;
+	ResultHeap *h = &so->rows.results;
 	size_t		keep;
 	double		pivot;
 
@@ -625,52 +419,37 @@ shed_results(OmenScanOpaque so)
 	for (size_t i = keep; i < h->n; i++)
 		sort_row(so, &h->items[i]);
 	h->n = keep;
-	h->items = shrink_heap_array(h->items, h->n, &h->cap, sizeof(ResultItem));
-	so->results_cut = Min(so->results_cut, pivot);
+	h->items = omendb_shrink_array(h->items, h->n, &h->cap, sizeof(ResultItem));
+	so->mem.results_cut = Min(so->mem.results_cut, pivot);
 }
 
 /* Drop the frontier nodes of the larger half of the distances. */
 static void
 shed_frontier(OmenScanOpaque so)
 {
-	Frontier   *h = &so->frontier;
-	size_t		first = 0;		/* first item that is not NaN */
-	size_t		keep;
-	float		pivot;
+	float		cut;
 
-	if (h->n == 0)
-		return;
-	qsort(h->items, h->n, sizeof(FrontierItem), cmp_frontier_approx);
-	while (first < h->n && isnan(h->items[first].approx))
-		first++;
-	if (first == h->n)
-		return;
-	keep = first + (h->n - first) / 2;
-	pivot = h->items[keep].approx;
-	while (keep > first && h->items[keep - 1].approx >= pivot)
-		keep--;
-	h->n = keep;
-	h->items = shrink_heap_array(h->items, h->n, &h->cap, sizeof(FrontierItem));
-	so->frontier_cut = Min(so->frontier_cut, pivot);
+	if (omendb_stream_shed(&so->graph.search, &cut))
+		so->mem.frontier_cut = Min(so->mem.frontier_cut, cut);
 }
 
 static void
 relieve_memory(OmenScanOpaque so)
 {
-	if (!so->limit_noticed)
+	if (!so->mem.noticed)
 	{
-		so->limit_noticed = true;
+		so->mem.noticed = true;
 		ereport(NOTICE,
 				(errmsg("omendb scan of index \"%s\" reached omendb.scan_mem_limit (%d kB)",
-						RelationGetRelationName(so->index), so->mem_limit_kb),
+						RelationGetRelationName(so->index), so->mem.limit_kb),
 				 errdetail("The scan keeps its nearest candidates; rows past them come from one sorted pass over the whole index."),
 				 errhint("Raise omendb.scan_mem_limit (or work_mem, if it is -1) for deep scans of this index.")));
 	}
-	for (size_t i = 0; i < so->late.n; i++)
-		sort_row(so, &so->late.items[i]);
-	so->late.n = 0;
-	if (so->late.items)
-		so->late.items = shrink_heap_array(so->late.items, 0, &so->late.cap,
+	for (size_t i = 0; i < so->rows.late.n; i++)
+		sort_row(so, &so->rows.late.items[i]);
+	so->rows.late.n = 0;
+	if (so->rows.late.items)
+		so->rows.late.items = omendb_shrink_array(so->rows.late.items, 0, &so->rows.late.cap,
 										   sizeof(ResultItem));
 	shed_results(so);
 	shed_frontier(so);
@@ -686,12 +465,12 @@ check_memory(OmenScanOpaque so)
 {
 	Size		used = search_state_bytes(so);
 
-	so->mem_peak = Max(so->mem_peak, used);
-	if (used <= so->mem_limit)
+	so->mem.peak = Max(so->mem.peak, used);
+	if (used <= so->mem.limit)
 		return;
 	relieve_memory(so);
-	if (search_state_bytes(so) > so->mem_limit)
-		so->must_sweep = true;
+	if (search_state_bytes(so) > so->mem.limit)
+		so->mem.must_sweep = true;
 }
 
 /* ----------------------------------------------------------------
@@ -716,11 +495,11 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	OmenScanOpaque so = sa->so;
 	ScanNode   *sn = &sa->out[idx];
 
-	sn->bound = omendb_score_node(&so->query, node,
+	sn->bound = omendb_score_node(&so->q.query, node,
 								  OmenNodeCode(node, so->info->meta.max_degree),
 								  &sn->approx);
 	if (isfinite(sn->approx - sn->bound))
-		so->max_gap = Max(so->max_gap, sn->approx - sn->bound);
+		so->rows.max_gap = Max(so->rows.max_gap, sn->approx - sn->bound);
 	sn->tid = node->heaptid;
 	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
 }
@@ -764,19 +543,7 @@ score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out,
 	sa.out = out;
 	omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
 					   swept ? swept_score_visitor : score_visitor, &sa);
-	so->nmet += n;
-}
-
-/* Keep a node met outside the beam off the frontier until restore_heaps. */
-static void
-park_node(OmenScanOpaque so, size_t k)
-{
-	if (so->nparked == so->capparked)
-	{
-		so->capparked *= 2;
-		so->parked = repalloc_huge(so->parked, sizeof(uint32) * so->capparked);
-	}
-	so->parked[so->nparked++] = k;
+	so->stats.nmet += n;
 }
 
 /* Queue a live row for return, or for the sweep if past results_cut. */
@@ -787,163 +554,65 @@ queue_row(OmenScanOpaque so, double bound, ItemPointer tid)
 
 	item.bound = bound;
 	item.tid = *tid;
-	if (bound >= so->results_cut)
+	if (bound >= so->mem.results_cut)
 		sort_row(so, &item);
 	else
-		result_push(so, &so->results, item);
+		result_push(so, &so->rows.results, item);
 }
 
 /*
- * Record newly met nodes: score them and queue them, if live, for return
- * and, if met through an edge (not swept), for expansion.  In the initial
- * search they are kept in the nodes array and the queueing is deferred (see
- * OmenScanOpaqueData.deferring).
+ * Keep the nodes met in the initial search (through edges, or if swept by
+ * reading the node pages in turn) in the nodes array; returns where they
+ * start.
+ */
+static ScanNode *
+keep_met_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool swept)
+{
+	ScanFirstBatch *first = &so->first;
+	ScanNode   *met;
+
+	if (first->nnodes + n > first->capnodes)
+	{
+		first->capnodes = Max(first->capnodes * 2, first->nnodes + n);
+		first->nodes = repalloc_huge(first->nodes, sizeof(ScanNode) * first->capnodes);
+	}
+	met = &first->nodes[first->nnodes];
+	score_nodes(so, nodes, n, met, swept);
+	for (int i = 0; i < n; i++)
+		met[i].batched = false;
+	first->nnodes += n;
+	return met;
+}
+
+/*
+ * The stream's callback for nodes met through an edge: score them, offer
+ * them for expansion and, if live (and accepted), queue them for return.
+ * In the initial search the queueing is deferred (see ScanFirstBatch).
  */
 static void
-meet_nodes(OmenScanOpaque so, const uint32 *nodes, int n, bool swept)
+meet_nodes(OmenSearch *search, const uint32 *nodes, int n,
+		   const bool *accept, void *arg)
 {
-	if (so->deferring)
+	OmenScanOpaque so = arg;
+	ScanNode   *met;
+
+	if (so->first.deferring)
+		met = keep_met_nodes(so, nodes, n, false);
+	else
 	{
-		if (so->nnodes + n > so->capnodes)
-		{
-			so->capnodes = Max(so->capnodes * 2, so->nnodes + n);
-			so->nodes = repalloc_huge(so->nodes, sizeof(ScanNode) * so->capnodes);
-		}
-		score_nodes(so, nodes, n, &so->nodes[so->nnodes], swept);
-		for (int i = 0; i < n; i++)
-		{
-			size_t		k = so->nnodes + i;
-
-			so->nodes[k].batched = false;
-			/* (a NaN distance goes on the frontier, as it always did) */
-			if (swept)
-				continue;
-			if (so->nodes[k].approx > so->beam_limit)
-				park_node(so, k);
-			else
-				frontier_push(so, so->nodes[k].approx, so->nodes[k].node);
-		}
-		so->nnodes += n;
-		return;
+		met = so->rows.scratch;
+		score_nodes(so, nodes, n, met, false);
 	}
-
-	score_nodes(so, nodes, n, so->scratch, swept);
 	for (int i = 0; i < n; i++)
 	{
-		ScanNode   *sn = &so->scratch[i];
+		ScanNode   *sn = &met[i];
 
-		if (!swept)
-			frontier_push(so, sn->approx, sn->node);
-		if (sn->live)
+		if (accept && !accept[i])
+			sn->live = false;
+		omendb_search_offer(search, sn->node, sn->approx);
+		if (!so->first.deferring && sn->live)
 			queue_row(so, sn->bound, &sn->tid);
 	}
-}
-
-typedef struct NeighborsArg
-{
-	uint32	   *out;
-	int			n;
-} NeighborsArg;
-
-static void
-neighbors_visitor(OmenNodeHeader node, int idx, void *arg)
-{
-	NeighborsArg *na = arg;
-
-	na->n = node->nneighbors;
-	memcpy(na->out, OmenNodeNeighbors(node), sizeof(uint32) * node->nneighbors);
-}
-
-/* Expand a node: meet its neighbours not met before. */
-static void
-expand_node(OmenScanOpaque so, uint32 node)
-{
-	NeighborsArg na;
-	int			nfresh = 0;
-
-	na.out = so->nbrbuf;
-	na.n = 0;
-	omendb_visit_nodes(so->index, &so->info->meta, &node, 1, neighbors_visitor, &na);
-	for (int i = 0; i < na.n; i++)
-	{
-		if (!mark_visited(so, na.out[i]))
-			so->fresh[nfresh++] = na.out[i];
-	}
-	if (nfresh > 0)
-		meet_nodes(so, so->fresh, nfresh, false);
-}
-
-/*
- * Beam search (GreedySearch with list size L): expand the nearest
- * unexpanded node while it is among the L nearest met so far.  A max-heap
- * of the L best distances stands in for the sorted list.
- */
-static void
-initial_search(OmenScanOpaque so, uint32 entry)
-{
-	int			L = so->list_size;
-	float	   *best = palloc(sizeof(float) * (L + 1));	/* max-heap */
-	int			nbest = 0;
-	size_t		scanned = 0;
-
-	mark_visited(so, entry);
-	meet_nodes(so, &entry, 1, false);
-
-	while (so->frontier.n > 0)
-	{
-		float		d = so->frontier.items[0].approx;
-		size_t		from = scanned;
-
-		if (nbest == L && d > best[0])
-			break;
-
-		/*
-		 * The L-th best only falls, so a node met farther than it now can
-		 * never be expanded in this search: park it.
-		 */
-		so->beam_limit = (nbest == L) ? best[0] : INFINITY;
-		expand_node(so, frontier_pop(&so->frontier).node);
-
-		/* fold the distances just met into the L best */
-		for (size_t i = from; i < so->nnodes; i++)
-		{
-			float		di = so->nodes[i].approx;
-			int			j;
-
-			if (nbest < L)
-			{
-				j = nbest++;
-				while (j > 0 && best[(j - 1) / 2] < di)
-				{
-					best[j] = best[(j - 1) / 2];
-					j = (j - 1) / 2;
-				}
-				best[j] = di;
-			}
-			else if (di < best[0])
-			{
-				/* replace the max and sift down */
-				j = 0;
-				for (;;)
-				{
-					int			c = 2 * j + 1;
-
-					if (c >= nbest)
-						break;
-					if (c + 1 < nbest && best[c + 1] > best[c])
-						c++;
-					if (best[c] <= di)
-						break;
-					best[j] = best[c];
-					j = c;
-				}
-				best[j] = di;
-			}
-		}
-		scanned = so->nnodes;
-		CHECK_FOR_INTERRUPTS();
-	}
-	pfree(best);
 }
 
 /*
@@ -964,30 +633,30 @@ initial_search(OmenScanOpaque so, uint32 entry)
 static void
 select_first_batch(OmenScanOpaque so)
 {
-	int			want = so->list_size + FIRST_BATCH_PAST_LIST;
+	int			want = so->q.list_size + FIRST_BATCH_PAST_LIST;
 	int			n = 0;
 
-	so->batch = palloc(sizeof(uint32) * want);
-	for (size_t k = 0; k < so->nnodes; k++)
+	so->first.batch = palloc(sizeof(uint32) * want);
+	for (size_t k = 0; k < so->first.nnodes; k++)
 	{
-		double		b = so->nodes[k].bound;
+		double		b = so->first.nodes[k].bound;
 		int			j;
 
-		if (!so->nodes[k].live ||
-			(n == want && b >= so->nodes[so->batch[n - 1]].bound))
+		if (!so->first.nodes[k].live ||
+			(n == want && b >= so->first.nodes[so->first.batch[n - 1]].bound))
 			continue;
 		j = (n < want) ? n++ : n - 1;
-		while (j > 0 && so->nodes[so->batch[j - 1]].bound > b)
+		while (j > 0 && so->first.nodes[so->first.batch[j - 1]].bound > b)
 		{
-			so->batch[j] = so->batch[j - 1];
+			so->first.batch[j] = so->first.batch[j - 1];
 			j--;
 		}
-		so->batch[j] = k;
+		so->first.batch[j] = k;
 	}
 	for (int i = 0; i < n; i++)
-		so->nodes[so->batch[i]].batched = true;
-	so->nbatch = n;
-	so->batch_next = 0;
+		so->first.nodes[so->first.batch[i]].batched = true;
+	so->first.nbatch = n;
+	so->first.next = 0;
 }
 
 /*
@@ -1000,24 +669,17 @@ static void
 restore_heaps(OmenScanOpaque so)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
+	ScanFirstBatch *first = &so->first;
 
-	so->deferring = false;
-	so->scratch = palloc(sizeof(ScanNode) * Max(meta->max_degree, meta->nodes_per_page));
-	for (size_t i = 0; i < so->nparked; i++)
-	{
-		ScanNode   *sn = &so->nodes[so->parked[i]];
-
-		frontier_push(so, sn->approx, sn->node);
-	}
-	for (size_t k = 0; k < so->nnodes; k++)
-		if (so->nodes[k].live && !so->nodes[k].batched)
-			queue_row(so, so->nodes[k].bound, &so->nodes[k].tid);
-	pfree(so->parked);
-	so->parked = NULL;
-	so->nparked = so->capparked = 0;
-	pfree(so->nodes);
-	so->nodes = NULL;
-	so->nnodes = so->capnodes = 0;
+	first->deferring = false;
+	so->rows.scratch = palloc(sizeof(ScanNode) * Max(meta->max_degree, meta->nodes_per_page));
+	omendb_stream_unpark(&so->graph.search);
+	for (size_t k = 0; k < first->nnodes; k++)
+		if (first->nodes[k].live && !first->nodes[k].batched)
+			queue_row(so, first->nodes[k].bound, &first->nodes[k].tid);
+	pfree(first->nodes);
+	first->nodes = NULL;
+	first->nnodes = first->capnodes = 0;
 	check_memory(so);
 }
 
@@ -1033,7 +695,7 @@ unmet_nodes_on_page(OmenScanOpaque so, BlockNumber blkno, uint32 *batch)
 	{
 		uint32		node = omendb_node_id(meta, blkno, FirstOffsetNumber + i);
 
-		if (!is_visited(so, node))
+		if (!omendb_pagestore_is_visited(&so->graph.store, node))
 			batch[n++] = node;
 	}
 	return n;
@@ -1052,23 +714,25 @@ static void
 meet_unreachable_nodes(OmenScanOpaque so)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
+	OmenGraphStore *store = &so->graph.store.store;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
 	uint32	   *batch = palloc(sizeof(uint32) * meta->nodes_per_page);
+	uint32	   *fresh = palloc(sizeof(uint32) * meta->nodes_per_page);
 
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
 		int			n = unmet_nodes_on_page(so, blkno, batch);
 
-		for (int i = 0; i < n; i++)
-			mark_visited(so, batch[i]);
+		(void) store->visit(store, batch, n, fresh);
 		if (n > 0)
 		{
-			meet_nodes(so, batch, n, true);
-			so->nswept += n;
+			(void) keep_met_nodes(so, batch, n, true);
+			so->stats.nswept += n;
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(batch);
+	pfree(fresh);
 }
 
 /*
@@ -1090,18 +754,18 @@ sweep_unmet_nodes(OmenScanOpaque so)
 
 		if (n > 0)
 		{
-			score_nodes(so, batch, n, so->scratch, true);
+			score_nodes(so, batch, n, so->rows.scratch, true);
 			for (int i = 0; i < n; i++)
 			{
 				ResultItem	item;
 
-				if (!so->scratch[i].live)
+				if (!so->rows.scratch[i].live)
 					continue;
-				item.bound = so->scratch[i].bound;
-				item.tid = so->scratch[i].tid;
+				item.bound = so->rows.scratch[i].bound;
+				item.tid = so->rows.scratch[i].tid;
 				sort_row(so, &item);
 			}
-			so->nswept += n;
+			so->stats.nswept += n;
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -1116,35 +780,33 @@ sweep_unmet_nodes(OmenScanOpaque so)
 static void
 begin_sweep(OmenScanOpaque so)
 {
-	for (size_t i = 0; i < so->results.n; i++)
-		sort_row(so, &so->results.items[i]);
-	for (size_t i = 0; i < so->late.n; i++)
-		sort_row(so, &so->late.items[i]);
-	if (so->results.items)
-		pfree(so->results.items);
-	if (so->late.items)
-		pfree(so->late.items);
-	if (so->frontier.items)
-		pfree(so->frontier.items);
-	memset(&so->results, 0, sizeof(ResultHeap));
-	memset(&so->late, 0, sizeof(ResultHeap));
-	memset(&so->frontier, 0, sizeof(Frontier));
+	for (size_t i = 0; i < so->rows.results.n; i++)
+		sort_row(so, &so->rows.results.items[i]);
+	for (size_t i = 0; i < so->rows.late.n; i++)
+		sort_row(so, &so->rows.late.items[i]);
+	if (so->rows.results.items)
+		pfree(so->rows.results.items);
+	if (so->rows.late.items)
+		pfree(so->rows.late.items);
+	omendb_stream_drop_frontier(&so->graph.search);
+	memset(&so->rows.results, 0, sizeof(ResultHeap));
+	memset(&so->rows.late, 0, sizeof(ResultHeap));
 
 	sweep_unmet_nodes(so);
-	if (so->sort)
-		tuplesort_performsort(so->sort);
-	so->swept = true;
+	if (so->sweep.sort)
+		tuplesort_performsort(so->sweep.sort);
+	so->sweep.done = true;
 }
 
 /* Hold back a row met below the bound of one already returned. */
 static void
 hold_back(OmenScanOpaque so, ResultItem item)
 {
-	so->nlate++;
-	if (so->sort)
+	so->stats.nlate++;
+	if (so->sweep.sort)
 		sort_row(so, &item);
 	else
-		result_push(so, &so->late, item);
+		result_push(so, &so->rows.late, item);
 }
 
 /*
@@ -1166,64 +828,65 @@ hold_back(OmenScanOpaque so, ResultItem item)
 static bool
 next_result(OmenScanOpaque so, ResultItem *out)
 {
-	if (so->batch_next < so->nbatch)
+	if (so->first.next < so->first.nbatch)
 	{
-		ScanNode   *sn = &so->nodes[so->batch[so->batch_next++]];
+		ScanNode   *sn = &so->first.nodes[so->first.batch[so->first.next++]];
 
 		out->bound = sn->bound;
 		out->tid = sn->tid;
-		so->last_bound = out->bound;
+		so->rows.last_bound = out->bound;
 		return true;
 	}
-	if (so->deferring)
+	if (so->first.deferring)
 		restore_heaps(so);
 
 	for (;;)
 	{
 		bool		can_expand;
+		float		nearest;
 
-		if (so->swept)
+		if (so->sweep.done)
 		{
 			if (!next_sorted_row(so, out))
 				return false;
-			so->last_bound = out->bound;
+			so->rows.last_bound = out->bound;
 			return true;
 		}
-		if (so->must_sweep)
+		if (so->mem.must_sweep)
 		{
 			begin_sweep(so);
 			continue;
 		}
 
 		/* (a NaN distance is expanded, as the heap puts it on top) */
-		can_expand = so->frontier.n > 0 &&
-			!(so->frontier.items[0].approx >= so->frontier_cut);
-		if (so->results.n > 0)
+		can_expand = omendb_stream_peek(&so->graph.search, &nearest) &&
+			!(nearest >= so->mem.frontier_cut);
+		if (so->rows.results.n > 0)
 		{
-			double		bound = so->results.items[0].bound;
+			double		bound = so->rows.results.items[0].bound;
 
-			if (bound < so->last_bound)
+			if (bound < so->rows.last_bound)
 			{
 				/* met too late to come out in order: hold back */
-				hold_back(so, result_pop(&so->results));
+				hold_back(so, result_pop(&so->rows.results));
 				continue;
 			}
-			if (bound >= so->results_cut)
+			if (bound >= so->mem.results_cut)
 			{
 				begin_sweep(so);
 				continue;
 			}
 			if (can_expand &&
-				so->frontier.items[0].approx - so->max_gap >= bound)
+				nearest - so->rows.max_gap >= bound)
 			{
-				*out = result_pop(&so->results);
-				so->last_bound = out->bound;
+				*out = result_pop(&so->rows.results);
+				so->rows.last_bound = out->bound;
 				return true;
 			}
 		}
 		if (can_expand)
 		{
-			expand_node(so, frontier_pop(&so->frontier).node);
+			omendb_stream_expand_next(&so->graph.search);
 			check_memory(so);
 		}
 		else
@@ -1260,24 +923,24 @@ next_in_physical_order(OmenScanOpaque so, ItemPointer tid)
 
 	for (;;)
 	{
-		uint32		node = so->seq_next;
+		uint32		node = so->seq.next;
 		BlockNumber blkno = omendb_node_block(meta, node);
 		SeqArg		sa;
 
 		if (blkno >= nblocks)
 			return false;
-		if (blkno != so->seq_block)
+		if (blkno != so->seq.block)
 		{
-			so->seq_block = blkno;
-			so->seq_block_nodes = omendb_page_node_count(so->index, meta, blkno);
+			so->seq.block = blkno;
+			so->seq.block_nodes = omendb_page_node_count(so->index, meta, blkno);
 		}
-		if (omendb_node_offset(meta, node) - FirstOffsetNumber >= so->seq_block_nodes)
+		if (omendb_node_offset(meta, node) - FirstOffsetNumber >= so->seq.block_nodes)
 		{
 			/* past the last node of this page: on to the next page */
-			so->seq_next = omendb_node_id(meta, blkno + 1, FirstOffsetNumber);
+			so->seq.next = omendb_node_id(meta, blkno + 1, FirstOffsetNumber);
 			continue;
 		}
-		so->seq_next++;
+		so->seq.next++;
 		omendb_visit_nodes(so->index, meta, &node, 1, seq_visitor, &sa);
 		if (sa.live)
 		{
@@ -1322,19 +985,15 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	end_sort(so);
 	MemoryContextReset(so->cxt);
 	so->started = false;
-	so->null_query = false;
-	so->empty = false;
-	so->seq_next = 0;
-	so->seq_block = InvalidBlockNumber;
-	so->nbatch = 0;
-	so->batch_next = 0;
-	so->deferring = false;
-	so->nmet = 0;
-	so->nreturned = 0;
-	so->nlate = 0;
-	so->nswept = 0;
-	so->nsorted = 0;
-	so->mem_peak = 0;
+	so->q.null_query = false;
+	so->q.empty = false;
+	so->seq.next = 0;
+	so->seq.block = InvalidBlockNumber;
+	so->first.nbatch = 0;
+	so->first.next = 0;
+	so->first.deferring = false;
+	memset(&so->stats, 0, sizeof(ScanStats));
+	so->mem.peak = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -1348,10 +1007,42 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 
 	oldcxt = MemoryContextSwitchTo(so->cxt);
 	if (scan->orderByData[0].sk_flags & SK_ISNULL)
-		so->null_query = true;
+		so->q.null_query = true;
 	else
-		so->qvec = DatumGetVector(scan->orderByData[0].sk_argument);
+		so->q.qvec = DatumGetVector(scan->orderByData[0].sk_argument);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The empty search state of a query: the stream over the node pages, in
+ * its initial search, and nothing queued.
+ */
+static void
+begin_search(OmenScanOpaque so)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+
+	so->first.deferring = true;
+	so->first.capnodes = 1024;
+	so->first.nodes = palloc(sizeof(ScanNode) * so->first.capnodes);
+	so->first.nnodes = 0;
+	memset(&so->rows, 0, sizeof(ScanRows));
+	so->rows.last_bound = -INFINITY;
+	so->mem.limit_kb = omendb_scan_mem_limit >= 0 ? omendb_scan_mem_limit : work_mem;
+	so->mem.limit = (Size) so->mem.limit_kb * 1024;
+	so->mem.must_sweep = false;
+	so->mem.frontier_cut = INFINITY;
+	so->mem.results_cut = INFINITY;
+	so->sweep.sort = NULL;
+	so->sweep.slot = NULL;
+	so->sweep.done = false;
+
+	omendb_pagestore_init(&so->graph.store, so->index, meta, so->info->quant,
+						  false);
+	omendb_pagestore_on_bitmap(&so->graph.store, on_visited_bitmap, so);
+	omendb_search_init(&so->graph.search, &so->graph.store.store);
+	omendb_stream_begin(&so->graph.search, meet_nodes, before_frontier_growth,
+						so);
 }
 
 /* Set up the search on the first call, once per rescan. */
@@ -1369,75 +1060,49 @@ start_scan(IndexScanDesc scan)
 	if (!meta->quant_trained)
 	{
 		/* built empty and never inserted into */
-		if (!so->null_query && meta->dimensions != 0 &&
-			so->qvec->dim != meta->dimensions)
+		if (!so->q.null_query && meta->dimensions != 0 &&
+			so->q.qvec->dim != meta->dimensions)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("different vector dimensions %d and %d",
-							meta->dimensions, so->qvec->dim)));
-		so->empty = true;
+							meta->dimensions, so->q.qvec->dim)));
+		so->q.empty = true;
 		return;
 	}
-	if (so->null_query)
+	if (so->q.null_query)
 		return;
-	if (so->qvec->dim != meta->dimensions)
+	if (so->q.qvec->dim != meta->dimensions)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("different vector dimensions %d and %d",
-						meta->dimensions, so->qvec->dim)));
+						meta->dimensions, so->q.qvec->dim)));
 
 	omendb_read_meta(scan->indexRelation, &cur);
 	if (cur.insert_block == InvalidBlockNumber)
 	{
 		/* no node at all */
-		so->empty = true;
+		so->q.empty = true;
 		return;
 	}
 
-	so->qv = palloc(sizeof(float) * meta->code_dims);
-	omendb_prepare_query(meta->metric, so->qvec->x, meta->dimensions, so->qv);
-	omendb_query_init(&so->query, so->info->quant, meta->metric, so->qv,
+	so->q.qv = palloc(sizeof(float) * meta->code_dims);
+	omendb_prepare_query(meta->metric, so->q.qvec->x, meta->dimensions, so->q.qv);
+	omendb_query_init(&so->q.query, so->info->quant, meta->metric, so->q.qv,
 					  meta->code_dims, true);
 
-	so->list_size = omendb_effective_list_size(meta->metric);
-	so->capnodes = 1024;
-	so->nodes = palloc(sizeof(ScanNode) * so->capnodes);
-	so->nnodes = 0;
-	so->visited = visited_create(so->cxt, 1024, NULL);
-	so->visited_bits = NULL;
-	so->visited_nbits = 0;
-	so->visited_check_at = VISITED_HASH_CHECK;
-	memset(&so->frontier, 0, sizeof(Frontier));
-	memset(&so->results, 0, sizeof(ResultHeap));
-	memset(&so->late, 0, sizeof(ResultHeap));
-	so->scratch = NULL;
-	so->last_bound = -INFINITY;
-	so->max_gap = 0;
-	so->mem_limit_kb = omendb_scan_mem_limit >= 0 ? omendb_scan_mem_limit : work_mem;
-	so->mem_limit = (Size) so->mem_limit_kb * 1024;
-	so->must_sweep = false;
-	so->frontier_cut = INFINITY;
-	so->results_cut = INFINITY;
-	so->sort = NULL;
-	so->sortslot = NULL;
-	so->swept = false;
-	so->nbrbuf = palloc(sizeof(uint32) * meta->max_degree);
-	so->fresh = palloc(sizeof(uint32) * meta->max_degree);
-	so->deferring = true;
-	so->beam_limit = INFINITY;
-	so->capparked = 256;
-	so->nparked = 0;
-	so->parked = palloc(sizeof(uint32) * so->capparked);
+	so->q.list_size = omendb_effective_list_size(meta->metric);
+	begin_search(so);
 
 	/* (a cosine index of zero nodes alone has no entry point: sweep) */
 	if (cur.entry_node != OMENDB_INVALID_NODE)
-		initial_search(so, cur.entry_node);
+		omendb_stream_beam(&so->graph.search, cur.entry_node, so->q.list_size);
+
 	/*
 	 * Slots only grow, so a list shorter than those known to exist at open
 	 * time is not exhaustive: only a long list pays for the system call.
 	 */
-	if ((uint32) so->list_size >= so->info->node_limit &&
-		(uint64) so->list_size >= node_slots(so))
+	if ((uint32) so->q.list_size >= so->info->node_limit &&
+		(uint64) so->q.list_size >= omendb_node_slots(so->index, meta))
 		meet_unreachable_nodes(so);
 	select_first_batch(so);
 }
@@ -1455,9 +1120,9 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		pgstat_count_index_scan(scan->indexRelation);
 	}
 
-	if (so->empty)
+	if (so->q.empty)
 		found = false;
-	else if (so->null_query)
+	else if (so->q.null_query)
 	{
 		found = next_in_physical_order(so, &scan->xs_heaptid);
 		scan->xs_orderbyvals[0] = (Datum) 0;
@@ -1470,7 +1135,7 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		if (next_result(so, &row))
 		{
 			found = true;
-			so->nreturned++;
+			so->stats.nreturned++;
 			scan->xs_heaptid = row.tid;
 			scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
 			scan->xs_orderbynulls[0] = false;
@@ -1490,8 +1155,8 @@ omendb_endscan(IndexScanDesc scan)
 	elog(DEBUG1, "omendb scan of \"%s\": " INT64_FORMAT " nodes met, " INT64_FORMAT " rows returned, "
 		 INT64_FORMAT " held back as late, " INT64_FORMAT " swept in, " INT64_FORMAT " sorted; "
 		 "search state peaked at %zu bytes (limit %zu)",
-		 RelationGetRelationName(scan->indexRelation), so->nmet, so->nreturned,
-		 so->nlate, so->nswept, so->nsorted, so->mem_peak, so->mem_limit);
+		 RelationGetRelationName(scan->indexRelation), so->stats.nmet, so->stats.nreturned,
+		 so->stats.nlate, so->stats.nswept, so->stats.nsorted, so->mem.peak, so->mem.limit);
 	end_sort(so);
 	MemoryContextDelete(so->cxt);
 	pfree(so);

@@ -1,0 +1,271 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_memstore.c
+ *	  The graph store of a build: the graph of codes in memory arrays.
+ *
+ * Node p's code, neighbours and heap TID sit at index p of flat arrays;
+ * the visited set is an epoch per node, so that starting a search costs
+ * one increment.  While one backend builds, the locking hooks are unset,
+ * and writes always succeed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/mman.h>
+
+#include "utils/memutils.h"
+
+#include "omendb_graph.h"
+#include "omendb_quant.h"
+
+/* How many codes ahead of the one being scored to start fetching. */
+#define PREFETCH_AHEAD 4
+
+static inline void
+lock_node(OmenGraphStore *store, uint32 node, bool exclusive)
+{
+	if (store->lock_node)
+		store->lock_node(store, node, exclusive);
+}
+
+static inline void
+unlock_node(OmenGraphStore *store, uint32 node)
+{
+	if (store->unlock_node)
+		store->unlock_node(store, node);
+}
+
+static int
+mem_neighbors(OmenGraphStore *store, uint32 node, uint32 *out)
+{
+	OmenMemStore *g = (OmenMemStore *) store;
+	int			n;
+
+	lock_node(store, node, false);
+	n = g->nnbrs[node];
+	memcpy(out, OmenMemStoreNeighbors(g, node), sizeof(uint32) * n);
+	unlock_node(store, node);
+	return n;
+}
+
+static inline void
+prefetch_code(const OmenMemStore *g, uint32 node)
+{
+	const char *code = (const char *) OmenMemStoreCode(g, node);
+
+	for (uint32 b = 0; b < g->code_size; b += 64)
+		__builtin_prefetch(code + b);
+}
+
+static void
+mem_score(OmenGraphStore *store, const OmenQuery *query, const uint32 *nodes,
+		  int n, float *dists, bool *usable)
+{
+	OmenMemStore *g = (OmenMemStore *) store;
+
+	/* codes are read at random: keep a few fetches in flight */
+	for (int i = 0; i < Min(n, PREFETCH_AHEAD); i++)
+		prefetch_code(g, nodes[i]);
+	for (int i = 0; i < n; i++)
+	{
+		if (i + PREFETCH_AHEAD < n)
+			prefetch_code(g, nodes[i + PREFETCH_AHEAD]);
+		dists[i] = omendb_code_distance(query, OmenMemStoreCode(g, nodes[i]));
+		usable[i] = true;
+	}
+}
+
+static const uint8 *
+mem_code(OmenGraphStore *store, uint32 node)
+{
+	return OmenMemStoreCode((OmenMemStore *) store, node);
+}
+
+static void
+mem_forget_visited(OmenGraphStore *store)
+{
+	((OmenMemStore *) store)->epoch++;
+}
+
+static int
+mem_visit(OmenGraphStore *store, const uint32 *nodes, int n, uint32 *fresh)
+{
+	OmenMemStore *g = (OmenMemStore *) store;
+	int			nfresh = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (g->visited[nodes[i]] == g->epoch)
+			continue;
+		g->visited[nodes[i]] = g->epoch;
+		fresh[nfresh++] = nodes[i];
+	}
+	return nfresh;
+}
+
+static bool
+mem_append_neighbor(OmenGraphStore *store, uint32 node, uint32 nbr)
+{
+	OmenMemStore *g = (OmenMemStore *) store;
+	uint32	   *nbrs = OmenMemStoreNeighbors(g, node);
+	bool		done = false;
+	int			n;
+
+	lock_node(store, node, true);
+	n = g->nnbrs[node];
+	for (int i = 0; i < n; i++)
+		done |= (nbrs[i] == nbr);
+	if (!done && n < g->max_degree)
+	{
+		nbrs[n] = nbr;
+		g->nnbrs[node] = n + 1;
+		done = true;
+	}
+	unlock_node(store, node);
+	return done;
+}
+
+static bool
+mem_replace_neighbors(OmenGraphStore *store, uint32 node, const uint32 *old,
+					  int nold, const uint32 *new, int nnew)
+{
+	OmenMemStore *g = (OmenMemStore *) store;
+	uint32	   *nbrs = OmenMemStoreNeighbors(g, node);
+	bool		done = false;
+
+	lock_node(store, node, true);
+	if (g->nnbrs[node] == nold &&
+		memcmp(nbrs, old, sizeof(uint32) * nold) == 0)
+	{
+		memcpy(nbrs, new, sizeof(uint32) * nnew);
+		g->nnbrs[node] = nnew;
+		done = true;
+	}
+	unlock_node(store, node);
+	return done;
+}
+
+static const OmenGraphStore mem_store = {
+	.neighbors = mem_neighbors,
+	.score = mem_score,
+	.code = mem_code,
+	.forget_visited = mem_forget_visited,
+	.visit = mem_visit,
+	.append_neighbor = mem_append_neighbor,
+	.replace_neighbors = mem_replace_neighbors,
+};
+
+/* Bytes a node takes in the store's arrays. */
+Size
+omendb_memstore_bytes_per_node(int code_size, int max_degree)
+{
+	return code_size + sizeof(uint32) * max_degree + sizeof(uint16) +
+		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32);
+}
+
+/*
+ * Ask the kernel to back a large array with huge pages.  The graph search
+ * reads codes and neighbour lists at random all over these arrays; with
+ * 4 kB pages nearly every read also misses the TLB.  Only a hint, and it
+ * must come before the memory is first touched.
+ */
+static void
+advise_huge_pages(void *p, Size size)
+{
+#if defined(MADV_HUGEPAGE)
+	const uintptr_t huge = 2 * 1024 * 1024;
+	uintptr_t	start = TYPEALIGN(huge, (uintptr_t) p);
+	uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) p + size);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
+}
+
+/* An array: from the current memory context, huge pages if we can. */
+static void *
+alloc_array(Size size)
+{
+	void	   *p = MemoryContextAllocHuge(CurrentMemoryContext, size);
+
+	advise_huge_pages(p, size);
+	return p;
+}
+
+/*
+ * repalloc_huge for an array.  The copied part was touched already, so for
+ * it the advice only lets khugepaged collapse it later; the new part gets
+ * huge pages as it is first written.
+ */
+static void *
+grow_array(void *p, Size size)
+{
+	p = repalloc_huge(p, size);
+	advise_huge_pages(p, size);
+	return p;
+}
+
+/* An empty graph with room for cap nodes of the index's layout. */
+void
+omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
+					 const OmenQuantState *quant, int cap)
+{
+	g->store = mem_store;
+	g->store.quant = quant;
+	g->store.max_degree = meta->max_degree;
+	g->n = 0;
+	g->cap = Max(cap, 16);
+	g->code_size = meta->code_size;
+	g->max_degree = meta->max_degree;
+	g->codes = alloc_array((Size) g->cap * g->code_size);
+	g->nbrs = alloc_array((Size) g->cap * g->max_degree * sizeof(uint32));
+	g->nnbrs = alloc_array((Size) g->cap * sizeof(uint16));
+	g->tids = alloc_array((Size) g->cap * sizeof(ItemPointerData));
+	g->errors = alloc_array((Size) g->cap * sizeof(float));
+	g->norms = alloc_array((Size) g->cap * sizeof(float));
+	g->visited = alloc_array((Size) g->cap * sizeof(uint32));
+	memset(g->visited, 0, (Size) g->cap * sizeof(uint32));
+	g->epoch = 0;
+}
+
+/*
+ * Grow the arrays (the table may have gained rows since pass 1), up to
+ * limit nodes.
+ */
+void
+omendb_memstore_grow(OmenMemStore *g, int limit)
+{
+	int			cap = g->cap <= limit / 2 ? g->cap * 2 : limit;
+
+	g->codes = grow_array(g->codes, (Size) cap * g->code_size);
+	g->nbrs = grow_array(g->nbrs, (Size) cap * g->max_degree * sizeof(uint32));
+	g->nnbrs = grow_array(g->nnbrs, (Size) cap * sizeof(uint16));
+	g->tids = grow_array(g->tids, (Size) cap * sizeof(ItemPointerData));
+	g->errors = grow_array(g->errors, (Size) cap * sizeof(float));
+	g->norms = grow_array(g->norms, (Size) cap * sizeof(float));
+	g->visited = grow_array(g->visited, (Size) cap * sizeof(uint32));
+	memset(g->visited + g->cap, 0, (Size) (cap - g->cap) * sizeof(uint32));
+	g->cap = cap;
+}
+
+/* Free the arrays: once written, the graph lives on the pages. */
+void
+omendb_memstore_free(OmenMemStore *g)
+{
+	pfree(g->codes);
+	pfree(g->nbrs);
+	pfree(g->nnbrs);
+	pfree(g->tids);
+	pfree(g->errors);
+	pfree(g->norms);
+	pfree(g->visited);
+	g->codes = NULL;
+	g->nbrs = NULL;
+	g->nnbrs = NULL;
+	g->tids = NULL;
+	g->errors = NULL;
+	g->norms = NULL;
+	g->visited = NULL;
+	g->cap = 0;
+}

@@ -635,6 +635,60 @@ spill_to_disk(BuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->done);
 }
 
+/*
+ * An empty table: only the meta page, untrained; the first insert will
+ * learn the quantizer.
+ */
+static void
+write_untrained_meta(BuildState *bs)
+{
+	if (bs->dim > 0)
+		check_node_fits(bs);
+	omendb_fill_meta(&bs->meta, 0, bs->metric, bs->degree, bs->list, bs->alpha,
+					 bs->quantizer, 0);
+	bs->meta.dimensions = bs->dim;
+	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
+}
+
+/* Learn the quantizer from pass 1; the meta and quantizer pages come first. */
+static void
+train_and_write_quantizer(BuildState *bs)
+{
+	omendb_fill_meta(&bs->meta, bs->dim, bs->metric, bs->degree, bs->list,
+					 bs->alpha, bs->quantizer, bs->max_norm);
+	bs->meta.quant_trained = true;
+	train(bs);
+	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
+	omendb_write_quant_pages(bs->index, bs->quant, OMENDB_FIRST_QUANT_BLKNO,
+							 MAIN_FORKNUM, false);
+}
+
+/*
+ * Pass 2: encode every row into the in-memory graph, then refine and write
+ * it; a graph that outgrows its memory goes on through the insert path
+ * (graph_callback).  Returns the heap rows the scan counted.
+ */
+static double
+build_graph(BuildState *bs, Relation heap, IndexInfo *indexInfo)
+{
+	double		heap_rows;
+
+	bs->node_bytes = build_bytes_per_node(bs->meta.code_size, bs->meta.max_degree);
+	bs->memory_limit = graph_node_limit(bs->node_bytes);
+	omendb_memstore_init(&bs->g, &bs->meta, bs->quant,
+						 Min(bs->memory_limit, (int) Min(bs->count * 1.05 + 16, INT_MAX / 2)));
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_LOAD);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) (bs->count + bs->nzero));
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+	heap_rows = table_index_build_scan(heap, bs->index, indexInfo, true, true,
+									   graph_callback, bs, NULL);
+
+	if (!bs->on_disk)
+		refine_and_write(bs);
+	return heap_rows;
+}
+
 /* The planner's estimate of the table's rows: pass 1's progress total. */
 static double
 estimate_heap_rows(Relation heap)
@@ -670,41 +724,11 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 									   range_callback, &bs, NULL);
 
 	if (bs.count + bs.nzero == 0)
-	{
-		/* empty: the first insert will learn the quantizer */
-		if (bs.dim > 0)
-			check_node_fits(&bs);
-		omendb_fill_meta(&bs.meta, 0, bs.metric, bs.degree, bs.list, bs.alpha,
-						 bs.quantizer, 0);
-		bs.meta.dimensions = bs.dim;
-		write_meta(index, MAIN_FORKNUM, &bs.meta, false);
-	}
+		write_untrained_meta(&bs);
 	else
 	{
-		omendb_fill_meta(&bs.meta, bs.dim, bs.metric, bs.degree, bs.list,
-						 bs.alpha, bs.quantizer, bs.max_norm);
-		bs.meta.quant_trained = true;
-		train(&bs);
-
-		/* meta page and quantizer pages come first */
-		write_meta(index, MAIN_FORKNUM, &bs.meta, false);
-		omendb_write_quant_pages(index, bs.quant, OMENDB_FIRST_QUANT_BLKNO,
-								 MAIN_FORKNUM, false);
-
-		bs.node_bytes = build_bytes_per_node(bs.meta.code_size, bs.meta.max_degree);
-		bs.memory_limit = graph_node_limit(bs.node_bytes);
-		omendb_memstore_init(&bs.g, &bs.meta, bs.quant,
-				   Min(bs.memory_limit, (int) Min(bs.count * 1.05 + 16, INT_MAX / 2)));
-
-		/* pass 2: the graph */
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_LOAD);
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) (bs.count + bs.nzero));
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-		heap_rows = table_index_build_scan(heap, index, indexInfo, true, true,
-										   graph_callback, &bs, NULL);
-
-		if (!bs.on_disk)
-			refine_and_write(&bs);
+		train_and_write_quantizer(&bs);
+		heap_rows = build_graph(&bs, heap, indexInfo);
 	}
 
 	nblocks = RelationGetNumberOfBlocks(index);

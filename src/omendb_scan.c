@@ -1045,6 +1045,17 @@ begin_search(OmenScanOpaque so)
 						so);
 }
 
+/* The query must have the index's dimensions. */
+static void
+check_query_dimensions(OmenScanOpaque so)
+{
+	if (so->q.qvec->dim != so->info->meta.dimensions)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d",
+						so->info->meta.dimensions, so->q.qvec->dim)));
+}
+
 /* Set up the search on the first call, once per rescan. */
 static void
 start_scan(IndexScanDesc scan)
@@ -1060,22 +1071,14 @@ start_scan(IndexScanDesc scan)
 	if (!meta->quant_trained)
 	{
 		/* built empty and never inserted into */
-		if (!so->q.null_query && meta->dimensions != 0 &&
-			so->q.qvec->dim != meta->dimensions)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d",
-							meta->dimensions, so->q.qvec->dim)));
+		if (!so->q.null_query && meta->dimensions != 0)
+			check_query_dimensions(so);
 		so->q.empty = true;
 		return;
 	}
 	if (so->q.null_query)
 		return;
-	if (so->q.qvec->dim != meta->dimensions)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d",
-						meta->dimensions, so->q.qvec->dim)));
+	check_query_dimensions(so);
 
 	omendb_read_meta(scan->indexRelation, &cur);
 	if (cur.insert_block == InvalidBlockNumber)

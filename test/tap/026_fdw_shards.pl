@@ -180,6 +180,28 @@ sub compare_all
 }
 compare_all('after the build');
 
+# The same rows in local hash partitions, each with its own omendb index:
+# the planner merges the partitions' index scans in the same way.
+$coord->safe_psql(
+	$db, q{
+CREATE TABLE local_items (id bigint, category int NOT NULL, v vector(16)) PARTITION BY HASH (id);
+CREATE TABLE local_items_0 PARTITION OF local_items FOR VALUES WITH (MODULUS 4, REMAINDER 0);
+CREATE TABLE local_items_1 PARTITION OF local_items FOR VALUES WITH (MODULUS 4, REMAINDER 1);
+CREATE TABLE local_items_2 PARTITION OF local_items FOR VALUES WITH (MODULUS 4, REMAINDER 2);
+CREATE TABLE local_items_3 PARTITION OF local_items FOR VALUES WITH (MODULUS 4, REMAINDER 3);
+INSERT INTO local_items SELECT * FROM single;
+CREATE INDEX ON local_items USING omendb (v);
+ANALYZE local_items;
+});
+$plan = plan_of($coord, $db, "SELECT id FROM local_items ORDER BY v <-> '$q1' LIMIT 10");
+ok( $plan =~ /^Limit\n\s*->  Merge Append\n/
+	  && (() = $plan =~ /Index Scan using local_items_\d_v_idx on local_items_\d/g) == 4
+	  && $plan !~ /^\s*(->  )?Sort$/m,
+	'local hash partitions: the plan is a Merge Append of the four partitions\' index scans')
+  or diag($plan);
+is(answers('local_items'), exact(),
+	'local hash partitions: the merged top 10 is the exact answer of a sequential scan');
+
 # Writes through the coordinator: each inserted row duplicates a query
 # vector, so it is that query's nearest row, at distance 0.
 $coord->safe_psql(

@@ -211,6 +211,109 @@ CREATE INDEX conflict_l2 ON conflict USING omendb (v);
 cursor_during_cleanup('off', 10001);
 cursor_during_cleanup('on', 20001);
 
+# An index scan running on the standby (a statement in progress, not an
+# idle cursor) while the primary deletes and VACUUMs rows its snapshot
+# still sees, with a short max_standby_streaming_delay.  The scan stops
+# after its 100th row until the standby has replayed a marker the primary
+# writes after its VACUUM, so the replay of the cleanup reaches the
+# standby while the scan is still running, whatever the machine's speed.
+# Without hot_standby_feedback the cleanup removes those rows and its
+# replay conflicts with the scan: the standby cancels it with the standard
+# recovery-conflict error (SQLSTATE 40001) and it returns no row.  With
+# feedback the primary keeps the rows, nothing conflicts, and the scan
+# returns exactly its snapshot's rows, in order.
+$primary->safe_psql(
+	$db, q{
+CREATE FUNCTION scan_pause(id int) RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	n int := coalesce(nullif(current_setting('scan_pause.rows', true), ''), '0')::int + 1;
+BEGIN
+	PERFORM set_config('scan_pause.rows', n::text, false);
+	IF n = 100 THEN
+		-- each statement of the loop takes a new snapshot: it sees the
+		-- marker once the standby has replayed it
+		WHILE NOT EXISTS (SELECT FROM cleanup_marker) LOOP
+			PERFORM pg_sleep(0.01);
+		END LOOP;
+	END IF;
+	RETURN id;
+END
+$$;
+});
+
+sub scan_during_cleanup
+{
+	my ($feedback, $from) = @_;
+	my $what = "index scan running on the standby, hot_standby_feedback $feedback";
+	$standby->append_conf('postgresql.conf',
+		"hot_standby_feedback = $feedback\nmax_standby_streaming_delay = 100ms\n"
+		  . "log_error_verbosity = verbose");
+	$standby->reload;
+	# The primary holds back cleanup for the standby exactly when feedback
+	# is on: the walsender shows the standby's xmin.
+	$primary->poll_query_until($db,
+		'SELECT backend_xmin IS ' . ($feedback eq 'on' ? 'NOT ' : '') . 'NULL FROM pg_stat_replication')
+	  or die "the primary did not see hot_standby_feedback $feedback";
+	$primary->safe_psql(
+		$db, qq{
+CREATE TABLE conflict (id int PRIMARY KEY, v vector(32)) WITH (autovacuum_enabled = off);
+INSERT INTO conflict SELECT i, $vec_i FROM generate_series($from, $from + 1999) i;
+CREATE INDEX conflict_l2 ON conflict USING omendb (v);
+CREATE TABLE cleanup_marker ();
+});
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	my $q = vec_sql(9.5) . "::vector";
+	my $want = $standby->safe_psql($db,
+		"SELECT string_agg(id::text, ',' ORDER BY v <-> $q, id) FROM conflict");
+
+	my $log_from = -s $standby->logfile;
+	my $reader = $standby->background_psql($db, on_error_stop => 0);
+	$reader->query_safe('SET omendb.search_list_size = 10000');
+	$reader->query_safe('SET enable_seqscan = off');
+	$reader->query_until(
+		qr/started/, qq{\\echo started
+SELECT string_agg(scan_pause(id)::text, ',') FROM (SELECT id FROM conflict ORDER BY v <-> $q) s;
+});
+	$standby->poll_query_until($db,
+		"SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%scan_pause(id)%')"
+	) or die "the scan did not reach its pause";
+
+	$primary->safe_psql($db, 'DELETE FROM conflict WHERE id % 2 = 0');
+	$primary->safe_psql($db, 'VACUUM (INDEX_CLEANUP ON) conflict');
+	$primary->safe_psql($db, 'INSERT INTO cleanup_marker DEFAULT VALUES');
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+
+	# The scan's outcome: its rows, or its error.  After cancelling the
+	# statement the standby may also end the session, if the conflict was
+	# signalled again before the backend left its transaction, so psql
+	# may be gone; the standby's log has the statement's error either way.
+	$reader->{stderr} = '';
+	my $got = eval { $reader->query('') } // $reader->{stdout};
+	$got =~ s/\n?background_psql: QUERY_SEPARATOR \d+:\n?//g;
+	my $err = $reader->{stderr};
+	$err =~ s/\n?background_psql: QUERY_SEPARATOR \d+:\n?//g;
+	eval { $reader->quit };
+	my $log = slurp_file($standby->logfile, $log_from);
+	if ($feedback eq 'off')
+	{
+		like(
+			$log,
+			qr/ERROR:  40001: canceling statement due to conflict with recovery\n(?:.*\n)*?.*STATEMENT:  SELECT string_agg\(scan_pause/,
+			"$what: the scan is cancelled with the recovery-conflict error, SQLSTATE 40001")
+		  or diag($log);
+		is($got, '', "$what: the cancelled scan returns no row");
+	}
+	else
+	{
+		is($err, '', "$what: the scan completes without an error");
+		is($got, $want, "$what: the scan returns exactly its snapshot's rows, in order");
+	}
+	unlike($log, qr/PANIC|terminated by signal/, "$what: nothing crashed");
+	$primary->safe_psql($db, 'DROP TABLE conflict, cleanup_marker');
+}
+scan_during_cleanup('off', 30001);
+scan_during_cleanup('on', 40001);
+
 # Every replayed record passed the consistency check: the standby is
 # still running and has logged no inconsistent page.
 ok($standby->safe_psql($db, 'SELECT pg_is_in_recovery()') eq 't',

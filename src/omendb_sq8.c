@@ -194,8 +194,15 @@ sq8_finish(SQ8State *s)
 }
 
 /*
- * Train from per-dimension minima and maxima.  A constant dimension gets
- * step 1 so that it encodes exactly as code 0.
+ * Train from per-dimension minima and maxima.  A constant dimension (all
+ * rows alike there: a border pixel that is always 0, say) encodes exactly
+ * as code 0 whatever its step, and carries no distance between rows; it
+ * gets the largest step of the others, so that it never sets the scale of
+ * the weights.  A step of its own, 1 say, would outweigh dimensions whose
+ * ranges are much smaller (unit vectors: steps near 0.004 at 32
+ * dimensions) so far that their integer weights round to 0 and the build
+ * compares codes blind.  Only if every dimension is constant do they all
+ * get step 1.
  */
 static OmenQuantState *
 sq8_train(int code_dims, const float *minv, const float *maxv)
@@ -203,6 +210,7 @@ sq8_train(int code_dims, const float *minv, const float *maxv)
 	SQ8State   *s = sq8_alloc(code_dims);
 	float	   *lower = SQ8Lower(s);
 	float	   *step = SQ8Step(s);
+	float		maxstep = 0;
 
 	for (int i = 0; i < code_dims; i++)
 	{
@@ -210,7 +218,13 @@ sq8_train(int code_dims, const float *minv, const float *maxv)
 		float		st = (float) (((double) maxv[i] - minv[i]) / 255.0);
 
 		lower[i] = minv[i];
-		step[i] = (st > 0 && isfinite(st)) ? st : 1.0f;
+		step[i] = (st > 0 && isfinite(st)) ? st : 0;
+		maxstep = Max(maxstep, step[i]);
+	}
+	for (int i = 0; i < code_dims; i++)
+	{
+		if (step[i] == 0)
+			step[i] = maxstep > 0 ? maxstep : 1.0f;
 	}
 	sq8_finish(s);
 	return &s->base;

@@ -386,11 +386,11 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * A met node: visiting its item, the SQ8 code distance (a quarter of
 	 * the d / 8 operators a float distance is charged), the bound, a push
 	 * and a pop on heaps of about the list's size, and its share of the
-	 * index's pages.
+	 * index's pages, which repeated scans (loop_count) find cached.
 	 */
 	node_cost = cpu_index_tuple_cost +
-		cpu_operator_cost * (Max(dims, 8) / 32.0 + 1 + 2 * log2(list + degree)) +
-		random_page_cost * Max(index->pages, 1) / ntuples;
+		cpu_operator_cost * (Max(dims / 32.0, 1) + 1 + 2 * log2(list + degree)) +
+		random_page_cost * Max(index->pages, 1) / ntuples / Max(loop_count, 1);
 	/* a returned row: its expansion, and the recheck on the heap vector */
 	row_cost = new_per_expansion * node_cost +
 		cpu_operator_cost * Max(dims / 8.0, 1);

@@ -91,8 +91,7 @@ OmenQuantState *
 omendb_quant_train_first(OmenQuantizer kind, OmenMetric metric,
 						 const float *v, int dim, float ip_max_norm)
 {
-	return known_quant(kind)->train_first(metric, v, dim,
-												   ip_max_norm);
+	return known_quant(kind)->train_first(metric, v, dim, ip_max_norm);
 }
 
 /* Write the quantizer pages, blocks first on. */

@@ -55,7 +55,9 @@
 typedef struct OmenPageOpaqueData
 {
 	uint16		kind;			/* OMENDB_PAGE_* */
-	uint16		unused;			/* always zero */
+	uint16		nfree;			/* node pages: how many of the page's node
+								 * slots are free (OMENDB_NODE_FREE); zero
+								 * on other pages */
 	uint32		magic;			/* OMENDB_MAGIC, to catch foreign pages */
 } OmenPageOpaqueData;
 
@@ -146,7 +148,8 @@ typedef OmenMetaPageData *OmenMetaPage;
  */
 typedef struct OmenNodeHeaderData
 {
-	ItemPointerData heaptid;	/* heap row this node indexes */
+	ItemPointerData heaptid;	/* heap row this node indexes; invalid
+								 * (all zero) in a free slot */
 	uint8		flags;			/* OMENDB_NODE_* */
 	uint8		unused;			/* always zero */
 	uint16		nneighbors;		/* valid entries in neighbors[] */
@@ -166,9 +169,18 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
  */
 #define OmenCodeDims(metric, dim) ((dim) + ((metric) == OMENDB_METRIC_IP ? 1 : 0))
 
-/* Node flags. */
+/*
+ * Node flags: exactly one is set.  A node is born LIVE (in a new slot or a
+ * free one), becomes DELETED when VACUUM or a scan learns that its heap row
+ * is dead to everyone, and FREE when VACUUM has taken every edge to it out
+ * of the graph; an insert may then reuse the slot.  A free slot is all zero
+ * but for its flags: no heap TID, no neighbours, no code, error and norm 0.
+ * No node that is not free has an edge to a free slot, and the meta page's
+ * entry point is never one (README.omendb, "Deletion and slot reuse").
+ */
 #define OMENDB_NODE_LIVE		0x01	/* indexes a heap row */
 #define OMENDB_NODE_DELETED		0x02	/* heap row gone; still traversed */
+#define OMENDB_NODE_FREE		0x04	/* slot unused, may be reused */
 
 /*
  * A zero vector has no direction: its cosine distance to anything is NaN.
@@ -182,7 +194,8 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
  * like any other node.  Every other cosine node has norm 1.
  */
 #define OmenNodeIsZero(metric, node) \
-	((metric) == OMENDB_METRIC_COSINE && (node)->norm == 0.0f)
+	((metric) == OMENDB_METRIC_COSINE && (node)->norm == 0.0f && \
+	 !((node)->flags & OMENDB_NODE_FREE))
 
 #define OmenNodeNeighbors(node) \
 	((uint32 *) ((char *) (node) + sizeof(OmenNodeHeaderData)))

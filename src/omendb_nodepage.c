@@ -27,7 +27,7 @@ omendb_init_page(Page page, uint16 kind)
 	PageInit(page, BLCKSZ, sizeof(OmenPageOpaqueData));
 	opaque = OmenPageGetOpaque(page);
 	opaque->kind = kind;
-	opaque->unused = 0;
+	opaque->nfree = 0;
 	opaque->magic = OMENDB_MAGIC;
 }
 
@@ -108,9 +108,13 @@ omendb_page_problem(Page page, uint16 kind)
 	if (opaque->magic != OMENDB_MAGIC)
 		return psprintf("not an omendb page: magic 0x%08X in the special space, expected 0x%08X",
 						opaque->magic, OMENDB_MAGIC);
-	if (opaque->kind != kind || opaque->unused != 0)
-		return psprintf("page kind %u (reserved field %u), expected kind %u (omendb %s page) and 0",
-						opaque->kind, opaque->unused, kind, page_kind_name(kind));
+	if (opaque->kind != kind)
+		return psprintf("page kind %u, expected kind %u (omendb %s page)",
+						opaque->kind, kind, page_kind_name(kind));
+	if (kind == OMENDB_PAGE_NODE ?
+		opaque->nfree > PageGetMaxOffsetNumber(page) : opaque->nfree != 0)
+		return psprintf("%u free slots on a page of %u items",
+						opaque->nfree, (unsigned) PageGetMaxOffsetNumber(page));
 	return NULL;
 }
 

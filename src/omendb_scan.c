@@ -72,11 +72,15 @@ typedef struct ScanNode
 	bool		batched;		/* in the first batch */
 } ScanNode;
 
-/* A row to return: a binary min-heap of these by bound. */
+/*
+ * A row to return: a binary min-heap of these by bound.  The node goes
+ * with its row, so that the row can be killed.
+ */
 typedef struct ResultItem
 {
 	double		bound;
 	ItemPointerData tid;
+	uint32		node;
 } ResultItem;
 
 typedef struct ResultHeap
@@ -311,7 +315,7 @@ result_pop(ResultHeap *h)
 static void
 begin_sort(OmenScanOpaque so)
 {
-	TupleDesc	desc = CreateTemplateTupleDesc(2);
+	TupleDesc	desc = CreateTemplateTupleDesc(3);
 	AttrNumber	attno = 1;
 	Oid			op = Float8LessOperator;
 	Oid			coll = InvalidOid;
@@ -319,6 +323,8 @@ begin_sort(OmenScanOpaque so)
 
 	TupleDescInitEntry(desc, 1, "bound", FLOAT8OID, -1, 0);
 	TupleDescInitEntry(desc, 2, "tid", TIDOID, -1, 0);
+	/* (the node id, a uint32 in an int4 column: it is not sorted on) */
+	TupleDescInitEntry(desc, 3, "node", INT4OID, -1, 0);
 	so->sweep.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	/* (the last argument: no random access) */
 	so->sweep.sort = tuplesort_begin_heap(desc, 1, &attno, &op, &coll, &nulls_first,
@@ -339,6 +345,8 @@ sort_row(OmenScanOpaque so, const ResultItem *item)
 	slot->tts_isnull[0] = false;
 	slot->tts_values[1] = PointerGetDatum(&item->tid);
 	slot->tts_isnull[1] = false;
+	slot->tts_values[2] = UInt32GetDatum(item->node);
+	slot->tts_isnull[2] = false;
 	ExecStoreVirtualTuple(slot);
 	tuplesort_puttupleslot(so->sweep.sort, slot);
 	so->stats.nsorted++;
@@ -356,6 +364,7 @@ next_sorted_row(OmenScanOpaque so, ResultItem *out)
 	slot_getallattrs(slot);
 	out->bound = DatumGetFloat8(slot->tts_values[0]);
 	out->tid = *(ItemPointer) DatumGetPointer(slot->tts_values[1]);
+	out->node = DatumGetUInt32(slot->tts_values[2]);
 	return true;
 }
 
@@ -548,13 +557,14 @@ score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out,
 
 /* Queue a live row for return, or for the sweep if past results_cut. */
 static void
-queue_row(OmenScanOpaque so, double bound, ItemPointer tid)
+queue_row(OmenScanOpaque so, const ScanNode *sn)
 {
 	ResultItem	item;
 
-	item.bound = bound;
-	item.tid = *tid;
-	if (bound >= so->mem.results_cut)
+	item.bound = sn->bound;
+	item.tid = sn->tid;
+	item.node = sn->node;
+	if (item.bound >= so->mem.results_cut)
 		sort_row(so, &item);
 	else
 		result_push(so, &so->rows.results, item);
@@ -611,7 +621,7 @@ meet_nodes(OmenSearch *search, const uint32 *nodes, int n,
 			sn->live = false;
 		omendb_search_offer(search, sn->node, sn->approx);
 		if (!so->first.deferring && sn->live)
-			queue_row(so, sn->bound, &sn->tid);
+			queue_row(so, sn);
 	}
 }
 
@@ -676,7 +686,7 @@ restore_heaps(OmenScanOpaque so)
 	omendb_stream_unpark(&so->graph.search);
 	for (size_t k = 0; k < first->nnodes; k++)
 		if (first->nodes[k].live && !first->nodes[k].batched)
-			queue_row(so, first->nodes[k].bound, &first->nodes[k].tid);
+			queue_row(so, &first->nodes[k]);
 	pfree(first->nodes);
 	first->nodes = NULL;
 	first->nnodes = first->capnodes = 0;
@@ -763,6 +773,7 @@ sweep_unmet_nodes(OmenScanOpaque so)
 					continue;
 				item.bound = so->rows.scratch[i].bound;
 				item.tid = so->rows.scratch[i].tid;
+				item.node = so->rows.scratch[i].node;
 				sort_row(so, &item);
 			}
 			so->stats.nswept += n;
@@ -834,6 +845,7 @@ next_result(OmenScanOpaque so, ResultItem *out)
 
 		out->bound = sn->bound;
 		out->tid = sn->tid;
+		out->node = sn->node;
 		so->rows.last_bound = out->bound;
 		return true;
 	}

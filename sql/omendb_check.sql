@@ -97,22 +97,27 @@ SELECT i, ARRAY[cos(i * 0.3), sin(i * 1.1), sin(i * 0.23), cos(i * 0.71)]::real[
 FROM generate_series(1001, 1200) i;
 SELECT * FROM pg_temp.chk_all();
 
--- Deleted rows keep their live nodes until VACUUM marks them deleted;
--- the heap check accepts live nodes of rows its snapshot does not see.
+-- Deleted rows keep their live nodes until VACUUM; the heap check accepts
+-- live nodes of rows its snapshot does not see.  VACUUM flags the nodes
+-- deleted, takes them out of the graph and frees their slots, all but
+-- the entry point's, which stays a deleted node (in chk_t_ip the entry
+-- point's row is not among the deleted).  The check finds no edge to a
+-- free slot and each page's count of free slots right.
 DELETE FROM chk_t WHERE id % 3 = 0;
 SELECT * FROM pg_temp.chk_all();
 VACUUM chk_t;
 SELECT * FROM pg_temp.chk_all();
 
--- Updates: a new vector is a new node (the old one is deleted at the next
--- VACUUM); a HOT update of another column adds none, and the heap check
--- finds the row by its HOT chain's root.
+-- Updates: a new vector is a new node, in a free slot (the old one is freed
+-- at the next VACUUM); a HOT update of another column adds none, and the
+-- heap check finds the row by its HOT chain's root.
 UPDATE chk_t SET v = v * '[-1,1,-1,1]' WHERE id % 7 = 0;
 UPDATE chk_t SET note = 'updated' WHERE id % 5 = 0;
 SELECT * FROM pg_temp.chk_all();
 VACUUM chk_t;
 SELECT * FROM pg_temp.chk_all();
--- Rows inserted into the freed space.
+-- Rows inserted into the freed space, and into free slots: the index does
+-- not grow.
 INSERT INTO chk_t
 SELECT i, ARRAY[sin(i * 0.31), cos(i * 0.9), cos(i * 0.27), sin(i * 0.6)]::real[], NULL
 FROM generate_series(2001, 2100) i;

@@ -770,14 +770,11 @@ check_edges(CheckState *cs, uint32 *scratch)
 
 /*
  * The entry point is a graph node, never a free slot (reread_entry has
- * taken a second look at one we read as either).  There is none only while
- * no live graph node is left: before the first one (which becomes the
- * entry point in the record that writes it, so we read the entry point
- * with it) and after VACUUM found none to replace a deleted entry point
- * with, when deleted graph nodes may remain until it frees them.  A live
- * graph node read before the meta page may have been deleted since, and
- * such a VACUUM run may then have cleared the entry point: so it is read
- * again, and reported only if it is still live.
+ * taken a second look at one we read as either).  There is none only
+ * before the first graph node, which becomes the entry point in the record
+ * that writes it, so that we read the entry point with it; and once set,
+ * the entry point is never cleared (VACUUM keeps even a deleted one).  So
+ * with none, every slot we read is a zero node or a free slot.
  */
 static void
 check_entry_point(CheckState *cs)
@@ -795,16 +792,9 @@ check_entry_point(CheckState *cs)
 		return;
 	}
 	for (uint32 u = 0; u < cs->nalloc; u++)
-	{
-		OmenNodeHeader hdr;
-
-		if ((cs->flags[u] & (OMENDB_NODE_LIVE | ZERO_NODE)) != OMENDB_NODE_LIVE)
-			continue;
-		hdr = read_node(cs, u);
-		if (hdr->flags == OMENDB_NODE_LIVE && !OmenNodeIsZero(cs->meta.metric, hdr))
-			omendb_corrupted(cs->index, "Block %u: no entry node, but node %u is a live graph node.",
+		if (!NO_EDGE_TARGET(cs->flags[u]))
+			omendb_corrupted(cs->index, "Block %u: no entry node, but node %u is neither a zero-vector node nor a free slot.",
 							 OMENDB_METAPAGE_BLKNO, u);
-	}
 }
 
 /* The neighbours of a node as read (the graph store of the walk). */

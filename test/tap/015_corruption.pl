@@ -33,7 +33,7 @@
 # that break theirs: a free slot that is not all zero but for its flags, a
 # page whose count of free slots is wrong, an edge to a free slot, one as
 # the entry point.  A cosine index's meta page may name no entry point,
-# but only while no live graph node is left.
+# but only while it has no graph node.
 #
 # Checksums are off (initdb's default), so the pages can be changed freely.
 # The file is read and written as this machine's bytes; the offsets below
@@ -521,8 +521,8 @@ my @zero_scenarios = (
 	{
 		# (a cosine index's meta page may have no entry point: for a while
 		# it holds only zero nodes)
-		name => 'no entry point while live graph nodes remain',
-		detail => qr/Block 0: no entry node, but node 0 is a live graph node\./,
+		name => 'no entry point while graph nodes exist',
+		detail => qr/Block 0: no entry node, but node 0 is neither a zero-vector node nor a free slot\./,
 		damage => sub {
 			my ($b, $l) = @_;
 			substr($$b, 24 + $META_OFFSET{entry_node}, 4) = pack('L', 0xFFFFFFFF);

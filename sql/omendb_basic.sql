@@ -343,12 +343,12 @@ FROM (SELECT v FROM omendb_zero ORDER BY v <#> '[-1,-1,-1]' LIMIT 6) s;
 RESET enable_seqscan;
 -- The zero vectors are live nodes outside the graph: in live_nodes, in
 -- neither figure of reachability.  A deleted zero vector is vacuumed like
--- any row.
+-- any row: its slot is freed.
 SELECT nodes, live_nodes, reachable_live_nodes, reachable_fraction
 FROM omendb_check('omendb_zero_cos', true);
 DELETE FROM omendb_zero WHERE id IN (3, 26);
 VACUUM omendb_zero;
-SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes, reachable_fraction
+SELECT nodes, live_nodes, deleted_nodes, free_nodes, reachable_live_nodes, reachable_fraction
 FROM omendb_check('omendb_zero_cos', true);
 SELECT pg_temp.nan_last('omendb_zero', '[1,2,0]');
 SELECT pg_temp.nan_ids('omendb_zero', '[1,2,0]');

@@ -3,11 +3,13 @@
 -- of healthy index (each operator class, after inserts, deletes, updates
 -- and VACUUM, partial and expression indexes, an index built empty, with
 -- and without the heap cross-check), its counts say how many nodes are
--- live and deleted, and it refuses what is not an omendb index, with the
--- right SQLSTATE.  Damaged indexes are the business of TAP test
--- 015_corruption.pl.  Every fresh build learns its quantizer's ranges from
--- its rows, so it has no clamped codes; an index created empty, whose
--- ranges come from its first row, has them for rows far outside.
+-- live and deleted and how many slots are free, and it refuses what is
+-- not an omendb index, with the right SQLSTATE.  Damaged indexes are the
+-- business of TAP test 015_corruption.pl.  Every fresh build learns its
+-- quantizer's ranges from its rows, so it has no clamped codes; an index
+-- created empty, whose ranges come from its first row, has them for rows
+-- far outside.  How well the ranges fit shows in the mean error ratio
+-- too (the section "The quantizer's fitness" below).
 --
 -- How many live nodes the graph reaches depends on how it happens to be
 -- built, so it is printed only as whether it is nearly all of them.
@@ -20,8 +22,8 @@ SET jit = off;
 -- says how many are outside.
 CREATE FUNCTION pg_temp.chk(idx regclass, heapallindexed boolean) RETURNS text
 LANGUAGE sql AS $$
-	SELECT format('%s nodes, %s live, %s deleted, %s clamped, %s',
-				  nodes, live_nodes, deleted_nodes, clamped_nodes,
+	SELECT format('%s nodes, %s live, %s deleted, %s free, %s',
+				  nodes, live_nodes, deleted_nodes, free_nodes,
 				  CASE WHEN reachable_live_nodes = live_nodes AND reachable_fraction = 1
 					   THEN 'all reachable'
 					   WHEN reachable_live_nodes < live_nodes AND reachable_fraction = 1
@@ -31,10 +33,21 @@ LANGUAGE sql AS $$
 	FROM omendb_check(idx, heapallindexed)
 $$;
 
--- chk_all(): every omendb index in this schema, both ways.
-CREATE FUNCTION pg_temp.chk_all() RETURNS TABLE (index_name text, plain text, heapallindexed text)
+-- fit(index): the quantizer's fitness, clamped codes and the mean error
+-- ratio (to two places; "none" when it is NULL).
+CREATE FUNCTION pg_temp.fit(idx regclass) RETURNS text
 LANGUAGE sql AS $$
-	SELECT c.relname::text, pg_temp.chk(c.oid, false), pg_temp.chk(c.oid, true)
+	SELECT format('%s clamped, ratio %s', clamped_nodes,
+				  coalesce(round(mean_error_ratio::numeric, 2)::text, 'none'))
+	FROM omendb_check(idx)
+$$;
+
+-- chk_all(): every omendb index in this schema, checked both ways, and
+-- its quantizer's fitness.
+CREATE FUNCTION pg_temp.chk_all() RETURNS TABLE (index_name text, plain text, heapallindexed text, fitness text)
+LANGUAGE sql AS $$
+	SELECT c.relname::text, pg_temp.chk(c.oid, false), pg_temp.chk(c.oid, true),
+		   pg_temp.fit(c.oid)
 	FROM pg_class c JOIN pg_am a ON a.oid = c.relam
 	WHERE a.amname = 'omendb' AND c.relkind = 'i'
 	  AND c.relnamespace = 'public'::regnamespace
@@ -63,9 +76,12 @@ CREATE INDEX chk_t_cos ON chk_t USING omendb (v vector_cosine_ops) WITH (graph_d
 
 -- A fresh build: one live node per non-NULL row.
 SELECT * FROM pg_temp.chk_all();
--- The raw result: one row of counts.
-SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes <= live_nodes AS reachable_le_live,
-	   reachable_fraction > 0 AND reachable_fraction <= 1 AS fraction_in_range
+-- The raw result: one row of counts.  Nodes are live, deleted or free.
+SELECT nodes, live_nodes, deleted_nodes, free_nodes,
+	   nodes = live_nodes + deleted_nodes + free_nodes AS adds_up,
+	   reachable_live_nodes <= live_nodes AS reachable_le_live,
+	   reachable_fraction > 0 AND reachable_fraction <= 1 AS fraction_in_range,
+	   clamped_nodes, mean_error_ratio > 0.5 AND mean_error_ratio < 0.65 AS ratio_fits
 FROM omendb_check('chk_t_l2');
 -- heapallindexed defaults to false; it may be given by name.
 SELECT nodes FROM omendb_check('chk_t_ip');
@@ -81,22 +97,27 @@ SELECT i, ARRAY[cos(i * 0.3), sin(i * 1.1), sin(i * 0.23), cos(i * 0.71)]::real[
 FROM generate_series(1001, 1200) i;
 SELECT * FROM pg_temp.chk_all();
 
--- Deleted rows keep their live nodes until VACUUM marks them deleted;
--- the heap check accepts live nodes of rows its snapshot does not see.
+-- Deleted rows keep their live nodes until VACUUM; the heap check accepts
+-- live nodes of rows its snapshot does not see.  VACUUM flags the nodes
+-- deleted, takes them out of the graph and frees their slots, all but
+-- the entry point's, which stays a deleted node (in chk_t_ip the entry
+-- point's row is not among the deleted).  The check finds no edge to a
+-- free slot and each page's count of free slots right.
 DELETE FROM chk_t WHERE id % 3 = 0;
 SELECT * FROM pg_temp.chk_all();
 VACUUM chk_t;
 SELECT * FROM pg_temp.chk_all();
 
--- Updates: a new vector is a new node (the old one is deleted at the next
--- VACUUM); a HOT update of another column adds none, and the heap check
--- finds the row by its HOT chain's root.
+-- Updates: a new vector is a new node, in a free slot (the old one is freed
+-- at the next VACUUM); a HOT update of another column adds none, and the
+-- heap check finds the row by its HOT chain's root.
 UPDATE chk_t SET v = v * '[-1,1,-1,1]' WHERE id % 7 = 0;
 UPDATE chk_t SET note = 'updated' WHERE id % 5 = 0;
 SELECT * FROM pg_temp.chk_all();
 VACUUM chk_t;
 SELECT * FROM pg_temp.chk_all();
--- Rows inserted into the freed space.
+-- Rows inserted into the freed space, and into free slots: the index does
+-- not grow.
 INSERT INTO chk_t
 SELECT i, ARRAY[sin(i * 0.31), cos(i * 0.9), cos(i * 0.27), sin(i * 0.6)]::real[], NULL
 FROM generate_series(2001, 2100) i;
@@ -172,6 +193,39 @@ SELECT * FROM pg_temp.chk_all();
 REINDEX TABLE chk_c;
 SELECT * FROM pg_temp.chk_all();
 DROP TABLE chk_c;
+
+-- The quantizer's fitness.  mean_error_ratio is the mean, over the live
+-- nodes of the graph, of a node's error bound over the largest error a
+-- vector inside the quantizer's ranges can get (half the diagonal of a
+-- code cell).  Rows spread over the ranges land anywhere in their cells:
+-- about 1/sqrt(3) = 0.58.  Rows on the grid of the codes encode exactly:
+-- integers that span 0..255 in every dimension give steps of 1, and
+-- ratio 0.  Rows far inside ranges much too wide for them share the two
+-- cells around 0, which lies halfway between two codes in the ranges of
+-- an index built empty ([-2m, 2m], m the first row's largest |element|):
+-- near 1, though nothing clamps.  Clamped rows take it above 1 (chk_c
+-- above).  Without the row that set the ranges, REINDEX learns ranges
+-- that fit the others.
+CREATE TABLE chk_f (id int, v vector(8));
+INSERT INTO chk_f SELECT i, (SELECT array_agg((hashint4(i * 8 + j) & 65535) / 65536.0)::real[]
+							 FROM generate_series(0, 7) j)
+FROM generate_series(1, 300) i;
+CREATE INDEX chk_f_spread ON chk_f USING omendb (v);
+CREATE TABLE chk_g (id int, v vector(8));
+INSERT INTO chk_g SELECT i, (SELECT array_agg((i * 37 + j * 11) % 256)::real[] FROM generate_series(0, 7) j)
+FROM generate_series(0, 255) i;
+CREATE INDEX chk_g_grid ON chk_g USING omendb (v);
+CREATE TABLE chk_w (id int, v vector(8));
+CREATE INDEX chk_w_wide ON chk_w USING omendb (v);
+INSERT INTO chk_w SELECT 0, array_fill(1000::real, ARRAY[8]);
+INSERT INTO chk_w SELECT * FROM chk_f;
+SELECT pg_temp.fit('chk_f_spread') AS spread, pg_temp.fit('chk_g_grid') AS grid,
+	   pg_temp.fit('chk_w_wide') AS wide;
+DELETE FROM chk_w WHERE id = 0;
+REINDEX INDEX chk_w_wide;
+SELECT pg_temp.fit('chk_w_wide') AS reindexed;
+SELECT pg_temp.chk('chk_w_wide', true);
+DROP TABLE chk_f, chk_g, chk_w;
 
 -- A row so far outside the ranges that its quantization error overflows a
 -- float: the encoder stores the bound as +infinity, which scans take as no

@@ -129,7 +129,7 @@ DROP INDEX omendb_sp_ip;
 INSERT INTO omendb_sp SELECT i, pg_temp.gen(i % 8, i) FROM generate_series(4001, 4500) i;
 DELETE FROM omendb_sp WHERE id % 10 = 0;
 VACUUM omendb_sp;
-SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes = live_nodes AS reachable
+SELECT nodes, live_nodes, deleted_nodes, free_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_sp_l2', true);
 SELECT pg_temp.all_rows('<->') AS all_rows, pg_temp.in_order('<->') AS in_order,
 	   pg_temp.recall('<->') >= 0.995 AS recall_at_least_0995;

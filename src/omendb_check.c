@@ -8,14 +8,15 @@
  * can run beside inserts, deletes and VACUUM.  It reads every page of the
  * index once, one page at a time under a share lock, copying the page and
  * checking the copy: the meta page, the quantizer pages, and the node
- * pages with each node's flags, neighbours and heap TID.  It then checks
- * what only the whole graph can tell (every neighbour is an allocated
- * node, never a zero node; the entry point and the insert page agree with
- * the node pages), and walks the graph breadth-first from the entry point
- * to count the live nodes a search can reach.  The zero nodes of a cosine
- * index (zero vectors, outside the graph by design: see omendb.h) count as
- * live nodes, but in neither figure of reachability.  The first problem
- * found raises ERRCODE_INDEX_CORRUPTED, naming the block, offset and node.
+ * pages with each node's flags, neighbours and heap TID, and each page's
+ * count of free slots.  It then checks what only the whole graph can tell
+ * (every neighbour is an allocated node, never a zero node or a free
+ * slot; the entry point and the insert page agree with the node pages),
+ * and walks the graph breadth-first from the entry point to count the
+ * live nodes a search can reach.  The zero nodes of a cosine index (zero
+ * vectors, outside the graph by design: see omendb.h) count as live nodes,
+ * but in neither figure of reachability.  The first problem found raises
+ * ERRCODE_INDEX_CORRUPTED, naming the block, offset and node.
  *
  * With heapallindexed, it then scans the table with an MVCC snapshot taken
  * before the first index page was read, as CREATE INDEX would, and checks
@@ -26,9 +27,10 @@
  * claims under concurrent activity is explained in src/README.omendb,
  * "Verification (omendb_check)".
  *
- * Besides the node counts it counts the live nodes whose codes were
- * clamped, which their error bounds tell without the table: larger than
- * any vector inside the quantizer's ranges gets.
+ * Besides the node counts it tells how well the quantizer's ranges fit the
+ * data, from the live nodes' error bounds, without the table: how many
+ * codes were clamped (bounds larger than any vector inside the ranges
+ * gets), and the mean bound as a fraction of that largest error.
  *
  *-------------------------------------------------------------------------
  */
@@ -72,15 +74,18 @@ typedef struct LiveNode
 	uint64		codehash;		/* of the node's code */
 } LiveNode;
 
-/* What omendb_check returns, but the fraction. */
+/* What omendb_check returns, but the fractions. */
 typedef struct CheckCounts
 {
 	int64		nodes;			/* node slots allocated */
 	int64		live;
 	int64		deleted;
+	int64		free;
 	int64		reachable;		/* live nodes reachable from the entry */
 	int64		live_zero;		/* live zero nodes: outside the graph */
 	int64		clamped;		/* live nodes with a clamped code */
+	int64		ratio_nodes;	/* live graph nodes, whose error ratios */
+	double		ratio_sum;		/* add up to this */
 } CheckCounts;
 
 #define LIVE_UNMATCHED	0		/* no heap row met yet */
@@ -89,6 +94,11 @@ typedef struct CheckCounts
 
 /* Set in CheckState.flags[] on top of the node flags. */
 #define ZERO_NODE		0x40	/* a zero node (omendb.h) */
+#define SLOT_REUSED		0x80	/* read as free (or a zero node), found
+								 * holding a node of the graph since */
+
+/* What no edge may point at, and the entry point may not be. */
+#define NO_EDGE_TARGET(flags) (((flags) & (OMENDB_NODE_FREE | ZERO_NODE)) != 0)
 
 /* The columns omendb_check returns. */
 typedef enum CheckColumn
@@ -96,9 +106,11 @@ typedef enum CheckColumn
 	CHECK_NODES,
 	CHECK_LIVE_NODES,
 	CHECK_DELETED_NODES,
+	CHECK_FREE_NODES,
 	CHECK_REACHABLE_LIVE_NODES,
 	CHECK_REACHABLE_FRACTION,
 	CHECK_CLAMPED_NODES,
+	CHECK_MEAN_ERROR_RATIO,
 	CHECK_NCOLUMNS
 } CheckColumn;
 
@@ -116,10 +128,14 @@ typedef struct CheckState
 	OmenQuantState *quant;
 	double		clamp_limit;	/* error bounds above this were clamped */
 	uint64		nclamped;		/* live nodes with such bounds */
+	double		cell_radius;	/* largest error inside the ranges */
+	uint64		ratio_nodes;	/* live graph nodes read */
+	double		ratio_sum;		/* sum of their error / cell_radius */
 
 	/* node slots, by node id */
 	uint32		capnodes;
-	uint8	   *flags;			/* OMENDB_NODE_*, 0 until the slot is read */
+	uint8	   *flags;			/* OMENDB_NODE_* and the bits above, 0
+								 * until the slot is read */
 	uint16	   *nnbrs;
 	uint64	   *nbrstart;		/* where the node's neighbours are in edges */
 	uint32	   *edges;
@@ -302,6 +318,41 @@ check_zero_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 }
 
 /*
+ * A free slot is all zero but for its flags (omendb.h): an insert that
+ * reuses it writes the whole node, and nothing of the node it held may
+ * survive, least of all an edge.
+ */
+static void
+check_free_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
+				uint32 node, OmenNodeHeader hdr)
+{
+	const uint32 *nbrs = OmenNodeNeighbors(hdr);
+	const uint8 *code = OmenNodeCode(hdr, cs->meta.max_degree);
+	float4		zero = 0;
+	char	   *what = NULL;
+
+	if (ItemPointerGetBlockNumberNoCheck(&hdr->heaptid) != 0 ||
+		ItemPointerGetOffsetNumberNoCheck(&hdr->heaptid) != 0)
+		what = psprintf("heap TID (%u,%u)",
+						ItemPointerGetBlockNumberNoCheck(&hdr->heaptid),
+						ItemPointerGetOffsetNumberNoCheck(&hdr->heaptid));
+	else if (hdr->nneighbors != 0)
+		what = psprintf("%u neighbours", hdr->nneighbors);
+	else if (memcmp(&hdr->error, &zero, sizeof(float4)) != 0 ||
+			 memcmp(&hdr->norm, &zero, sizeof(float4)) != 0)
+		what = psprintf("error bound %g and norm %g", hdr->error, hdr->norm);
+	for (int i = 0; what == NULL && i < cs->meta.max_degree; i++)
+		if (nbrs[i] != 0)
+			what = psprintf("neighbour slot %d = %u", i, nbrs[i]);
+	for (int i = 0; what == NULL && i < cs->meta.code_size; i++)
+		if (code[i] != 0)
+			what = psprintf("code byte %d = %u", i, code[i]);
+	if (what != NULL)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): free slot with %s, expected a slot all zero but for its flags.",
+						 blkno, off, node, what);
+}
+
+/*
  * Check one node as read from its page and remember what the graph and
  * heap checks need.  Neighbour ids are checked against the allocated
  * nodes later, once their number is known.
@@ -312,12 +363,24 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 {
 	const OmenMetaPageData *meta = &cs->meta;
 	uint32		node = omendb_node_id(meta, blkno, off);
+	bool		zero;
 
-	if ((hdr->flags != OMENDB_NODE_LIVE && hdr->flags != OMENDB_NODE_DELETED) ||
+	if ((hdr->flags != OMENDB_NODE_LIVE && hdr->flags != OMENDB_NODE_DELETED &&
+		 hdr->flags != OMENDB_NODE_FREE) ||
 		hdr->unused != 0)
-		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): flags 0x%02X and reserved byte 0x%02X, expected flags live (0x%02X) or deleted (0x%02X) and 0.",
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): flags 0x%02X and reserved byte 0x%02X, expected flags live (0x%02X), deleted (0x%02X) or free (0x%02X) and 0.",
 						 blkno, off, node, hdr->flags, hdr->unused,
-						 OMENDB_NODE_LIVE, OMENDB_NODE_DELETED);
+						 OMENDB_NODE_LIVE, OMENDB_NODE_DELETED,
+						 OMENDB_NODE_FREE);
+	if (hdr->flags == OMENDB_NODE_FREE)
+	{
+		check_free_node(cs, blkno, off, node, hdr);
+		grow_nodes(cs, node);
+		cs->flags[node] = OMENDB_NODE_FREE;
+		add_edges(cs, node, OmenNodeNeighbors(hdr), 0);
+		return;
+	}
+
 	/*
 	 * The encoder rounds the bound up, so it is not negative; one beyond
 	 * float range is stored as +infinity, which scans take as no bound.
@@ -325,7 +388,8 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 	if (!(hdr->error >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g.",
 						 blkno, off, node, hdr->error);
-	if (OmenNodeIsZero(meta->metric, hdr))
+	zero = OmenNodeIsZero(meta->metric, hdr);
+	if (zero)
 		check_zero_node(cs, blkno, off, node, hdr);
 	else if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): norm %g.",
@@ -347,13 +411,49 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 		}
 		if (hdr->error > cs->clamp_limit)
 			cs->nclamped++;
+		if (!zero)
+		{
+			cs->ratio_nodes++;
+			cs->ratio_sum += hdr->error / cs->cell_radius;
+		}
 		if (cs->heapallindexed)
 			add_live(cs, node, hdr);
 	}
 
 	grow_nodes(cs, node);
-	cs->flags[node] = hdr->flags | (OmenNodeIsZero(meta->metric, hdr) ? ZERO_NODE : 0);
+	cs->flags[node] = hdr->flags | (zero ? ZERO_NODE : 0);
 	add_edges(cs, node, OmenNodeNeighbors(hdr), hdr->nneighbors);
+}
+
+/* The node at an offset of the node page in cs->page, checked as an item. */
+static OmenNodeHeader
+page_node(CheckState *cs, BlockNumber blkno, OffsetNumber off)
+{
+	char	   *problem = omendb_node_item_problem(cs->page, &cs->meta, off);
+
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
+						 blkno, off, omendb_node_id(&cs->meta, blkno, off),
+						 problem);
+	return (OmenNodeHeader) PageGetItem(cs->page, PageGetItemId(cs->page, off));
+}
+
+/*
+ * Read a node's page again, as it is now, and return the node (in
+ * cs->page): its code, flags and TID for the heap check, its state and
+ * neighbours where reading under concurrent writes needs a second look.
+ */
+static OmenNodeHeader
+read_node(CheckState *cs, uint32 node)
+{
+	BlockNumber blkno = omendb_node_block(&cs->meta, node);
+	char	   *problem;
+
+	copy_page(cs, cs->index, blkno);
+	problem = omendb_node_page_problem(cs->page, &cs->meta);
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
+	return page_node(cs, blkno, omendb_node_offset(&cs->meta, node));
 }
 
 /*
@@ -367,6 +467,7 @@ check_node_page(CheckState *cs, BlockNumber blkno, OffsetNumber first_off)
 	Page		page = cs->page;
 	char	   *problem;
 	OffsetNumber maxoff;
+	unsigned	nfree = 0;
 
 	copy_page(cs, cs->index, blkno);
 	if (PageIsNew(page))
@@ -379,15 +480,20 @@ check_node_page(CheckState *cs, BlockNumber blkno, OffsetNumber first_off)
 		omendb_corrupted(cs->index, "Block %u: node page held %u nodes, and now holds %u.",
 						 blkno, (unsigned) (first_off - 1), (unsigned) maxoff);
 	for (OffsetNumber off = first_off; off <= maxoff; off++)
-	{
-		problem = omendb_node_item_problem(page, &cs->meta, off);
-		if (problem != NULL)
-			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
-							 blkno, off, omendb_node_id(&cs->meta, blkno, off),
-							 problem);
-		check_node(cs, blkno, off,
-				   (OmenNodeHeader) PageGetItem(page, PageGetItemId(page, off)));
-	}
+		check_node(cs, blkno, off, page_node(cs, blkno, off));
+
+	/*
+	 * Free-slot accounting.  Freeing a slot and reusing one change the
+	 * page's count in the same page change, so each copy agrees with
+	 * itself.  The slots before first_off were checked on an earlier copy,
+	 * but an insert may have reused one since: all are counted.
+	 */
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		nfree += page_node(cs, blkno, off)->flags == OMENDB_NODE_FREE;
+	if (nfree != OmenPageGetOpaque(page)->nfree)
+		omendb_corrupted(cs->index, "Block %u: free-slot count %u in the special space, but %u of the page's %u nodes are free.",
+						 blkno, (unsigned) OmenPageGetOpaque(page)->nfree,
+						 nfree, (unsigned) maxoff);
 	return maxoff;
 }
 
@@ -424,6 +530,33 @@ allocated_nodes(CheckState *cs, BlockNumber last)
 	return (last - first) * cs->meta.nodes_per_page + cs->pagecount[last - first];
 }
 
+/*
+ * The meta page, read after the node pages, names as its entry point a
+ * slot that we read as free or as a zero node, which no entry point may
+ * be.  An insert may have reused the slot after we read it, and made it
+ * the entry point (or VACUUM did, choosing a new one): read the slot
+ * again, and if it holds a graph node now, check it and take it as it is
+ * now.  Its neighbours are nodes that were allocated when we read it:
+ * the caller reads on.  If the slot is still free or a zero node, it was
+ * so when we read the meta page: a slot is free for at most one stretch
+ * of time while we run, and a node never changes its norm (README.omendb,
+ * "Verification (omendb_check)").
+ */
+static void
+reread_entry(CheckState *cs, uint32 entry)
+{
+	OmenNodeHeader hdr = read_node(cs, entry);
+
+	if (hdr->flags == OMENDB_NODE_FREE)
+		omendb_corrupted(cs->index, "Block %u: entry node %u is a free slot.",
+						 OMENDB_METAPAGE_BLKNO, entry);
+	if (OmenNodeIsZero(cs->meta.metric, hdr))
+		omendb_corrupted(cs->index, "Block %u: entry node %u is a zero-vector node.",
+						 OMENDB_METAPAGE_BLKNO, entry);
+	check_node(cs, omendb_node_block(&cs->meta, entry),
+			   omendb_node_offset(&cs->meta, entry), hdr);
+}
+
 /* The last node page read with nodes on it, or InvalidBlockNumber. */
 static BlockNumber
 last_node_page(CheckState *cs)
@@ -436,14 +569,17 @@ last_node_page(CheckState *cs)
 
 /*
  * Read every node page.  Inserts may run meanwhile, so the pages we read
- * are not one snapshot of the index; we make them add up to one.  Node
- * pages fill one after the other, so a page read with free slots and
- * followed by a page with nodes was filled after we read it: we read it
- * again (once is enough: it was full before its successor got a node).
- * The last page with nodes is read again after all others, so that any
- * neighbour we read points at a node we have read, and the meta page is
- * read after that: if its insert page is past the last page we read,
- * pages were added meanwhile and we read on.
+ * are not one snapshot of the index; we make them add up to one.  New
+ * slots are added to one page after the other (free slots are reused in
+ * place), so a page read with room for more nodes and followed by a page
+ * with nodes was filled after we read it: we read it again (once is
+ * enough: it was full before its successor got a node).  The last page
+ * with nodes is read again after all others, so that any neighbour we
+ * read points at a node slot we have read, and the meta page is read
+ * after that: if its insert page is past the last page we read, pages
+ * were added meanwhile and we read on.  If its entry point is a slot we
+ * read as free or as a zero node, an insert may have reused the slot
+ * since: see reread_entry.
  *
  * All-zero pages after the last node page are left by a crash after
  * extending the relation (the next extension reuses them) or are being
@@ -496,16 +632,28 @@ read_node_pages(CheckState *cs)
 		if (cs->endmeta.insert_block == InvalidBlockNumber ||
 			(last != InvalidBlockNumber && cs->endmeta.insert_block <= last))
 		{
-			/*
-			 * A cosine index of zero nodes alone gets its entry point with
-			 * its first other node, which may have gone to the last page
-			 * after we read it: if so, read that page again, once.
-			 */
-			if (entry_chased || cs->endmeta.entry_node == OMENDB_INVALID_NODE ||
-				cs->endmeta.entry_node < allocated_nodes(cs, last))
+			uint32		entry = cs->endmeta.entry_node;
+
+			if (entry == OMENDB_INVALID_NODE)
 				break;
-			entry_chased = true;
-			cs->next_block = last + 1;
+
+			/*
+			 * An index of zero nodes and free slots alone gets its entry
+			 * point with its first other node, which may have gone to the
+			 * last page after we read it: if so, read that page again,
+			 * once.
+			 */
+			if (entry >= allocated_nodes(cs, last))
+			{
+				if (entry_chased)
+					break;
+				entry_chased = true;
+			}
+			else if (NO_EDGE_TARGET(cs->flags[entry]))
+				reread_entry(cs, entry);
+			else
+				break;
+			cs->next_block = last == InvalidBlockNumber ? first : last + 1;
 			continue;
 		}
 
@@ -537,8 +685,46 @@ read_node_pages(CheckState *cs)
  */
 
 /*
- * Every neighbour is an allocated node other than the node itself and not a
- * zero node, and no list names a node twice.  scratch holds nalloc uint32s.
+ * u's list, as we read it, names v, which we read as a free slot or a zero
+ * node: no edge may point at either.  But we read u and v at different
+ * times.  An insert may have reused v after we read it and linked it from
+ * u; VACUUM may have freed v after we read u, having taken the edge out of
+ * u's list first.  So read u again, and then v: only if u still lists v
+ * and v is still free or a zero node was it so while u listed it, since a
+ * slot is free for at most one stretch of time while we run, and a node
+ * never changes its norm (README.omendb, "Verification (omendb_check)").
+ * Returns v's state now (flags and ZERO_NODE) if the edge is damage, else
+ * 0.  A slot found holding a graph node now is marked, and the other edges
+ * to it need no second look: it stays one while we run.
+ */
+static uint8
+edge_target_now(CheckState *cs, uint32 u, uint32 v)
+{
+	OmenNodeHeader hdr;
+	bool		listed = false;
+	uint8		state;
+
+	if (cs->flags[v] & SLOT_REUSED)
+		return 0;
+	hdr = read_node(cs, u);
+	if (hdr->flags == OMENDB_NODE_FREE)
+		return 0;
+	for (int i = 0; i < hdr->nneighbors && !listed; i++)
+		listed = OmenNodeNeighbors(hdr)[i] == v;
+	if (!listed)
+		return 0;
+	hdr = read_node(cs, v);
+	state = hdr->flags | (OmenNodeIsZero(cs->meta.metric, hdr) ? ZERO_NODE : 0);
+	if (NO_EDGE_TARGET(state))
+		return state;
+	cs->flags[v] |= SLOT_REUSED;
+	return 0;
+}
+
+/*
+ * Every neighbour is an allocated node other than the node itself, neither
+ * a free slot nor a zero node, and no list names a node twice.  scratch
+ * holds nalloc uint32s.
  */
 static void
 check_edges(CheckState *cs, uint32 *scratch)
@@ -558,6 +744,7 @@ check_edges(CheckState *cs, uint32 *scratch)
 		{
 			uint32		v = nbrs[i];
 			const char *what = NULL;
+			uint8		state;
 
 			if (v >= cs->nalloc)
 				what = "is not an allocated node";
@@ -565,8 +752,10 @@ check_edges(CheckState *cs, uint32 *scratch)
 				what = "is the node itself";
 			else if (scratch[v] == u + 1)
 				what = "appears twice in its list";
-			else if (cs->flags[v] & ZERO_NODE)
-				what = "is a zero-vector node, which the graph never links";
+			else if (NO_EDGE_TARGET(cs->flags[v]) &&
+					 (state = edge_target_now(cs, u, v)) != 0)
+				what = state & OMENDB_NODE_FREE ? "is a free slot" :
+					"is a zero-vector node, which the graph never links";
 			if (what != NULL)
 				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): neighbour %u %s (%u nodes are allocated).",
 								 omendb_node_block(meta, u),
@@ -580,9 +769,12 @@ check_edges(CheckState *cs, uint32 *scratch)
 }
 
 /*
- * The entry point is a graph node; there is none only while every node is a
- * zero node (the first other node becomes the entry point in the record
- * that writes it, so we read the entry point with it).
+ * The entry point is a graph node, never a free slot (reread_entry has
+ * taken a second look at one we read as either).  There is none only
+ * before the first graph node, which becomes the entry point in the record
+ * that writes it, so that we read the entry point with it; and once set,
+ * the entry point is never cleared (VACUUM keeps even a deleted one).  So
+ * with none, every slot we read is a zero node or a free slot.
  */
 static void
 check_entry_point(CheckState *cs)
@@ -591,14 +783,17 @@ check_entry_point(CheckState *cs)
 
 	if (entry != OMENDB_INVALID_NODE)
 	{
+		if (cs->flags[entry] & OMENDB_NODE_FREE)
+			omendb_corrupted(cs->index, "Block %u: entry node %u is a free slot.",
+							 OMENDB_METAPAGE_BLKNO, entry);
 		if (cs->flags[entry] & ZERO_NODE)
 			omendb_corrupted(cs->index, "Block %u: entry node %u is a zero-vector node.",
 							 OMENDB_METAPAGE_BLKNO, entry);
 		return;
 	}
 	for (uint32 u = 0; u < cs->nalloc; u++)
-		if (!(cs->flags[u] & ZERO_NODE))
-			omendb_corrupted(cs->index, "Block %u: no entry node, but node %u is not a zero-vector node.",
+		if (!NO_EDGE_TARGET(cs->flags[u]))
+			omendb_corrupted(cs->index, "Block %u: no entry node, but node %u is neither a zero-vector node nor a free slot.",
 							 OMENDB_METAPAGE_BLKNO, u);
 }
 
@@ -672,25 +867,6 @@ find_live(CheckState *cs, ItemPointer tid, int *n)
 	while (lo + *n < cs->nlive && ItemPointerEquals(&ln[*n].tid, tid))
 		(*n)++;
 	return ln;
-}
-
-/* Copy a node's code (and flags, TID) from its page. */
-static OmenNodeHeader
-read_node(CheckState *cs, uint32 node)
-{
-	BlockNumber blkno = omendb_node_block(&cs->meta, node);
-	OffsetNumber off = omendb_node_offset(&cs->meta, node);
-	char	   *problem;
-
-	copy_page(cs, cs->index, blkno);
-	problem = omendb_node_page_problem(cs->page, &cs->meta);
-	if (problem != NULL)
-		omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
-	problem = omendb_node_item_problem(cs->page, &cs->meta, off);
-	if (problem != NULL)
-		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
-						 blkno, off, node, problem);
-	return (OmenNodeHeader) PageGetItem(cs->page, PageGetItemId(cs->page, off));
 }
 
 /*
@@ -934,7 +1110,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 			CheckCounts *counts)
 {
 	CheckState *cs = palloc0(sizeof(CheckState));
-	Snapshot	snapshot = InvalidSnapshot;
+	Snapshot	snapshot;
 	OmenMetric	metric = omendb_index_metric(index);
 	uint32	   *scratch;
 
@@ -948,13 +1124,15 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 
 	/*
 	 * The snapshot comes before the first index page is read: every row it
-	 * sees was inserted, with its node, before that.  An old transaction
-	 * snapshot (REPEATABLE READ) may predate the index's indcheckxmin
-	 * horizon, and see rows the index need not hold.
+	 * sees was inserted, with its node, before that.  Held until we are
+	 * done, it also keeps VACUUM from freeing any node that it finds deleted
+	 * meanwhile (README.omendb).  An old transaction snapshot (REPEATABLE
+	 * READ) may predate the index's indcheckxmin horizon, and see rows the
+	 * index need not hold.
 	 */
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	if (heapallindexed)
 	{
-		snapshot = RegisterSnapshot(GetTransactionSnapshot());
 		if (IsolationUsesXactSnapshot() && index->rd_index->indcheckxmin &&
 			!TransactionIdPrecedes(HeapTupleHeaderGetXmin(index->rd_indextuple->t_data),
 								   snapshot->xmin))
@@ -973,6 +1151,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		/* other blocks of an untrained index are left by a failed training */
 		cs->quant = omendb_read_quant(index, &cs->meta);
 		cs->clamp_limit = omendb_quant_unclamped_error_limit(cs->quant);
+		cs->cell_radius = omendb_quant_cell_radius(cs->quant);
 		read_node_pages(cs);
 	}
 
@@ -991,9 +1170,12 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		counts->live_zero += (cs->flags[u] & (OMENDB_NODE_LIVE | ZERO_NODE)) ==
 			(OMENDB_NODE_LIVE | ZERO_NODE);
 		counts->deleted += (cs->flags[u] & OMENDB_NODE_DELETED) != 0;
+		counts->free += (cs->flags[u] & OMENDB_NODE_FREE) != 0;
 	}
 	counts->nodes = cs->nalloc;
 	counts->clamped = cs->nclamped;
+	counts->ratio_nodes = cs->ratio_nodes;
+	counts->ratio_sum = cs->ratio_sum;
 
 	/*
 	 * Heap blocks only go away when VACUUM truncates the table, which needs
@@ -1011,10 +1193,8 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 						 RelationGetNumberOfBlocks(heap));
 
 	if (heapallindexed)
-	{
 		check_heap(cs, snapshot);
-		UnregisterSnapshot(snapshot);
-	}
+	UnregisterSnapshot(snapshot);
 	FreeAccessStrategy(cs->strategy);
 }
 
@@ -1037,8 +1217,9 @@ restrict_search_path(void)
 /*
  * omendb_check(index regclass, heapallindexed boolean DEFAULT false,
  *				OUT nodes bigint, OUT live_nodes bigint,
- *				OUT deleted_nodes bigint, OUT reachable_live_nodes bigint,
- *				OUT reachable_fraction float8, OUT clamped_nodes bigint)
+ *				OUT deleted_nodes bigint, OUT free_nodes bigint,
+ *				OUT reachable_live_nodes bigint, OUT reachable_fraction float8,
+ *				OUT clamped_nodes bigint, OUT mean_error_ratio float8)
  *
  * Locking follows amcheck's bt_index_check: the table first, to avoid
  * deadlocks, then the index, and the table's owner runs the index's
@@ -1118,11 +1299,17 @@ omendb_check(PG_FUNCTION_ARGS)
 	values[CHECK_NODES] = Int64GetDatum(counts.nodes);
 	values[CHECK_LIVE_NODES] = Int64GetDatum(counts.live);
 	values[CHECK_DELETED_NODES] = Int64GetDatum(counts.deleted);
+	values[CHECK_FREE_NODES] = Int64GetDatum(counts.free);
 	values[CHECK_REACHABLE_LIVE_NODES] = Int64GetDatum(counts.reachable);
 	/* of the live nodes in the graph: zero nodes are outside it by design */
 	values[CHECK_REACHABLE_FRACTION] = Float8GetDatum(counts.live > counts.live_zero ?
 							   (double) counts.reachable / (counts.live - counts.live_zero) : 1.0);
 	values[CHECK_CLAMPED_NODES] = Int64GetDatum(counts.clamped);
+	/* the quantizer's fitness: see "Verification" in README.omendb */
+	if (counts.ratio_nodes > 0)
+		values[CHECK_MEAN_ERROR_RATIO] = Float8GetDatum(counts.ratio_sum / counts.ratio_nodes);
+	else
+		nulls[CHECK_MEAN_ERROR_RATIO] = true;
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -119,13 +119,16 @@ struct OmenQuantRoutine
 	 * Encode x into code and return a bound on |x - decode(code)|, rounded
 	 * up so that it holds despite float rounding (infinite if it overflows
 	 * a float).  decode_error is |x - decode(code)| as exactly as double
-	 * arithmetic goes, and unclamped_error_limit the largest bound encode
-	 * gives a vector inside the trained ranges (for omendb_check).
+	 * arithmetic goes.  cell_radius is the largest |x - decode(code)| of
+	 * a vector x inside the trained ranges, and unclamped_error_limit the
+	 * largest bound encode gives one, rounding included (both for
+	 * omendb_check).
 	 */
 	float		(*encode) (const OmenQuantState *qs, const float *x,
 						   uint8 *code);
 	double		(*decode_error) (const OmenQuantState *qs, const float *x,
 								 const uint8 *code);
+	double		(*cell_radius) (const OmenQuantState *qs);
 	double		(*unclamped_error_limit) (const OmenQuantState *qs);
 
 	/*
@@ -188,6 +191,13 @@ omendb_quant_decode_error(const OmenQuantState *qs, const float *x,
 						  const uint8 *code)
 {
 	return qs->routine->decode_error(qs, x, code);
+}
+
+/* The largest error of a vector inside the trained ranges. */
+static inline double
+omendb_quant_cell_radius(const OmenQuantState *qs)
+{
+	return qs->routine->cell_radius(qs);
 }
 
 /* The largest error bound of a vector whose code was not clamped. */

@@ -324,24 +324,34 @@ sq8_decode_error(const OmenQuantState *qs, const float *x, const uint8 *code)
 }
 
 /*
- * The largest error bound the encoder gives a vector inside the quantizer's
- * ranges.  Each dimension then rounds to its nearest code, at most half a
- * step away, so the error is at most half the diagonal of a cell,
- * 0.5 sqrt(sum step^2).  The encoder's float rounding adds less than 1e-4
- * of that, and rounding the bound up one unit in the last place adds at
- * most one subnormal unit to a subnormal bound; the margins cover both.  A
- * larger bound means that some dimension's code was clamped to 0 or 255,
- * far enough outside the ranges to cost the bound its precision.
+ * The largest error of a vector inside the quantizer's ranges.  Each
+ * dimension then rounds to its nearest code, at most half a step away, so
+ * the error is at most half the diagonal of a cell, 0.5 sqrt(sum step^2).
  */
 static double
-sq8_unclamped_error_limit(const OmenQuantState *qs)
+sq8_cell_radius(const OmenQuantState *qs)
 {
 	const float *step = SQ8Step(AsSQ8(qs));
 	double		ss = 0;
 
 	for (int i = 0; i < qs->dims; i++)
 		ss += (double) step[i] * step[i];
-	return 0.5 * sqrt(ss) * 1.001 + 2 * ldexp(1.0, FLT_MIN_EXP - FLT_MANT_DIG);
+	return 0.5 * sqrt(ss);
+}
+
+/*
+ * The largest error bound the encoder gives a vector inside the quantizer's
+ * ranges: the cell radius, plus what float rounding adds.  The encoder's
+ * rounding adds less than 1e-4 of it, and rounding the bound up one unit
+ * in the last place adds at most one subnormal unit to a subnormal bound;
+ * the margins cover both.  A larger bound means that some dimension's code
+ * was clamped to 0 or 255, far enough outside the ranges to cost the bound
+ * its precision.
+ */
+static double
+sq8_unclamped_error_limit(const OmenQuantState *qs)
+{
+	return sq8_cell_radius(qs) * 1.001 + 2 * ldexp(1.0, FLT_MIN_EXP - FLT_MANT_DIG);
 }
 
 /* ----------------------------------------------------------------
@@ -778,6 +788,7 @@ const OmenQuantRoutine omendb_sq8_routine = {
 	.train_first = sq8_train_first,
 	.encode = sq8_encode,
 	.decode_error = sq8_decode_error,
+	.cell_radius = sq8_cell_radius,
 	.unclamped_error_limit = sq8_unclamped_error_limit,
 	.write_pages = sq8_write_pages,
 	.read_pages = sq8_read_pages,

@@ -37,12 +37,13 @@ CREATE OPERATOR CLASS vector_cosine_ops
 -- run it unless granted.
 CREATE FUNCTION omendb_check(index regclass, heapallindexed boolean DEFAULT false,
 	OUT nodes bigint, OUT live_nodes bigint, OUT deleted_nodes bigint,
-	OUT reachable_live_nodes bigint, OUT reachable_fraction float8,
-	OUT clamped_nodes bigint)
+	OUT free_nodes bigint, OUT reachable_live_nodes bigint,
+	OUT reachable_fraction float8, OUT clamped_nodes bigint,
+	OUT mean_error_ratio float8)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 REVOKE ALL ON FUNCTION omendb_check(regclass, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION omendb_check(regclass, boolean) IS
-	'verify an omendb index: pages, graph, and optionally that it holds every row of its table; counts its nodes, those a search can reach, and those whose codes were clamped outside the quantizer''s ranges (REINDEX retrains them)';
+	'verify an omendb index: pages, graph, and optionally that it holds every row of its table; counts its nodes and free slots, the nodes a search can reach, and those whose codes were clamped outside the quantizer''s ranges, and gives their mean error as a fraction of the largest inside them (REINDEX retrains the ranges)';
 
 -- The distance kernels this backend runs (OMENDB_KERNELS in the server's
 -- environment caps them): see "Codes: SQ8 and lower bounds" in

@@ -29,7 +29,11 @@
 # VACUUM carry on.  So do zero nodes of a cosine index (zero vectors,
 # outside the graph) that break their rules: a code byte set, a graph node
 # with norm 0, an edge to one, one as the entry point, or one that no
-# longer looks like a zero node (the heap check).
+# longer looks like a zero node (the heap check).  And so do free slots
+# that break theirs: a free slot that is not all zero but for its flags, a
+# page whose count of free slots is wrong, an edge to a free slot, one as
+# the entry point.  A cosine index's meta page may name no entry point,
+# but only while it has no graph node.
 #
 # Checksums are off (initdb's default), so the pages can be changed freely.
 # The file is read and written as this machine's bytes; the offsets below
@@ -515,6 +519,16 @@ my @zero_scenarios = (
 		},
 	},
 	{
+		# (a cosine index's meta page may have no entry point: for a while
+		# it holds only zero nodes)
+		name => 'no entry point while graph nodes exist',
+		detail => qr/Block 0: no entry node, but node 0 is neither a zero-vector node nor a free slot\./,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, 24 + $META_OFFSET{entry_node}, 4) = pack('L', 0xFFFFFFFF);
+		},
+	},
+	{
 		name => 'a zero node given norm 1',
 		heap_check => 1,
 		detail => qr/\(node $zero_node\): not a zero-vector node, but heap row \(\d+,\d+\) has a zero vector\./,
@@ -562,6 +576,192 @@ for my $s (@zero_scenarios)
 	like($node->safe_psql($db, "SELECT live_nodes, reachable_live_nodes FROM omendb_check('zitems_cos', true)"),
 		qr/^200\|180$/, "$name: after REINDEX, omendb_check passes with the heap check");
 }
+
+# ------------------------------------------------------------- free slots
+
+# A free slot (VACUUM's, once it has taken every edge to a deleted node out
+# of the graph) is all zero but for its flags, is counted in its page's
+# free-slot count, and no edge and no entry point names it.  One is made
+# here by hand in a small index: node $free_node's row is deleted, and the
+# node turned into a free slot with the edges to it removed; omendb_check
+# passes, with the heap check, and counts it.  Damage on top of that
+# breaks one rule at a time, and omendb_check names it.
+$node->safe_psql(
+	$db, qq{
+CREATE TABLE fitems (id int PRIMARY KEY, v vector(16));
+INSERT INTO fitems SELECT i, (SELECT array_agg(sin(i * 0.37 * j + j * j))::real[] FROM generate_series(1, 16) j)
+FROM generate_series(1, 300) i;
+CREATE INDEX fitems_l2 ON fitems USING omendb (v) WITH (graph_degree = 8);
+});
+my $free_node = 7;
+
+# (REINDEX, at the end only, gives the index another file)
+my $findex_file = $node->data_dir . '/'
+  . $node->safe_psql($db, "SELECT pg_relation_filepath('fitems_l2')");
+
+# Byte offset of a node page's free-slot count (OmenPageOpaqueData: kind,
+# nfree, magic, in the last 8 bytes of the page).
+sub nfree_at
+{
+	my ($l, $node_id) = @_;
+	my $blkno = $l->{first_node_block} + int($node_id / $l->{nodes_per_page});
+	return $blkno * $BLCKSZ + $BLCKSZ - 6;
+}
+
+# Turn node $n into a free slot: all zero but for its flags, no edge to it,
+# one more free slot on its page.
+sub make_free_slot
+{
+	my ($b, $l, $n, $nnodes) = @_;
+	my $at = node_at($$b, $l, $n);
+	substr($$b, $at, $l->{node_size}) = "\0" x $l->{node_size};
+	substr($$b, $at + 6, 1) = chr(0x04);
+	for my $m (0 .. $nnodes - 1)
+	{
+		my $mat = node_at($$b, $l, $m);
+		my $k = unpack('S', substr($$b, $mat + 8, 2));
+		my @nbrs = grep { $_ != $n } unpack("L$k", substr($$b, $mat + 20, 4 * $k));
+		next if @nbrs == $k;
+		substr($$b, $mat + 8, 2) = pack('S', scalar @nbrs);
+		substr($$b, $mat + 20, 4 * $k) = pack("L$k", @nbrs, (0) x ($k - @nbrs));
+	}
+	my $nf = nfree_at($l, $n);
+	substr($$b, $nf, 2) = pack('S', unpack('S', substr($$b, $nf, 2)) + 1);
+}
+
+# The node's row goes first, so that the heap check expects no node for it.
+$node->safe_psql($db, 'CHECKPOINT');
+my %flayout;
+{
+	my $bytes = read_file($findex_file);
+	$flayout{$_} = meta_field($bytes, $_) for keys %META_OFFSET;
+	my $at = node_at($bytes, \%flayout, $free_node);
+	my ($bhi, $blo, $off) = unpack('SSS', substr($bytes, $at, 6));
+	isnt($flayout{entry_node}, $free_node, "node $free_node is not the entry point");
+	is($node->safe_psql($db, "DELETE FROM fitems WHERE ctid = '(@{[ $bhi * 65536 + $blo ]},$off)' RETURNING true"),
+		't', "node ${free_node}'s row is deleted");
+}
+$node->stop;
+my $free_image = read_file($findex_file);
+make_free_slot(\$free_image, \%flayout, $free_node, 300);
+write_file($findex_file, $free_image);
+$node->start;
+like(
+	$node->safe_psql($db,
+		"SELECT nodes, live_nodes, deleted_nodes, free_nodes FROM omendb_check('fitems_l2', true)"),
+	qr/^300\|299\|0\|1$/,
+	'a free slot made by hand passes omendb_check, with the heap check, and is counted');
+
+my $free_item = node_at($free_image, \%flayout, $free_node);
+my $code_at = 20 + 4 * $flayout{max_degree};
+my @free_scenarios = (
+	{
+		name => 'a free slot with a neighbour',
+		detail => qr/Block \d+, offset \d+ \(node $free_node\): free slot with 1 neighbours, expected a slot all zero but for its flags\./,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, $free_item + 8, 2) = pack('S', 1);
+			substr($$b, $free_item + 20, 4) = pack('L', 3);
+		},
+	},
+	{
+		name => 'a free slot with an edge left in a neighbour slot past its count',
+		detail => qr/\(node $free_node\): free slot with neighbour slot 2 = 5, expected/,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, $free_item + 20 + 8, 4) = pack('L', 5);
+		},
+	},
+	{
+		name => 'a free slot with a heap TID',
+		detail => qr/\(node $free_node\): free slot with heap TID \(0,1\), expected/,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, $free_item, 6) = pack('SSS', 0, 0, 1);
+		},
+	},
+	{
+		name => 'a free slot with a code byte set',
+		detail => qr/\(node $free_node\): free slot with code byte 3 = 7, expected/,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, $free_item + $code_at + 3, 1) = chr(7);
+		},
+	},
+	{
+		name => 'a free slot with an error bound',
+		detail => qr/\(node $free_node\): free slot with error bound 0\.5 and norm 0, expected/,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, $free_item + 12, 4) = pack('f', 0.5);
+		},
+	},
+	{
+		name => 'flags both deleted and free',
+		detail => qr/\(node $free_node\): flags 0x06 and reserved byte 0x00, expected flags live \(0x01\), deleted \(0x02\) or free \(0x04\) and 0\./,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, $free_item + 6, 1) = chr(0x06);
+		},
+	},
+	{
+		name => 'a page that counts no free slot but has one',
+		detail => qr/Block \d+: free-slot count 0 in the special space, but 1 of the page's \d+ nodes are free\./,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, nfree_at(\%flayout, $free_node), 2) = pack('S', 0);
+		},
+	},
+	{
+		name => 'a page that counts two free slots but has one',
+		detail => qr/Block \d+: free-slot count 2 in the special space, but 1 of the page's \d+ nodes are free\./,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, nfree_at(\%flayout, $free_node), 2) = pack('S', 2);
+		},
+	},
+	{
+		name => 'an edge to a free slot',
+		detail => qr/\(node 20\): neighbour $free_node is a free slot \(300 nodes are allocated\)\./,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, node_at($$b, \%flayout, 20) + 20, 4) = pack('L', $free_node);
+		},
+	},
+	{
+		name => 'a free slot as the entry point',
+		detail => qr/Block 0: entry node $free_node is a free slot\./,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, 24 + $META_OFFSET{entry_node}, 4) = pack('L', $free_node);
+		},
+	});
+
+for my $s (@free_scenarios)
+{
+	my $name = $s->{name};
+	my $bytes = $free_image;
+
+	$s->{damage}->(\$bytes);
+	$node->stop;
+	write_file($findex_file, $bytes);
+	my $log_from = -s $node->logfile;
+	$node->start;
+	my $err = sql_error("SELECT * FROM omendb_check('fitems_l2')");
+	note("$name: omendb_check says:\n$err");
+	like($err, qr/ERROR:\s+XX002: index "fitems_l2" is corrupted/,
+		"$name: omendb_check reports a corrupted index");
+	like($err, $s->{detail}, "$name: and says what is wrong");
+	unlike(slurp_file($node->logfile, $log_from), qr/terminated by signal|PANIC/,
+		"$name: no backend crashed");
+}
+
+$node->stop;
+write_file($findex_file, $free_image);
+$node->start;
+$node->safe_psql($db, 'REINDEX INDEX fitems_l2');
+like($node->safe_psql($db, "SELECT nodes, live_nodes, free_nodes FROM omendb_check('fitems_l2', true)"),
+	qr/^299\|299\|0$/, 'after REINDEX, the index has no free slot and passes the heap check');
 
 $node->stop;
 done_testing();

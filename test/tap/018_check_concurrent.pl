@@ -2,13 +2,14 @@
 # other sessions change it.
 #
 # omendb_check takes only AccessShareLock, so inserts (which add nodes
-# and node pages and rewrite neighbour lists), deletes, updates and VACUUM
-# (which marks nodes deleted and frees heap line pointers) run while it
+# and node pages, reuse free slots and rewrite neighbour lists), deletes,
+# updates and VACUUM (which marks nodes deleted, takes them out of the
+# graph, frees their slots and frees heap line pointers) run while it
 # reads.  Its claims are made to hold anyway (see "Verification" in
 # src/README.omendb): every row its snapshot sees has exactly one live
-# node with the right code; every neighbour it reads is a node it read;
-# no live node it read points at a freed line pointer unless VACUUM
-# marked the node meanwhile.  Here pgbench clients write and vacuum while
+# node with the right code; every neighbour it reads is a node it read,
+# and one it read as a free slot was reused since; no live node it read
+# points at a freed line pointer unless VACUUM marked the node meanwhile.  Here pgbench clients write and vacuum while
 # other clients run omendb_check with the heap check, in READ COMMITTED
 # and REPEATABLE READ: any error fails the run.
 use strict;

@@ -173,9 +173,11 @@ sub plan_of
 #                             indexable row)
 #   reachable => 1            every live node reachable from the entry point
 #   clamped_nodes => N        exactly N clamped codes
-# Returns a hash of the row (nodes, live_nodes, deleted_nodes,
-# reachable_live_nodes, reachable_fraction, clamped_nodes), or undef if the
-# check failed.  A missing omendb_check fails the test.
+#   free_nodes => N           exactly N free slots
+# Returns a hash of the row (nodes, live_nodes, deleted_nodes, free_nodes,
+# reachable_live_nodes, reachable_fraction, clamped_nodes,
+# mean_error_ratio), or undef if the check failed.  A missing omendb_check
+# fails the test.
 sub omendb_check_ok
 {
 	my ($node, $db, $index, $name, %opts) = @_;
@@ -197,6 +199,8 @@ sub omendb_check_ok
 		  if $opts{reachable} && $row->{reachable_live_nodes} != $row->{live_nodes};
 		push @problems, "$row->{clamped_nodes} clamped nodes, expected $opts{clamped_nodes}"
 		  if defined $opts{clamped_nodes} && $row->{clamped_nodes} != $opts{clamped_nodes};
+		push @problems, "$row->{free_nodes} free slots, expected $opts{free_nodes}"
+		  if defined $opts{free_nodes} && $row->{free_nodes} != $opts{free_nodes};
 		note("omendb_check('$index'): "
 			  . join(', ', map { "$_ " . ($row->{$_} // 'NULL') } sort keys %$row));
 	}

@@ -469,25 +469,13 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	omendb_query_init_code(&pivot, info->quant, NULL);
 	omendb_pagestore_init(&ps, index, meta, info->quant, use_wal);
 
+	omendb_read_meta(index, &cur);
 	nbrs = OmenNodeNeighbors(hdr);
-	for (uint32 from = OMENDB_INVALID_NODE;;)
-	{
-		/*
-		 * A search finds nothing if VACUUM freed the entry point it started
-		 * from, after moving it elsewhere: then search again from there.
-		 */
-		omendb_read_meta(index, &cur);
-		if (cur.entry_node == OMENDB_INVALID_NODE || cur.entry_node == from)
-			break;
-		from = cur.entry_node;
-		ps.store.forget_visited(&ps.store);
-		nnbrs = omendb_find_neighbors(&ps.store, &query, &pivot, from,
+	if (cur.entry_node != OMENDB_INVALID_NODE)
+		nnbrs = omendb_find_neighbors(&ps.store, &query, &pivot, cur.entry_node,
 									  meta->build_list_size,
 									  OMENDB_INVALID_NODE, meta->alpha,
 									  meta->graph_degree, nbrs);
-		if (nnbrs > 0)
-			break;
-	}
 	hdr->nneighbors = nnbrs;
 
 	node = write_node(index, meta, image, true, use_wal, &entry);

@@ -10,11 +10,10 @@
  * CONCURRENTLY learns what the index holds.
  *
  * amvacuumcleanup consolidates, as FreshDiskANN does: every node with an
- * edge to a deleted node gets new neighbours, pruned from its own and the
- * deleted node's; the entry point moves off a deleted node; then the
- * deleted nodes' slots become free.  A slot is freed only once every
- * backend that may still hold its node as live has ended, so that no edge
- * to it can appear afterwards.  Each step is a WAL record that leaves a
+ * edge to a deleted node gets edges to that node's neighbours instead;
+ * then the deleted nodes' slots, but the entry point's, become free.  A
+ * slot is freed only once every backend that may still hold its node as
+ * live has ended, so that no edge to it can appear afterwards.  Each step is a WAL record that leaves a
  * valid graph, so a crash anywhere leaves work that the next VACUUM
  * finishes.  See README.omendb, "Deletion and slot reuse".
  *
@@ -53,7 +52,7 @@
 typedef struct DoomedNode
 {
 	uint32		node;
-	bool		kept;			/* the entry point, kept after all */
+	bool		kept;			/* the entry point: not freed */
 	int			nneighbors;
 	uint32	   *neighbors;
 } DoomedNode;
@@ -81,7 +80,6 @@ typedef struct Consolidation
 	uint32		nslots;			/* node ids below this have a bit */
 	uint32		nread;			/* node ids below this were read */
 
-	uint32		live_graph_node;	/* some live node with edges, or invalid */
 	bool	   *live_graph;		/* by node id: a live node in the graph */
 
 	/* figures */
@@ -313,11 +311,7 @@ read_nodes(Consolidation *c, BlockNumber nblocks)
 			{
 				c->live++;
 				if (!OmenNodeIsZero(meta->metric, hdr))
-				{
 					c->live_graph[node] = true;
-					if (c->live_graph_node == OMENDB_INVALID_NODE)
-						c->live_graph_node = node;
-				}
 			}
 			else if (hdr->flags & OMENDB_NODE_DELETED)
 			{
@@ -588,6 +582,7 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	}
 	for (hi = lo; hi < c->nplanned && c->planned[hi].from == p; hi++)
 		cap++;
+
 	ids = palloc(sizeof(uint32) * cap);
 
 	store->forget_visited(store);
@@ -772,50 +767,25 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 }
 
 /*
- * Move the entry point off a doomed node, in its own record, before the
- * repair: to the nearest of its neighbours that is not doomed (first in
- * its list), else to some live node with edges.  If there is none, the
- * entry point stays where it is and is not freed: the entry point is
- * never a free slot, and never invalid once set, so that an insert that
- * read it can always link to it.
+ * The entry point is never freed: if its row is deleted it stays, as a
+ * deleted node, the place every search starts from (FreshDiskANN keeps a
+ * frozen start point for the same reason).  The build chose it near the
+ * medoid, with the edges a start needs; moving the start to a neighbour
+ * was measured to lose rows that searches from the old one found.  It is
+ * repaired like a live node.
  */
 static void
-settle_entry_point(Consolidation *c)
+keep_entry_point(Consolidation *c)
 {
 	OmenMetaPageData cur;
 	DoomedNode *d;
-	uint32		entry = c->live_graph_node;
-	Buffer		buf;
-	OmenPageEdit edit;
-	OmenMetaPage m;
 
 	omendb_read_meta(c->index, &cur);
 	if (cur.entry_node == OMENDB_INVALID_NODE || !is_doomed(c, cur.entry_node))
 		return;
 	d = find_doomed(c, cur.entry_node);
-	for (int i = 0; i < d->nneighbors; i++)
-		if (!is_doomed(c, d->neighbors[i]))
-		{
-			entry = d->neighbors[i];
-			break;
-		}
-	if (entry == OMENDB_INVALID_NODE)
-	{
-		/* keep it, and repair it like a live node */
-		c->doomed_bits[d->node / 64] &= ~(UINT64CONST(1) << (d->node % 64));
-		d->kept = true;
-		return;
-	}
-
-	buf = ReadBuffer(c->index, OMENDB_METAPAGE_BLKNO);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	omendb_edit_begin(&edit, c->index, true);
-	m = OmenPageGetMeta(omendb_edit_page(&edit, buf, false));
-	/* only VACUUM moves an entry point once there is one */
-	Assert(m->entry_node == cur.entry_node);
-	m->entry_node = entry;
-	omendb_edit_finish(&edit);
-	UnlockReleaseBuffer(buf);
+	c->doomed_bits[d->node / 64] &= ~(UINT64CONST(1) << (d->node % 64));
+	d->kept = true;
 }
 
 /*
@@ -921,7 +891,7 @@ link_unreachable(Consolidation *c)
 }
 
 /*
- * Move the entry point, repair every node that links to a doomed node,
+ * Keep the entry point, repair every node that links to a doomed node,
  * then free the doomed nodes.
  */
 static void
@@ -938,7 +908,7 @@ consolidate(Consolidation *c, BlockNumber nblocks)
 
 	pr->old = palloc(lists);
 	pr->new = palloc(lists);
-	settle_entry_point(c);
+	keep_entry_point(c);
 	omendb_pagestore_init(&ps, c->index, c->meta, c->ii->quant, true);
 	omendb_query_init_code(&pivot, c->ii->quant, NULL);
 	c->planned = plan_replacement_edges(c, &ps, &pivot, nblocks,
@@ -972,7 +942,6 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	c.index = info->index;
 	c.ii = omendb_copy_info(omendb_get_info(c.index));
 	c.meta = &c.ii->meta;
-	c.live_graph_node = OMENDB_INVALID_NODE;
 	nblocks = RelationGetNumberOfBlocks(c.index);
 	stats->num_pages = nblocks;
 	stats->num_index_tuples = 0;

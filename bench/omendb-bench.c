@@ -181,6 +181,7 @@ typedef struct SettingResult
 	char	   *setting;
 	PassResult	pass;
 	double		index_ms;
+	double		index_cpu_ms;	/* the same of the backend's CPU time, or NAN */
 	double		floor_qps;		/* median of the floor passes beside it */
 } SettingResult;
 
@@ -1606,6 +1607,33 @@ measure_floor(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 }
 
 /*
+ * Milliseconds the backend has run on a CPU (the first field of Linux's
+ * /proc/self/schedstat, read with pg_read_file: superuser or
+ * pg_read_server_files), or -1 if it cannot be read.  On a machine shared
+ * with other work, the wall clock also counts the waits for a core.
+ */
+static double
+backend_cpu_ms(PGconn *conn)
+{
+	static bool unavailable = false;
+	PGresult   *res;
+	double		ms = -1;
+
+	if (unavailable)
+		return -1;
+	res = PQexec(conn, "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		ms = strtod(PQgetvalue(res, 0, 0), NULL) / 1e6;
+	else
+	{
+		progress("backend CPU time not measured: %s", PQerrorMessage(conn));
+		unavailable = true;
+	}
+	PQclear(res);
+	return ms;
+}
+
+/*
  * Apply one sweep setting on a clean session, then time the queries.  Each
  * timed search pass follows a floor pass, and the index time is the median
  * of the pairs' differences: on a shared machine the floor drifts by 20%
@@ -1625,6 +1653,8 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	PassResult *passes = xmalloc(opt->repeat * sizeof(PassResult));
 	PassResult *floors = xmalloc(opt->repeat * sizeof(PassResult));
 	double	   *index_ms = xmalloc(opt->repeat * sizeof(double));
+	double	   *cpu_ms = xmalloc(opt->repeat * sizeof(double));
+	bool		cpu = true;
 
 	/* Settings do not accumulate: each starts from the session defaults. */
 	exec_sql(conn, "RESET ALL");
@@ -1643,16 +1673,26 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	run_search_pass(conn, qp, k, ids, counts, lat);
 	for (int i = 0; i < opt->repeat; i++)
 	{
-		double		elapsed;
+		double		elapsed,
+					c0,
+					c1,
+					c2;
 
+		c0 = backend_cpu_ms(conn);
 		run_floor_pass(conn, ds, qp, truth, opt->floor_lookups, &floors[i]);
+		c1 = backend_cpu_ms(conn);
 		elapsed = run_search_pass(conn, qp, k, ids, counts, lat);
+		c2 = backend_cpu_ms(conn);
 		passes[i].recall = compute_recall(ds, opt->metric, truth, ids, counts);
 		summarize_latencies(lat, ds->nqueries, elapsed, &passes[i]);
 		index_ms[i] = 1000.0 / passes[i].qps - 1000.0 / floors[i].qps;
+		cpu = cpu && c0 >= 0 && c2 >= 0;
+		cpu_ms[i] = (c2 - c1) / ds->nqueries - (c1 - c0) / opt->floor_lookups;
 	}
 	qsort(index_ms, opt->repeat, sizeof(double), compare_doubles);
 	out->index_ms = index_ms[opt->repeat / 2];
+	qsort(cpu_ms, opt->repeat, sizeof(double), compare_doubles);
+	out->index_cpu_ms = cpu ? cpu_ms[opt->repeat / 2] : NAN;
 	out->floor_qps = median_pass(floors, opt->repeat).qps;
 	out->pass = median_pass(passes, opt->repeat);
 	free(ids);
@@ -1661,6 +1701,7 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	free(passes);
 	free(floors);
 	free(index_ms);
+	free(cpu_ms);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1962,9 +2003,10 @@ measure_state(PGconn *conn, StateRun *run, IndexState *st)
 		r->setting = run->settings[i];
 		measure_setting(conn, run->opt, run->ds, run->truth, run->qp,
 						run->vector_oid, r->setting, r);
-		progress("  %s: recall %.4f, index %.3f ms (%.1f QPS, floor %.0f QPS)",
+		progress("  %s: recall %.4f, index %.3f ms, CPU %.3f ms (%.1f QPS, floor %.0f QPS)",
 				 r->setting[0] ? r->setting : "(default settings)",
-				 r->pass.recall, r->index_ms, r->pass.qps, r->floor_qps);
+				 r->pass.recall, r->index_ms, r->index_cpu_ms, r->pass.qps,
+				 r->floor_qps);
 	}
 }
 
@@ -2199,25 +2241,40 @@ setting_label(const char *setting)
 	return short_label(setting);
 }
 
-/* Print " / "-joined cells of a figure of every setting. */
+typedef enum Figure
+{
+	FIG_RECALL,
+	FIG_INDEX_MS,
+	FIG_CPU_MS
+} Figure;
+
+/*
+ * Print " / "-joined cells of a figure of every setting; with ref, recall
+ * as the difference and times as the ratio to ref's.
+ */
 static void
 print_setting_cells(FILE *f, const StateRun *run, const IndexState *st,
-					const IndexState *ref, bool recall)
+					const IndexState *ref, Figure fig)
 {
 	fputs(" |", f);
 	for (int i = 0; i < run->nsettings; i++)
 	{
 		const SettingResult *r = &st->results[i];
+		const SettingResult *b = ref ? &ref->results[i] : NULL;
+		double		v = fig == FIG_RECALL ? r->pass.recall :
+			fig == FIG_INDEX_MS ? r->index_ms : r->index_cpu_ms;
+		double		bv = !b ? 0 : fig == FIG_RECALL ? b->pass.recall :
+			fig == FIG_INDEX_MS ? b->index_ms : b->index_cpu_ms;
 
 		fputs(i ? " / " : " ", f);
-		if (ref && recall)
-			fprintf(f, "%+.4f", r->pass.recall - ref->results[i].pass.recall);
-		else if (ref)
-			fprintf(f, "%.2fx", r->index_ms / ref->results[i].index_ms);
-		else if (recall)
-			fprintf(f, "%.4f", r->pass.recall);
+		if (isnan(v) || (b && isnan(bv)))
+			fputs("-", f);
+		else if (fig == FIG_RECALL)
+			fprintf(f, b ? "%+.4f" : "%.4f", b ? v - bv : v);
+		else if (b)
+			fprintf(f, "%.2fx", v / bv);
 		else
-			fprintf(f, "%.3f", r->index_ms);
+			fprintf(f, "%.3f", v);
 	}
 }
 
@@ -2285,9 +2342,9 @@ write_state_report(FILE *f, const StateRun *run)
 	fprintf(f, "\n\n");
 
 	fprintf(f, "| state | live rows | index MB | B/live row | recall@%d (%s) "
-			"| index ms (%s) | build s | %s s | VACUUM s |\n",
-			opt->k, labels, labels, opt->churn ? "re-insert" : "COPY");
-	fprintf(f, "|---|---|---|---|---|---|---|---|---|\n");
+			"| index ms (%s) | CPU ms (%s) | build s | %s s | VACUUM s |\n",
+			opt->k, labels, labels, labels, opt->churn ? "re-insert" : "COPY");
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int s = 0; s < run->nstates; s++)
 	{
 		const IndexState *st = &run->states[s];
@@ -2295,8 +2352,9 @@ write_state_report(FILE *f, const StateRun *run)
 		fprintf(f, "| %s | %lld | %.1f | %.1f", st->label, st->live_rows,
 				st->index_bytes / 1e6,
 				st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
-		print_setting_cells(f, run, st, NULL, true);
-		print_setting_cells(f, run, st, NULL, false);
+		print_setting_cells(f, run, st, NULL, FIG_RECALL);
+		print_setting_cells(f, run, st, NULL, FIG_INDEX_MS);
+		print_setting_cells(f, run, st, NULL, FIG_CPU_MS);
 		print_seconds_cell(f, st->build_s, "%.1f");
 		print_seconds_cell(f, st->insert_s, "%.1f");
 		print_seconds_cell(f, st->vacuum_s, "%.1f");
@@ -2306,8 +2364,9 @@ write_state_report(FILE *f, const StateRun *run)
 			(double) last->index_bytes / fresh->index_bytes,
 			((double) last->index_bytes / last->live_rows) /
 			((double) fresh->index_bytes / fresh->live_rows));
-	print_setting_cells(f, run, last, fresh, true);
-	print_setting_cells(f, run, last, fresh, false);
+	print_setting_cells(f, run, last, fresh, FIG_RECALL);
+	print_setting_cells(f, run, last, fresh, FIG_INDEX_MS);
+	print_setting_cells(f, run, last, fresh, FIG_CPU_MS);
 	if (opt->churn)
 		fprintf(f, " | | | |\n");
 	else
@@ -2316,8 +2375,10 @@ write_state_report(FILE *f, const StateRun *run)
 
 	fprintf(f, "\nindex ms: the time per query beyond the client path, the "
 			"median over %d timed passes of %d queries of 1/QPS less 1/QPS "
-			"of a primary-key lookup pass run just before each.  The last "
-			"line: sizes and index ms as ratios, recall as the difference.\n",
+			"of a primary-key lookup pass run just before each.  CPU ms: "
+			"the same of the backend's CPU time (Linux schedstat), which "
+			"leaves out waits for a core on a loaded machine.  The last "
+			"line: sizes and times as ratios, recall as the difference.\n",
 			opt->repeat, ds->nqueries);
 	free(labels);
 }
@@ -2332,8 +2393,8 @@ write_state_csv(const char *path, const StateRun *run)
 	if (f == NULL)
 		die("could not create \"%s\": %s", path, strerror(errno));
 	fprintf(f, "dataset,rows,dim,metric,queries,k,state,live_rows,index_bytes,"
-			"bytes_per_live_row,setting,recall,qps,p50,p99,index_ms,floor_qps,"
-			"build_s,delete_s,insert_s,vacuum_s\n");
+			"bytes_per_live_row,setting,recall,qps,p50,p99,index_ms,index_cpu_ms,"
+			"floor_qps,build_s,delete_s,insert_s,vacuum_s\n");
 	for (int s = 0; s < run->nstates; s++)
 	{
 		const IndexState *st = &run->states[s];
@@ -2349,9 +2410,11 @@ write_state_csv(const char *path, const StateRun *run)
 			fprintf(f, ",%lld,%lld,%.1f,", st->live_rows, st->index_bytes,
 					st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
 			csv_quoted(f, r->setting);
-			fprintf(f, ",%.4f,%.1f,%.3f,%.3f,%.3f,%.1f", r->pass.recall,
-					r->pass.qps, r->pass.p50, r->pass.p99, r->index_ms,
-					r->floor_qps);
+			fprintf(f, ",%.4f,%.1f,%.3f,%.3f,%.3f,", r->pass.recall,
+					r->pass.qps, r->pass.p50, r->pass.p99, r->index_ms);
+			if (!isnan(r->index_cpu_ms))
+				fprintf(f, "%.3f", r->index_cpu_ms);
+			fprintf(f, ",%.1f", r->floor_qps);
 			for (int j = 0; j < 4; j++)
 			{
 				fputc(',', f);

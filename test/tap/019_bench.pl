@@ -176,6 +176,7 @@ for my $r (@churn)
 	my $label = "$r->{state}, " . ($r->{setting} || 'default');
 	cmp_ok($r->{recall}, '>=', 0.9, "recall\@10 with re-inserted rows ($label)");
 	positive_ok($r->{index_ms}, "index time per query ($label)");
+	positive_ok($r->{index_cpu_ms}, "index CPU time per query ($label)");
 	like($r->{index_bytes}, qr/^[1-9][0-9]*$/, "index size ($label)");
 	if ($r->{state} =~ /^round/)
 	{

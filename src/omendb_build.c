@@ -425,7 +425,7 @@ connect_unreachable(BuildState *bs)
 	int			nlinked;
 	int			nfailed;
 
-	omendb_connect_unreachable(&bs->g.store, bs->entry, bs->g.n, bs->list,
+	omendb_connect_unreachable(&bs->g.store, bs->entry, bs->g.n, NULL, bs->list,
 							   &nlinked, &nfailed);
 	elog(DEBUG1, "omendb build of \"%s\": %d unreachable nodes linked, %d left unlinked",
 		 RelationGetRelationName(bs->index), nlinked, nfailed);

@@ -730,15 +730,39 @@ score_candidates(OmenGraphStore *store, const OmenQuery *query,
 	float		dists[OMENDB_MAX_NEIGHBORS + 1];
 	bool		usable[OMENDB_MAX_NEIGHBORS + 1];
 
-	Assert(n <= OMENDB_MAX_NEIGHBORS + 1);
-	store->score(store, query, nodes, n, dists, usable);
-	for (int i = 0; i < n; i++)
+	for (int done = 0; done < n; done += OMENDB_MAX_NEIGHBORS + 1)
 	{
-		cands[i].node = nodes[i];
-		cands[i].dist = dists[i];
-		cands[i].usable = usable[i];
-		cands[i].expanded = false;
+		int			batch = Min(n - done, OMENDB_MAX_NEIGHBORS + 1);
+
+		store->score(store, query, nodes + done, batch, dists, usable);
+		for (int i = 0; i < batch; i++)
+		{
+			cands[done + i].node = nodes[done + i];
+			cands[done + i].dist = dists[i];
+			cands[done + i].usable = usable[i];
+			cands[done + i].expanded = false;
+		}
 	}
+}
+
+/*
+ * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code: the
+ * neighbour list p would have among them.  pivot is a scratch L2 query on
+ * the index's quantizer.  Returns how many were written to out[].
+ */
+int
+omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
+						const uint32 *ids, int n, double alpha, int degree,
+						uint32 *out)
+{
+	OmenCandidate *cands = palloc(sizeof(OmenCandidate) * Max(n, 1));
+	int			nout;
+
+	omendb_query_from_code(pivot, store->code(store, p));
+	score_candidates(store, pivot, ids, n, cands);
+	nout = omendb_robust_prune(store, pivot, cands, n, p, alpha, degree, out);
+	pfree(cands);
+	return nout;
 }
 
 /*
@@ -753,7 +777,6 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 						uint32 p, double alpha, int degree)
 {
 	uint32		members[OMENDB_MAX_NEIGHBORS + 1];
-	OmenCandidate cands[OMENDB_MAX_NEIGHBORS + 1];
 	uint32		pruned[OMENDB_MAX_NEIGHBORS];
 
 	Assert(store->max_degree <= OMENDB_MAX_NEIGHBORS);
@@ -774,10 +797,8 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 
 		/* full: prune j's neighbours plus p, measured from j */
 		members[n] = p;
-		omendb_query_from_code(pivot, store->code(store, j));
-		score_candidates(store, pivot, members, n + 1, cands);
-		npruned = omendb_robust_prune(store, pivot, cands, n + 1, j, alpha,
-									  degree, pruned);
+		npruned = omendb_prune_candidates(store, pivot, j, members, n + 1,
+										  alpha, degree, pruned);
 		if (store->replace_neighbors(store, j, members, n, pruned, npruned))
 		{
 			for (int i = 0; i < npruned; i++)
@@ -881,7 +902,8 @@ omendb_hand_over_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 				longest = -1;	/* linked meanwhile */
 				break;
 			}
-			if (longest < 0 || dists[i] > dists[longest])
+			/* p may only link to a node it has seen live (README.omendb) */
+			if (usable[i] && (longest < 0 || dists[i] > dists[longest]))
 				longest = i;
 		}
 		if (longest < 0)
@@ -918,11 +940,16 @@ link_from_nearest(OmenGraphStore *store, OmenQuery *query, uint32 entry,
 	ncands = omendb_greedy_search(store, query, entry, list_size, p, &cands);
 
 	for (int i = 0; i < ncands && !linked; i++)
-		linked = store->append_neighbor(store, cands[i].node, p);
+		if (cands[i].usable)
+			linked = store->append_neighbor(store, cands[i].node, p);
 	for (int i = 0; i < ncands && !linked; i++)
 	{
 		uint32		j = cands[i].node;
-		int			n = store->neighbors(store, j, old);
+		int			n;
+
+		if (!cands[i].usable)
+			continue;
+		n = store->neighbors(store, j, old);
 
 		for (int k = n - 1; k >= 0; k--)
 		{
@@ -988,13 +1015,15 @@ omendb_graph_walk(OmenGraphStore *store, uint32 root, bool *reached,
  * Pruning can leave nodes, or whole groups of them, that no path from the
  * entry point reaches, so that no search finds them.  Walk the graph of
  * nodes 0 .. nnodes - 1 from the entry point; link each node not reached
+ * (of those need[] names, or all if it is NULL)
  * from its nearest reached node, and count everything it reaches as
  * reached.  Nodes are visited in id order, so a group cut off together is
  * joined by its first member.
  */
 void
 omendb_connect_unreachable(OmenGraphStore *store, uint32 entry, uint32 nnodes,
-						   int list_size, int *nlinked, int *nfailed)
+						   const bool *need, int list_size, int *nlinked,
+						   int *nfailed)
 {
 	Size		n = nnodes;
 	uint32	   *indeg = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(uint32));
@@ -1018,7 +1047,7 @@ omendb_connect_unreachable(OmenGraphStore *store, uint32 entry, uint32 nnodes,
 	(void) omendb_graph_walk(store, entry, reached, queue, 0);
 	for (uint32 p = 0; p < nnodes; p++)
 	{
-		if (reached[p])
+		if (reached[p] || (need != NULL && !need[p]))
 			continue;
 		if (link_from_nearest(store, &query, entry, list_size, p, indeg))
 		{

@@ -225,6 +225,9 @@ extern int	omendb_robust_prune(OmenGraphStore *store, OmenQuery *pivot,
 								OmenCandidate *cands, int ncands,
 								uint32 self, double alpha, int degree,
 								uint32 *out);
+extern int	omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot,
+									uint32 p, const uint32 *ids, int n,
+									double alpha, int degree, uint32 *out);
 extern bool omendb_add_reverse_edges(OmenGraphStore *store, OmenQuery *pivot,
 									 uint32 p, const uint32 *nbrs, int n,
 									 double alpha, int degree);
@@ -236,8 +239,9 @@ extern void omendb_hand_over_edge(OmenGraphStore *store, OmenQuery *pivot,
 extern uint32 omendb_graph_walk(OmenGraphStore *store, uint32 root,
 								bool *reached, uint32 *queue, uint32 tail);
 extern void omendb_connect_unreachable(OmenGraphStore *store, uint32 entry,
-									   uint32 nnodes, int list_size,
-									   int *nlinked, int *nfailed);
+									   uint32 nnodes, const bool *need,
+									   int list_size, int *nlinked,
+									   int *nfailed);
 
 /* ----------------------------------------------------------------
  *		The stores
@@ -283,7 +287,8 @@ typedef struct OmenPageStore
 	Relation	index;
 	const OmenMetaPageData *meta;
 	bool		use_wal;
-	MemoryContext cxt;			/* where the sets and codes live */
+	MemoryContext cxt;			/* where the visited set lives */
+	MemoryContext codecxt;		/* where the codes read are kept */
 	OmenVisitedSet *visited;
 	struct pagecodes_hash *codes;	/* codes read, by node */
 } OmenPageStore;
@@ -293,6 +298,7 @@ extern void omendb_pagestore_init(OmenPageStore *ps, Relation index,
 								  const OmenQuantState *quant, bool use_wal);
 extern void omendb_pagestore_on_bitmap(OmenPageStore *ps,
 									   OmenVisitedGrowth hook, void *arg);
+extern void omendb_pagestore_forget_codes(OmenPageStore *ps);
 extern bool omendb_pagestore_is_visited(OmenPageStore *ps, uint32 node);
 extern Size omendb_pagestore_visited_bytes(OmenPageStore *ps);
 

@@ -20,6 +20,7 @@
 
 #include "access/xloginsert.h"
 #include "miscadmin.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -181,30 +182,128 @@ place_node(Relation index, Page page, BlockNumber blkno,
 }
 
 /*
- * Allocate a node slot and write the node in one WAL record.  If the index
- * has no entry point yet and the node is a graph node (not a zero node),
- * it becomes the entry point, in the same record; *entry tells the caller
- * which node is the entry point afterwards (OMENDB_INVALID_NODE while
- * there is none).
+ * In the record being built, make node the entry point if the index has
+ * none yet and node is a graph node, and point the meta page's insert_block
+ * at new_insert_block if that is valid.  Sets *entry to the entry point
+ * afterwards and returns the meta page's buffer, locked (the caller
+ * releases it after finishing the record), or InvalidBuffer if the meta
+ * page needed no change.
+ */
+static Buffer
+publish_node(Relation index, OmenPageEdit *edit, const OmenMetaPageData *cur,
+			 uint32 node, bool graph_node, BlockNumber new_insert_block,
+			 uint32 *entry)
+{
+	Buffer		metabuf;
+	OmenMetaPage m;
+
+	if (new_insert_block == InvalidBlockNumber &&
+		!(graph_node && cur->entry_node == OMENDB_INVALID_NODE))
+	{
+		*entry = cur->entry_node;
+		return InvalidBuffer;
+	}
+	metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	m = OmenPageGetMeta(omendb_edit_page(edit, metabuf, false));
+	if (new_insert_block != InvalidBlockNumber)
+		m->insert_block = new_insert_block;
+	if (graph_node && m->entry_node == OMENDB_INVALID_NODE)
+		m->entry_node = node;
+	*entry = m->entry_node;
+	return metabuf;
+}
+
+/*
+ * Write the node into a free slot that VACUUM left, if the free space map
+ * knows a page with one; one WAL record.  The map is only a hint (not
+ * WAL-logged, and a page is taken out of it when handed out), so a page
+ * it names is checked, and offered again while it has free slots left.
+ * Returns false if no free slot was found.
+ */
+static bool
+reuse_free_slot(Relation index, const OmenMetaPageData *meta,
+				const char *image, bool graph_node, bool use_wal,
+				uint32 *node, uint32 *entry)
+{
+	for (;;)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		OmenMetaPageData cur;
+		Buffer		buf;
+		Buffer		metabuf;
+		Page		page;
+		OmenPageEdit edit;
+		OffsetNumber off;
+		bool		more;
+
+		if (blkno == InvalidBlockNumber)
+			return false;
+		if (blkno < meta->first_node_block ||
+			blkno >= RelationGetNumberOfBlocks(index))
+			continue;
+		omendb_read_meta(index, &cur);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page) || OmenPageGetOpaque(page)->nfree == 0)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		omendb_check_node_page(index, buf, page, meta);
+		for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			if (omendb_page_node(index, page, meta, off)->flags & OMENDB_NODE_FREE)
+				break;
+		if (off > PageGetMaxOffsetNumber(page))
+			omendb_corrupted(index, "Block %u: %u free slots counted, none found.",
+							 blkno, OmenPageGetOpaque(page)->nfree);
+
+		omendb_edit_begin(&edit, index, use_wal);
+		page = omendb_edit_page(&edit, buf, false);
+		memcpy(omendb_page_node(index, page, meta, off), image, meta->node_size);
+		more = --OmenPageGetOpaque(page)->nfree > 0;
+		*node = omendb_node_id(meta, blkno, off);
+		metabuf = publish_node(index, &edit, &cur, *node, graph_node,
+							   InvalidBlockNumber, entry);
+		omendb_edit_finish(&edit);
+		if (BufferIsValid(metabuf))
+			UnlockReleaseBuffer(metabuf);
+		UnlockReleaseBuffer(buf);
+		if (more)
+			RecordFreeIndexPage(index, blkno);
+		return true;
+	}
+}
+
+/*
+ * Allocate a node slot and write the node in one WAL record: a free slot
+ * if VACUUM left one, else a new one.  If the index has no entry point yet
+ * and the node is a graph node (not a zero node), it becomes the entry
+ * point, in the same record; *entry tells the caller which node is the
+ * entry point afterwards (OMENDB_INVALID_NODE while there is none).
  *
- * New nodes go to the meta page's insert_block.  When it is full, the next
- * block (insert_block + 1) becomes a node page: either appended, or, if a
- * crash left a zeroed page there, reused, so that node pages stay
+ * New slots are taken on the meta page's insert_block.  When it is full,
+ * the next block (insert_block + 1) becomes a node page: either appended,
+ * or, if a crash left a zeroed page there, reused, so that node pages stay
  * contiguous and node ids map to blocks by arithmetic.
  */
 static uint32
 write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		   bool graph_node, bool use_wal, uint32 *entry)
 {
+	uint32		node;
+
+	if (reuse_free_slot(index, meta, image, graph_node, use_wal, &node, entry))
+		return node;
+
 	for (;;)
 	{
 		OmenMetaPageData cur;
 		Buffer		buf;
 		Buffer		metabuf;
 		Page		page;
-		Page		metapage;
 		OmenPageEdit edit;
-		uint32		node;
 		BlockNumber blkno;
 		BlockNumber full_block;
 		bool		extended = false;
@@ -267,26 +366,9 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		if (extended)
 			omendb_init_page(page, OMENDB_PAGE_NODE);
 		node = place_node(index, page, blkno, meta, image);
-
 		/* meta page last: publish a new insert page and/or entry point */
-		metabuf = InvalidBuffer;
-		if (extended || (graph_node && cur.entry_node == OMENDB_INVALID_NODE))
-		{
-			OmenMetaPage m;
-
-			metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
-			LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-			metapage = omendb_edit_page(&edit, metabuf, false);
-			m = OmenPageGetMeta(metapage);
-			if (extended)
-				m->insert_block = blkno;
-			if (graph_node && m->entry_node == OMENDB_INVALID_NODE)
-				m->entry_node = node;
-			*entry = m->entry_node;
-		}
-		else
-			*entry = cur.entry_node;
-
+		metabuf = publish_node(index, &edit, &cur, node, graph_node,
+							   extended ? blkno : InvalidBlockNumber, entry);
 		omendb_edit_finish(&edit);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);

@@ -285,11 +285,11 @@ keep_code(OmenPageStore *ps, uint32 node, const uint8 *code)
 	bool		found;
 
 	if (ps->codes == NULL)
-		ps->codes = pagecodes_create(ps->cxt, 256, NULL);
+		ps->codes = pagecodes_create(ps->codecxt, 256, NULL);
 	e = pagecodes_insert(ps->codes, node, &found);
 	if (!found)
 	{
-		e->code = MemoryContextAlloc(ps->cxt, ps->meta->code_size);
+		e->code = MemoryContextAlloc(ps->codecxt, ps->meta->code_size);
 		memcpy(e->code, code, ps->meta->code_size);
 	}
 	return e->code;
@@ -345,6 +345,17 @@ page_code(OmenGraphStore *store, uint32 node)
 	return pagecodes_lookup(ps->codes, node)->code;
 }
 
+/*
+ * Drop the codes kept so far, for a long-lived store (VACUUM's) that would
+ * otherwise end up with a copy of every code.
+ */
+void
+omendb_pagestore_forget_codes(OmenPageStore *ps)
+{
+	ps->codes = NULL;
+	MemoryContextReset(ps->codecxt);
+}
+
 /* ----------------------------------------------------------------
  *		Writing neighbour lists
  * ----------------------------------------------------------------
@@ -388,7 +399,9 @@ page_append_neighbor(OmenGraphStore *store, uint32 node, uint32 nbr)
 
 	for (int i = 0; i < hdr->nneighbors; i++)
 		done |= (nbrs[i] == nbr);
-	if (!done && hdr->nneighbors < ps->meta->max_degree)
+	/* a free slot gets no edges (its node was read before VACUUM freed it) */
+	if (!done && hdr->nneighbors < ps->meta->max_degree &&
+		!(hdr->flags & OMENDB_NODE_FREE))
 	{
 		OmenPageEdit edit;
 
@@ -410,7 +423,7 @@ page_replace_neighbors(OmenGraphStore *store, uint32 node, const uint32 *old,
 	Buffer		buf = lock_node(ps, node, &hdr);
 	bool		done = false;
 
-	if (hdr->nneighbors == nold &&
+	if (hdr->nneighbors == nold && !(hdr->flags & OMENDB_NODE_FREE) &&
 		memcmp(OmenNodeNeighbors(hdr), old, sizeof(uint32) * nold) == 0)
 	{
 		OmenPageEdit edit;
@@ -452,6 +465,9 @@ omendb_pagestore_init(OmenPageStore *ps, Relation index,
 	ps->meta = meta;
 	ps->use_wal = use_wal;
 	ps->cxt = CurrentMemoryContext;
+	ps->codecxt = AllocSetContextCreate(CurrentMemoryContext,
+										"omendb node codes",
+										ALLOCSET_DEFAULT_SIZES);
 	ps->visited = palloc0(sizeof(OmenVisitedSet));
 	reset_visited(ps);
 }

@@ -39,6 +39,10 @@
  * (see "Memory" below): a deep scan that reaches it sheds what it would
  * reach last and, if it must go that far, sweeps early.
  *
+ * When the executor finds a returned row dead to every snapshot, the scan
+ * flags its node deleted (see "Kills" below), so that later scans need not
+ * return it and have its heap row fetched until VACUUM runs.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -46,6 +50,8 @@
 #include <math.h>
 
 #include "access/relscan.h"
+#include "access/xlog.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/tuptable.h"
@@ -72,11 +78,15 @@ typedef struct ScanNode
 	bool		batched;		/* in the first batch */
 } ScanNode;
 
-/* A row to return: a binary min-heap of these by bound. */
+/*
+ * A row to return: a binary min-heap of these by bound.  The node goes
+ * with its row, so that the row can be killed (see ScanKills).
+ */
 typedef struct ResultItem
 {
 	double		bound;
 	ItemPointerData tid;
+	uint32		node;
 } ResultItem;
 
 typedef struct ResultHeap
@@ -176,6 +186,28 @@ typedef struct ScanSeq
 	int			block_nodes;	/* and how many nodes it holds */
 } ScanSeq;
 
+/*
+ * Kills.  When the executor finds the heap row of the TID we returned last
+ * dead to every snapshot (kill_prior_tuple), its node is remembered here,
+ * and flagged deleted with the others of a batch: when the batch is full,
+ * at rescan and at the end of the scan (apply_kills).
+ */
+#define SCAN_KILL_BATCH		256
+
+typedef struct ScanKill
+{
+	uint32		node;
+	ItemPointerData tid;
+} ScanKill;
+
+typedef struct ScanKills
+{
+	bool		have_last;		/* a row was returned by the last call */
+	ScanKill	last;			/* that row */
+	int			n;
+	ScanKill	items[SCAN_KILL_BATCH];
+} ScanKills;
+
 /* What DEBUG1 reports as a scan ends. */
 typedef struct ScanStats
 {
@@ -199,6 +231,7 @@ typedef struct OmenScanOpaqueData
 	ScanMemory	mem;
 	ScanSweep	sweep;
 	ScanSeq		seq;
+	ScanKills	kills;
 	ScanStats	stats;
 } OmenScanOpaqueData;
 
@@ -311,7 +344,7 @@ result_pop(ResultHeap *h)
 static void
 begin_sort(OmenScanOpaque so)
 {
-	TupleDesc	desc = CreateTemplateTupleDesc(2);
+	TupleDesc	desc = CreateTemplateTupleDesc(3);
 	AttrNumber	attno = 1;
 	Oid			op = Float8LessOperator;
 	Oid			coll = InvalidOid;
@@ -319,6 +352,8 @@ begin_sort(OmenScanOpaque so)
 
 	TupleDescInitEntry(desc, 1, "bound", FLOAT8OID, -1, 0);
 	TupleDescInitEntry(desc, 2, "tid", TIDOID, -1, 0);
+	/* (the node id, a uint32 in an int4 column: it is not sorted on) */
+	TupleDescInitEntry(desc, 3, "node", INT4OID, -1, 0);
 	so->sweep.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	/* (the last argument: no random access) */
 	so->sweep.sort = tuplesort_begin_heap(desc, 1, &attno, &op, &coll, &nulls_first,
@@ -339,6 +374,8 @@ sort_row(OmenScanOpaque so, const ResultItem *item)
 	slot->tts_isnull[0] = false;
 	slot->tts_values[1] = PointerGetDatum(&item->tid);
 	slot->tts_isnull[1] = false;
+	slot->tts_values[2] = UInt32GetDatum(item->node);
+	slot->tts_isnull[2] = false;
 	ExecStoreVirtualTuple(slot);
 	tuplesort_puttupleslot(so->sweep.sort, slot);
 	so->stats.nsorted++;
@@ -356,6 +393,7 @@ next_sorted_row(OmenScanOpaque so, ResultItem *out)
 	slot_getallattrs(slot);
 	out->bound = DatumGetFloat8(slot->tts_values[0]);
 	out->tid = *(ItemPointer) DatumGetPointer(slot->tts_values[1]);
+	out->node = DatumGetUInt32(slot->tts_values[2]);
 	return true;
 }
 
@@ -548,13 +586,14 @@ score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out,
 
 /* Queue a live row for return, or for the sweep if past results_cut. */
 static void
-queue_row(OmenScanOpaque so, double bound, ItemPointer tid)
+queue_row(OmenScanOpaque so, const ScanNode *sn)
 {
 	ResultItem	item;
 
-	item.bound = bound;
-	item.tid = *tid;
-	if (bound >= so->mem.results_cut)
+	item.bound = sn->bound;
+	item.tid = sn->tid;
+	item.node = sn->node;
+	if (item.bound >= so->mem.results_cut)
 		sort_row(so, &item);
 	else
 		result_push(so, &so->rows.results, item);
@@ -611,7 +650,7 @@ meet_nodes(OmenSearch *search, const uint32 *nodes, int n,
 			sn->live = false;
 		omendb_search_offer(search, sn->node, sn->approx);
 		if (!so->first.deferring && sn->live)
-			queue_row(so, sn->bound, &sn->tid);
+			queue_row(so, sn);
 	}
 }
 
@@ -676,7 +715,7 @@ restore_heaps(OmenScanOpaque so)
 	omendb_stream_unpark(&so->graph.search);
 	for (size_t k = 0; k < first->nnodes; k++)
 		if (first->nodes[k].live && !first->nodes[k].batched)
-			queue_row(so, first->nodes[k].bound, &first->nodes[k].tid);
+			queue_row(so, &first->nodes[k]);
 	pfree(first->nodes);
 	first->nodes = NULL;
 	first->nnodes = first->capnodes = 0;
@@ -763,6 +802,7 @@ sweep_unmet_nodes(OmenScanOpaque so)
 					continue;
 				item.bound = so->rows.scratch[i].bound;
 				item.tid = so->rows.scratch[i].tid;
+				item.node = so->rows.scratch[i].node;
 				sort_row(so, &item);
 			}
 			so->stats.nswept += n;
@@ -834,6 +874,7 @@ next_result(OmenScanOpaque so, ResultItem *out)
 
 		out->bound = sn->bound;
 		out->tid = sn->tid;
+		out->node = sn->node;
 		so->rows.last_bound = out->bound;
 		return true;
 	}
@@ -916,7 +957,7 @@ seq_visitor(OmenNodeHeader node, int idx, void *arg)
 }
 
 static bool
-next_in_physical_order(OmenScanOpaque so, ItemPointer tid)
+next_in_physical_order(OmenScanOpaque so, ItemPointer tid, uint32 *found)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
@@ -945,9 +986,164 @@ next_in_physical_order(OmenScanOpaque so, ItemPointer tid)
 		if (sa.live)
 		{
 			*tid = sa.tid;
+			*found = node;
 			return true;
 		}
 	}
+}
+
+/* ----------------------------------------------------------------
+ *		Kills
+ *
+ * A row the executor found dead to every snapshot will never be returned
+ * by any scan, so its node may be flagged deleted now instead of at the
+ * next VACUUM: later scans stop returning it and fetching its heap row.
+ * README.omendb says why no scan can miss a row by it ("Locking
+ * protocol") and why a standby cannot either ("Kills" under Scan).
+ * ----------------------------------------------------------------
+ */
+
+static int
+cmp_kill_node(const void *a, const void *b)
+{
+	uint32		x = ((const ScanKill *) a)->node;
+	uint32		y = ((const ScanKill *) b)->node;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Whether the heap has pruned the row at tid, leaving a dead line pointer.
+ * The pruning's WAL record carries the newest xid it removed, and a
+ * standby replaying it cancels the queries whose snapshots may still see
+ * such a row; a kill logged after it cannot hide the row from one.
+ */
+static bool
+heap_row_pruned(Relation heap, ItemPointer tid)
+{
+	Buffer		buf = ReadBuffer(heap, ItemPointerGetBlockNumber(tid));
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Page		page;
+	bool		pruned;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	pruned = off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page) &&
+		ItemIdIsDead(PageGetItemId(page, off));
+	UnlockReleaseBuffer(buf);
+	return pruned;
+}
+
+/*
+ * Flag the nodes of the killed rows deleted: one node page at a time,
+ * exclusively locked with no other lock held, and one WAL record for each
+ * page that changes.  A node changes only if it is still live with the
+ * same heap row, since VACUUM may have flagged it first.  (No one can
+ * have freed or reused the slot: see README.omendb.)
+ */
+static void
+apply_kills(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	ScanKills  *kills = &so->kills;
+	Relation	index = scan->indexRelation;
+	Relation	heap = scan->heapRelation;
+	const OmenMetaPageData *meta;
+	int			n = 0;
+
+	if (kills->n == 0)
+		return;
+	/* (the executor kills nothing in recovery; nor could we write) */
+	if (RecoveryInProgress())
+	{
+		kills->n = 0;
+		return;
+	}
+	meta = &so->info->meta;
+
+	/*
+	 * A standby may replay what we log, and its snapshots are not in the
+	 * primary's horizon: kill only rows whose pruning has resolved the
+	 * conflicts with them (heap tables only; others keep their nodes
+	 * until VACUUM).
+	 */
+	if (!XLogStandbyInfoActive() || !RelationNeedsWAL(index))
+		n = kills->n;
+	else if (heap != NULL && heap->rd_rel->relam == HEAP_TABLE_AM_OID)
+	{
+		for (int i = 0; i < kills->n; i++)
+			if (heap_row_pruned(heap, &kills->items[i].tid))
+				kills->items[n++] = kills->items[i];
+	}
+
+	qsort(kills->items, n, sizeof(ScanKill), cmp_kill_node);
+	for (int i = 0; i < n;)
+	{
+		BlockNumber blkno = omendb_node_block(meta, kills->items[i].node);
+		OffsetNumber dead[SCAN_KILL_BATCH];
+		int			ndead = 0;
+		Buffer		buf;
+		Page		page;
+
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		omendb_check_node_page(index, buf, page, meta);
+		for (; i < n && omendb_node_block(meta, kills->items[i].node) == blkno; i++)
+		{
+			OffsetNumber off = omendb_node_offset(meta, kills->items[i].node);
+			OmenNodeHeader node = omendb_page_node_at(index, page, meta,
+													  blkno, off);
+
+			if (node->flags == OMENDB_NODE_LIVE &&
+				ItemPointerEquals(&node->heaptid, &kills->items[i].tid))
+				dead[ndead++] = off;
+		}
+		if (ndead > 0)
+		{
+			OmenPageEdit edit;
+
+			omendb_edit_begin(&edit, index, true);
+			page = omendb_edit_page(&edit, buf, false);
+			for (int k = 0; k < ndead; k++)
+			{
+				OmenNodeHeader node = omendb_page_node_at(index, page, meta,
+														  blkno, dead[k]);
+
+				node->flags = OMENDB_NODE_DELETED;
+			}
+			omendb_edit_finish(&edit);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	kills->n = 0;
+}
+
+/*
+ * Before each call of gettuple: if the executor says the row returned by
+ * the call before is dead to every snapshot, remember its node.
+ */
+static void
+note_kill(IndexScanDesc scan)
+{
+	ScanKills  *kills = &((OmenScanOpaque) scan->opaque)->kills;
+
+	if (scan->kill_prior_tuple && kills->have_last)
+	{
+		kills->items[kills->n++] = kills->last;
+		if (kills->n == SCAN_KILL_BATCH)
+			apply_kills(scan);
+	}
+	kills->have_last = false;
+}
+
+/* The row gettuple returns, to be killed if the executor finds it dead. */
+static void
+note_returned(OmenScanOpaque so, uint32 node, ItemPointer tid)
+{
+	so->kills.last.node = node;
+	so->kills.last.tid = *tid;
+	so->kills.have_last = true;
 }
 
 /* ----------------------------------------------------------------
@@ -982,6 +1178,9 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	MemoryContext oldcxt;
 
+	/* (the kills need the index parameters, which the reset frees) */
+	apply_kills(scan);
+	so->kills.have_last = false;
 	end_sort(so);
 	MemoryContextReset(so->cxt);
 	so->started = false;
@@ -1116,7 +1315,9 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	MemoryContext oldcxt = MemoryContextSwitchTo(so->cxt);
 	bool		found = false;
+	uint32		node = OMENDB_INVALID_NODE;
 
+	note_kill(scan);
 	if (!so->started)
 	{
 		start_scan(scan);
@@ -1127,7 +1328,7 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		found = false;
 	else if (so->q.null_query)
 	{
-		found = next_in_physical_order(so, &scan->xs_heaptid);
+		found = next_in_physical_order(so, &scan->xs_heaptid, &node);
 		scan->xs_orderbyvals[0] = (Datum) 0;
 		scan->xs_orderbynulls[0] = true;
 	}
@@ -1138,12 +1339,15 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		if (next_result(so, &row))
 		{
 			found = true;
+			node = row.node;
 			so->stats.nreturned++;
 			scan->xs_heaptid = row.tid;
 			scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
 			scan->xs_orderbynulls[0] = false;
 		}
 	}
+	if (found)
+		note_returned(so, node, &scan->xs_heaptid);
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = true;
 	MemoryContextSwitchTo(oldcxt);
@@ -1160,6 +1364,7 @@ omendb_endscan(IndexScanDesc scan)
 		 "search state peaked at %zu bytes (limit %zu)",
 		 RelationGetRelationName(scan->indexRelation), so->stats.nmet, so->stats.nreturned,
 		 so->stats.nlate, so->stats.nswept, so->stats.nsorted, so->mem.peak, so->mem.limit);
+	apply_kills(scan);
 	end_sort(so);
 	MemoryContextDelete(so->cxt);
 	pfree(so);

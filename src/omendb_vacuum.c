@@ -1,14 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * omendb_vacuum.c
- *	  VACUUM: mark the nodes of dead heap rows deleted.
+ *	  VACUUM: flag the nodes of dead heap rows deleted, then take deleted
+ *	  nodes out of the graph and free their slots for inserts to reuse.
  *
- * A deleted node stays in the graph and is still traversed (FreshDiskANN's
- * tombstones), so the graph stays connected; scans never return it.  Every
- * live node's heap TID is passed to the callback, which is also how
- * CREATE INDEX CONCURRENTLY learns what the index holds.  Repairing the
- * graph around deleted nodes and reusing their slots come later; the flags
- * already leave room for both.
+ * ambulkdelete only flags.  A deleted node stays in the graph, traversed
+ * but never returned (FreshDiskANN's tombstones), and every live node's
+ * heap TID goes to the callback, which is also how CREATE INDEX
+ * CONCURRENTLY learns what the index holds.
+ *
+ * amvacuumcleanup consolidates, as FreshDiskANN does: every node with an
+ * edge to a deleted node gets edges to that node's neighbours instead;
+ * then the deleted nodes' slots, but the entry point's, become free.  A
+ * slot is freed only once every backend that may still hold its node as
+ * live has ended, so that no edge to it can appear afterwards.  Each step is a WAL record that leaves a
+ * valid graph, so a crash anywhere leaves work that the next VACUUM
+ * finishes.  See README.omendb, "Deletion and slot reuse".
  *
  *-------------------------------------------------------------------------
  */
@@ -16,104 +23,958 @@
 
 #include "commands/vacuum.h"
 #include "miscadmin.h"
+#include "postmaster/autovacuum.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "omendb.h"
+#include "omendb_graph.h"
 #include "omendb_page.h"
+#include "omendb_quant.h"
 
 /*
- * Visit every node page; with a callback, mark the nodes it says are dead.
- * Counts the live nodes left into stats.
+ * How long cleanup waits for backends whose snapshots predate its reading
+ * of the deleted nodes; if they are still there, nothing is freed this time.
  */
-static void
-scan_node_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
-				IndexBulkDeleteCallback callback, void *callback_state)
+#define SNAPSHOT_WAIT_MS		2000
+
+/*
+ * How many of a deleted node's in-neighbours get an edge to each of its
+ * out-neighbours, in its place.
+ */
+#define REPAIR_IN_EDGES			2
+
+/* A deleted node to be freed, with its neighbours as cleanup read them. */
+typedef struct DoomedNode
 {
-	Relation	index = info->index;
-	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
-	const OmenMetaPageData *meta = &ii->meta;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	OffsetNumber *dead = palloc(sizeof(OffsetNumber) * MaxOffsetNumber);
+	uint32		node;
+	bool		kept;			/* the entry point: not freed */
+	int			nneighbors;
+	uint32	   *neighbors;
+} DoomedNode;
 
-	stats->num_pages = nblocks;
-	stats->num_index_tuples = 0;
-	if (!meta->quant_trained)
-		return;
+/* An edge, as cleanup plans them. */
+typedef struct EdgePair
+{
+	uint32		from;
+	uint32		to;
+} EdgePair;
 
-	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+typedef struct Consolidation
+{
+	IndexVacuumInfo *info;
+	Relation	index;
+	OmenIndexInfo *ii;			/* a copy: meta and quantizer */
+	const OmenMetaPageData *meta;
+
+	/* the deleted nodes read, ascending, and a bitmap of them by id */
+	DoomedNode *doomed;
+	int			ndoomed;
+	int			capdoomed;
+	int			maxdoomed;		/* within the memory VACUUM may use */
+	uint64	   *doomed_bits;
+	uint32		nslots;			/* node ids below this have a bit */
+	uint32		nread;			/* node ids below this were read */
+
+	bool	   *live_graph;		/* by node id: a live node in the graph */
+
+	/* figures */
+	double		live;
+	uint32		deleted;
+	uint32		free;
+	uint32		repaired;		/* nodes given new neighbours */
+	uint32		dropped;		/* nodes that just lost their edges */
+	EdgePair   *planned;		/* replacement edges, sorted by source */
+	int			nplanned;
+	int			linked;			/* unreachable nodes given an in-edge */
+	int			unlinked;		/* and those that could not be */
+} Consolidation;
+
+/* ----------------------------------------------------------------
+ *		ambulkdelete: flagging
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Read a node page with the given lock, or return InvalidBuffer for a
+ * page a crash left zeroed after extending the file (not in use).
+ */
+static Buffer
+lock_node_page(Relation index, const OmenMetaPageData *meta,
+			   BlockNumber blkno, BufferAccessStrategy strategy, int mode)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
+										 RBM_NORMAL, strategy);
+
+	LockBuffer(buf, mode);
+	if (PageIsNew(BufferGetPage(buf)))
 	{
-		Buffer		buf;
-		Page		page;
-		int			ndead = 0;
-
-		OMENDB_VACUUM_DELAY_POINT();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 info->strategy);
-		LockBuffer(buf, callback ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (PageIsNew(page))
-		{
-			/* left by a crash after extending the file: not in use */
-			UnlockReleaseBuffer(buf);
-			continue;
-		}
-		omendb_check_node_page(index, buf, page, meta);
-
-		for (OffsetNumber off = FirstOffsetNumber;
-			 off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			OmenNodeHeader node = omendb_page_node(index, page, meta, off);
-
-			omendb_check_neighbors(index, meta, blkno, off, node);
-
-			if (!(node->flags & OMENDB_NODE_LIVE))
-				continue;
-			if (callback && callback(&node->heaptid, callback_state))
-				dead[ndead++] = off;
-			else
-				stats->num_index_tuples++;
-		}
-
-		if (ndead > 0)
-		{
-			OmenPageEdit edit;
-
-			omendb_edit_begin(&edit, index, true);
-			page = omendb_edit_page(&edit, buf, false);
-			for (int i = 0; i < ndead; i++)
-			{
-				OmenNodeHeader node = omendb_page_node(index, page, meta, dead[i]);
-
-				node->flags = OMENDB_NODE_DELETED;
-			}
-			omendb_edit_finish(&edit);
-			stats->tuples_removed += ndead;
-		}
 		UnlockReleaseBuffer(buf);
+		return InvalidBuffer;
 	}
-	pfree(dead);
+	omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
+	return buf;
+}
+
+/*
+ * Flag the live nodes on a page whose heap rows the callback says are dead;
+ * one WAL record.  Returns how many.
+ */
+static int
+flag_dead_nodes(Relation index, const OmenMetaPageData *meta, Buffer buf,
+				IndexBulkDeleteCallback callback, void *callback_state,
+				double *live)
+{
+	Page		page = BufferGetPage(buf);
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	OffsetNumber dead[MaxOffsetNumber];
+	int			ndead = 0;
+	OmenPageEdit edit;
+
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		OmenNodeHeader node = omendb_page_node(index, page, meta, off);
+
+		omendb_check_neighbors(index, meta, blkno, off, node);
+		if (!(node->flags & OMENDB_NODE_LIVE))
+			continue;
+		if (callback(&node->heaptid, callback_state))
+			dead[ndead++] = off;
+		else
+			(*live)++;
+	}
+	if (ndead == 0)
+		return 0;
+
+	omendb_edit_begin(&edit, index, true);
+	page = omendb_edit_page(&edit, buf, false);
+	for (int i = 0; i < ndead; i++)
+		omendb_page_node(index, page, meta, dead[i])->flags = OMENDB_NODE_DELETED;
+	omendb_edit_finish(&edit);
+	return ndead;
 }
 
 IndexBulkDeleteResult *
 omendb_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				  IndexBulkDeleteCallback callback, void *callback_state)
 {
+	Relation	index = info->index;
+	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
-	scan_node_pages(info, stats, callback, callback_state);
+	stats->num_pages = nblocks;
+	stats->num_index_tuples = 0;
+	if (!ii->meta.quant_trained)
+		return stats;
+
+	for (BlockNumber blkno = ii->meta.first_node_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+
+		OMENDB_VACUUM_DELAY_POINT();
+		buf = lock_node_page(index, &ii->meta, blkno, info->strategy,
+							 BUFFER_LOCK_EXCLUSIVE);
+		if (!BufferIsValid(buf))
+			continue;
+		stats->tuples_removed += flag_dead_nodes(index, &ii->meta, buf,
+												 callback, callback_state,
+												 &stats->num_index_tuples);
+		UnlockReleaseBuffer(buf);
+	}
+	pfree(ii);
 	return stats;
+}
+
+/* ----------------------------------------------------------------
+ *		amvacuumcleanup: reading the deleted nodes
+ * ----------------------------------------------------------------
+ */
+
+static inline bool
+is_doomed(const Consolidation *c, uint32 node)
+{
+	return node < c->nslots &&
+		(c->doomed_bits[node / 64] & (UINT64CONST(1) << (node % 64))) != 0;
+}
+
+static DoomedNode *
+find_doomed(const Consolidation *c, uint32 node)
+{
+	int			lo = 0;
+	int			hi = c->ndoomed - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (c->doomed[mid].node == node)
+			return &c->doomed[mid];
+		if (c->doomed[mid].node < node)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/*
+ * How many deleted nodes one cleanup takes on: as many as fit the memory
+ * a VACUUM may use (the rest wait for the next one).
+ */
+static int
+max_doomed_nodes(const OmenMetaPageData *meta, uint32 nslots)
+{
+	int			mem_kb = IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
+		autovacuum_work_mem : maintenance_work_mem;
+	double		bytes = (double) mem_kb * 1024 - (double) nslots / 8;
+	double		per_node = sizeof(DoomedNode) + sizeof(uint32) * meta->max_degree;
+
+	return (int) Max(Min(bytes / per_node, (double) (MaxAllocSize / per_node)), 1);
+}
+
+/*
+ * How many edges the repair may plan: half the memory left after the
+ * deleted nodes, for the edges into them and the edges that replace those.
+ */
+static int
+max_planned_edges(const Consolidation *c)
+{
+	int			mem_kb = IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
+		autovacuum_work_mem : maintenance_work_mem;
+	double		bytes = (double) mem_kb * 1024 - (double) c->nslots * 2 -
+		(double) c->ndoomed * (sizeof(DoomedNode) + sizeof(uint32) * c->meta->max_degree);
+
+	return (int) Max(Min(bytes / sizeof(EdgePair), (double) (MaxAllocSize / sizeof(EdgePair))),
+					 1024);
+}
+
+static void
+keep_doomed(Consolidation *c, uint32 node, OmenNodeHeader hdr)
+{
+	DoomedNode *d;
+
+	if (c->ndoomed == c->maxdoomed)
+		return;
+	if (c->ndoomed == c->capdoomed)
+	{
+		c->capdoomed = Min(c->maxdoomed, Max(1024, 2 * c->capdoomed));
+		c->doomed = c->doomed == NULL ?
+			MemoryContextAllocHuge(CurrentMemoryContext,
+								   sizeof(DoomedNode) * c->capdoomed) :
+			repalloc_huge(c->doomed, sizeof(DoomedNode) * c->capdoomed);
+	}
+	d = &c->doomed[c->ndoomed++];
+	d->node = node;
+	d->kept = false;
+	d->nneighbors = hdr->nneighbors;
+	d->neighbors = palloc(sizeof(uint32) * Max(hdr->nneighbors, 1));
+	memcpy(d->neighbors, OmenNodeNeighbors(hdr), sizeof(uint32) * hdr->nneighbors);
+	c->doomed_bits[node / 64] |= UINT64CONST(1) << (node % 64);
+}
+
+/*
+ * Read every node page: count the nodes by state, keep the deleted ones
+ * and their neighbours, put pages with free slots into the free space map.
+ */
+static void
+read_nodes(Consolidation *c, BlockNumber nblocks)
+{
+	const OmenMetaPageData *meta = c->meta;
+
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		OMENDB_VACUUM_DELAY_POINT();
+		buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
+							 BUFFER_LOCK_SHARE);
+		if (!BufferIsValid(buf))
+			continue;
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			OmenNodeHeader hdr = omendb_page_node(c->index, page, meta, off);
+			uint32		node = omendb_node_id(meta, blkno, off);
+
+			omendb_check_neighbors(c->index, meta, blkno, off, hdr);
+			c->nread = Max(c->nread, node + 1);
+			if (hdr->flags & OMENDB_NODE_LIVE)
+			{
+				c->live++;
+				if (!OmenNodeIsZero(meta->metric, hdr))
+					c->live_graph[node] = true;
+			}
+			else if (hdr->flags & OMENDB_NODE_DELETED)
+			{
+				c->deleted++;
+				keep_doomed(c, node, hdr);
+			}
+			else
+				c->free++;
+		}
+		if (OmenPageGetOpaque(page)->nfree > 0)
+			RecordFreeIndexPage(c->index, blkno);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Wait until every backend of this database that held a snapshot when the
+ * deleted nodes were read has ended its transaction, or give up after
+ * SNAPSHOT_WAIT_MS.  Whoever read a node while it was still live (an
+ * insert that may yet link to it, a scan that returned it and may yet
+ * flag it) had a snapshot then, as CREATE INDEX CONCURRENTLY's waits
+ * assume too.  Backends that took theirs later found the nodes deleted:
+ * they never link to them.
+ */
+static bool
+wait_for_older_snapshots(void)
+{
+	VirtualTransactionId *vxids;
+	int			nvxids;
+	TimestampTz start = GetCurrentTimestamp();
+
+	vxids = GetCurrentVirtualXIDs(InvalidTransactionId, true, false,
+								  PROC_IN_VACUUM, &nvxids);
+	for (int i = 0; i < nvxids; i++)
+	{
+		while (!VirtualXactLock(vxids[i], false))
+		{
+			if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+										   SNAPSHOT_WAIT_MS))
+			{
+				pfree(vxids);
+				return false;
+			}
+			CHECK_FOR_INTERRUPTS();
+			pg_usleep(10 * 1000L);
+		}
+	}
+	pfree(vxids);
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ *		Repairing the graph
+ * ----------------------------------------------------------------
+ */
+
+static bool
+has_doomed_edge(const Consolidation *c, const uint32 *nbrs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (is_doomed(c, nbrs[i]))
+			return true;
+	return false;
+}
+
+static int
+edge_cmp_to(const void *a, const void *b)
+{
+	const EdgePair *ea = a;
+	const EdgePair *eb = b;
+
+	if (ea->to != eb->to)
+		return ea->to < eb->to ? -1 : 1;
+	if (ea->from != eb->from)
+		return ea->from < eb->from ? -1 : 1;
+	return 0;
+}
+
+static int
+edge_cmp_from(const void *a, const void *b)
+{
+	const EdgePair *ea = a;
+	const EdgePair *eb = b;
+
+	if (ea->from != eb->from)
+		return ea->from < eb->from ? -1 : 1;
+	if (ea->to != eb->to)
+		return ea->to < eb->to ? -1 : 1;
+	return 0;
+}
+
+/* Append an edge to a growing array, unless it is full at max. */
+static void
+add_edge(EdgePair **edges, int *n, int *cap, int max, uint32 from, uint32 to)
+{
+	if (*n == max)
+		return;
+	if (*n == *cap)
+	{
+		*cap = Min(max, Max(1024, 2 * *cap));
+		*edges = *edges == NULL ?
+			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(EdgePair) * *cap) :
+			repalloc_huge(*edges, sizeof(EdgePair) * *cap);
+	}
+	(*edges)[*n].from = from;
+	(*edges)[*n].to = to;
+	(*n)++;
+}
+
+/*
+ * The edges into doomed nodes, from nodes that stay: each doomed node's
+ * in-neighbours, which the repair will link past it.
+ */
+static EdgePair *
+read_edges_to_doomed(Consolidation *c, BlockNumber nblocks, int max, int *n)
+{
+	const OmenMetaPageData *meta = c->meta;
+	EdgePair   *edges = NULL;
+	int			cap = 0;
+
+	*n = 0;
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		OMENDB_VACUUM_DELAY_POINT();
+		buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
+							 BUFFER_LOCK_SHARE);
+		if (!BufferIsValid(buf))
+			continue;
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			OmenNodeHeader hdr = omendb_page_node(c->index, page, meta, off);
+			uint32		node = omendb_node_id(meta, blkno, off);
+			const uint32 *nbrs = OmenNodeNeighbors(hdr);
+
+			if (is_doomed(c, node))
+				continue;
+			for (int i = 0; i < hdr->nneighbors; i++)
+				if (is_doomed(c, nbrs[i]))
+					add_edge(&edges, n, &cap, max, node, nbrs[i]);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return edges;
+}
+
+/*
+ * Plan the edges that replace those into doomed nodes (IP-DiskANN's
+ * deletion, Xu et al. 2025): for each doomed node d and each of its
+ * out-neighbours x that stays, the REPAIR_IN_EDGES in-neighbours of d
+ * nearest to x get the edge to x.  So every node that d led to is still
+ * led to from where d was entered; choosing instead, for each
+ * in-neighbour, the out-neighbours nearest to it (FreshDiskANN's
+ * consolidation prunes that way) leaves some out-neighbours with no
+ * replacement in-edge, and searches that used to reach them through d
+ * miss them.  Returns the planned edges sorted by their source.
+ */
+static EdgePair *
+plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
+					   BlockNumber nblocks, int max, int *nplanned)
+{
+	OmenGraphStore *store = &ps->store;
+	int			nin;
+	EdgePair   *in = read_edges_to_doomed(c, nblocks, max / 2, &nin);
+	EdgePair   *planned = NULL;
+	int			cap = 0;
+	uint32	   *from = NULL;
+	float	   *dists = NULL;
+	bool	   *usable = NULL;
+	int			capfrom = 0;
+
+	*nplanned = 0;
+	if (nin == 0)
+		return NULL;
+	qsort(in, nin, sizeof(EdgePair), edge_cmp_to);
+	for (int start = 0, end; start < nin; start = end)
+	{
+		DoomedNode *d = find_doomed(c, in[start].to);
+		int			k;
+
+		for (end = start; end < nin && in[end].to == in[start].to; end++)
+			;
+		k = end - start;
+		if (k > capfrom)
+		{
+			capfrom = Max(k, 2 * capfrom);
+			from = from ? repalloc(from, sizeof(uint32) * capfrom) :
+				palloc(sizeof(uint32) * capfrom);
+			dists = dists ? repalloc(dists, sizeof(float) * capfrom) :
+				palloc(sizeof(float) * capfrom);
+			usable = usable ? repalloc(usable, sizeof(bool) * capfrom) :
+				palloc(sizeof(bool) * capfrom);
+		}
+		for (int i = 0; i < k; i++)
+			from[i] = in[start + i].from;
+
+		for (int j = 0; j < d->nneighbors; j++)
+		{
+			uint32		x = d->neighbors[j];
+
+			if (is_doomed(c, x))
+				continue;
+			omendb_query_from_code(pivot, store->code(store, x));
+			for (int done = 0; done < k; done += OMENDB_MAX_NEIGHBORS)
+				store->score(store, pivot, from + done,
+							 Min(k - done, OMENDB_MAX_NEIGHBORS),
+							 dists + done, usable + done);
+			for (int r = 0; r < REPAIR_IN_EDGES; r++)
+			{
+				int			best = -1;
+
+				for (int i = 0; i < k; i++)
+					if (from[i] != x && dists[i] >= 0 &&
+						(best < 0 || dists[i] < dists[best]))
+						best = i;
+				if (best < 0)
+					break;
+				dists[best] = -1;
+				add_edge(&planned, nplanned, &cap, max / 2, from[best], x);
+			}
+		}
+		omendb_pagestore_forget_codes(ps);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(in);
+	if (from)
+	{
+		pfree(from);
+		pfree(dists);
+		pfree(usable);
+	}
+	if (*nplanned > 0)
+		qsort(planned, *nplanned, sizeof(EdgePair), edge_cmp_from);
+	return planned;
+}
+
+/*
+ * The neighbours node p gets in place of its edges to doomed nodes: its
+ * other neighbours, plus the replacement edges planned for it; only if
+ * that overflows p's slots is the whole pruned down to R, as a reverse
+ * edge would be.  Returns how many were written to out[].
+ */
+static int
+repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
+				   uint32 p, const uint32 *old, int nold, uint32 *out)
+{
+	OmenGraphStore *store = &ps->store;
+	int			lo = 0;
+	int			hi = c->nplanned;
+	int			cap = nold + 1;
+	uint32	   *ids;
+	uint32		self;
+	int			n = 0;
+
+	/* the planned edges from p: a range of the array sorted by source */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (c->planned[mid].from < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (hi = lo; hi < c->nplanned && c->planned[hi].from == p; hi++)
+		cap++;
+
+	ids = palloc(sizeof(uint32) * cap);
+
+	store->forget_visited(store);
+	(void) store->visit(store, &p, 1, &self);
+	for (int i = 0; i < nold; i++)
+		if (!is_doomed(c, old[i]))
+			n += store->visit(store, &old[i], 1, ids + n);
+	for (int i = lo; i < hi; i++)
+		if (!is_doomed(c, c->planned[i].to))
+			n += store->visit(store, &c->planned[i].to, 1, ids + n);
+
+	if (n <= c->meta->max_degree)
+		memcpy(out, ids, sizeof(uint32) * n);
+	else
+		n = omendb_prune_candidates(store, pivot, p, ids, n, c->meta->alpha,
+									c->meta->graph_degree, out);
+	pfree(ids);
+	return n;
+}
+
+/*
+ * Take node's edges to doomed nodes out of its list, under its page lock,
+ * with no replacements: what a repair falls back to when inserts keep
+ * changing the list under it.
+ */
+static void
+drop_doomed_edges(Consolidation *c, uint32 node)
+{
+	Buffer		buf = lock_node_page(c->index, c->meta,
+									 omendb_node_block(c->meta, node),
+									 c->info->strategy, BUFFER_LOCK_EXCLUSIVE);
+	OffsetNumber off = omendb_node_offset(c->meta, node);
+	OmenNodeHeader hdr;
+
+	if (!BufferIsValid(buf))
+		omendb_corrupted(c->index, "Node %u lies on a new page.", node);
+	hdr = omendb_page_node(c->index, BufferGetPage(buf), c->meta, off);
+	if (has_doomed_edge(c, OmenNodeNeighbors(hdr), hdr->nneighbors))
+	{
+		OmenPageEdit edit;
+		uint32	   *nbrs;
+		int			n = 0;
+
+		omendb_edit_begin(&edit, c->index, true);
+		hdr = omendb_page_node(c->index, omendb_edit_page(&edit, buf, false),
+							   c->meta, off);
+		nbrs = OmenNodeNeighbors(hdr);
+		for (int i = 0; i < hdr->nneighbors; i++)
+			if (!is_doomed(c, nbrs[i]))
+				nbrs[n++] = nbrs[i];
+		memset(nbrs + n, 0, sizeof(uint32) * (hdr->nneighbors - n));
+		hdr->nneighbors = n;
+		omendb_edit_finish(&edit);
+		c->dropped++;
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Repair one node whose list changed between reading and writing: read,
+ * prune and write again (optimistically, as reverse edges are written),
+ * and if inserts keep winning, drop the edges.
+ */
+static void
+repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
+			uint32 node)
+{
+	uint32		old[OMENDB_MAX_NEIGHBORS];
+	uint32		new[OMENDB_MAX_NEIGHBORS];
+
+	for (int attempt = 0; attempt < 3; attempt++)
+	{
+		int			n = ps->store.neighbors(&ps->store, node, old);
+		int			nnew;
+
+		if (!has_doomed_edge(c, old, n))
+			return;
+		nnew = repaired_neighbors(c, ps, pivot, node, old, n, new);
+		if (ps->store.replace_neighbors(&ps->store, node, old, n, new, nnew))
+		{
+			c->repaired++;
+			return;
+		}
+	}
+	drop_doomed_edges(c, node);
+}
+
+/* The nodes of one page that need a repair, as read. */
+typedef struct PageRepair
+{
+	int			n;
+	OffsetNumber off[MaxOffsetNumber];
+	int			nold[MaxOffsetNumber];
+	int			nnew[MaxOffsetNumber];
+	uint32		retry[MaxOffsetNumber];
+	uint32	   *old;			/* max_degree per node */
+	uint32	   *new;
+} PageRepair;
+
+/*
+ * Repair the nodes of one page with edges to doomed nodes: read them under
+ * a share lock, compute their new lists with no lock held (a repair reads
+ * other pages), then write every list still as read in one record; lists
+ * that changed meanwhile are repaired one by one.
+ */
+static void
+repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
+			BlockNumber blkno, PageRepair *pr)
+{
+	const OmenMetaPageData *meta = c->meta;
+	int			maxdeg = meta->max_degree;
+	Buffer		buf;
+	Page		page;
+	Page		work = NULL;
+	OmenPageEdit edit;
+	int			nretry = 0;
+
+	buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
+						 BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(buf))
+		return;
+	page = BufferGetPage(buf);
+	pr->n = 0;
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		OmenNodeHeader hdr = omendb_page_node(c->index, page, meta, off);
+
+		if ((hdr->flags & OMENDB_NODE_FREE) ||
+			is_doomed(c, omendb_node_id(meta, blkno, off)) ||
+			!has_doomed_edge(c, OmenNodeNeighbors(hdr), hdr->nneighbors))
+			continue;
+		pr->off[pr->n] = off;
+		pr->nold[pr->n] = hdr->nneighbors;
+		memcpy(pr->old + pr->n * maxdeg, OmenNodeNeighbors(hdr),
+			   sizeof(uint32) * hdr->nneighbors);
+		pr->n++;
+	}
+	UnlockReleaseBuffer(buf);
+	if (pr->n == 0)
+		return;
+
+	for (int i = 0; i < pr->n; i++)
+		pr->nnew[i] = repaired_neighbors(c, ps, pivot,
+										 omendb_node_id(meta, blkno, pr->off[i]),
+										 pr->old + i * maxdeg, pr->nold[i],
+										 pr->new + i * maxdeg);
+
+	buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
+						 BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(buf))
+		omendb_corrupted(c->index, "Block %u: a node page became new.", blkno);
+	for (int i = 0; i < pr->n; i++)
+	{
+		OmenNodeHeader hdr = omendb_page_node(c->index, BufferGetPage(buf),
+											  meta, pr->off[i]);
+
+		if (hdr->nneighbors != pr->nold[i] ||
+			memcmp(OmenNodeNeighbors(hdr), pr->old + i * maxdeg,
+				   sizeof(uint32) * pr->nold[i]) != 0)
+		{
+			pr->retry[nretry++] = omendb_node_id(meta, blkno, pr->off[i]);
+			continue;
+		}
+		if (work == NULL)
+		{
+			omendb_edit_begin(&edit, c->index, true);
+			work = omendb_edit_page(&edit, buf, false);
+		}
+		hdr = omendb_page_node(c->index, work, meta, pr->off[i]);
+		memcpy(OmenNodeNeighbors(hdr), pr->new + i * maxdeg,
+			   sizeof(uint32) * pr->nnew[i]);
+		hdr->nneighbors = pr->nnew[i];
+		c->repaired++;
+	}
+	if (work != NULL)
+		omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(buf);
+
+	for (int i = 0; i < nretry; i++)
+		repair_node(c, ps, pivot, pr->retry[i]);
+}
+
+/*
+ * The entry point is never freed: if its row is deleted it stays, as a
+ * deleted node, the place every search starts from (FreshDiskANN keeps a
+ * frozen start point for the same reason).  The build chose it near the
+ * medoid, with the edges a start needs; moving the start to a neighbour
+ * was measured to lose rows that searches from the old one found.  It is
+ * repaired like a live node.
+ */
+static void
+keep_entry_point(Consolidation *c)
+{
+	OmenMetaPageData cur;
+	DoomedNode *d;
+
+	omendb_read_meta(c->index, &cur);
+	if (cur.entry_node == OMENDB_INVALID_NODE || !is_doomed(c, cur.entry_node))
+		return;
+	d = find_doomed(c, cur.entry_node);
+	c->doomed_bits[d->node / 64] &= ~(UINT64CONST(1) << (d->node % 64));
+	d->kept = true;
+}
+
+/*
+ * Free the doomed nodes, a page at a time, in one record each, and offer
+ * the pages to inserts through the free space map.
+ */
+static void
+free_doomed_nodes(Consolidation *c)
+{
+	const OmenMetaPageData *meta = c->meta;
+	int			i = 0;
+
+	while (i < c->ndoomed)
+	{
+		BlockNumber blkno = omendb_node_block(meta, c->doomed[i].node);
+		Buffer		buf;
+		Page		work;
+		OmenPageEdit edit;
+
+		OMENDB_VACUUM_DELAY_POINT();
+		buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
+							 BUFFER_LOCK_EXCLUSIVE);
+		if (!BufferIsValid(buf))
+			omendb_corrupted(c->index, "Block %u: a node page became new.", blkno);
+		omendb_edit_begin(&edit, c->index, true);
+		work = omendb_edit_page(&edit, buf, false);
+		for (; i < c->ndoomed &&
+			 omendb_node_block(meta, c->doomed[i].node) == blkno; i++)
+		{
+			OmenNodeHeader hdr;
+
+			if (c->doomed[i].kept)
+				continue;
+			hdr = omendb_page_node(c->index, work, meta,
+								   omendb_node_offset(meta, c->doomed[i].node));
+
+			/* only VACUUM changes a deleted node */
+			if (hdr->flags != OMENDB_NODE_DELETED)
+				omendb_corrupted(c->index, "Block %u: node %u changed from deleted to flags %u during VACUUM.",
+								 blkno, c->doomed[i].node, hdr->flags);
+			memset(hdr, 0, meta->node_size);
+			hdr->flags = OMENDB_NODE_FREE;
+			OmenPageGetOpaque(work)->nfree++;
+		}
+		omendb_edit_finish(&edit);
+		UnlockReleaseBuffer(buf);
+		RecordFreeIndexPage(c->index, blkno);
+	}
+}
+
+/*
+ * The page store, bounded to the nodes cleanup read: a walk over the graph
+ * keeps per-node arrays of that size, while inserts may add nodes (and
+ * edges to them) beyond it.
+ */
+typedef struct BoundedStore
+{
+	OmenPageStore ps;
+	int			(*page_neighbors) (OmenGraphStore *store, uint32 node,
+								   uint32 *out);
+	uint32		nslots;
+} BoundedStore;
+
+static int
+bounded_neighbors(OmenGraphStore *store, uint32 node, uint32 *out)
+{
+	BoundedStore *bs = (BoundedStore *) store;
+	int			n = bs->page_neighbors(store, node, out);
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		if (out[i] < bs->nslots)
+			out[kept++] = out[i];
+	return kept;
+}
+
+/*
+ * Give every live node that the repair left out of reach of the entry
+ * point an in-edge, as the build does: a repair replaces edges to deleted
+ * nodes by edges among their neighbours, which need not reach every node
+ * that the deleted ones reached.
+ */
+static void
+link_unreachable(Consolidation *c)
+{
+	BoundedStore bs;
+	OmenMetaPageData cur;
+	int			nlinked;
+	int			nfailed;
+
+	omendb_read_meta(c->index, &cur);
+	if (cur.entry_node == OMENDB_INVALID_NODE || cur.entry_node >= c->nread)
+		return;
+	omendb_pagestore_init(&bs.ps, c->index, c->meta, c->ii->quant, true);
+	bs.page_neighbors = bs.ps.store.neighbors;
+	bs.ps.store.neighbors = bounded_neighbors;
+	bs.nslots = c->nread;
+	omendb_connect_unreachable(&bs.ps.store, cur.entry_node, c->nread,
+							   c->live_graph, c->meta->build_list_size,
+							   &nlinked, &nfailed);
+	c->linked = nlinked;
+	c->unlinked = nfailed;
+}
+
+/*
+ * Keep the entry point, repair every node that links to a doomed node,
+ * then free the doomed nodes.
+ */
+static void
+consolidate(Consolidation *c, BlockNumber nblocks)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "omendb repair",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	OmenPageStore ps;
+	OmenQuery	pivot;
+	PageRepair *pr = palloc(sizeof(PageRepair));
+	Size		lists = sizeof(uint32) * c->meta->max_degree * c->meta->nodes_per_page;
+
+	pr->old = palloc(lists);
+	pr->new = palloc(lists);
+	keep_entry_point(c);
+	omendb_pagestore_init(&ps, c->index, c->meta, c->ii->quant, true);
+	omendb_query_init_code(&pivot, c->ii->quant, NULL);
+	c->planned = plan_replacement_edges(c, &ps, &pivot, nblocks,
+										max_planned_edges(c), &c->nplanned);
+	for (BlockNumber blkno = c->meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		OMENDB_VACUUM_DELAY_POINT();
+		repair_page(c, &ps, &pivot, blkno, pr);
+		omendb_pagestore_forget_codes(&ps);
+	}
+	free_doomed_nodes(c);
+	link_unreachable(c);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }
 
 IndexBulkDeleteResult *
 omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
+	Consolidation c;
+	BlockNumber nblocks;
+	bool		freed = false;
+
 	if (info->analyze_only)
 		return stats;
 	if (stats == NULL)
-	{
-		/* no bulk delete ran: just count */
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
-		scan_node_pages(info, stats, NULL, NULL);
+
+	memset(&c, 0, sizeof(c));
+	c.info = info;
+	c.index = info->index;
+	c.ii = omendb_copy_info(omendb_get_info(c.index));
+	c.meta = &c.ii->meta;
+	nblocks = RelationGetNumberOfBlocks(c.index);
+	stats->num_pages = nblocks;
+	stats->num_index_tuples = 0;
+	if (!c.meta->quant_trained)
+		return stats;
+
+	c.nslots = omendb_node_slots(c.index, c.meta);
+	c.doomed_bits = MemoryContextAllocHuge(CurrentMemoryContext,
+										   sizeof(uint64) * (c.nslots / 64 + 1));
+	memset(c.doomed_bits, 0, sizeof(uint64) * (c.nslots / 64 + 1));
+	c.live_graph = MemoryContextAllocHuge(CurrentMemoryContext,
+										  Max(c.nslots, 1));
+	memset(c.live_graph, 0, Max(c.nslots, 1));
+	c.maxdoomed = max_doomed_nodes(c.meta, c.nslots);
+	read_nodes(&c, nblocks);
+	stats->num_index_tuples = c.live;
+
+	if (c.ndoomed > 0 && wait_for_older_snapshots())
+	{
+		consolidate(&c, nblocks);
+		freed = true;
 	}
+	IndexFreeSpaceMapVacuum(c.index);
+
+	if (c.ndoomed > 0)
+		ereport(info->message_level,
+				(errmsg("index \"%s\": %s %d of %u deleted nodes",
+						RelationGetRelationName(c.index),
+						freed ? "freed" : "could not free yet", c.ndoomed,
+						c.deleted),
+				 freed ?
+				 errdetail("%u nodes got new neighbours, %u only lost edges, %d unreachable nodes were linked (%d could not be); %u slots were free before.",
+						   c.repaired, c.dropped, c.linked, c.unlinked, c.free) :
+				 errdetail("Backends with older snapshots were still running.")));
 	return stats;
 }

@@ -120,6 +120,7 @@ typedef struct BenchOptions
 	bool		churn;
 	int			churn_rounds;
 	double		delete_percent;
+	bool		vacuum_first;	/* VACUUM between DELETE and re-insert */
 	bool		build_empty;
 } BenchOptions;
 
@@ -2029,8 +2030,9 @@ timed_sql(PGconn *conn, const char *sql)
 
 /*
  * One round: delete m rows drawn at random, insert their vectors again as
- * new rows (new ids, one COPY), VACUUM.  perm holds the row numbers; its
- * first m entries after a partial Fisher-Yates shuffle are the rows drawn.
+ * new rows (new ids, one COPY), VACUUM; with --vacuum-first, VACUUM before
+ * the insert.  perm holds the row numbers; its first m entries after a
+ * partial Fisher-Yates shuffle are the rows drawn.
  */
 static void
 churn_round(PGconn *conn, StateRun *run, int m, int *perm, uint64_t *rng,
@@ -2069,14 +2071,16 @@ churn_round(PGconn *conn, StateRun *run, int m, int *perm, uint64_t *rng,
 	PQclear(res);
 	st->delete_s = now_seconds() - start;
 
+	if (run->opt->vacuum_first)
+		st->vacuum_s = timed_sql(conn, "VACUUM items");
 	for (int i = 0; i < m; i++)
 		ids[i] = renumber_row(ds, perm[i]);
 	start = now_seconds();
 	copy_vectors(conn, "items", ds->rows, m, ds->dim,
 				 run->opt->category ? ds->category : NULL, perm, ids);
 	st->insert_s = now_seconds() - start;
-
-	st->vacuum_s = timed_sql(conn, "VACUUM items");
+	if (!run->opt->vacuum_first)
+		st->vacuum_s = timed_sql(conn, "VACUUM items");
 	progress("%s: deleted %d rows in %.2f s, re-inserted them in %.1f s, "
 			 "VACUUM %.1f s", st->label, m, st->delete_s, st->insert_s,
 			 st->vacuum_s);
@@ -2314,11 +2318,15 @@ write_state_report(FILE *f, const StateRun *run)
 			opt->storage ? opt->storage : "");
 	if (opt->churn)
 		fprintf(f, "Run: %d rounds, each deleting %g%% of the rows drawn at "
-				"random (seed %llu), inserting the same vectors again as new "
-				"rows (one COPY), then VACUUM items; at the end the index "
-				"dropped and built afresh on the rows left\n",
+				"random (seed %llu), %s; at the end the index dropped and "
+				"built afresh on the rows left\n",
 				opt->churn_rounds, opt->delete_percent,
-				(unsigned long long) opt->seed);
+				(unsigned long long) opt->seed,
+				opt->vacuum_first ?
+				"then VACUUM items, then inserting the same vectors again as "
+				"new rows (one COPY)" :
+				"inserting the same vectors again as new rows (one COPY), "
+				"then VACUUM items");
 	else
 		fprintf(f, "Run: the index created on the empty table (with its "
 				"primary key), every row loaded with one COPY, then VACUUM "
@@ -2533,6 +2541,8 @@ usage(void)
 		   "                        DELETE's in NAME.csv)\n"
 		   "  --rounds K            --churn rounds (default %d)\n"
 		   "  --delete-percent X    percentage of the rows each round deletes (default %g)\n"
+		   "  --vacuum-first        VACUUM between the DELETE and the re-insert (default:\n"
+		   "                        after the re-insert)\n"
 		   "  --build-empty         CREATE INDEX on the empty table, then COPY every row,\n"
 		   "                        against COPY, then CREATE INDEX\n\n"
 		   "Output:\n"
@@ -2600,7 +2610,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		OPT_SWEEP, OPT_SESSION_SQL, OPT_REPEAT, OPT_FLOOR, OPT_THREADS,
 		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION,
 		OPT_QUERY_TABLE, OPT_LOAD_ONLY, OPT_SCALE_FIRST_ROW, OPT_CHURN,
-		OPT_ROUNDS, OPT_DELETE_PERCENT, OPT_BUILD_EMPTY
+		OPT_ROUNDS, OPT_DELETE_PERCENT, OPT_VACUUM_FIRST, OPT_BUILD_EMPTY
 	};
 	static const struct option long_options[] = {
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -2630,6 +2640,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		{"churn", no_argument, NULL, OPT_CHURN},
 		{"rounds", required_argument, NULL, OPT_ROUNDS},
 		{"delete-percent", required_argument, NULL, OPT_DELETE_PERCENT},
+		{"vacuum-first", no_argument, NULL, OPT_VACUUM_FIRST},
 		{"build-empty", no_argument, NULL, OPT_BUILD_EMPTY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -2747,6 +2758,9 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 				if (opt->delete_percent > 100)
 					die("--delete-percent: at most 100, not \"%s\"", optarg);
 				break;
+			case OPT_VACUUM_FIRST:
+				opt->vacuum_first = true;
+				break;
 			case OPT_BUILD_EMPTY:
 				opt->build_empty = true;
 				break;
@@ -2760,6 +2774,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 	}
 	if (optind < argc)
 		die("unexpected argument \"%s\"", argv[optind]);
+	if (opt->vacuum_first && !opt->churn)
+		die("--vacuum-first is for --churn");
 	if (opt->churn || opt->build_empty)
 	{
 		const char *mode = opt->churn ? "--churn" : "--build-empty";
@@ -2868,7 +2884,9 @@ default_name(const BenchOptions *opt, const Dataset *ds)
 
 	snprintf(buf, sizeof(buf), "%s-r%d-%s%s", ds->key, ds->nrows,
 			 metric_names[opt->metric],
-			 opt->no_index ? "-seqscan" : opt->churn ? "-churn" :
+			 opt->no_index ? "-seqscan" :
+			 opt->churn && opt->vacuum_first ? "-churn-vacuum-first" :
+			 opt->churn ? "-churn" :
 			 opt->build_empty ? "-build-empty" : "");
 	return xstrdup(buf);
 }

@@ -194,6 +194,25 @@ ok(-s "$out/churn.md", 'the table is written beside the CSV');
 like($stdout, qr/^\| round 2 \/ fresh build \| \| [0-9.]+x \| [0-9.]+x \|/m,
 	'the printed table ends with the last round against the fresh build');
 
+# --vacuum-first: VACUUM between the DELETE and the re-insert.
+$ok = IPC::Run::run(
+	[
+		$bench, @common,
+		'--name' => 'churn-vf', '--churn', '--rounds' => '1', '--vacuum-first',
+		'--sweep' => ''
+	],
+	'>' => \$stdout,
+	'2>' => \$stderr);
+ok($ok, 'a churn run with VACUUM before the re-insert runs to the end')
+  or diag($stderr);
+my @vf = read_csv("$out/churn-vf.csv");
+is_deeply([ map { $_->{state} } @vf ], [ 'build', 'round 1', 'fresh build' ],
+	'one round between the builds');
+positive_ok($vf[1]{vacuum_s}, 'its VACUUM is timed');
+positive_ok($vf[1]{insert_s}, 'its re-insert is timed');
+like($stdout, qr/^Run: .*then VACUUM items, then inserting/m,
+	'the table says the VACUUM came before the re-insert');
+
 # --build-empty, with a tiny first row: the index created on the empty
 # table and loaded by COPY, against a build after the COPY.
 $ok = IPC::Run::run(

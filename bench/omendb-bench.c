@@ -14,6 +14,12 @@
  * (60,000 x 784 training images as rows, test images as queries) or
  * deterministic synthetic Gaussian clusters.
  *
+ * Two other runs follow the index as the table changes under it instead
+ * of sweeping one build: --churn (rounds of deleting a share of the rows,
+ * re-inserting the same vectors as new rows and VACUUM) and --build-empty
+ * (the index created on the empty table, the rows loaded after), each
+ * measured against a fresh build on the same final rows.
+ *
  *-------------------------------------------------------------------------
  */
 #include <arpa/inet.h>
@@ -47,6 +53,14 @@
 #define DEFAULT_FLOOR_LOOKUPS 5000
 #define FLOOR_MIN_PASSES	5
 #define DEFAULT_SEED		42
+
+/* --churn and --build-empty */
+#define DEFAULT_CHURN_ROUNDS	10
+#define DEFAULT_DELETE_PERCENT	20.0
+#define DEFAULT_STATE_QUERIES	300
+#define DEFAULT_STATE_REPEAT	3
+#define DEFAULT_STATE_SWEEP \
+	"|SET omendb.search_list_size=80|SET omendb.search_list_size=160"
 
 /* Synthetic data: this many cluster centres, points spread around them. */
 #define SYNTH_CLUSTERS		100
@@ -100,6 +114,14 @@ typedef struct BenchOptions
 	int			repeat;
 	int			floor_lookups;
 	uint64_t	seed;
+	bool		queries_given;
+	bool		repeat_given;
+	double		scale_first_row;	/* 0: rows as loaded */
+	bool		churn;
+	int			churn_rounds;
+	double		delete_percent;
+	bool		vacuum_first;	/* VACUUM between DELETE and re-insert */
+	bool		build_empty;
 } BenchOptions;
 
 typedef struct Dataset
@@ -111,6 +133,16 @@ typedef struct Dataset
 	int		   *category;		/* nrows labels, or NULL */
 	int			nqueries;
 	float	   *queries;		/* nqueries x dim */
+
+	/*
+	 * Row r has id r + 1 until --churn deletes it and inserts its vector
+	 * again under a new id: then row_id[r] is its id, and id_row[id] the
+	 * row of an id in the table (-1 for one deleted).  NULL: r + 1.
+	 */
+	int32_t    *row_id;
+	int		   *id_row;
+	int32_t		id_cap;			/* entries of id_row */
+	int32_t		next_id;
 } Dataset;
 
 /* Exact neighbours: ids (1-based) and distances, k per query, nearest first. */
@@ -150,6 +182,7 @@ typedef struct SettingResult
 	char	   *setting;
 	PassResult	pass;
 	double		index_ms;
+	double		index_cpu_ms;	/* the same of the backend's CPU time, or NAN */
 	double		floor_qps;		/* median of the floor passes beside it */
 } SettingResult;
 
@@ -229,6 +262,19 @@ parse_positive_int(const char *s, const char *what)
 	return (int) v;
 }
 
+static double
+parse_positive_double(const char *s, const char *what)
+{
+	char	   *end;
+	double		v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v > 0) || isinf(v))
+		die("invalid %s: \"%s\"", what, s);
+	return v;
+}
+
 static int
 compare_doubles(const void *a, const void *b)
 {
@@ -256,6 +302,62 @@ ensure_dir(const char *path)
 {
 	if (mkdir(path, 0777) != 0 && errno != EEXIST)
 		die("could not create directory \"%s\": %s", path, strerror(errno));
+}
+
+/* The id row r of the data has in the table. */
+static int32_t
+row_to_id(const Dataset *ds, int r)
+{
+	return ds->row_id ? ds->row_id[r] : r + 1;
+}
+
+/* The row of the data an id of the table holds, or -1 if none. */
+static int
+id_to_row(const Dataset *ds, int32_t id)
+{
+	if (ds->row_id == NULL)
+		return id >= 1 && id <= ds->nrows ? id - 1 : -1;
+	return id >= 1 && id < ds->id_cap ? ds->id_row[id] : -1;
+}
+
+/* Row r is deleted and inserted again: give it the next id. */
+static int32_t
+renumber_row(Dataset *ds, int r)
+{
+	int32_t		id;
+
+	if (ds->row_id == NULL)
+	{
+		ds->id_cap = ds->nrows + 1;
+		ds->row_id = xmalloc((size_t) ds->nrows * sizeof(int32_t));
+		ds->id_row = xmalloc((size_t) ds->id_cap * sizeof(int));
+		ds->id_row[0] = -1;
+		for (int i = 0; i < ds->nrows; i++)
+		{
+			ds->row_id[i] = i + 1;
+			ds->id_row[i + 1] = i;
+		}
+		ds->next_id = ds->nrows + 1;
+	}
+	if (ds->next_id == INT32_MAX)
+		die("out of ids");
+	id = ds->next_id++;
+	if (id >= ds->id_cap)
+	{
+		int32_t		cap = ds->id_cap < INT32_MAX / 2 ? ds->id_cap * 2 : INT32_MAX;
+		int		   *grown = realloc(ds->id_row, (size_t) cap * sizeof(int));
+
+		if (grown == NULL)
+			die("out of memory");
+		for (int32_t i = ds->id_cap; i < cap; i++)
+			grown[i] = -1;
+		ds->id_row = grown;
+		ds->id_cap = cap;
+	}
+	ds->id_row[ds->row_id[r]] = -1;
+	ds->id_row[id] = r;
+	ds->row_id[r] = id;
+	return id;
 }
 
 /* ---------------------------------------------------------------- */
@@ -519,6 +621,24 @@ generate_synthetic(const BenchOptions *opt, Dataset *ds)
 		ds->queries = queries;
 		ds->dim = opt->synthetic_dim;
 	}
+}
+
+/*
+ * --scale-first-row: row 1 (the first a load inserts, whose vector trains
+ * the quantizer of an index built empty) multiplied by a factor.  The data
+ * key changes with it, so the exact neighbours are cached apart.
+ */
+static void
+scale_first_row(const BenchOptions *opt, Dataset *ds)
+{
+	size_t		len = strlen(ds->key);
+
+	if (opt->scale_first_row == 0)
+		return;
+	for (int j = 0; j < ds->dim; j++)
+		ds->rows[j] = (float) (ds->rows[j] * opt->scale_first_row);
+	snprintf(ds->key + len, sizeof(ds->key) - len, "-first%g",
+			 opt->scale_first_row);
 }
 
 /* ---------------------------------------------------------------- */
@@ -925,11 +1045,13 @@ copy_send(PGconn *conn, const char *buf, size_t len)
 /*
  * Stream n vectors into table (id, embedding[, category]) as COPY binary:
  * header, tuples, trailer.  Vector r gets id r + 1; category, if not NULL,
- * holds the third column.
+ * holds the third column.  With which, the i-th tuple is vector which[i]
+ * instead, and with ids, its id is ids[i].
  */
 static void
 copy_vectors(PGconn *conn, const char *table, const float *vectors, int n,
-			 int dim, const int *category)
+			 int dim, const int *category, const int *which,
+			 const int32_t *ids)
 {
 	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 	int			vlen = vector_wire_size(dim);
@@ -947,13 +1069,14 @@ copy_vectors(PGconn *conn, const char *table, const float *vectors, int n,
 	PQclear(res);
 	copy_send(conn, header, sizeof(header));
 
-	for (int r = 0; r < n; r++)
+	for (int i = 0; i < n; i++)
 	{
 		char	   *p = buf + used;
+		int			r = which ? which[i] : i;
 
 		put_be16(p, category ? 3 : 2);
 		put_be32(p + 2, 4);
-		put_be32(p + 6, r + 1);
+		put_be32(p + 6, ids ? ids[i] : r + 1);
 		put_be32(p + 10, vlen);
 		encode_vector(p + 14, vectors + (size_t) r * dim, dim);
 		if (category)
@@ -1048,10 +1171,30 @@ table_matches(PGconn *conn, const Dataset *ds, bool with_category,
 	return ok;
 }
 
+/* A new, empty table items, with its primary key or without. */
+static void
+create_items(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
+			 bool primary_key)
+{
+	char		sql[256];
+
+	exec_sql(conn, "DROP TABLE IF EXISTS items");
+	snprintf(sql, sizeof(sql),
+			 "CREATE TABLE items (id int%s, embedding vector(%d)%s)",
+			 primary_key ? " PRIMARY KEY" : "", ds->dim,
+			 opt->category ? ", category int" : "");
+	exec_sql(conn, sql);
+	if (opt->storage)
+	{
+		snprintf(sql, sizeof(sql),
+				 "ALTER TABLE items ALTER COLUMN embedding SET STORAGE %s", opt->storage);
+		exec_sql(conn, sql);
+	}
+}
+
 static void
 load_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 {
-	char		sql[256];
 	double		start;
 
 	if (opt->reuse_table && table_matches(conn, ds, opt->category, opt->storage))
@@ -1062,19 +1205,9 @@ load_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 
 	progress("load: %d rows x %d dims via COPY binary...", ds->nrows, ds->dim);
 	start = now_seconds();
-	exec_sql(conn, "DROP TABLE IF EXISTS items");
-	snprintf(sql, sizeof(sql),
-			 "CREATE TABLE items (id int, embedding vector(%d)%s)",
-			 ds->dim, opt->category ? ", category int" : "");
-	exec_sql(conn, sql);
-	if (opt->storage)
-	{
-		snprintf(sql, sizeof(sql),
-				 "ALTER TABLE items ALTER COLUMN embedding SET STORAGE %s", opt->storage);
-		exec_sql(conn, sql);
-	}
+	create_items(conn, opt, ds, false);
 	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
-				 opt->category ? ds->category : NULL);
+				 opt->category ? ds->category : NULL, NULL, NULL);
 	/* The key is built after loading: faster than maintaining it per row. */
 	exec_sql(conn, "ALTER TABLE items ADD PRIMARY KEY (id)");
 	exec_sql(conn, "VACUUM (ANALYZE) items");
@@ -1106,7 +1239,8 @@ load_query_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 				 table, opt->storage);
 		exec_sql(conn, sql);
 	}
-	copy_vectors(conn, table, ds->queries, ds->nqueries, ds->dim, NULL);
+	copy_vectors(conn, table, ds->queries, ds->nqueries, ds->dim, NULL, NULL,
+				 NULL);
 	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD PRIMARY KEY (id)", table);
 	exec_sql(conn, sql);
 	snprintf(sql, sizeof(sql), "VACUUM (ANALYZE) %s", table);
@@ -1295,8 +1429,8 @@ summarize_latencies(double *lat_ms, int n, double elapsed, PassResult *pr)
  * parameter, executor start-up) can be subtracted from search latency.
  */
 static void
-run_floor_pass(PGconn *conn, const QueryParams *qp, const Truth *truth,
-			   int lookups, PassResult *pr)
+run_floor_pass(PGconn *conn, const Dataset *ds, const QueryParams *qp,
+			   const Truth *truth, int lookups, PassResult *pr)
 {
 	double	   *lat = xmalloc(lookups * sizeof(double));
 	int			formats[2] = {1, 1};
@@ -1312,7 +1446,7 @@ run_floor_pass(PGconn *conn, const QueryParams *qp, const Truth *truth,
 		PGresult   *res;
 
 		/* Look up the query's true nearest row: an id known to exist. */
-		put_be32(idbuf, truth->ids[(size_t) q * truth->k]);
+		put_be32(idbuf, row_to_id(ds, truth->ids[(size_t) q * truth->k] - 1));
 		values[0] = qp->buf + (size_t) q * qp->len;
 		values[1] = idbuf;
 		res = PQexecPrepared(conn, "floor", 2, values, lengths, formats, 1);
@@ -1360,6 +1494,7 @@ run_search_pass(PGconn *conn, const QueryParams *qp, int k,
 /*
  * Mean over queries of |result & truth| / k.  A returned row that is not
  * in the truth list but ties the k-th true distance counts as a hit.
+ * Truth holds row numbers (row + 1); results, ids of the table.
  */
 static double
 compute_recall(const Dataset *ds, Metric metric, const Truth *truth,
@@ -1377,14 +1512,14 @@ compute_recall(const Dataset *ds, Metric metric, const Truth *truth,
 
 		for (int i = 0; i < result_counts[q]; i++)
 		{
-			int32_t		id = result_ids[(size_t) q * k + i];
+			int			r = id_to_row(ds, result_ids[(size_t) q * k + i]);
 			bool		hit = false;
 
-			for (int j = 0; j < k && !hit; j++)
-				hit = tids[j] == id;
-			if (!hit && id >= 1 && id <= ds->nrows)
+			for (int j = 0; j < k && !hit && r >= 0; j++)
+				hit = tids[j] == r + 1;
+			if (!hit && r >= 0)
 			{
-				const float *row = ds->rows + (size_t) (id - 1) * ds->dim;
+				const float *row = ds->rows + (size_t) r * ds->dim;
 				double		d = metric_distance(metric, query,
 												vector_norm(query, ds->dim),
 												row,
@@ -1449,8 +1584,8 @@ median_pass(PassResult *passes, int n)
 }
 
 static PassResult
-measure_floor(PGconn *conn, const BenchOptions *opt, const QueryParams *qp,
-			  const Truth *truth, Oid vector_oid)
+measure_floor(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
+			  const QueryParams *qp, const Truth *truth, Oid vector_oid)
 {
 	Oid			types[2] = {vector_oid, INT4OID};
 	/* Passes are cheap, and the floor is subtracted from every setting. */
@@ -1462,14 +1597,41 @@ measure_floor(PGconn *conn, const BenchOptions *opt, const QueryParams *qp,
 	prepare_statement(conn, "floor",
 					  "SELECT id FROM items WHERE id = $2 AND $1::vector IS NOT NULL",
 					  2, types);
-	run_floor_pass(conn, qp, truth, opt->floor_lookups, &warmup);
+	run_floor_pass(conn, ds, qp, truth, opt->floor_lookups, &warmup);
 	for (int i = 0; i < npasses; i++)
-		run_floor_pass(conn, qp, truth, opt->floor_lookups, &passes[i]);
+		run_floor_pass(conn, ds, qp, truth, opt->floor_lookups, &passes[i]);
 	result = median_pass(passes, npasses);
 	free(passes);
 	progress("floor: %.0f QPS, p50 %.3f ms (primary-key lookup, same parameter)",
 			 result.qps, result.p50);
 	return result;
+}
+
+/*
+ * Milliseconds the backend has run on a CPU (the first field of Linux's
+ * /proc/self/schedstat, read with pg_read_file: superuser or
+ * pg_read_server_files), or -1 if it cannot be read.  On a machine shared
+ * with other work, the wall clock also counts the waits for a core.
+ */
+static double
+backend_cpu_ms(PGconn *conn)
+{
+	static bool unavailable = false;
+	PGresult   *res;
+	double		ms = -1;
+
+	if (unavailable)
+		return -1;
+	res = PQexec(conn, "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		ms = strtod(PQgetvalue(res, 0, 0), NULL) / 1e6;
+	else
+	{
+		progress("backend CPU time not measured: %s", PQerrorMessage(conn));
+		unavailable = true;
+	}
+	PQclear(res);
+	return ms;
 }
 
 /*
@@ -1492,6 +1654,8 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	PassResult *passes = xmalloc(opt->repeat * sizeof(PassResult));
 	PassResult *floors = xmalloc(opt->repeat * sizeof(PassResult));
 	double	   *index_ms = xmalloc(opt->repeat * sizeof(double));
+	double	   *cpu_ms = xmalloc(opt->repeat * sizeof(double));
+	bool		cpu = true;
 
 	/* Settings do not accumulate: each starts from the session defaults. */
 	exec_sql(conn, "RESET ALL");
@@ -1510,16 +1674,26 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	run_search_pass(conn, qp, k, ids, counts, lat);
 	for (int i = 0; i < opt->repeat; i++)
 	{
-		double		elapsed;
+		double		elapsed,
+					c0,
+					c1,
+					c2;
 
-		run_floor_pass(conn, qp, truth, opt->floor_lookups, &floors[i]);
+		c0 = backend_cpu_ms(conn);
+		run_floor_pass(conn, ds, qp, truth, opt->floor_lookups, &floors[i]);
+		c1 = backend_cpu_ms(conn);
 		elapsed = run_search_pass(conn, qp, k, ids, counts, lat);
+		c2 = backend_cpu_ms(conn);
 		passes[i].recall = compute_recall(ds, opt->metric, truth, ids, counts);
 		summarize_latencies(lat, ds->nqueries, elapsed, &passes[i]);
 		index_ms[i] = 1000.0 / passes[i].qps - 1000.0 / floors[i].qps;
+		cpu = cpu && c0 >= 0 && c2 >= 0;
+		cpu_ms[i] = (c2 - c1) / ds->nqueries - (c1 - c0) / opt->floor_lookups;
 	}
 	qsort(index_ms, opt->repeat, sizeof(double), compare_doubles);
 	out->index_ms = index_ms[opt->repeat / 2];
+	qsort(cpu_ms, opt->repeat, sizeof(double), compare_doubles);
+	out->index_cpu_ms = cpu ? cpu_ms[opt->repeat / 2] : NAN;
 	out->floor_qps = median_pass(floors, opt->repeat).qps;
 	out->pass = median_pass(passes, opt->repeat);
 	free(ids);
@@ -1528,6 +1702,7 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	free(passes);
 	free(floors);
 	free(index_ms);
+	free(cpu_ms);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1751,6 +1926,567 @@ print_results(const BenchOptions *opt, const Dataset *ds,
 }
 
 /* ---------------------------------------------------------------- */
+/* Churn and built-empty runs										 */
+/* ---------------------------------------------------------------- */
+
+/*
+ * One state of the index in a --churn or --build-empty run: its size over
+ * the live rows, every search setting measured on it, and the times of
+ * what made it (NAN where nothing did).
+ */
+typedef struct IndexState
+{
+	char		label[64];
+	long long	live_rows;
+	long long	index_bytes;
+	double		build_s;
+	double		delete_s;
+	double		insert_s;
+	double		vacuum_s;
+	SettingResult *results;		/* one per setting */
+} IndexState;
+
+/* A whole run: what it measured, and what the report says of it. */
+typedef struct StateRun
+{
+	const BenchOptions *opt;
+	Dataset    *ds;
+	const Truth *truth;
+	const QueryParams *qp;
+	Oid			vector_oid;
+	char	  **settings;
+	int			nsettings;
+	IndexState *states;
+	int			nstates;
+	PassResult	floor_pass;
+	const char *command;
+	char	   *server;
+	char		load_before[64];
+	char		load_after[64];
+} StateRun;
+
+static IndexState *
+new_state(StateRun *run, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static IndexState *
+new_state(StateRun *run, const char *fmt,...)
+{
+	IndexState *st = &run->states[run->nstates++];
+	va_list		ap;
+
+	memset(st, 0, sizeof(*st));
+	va_start(ap, fmt);
+	vsnprintf(st->label, sizeof(st->label), fmt, ap);
+	va_end(ap);
+	st->build_s = st->delete_s = st->insert_s = st->vacuum_s = NAN;
+	return st;
+}
+
+/* The index's size over the live rows, and every setting of the sweep. */
+static void
+measure_state(PGconn *conn, StateRun *run, IndexState *st)
+{
+	char		sql[256];
+
+	st->live_rows = query_int(conn, "SELECT count(*) FROM items");
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(sum(pg_relation_size(indexrelid)), 0) %s",
+			 secondary_indexes_sql);
+	st->index_bytes = query_int(conn, sql);
+	progress("%s: %lld live rows, index %lld bytes (%.1f per live row)",
+			 st->label, st->live_rows, st->index_bytes,
+			 st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
+	st->results = xmalloc(run->nsettings * sizeof(SettingResult));
+	for (int i = 0; i < run->nsettings; i++)
+	{
+		SettingResult *r = &st->results[i];
+
+		r->setting = run->settings[i];
+		measure_setting(conn, run->opt, run->ds, run->truth, run->qp,
+						run->vector_oid, r->setting, r);
+		progress("  %s: recall %.4f, index %.3f ms, CPU %.3f ms (%.1f QPS, floor %.0f QPS)",
+				 r->setting[0] ? r->setting : "(default settings)",
+				 r->pass.recall, r->index_ms, r->index_cpu_ms, r->pass.qps,
+				 r->floor_qps);
+	}
+}
+
+/* Only the run's own VACUUMs: no autovacuum worker between them. */
+static void
+no_autovacuum(PGconn *conn)
+{
+	exec_sql(conn, "ALTER TABLE items SET (autovacuum_enabled = off, "
+			 "toast.autovacuum_enabled = off)");
+}
+
+static double
+timed_sql(PGconn *conn, const char *sql)
+{
+	double		start = now_seconds();
+
+	exec_sql(conn, sql);
+	return now_seconds() - start;
+}
+
+/*
+ * One round: delete m rows drawn at random, insert their vectors again as
+ * new rows (new ids, one COPY), VACUUM; with --vacuum-first, VACUUM before
+ * the insert.  perm holds the row numbers; its first m entries after a
+ * partial Fisher-Yates shuffle are the rows drawn.
+ */
+static void
+churn_round(PGconn *conn, StateRun *run, int m, int *perm, uint64_t *rng,
+			IndexState *st)
+{
+	Dataset    *ds = run->ds;
+	int			n = ds->nrows;
+	int32_t    *ids = xmalloc((size_t) m * sizeof(int32_t));
+	char	   *list = xmalloc((size_t) m * 12 + 3);
+	char	   *p = list;
+	const char *values[1];
+	PGresult   *res;
+	double		start;
+
+	for (int i = 0; i < m; i++)
+	{
+		int			j = i + (int) (rng_next(rng) % (uint64_t) (n - i));
+		int			t = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+
+	*p++ = '{';
+	for (int i = 0; i < m; i++)
+		p += sprintf(p, "%s%d", i ? "," : "", row_to_id(ds, perm[i]));
+	strcpy(p, "}");
+	values[0] = list;
+	start = now_seconds();
+	res = PQexecParams(conn, "DELETE FROM items WHERE id = ANY ($1::int[])",
+					   1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		die("DELETE failed: %s", PQerrorMessage(conn));
+	if (atoi(PQcmdTuples(res)) != m)
+		die("DELETE deleted %s rows, not %d", PQcmdTuples(res), m);
+	PQclear(res);
+	st->delete_s = now_seconds() - start;
+
+	if (run->opt->vacuum_first)
+		st->vacuum_s = timed_sql(conn, "VACUUM items");
+	for (int i = 0; i < m; i++)
+		ids[i] = renumber_row(ds, perm[i]);
+	start = now_seconds();
+	copy_vectors(conn, "items", ds->rows, m, ds->dim,
+				 run->opt->category ? ds->category : NULL, perm, ids);
+	st->insert_s = now_seconds() - start;
+	if (!run->opt->vacuum_first)
+		st->vacuum_s = timed_sql(conn, "VACUUM items");
+	progress("%s: deleted %d rows in %.2f s, re-inserted them in %.1f s, "
+			 "VACUUM %.1f s", st->label, m, st->delete_s, st->insert_s,
+			 st->vacuum_s);
+	free(ids);
+	free(list);
+}
+
+/*
+ * --churn: build, then rounds of delete / re-insert / VACUUM, each measured;
+ * at the end a fresh build on the rows the rounds left.
+ */
+static void
+run_churn(PGconn *conn, StateRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	Dataset    *ds = run->ds;
+	int			n = ds->nrows;
+	int			m = (int) llround(n * opt->delete_percent / 100.0);
+	int		   *perm = xmalloc((size_t) n * sizeof(int));
+	uint64_t	rng = opt->seed ^ 0x636875726eULL;	/* "churn" */
+	long long	bytes;
+	IndexState *st;
+
+	if (m < 1 || m > n)
+		die("--delete-percent %g of %d rows deletes %d", opt->delete_percent,
+			n, m);
+	for (int i = 0; i < n; i++)
+		perm[i] = i;
+
+	load_table(conn, opt, ds);
+	no_autovacuum(conn);
+	run->floor_pass = measure_floor(conn, opt, ds, run->qp, run->truth,
+									run->vector_oid);
+
+	st = new_state(run, "build");
+	st->build_s = build_index(conn, opt->conninfo, opt->index_sql, &bytes);
+	measure_state(conn, run, st);
+	for (int round = 1; round <= opt->churn_rounds; round++)
+	{
+		st = new_state(run, "round %d", round);
+		churn_round(conn, run, m, perm, &rng, st);
+		measure_state(conn, run, st);
+	}
+	st = new_state(run, "fresh build");
+	st->build_s = build_index(conn, opt->conninfo, opt->index_sql, &bytes);
+	measure_state(conn, run, st);
+	free(perm);
+}
+
+/*
+ * --build-empty: the index created on the empty table, then every row
+ * loaded with COPY; against the table loaded the same way without the
+ * index and the index built after.
+ */
+static void
+run_build_empty(PGconn *conn, StateRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	Dataset    *ds = run->ds;
+	long long	bytes;
+	IndexState *st;
+	double		start;
+
+	st = new_state(run, "built empty");
+	create_items(conn, opt, ds, true);
+	no_autovacuum(conn);
+	st->build_s = build_index(conn, opt->conninfo, opt->index_sql, &bytes);
+	progress("load: %d rows x %d dims via COPY binary into the indexed table...",
+			 ds->nrows, ds->dim);
+	start = now_seconds();
+	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
+				 opt->category ? ds->category : NULL, NULL, NULL);
+	st->insert_s = now_seconds() - start;
+	st->vacuum_s = timed_sql(conn, "VACUUM (ANALYZE) items");
+	progress("load: COPY %.1f s, VACUUM (ANALYZE) %.1f s", st->insert_s,
+			 st->vacuum_s);
+	run->floor_pass = measure_floor(conn, opt, ds, run->qp, run->truth,
+									run->vector_oid);
+	measure_state(conn, run, st);
+
+	st = new_state(run, "built after COPY");
+	drop_secondary_indexes(conn);
+	exec_sql(conn, "TRUNCATE items");
+	progress("load: the same rows again into the table without the index...");
+	start = now_seconds();
+	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
+				 opt->category ? ds->category : NULL, NULL, NULL);
+	st->insert_s = now_seconds() - start;
+	st->vacuum_s = timed_sql(conn, "VACUUM (ANALYZE) items");
+	progress("load: COPY %.1f s, VACUUM (ANALYZE) %.1f s", st->insert_s,
+			 st->vacuum_s);
+	st->build_s = build_index(conn, opt->conninfo, opt->index_sql, &bytes);
+	measure_state(conn, run, st);
+}
+
+/* "2 cores (model), 24 GB" */
+static void
+describe_machine(char *buf, size_t len)
+{
+	char		line[512],
+				model[256] = "unknown CPU";
+	long long	mem_kb = 0;
+	FILE	   *f;
+
+	if ((f = fopen("/proc/cpuinfo", "r")) != NULL)
+	{
+		while (fgets(line, sizeof(line), f))
+		{
+			char	   *colon = strchr(line, ':');
+
+			if (strncmp(line, "model name", 10) == 0 && colon)
+			{
+				snprintf(model, sizeof(model), "%s", colon + 2);
+				model[strcspn(model, "\n")] = '\0';
+				break;
+			}
+		}
+		fclose(f);
+	}
+	if ((f = fopen("/proc/meminfo", "r")) != NULL)
+	{
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "MemTotal: %lld kB", &mem_kb) == 1)
+				break;
+		fclose(f);
+	}
+	snprintf(buf, len, "%ld cores (%s), %.0f GB", sysconf(_SC_NPROCESSORS_ONLN),
+			 model, mem_kb / 1048576.0);
+}
+
+/* The three load averages of /proc/loadavg. */
+static void
+read_loadavg(char *buf, size_t len)
+{
+	FILE	   *f = fopen("/proc/loadavg", "r");
+	double		a = 0,
+				b = 0,
+				c = 0;
+
+	if (f == NULL || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
+		snprintf(buf, len, "unknown");
+	else
+		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+	if (f)
+		fclose(f);
+}
+
+/* The value of "SET name=value": the column label of a setting. */
+static char *
+setting_label(const char *setting)
+{
+	const char *eq = strrchr(setting, '=');
+
+	if (!setting[0])
+		return xstrdup("default");
+	if (strncasecmp(setting, "SET ", 4) == 0 && eq && strchr(setting, ';') == NULL)
+	{
+		while (eq[1] == ' ')
+			eq++;
+		return xstrdup(eq + 1);
+	}
+	return short_label(setting);
+}
+
+typedef enum Figure
+{
+	FIG_RECALL,
+	FIG_INDEX_MS,
+	FIG_CPU_MS
+} Figure;
+
+/*
+ * Print " / "-joined cells of a figure of every setting; with ref, recall
+ * as the difference and times as the ratio to ref's.
+ */
+static void
+print_setting_cells(FILE *f, const StateRun *run, const IndexState *st,
+					const IndexState *ref, Figure fig)
+{
+	fputs(" |", f);
+	for (int i = 0; i < run->nsettings; i++)
+	{
+		const SettingResult *r = &st->results[i];
+		const SettingResult *b = ref ? &ref->results[i] : NULL;
+		double		v = fig == FIG_RECALL ? r->pass.recall :
+			fig == FIG_INDEX_MS ? r->index_ms : r->index_cpu_ms;
+		double		bv = !b ? 0 : fig == FIG_RECALL ? b->pass.recall :
+			fig == FIG_INDEX_MS ? b->index_ms : b->index_cpu_ms;
+
+		fputs(i ? " / " : " ", f);
+		if (isnan(v) || (b && isnan(bv)))
+			fputs("-", f);
+		else if (fig == FIG_RECALL)
+			fprintf(f, b ? "%+.4f" : "%.4f", b ? v - bv : v);
+		else if (b)
+			fprintf(f, "%.2fx", v / bv);
+		else
+			fprintf(f, "%.3f", v);
+	}
+}
+
+static void
+print_seconds_cell(FILE *f, double s, const char *format)
+{
+	fputs(" | ", f);
+	if (!isnan(s))
+		fprintf(f, format, s);
+}
+
+/* The markdown report: what was run, one line per state, the ratios. */
+static void
+write_state_report(FILE *f, const StateRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	const Dataset *ds = run->ds;
+	const IndexState *last = &run->states[run->nstates - 2];
+	const IndexState *fresh = &run->states[run->nstates - 1];
+	char		machine[512];
+	char	   *labels = xmalloc(64 * (run->nsettings + 1));
+
+	labels[0] = '\0';
+	for (int i = 0; i < run->nsettings; i++)
+	{
+		char	   *l = setting_label(run->settings[i]);
+
+		snprintf(labels + strlen(labels), 64, "%s%s", i ? " / " : "", l);
+		free(l);
+	}
+	describe_machine(machine, sizeof(machine));
+
+	fprintf(f, "Command: %s\n", run->command);
+	fprintf(f, "Data: %s, %d rows x %d dims, metric %s, %d queries, k=%d%s%s\n",
+			ds->key, ds->nrows, ds->dim, metric_names[opt->metric],
+			ds->nqueries, opt->k, opt->storage ? ", storage " : "",
+			opt->storage ? opt->storage : "");
+	if (opt->churn)
+		fprintf(f, "Run: %d rounds, each deleting %g%% of the rows drawn at "
+				"random (seed %llu), %s; at the end the index dropped and "
+				"built afresh on the rows left\n",
+				opt->churn_rounds, opt->delete_percent,
+				(unsigned long long) opt->seed,
+				opt->vacuum_first ?
+				"then VACUUM items, then inserting the same vectors again as "
+				"new rows (one COPY)" :
+				"inserting the same vectors again as new rows (one COPY), "
+				"then VACUUM items");
+	else
+		fprintf(f, "Run: the index created on the empty table (with its "
+				"primary key), every row loaded with one COPY, then VACUUM "
+				"(ANALYZE); against the table truncated, loaded the same way "
+				"without the index, and the index built after\n");
+	fprintf(f, "Index: %s\n", opt->index_sql);
+	fprintf(f, "Machine: %s; load average %s before the run, %s after\n",
+			machine, run->load_before, run->load_after);
+	fprintf(f, "Server: %s, one client; before each setting: RESET ALL%s%s\n",
+			run->server, opt->session_sql ? "; " : "",
+			opt->session_sql ? opt->session_sql : "");
+	fprintf(f, "Settings (recall and index ms columns): ");
+	for (int i = 0; i < run->nsettings; i++)
+	{
+		char	   *l = setting_label(run->settings[i]);
+
+		fprintf(f, "%s%s = %s", i ? "; " : "", l,
+				run->settings[i][0] ? run->settings[i] : "no SET");
+		free(l);
+	}
+	fprintf(f, "\n\n");
+
+	fprintf(f, "| state | live rows | index MB | B/live row | recall@%d (%s) "
+			"| index ms (%s) | CPU ms (%s) | build s | %s s | VACUUM s |\n",
+			opt->k, labels, labels, labels, opt->churn ? "re-insert" : "COPY");
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int s = 0; s < run->nstates; s++)
+	{
+		const IndexState *st = &run->states[s];
+
+		fprintf(f, "| %s | %lld | %.1f | %.1f", st->label, st->live_rows,
+				st->index_bytes / 1e6,
+				st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
+		print_setting_cells(f, run, st, NULL, FIG_RECALL);
+		print_setting_cells(f, run, st, NULL, FIG_INDEX_MS);
+		print_setting_cells(f, run, st, NULL, FIG_CPU_MS);
+		print_seconds_cell(f, st->build_s, "%.1f");
+		print_seconds_cell(f, st->insert_s, "%.1f");
+		print_seconds_cell(f, st->vacuum_s, "%.1f");
+		fprintf(f, " |\n");
+	}
+	fprintf(f, "| %s / %s | | %.2fx | %.2fx", last->label, fresh->label,
+			(double) last->index_bytes / fresh->index_bytes,
+			((double) last->index_bytes / last->live_rows) /
+			((double) fresh->index_bytes / fresh->live_rows));
+	print_setting_cells(f, run, last, fresh, FIG_RECALL);
+	print_setting_cells(f, run, last, fresh, FIG_INDEX_MS);
+	print_setting_cells(f, run, last, fresh, FIG_CPU_MS);
+	if (opt->churn)
+		fprintf(f, " | | | |\n");
+	else
+		fprintf(f, " | | %.2fx of COPY + build | |\n",
+				last->insert_s / (fresh->insert_s + fresh->build_s));
+
+	fprintf(f, "\nindex ms: the time per query beyond the client path, the "
+			"median over %d timed passes of %d queries of 1/QPS less 1/QPS "
+			"of a primary-key lookup pass run just before each.  CPU ms: "
+			"the same of the backend's CPU time (Linux schedstat), which "
+			"leaves out waits for a core on a loaded machine.  The last "
+			"line: sizes and times as ratios, recall as the difference.\n",
+			opt->repeat, ds->nqueries);
+	free(labels);
+}
+
+static void
+write_state_csv(const char *path, const StateRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	const Dataset *ds = run->ds;
+	FILE	   *f = fopen(path, "w");
+
+	if (f == NULL)
+		die("could not create \"%s\": %s", path, strerror(errno));
+	fprintf(f, "dataset,rows,dim,metric,queries,k,state,live_rows,index_bytes,"
+			"bytes_per_live_row,setting,recall,qps,p50,p99,index_ms,index_cpu_ms,"
+			"floor_qps,build_s,delete_s,insert_s,vacuum_s\n");
+	for (int s = 0; s < run->nstates; s++)
+	{
+		const IndexState *st = &run->states[s];
+		const double secs[4] = {st->build_s, st->delete_s, st->insert_s, st->vacuum_s};
+
+		for (int i = 0; i < run->nsettings; i++)
+		{
+			const SettingResult *r = &st->results[i];
+
+			fprintf(f, "%s,%d,%d,%s,%d,%d,", ds->key, ds->nrows, ds->dim,
+					metric_names[opt->metric], ds->nqueries, opt->k);
+			csv_quoted(f, st->label);
+			fprintf(f, ",%lld,%lld,%.1f,", st->live_rows, st->index_bytes,
+					st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
+			csv_quoted(f, r->setting);
+			fprintf(f, ",%.4f,%.1f,%.3f,%.3f,%.3f,", r->pass.recall,
+					r->pass.qps, r->pass.p50, r->pass.p99, r->index_ms);
+			if (!isnan(r->index_cpu_ms))
+				fprintf(f, "%.3f", r->index_cpu_ms);
+			fprintf(f, ",%.1f", r->floor_qps);
+			for (int j = 0; j < 4; j++)
+			{
+				fputc(',', f);
+				if (!isnan(secs[j]))
+					fprintf(f, "%.3f", secs[j]);
+			}
+			fputc('\n', f);
+		}
+	}
+	if (fclose(f) != 0)
+		die("could not write \"%s\"", path);
+}
+
+/* --churn or --build-empty, from the connection on: run, write, print. */
+static void
+run_states(PGconn *conn, StateRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	char		path[1100];
+	char	   *version;
+	char	   *quoted = PQescapeLiteral(conn, opt->extension, strlen(opt->extension));
+	char		sql[256];
+	FILE	   *f;
+
+	run->states = xmalloc((opt->churn ? opt->churn_rounds + 2 : 2) *
+						  sizeof(IndexState));
+	read_loadavg(run->load_before, sizeof(run->load_before));
+	if (opt->churn)
+		run_churn(conn, run);
+	else
+		run_build_empty(conn, run);
+	read_loadavg(run->load_after, sizeof(run->load_after));
+
+	version = query_value(conn, "SHOW server_version");
+	snprintf(sql, sizeof(sql),
+			 "SELECT extversion FROM pg_extension WHERE extname = %s", quoted);
+	PQfreemem(quoted);
+	{
+		char	   *ext = query_value(conn, sql);
+		size_t		len = strlen(version) + strlen(ext) + strlen(opt->extension) + 64;
+
+		run->server = xmalloc(len);
+		snprintf(run->server, len, "PostgreSQL %s, extension %s %s", version,
+				 opt->extension, ext);
+		free(ext);
+	}
+	free(version);
+
+	snprintf(path, sizeof(path), "%s/%s.csv", opt->out_dir, opt->name);
+	write_state_csv(path, run);
+	progress("csv: %s", path);
+	snprintf(path, sizeof(path), "%s/%s.md", opt->out_dir, opt->name);
+	f = fopen(path, "w");
+	if (f == NULL)
+		die("could not create \"%s\": %s", path, strerror(errno));
+	write_state_report(f, run);
+	if (fclose(f) != 0)
+		die("could not write \"%s\"", path);
+	progress("table: %s", path);
+	printf("\n");
+	write_state_report(stdout, run);
+}
+
+/* ---------------------------------------------------------------- */
 /* Command line														 */
 /* ---------------------------------------------------------------- */
 
@@ -1764,9 +2500,11 @@ usage(void)
 		   "  --data-dir DIR        Fashion-MNIST IDX files (default %s)\n"
 		   "  --synthetic N,DIM[,K] N generated rows of DIM dims (Gaussian clusters;\n"
 		   "                        with K, clusters in K latent dims mapped to DIM)\n"
-		   "  --seed S              synthetic data seed (default %d)\n"
+		   "  --seed S              synthetic data and --churn seed (default %d)\n"
 		   "  --rows N              load only the first N rows\n"
-		   "  --queries Q           number of queries (default %d)\n"
+		   "  --scale-first-row F   multiply row 1 (the first loaded) by F, e.g. 1e-3\n"
+		   "  --queries Q           number of queries (default %d; %d with --churn or\n"
+		   "                        --build-empty)\n"
 		   "  --category            add a category column (label / cluster mod 10)\n"
 		   "  --storage S           storage of the embedding column: external (the\n"
 		   "                        type's default), main, plain or extended; omendb\n"
@@ -1786,19 +2524,36 @@ usage(void)
 		   "  --sweep 'SQL|SQL|..'  search settings, one pass each, e.g.\n"
 		   "                        'SET omendb.search_list_size=40|SET omendb.search_list_size=80'\n"
 		   "                        (an empty snippet: a pass with default settings)\n"
-		   "                        (default: search_list_size 10, 20, 40, 80)\n"
-		   "  --session-sql SQL     run before every setting (after RESET ALL)\n"
-		   "  --repeat R            timed passes per setting; report median QPS (default 1)\n"
+		   "                        (default: search_list_size 10, 20, 40, 80; with --churn\n"
+		   "                        or --build-empty: the default, 80, 160)\n"
+		   "  --session-sql SQL     run before every setting (after RESET ALL; with\n"
+		   "                        --churn or --build-empty after SET enable_seqscan = off)\n"
+		   "  --repeat R            timed passes per setting; report median QPS (default 1;\n"
+		   "                        %d with --churn or --build-empty)\n"
 		   "  --floor-lookups N     lookups per floor pass, median of >= 5 (default %d)\n"
 		   "  --threads T           brute-force threads (default %d)\n\n"
+		   "The index as the table changes (each against a fresh build on the same\n"
+		   "final rows; NAME.csv, and a table printed and written to NAME.md):\n"
+		   "  --churn               build, then rounds of: delete a share of the rows at\n"
+		   "                        random, insert their vectors again as new rows (COPY),\n"
+		   "                        VACUUM; size per live row, recall and index ms of\n"
+		   "                        each round, re-insert and VACUUM times (and the\n"
+		   "                        DELETE's in NAME.csv)\n"
+		   "  --rounds K            --churn rounds (default %d)\n"
+		   "  --delete-percent X    percentage of the rows each round deletes (default %g)\n"
+		   "  --vacuum-first        VACUUM between the DELETE and the re-insert (default:\n"
+		   "                        after the re-insert)\n"
+		   "  --build-empty         CREATE INDEX on the empty table, then COPY every row,\n"
+		   "                        against COPY, then CREATE INDEX\n\n"
 		   "Output:\n"
 		   "  --name NAME           output base name (default from data and metric)\n"
 		   "  --out-dir DIR         output directory (default: out/ beside the program)\n"
 		   "  --no-plot             skip the gnuplot PNG\n"
 		   "  --conninfo STR        libpq connection string (default: PG* env vars)\n"
 		   "  --extension NAME      extension providing vector (default omendb)\n",
-		   DEFAULT_DATA_DIR, DEFAULT_SEED, DEFAULT_QUERIES, DEFAULT_K,
-		   DEFAULT_FLOOR_LOOKUPS, DEFAULT_THREADS);
+		   DEFAULT_DATA_DIR, DEFAULT_SEED, DEFAULT_QUERIES, DEFAULT_STATE_QUERIES,
+		   DEFAULT_K, DEFAULT_STATE_REPEAT, DEFAULT_FLOOR_LOOKUPS, DEFAULT_THREADS,
+		   DEFAULT_CHURN_ROUNDS, DEFAULT_DELETE_PERCENT);
 }
 
 static void
@@ -1854,7 +2609,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		OPT_CATEGORY, OPT_REUSE, OPT_STORAGE, OPT_METRIC, OPT_INDEX_SQL, OPT_NO_INDEX,
 		OPT_SWEEP, OPT_SESSION_SQL, OPT_REPEAT, OPT_FLOOR, OPT_THREADS,
 		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION,
-		OPT_QUERY_TABLE, OPT_LOAD_ONLY
+		OPT_QUERY_TABLE, OPT_LOAD_ONLY, OPT_SCALE_FIRST_ROW, OPT_CHURN,
+		OPT_ROUNDS, OPT_DELETE_PERCENT, OPT_VACUUM_FIRST, OPT_BUILD_EMPTY
 	};
 	static const struct option long_options[] = {
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -1880,6 +2636,12 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		{"extension", required_argument, NULL, OPT_EXTENSION},
 		{"query-table", required_argument, NULL, OPT_QUERY_TABLE},
 		{"load-only", no_argument, NULL, OPT_LOAD_ONLY},
+		{"scale-first-row", required_argument, NULL, OPT_SCALE_FIRST_ROW},
+		{"churn", no_argument, NULL, OPT_CHURN},
+		{"rounds", required_argument, NULL, OPT_ROUNDS},
+		{"delete-percent", required_argument, NULL, OPT_DELETE_PERCENT},
+		{"vacuum-first", no_argument, NULL, OPT_VACUUM_FIRST},
+		{"build-empty", no_argument, NULL, OPT_BUILD_EMPTY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -1897,6 +2659,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 	opt->seed = DEFAULT_SEED;
 	opt->out_dir = default_out_dir(argv[0]);
 	opt->extension = "omendb";
+	opt->churn_rounds = DEFAULT_CHURN_ROUNDS;
+	opt->delete_percent = DEFAULT_DELETE_PERCENT;
 
 	while ((c = getopt_long(argc, argv, "hk:", long_options, NULL)) != -1)
 	{
@@ -1916,6 +2680,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 				break;
 			case OPT_QUERIES:
 				opt->queries = parse_positive_int(optarg, "--queries");
+				opt->queries_given = true;
 				break;
 			case OPT_CATEGORY:
 				opt->category = true;
@@ -1948,6 +2713,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 				break;
 			case OPT_REPEAT:
 				opt->repeat = parse_positive_int(optarg, "--repeat");
+				opt->repeat_given = true;
 				break;
 			case OPT_FLOOR:
 				opt->floor_lookups = parse_positive_int(optarg, "--floor-lookups");
@@ -1978,6 +2744,26 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 			case OPT_LOAD_ONLY:
 				opt->load_only = true;
 				break;
+			case OPT_SCALE_FIRST_ROW:
+				opt->scale_first_row = parse_positive_double(optarg, "--scale-first-row");
+				break;
+			case OPT_CHURN:
+				opt->churn = true;
+				break;
+			case OPT_ROUNDS:
+				opt->churn_rounds = parse_positive_int(optarg, "--rounds");
+				break;
+			case OPT_DELETE_PERCENT:
+				opt->delete_percent = parse_positive_double(optarg, "--delete-percent");
+				if (opt->delete_percent > 100)
+					die("--delete-percent: at most 100, not \"%s\"", optarg);
+				break;
+			case OPT_VACUUM_FIRST:
+				opt->vacuum_first = true;
+				break;
+			case OPT_BUILD_EMPTY:
+				opt->build_empty = true;
+				break;
 			case 'h':
 				usage();
 				exit(0);
@@ -1988,6 +2774,39 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 	}
 	if (optind < argc)
 		die("unexpected argument \"%s\"", argv[optind]);
+	if (opt->vacuum_first && !opt->churn)
+		die("--vacuum-first is for --churn");
+	if (opt->churn || opt->build_empty)
+	{
+		const char *mode = opt->churn ? "--churn" : "--build-empty";
+
+		if (opt->churn && opt->build_empty)
+			die("--churn and --build-empty are two runs: give one");
+		if (opt->no_index || opt->reuse_table || opt->load_only || opt->query_table ||
+			(opt->index_sql && strcmp(opt->index_sql, "reuse") == 0))
+			die("%s builds its own table and index: --no-index, --reuse-table, "
+				"--load-only, --query-table and --index-sql reuse do not apply", mode);
+		if (!opt->queries_given)
+			opt->queries = DEFAULT_STATE_QUERIES;
+		if (!opt->repeat_given)
+			opt->repeat = DEFAULT_STATE_REPEAT;
+		if (opt->sweep == NULL)
+			opt->sweep = DEFAULT_STATE_SWEEP;
+
+		/*
+		 * Every pass measures the index: the planner may cost a large
+		 * search list above a sequential scan of a small table.
+		 */
+		if (opt->session_sql == NULL)
+			opt->session_sql = "SET enable_seqscan = off";
+		else if (strstr(opt->session_sql, "enable_seqscan") == NULL)
+		{
+			char	   *sql = xmalloc(strlen(opt->session_sql) + 32);
+
+			sprintf(sql, "SET enable_seqscan = off; %s", opt->session_sql);
+			opt->session_sql = sql;
+		}
+	}
 }
 
 /* Split the sweep on '|' into trimmed snippets; "" means no settings. */
@@ -2022,13 +2841,53 @@ split_sweep(const char *sweep, int *n)
 	return items;
 }
 
+/* argv as one line, an argument with a space or quote in single quotes */
+static char *
+command_line(int argc, char **argv)
+{
+	size_t		len = 1;
+	char	   *out;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) * 4 + 3;
+	out = xmalloc(len);
+	out[0] = '\0';
+	for (int i = 0; i < argc; i++)
+	{
+		const char *a = i == 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[i];
+		bool		quote = a[0] == '\0' || strpbrk(a, " \t'\"|;$<>*?&()") != NULL;
+
+		if (i)
+			strcat(out, " ");
+		if (!quote)
+		{
+			strcat(out, a);
+			continue;
+		}
+		strcat(out, "'");
+		for (; *a; a++)
+		{
+			if (*a == '\'')
+				strcat(out, "'\\''");
+			else
+				strncat(out, a, 1);
+		}
+		strcat(out, "'");
+	}
+	return out;
+}
+
 static char *
 default_name(const BenchOptions *opt, const Dataset *ds)
 {
 	char		buf[256];
 
 	snprintf(buf, sizeof(buf), "%s-r%d-%s%s", ds->key, ds->nrows,
-			 metric_names[opt->metric], opt->no_index ? "-seqscan" : "");
+			 metric_names[opt->metric],
+			 opt->no_index ? "-seqscan" :
+			 opt->churn && opt->vacuum_first ? "-churn-vacuum-first" :
+			 opt->churn ? "-churn" :
+			 opt->build_empty ? "-build-empty" : "");
 	return xstrdup(buf);
 }
 
@@ -2063,6 +2922,7 @@ main(int argc, char **argv)
 		load_fashion_mnist(&opt, &ds);
 	if (ds.nrows < opt.k)
 		die("need at least k=%d rows", opt.k);
+	scale_first_row(&opt, &ds);
 	if (opt.name == NULL)
 		opt.name = default_name(&opt, &ds);
 	progress("data: %s, %d rows x %d dims, %d queries",
@@ -2078,6 +2938,33 @@ main(int argc, char **argv)
 	vector_oid = (Oid) strtoul(oid_text, NULL, 10);
 	free(oid_text);
 
+	if (opt.index_sql == NULL && !opt.no_index)
+	{
+		snprintf(index_sql_buf, sizeof(index_sql_buf),
+				 "CREATE INDEX items_embedding_idx ON items "
+				 "USING omendb (embedding vector_%s_ops)",
+				 metric_names[opt.metric]);
+		opt.index_sql = index_sql_buf;
+	}
+	if (opt.churn || opt.build_empty)
+	{
+		StateRun	run;
+
+		memset(&run, 0, sizeof(run));
+		run.opt = &opt;
+		run.ds = &ds;
+		run.truth = &truth;
+		run.qp = &qp;
+		run.vector_oid = vector_oid;
+		run.settings = split_sweep(opt.sweep, &run.nsettings);
+		run.command = getenv("OMENDB_BENCH_COMMAND");
+		if (run.command == NULL || run.command[0] == '\0')
+			run.command = command_line(argc, argv);
+		run_states(conn, &run);
+		PQfinish(conn);
+		return 0;
+	}
+
 	load_table(conn, &opt, &ds);
 	if (opt.query_table)
 		load_query_table(conn, &opt, &ds);
@@ -2086,22 +2973,14 @@ main(int argc, char **argv)
 		PQfinish(conn);
 		return 0;
 	}
-	floor_pass = measure_floor(conn, &opt, &qp, &truth, vector_oid);
+	floor_pass = measure_floor(conn, &opt, &ds, &qp, &truth, vector_oid);
 
 	if (opt.no_index)
 		drop_secondary_indexes(conn);
 	else
 	{
-		if (opt.index_sql && strcmp(opt.index_sql, "reuse") == 0)
+		if (strcmp(opt.index_sql, "reuse") == 0)
 			opt.index_sql = NULL;	/* keep the index already there */
-		else if (opt.index_sql == NULL)
-		{
-			snprintf(index_sql_buf, sizeof(index_sql_buf),
-					 "CREATE INDEX items_embedding_idx ON items "
-					 "USING omendb (embedding vector_%s_ops)",
-					 metric_names[opt.metric]);
-			opt.index_sql = index_sql_buf;
-		}
 		build_s = build_index(conn, opt.conninfo, opt.index_sql, &index_bytes);
 	}
 

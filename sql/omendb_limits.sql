@@ -103,7 +103,7 @@ SELECT live_nodes = (SELECT count(v) FROM omendb_alt) AS one_node_per_vector FRO
 -- On a graph built afresh: the churn above leaves this sparse graph
 -- (graph_degree 8, 16 dimensions) missing 4 of the 30 rows nearest to this
 -- query, which lies off the data, at the default list; recall after churn
--- is pinned down by test/tap/028_vacuum_repair.pl.
+-- is pinned down by test/tap/029_vacuum_repair.pl and 010_recall.pl.
 REINDEX INDEX omendb_alt_l2;
 EXPLAIN (COSTS OFF) SELECT id FROM omendb_alt ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]';
 EXPLAIN (COSTS OFF) SELECT id FROM omendb_alt ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]', id LIMIT 10;

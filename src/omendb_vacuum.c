@@ -279,12 +279,17 @@ keep_doomed(Consolidation *c, uint32 node, OmenNodeHeader hdr)
 	c->doomed_bits[node / 64] |= UINT64CONST(1) << (node % 64);
 }
 
+typedef void (*NodeVisitor) (Consolidation *c, uint32 node, OmenNodeHeader hdr,
+							 void *arg);
+
 /*
- * Read every node page: count the nodes by state, keep the deleted ones
- * and their neighbours, put pages with free slots into the free space map.
+ * Call visit for every node of the node pages before nblocks, each page
+ * share-locked in turn.  With record_free, pages with free slots go into
+ * the free space map.
  */
 static void
-read_nodes(Consolidation *c, BlockNumber nblocks)
+visit_all_nodes(Consolidation *c, BlockNumber nblocks, bool record_free,
+				NodeVisitor visit, void *arg)
 {
 	const OmenMetaPageData *meta = c->meta;
 
@@ -303,28 +308,34 @@ read_nodes(Consolidation *c, BlockNumber nblocks)
 			 off <= PageGetMaxOffsetNumber(page); off++)
 		{
 			OmenNodeHeader hdr = omendb_page_node(c->index, page, meta, off);
-			uint32		node = omendb_node_id(meta, blkno, off);
 
 			omendb_check_neighbors(c->index, meta, blkno, off, hdr);
-			c->nread = Max(c->nread, node + 1);
-			if (hdr->flags & OMENDB_NODE_LIVE)
-			{
-				c->live++;
-				if (!OmenNodeIsZero(meta->metric, hdr))
-					c->live_graph[node] = true;
-			}
-			else if (hdr->flags & OMENDB_NODE_DELETED)
-			{
-				c->deleted++;
-				keep_doomed(c, node, hdr);
-			}
-			else
-				c->free++;
+			visit(c, omendb_node_id(meta, blkno, off), hdr, arg);
 		}
-		if (OmenPageGetOpaque(page)->nfree > 0)
+		if (record_free && OmenPageGetOpaque(page)->nfree > 0)
 			RecordFreeIndexPage(c->index, blkno);
 		UnlockReleaseBuffer(buf);
 	}
+}
+
+/* Count a node by state; keep it if deleted; note the live graph nodes. */
+static void
+read_node(Consolidation *c, uint32 node, OmenNodeHeader hdr, void *arg)
+{
+	c->nread = Max(c->nread, node + 1);
+	if (hdr->flags & OMENDB_NODE_LIVE)
+	{
+		c->live++;
+		if (!OmenNodeIsZero(c->meta->metric, hdr))
+			c->live_graph[node] = true;
+	}
+	else if (hdr->flags & OMENDB_NODE_DELETED)
+	{
+		c->deleted++;
+		keep_doomed(c, node, hdr);
+	}
+	else
+		c->free++;
 }
 
 /*
@@ -421,45 +432,28 @@ add_edge(EdgePair **edges, int *n, int *cap, int max, uint32 from, uint32 to)
 	(*n)++;
 }
 
-/*
- * The edges into doomed nodes, from nodes that stay: each doomed node's
- * in-neighbours, which the repair will link past it.
- */
-static EdgePair *
-read_edges_to_doomed(Consolidation *c, BlockNumber nblocks, int max, int *n)
+/* The edges being collected, within a memory bound. */
+typedef struct EdgeArray
 {
-	const OmenMetaPageData *meta = c->meta;
-	EdgePair   *edges = NULL;
-	int			cap = 0;
+	EdgePair   *edges;
+	int			n;
+	int			cap;
+	int			max;
+} EdgeArray;
 
-	*n = 0;
-	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
-	{
-		Buffer		buf;
-		Page		page;
+/* Collect the edges from a node that stays into doomed nodes. */
+static void
+read_edges_to_doomed(Consolidation *c, uint32 node, OmenNodeHeader hdr,
+					 void *arg)
+{
+	EdgeArray  *ea = arg;
+	const uint32 *nbrs = OmenNodeNeighbors(hdr);
 
-		OMENDB_VACUUM_DELAY_POINT();
-		buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
-							 BUFFER_LOCK_SHARE);
-		if (!BufferIsValid(buf))
-			continue;
-		page = BufferGetPage(buf);
-		for (OffsetNumber off = FirstOffsetNumber;
-			 off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			OmenNodeHeader hdr = omendb_page_node(c->index, page, meta, off);
-			uint32		node = omendb_node_id(meta, blkno, off);
-			const uint32 *nbrs = OmenNodeNeighbors(hdr);
-
-			if (is_doomed(c, node))
-				continue;
-			for (int i = 0; i < hdr->nneighbors; i++)
-				if (is_doomed(c, nbrs[i]))
-					add_edge(&edges, n, &cap, max, node, nbrs[i]);
-		}
-		UnlockReleaseBuffer(buf);
-	}
-	return edges;
+	if (is_doomed(c, node))
+		return;
+	for (int i = 0; i < hdr->nneighbors; i++)
+		if (is_doomed(c, nbrs[i]))
+			add_edge(&ea->edges, &ea->n, &ea->cap, ea->max, node, nbrs[i]);
 }
 
 /*
@@ -478,8 +472,9 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 					   BlockNumber nblocks, int max, int *nplanned)
 {
 	OmenGraphStore *store = &ps->store;
+	EdgeArray	ea = {NULL, 0, 0, max / 2};
 	int			nin;
-	EdgePair   *in = read_edges_to_doomed(c, nblocks, max / 2, &nin);
+	EdgePair   *in;
 	EdgePair   *planned = NULL;
 	int			cap = 0;
 	uint32	   *from = NULL;
@@ -488,6 +483,9 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	int			capfrom = 0;
 
 	*nplanned = 0;
+	visit_all_nodes(c, nblocks, false, read_edges_to_doomed, &ea);
+	in = ea.edges;
+	nin = ea.n;
 	if (nin == 0)
 		return NULL;
 	qsort(in, nin, sizeof(EdgePair), edge_cmp_to);
@@ -956,7 +954,7 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 										  Max(c.nslots, 1));
 	memset(c.live_graph, 0, Max(c.nslots, 1));
 	c.maxdoomed = max_doomed_nodes(c.meta, c.nslots);
-	read_nodes(&c, nblocks);
+	visit_all_nodes(&c, nblocks, true, read_node, NULL);
 	stats->num_index_tuples = c.live;
 
 	if (c.ndoomed > 0 && wait_for_older_snapshots())

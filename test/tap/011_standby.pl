@@ -5,7 +5,11 @@
 # pages: it returns the same nearest neighbours as the primary, for an
 # index built on data, one built empty and filled by inserts (which trains
 # the quantizer from the first vector), after concurrent inserts, deletes,
-# updates, VACUUM and REINDEX CONCURRENTLY.  wal_consistency_checking =
+# updates, VACUUM and REINDEX CONCURRENTLY, and VACUUM's graph repair
+# and freeing of slots around a deleted entry point and inserts that
+# reuse the slots (the standby has the primary's entry point and node
+# counts too).
+# wal_consistency_checking =
 # 'generic' on the primary makes the standby compare every replayed
 # generic record's pages with the primary's images.  A cursor over an
 # index scan on the standby, while the primary deletes and VACUUMs, is
@@ -149,6 +153,77 @@ $primary->safe_psql($db, 'REINDEX INDEX CONCURRENTLY items_l2');
 $primary->safe_psql($db, 'REINDEX INDEX items_cos');
 $primary->safe_psql($db, qq{INSERT INTO items SELECT i, $vec_i FROM generate_series(6001, 6100) i});
 compare('after REINDEX (CONCURRENTLY) and more inserts');
+
+# VACUUM's graph repair, the freeing of slots and their reuse by inserts
+# replay on the standby.  The rows nearest the table's centroid are
+# deleted, and with them the build's entry point (the node nearest the
+# centroid): VACUUM rewrites the neighbour lists that lead to them and
+# frees their slots, but keeps the entry point, a deleted node, as the
+# graph's start; inserts then take the slots, and another round of
+# deletes, VACUUM and inserts follows.  After each step the standby has
+# the primary's entry point (read from the meta page with pageinspect),
+# its node counts by omendb_check (which passes on both, with the heap
+# check), and returns the same top 10 for every query.
+$primary->safe_psql(
+	$db, qq{
+CREATE EXTENSION pageinspect;
+CREATE TABLE churn (id int PRIMARY KEY, v vector(32)) WITH (autovacuum_enabled = off);
+INSERT INTO churn SELECT i, $vec_i FROM generate_series(1, 3000) i;
+CREATE INDEX churn_l2 ON churn USING omendb (v);
+});
+# the meta page's entry_node: the 4 bytes after the page header (24 bytes)
+# and the 52 bytes of OmenMetaPageData before it
+my $entry_sql = q{SELECT encode(substr(get_raw_page('churn_l2', 0), 77, 4), 'hex')};
+my $churn_sql = q{
+SET enable_seqscan = off;
+SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM churn t ORDER BY t.v <-> q.v LIMIT 10) s)
+FROM queries q ORDER BY q.qid;
+};
+my $counts_sql =
+  "SELECT nodes, live_nodes, deleted_nodes, free_nodes FROM omendb_check('churn_l2', true)";
+
+sub compare_churn
+{
+	my ($what, $want_counts) = @_;
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	# (an error, as the result, fails the comparison)
+	my @counts = map {
+		my ($ret, $out, $err) = $_->psql($db, $counts_sql);
+		$ret == 0 ? $out : $err
+	} ($primary, $standby);
+	is($counts[0], $want_counts, "$what: omendb_check passes on the primary, with these node counts");
+	is($counts[1], $counts[0],
+		"$what: omendb_check passes on the standby, with the primary's counts");
+	is($standby->safe_psql($db, $entry_sql), $primary->safe_psql($db, $entry_sql),
+		"$what: the standby has the primary's entry point");
+	my $top = $primary->safe_psql($db, $churn_sql);
+	unlike($top, qr/\|$/m, "$what: every query has results on the primary");
+	is($standby->safe_psql($db, $churn_sql), $top,
+		"$what: the standby returns the same top 10 as the primary");
+}
+
+my $entry0 = $primary->safe_psql($db, $entry_sql);
+$primary->safe_psql(
+	$db, q{
+DELETE FROM churn WHERE id IN
+	(SELECT id FROM churn ORDER BY v <-> (SELECT avg(v) FROM churn) LIMIT 600);
+VACUUM churn;
+});
+compare_churn('after VACUUM of the 600 rows nearest the centroid', '3000|2400|1|599');
+is($primary->safe_psql($db, $entry_sql), $entry0,
+	'VACUUM keeps the entry point, the one node left deleted, as the graph\'s start');
+$primary->safe_psql($db,
+	qq{INSERT INTO churn SELECT i, $vec_i FROM generate_series(10001, 10400) i});
+compare_churn('after 400 inserts into the free slots', '3000|2800|1|199');
+$primary->safe_psql(
+	$db, qq{
+DELETE FROM churn WHERE id % 5 = 0;
+VACUUM churn;
+INSERT INTO churn SELECT i, $vec_i FROM generate_series(10401, 10900) i;
+});
+my $left = $primary->safe_psql($db, 'SELECT count(*) FROM churn');
+compare_churn('after another round of deletes, VACUUM and inserts',
+	"3000|$left|1|" . (3000 - $left - 1));
 
 # A cursor over an index scan on the standby while the primary deletes and
 # VACUUMs what its snapshot still sees.  Without hot_standby_feedback the

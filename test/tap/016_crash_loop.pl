@@ -33,9 +33,7 @@
 use strict;
 use warnings;
 
-use Config;
 use IPC::Run;
-use POSIX qw(WNOHANG);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -43,17 +41,7 @@ use OmenTest;
 
 my $ROUNDS = 10;
 
-# A killed postmaster lingers as a zombie until its parent reaps it, and
-# PostgreSQL will not start while the old postmaster's pid still exists.
-# pg_ctl, its parent, has exited, so it was re-parented to init, which may
-# take its time.  Make this process a child subreaper (prctl
-# PR_SET_CHILD_SUBREAPER) so that the server processes become its children
-# and crash() can reap them; without it, wait for init.
-my %SYS_prctl = (x86_64 => 157, aarch64 => 167);
-my ($arch) = $Config{archname} =~ /^(\w+?)-/;
-my $subreaper = defined $SYS_prctl{ $arch // '' }
-  && syscall($SYS_prctl{$arch}, 36, 1, 0, 0, 0) == 0;
-note('child subreaper: ' . ($subreaper ? 'yes' : 'no'));
+note('child subreaper: ' . (become_subreaper() ? 'yes' : 'no'));
 
 my $node = omen_node(
 	'crashloop',
@@ -144,70 +132,6 @@ sub start_load
 		],
 		'>', \$out, '2>', \$err);
 	return $h;
-}
-
-# ----------------------------------------------------------- crashing
-
-sub postmaster_pid
-{
-	my $pidfile = slurp_file($node->data_dir . '/postmaster.pid');
-	my ($pid) = split(/\n/, $pidfile);
-	return $pid + 0;
-}
-
-# Parent pid and state of a process, from /proc (undef if it is gone).
-sub proc_stat
-{
-	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/stat") or return;
-	my $line = <$fh>;
-	close($fh);
-	return unless defined $line;
-	# "pid (comm) state ppid ...": comm may hold spaces and parentheses
-	my ($state, $ppid) = $line =~ /\)\s+(\S)\s+(\d+)/ or return;
-	return ($ppid, $state);
-}
-
-# A process exists until it is reaped (a zombie still holds its pid).
-sub exists_pid
-{
-	my ($pid) = @_;
-	1 while waitpid(-1, WNOHANG) > 0;
-	return -e "/proc/$pid";
-}
-
-sub children_of
-{
-	my ($parent) = @_;
-	opendir(my $d, '/proc') or die "/proc: $!";
-	my @kids = grep {
-		my ($ppid) = proc_stat($_);
-		defined $ppid && $ppid == $parent
-	} grep { /^\d+$/ } readdir($d);
-	closedir($d);
-	return @kids;
-}
-
-# SIGKILL the postmaster, and with $all every child of it too, end the
-# load, and wait until no process of the old server is left.
-sub crash
-{
-	my ($all, $load) = @_;
-	my $pm = postmaster_pid();
-	# stopped, the postmaster cannot start a child we would not know of
-	kill('STOP', $pm);
-	my @kids = children_of($pm);
-	$node->kill9;
-	kill('KILL', @kids) if $all;
-	$load->kill_kill;
-	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	while (grep { exists_pid($_) } ($pm, @kids))
-	{
-		BAIL_OUT('processes of the killed server did not exit')
-		  if time() > $deadline;
-		select(undef, undef, undef, 0.05);
-	}
-	return scalar(@kids);
 }
 
 # ------------------------------------------------------------- checks
@@ -327,7 +251,7 @@ for my $round (1 .. $ROUNDS)
 	my $load = start_load();
 	ok($node->poll_query_until($db, "SELECT count(*) >= $target FROM inserted"),
 		"round $round: the load commits inserts (up to $target logged)");
-	my $nkids = crash($all, $load);
+	my $nkids = crash_node($node, $all, $load);
 	note("round $round: SIGKILL to the postmaster"
 		  . ($all ? " and its $nkids children" : " ($nkids children left to exit)"));
 

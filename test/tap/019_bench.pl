@@ -5,7 +5,8 @@
 # measures every setting of a sweep, and writes one CSV row per setting
 # with recall, QPS, index time and the floor measured beside that setting;
 # a build reports its phases while it runs; the sequential-scan baseline is
-# exact; bad options fail cleanly.
+# exact; the churn and built-empty runs measure every state they make;
+# bad options fail cleanly.
 #
 # test/run builds the tool and passes its path in OMENDB_BENCH.
 use strict;
@@ -41,7 +42,7 @@ sub read_csv
 	{
 		chomp $line;
 		# the setting is the only quoted field and holds no commas here
-		my @f = map { s/^"(.*)"$/$1/r } split /,/, $line;
+		my @f = map { s/^"(.*)"$/$1/r } split /,/, $line, -1;
 		push @rows, { map { $cols[$_] => $f[$_] } 0 .. $#cols };
 	}
 	return @rows;
@@ -146,12 +147,104 @@ ok($progress_run->finish, 'the build finishes once the snapshot is gone')
 like($perr, qr/^index: waiting for old snapshots: [0-9]+ of [0-9]+ rows$/m,
 	'the build reports its phases as it goes');
 
+# --churn: the index through rounds of delete / re-insert / VACUUM, then a
+# fresh build on the same rows.  Every state holds all the rows (each round
+# re-inserts what it deleted) and is measured at every setting; the rounds
+# report their times, the builds theirs; recall is computed against rows
+# that now have new ids.
+$ok = IPC::Run::run(
+	[
+		$bench, @common,
+		'--name' => 'churn', '--churn', '--rounds' => '2',
+		'--delete-percent' => '10'
+	],
+	'>' => \$stdout,
+	'2>' => \$stderr);
+ok($ok, 'a two-round churn run runs to the end') or diag($stderr);
+my @churn = read_csv("$out/churn.csv");
+is_deeply(
+	[ map { $_->{state} } @churn ],
+	[ map { ($_) x 3 } 'build', 'round 1', 'round 2', 'fresh build' ],
+	'the CSV has the build, each round and the fresh build, at three settings each');
+is_deeply([ map { $_->{setting} } @churn[ 0 .. 2 ] ],
+	[ '', 'SET omendb.search_list_size=80', 'SET omendb.search_list_size=160' ],
+	'the settings: the default search list and two larger ones');
+is(scalar(grep { $_->{live_rows} ne '3000' } @churn), 0,
+	'every state holds every row');
+for my $r (@churn)
+{
+	my $label = "$r->{state}, " . ($r->{setting} || 'default');
+	cmp_ok($r->{recall}, '>=', 0.9, "recall\@10 with re-inserted rows ($label)");
+	positive_ok($r->{index_ms}, "index time per query ($label)");
+	positive_ok($r->{index_cpu_ms}, "index CPU time per query ($label)");
+	like($r->{index_bytes}, qr/^[1-9][0-9]*$/, "index size ($label)");
+	if ($r->{state} =~ /^round/)
+	{
+		positive_ok($r->{insert_s}, "re-insert time ($label)");
+		positive_ok($r->{vacuum_s}, "VACUUM time ($label)");
+		is($r->{build_s}, '', "no build in a round ($label)");
+	}
+	else
+	{
+		positive_ok($r->{build_s}, "build time ($label)");
+		is($r->{insert_s}, '', "no re-insert in a build ($label)");
+	}
+}
+ok(-s "$out/churn.md", 'the table is written beside the CSV');
+like($stdout, qr/^\| round 2 \/ fresh build \| \| [0-9.]+x \| [0-9.]+x \|/m,
+	'the printed table ends with the last round against the fresh build');
+
+# --vacuum-first: VACUUM between the DELETE and the re-insert.
+$ok = IPC::Run::run(
+	[
+		$bench, @common,
+		'--name' => 'churn-vf', '--churn', '--rounds' => '1', '--vacuum-first',
+		'--sweep' => ''
+	],
+	'>' => \$stdout,
+	'2>' => \$stderr);
+ok($ok, 'a churn run with VACUUM before the re-insert runs to the end')
+  or diag($stderr);
+my @vf = read_csv("$out/churn-vf.csv");
+is_deeply([ map { $_->{state} } @vf ], [ 'build', 'round 1', 'fresh build' ],
+	'one round between the builds');
+positive_ok($vf[1]{vacuum_s}, 'its VACUUM is timed');
+positive_ok($vf[1]{insert_s}, 'its re-insert is timed');
+like($stdout, qr/^Run: .*then VACUUM items, then inserting/m,
+	'the table says the VACUUM came before the re-insert');
+
+# --build-empty, with a tiny first row: the index created on the empty
+# table and loaded by COPY, against a build after the COPY.
+$ok = IPC::Run::run(
+	[
+		$bench, @common,
+		'--name' => 'empty', '--build-empty', '--metric' => 'cosine',
+		'--scale-first-row' => '1e-3', '--sweep' => '|SET omendb.search_list_size=80'
+	],
+	'>' => \$stdout,
+	'2>' => \$stderr);
+ok($ok, 'a built-empty run runs to the end') or diag($stderr);
+my @empty = read_csv("$out/empty.csv");
+is_deeply(
+	[ map { "$_->{state}|$_->{live_rows}" } @empty ],
+	[ ('built empty|3000') x 2, ('built after COPY|3000') x 2 ],
+	'the CSV has the index built empty and the one built after, with every row');
+like($empty[0]{dataset}, qr/-first0\.001$/, 'the scaled first row is part of the data key');
+positive_ok($empty[0]{insert_s}, 'the COPY into the indexed table is timed');
+positive_ok($empty[2]{build_s}, 'the build after the COPY is timed');
+cmp_ok($empty[2]{recall}, '>=', 0.9, 'recall of the index built after the COPY');
+
 # A bad option fails with a message, not a crash or a partial CSV.
 $ok = IPC::Run::run([ $bench, @common, '--name' => 'bad', '--metric' => 'hamming' ],
 	'>' => \$stdout, '2>' => \$stderr);
 ok(!$ok, 'an unknown metric is rejected');
 like($stderr, qr/unknown metric "hamming"/, 'the message names the bad value');
 ok(!-e "$out/bad.csv", 'no CSV is written for a rejected run');
+$ok = IPC::Run::run(
+	[ $bench, @common, '--name' => 'bad', '--churn', '--build-empty' ],
+	'>' => \$stdout, '2>' => \$stderr);
+ok(!$ok, '--churn and --build-empty together are rejected');
+like($stderr, qr/give one/, 'the message says to give one');
 
 $node->stop;
 done_testing();

@@ -12,6 +12,12 @@
 #                                 one test: omendb_check() on the index
 #                                 raises no error (a skip if the server has
 #                                 no omendb_check(regclass, boolean))
+#   become_subreaper()            make this process reap the processes of
+#                                 servers it kills (crash_node needs it)
+#   crash_node($node, $all, @h)   SIGKILL a server's postmaster, with $all
+#                                 every child of it too; end the IPC::Run
+#                                 handles @h; wait until no process of the
+#                                 old server is left
 #
 # test/run puts the directory of this file on PERL5LIB.
 package OmenTest;
@@ -19,16 +25,18 @@ package OmenTest;
 use strict;
 use warnings;
 
+use Config;
 use Exporter 'import';
 use IO::Uncompress::Gunzip qw($GunzipError);
 use JSON::PP qw(decode_json);
+use POSIX qw(WNOHANG);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT =
   qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of omendb_check_ok
-  read_file write_file);
+  read_file write_file become_subreaper crash_node);
 
 # A node with enough memory for an index build in memory and WAL room for
 # large builds; fsync is off (the tests crash processes, never the OS).
@@ -206,6 +214,80 @@ sub omendb_check_ok
 	}
 	ok(!@problems, $name) or diag(join("\n", @problems));
 	return @problems ? undef : $row;
+}
+
+# A killed postmaster lingers as a zombie until its parent reaps it, and
+# PostgreSQL will not start while the old postmaster's pid still exists.
+# pg_ctl, its parent, has exited, so it was re-parented to init, which may
+# take its time.  Make this process a child subreaper (prctl
+# PR_SET_CHILD_SUBREAPER) so that the server processes become its children
+# and crash_node() can reap them; without it, crash_node waits for init.
+# Returns whether it worked.
+sub become_subreaper
+{
+	my %SYS_prctl = (x86_64 => 157, aarch64 => 167);
+	my ($arch) = $Config{archname} =~ /^(\w+?)-/;
+	return defined $SYS_prctl{ $arch // '' }
+	  && syscall($SYS_prctl{$arch}, 36, 1, 0, 0, 0) == 0;
+}
+
+# Parent pid and state of a process, from /proc (empty if it is gone).
+sub _proc_stat
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return;
+	my $line = <$fh>;
+	close($fh);
+	return unless defined $line;
+	# "pid (comm) state ppid ...": comm may hold spaces and parentheses
+	my ($state, $ppid) = $line =~ /\)\s+(\S)\s+(\d+)/ or return;
+	return ($ppid, $state);
+}
+
+# A process exists until it is reaped (a zombie still holds its pid).
+sub _exists_pid
+{
+	my ($pid) = @_;
+	1 while waitpid(-1, WNOHANG) > 0;
+	return -e "/proc/$pid";
+}
+
+sub _children_of
+{
+	my ($parent) = @_;
+	opendir(my $d, '/proc') or die "/proc: $!";
+	my @kids = grep {
+		my ($ppid) = _proc_stat($_);
+		defined $ppid && $ppid == $parent
+	} grep { /^\d+$/ } readdir($d);
+	closedir($d);
+	return @kids;
+}
+
+# SIGKILL the postmaster of $node, and with $all every child of it too
+# (dirty shared buffers and unwritten WAL are lost; without $all the
+# backends finish the statement they are in and exit), end the IPC::Run
+# handles @loads (clients of the server), and wait until no process of the
+# old server is left.  Returns the number of children the postmaster had.
+sub crash_node
+{
+	my ($node, $all, @loads) = @_;
+	my ($pm) = split(/\n/, PostgreSQL::Test::Utils::slurp_file($node->data_dir . '/postmaster.pid'));
+	$pm += 0;
+	# stopped, the postmaster cannot start a child we would not know of
+	kill('STOP', $pm);
+	my @kids = _children_of($pm);
+	$node->kill9;
+	kill('KILL', @kids) if $all;
+	$_->kill_kill for @loads;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (grep { _exists_pid($_) } ($pm, @kids))
+	{
+		BAIL_OUT('processes of the killed server did not exit')
+		  if time() > $deadline;
+		select(undef, undef, undef, 0.05);
+	}
+	return scalar(@kids);
 }
 
 # A relation file's bytes, read or written whole (the cluster stopped).

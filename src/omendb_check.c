@@ -10,13 +10,13 @@
  * checking the copy: the meta page, the quantizer pages, and the node
  * pages with each node's flags, neighbours and heap TID, and each page's
  * count of free slots.  It then checks what only the whole graph can tell
- * (every neighbour is an allocated node, never a zero node or a free
- * slot; the entry point and the insert page agree with the node pages),
- * and walks the graph breadth-first from the entry point to count the
- * live nodes a search can reach.  The zero nodes of a cosine index (zero
- * vectors, outside the graph by design: see omendb.h) count as live nodes,
- * but in neither figure of reachability.  The first problem found raises
- * ERRCODE_INDEX_CORRUPTED, naming the block, offset and node.
+ * (every neighbour is an allocated node, and a live node's never a zero
+ * node or a free slot; the entry point and the insert page agree with the
+ * node pages), and walks the graph breadth-first from the entry point to
+ * count the live nodes a search can reach.  The zero nodes of a cosine
+ * index (zero vectors, outside the graph by design: see omendb.h) count as
+ * live nodes, but in neither figure of reachability.  The first problem
+ * found raises ERRCODE_INDEX_CORRUPTED, naming the block, offset and node.
  *
  * With heapallindexed, it then scans the table with an MVCC snapshot taken
  * before the first index page was read, as CREATE INDEX would, and checks
@@ -686,16 +686,17 @@ read_node_pages(CheckState *cs)
 
 /*
  * u's list, as we read it, names v, which we read as a free slot or a zero
- * node: no edge may point at either.  But we read u and v at different
- * times.  An insert may have reused v after we read it and linked it from
- * u; VACUUM may have freed v after we read u, having taken the edge out of
- * u's list first.  So read u again, and then v: only if u still lists v
- * and v is still free or a zero node was it so while u listed it, since a
- * slot is free for at most one stretch of time while we run, and a node
- * never changes its norm (README.omendb, "Verification (omendb_check)").
- * Returns v's state now (flags and ZERO_NODE) if the edge is damage, else
- * 0.  A slot found holding a graph node now is marked, and the other edges
- * to it need no second look: it stays one while we run.
+ * node: no edge of a live node may point at either.  But we read u and v
+ * at different times.  An insert may have reused v after we read it and
+ * linked it from u; VACUUM may have freed v after we read u, having taken
+ * the edge out of u's list first.  So read u again, and then v: only if u
+ * is still live and lists v, and v is still free or a zero node, was it so
+ * while u listed it, since a slot is free for at most one stretch of time
+ * while we run, and a node never changes its norm (README.omendb,
+ * "Verification (omendb_check)").  Returns v's state now (flags and
+ * ZERO_NODE) if the edge is damage, else 0.  A slot found holding a graph
+ * node now is marked, and the other edges to it need no second look: it
+ * stays one while we run.
  */
 static uint8
 edge_target_now(CheckState *cs, uint32 u, uint32 v)
@@ -707,7 +708,7 @@ edge_target_now(CheckState *cs, uint32 u, uint32 v)
 	if (cs->flags[v] & SLOT_REUSED)
 		return 0;
 	hdr = read_node(cs, u);
-	if (hdr->flags == OMENDB_NODE_FREE)
+	if (hdr->flags != OMENDB_NODE_LIVE)
 		return 0;
 	for (int i = 0; i < hdr->nneighbors && !listed; i++)
 		listed = OmenNodeNeighbors(hdr)[i] == v;
@@ -722,9 +723,14 @@ edge_target_now(CheckState *cs, uint32 u, uint32 v)
 }
 
 /*
- * Every neighbour is an allocated node other than the node itself, neither
- * a free slot nor a zero node, and no list names a node twice.  scratch
- * holds nalloc uint32s.
+ * Every neighbour is an allocated node other than the node itself, and no
+ * list names a node twice; a live node's neighbours are neither free slots
+ * nor zero nodes.  A deleted node's may be: VACUUM takes the edges into
+ * the deleted nodes it frees out of every other node's list, but not out
+ * of theirs, and frees them a page at a time, so that until the last of
+ * them is freed (or, after a crash, until the next VACUUM frees the rest)
+ * a deleted node may name a free slot, or whatever node has reused it.
+ * scratch holds nalloc uint32s.
  */
 static void
 check_edges(CheckState *cs, uint32 *scratch)
@@ -752,7 +758,8 @@ check_edges(CheckState *cs, uint32 *scratch)
 				what = "is the node itself";
 			else if (scratch[v] == u + 1)
 				what = "appears twice in its list";
-			else if (NO_EDGE_TARGET(cs->flags[v]) &&
+			else if ((cs->flags[u] & OMENDB_NODE_LIVE) &&
+					 NO_EDGE_TARGET(cs->flags[v]) &&
 					 (state = edge_target_now(cs, u, v)) != 0)
 				what = state & OMENDB_NODE_FREE ? "is a free slot" :
 					"is a zero-vector node, which the graph never links";

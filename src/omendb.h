@@ -175,7 +175,7 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
  * is dead to everyone, and FREE when VACUUM has taken every edge to it out
  * of the graph; an insert may then reuse the slot.  A free slot is all zero
  * but for its flags: no heap TID, no neighbours, no code, error and norm 0.
- * No node that is not free has an edge to a free slot, and the meta page's
+ * No live node has an edge to a free slot, and the meta page's
  * entry point is never one (README.omendb, "Deletion and slot reuse").
  */
 #define OMENDB_NODE_LIVE		0x01	/* indexes a heap row */

@@ -224,6 +224,16 @@ find_doomed(const Consolidation *c, uint32 node)
 	return NULL;
 }
 
+/* The memory a VACUUM may use, as for its dead TIDs. */
+static double
+vacuum_mem_bytes(void)
+{
+	int			mem_kb = IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
+		autovacuum_work_mem : maintenance_work_mem;
+
+	return (double) mem_kb * 1024;
+}
+
 /*
  * How many deleted nodes one cleanup takes on: as many as fit the memory
  * a VACUUM may use (the rest wait for the next one).
@@ -231,9 +241,7 @@ find_doomed(const Consolidation *c, uint32 node)
 static int
 max_doomed_nodes(const OmenMetaPageData *meta, uint32 nslots)
 {
-	int			mem_kb = IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
-		autovacuum_work_mem : maintenance_work_mem;
-	double		bytes = (double) mem_kb * 1024 - (double) nslots / 8;
+	double		bytes = vacuum_mem_bytes() - (double) nslots / 8;
 	double		per_node = sizeof(DoomedNode) + sizeof(uint32) * meta->max_degree;
 
 	return (int) Max(Min(bytes / per_node, (double) (MaxAllocSize / per_node)), 1);
@@ -246,9 +254,7 @@ max_doomed_nodes(const OmenMetaPageData *meta, uint32 nslots)
 static int
 max_planned_edges(const Consolidation *c)
 {
-	int			mem_kb = IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
-		autovacuum_work_mem : maintenance_work_mem;
-	double		bytes = (double) mem_kb * 1024 - (double) c->nslots * 2 -
+	double		bytes = vacuum_mem_bytes() - (double) c->nslots * 2 -
 		(double) c->ndoomed * (sizeof(DoomedNode) + sizeof(uint32) * c->meta->max_degree);
 
 	return (int) Max(Min(bytes / sizeof(EdgePair), (double) (MaxAllocSize / sizeof(EdgePair))),

@@ -68,7 +68,9 @@ RESET enable_seqscan;
 
 -- Without an ORDER BY on the distance the index is useless: WHERE-only
 -- queries and plain scans never use it, even with sequential scans
--- disabled (the plan is still a sequential scan, at a disabled cost).
+-- disabled (the plan is still a sequential scan, at a disabled cost);
+-- but a radius, a WHERE clause bounding the distance, is a condition the
+-- index takes (omendb_radius).
 EXPLAIN (COSTS OFF) SELECT id FROM omendb_plan WHERE v = '[1,0,0]';
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM omendb_plan WHERE v = '[1,0,0]';

@@ -16,11 +16,14 @@
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_opclass.h"
+#include "catalog/pg_type_d.h"
 #include "commands/vacuum.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -31,9 +34,11 @@
 #include "omendb.h"
 #include "kernels.h"
 #include "omendb_quant.h"
+#include "omendb_radius.h"
 
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
+bool		omendb_radius_exact = true;
 
 static relopt_kind omendb_relopt_kind;
 
@@ -99,7 +104,16 @@ _PG_init(void)
 							&omendb_scan_mem_limit,
 							-1, -1, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, check_scan_mem_limit, NULL, NULL);
+	DefineCustomBoolVariable("omendb.radius_exact",
+							 "Whether a radius scan makes sure it returns every row within the radius.",
+							 "On, once its graph search has passed the radius, a radius scan reads "
+							 "the index pages for the rows the search did not meet.  Off, it stops "
+							 "there: faster, and as approximate as a LIMIT query.",
+							 &omendb_radius_exact,
+							 true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
+	omendb_planner_init();
 }
 
 bytea *
@@ -233,7 +247,8 @@ planned_index_metric(IndexOptInfo *index)
 
 /*
  * amvalidate: the operator class must have one ordering operator
- * (strategy 1) and support function 1.
+ * (strategy 1) and support function 1; its family may have a ball
+ * operator, a boolean search operator (strategy 2) of radius queries.
  */
 static bool
 omendb_validate(Oid opclassoid)
@@ -262,11 +277,15 @@ omendb_validate(Oid opclassoid)
 	{
 		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
 
+		if (op->amopstrategy == OMENDB_RADIUS_STRATEGY &&
+			op->amoppurpose == AMOP_SEARCH &&
+			get_op_rettype(op->amopopr) == BOOLOID)
+			continue;
 		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("omendb operator class \"%s\" has an operator that is not an ordering operator with strategy 1",
+					 errmsg("omendb operator class \"%s\" has an operator that is neither an ordering operator with strategy 1 nor a ball operator with strategy 2",
 							opclassname)));
 			result = false;
 		}
@@ -326,8 +345,89 @@ planned_index_dimensions(PlannerInfo *root, IndexOptInfo *index)
 }
 
 /*
- * amcostestimate.  Without an ORDER BY on our operator the index is
- * useless, so it costs infinity.  With one, the cost counts the nodes the
+ * The center of a ball as the planner has it: a ROW(center, radius) or
+ * omendb_within(center, radius) expression, or a constant ball (as a
+ * constant); NULL if unknown.
+ */
+static Node *
+ball_center(Node *ball)
+{
+	Datum		center;
+	double		radius;
+	Const	   *c;
+
+	if (IsA(ball, RowExpr) && list_length(((RowExpr *) ball)->args) == 2)
+		return linitial(((RowExpr *) ball)->args);
+	if (IsA(ball, FuncExpr) && list_length(((FuncExpr *) ball)->args) == 2)
+		return linitial(((FuncExpr *) ball)->args);
+	if (!IsA(ball, Const))
+		return NULL;
+	c = (Const *) ball;
+	if (c->constisnull || !omendb_ball_fields(c->constvalue, &center, &radius))
+		return NULL;
+	return (Node *) makeConst(InvalidOid, -1, InvalidOid, -1, center, false, false);
+}
+
+/*
+ * Whether a scan with this ball key can stop at its radius: with no ORDER
+ * BY, or one on the ball's center (a scan ordered by another query walks
+ * the graph around that one, and can stop nowhere).
+ */
+static bool
+radius_can_stop(IndexPath *path, Node *ball)
+{
+	Node	   *center;
+	Node	   *query;
+
+	if (path->indexorderbys == NIL)
+		return true;
+	if (!IsA(linitial(path->indexorderbys), OpExpr))
+		return false;
+	query = lsecond(((OpExpr *) linitial(path->indexorderbys))->args);
+	center = ball_center(ball);
+	if (center == NULL)
+		return false;
+	if (IsA(center, Const) && IsA(query, Const))
+		return !((Const *) query)->constisnull &&
+			datumIsEqual(((Const *) center)->constvalue,
+						 ((Const *) query)->constvalue, false, -1);
+	return equal(center, query);
+}
+
+/*
+ * The share of the rows within the radius of the ball keys, and whether
+ * the scan can stop there.
+ */
+static Selectivity
+radius_selectivity(PlannerInfo *root, IndexPath *path, bool *can_stop)
+{
+	List	   *quals = NIL;
+	ListCell   *lc;
+
+	*can_stop = false;
+	foreach(lc, path->indexclauses)
+	{
+		IndexClause *iclause = lfirst_node(IndexClause, lc);
+		ListCell   *lq;
+
+		foreach(lq, iclause->indexquals)
+		{
+			RestrictInfo *rinfo = lfirst_node(RestrictInfo, lq);
+
+			quals = lappend(quals, rinfo);
+			if (IsA(rinfo->clause, OpExpr) &&
+				list_length(((OpExpr *) rinfo->clause)->args) == 2 &&
+				radius_can_stop(path, lsecond(((OpExpr *) rinfo->clause)->args)))
+				*can_stop = true;
+		}
+	}
+	return clauselist_selectivity(root, quals, path->indexinfo->rel->relid,
+								  JOIN_INNER, NULL);
+}
+
+/*
+ * amcostestimate.  Without an ORDER BY on our operator or a ball key the
+ * index is useless, so it costs infinity.  With one, the cost counts the nodes the
  * scan meets.  The initial search expands about list_size nodes (the list
  * a scan of this index will use, longer for inner product) and each
  * expansion meets the new nodes among R neighbours; after it, each row
@@ -348,6 +448,11 @@ planned_index_dimensions(PlannerInfo *root, IndexOptInfo *index)
  * rows that must be priced right for the choice between the index and a
  * sort to fall where the measured one does, and a full ordered scan, at
  * three to six times the time of a sort, loses either way.
+ *
+ * A radius scan (a ball key, and no ORDER BY or one on the ball's center)
+ * stops once its bounds pass the radius: it costs the initial search and
+ * the rows within the radius, as estimated from the ball's selectivity,
+ * and, if exact (omendb.radius_exact), a pass over the index pages.
  */
 void
 omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -364,8 +469,17 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		met_startup;
 	double		node_cost;
 	double		row_cost;
+	double		rows_out = ntuples;
+	Selectivity selectivity = 1.0;
+	bool		can_stop = false;
 
-	if (path->indexorderbys == NIL)
+	if (path->indexclauses != NIL)
+	{
+		selectivity = radius_selectivity(root, path, &can_stop);
+		if (can_stop)
+			rows_out = clamp_row_est(selectivity * ntuples);
+	}
+	if (path->indexorderbys == NIL && !can_stop)
 	{
 		*indexStartupCost = get_float8_infinity();
 		*indexTotalCost = get_float8_infinity();
@@ -396,8 +510,17 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		cpu_operator_cost * Max(dims / 8.0, 1);
 
 	*indexStartupCost = met_startup * node_cost;
-	*indexTotalCost = *indexStartupCost + ntuples * row_cost;
-	*indexSelectivity = 1.0;
+	*indexTotalCost = *indexStartupCost + rows_out * row_cost;
+
+	/*
+	 * An exact radius scan ends reading the index pages in order for the
+	 * nodes its search did not meet, and scoring their codes.
+	 */
+	if (can_stop && omendb_radius_exact)
+		*indexTotalCost += seq_page_cost * Max(index->pages, 1) +
+			ntuples * (cpu_index_tuple_cost +
+					   cpu_operator_cost * (Max(dims / 32.0, 1) + 1));
+	*indexSelectivity = selectivity;
 	*indexCorrelation = 0;
 	*indexPages = index->pages;
 }
@@ -424,7 +547,7 @@ omendb_handler(PG_FUNCTION_ARGS)
 {
 	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
 
-	amroutine->amstrategies = 1;
+	amroutine->amstrategies = 2;
 	amroutine->amsupport = 1;
 	amroutine->amoptsprocnum = 0;
 	amroutine->amcanorder = false;

@@ -66,6 +66,7 @@
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
+#include "omendb_radius.h"
 
 /* A node the scan has met, as scored from its page. */
 typedef struct ScanNode
@@ -101,6 +102,10 @@ typedef struct ScanQuery
 {
 	bool		null_query;		/* ORDER BY col <op> NULL */
 	bool		empty;			/* nothing to scan */
+	bool		ordered;		/* an ORDER BY: rows must come out in order */
+	bool		has_radius;		/* a ball key around the query: stop past
+								 * its radius */
+	double		radius;			/* the smallest such radius */
 	Vector	   *qvec;			/* the detoasted query */
 	float	   *qv;				/* the query as indexed */
 	OmenQuery	query;
@@ -238,6 +243,7 @@ typedef struct OmenScanOpaqueData
 typedef OmenScanOpaqueData *OmenScanOpaque;
 
 static void relieve_memory(OmenScanOpaque so);
+static inline bool beyond_radius(OmenScanOpaque so, double bound);
 
 /* ----------------------------------------------------------------
  *		Heaps
@@ -798,7 +804,8 @@ sweep_unmet_nodes(OmenScanOpaque so)
 			{
 				ResultItem	item;
 
-				if (!so->rows.scratch[i].live)
+				if (!so->rows.scratch[i].live ||
+					beyond_radius(so, so->rows.scratch[i].bound))
 					continue;
 				item.bound = so->rows.scratch[i].bound;
 				item.tid = so->rows.scratch[i].tid;
@@ -849,6 +856,86 @@ hold_back(OmenScanOpaque so, ResultItem item)
 		result_push(so, &so->rows.late, item);
 }
 
+/* ----------------------------------------------------------------
+ *		Radius scans
+ *
+ * With a ball key around the query, rows whose bound exceeds the radius
+ * cannot lie within it (bounds are lower bounds on the exact distance),
+ * and the scan ends once the search would go past the radius: no row
+ * within it is left queued, and by the stream's own rule none met later
+ * is expected to have a bound within it (see "Radius scans" in
+ * README.omendb).
+ * ----------------------------------------------------------------
+ */
+
+/* Whether a bound lies past the radius, in float8's order. */
+static inline bool
+beyond_radius(OmenScanOpaque so, double bound)
+{
+	return so->q.has_radius && float8_gt(bound, so->q.radius);
+}
+
+/*
+ * A row of the first batch lies past the radius, and so do the rest of it.
+ * Rows within the radius may still be met, so the search goes on, and the
+ * rest of the batch goes back to be queued with everything else.
+ */
+static void
+unbatch_rest(OmenScanOpaque so)
+{
+	for (int i = so->first.next; i < so->first.nbatch; i++)
+		so->first.nodes[so->first.batch[i]].batched = false;
+	so->first.nbatch = so->first.next;
+}
+
+/*
+ * Whether the search is past the radius: no queued row lies within it, no
+ * row was shed to the sort that might, and the nearest unexpanded node
+ * (or the nearest shed one) is so far that, with the largest gap between
+ * approximate distance and bound met so far, nothing met later should
+ * have a bound within it.  When the graph is exhausted the sweep decides
+ * instead, exactly.
+ */
+static bool
+radius_reached(OmenScanOpaque so)
+{
+	float		nearest;
+	double		reach;
+
+	if (so->rows.results.n > 0 &&
+		!beyond_radius(so, so->rows.results.items[0].bound))
+		return false;
+	if (!beyond_radius(so, so->mem.results_cut))
+		return false;
+	if (!omendb_stream_peek(&so->graph.search, &nearest) || isnan(nearest))
+		return false;
+	reach = Min((double) nearest, (double) so->mem.frontier_cut);
+	return beyond_radius(so, reach - so->rows.max_gap);
+}
+
+/*
+ * End the graph search of a radius scan.  Rows held back as late, and any
+ * in the sort, may still lie within the radius: they come out of the sort,
+ * up to the radius.  The graph may hold rows within the radius that the
+ * search did not reach (cut off from it by rows outside); unless told to
+ * stop at once (omendb.radius_exact off), the scan reads the node pages
+ * for the nodes it did not meet and sorts those within the radius too.
+ */
+static void
+finish_radius(OmenScanOpaque so)
+{
+	for (size_t i = 0; i < so->rows.late.n; i++)
+		if (!beyond_radius(so, so->rows.late.items[i].bound))
+			sort_row(so, &so->rows.late.items[i]);
+	so->rows.late.n = 0;
+	omendb_stream_drop_frontier(&so->graph.search);
+	if (omendb_radius_exact)
+		sweep_unmet_nodes(so);
+	if (so->sweep.sort)
+		tuplesort_performsort(so->sweep.sort);
+	so->sweep.done = true;
+}
+
 /*
  * The next row to return, false when every node has been met and returned.
  *
@@ -870,13 +957,19 @@ next_result(OmenScanOpaque so, ResultItem *out)
 {
 	if (so->first.next < so->first.nbatch)
 	{
-		ScanNode   *sn = &so->first.nodes[so->first.batch[so->first.next++]];
+		ScanNode   *sn = &so->first.nodes[so->first.batch[so->first.next]];
 
-		out->bound = sn->bound;
-		out->tid = sn->tid;
-		out->node = sn->node;
-		so->rows.last_bound = out->bound;
-		return true;
+		if (beyond_radius(so, sn->bound))
+			unbatch_rest(so);
+		else
+		{
+			so->first.next++;
+			out->bound = sn->bound;
+			out->tid = sn->tid;
+			out->node = sn->node;
+			so->rows.last_bound = out->bound;
+			return true;
+		}
 	}
 	if (so->first.deferring)
 		restore_heaps(so);
@@ -888,7 +981,8 @@ next_result(OmenScanOpaque so, ResultItem *out)
 
 		if (so->sweep.done)
 		{
-			if (!next_sorted_row(so, out))
+			/* (the sort returns rows in order of bound) */
+			if (!next_sorted_row(so, out) || beyond_radius(so, out->bound))
 				return false;
 			so->rows.last_bound = out->bound;
 			return true;
@@ -902,11 +996,16 @@ next_result(OmenScanOpaque so, ResultItem *out)
 		/* (a NaN distance is expanded, as the heap puts it on top) */
 		can_expand = omendb_stream_peek(&so->graph.search, &nearest) &&
 			!(nearest >= so->mem.frontier_cut);
+		if (so->q.has_radius && radius_reached(so))
+		{
+			finish_radius(so);
+			continue;
+		}
 		if (so->rows.results.n > 0)
 		{
 			double		bound = so->rows.results.items[0].bound;
 
-			if (bound < so->rows.last_bound)
+			if (bound < so->rows.last_bound && so->q.ordered)
 			{
 				/* met too late to come out in order: hold back */
 				hold_back(so, result_pop(&so->rows.results));
@@ -1167,9 +1266,55 @@ omendb_beginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
+/* Whether two queries are the same vector. */
+static bool
+same_vector(const Vector *a, const Vector *b)
+{
+	return a->dim == b->dim && memcmp(a->x, b->x, sizeof(float) * a->dim) == 0;
+}
+
 /*
- * Take the query from the ORDER BY key.  Detoasting happens here, before
- * any buffer lock.
+ * Take the radius from the ball keys ("col <<-> ball", strategy 2).  A
+ * NULL ball, center or radius makes the condition NULL for every row: the
+ * scan returns nothing.  Without an ORDER BY the first ball's center is
+ * the query.  The smallest radius of the balls around the query is where
+ * the scan may stop; balls around other vectors (and every ball of a scan
+ * with a NULL ORDER BY query) are left to the executor, which rechecks
+ * every key of every row.
+ */
+static void
+take_ball_keys(IndexScanDesc scan, OmenScanOpaque so)
+{
+	so->q.has_radius = false;
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		key = &scan->keyData[i];
+		Datum		center;
+		double		radius;
+		Vector	   *cvec;
+
+		if ((key->sk_flags & SK_ISNULL) ||
+			!omendb_ball_fields(key->sk_argument, &center, &radius))
+		{
+			so->q.empty = true;
+			return;
+		}
+		if (so->q.null_query)
+			continue;
+		cvec = DatumGetVector(center);
+		if (so->q.qvec == NULL)
+			so->q.qvec = cvec;
+		else if (!same_vector(so->q.qvec, cvec))
+			continue;
+		if (!so->q.has_radius || float8_lt(radius, so->q.radius))
+			so->q.radius = radius;
+		so->q.has_radius = true;
+	}
+}
+
+/*
+ * Take the query from the ORDER BY key, or from a ball key, and the radius
+ * from the ball keys.  Detoasting happens here, before any buffer lock.
  */
 void
 omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
@@ -1199,16 +1344,22 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 
-	if (scan->numberOfOrderBys == 0)
+	if (scan->numberOfOrderBys == 0 && scan->numberOfKeys == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("omendb index scans need an ORDER BY on a distance operator")));
+				 errmsg("omendb index scans need an ORDER BY on a distance operator or a ball condition")));
 
 	oldcxt = MemoryContextSwitchTo(so->cxt);
-	if (scan->orderByData[0].sk_flags & SK_ISNULL)
-		so->q.null_query = true;
-	else
-		so->q.qvec = DatumGetVector(scan->orderByData[0].sk_argument);
+	so->q.qvec = NULL;
+	so->q.ordered = scan->numberOfOrderBys > 0;
+	if (so->q.ordered)
+	{
+		if (scan->orderByData[0].sk_flags & SK_ISNULL)
+			so->q.null_query = true;
+		else
+			so->q.qvec = DatumGetVector(scan->orderByData[0].sk_argument);
+	}
+	take_ball_keys(scan, so);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -1264,6 +1415,8 @@ start_scan(IndexScanDesc scan)
 	const OmenMetaPageData *meta;
 
 	so->started = true;
+	if (so->q.empty)
+		return;					/* a NULL ball: no row satisfies it */
 	/* a copy: the relcache may drop its cache between our calls */
 	so->info = omendb_copy_info(omendb_get_info(scan->indexRelation));
 	meta = &so->info->meta;
@@ -1348,7 +1501,8 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 	if (found)
 		note_returned(so, node, &scan->xs_heaptid);
-	scan->xs_recheck = false;
+	/* a ball key's bound is not its distance: the executor checks it */
+	scan->xs_recheck = scan->numberOfKeys > 0;
 	scan->xs_recheckorderby = true;
 	MemoryContextSwitchTo(oldcxt);
 	return found;

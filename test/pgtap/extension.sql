@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(25);
+SELECT plan(26);
 
 -- Inside lives_ok: if the extension cannot be created the remaining tests
 -- still run (and fail one by one) instead of aborting the whole file.
@@ -95,7 +95,7 @@ CREATE TEMP VIEW omendb_all_funcs AS
 CREATE TEMP VIEW omendb_funcs AS
 	SELECT oid, sig, prokind, provolatile, proisstrict, proparallel
 	FROM omendb_all_funcs
-	WHERE proname NOT IN ('omendb_check', 'omendb_kernels');
+	WHERE proname NOT IN ('omendb_check', 'omendb_kernels', 'omendb_within_selectivity');
 
 SELECT cmp_ok(
 	(SELECT count(*) FROM omendb_funcs)::int, '>=', 6,
@@ -132,6 +132,12 @@ SELECT results_eq(
 	   FROM omendb_all_funcs WHERE proname = 'omendb_kernels' $$,
 	$$ VALUES ('omendb_kernels()', 's', true, 's') $$,
 	'omendb_kernels() is STABLE, STRICT, PARALLEL SAFE');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname = 'omendb_within_selectivity' $$,
+	$$ VALUES ('omendb_within_selectivity(internal,oid,internal,integer)', 's', true, 's') $$,
+	'omendb_within_selectivity, a planner estimator, is STABLE, STRICT, PARALLEL SAFE');
 
 SELECT ok(
 	(SELECT NOT has_function_privilege('public', oid, 'EXECUTE')

@@ -59,18 +59,22 @@ SELECT results_eq(
 	$$ VALUES ('vector_l2_ops') $$,
 	'vector_l2_ops is the default operator class');
 
--- Each class has exactly one operator: strategy 1, an ordering operator
--- (FOR ORDER BY float_ops), vector x vector.
+-- Each class has one ordering operator: strategy 1 (FOR ORDER BY
+-- float_ops), vector x vector; and its family one ball operator of radius
+-- queries: strategy 2, a search operator, vector x omendb_ball.
 SELECT results_eq(
 	$$ SELECT c.opcname, o.amopstrategy::int, o.amoppurpose::text, o.amopopr::regoperator::text,
 			  o.amopsortfamily::regclass::text IS NOT NULL
 	   FROM omendb_opclasses c
 	   JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
-	   ORDER BY c.opcname $$,
+	   ORDER BY c.opcname, o.amopstrategy $$,
 	$$ VALUES ('vector_cosine_ops', 1, 'o', '<=>(vector,vector)', true),
+			  ('vector_cosine_ops', 2, 's', '<<=>(vector,omendb_ball)', true),
 			  ('vector_ip_ops', 1, 'o', '<#>(vector,vector)', true),
-			  ('vector_l2_ops', 1, 'o', '<->(vector,vector)', true) $$,
-	'each class has one ordering operator: <-> (L2), <#> (inner product), <=> (cosine)');
+			  ('vector_ip_ops', 2, 's', '<<#>(vector,omendb_ball)', true),
+			  ('vector_l2_ops', 1, 'o', '<->(vector,vector)', true),
+			  ('vector_l2_ops', 2, 's', '<<->(vector,omendb_ball)', true) $$,
+	'each class has one ordering operator, <-> (L2), <#> (inner product), <=> (cosine), and one ball operator, <<->, <<#>, <<=>');
 
 SELECT is(
 	(SELECT count(*)::int FROM omendb_opclasses c
@@ -145,9 +149,11 @@ SELECT throws_ok(
 SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
-	$$ VALUES ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
+	$$ VALUES ('omendb.radius_exact', 'bool', NULL::text, NULL::text, 'on', 'user'),
+			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'two settings, user-settable: omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
+	'three settings, user-settable: omendb.radius_exact, boolean, default on; '
+	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
 	'omendb.search_list_size, integer 0..10000, default 0 (automatic)');
 
 SELECT throws_ok(

@@ -45,6 +45,7 @@
 
 /* Type OID of int4; fixed in every PostgreSQL release. */
 #define INT4OID				23
+#define FLOAT8OID			701
 
 #define DEFAULT_DATA_DIR	"/usr/share/datasets/fashion-mnist"
 #define DEFAULT_QUERIES		1000
@@ -122,6 +123,7 @@ typedef struct BenchOptions
 	double		delete_percent;
 	bool		vacuum_first;	/* VACUUM between DELETE and re-insert */
 	bool		build_empty;
+	int			radius_rows;	/* --radius: rows per query (0: off) */
 } BenchOptions;
 
 typedef struct Dataset
@@ -1706,6 +1708,226 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 }
 
 /* ---------------------------------------------------------------- */
+/* Radius queries (--radius N)										 */
+/* ---------------------------------------------------------------- */
+
+static void
+put_be64_double(char *p, double v)
+{
+	uint64_t	bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	for (int i = 0; i < 8; i++)
+		p[i] = (char) (bits >> (56 - 8 * i));
+}
+
+/*
+ * The radius of each query: halfway between the exact distances of its
+ * N-th and (N+1)-th nearest rows (the truth holds N + 1), in the
+ * operator's units, so that exactly its N nearest rows lie within it,
+ * whatever the rounding of the server's float sums.
+ */
+static double *
+radius_per_query(const BenchOptions *opt, const Truth *truth)
+{
+	int			n = opt->radius_rows;
+	double	   *radius = xmalloc(truth->nqueries * sizeof(double));
+
+	for (int q = 0; q < truth->nqueries; q++)
+	{
+		double		a = truth->dist[(size_t) q * truth->k + n - 1];
+		double		b = truth->dist[(size_t) q * truth->k + n];
+
+		if (opt->metric == METRIC_L2)
+		{
+			a = sqrt(a);
+			b = sqrt(b);
+		}
+		radius[q] = (a + b) / 2;
+	}
+	return radius;
+}
+
+typedef struct RadiusResult
+{
+	char	   *setting;
+	double		rows;			/* mean rows returned per query */
+	double		recall;			/* of the N rows within the radius */
+	double		p50;
+	double		p99;
+	double		mean_ms;
+	double		limit_recall;	/* LIMIT N, same setting */
+	double		limit_p50;
+	double		limit_mean_ms;
+} RadiusResult;
+
+/* Whether id is among the query's true nearest n rows. */
+static bool
+radius_hit(const Dataset *ds, const Truth *truth, int q, int n, int32_t id)
+{
+	int			r = id_to_row(ds, id);
+
+	for (int j = 0; j < n && r >= 0; j++)
+		if (truth->ids[(size_t) q * truth->k + j] == r + 1)
+			return true;
+	return false;
+}
+
+/*
+ * One pass of a prepared statement over every query: mean rows, recall of
+ * the N true rows, latencies.  with_radius passes the query's radius as
+ * $2.
+ */
+static void
+run_radius_pass(PGconn *conn, const char *stmt, const Dataset *ds,
+				const Truth *truth, const QueryParams *qp, const double *radius,
+				int n, bool with_radius, double *rows, double *recall,
+				double *lat)
+{
+	int			formats[2] = {1, 1};
+	int			lengths[2] = {qp->len, 8};
+	double		nrows = 0;
+	double		hits = 0;
+
+	for (int q = 0; q < qp->nqueries; q++)
+	{
+		char		rbuf[8];
+		const char *values[2];
+		double		t0;
+		PGresult   *res;
+
+		values[0] = qp->buf + (size_t) q * qp->len;
+		put_be64_double(rbuf, radius[q]);
+		values[1] = rbuf;
+		t0 = now_seconds();
+		res = PQexecPrepared(conn, stmt, with_radius ? 2 : 1, values, lengths,
+							 formats, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			die("%s failed: %s", stmt, PQerrorMessage(conn));
+		lat[q] = (now_seconds() - t0) * 1000.0;
+		nrows += PQntuples(res);
+		for (int i = 0; i < PQntuples(res); i++)
+			hits += radius_hit(ds, truth, q, n, get_be32(PQgetvalue(res, i, 0)));
+		PQclear(res);
+	}
+	*rows = nrows / qp->nqueries;
+	*recall = hits / ((double) n * qp->nqueries);
+}
+
+static double
+mean_of(const double *x, int n)
+{
+	double		s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += x[i];
+	return s / n;
+}
+
+/*
+ * Radius queries beside LIMIT queries returning as many rows, under each
+ * setting: "WHERE embedding OP $1 < $2" with each query's radius, and
+ * "ORDER BY embedding OP $1 LIMIT N".  A warm-up pass each, then the
+ * median of --repeat passes by mean latency.
+ */
+static void
+run_radius(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
+		   const Truth *truth, const QueryParams *qp, Oid vector_oid,
+		   char **settings, int nsettings)
+{
+	int			n = opt->radius_rows;
+	double	   *radius = radius_per_query(opt, truth);
+	double	   *lat = xmalloc(qp->nqueries * sizeof(double));
+	RadiusResult *results = xmalloc(nsettings * sizeof(RadiusResult));
+	Oid			types[2] = {vector_oid, FLOAT8OID};
+	char		sql[256];
+	char		plan_sql[256];
+	double		limit_rows;
+
+	for (int i = 0; i < nsettings; i++)
+	{
+		RadiusResult *r = &results[i];
+		double	   *means = xmalloc(opt->repeat * sizeof(double));
+		double	   *p50s = xmalloc(opt->repeat * sizeof(double));
+		double	   *p99s = xmalloc(opt->repeat * sizeof(double));
+
+		r->setting = settings[i];
+		exec_sql(conn, "RESET ALL");
+		if (opt->session_sql)
+			exec_sql(conn, opt->session_sql);
+		if (settings[i][0])
+			exec_sql(conn, settings[i]);
+		progress("radius: %s", settings[i][0] ? settings[i] : "(default settings)");
+
+		snprintf(sql, sizeof(sql), "SELECT id FROM items WHERE embedding %s $1 < $2",
+				 metric_operators[opt->metric]);
+		prepare_statement(conn, "radius", sql, 2, types);
+		snprintf(plan_sql, sizeof(plan_sql), "SELECT id FROM items WHERE embedding %s $1 < %.17g",
+				 metric_operators[opt->metric], radius[0]);
+		report_plan(conn, plan_sql, qp, vector_oid);
+		run_radius_pass(conn, "radius", ds, truth, qp, radius, n, true,
+						&r->rows, &r->recall, lat);
+		for (int j = 0; j < opt->repeat; j++)
+		{
+			run_radius_pass(conn, "radius", ds, truth, qp, radius, n, true,
+							&r->rows, &r->recall, lat);
+			means[j] = mean_of(lat, qp->nqueries);
+			qsort(lat, qp->nqueries, sizeof(double), compare_doubles);
+			p50s[j] = percentile(lat, qp->nqueries, 0.50);
+			p99s[j] = percentile(lat, qp->nqueries, 0.99);
+		}
+		qsort(means, opt->repeat, sizeof(double), compare_doubles);
+		qsort(p50s, opt->repeat, sizeof(double), compare_doubles);
+		qsort(p99s, opt->repeat, sizeof(double), compare_doubles);
+		r->mean_ms = means[opt->repeat / 2];
+		r->p50 = p50s[opt->repeat / 2];
+		r->p99 = p99s[opt->repeat / 2];
+
+		snprintf(sql, sizeof(sql), "SELECT id FROM items ORDER BY embedding %s $1 LIMIT %d",
+				 metric_operators[opt->metric], n);
+		prepare_statement(conn, "radius_limit", sql, 1, types);
+		run_radius_pass(conn, "radius_limit", ds, truth, qp, radius, n, false,
+						&limit_rows, &r->limit_recall, lat);
+		for (int j = 0; j < opt->repeat; j++)
+		{
+			run_radius_pass(conn, "radius_limit", ds, truth, qp, radius, n, false,
+							&limit_rows, &r->limit_recall, lat);
+			means[j] = mean_of(lat, qp->nqueries);
+			qsort(lat, qp->nqueries, sizeof(double), compare_doubles);
+			p50s[j] = percentile(lat, qp->nqueries, 0.50);
+		}
+		qsort(means, opt->repeat, sizeof(double), compare_doubles);
+		qsort(p50s, opt->repeat, sizeof(double), compare_doubles);
+		r->limit_mean_ms = means[opt->repeat / 2];
+		r->limit_p50 = p50s[opt->repeat / 2];
+
+		progress("  radius: %.1f rows, recall %.4f, mean %.3f ms, p50 %.3f ms, p99 %.3f ms; "
+				 "LIMIT %d: recall %.4f, mean %.3f ms, p50 %.3f ms",
+				 r->rows, r->recall, r->mean_ms, r->p50, r->p99, n,
+				 r->limit_recall, r->limit_mean_ms, r->limit_p50);
+		free(means);
+		free(p50s);
+		free(p99s);
+	}
+
+	printf("\nRadius queries: %s, %d rows x %d dims, metric %s, %d queries, "
+		   "radius per query halfway between its %d-th and %d-th nearest rows\n\n",
+		   ds->key, ds->nrows, ds->dim, metric_names[opt->metric], qp->nqueries,
+		   n, n + 1);
+	printf("| setting | rows/query | recall | mean ms | p50 ms | p99 ms | LIMIT %d recall | LIMIT mean ms | LIMIT p50 ms |\n", n);
+	printf("|---|---|---|---|---|---|---|---|---|\n");
+	for (int i = 0; i < nsettings; i++)
+		printf("| %s | %.1f | %.4f | %.3f | %.3f | %.3f | %.4f | %.3f | %.3f |\n",
+			   results[i].setting[0] ? results[i].setting : "(default)",
+			   results[i].rows, results[i].recall, results[i].mean_ms,
+			   results[i].p50, results[i].p99, results[i].limit_recall,
+			   results[i].limit_mean_ms, results[i].limit_p50);
+	free(radius);
+	free(lat);
+	free(results);
+}
+
+/* ---------------------------------------------------------------- */
 /* Output															 */
 /* ---------------------------------------------------------------- */
 
@@ -2545,6 +2767,14 @@ usage(void)
 		   "                        after the re-insert)\n"
 		   "  --build-empty         CREATE INDEX on the empty table, then COPY every row,\n"
 		   "                        against COPY, then CREATE INDEX\n\n"
+		   "Radius queries:\n"
+		   "  --radius N            instead of the recall curve, for each setting\n"
+		   "                        (--sweep; default: the defaults, and\n"
+		   "                        omendb.radius_exact off) time \"WHERE embedding\n"
+		   "                        OP $1 < $2\", each query's radius halfway between\n"
+		   "                        its N-th and N+1-th nearest rows, and report rows\n"
+		   "                        returned and recall of those N, beside \"ORDER BY\n"
+		   "                        embedding OP $1 LIMIT N\"\n\n"
 		   "Output:\n"
 		   "  --name NAME           output base name (default from data and metric)\n"
 		   "  --out-dir DIR         output directory (default: out/ beside the program)\n"
@@ -2610,7 +2840,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		OPT_SWEEP, OPT_SESSION_SQL, OPT_REPEAT, OPT_FLOOR, OPT_THREADS,
 		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION,
 		OPT_QUERY_TABLE, OPT_LOAD_ONLY, OPT_SCALE_FIRST_ROW, OPT_CHURN,
-		OPT_ROUNDS, OPT_DELETE_PERCENT, OPT_VACUUM_FIRST, OPT_BUILD_EMPTY
+		OPT_ROUNDS, OPT_DELETE_PERCENT, OPT_VACUUM_FIRST, OPT_BUILD_EMPTY,
+		OPT_RADIUS
 	};
 	static const struct option long_options[] = {
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -2642,6 +2873,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		{"delete-percent", required_argument, NULL, OPT_DELETE_PERCENT},
 		{"vacuum-first", no_argument, NULL, OPT_VACUUM_FIRST},
 		{"build-empty", no_argument, NULL, OPT_BUILD_EMPTY},
+		{"radius", required_argument, NULL, OPT_RADIUS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -2764,6 +2996,9 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 			case OPT_BUILD_EMPTY:
 				opt->build_empty = true;
 				break;
+			case OPT_RADIUS:
+				opt->radius_rows = parse_positive_int(optarg, "--radius");
+				break;
 			case 'h':
 				usage();
 				exit(0);
@@ -2776,6 +3011,14 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		die("unexpected argument \"%s\"", argv[optind]);
 	if (opt->vacuum_first && !opt->churn)
 		die("--vacuum-first is for --churn");
+	if (opt->radius_rows > 0)
+	{
+		if (opt->churn || opt->build_empty || opt->no_index)
+			die("--radius measures an index on loaded data: not with --churn, "
+				"--build-empty or --no-index");
+		/* the truth: the N nearest rows and the next one */
+		opt->k = opt->radius_rows + 1;
+	}
 	if (opt->churn || opt->build_empty)
 	{
 		const char *mode = opt->churn ? "--churn" : "--build-empty";
@@ -2984,6 +3227,15 @@ main(int argc, char **argv)
 		build_s = build_index(conn, opt.conninfo, opt.index_sql, &index_bytes);
 	}
 
+	if (opt.radius_rows > 0)
+	{
+		if (opt.sweep == NULL)
+			opt.sweep = "|SET omendb.radius_exact=off";
+		settings = split_sweep(opt.sweep, &nsettings);
+		run_radius(conn, &opt, &ds, &truth, &qp, vector_oid, settings, nsettings);
+		PQfinish(conn);
+		return 0;
+	}
 	if (opt.sweep == NULL)
 		opt.sweep = opt.no_index ? "" :
 			"SET omendb.search_list_size=10|SET omendb.search_list_size=20|"

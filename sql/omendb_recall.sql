@@ -16,6 +16,19 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- err_detail(sql): the same, with the error's detail.
+CREATE FUNCTION pg_temp.err_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
+BEGIN
+	EXECUTE sql;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || SQLERRM || ' (' || detail || ')';
+END
+$$;
+
 -- plain_recall(tab, key, op, pred, queries, k): recall@k computed here,
 -- apart from omendb_recall: for each query, the k-th distance of an exact
 -- scan (no index scans allowed), and how many of the first k rows of an
@@ -133,7 +146,7 @@ CREATE TABLE rec_two (v vector(2));
 INSERT INTO rec_two VALUES ('[0,0]'), ('[3,4]');
 CREATE INDEX rec_two_l2 ON rec_two USING omendb (v);
 SELECT recall, queries FROM omendb_recall('rec_two_l2', k => 1);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_two_l2', k => 2)$$);
+SELECT pg_temp.err_detail($$SELECT omendb_recall('rec_two_l2', k => 2)$$);
 SELECT recall, queries FROM omendb_recall('rec_two_l2', ARRAY['[1,1]']::vector[], k => 2);
 SELECT pg_temp.err($$SELECT omendb_recall('rec_two_l2', ARRAY['[1,1]']::vector[], k => 3)$$);
 DROP TABLE rec_two;
@@ -192,6 +205,17 @@ SET omendb.search_list_size = 10000;
 SELECT recall, queries FROM omendb_recall('"Rec Schema"."Rec Index"', sample => 1000);
 RESET omendb.search_list_size;
 DROP SCHEMA "Rec Schema" CASCADE;
+-- a table and columns named like the measurement's own aliases
+CREATE TABLE omendb_q (v vector(16), tid int, d float8, self int);
+INSERT INTO omendb_q SELECT v, id, id, id FROM rec WHERE id BETWEEN 1 AND 200;
+CREATE INDEX omendb_q_l2 ON omendb_q USING omendb (v);
+SET omendb.search_list_size = 1;
+SELECT r.recall = pg_temp.plain_recall('omendb_q', 'v', '<->', 'true', p.qs, 10) AS same_recall
+FROM probe p, omendb_recall('omendb_q_l2', p.qs) r;
+SET omendb.search_list_size = 10000;
+SELECT recall, queries FROM omendb_recall('omendb_q_l2', sample => 10);
+RESET omendb.search_list_size;
+DROP TABLE omendb_q;
 -- a query of another dimension than the key is the operator's error
 SELECT pg_temp.err($$SELECT omendb_recall('rec_expr_cos', ARRAY[w] ) FROM rec_expr LIMIT 1$$);
 DROP TABLE rec_part, rec_expr;
@@ -226,8 +250,8 @@ DROP SCHEMA rec_s;
 -- 9. Two indexes on the same key and operator class: the planner scans
 -- only one of them for the queries, and measuring the other says so.
 CREATE INDEX rec_l2_again ON rec USING omendb (v) WITH (graph_degree = 8);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', sample => 5)$$) AS first,
-	   pg_temp.err($$SELECT omendb_recall('rec_l2_again', sample => 5)$$) AS second;
+SELECT pg_temp.err_detail($$SELECT omendb_recall('rec_l2', sample => 5)$$);
+SELECT pg_temp.err_detail($$SELECT omendb_recall('rec_l2_again', sample => 5)$$);
 DROP INDEX rec_l2_again;
 
 -- 10. Errors.
@@ -253,7 +277,7 @@ SELECT recall IS NULL FROM omendb_recall('rec_l2', NULL::int);
 CREATE TABLE rec_empty (v vector(2), c int);
 CREATE INDEX rec_empty_l2 ON rec_empty USING omendb (v);
 CREATE INDEX rec_empty_part ON rec_empty USING omendb (v) WHERE c > 0;
-SELECT pg_temp.err($$SELECT omendb_recall('rec_empty_l2')$$);
+SELECT pg_temp.err_detail($$SELECT omendb_recall('rec_empty_l2')$$);
 SELECT pg_temp.err($$SELECT omendb_recall('rec_empty_l2', ARRAY['[1,2]']::vector[])$$);
 INSERT INTO rec_empty VALUES (NULL, 1), ('[1,2]', 0);
 SELECT pg_temp.err($$SELECT omendb_recall('rec_empty_part')$$);

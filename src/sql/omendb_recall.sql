@@ -23,6 +23,7 @@ DECLARE
 	index_kind "char";
 	index_name name;
 	heap text;					-- FROM item: ONLY schema.table
+	query_alias text;			-- the queries' alias: not the table's name
 	index_key text;				-- the indexed column or expression
 	index_pred text;			-- a partial index's predicate, else true
 	order_op text;				-- the opclass's ordering operator
@@ -35,6 +36,7 @@ DECLARE
 	approx_sql text;
 	covered boolean;
 	plan jsonb;
+	scanned name;				-- the index the plan scans
 	saved_seqscan text;
 	saved_sort text;
 	saved_list text;
@@ -81,11 +83,12 @@ BEGIN
 	END IF;
 
 	SELECT format('ONLY %I.%I', tn.nspname, t.relname),
+		   CASE WHEN t.relname = 'omendb_q' THEN 'omendb_query' ELSE 'omendb_q' END,
 		   '(' || pg_get_indexdef(i.indexrelid, 1, true) || ')',
 		   coalesce('(' || pg_get_expr(i.indpred, i.indrelid) || ')', 'true'),
 		   format('OPERATOR(%I.%s)', opn.nspname, o.oprname),
 		   CASE WHEN sp.proname = 'omendb_metric_ip' THEN 160 ELSE 40 END
-	INTO heap, index_key, index_pred, order_op, auto_list
+	INTO heap, query_alias, index_key, index_pred, order_op, auto_list
 	FROM pg_index i
 	JOIN pg_class t ON t.oid = i.indrelid
 	JOIN pg_namespace tn ON tn.oid = t.relnamespace
@@ -111,7 +114,7 @@ BEGIN
 	IF NOT covered THEN
 		RAISE EXCEPTION 'index "%" covers no rows', index
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-			DETAIL = 'Its table is empty, or holds no row with a non-NULL key that the index''s predicate accepts.';
+			DETAIL = 'The index holds the rows whose key is not NULL and, if it is partial, that its predicate accepts: the table has none.';
 	END IF;
 
 	-- One full scan draws the sample; the exact scans below cost far more.
@@ -132,13 +135,13 @@ BEGIN
 	-- so rows tied at the k-th distance all count.  A sampled row is not
 	-- its own neighbour.
 	exact_sql := format(
-		'SELECT array_agg(e.kth ORDER BY q.i), min(e.n) '
-		'FROM unnest($1, $2) WITH ORDINALITY AS q(v, self, i) '
+		'SELECT array_agg(e.kth ORDER BY %5$s.i), min(e.n) '
+		'FROM unnest($1, $2) WITH ORDINALITY AS %5$s(v, self, i) '
 		'CROSS JOIN LATERAL (SELECT max(d) AS kth, count(*) AS n FROM '
-		'(SELECT d FROM (SELECT ctid AS tid, %1$s %2$s q.v AS d FROM %3$s '
+		'(SELECT d FROM (SELECT ctid AS tid, %1$s %2$s %5$s.v AS d FROM %3$s '
 		'WHERE %1$s IS NOT NULL AND %4$s OFFSET 0) s '
-		'WHERE tid IS DISTINCT FROM q.self ORDER BY d LIMIT $3) top) e',
-		index_key, order_op, heap, index_pred);
+		'WHERE tid IS DISTINCT FROM %5$s.self ORDER BY d LIMIT $3) top) e',
+		index_key, order_op, heap, index_pred, query_alias);
 	EXECUTE exact_sql INTO STRICT kth, fewest USING query_vectors, query_tids, k;
 	IF fewest < k AND query_tids IS NULL THEN
 		RAISE EXCEPTION 'k (%) exceeds the % rows index "%" can return for a query',
@@ -156,12 +159,12 @@ BEGIN
 	-- dropping the query's own row leaves k.
 	approx_sql := format(
 		'SELECT sum(a.hits) '
-		'FROM unnest($1, $2, $3) AS q(v, self, kth) '
-		'CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE d <= q.kth) AS hits FROM '
-		'(SELECT d FROM (SELECT ctid AS tid, %1$s %2$s q.v AS d FROM %3$s '
+		'FROM unnest($1, $2, $3) AS %5$s(v, self, kth) '
+		'CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE d <= %5$s.kth) AS hits FROM '
+		'(SELECT d FROM (SELECT ctid AS tid, %1$s %2$s %5$s.v AS d FROM %3$s '
 		'WHERE %1$s IS NOT NULL AND %4$s ORDER BY d LIMIT $5) s '
-		'WHERE tid IS DISTINCT FROM q.self ORDER BY d LIMIT $4) top) a',
-		index_key, order_op, heap, index_pred);
+		'WHERE tid IS DISTINCT FROM %5$s.self ORDER BY d LIMIT $4) top) a',
+		index_key, order_op, heap, index_pred, query_alias);
 
 	-- The exact scan above ran the extension's operators, so its library
 	-- is loaded and its settings are defined.
@@ -189,12 +192,13 @@ BEGIN
 		EXECUTE 'EXPLAIN (FORMAT JSON) ' || approx_sql INTO STRICT plan
 			USING query_vectors, query_tids, kth, k,
 				  k::bigint + (query_tids IS NOT NULL)::int;
-		IF NOT jsonb_path_exists(plan,
-								 '$.** ? (@."Node Type" == "Index Scan" && @."Index Name" == $name)',
-								 jsonb_build_object('name', index_name)) THEN
+		scanned := jsonb_path_query_first(plan,
+										  '$.** ? (@."Node Type" == "Index Scan")."Index Name"') #>> '{}';
+		IF scanned IS DISTINCT FROM index_name THEN
 			RAISE EXCEPTION 'the planner does not scan index "%" for its queries', index
 				USING ERRCODE = 'object_not_in_prerequisite_state',
-				HINT = 'Another index on the same column and operator class may be preferred to it.';
+				DETAIL = CASE WHEN scanned IS NULL THEN 'It scans no index.'
+					ELSE format('It scans index "%s" on the same key and operator class.', scanned) END;
 		END IF;
 		EXECUTE approx_sql INTO STRICT hits
 			USING query_vectors, query_tids, kth, k,
@@ -240,7 +244,7 @@ BEGIN
 	-- rounding from saying otherwise.
 	centre := (recall + z * z / (2 * queries)) / (1 + z * z / queries);
 	half := z / (1 + z * z / queries) *
-		sqrt(recall * (1 - recall) / queries + z * z / (4.0 * queries * queries));
+		sqrt(recall * (1 - recall) / queries + z * z / (4 * queries::float8 * queries));
 	recall_low := least(recall, greatest(0, centre - half));
 	recall_high := greatest(recall, least(1, centre + half));
 END

@@ -274,6 +274,7 @@ SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', ARRAY['[1,2,3,4,5,6,7,8,9,10
 SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', ARRAY['[1,2]']::vector[])$$);
 -- NULL arguments: a NULL row, as with other strict functions
 SELECT recall IS NULL FROM omendb_recall('rec_l2', NULL::int);
+SELECT pg_temp.err($$SELECT omendb_recall_measure('rec_l2', NULL, NULL, 10, 0.9)$$);
 CREATE TABLE rec_empty (v vector(2), c int);
 CREATE INDEX rec_empty_l2 ON rec_empty USING omendb (v);
 CREATE INDEX rec_empty_part ON rec_empty USING omendb (v) WHERE c > 0;

@@ -48,6 +48,12 @@ DECLARE
 	centre float8;
 	half float8;
 BEGIN
+	-- the two forms are strict; only this worker sees NULLs
+	IF index IS NULL OR k IS NULL OR target IS NULL OR
+		(query_vectors IS NULL AND sample IS NULL) THEN
+		RAISE EXCEPTION 'omendb_recall_measure takes NULL only for one of query_vectors and sample'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT c.relkind, c.relname, a.amname INTO index_kind, index_name, am_name
 	FROM pg_class c LEFT JOIN pg_am a ON a.oid = c.relam
 	WHERE c.oid = index;

@@ -263,6 +263,11 @@ CREATE TABLE rec_parted_1 PARTITION OF rec_parted FOR VALUES FROM (0) TO (10);
 CREATE INDEX rec_parted_l2 ON rec_parted USING omendb (v);
 SELECT pg_temp.err($$SELECT omendb_recall('rec_parted_l2')$$);
 DROP TABLE rec_parted;
+-- an index the planner may not use, as a failed CREATE INDEX CONCURRENTLY
+-- leaves it
+UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'rec_l2'::regclass;
+SELECT pg_temp.err($$SELECT omendb_recall('rec_l2')$$);
+UPDATE pg_index SET indisvalid = true WHERE indexrelid = 'rec_l2'::regclass;
 SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', sample => 0)$$);
 SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', k => 0)$$);
 SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', k => 3001)$$);

@@ -66,6 +66,11 @@ BEGIN
 		RAISE EXCEPTION '"%" is not an omendb index', index
 			USING ERRCODE = 'wrong_object_type';
 	END IF;
+	IF NOT (SELECT indisvalid FROM pg_index WHERE indexrelid = index) THEN
+		RAISE EXCEPTION 'index "%" is not valid', index
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'A CREATE INDEX CONCURRENTLY that failed leaves it so: REINDEX it.';
+	END IF;
 	IF k < 1 THEN
 		RAISE EXCEPTION 'k must be at least 1, not %', k
 			USING ERRCODE = 'invalid_parameter_value';

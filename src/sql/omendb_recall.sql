@@ -27,7 +27,7 @@ DECLARE
 	index_key text;				-- the indexed column or expression
 	index_pred text;			-- a partial index's predicate, else true
 	order_op text;				-- the opclass's ordering operator
-	auto_list int;				-- the list a setting of 0 chooses
+	auto_list int;				-- the list a setting of 0 chooses (omendb.h)
 	max_list int;				-- the setting's largest value
 	query_tids tid[];			-- the sampled rows, NULL for given vectors
 	kth float8[];				-- each query's exact k-th distance

@@ -117,13 +117,28 @@ FROM radii, unnest(ARRAY['<', '<=']) cmp, unnest(ARRAY[false, true]) ordered,
 GROUP BY op, what, cmp, ordered
 ORDER BY op, what, cmp, ordered;
 
--- With ORDER BY the rows come out in order of distance.
-SELECT bool_and(ok) AS in_order FROM (
-	SELECT d >= coalesce(lag(d) OVER (ORDER BY n), '-Infinity') AS ok
-	FROM (SELECT row_number() OVER () AS n, d
-		  FROM (SELECT v <-> '[0.3,-0.2,0.5,0.1,-0.7,0.2,0.9,-0.4]' AS d FROM r
-				WHERE v <-> '[0.3,-0.2,0.5,0.1,-0.7,0.2,0.9,-0.4]' < 1.5
-				ORDER BY v <-> '[0.3,-0.2,0.5,0.1,-0.7,0.2,0.9,-0.4]') s) t) u;
+-- With ORDER BY the rows come out in order of distance, also those the
+-- graph search alone would not reach (inner product, radius q0.3).
+CREATE FUNCTION pg_temp.in_order(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	d float8;
+	last float8 := '-Infinity';
+	ok boolean := true;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR d IN EXECUTE query LOOP
+		ok := ok AND d >= last;
+		last := d;
+	END LOOP;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	RETURN ok;
+END
+$$;
+SELECT op, what, pg_temp.in_order(format('SELECT v %s %L::vector(8) FROM r WHERE v %s %L::vector(8) < %s ORDER BY v %s %L::vector(8)',
+		op, q, op, q, radius, op, q)) AS in_order
+FROM radii JOIN queries USING (qid)
+WHERE what IN ('q0.03', 'q0.3') AND qid = 3
+ORDER BY op, what;
 
 -- A radius equal to a row's exact distance: < leaves that row out, <=
 -- takes it, by the index as by a sequential scan.

@@ -513,13 +513,20 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	*indexTotalCost = *indexStartupCost + rows_out * row_cost;
 
 	/*
-	 * An exact radius scan ends reading the index pages in order for the
-	 * nodes its search did not meet, and scoring their codes.
+	 * An exact radius scan reads the index pages in order for the nodes
+	 * its search did not meet, and scores their codes: at the end, or, in
+	 * order of distance, before its first row.
 	 */
 	if (can_stop && omendb_radius_exact)
-		*indexTotalCost += seq_page_cost * Max(index->pages, 1) +
+	{
+		Cost		sweep = seq_page_cost * Max(index->pages, 1) +
 			ntuples * (cpu_index_tuple_cost +
 					   cpu_operator_cost * (Max(dims / 32.0, 1) + 1));
+
+		if (path->indexorderbys != NIL)
+			*indexStartupCost += sweep;
+		*indexTotalCost += sweep;
+	}
 	*indexSelectivity = selectivity;
 	*indexCorrelation = 0;
 	*indexPages = index->pages;

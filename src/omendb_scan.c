@@ -771,7 +771,12 @@ meet_unreachable_nodes(OmenScanOpaque so)
 		(void) store->visit(store, batch, n, fresh);
 		if (n > 0)
 		{
-			(void) keep_met_nodes(so, batch, n, true);
+			ScanNode   *met = keep_met_nodes(so, batch, n, true);
+
+			/* (rows past a radius are never returned) */
+			for (int i = 0; i < n; i++)
+				if (beyond_radius(so, met[i].bound))
+					met[i].live = false;
 			so->stats.nswept += n;
 		}
 		CHECK_FOR_INTERRUPTS();
@@ -1455,9 +1460,14 @@ start_scan(IndexScanDesc scan)
 	/*
 	 * Slots only grow, so a list shorter than those known to exist at open
 	 * time is not exhaustive: only a long list pays for the system call.
+	 * An exact radius scan in order of distance meets every node before
+	 * its first row, as an exhaustive one does: a row within the radius
+	 * that only the sweep finds would otherwise come out after farther
+	 * ones.
 	 */
-	if ((uint32) so->q.list_size >= so->info->node_limit &&
-		(uint64) so->q.list_size >= omendb_node_slots(so->index, meta))
+	if ((so->q.has_radius && so->q.ordered && omendb_radius_exact) ||
+		((uint32) so->q.list_size >= so->info->node_limit &&
+		 (uint64) so->q.list_size >= omendb_node_slots(so->index, meta)))
 		meet_unreachable_nodes(so);
 	select_first_batch(so);
 }

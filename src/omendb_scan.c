@@ -47,6 +47,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/relscan.h"
@@ -67,6 +68,11 @@
 #include "omendb_page.h"
 #include "omendb_quant.h"
 #include "omendb_radius.h"
+
+/* C11's smallest subnormal float, which -std=gnu99 does not define */
+#ifndef FLT_TRUE_MIN
+#define FLT_TRUE_MIN __FLT_DENORM_MIN__
+#endif
 
 /* A node the scan has met, as scored from its page. */
 typedef struct ScanNode
@@ -549,6 +555,30 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 }
 
 /*
+ * In a radius scan under L2, |q - x| >= ||q| - |x||: a node whose norm
+ * differs from the query's by more than the radius lies outside it, and
+ * the sweep need not score its code.  The difference, less a margin for
+ * the rounding of both norms and of the executor's distance (each within
+ * dim * FLT_EPSILON of |q| + |x|, and the subnormal term of "Magnitudes"
+ * in README.omendb), is a lower bound on the exact distance; -infinity if
+ * it says nothing.
+ */
+static double
+norm_gap_bound(OmenScanOpaque so, OmenNodeHeader node)
+{
+	int			dim = so->info->meta.dimensions;
+	double		q = so->q.query.qnorm;
+	double		x = node->norm;
+	double		lb;
+
+	if (!so->q.has_radius || so->info->meta.metric != OMENDB_METRIC_L2)
+		return -INFINITY;
+	lb = fabs(q - x) - 8.0 * (dim + 16) * FLT_EPSILON * (q + x) -
+		sqrt(dim * (double) FLT_TRUE_MIN / 2);
+	return isfinite(lb) ? lb : -INFINITY;
+}
+
+/*
  * score_visitor for a node met by reading its page in turn, which may be a
  * zero node: its exact distance is NaN, which sorts after every number, so
  * +infinity is a lower bound, and after every finite one.  (Graph searches
@@ -562,6 +592,17 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 
 	if (!OmenNodeIsZero(sa->so->info->meta.metric, node))
 	{
+		double		gap = norm_gap_bound(sa->so, node);
+
+		if (beyond_radius(sa->so, gap))
+		{
+			/* outside the radius by the norms alone */
+			sn->bound = gap;
+			sn->approx = INFINITY;
+			sn->tid = node->heaptid;
+			sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+			return;
+		}
 		score_visitor(node, idx, arg);
 		return;
 	}

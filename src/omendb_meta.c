@@ -314,11 +314,11 @@ omendb_meta_page_add_counters(Page page, const OmenMetaPageData *meta)
 
 /*
  * Count, on a meta page image being edited, nodes of node page blkno
- * changing state: deleted more flagged deleted (or fewer, if negative),
- * freed more free slots.  Only counters that count that page change.
- * Counts that would go below zero are wrong: they are given up (nothing
- * counted, as on a meta page that predates them), for the next VACUUM to
- * count again.
+ * changing state: deleted more nodes flagged deleted (fewer if negative),
+ * freed more free slots.  Nothing changes unless the counters count that
+ * page.  Counts that would go below zero are wrong: they are given up
+ * (nothing counted, as on a meta page that predates them), for the next
+ * VACUUM to count again.
  */
 void
 omendb_meta_count_nodes(Page page, BlockNumber blkno, int deleted, int freed)

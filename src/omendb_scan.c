@@ -1036,8 +1036,9 @@ heap_row_pruned(Relation heap, ItemPointer tid)
 
 /*
  * Flag the nodes of the killed rows deleted: one node page at a time,
- * exclusively locked with no other lock held, and one WAL record for each
- * page that changes.  A node changes only if it is still live with the
+ * exclusively locked with no other lock held but the meta page's, and one
+ * WAL record for each page that changes, which counts the nodes on the
+ * meta page.  A node changes only if it is still live with the
  * same heap row, since VACUUM may have flagged it first.  (No one can
  * have freed or reused the slot: see README.omendb.)
  */
@@ -1102,6 +1103,7 @@ apply_kills(IndexScanDesc scan)
 		if (ndead > 0)
 		{
 			OmenPageEdit edit;
+			Buffer		metabuf;
 
 			omendb_edit_begin(&edit, index, true);
 			page = omendb_edit_page(&edit, buf, false);
@@ -1112,7 +1114,10 @@ apply_kills(IndexScanDesc scan)
 
 				node->flags = OMENDB_NODE_DELETED;
 			}
+			metabuf = omendb_count_nodes(index, &edit, blkno, ndead, 0);
 			omendb_edit_finish(&edit);
+			if (BufferIsValid(metabuf))
+				UnlockReleaseBuffer(metabuf);
 		}
 		UnlockReleaseBuffer(buf);
 	}

@@ -129,8 +129,8 @@ omendb_scan_stats(PG_FUNCTION_ARGS)
 		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
 		if (desc->natts != SCAN_STATS_COLUMNS)
-			elog(ERROR, "omendb_scan_stats returns %d columns, not %d",
-				 SCAN_STATS_COLUMNS, desc->natts);
+			elog(ERROR, "omendb_scan_stats() is declared with %d columns, not %d",
+				 desc->natts, SCAN_STATS_COLUMNS);
 		funcctx->tuple_desc = BlessTupleDesc(desc);
 		rows = palloc(sizeof(OmenScanCounters) * 2);
 		rows[0] = last_scan;

@@ -13,6 +13,6 @@ COMMENT ON FUNCTION omendb_scan_stats() IS
 	'counters of this backend''s omendb index scans: the last scan to end (one run of a rescanned scan) and the sum since the backend started or omendb_scan_stats_reset()';
 
 CREATE FUNCTION omendb_scan_stats_reset() RETURNS void
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION omendb_scan_stats_reset() IS
 	'zero this backend''s omendb_scan_stats() counters, both scopes';

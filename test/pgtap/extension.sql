@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(25);
+SELECT plan(27);
 
 -- Inside lives_ok: if the extension cannot be created the remaining tests
 -- still run (and fail one by one) instead of aborting the whole file.
@@ -80,7 +80,9 @@ SELECT has_operator('vector', '<+>', 'vector', 'double precision',
 -- The index check omendb_check is exempt too, and has its own tests below:
 -- it reads relations, so it is VOLATILE and PARALLEL RESTRICTED, like
 -- amcheck's functions.  So is omendb_kernels, STABLE: it reports what the
--- server chose at start, which a restart can change.
+-- server chose at start, which a restart can change.  So are the scan
+-- counters, omendb_scan_stats and omendb_scan_stats_reset: VOLATILE, and
+-- PARALLEL RESTRICTED since they read and zero backend-local state.
 
 CREATE TEMP VIEW omendb_all_funcs AS
 	SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.prokind,
@@ -95,7 +97,8 @@ CREATE TEMP VIEW omendb_all_funcs AS
 CREATE TEMP VIEW omendb_funcs AS
 	SELECT oid, sig, prokind, provolatile, proisstrict, proparallel
 	FROM omendb_all_funcs
-	WHERE proname NOT IN ('omendb_check', 'omendb_kernels');
+	WHERE proname NOT IN ('omendb_check', 'omendb_kernels',
+						  'omendb_scan_stats', 'omendb_scan_stats_reset');
 
 SELECT cmp_ok(
 	(SELECT count(*) FROM omendb_funcs)::int, '>=', 6,
@@ -132,6 +135,18 @@ SELECT results_eq(
 	   FROM omendb_all_funcs WHERE proname = 'omendb_kernels' $$,
 	$$ VALUES ('omendb_kernels()', 's', true, 's') $$,
 	'omendb_kernels() is STABLE, STRICT, PARALLEL SAFE');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname = 'omendb_scan_stats' $$,
+	$$ VALUES ('omendb_scan_stats()', 'v', true, 'r') $$,
+	'omendb_scan_stats() is VOLATILE, STRICT, PARALLEL RESTRICTED');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname = 'omendb_scan_stats_reset' $$,
+	$$ VALUES ('omendb_scan_stats_reset()', 'v', true, 'r') $$,
+	'omendb_scan_stats_reset() is VOLATILE, STRICT, PARALLEL RESTRICTED');
 
 SELECT ok(
 	(SELECT NOT has_function_privilege('public', oid, 'EXECUTE')

@@ -70,6 +70,44 @@ SELECT pg_temp.counts('backend') = pg_temp.plus(f.c, pg_temp.counts('last_scan')
 	AS "backend = first + second"
 FROM first_scan f;
 
+-- Rows come out of order only if the scan held them back as late or
+-- swept them in: count those a scan without LIMIT returns after a
+-- farther row, in order of return.
+CREATE FUNCTION pg_temp.out_of_order(q vector) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	d float8;
+	farthest float8 := '-infinity';
+	n int := 0;
+BEGIN
+	FOR d IN SELECT v <-> q FROM omendb_ss ORDER BY v <-> q LOOP
+		IF d < farthest THEN
+			n := n + 1;
+		END IF;
+		farthest := greatest(farthest, d);
+	END LOOP;
+	RETURN n;
+END
+$$;
+SELECT pg_temp.out_of_order('[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]') AS out_of_order \gset
+SELECT scans, rows_returned,
+	   :out_of_order <= late_rows + swept_rows AS "out of order <= late + swept"
+FROM omendb_scan_stats() WHERE scope = 'last_scan';
+
+-- Swept rows are the live rows the graph does not reach: under cosine the
+-- zero vectors, which lie outside the graph (omendb_check counts them
+-- apart from the reachable ones), come back from the sweep.
+CREATE TABLE omendb_ss_cos AS SELECT * FROM omendb_ss;
+INSERT INTO omendb_ss_cos SELECT 3000 + i, array_fill(0, ARRAY[8])::vector
+	FROM generate_series(1, 5) i;
+CREATE INDEX omendb_ss_cos_v ON omendb_ss_cos USING omendb (v vector_cosine_ops);
+SELECT count(*) FROM
+	(SELECT id FROM omendb_ss_cos ORDER BY v <=> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]') s;
+SELECT s.swept_rows, c.live_nodes - c.reachable_live_nodes AS unreachable,
+	   s.rows_returned
+FROM omendb_scan_stats() s, omendb_check('omendb_ss_cos_v') c
+WHERE s.scope = 'last_scan';
+DROP TABLE omendb_ss_cos;
+
 -- A NULL query returns every row, with no distance for the executor to
 -- recompute: rows returned, none rechecked, none expanded.
 SELECT omendb_scan_stats_reset();

@@ -165,11 +165,12 @@ omendb_scan_stats_reset(PG_FUNCTION_ARGS)
 /* ----------------------------------------------------------------
  *		EXPLAIN ANALYZE
  *
- * An index AM has no say in its plan node's EXPLAIN output before
- * PostgreSQL 18 (explain_per_node_hook); so on every version omendb
- * supports, EXPLAIN ANALYZE in text format ends with one line for the
- * whole query: the sum of the counters of the omendb scans that ran while
- * it executed (including scans run by functions it called), if any.
+ * Per plan node output would need explain_per_node_hook, which only
+ * PostgreSQL 18 has; on 13 to 17 (15 among them) an index AM has no say in
+ * its node's EXPLAIN output.  So on every version, EXPLAIN ANALYZE in text
+ * format ends with one line for the whole query: the sum of the counters
+ * of the omendb scans that ran while it executed (including scans run by
+ * functions it called), if any.
  * Other formats are left as they are: their document is closed by then,
  * and anything added after it would make it invalid.  Not per node: a
  * query with two omendb scans gets their sum.

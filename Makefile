@@ -12,7 +12,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 HEADERS = $(wildcard src/*.h)
 
 SQL_PIECES = src/sql/vector.sql src/sql/omendb_am.sql src/sql/omendb_recall.sql \
-	src/sql/omendb_stats.sql
+	src/sql/omendb_stats.sql src/sql/omendb_scan_stats.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # Every sql/*.sql except the install script is a pg_regress test.

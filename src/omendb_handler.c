@@ -31,6 +31,7 @@
 #include "omendb.h"
 #include "kernels.h"
 #include "omendb_quant.h"
+#include "omendb_scan_stats.h"
 
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
@@ -99,6 +100,7 @@ _PG_init(void)
 							&omendb_scan_mem_limit,
 							-1, -1, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, check_scan_mem_limit, NULL, NULL);
+	omendb_scan_stats_init();
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
 }
 

@@ -145,9 +145,11 @@ SELECT throws_ok(
 SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
-	$$ VALUES ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
+	$$ VALUES ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
+			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'two settings, user-settable: omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
+	'three settings, user-settable: omendb.explain_counters, bool, default on; '
+	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
 	'omendb.search_list_size, integer 0..10000, default 0 (automatic)');
 
 SELECT throws_ok(

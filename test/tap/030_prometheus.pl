@@ -43,8 +43,8 @@ my $node = omen_node('prom', conf => ['autovacuum = off']);
 $node->safe_psql('postgres', 'CREATE DATABASE vec2');
 $node->safe_psql(
 	'postgres', q{
-CREATE ROLE omendb_exporter LOGIN;
-GRANT pg_monitor TO omendb_exporter;
+CREATE ROLE prometheus LOGIN;
+GRANT pg_monitor TO prometheus;
 });
 
 # Deterministic vectors: row i of dimension d
@@ -63,14 +63,14 @@ CREATE TABLE items (id int PRIMARY KEY, embedding vector(16));
 @{[ fill_sql('items', 16, 1, 1000) ]}
 CREATE INDEX items_embedding_idx ON items USING omendb (embedding vector_l2_ops);
 ALTER TABLE items SET (autovacuum_enabled = off);
-GRANT SELECT ON items TO omendb_exporter;
+GRANT SELECT ON items TO prometheus;
 
 CREATE SCHEMA app;
 CREATE TABLE app.docs (id int PRIMARY KEY, embedding vector(8));
 @{[ fill_sql('app.docs', 8, 1, 300) ]}
 CREATE INDEX docs_cosine_idx ON app.docs USING omendb (embedding vector_cosine_ops);
-GRANT USAGE ON SCHEMA app TO omendb_exporter;
-GRANT SELECT ON app.docs TO omendb_exporter;
+GRANT USAGE ON SCHEMA app TO prometheus;
+GRANT SELECT ON app.docs TO prometheus;
 
 -- an index on a table the exporter's role may not read
 CREATE TABLE secret (id int PRIMARY KEY, embedding vector(4));
@@ -84,7 +84,7 @@ CREATE EXTENSION omendb;
 CREATE TABLE notes (id int PRIMARY KEY, embedding vector(4));
 @{[ fill_sql('notes', 4, 1, 120) ]}
 CREATE INDEX notes_embedding_idx ON notes USING omendb (embedding);
-GRANT SELECT ON notes TO omendb_exporter;
+GRANT SELECT ON notes TO prometheus;
 ANALYZE;
 });
 
@@ -92,7 +92,7 @@ ANALYZE;
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $log = PostgreSQL::Test::Utils::tempdir . '/exporter.log';
-my $dsn = sprintf('host=%s port=%d user=omendb_exporter dbname=postgres sslmode=disable',
+my $dsn = sprintf('host=%s port=%d user=prometheus dbname=postgres sslmode=disable',
 	$node->host, $node->port);
 {
 	local $ENV{DATA_SOURCE_NAME} = $dsn;
@@ -172,7 +172,7 @@ sub stats_of
 {
 	my ($db, $index) = @_;
 	my $json = $node->safe_psql($db,
-		"SET ROLE omendb_exporter; SELECT row_to_json(s) FROM omendb_index_stats('$index'::regclass) s");
+		"SET ROLE prometheus; SELECT row_to_json(s) FROM omendb_index_stats('$index'::regclass) s");
 	return decode_json($json);
 }
 

@@ -62,7 +62,6 @@ CREATE EXTENSION omendb;
 CREATE TABLE items (id int PRIMARY KEY, embedding vector(16));
 @{[ fill_sql('items', 16, 1, 1000) ]}
 CREATE INDEX items_embedding_idx ON items USING omendb (embedding vector_l2_ops);
-ALTER TABLE items SET (autovacuum_enabled = off);
 GRANT SELECT ON items TO prometheus;
 
 CREATE SCHEMA app;

@@ -240,7 +240,7 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (isnull[0])
 		return;
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
-	vec = DatumGetVector(values[0]);
+	vec = omendb_datum_vector(index, values[0]);
 	check_build_dim(bs, vec);
 	MemoryContextSwitchTo(oldcxt);
 	if (bs->minv == NULL)
@@ -326,7 +326,7 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		spill_to_disk(bs);
 
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
-	vec = DatumGetVector(values[0]);
+	vec = omendb_datum_vector(index, values[0]);
 	check_build_dim(bs, vec);
 	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim,
 							  bs->meta.ip_max_norm, bs->v, &norm))

@@ -149,7 +149,10 @@ SELECT * FROM pg_temp.all_checks();
 -- An index on a halfvec without a dimension is refused, as for vector.
 CREATE TABLE halfvec_idx_nodim (v halfvec);
 CREATE INDEX ON halfvec_idx_nodim USING omendb (v halfvec_l2_ops);
-CREATE INDEX ON halfvec_idx_nodim USING omendb ((v::halfvec(3)) halfvec_l2_ops);
+-- (halfvec_l2_ops is the default class)
+CREATE INDEX halfvec_idx_expr ON halfvec_idx_nodim USING omendb ((v::halfvec(3)));
+SELECT opcname FROM pg_opclass
+WHERE oid = (SELECT indclass[0] FROM pg_index WHERE indexrelid = 'halfvec_idx_expr'::regclass);
 INSERT INTO halfvec_idx_nodim VALUES ('[1,2,3]');
 INSERT INTO halfvec_idx_nodim VALUES ('[1,2]');
 

@@ -277,13 +277,14 @@ CREATE OPERATOR CLASS halfvec_ops
 	OPERATOR 5 > ,
 	FUNCTION 1 halfvec_cmp(halfvec, halfvec);
 
--- omendb operator classes.  Support function 2 converts an indexed or
--- query halfvec to the vector the index works on; the conversion is exact,
--- and the distance operators compute in float on those same floats, so the
--- index's lower bounds hold for them as they do for vector's.
+-- omendb operator classes, L2 the default as for vector.  Support
+-- function 2 converts an indexed or query halfvec to the vector the index
+-- works on; the conversion is exact, and the distance operators compute in
+-- float on those same floats, so the index's lower bounds hold for them as
+-- they do for vector's.
 
 CREATE OPERATOR CLASS halfvec_l2_ops
-	FOR TYPE halfvec USING omendb AS
+	DEFAULT FOR TYPE halfvec USING omendb AS
 	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
 	FUNCTION 1 omendb_metric_l2(internal),
 	FUNCTION 2 halfvec_to_vector(halfvec, integer, boolean);

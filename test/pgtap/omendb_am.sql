@@ -56,9 +56,9 @@ SELECT results_eq(
 	'three operator classes for vector (vector_l2_ops, vector_ip_ops, vector_cosine_ops) and three for halfvec');
 
 SELECT results_eq(
-	$$ SELECT opcname FROM omendb_opclasses WHERE opcdefault $$,
-	$$ VALUES ('vector_l2_ops') $$,
-	'vector_l2_ops is the default operator class');
+	$$ SELECT opcname FROM omendb_opclasses WHERE opcdefault ORDER BY opcname $$,
+	$$ VALUES ('halfvec_l2_ops'), ('vector_l2_ops') $$,
+	'vector_l2_ops and halfvec_l2_ops are the default operator classes');
 
 -- Each class has exactly one operator: strategy 1, an ordering operator
 -- (FOR ORDER BY float_ops), on two values of the class's type.

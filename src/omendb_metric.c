@@ -28,11 +28,15 @@
 Vector *
 omendb_datum_vector(Relation index, Datum value)
 {
-	if (OidIsValid(index_getprocid(index, 1, OMENDB_TO_VECTOR_PROC)))
-		return DatumGetVector(FunctionCall3(index_getprocinfo(index, 1, OMENDB_TO_VECTOR_PROC),
-											value, Int32GetDatum(-1),
-											BoolGetDatum(false)));
-	return DatumGetVector(value);
+	FmgrInfo   *cast;
+
+	if (!OidIsValid(index_getprocid(index, 1, OMENDB_TO_VECTOR_PROC)))
+		return DatumGetVector(value);
+
+	/* a cast function's arguments: the value, typmod -1, not explicit */
+	cast = index_getprocinfo(index, 1, OMENDB_TO_VECTOR_PROC);
+	return DatumGetVector(FunctionCall3(cast, value, Int32GetDatum(-1),
+										BoolGetDatum(false)));
 }
 
 /*

@@ -142,6 +142,14 @@ SELECT c.relname, k.live_nodes,
 FROM unnest(ARRAY['halfvec_idx_l2', 'halfvec_idx_ip', 'halfvec_idx_cos']) c(relname),
 	 omendb_check(c.relname::regclass, true) k;
 
+-- omendb_recall measures a halfvec index too: exhaustive searches find
+-- every true neighbour of the queries.
+SET omendb.search_list_size = 1000;
+SELECT c.relname, r.recall, r.queries
+FROM unnest(ARRAY['halfvec_idx_l2', 'halfvec_idx_ip', 'halfvec_idx_cos']) c(relname),
+	 omendb_recall(c.relname::regclass, (SELECT array_agg(v::vector) FROM halfvec_idx_q)) r;
+RESET omendb.search_list_size;
+
 -- REINDEX keeps it all.
 REINDEX TABLE halfvec_idx_t;
 SELECT * FROM pg_temp.all_checks();

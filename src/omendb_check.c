@@ -912,7 +912,7 @@ static void
 check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 {
 	const OmenMetaPageData *meta = &cs->meta;
-	Vector	   *vec = DatumGetVector(value);
+	Vector	   *vec = omendb_datum_vector(cs->index, value);
 	BlockNumber hblk = ItemPointerGetBlockNumber(tid);
 	OffsetNumber hoff = ItemPointerGetOffsetNumber(tid);
 	LiveNode   *ln;

@@ -30,6 +30,7 @@
 
 #include "omendb.h"
 #include "kernels.h"
+#include "omendb_metric.h"
 #include "omendb_quant.h"
 #include "omendb_scan_stats.h"
 
@@ -235,7 +236,7 @@ planned_index_metric(IndexOptInfo *index)
 
 /*
  * amvalidate: the operator class must have one ordering operator
- * (strategy 1) and support function 1.
+ * (strategy 1) and support function 1; support function 2 is optional.
  */
 static bool
 omendb_validate(Oid opclassoid)
@@ -279,11 +280,13 @@ omendb_validate(Oid opclassoid)
 	{
 		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
 
-		if (proc->amprocnum != 1)
+		if (proc->amprocnum == OMENDB_TO_VECTOR_PROC)
+			continue;
+		if (proc->amprocnum != OMENDB_METRIC_PROC)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("omendb operator class \"%s\" has support function number %d, only 1 is known",
+					 errmsg("omendb operator class \"%s\" has support function number %d, only 1 and 2 are known",
 							opclassname, proc->amprocnum)));
 			result = false;
 		}
@@ -427,7 +430,7 @@ omendb_handler(PG_FUNCTION_ARGS)
 	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
 
 	amroutine->amstrategies = 1;
-	amroutine->amsupport = 1;
+	amroutine->amsupport = OMENDB_TO_VECTOR_PROC;
 	amroutine->amoptsprocnum = 0;
 	amroutine->amcanorder = false;
 	amroutine->amcanorderbyop = true;

@@ -531,7 +531,7 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 	tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb insert",
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(tmpcxt);
-	vec = DatumGetVector(values[0]);
+	vec = omendb_datum_vector(index, values[0]);
 	omendb_insert_vector(index, vec->x, vec->dim, heap_tid, true);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(tmpcxt);

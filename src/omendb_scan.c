@@ -1245,7 +1245,8 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	if (scan->orderByData[0].sk_flags & SK_ISNULL)
 		so->q.null_query = true;
 	else
-		so->q.qvec = DatumGetVector(scan->orderByData[0].sk_argument);
+		so->q.qvec = omendb_datum_vector(scan->indexRelation,
+										 scan->orderByData[0].sk_argument);
 	MemoryContextSwitchTo(oldcxt);
 }
 

@@ -18,6 +18,11 @@
 #error "omendb requires PostgreSQL 13 or later"
 #endif
 
+/* PG 16 moved the varlena macros (VARSIZE, VARATT_IS_EXTERNAL...) out of postgres.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 /* PG 16 renamed the relation file locator fields. */
 #if PG_VERSION_NUM >= 160000
 #define OMENDB_RELFILE_LOCATOR(rel)	((rel)->rd_locator)
@@ -67,6 +72,13 @@
 #define OMENDB_VACUUM_DELAY_POINT() vacuum_delay_point(false)
 #else
 #define OMENDB_VACUUM_DELAY_POINT() vacuum_delay_point()
+#endif
+
+/* PG 17 renamed IsAutoVacuumWorkerProcess (miscadmin.h there). */
+#if PG_VERSION_NUM >= 170000
+#define OMENDB_IS_AUTOVACUUM_WORKER() AmAutoVacuumWorkerProcess()
+#else
+#define OMENDB_IS_AUTOVACUUM_WORKER() IsAutoVacuumWorkerProcess()
 #endif
 
 #endif							/* OMENDB_COMPAT_H */

@@ -18,6 +18,8 @@
 
 #include "fmgr.h"
 
+#include "compat.h"
+
 /* Largest number of dimensions a vector may have (also the typmod limit). */
 #define VECTOR_MAX_DIM 16000
 

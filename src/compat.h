@@ -67,6 +67,39 @@
 #define OMENDB_SET_NO_ADJUSTMEMBERS(amroutine) ((void) 0)
 #endif
 
+/*
+ * Index AM routine fields added after PG 15, set to what omendb does:
+ * PG 16's amsummarizing (not a summarizing index: HOT updates must insert
+ * into it); PG 17's amcanbuildparallel and aminsertcleanup (serial build,
+ * nothing to clean up after inserts); PG 18's amcanhash,
+ * amconsistentequality and amconsistentordering (no equality or btree-like
+ * semantics), amgettreeheight (no tree) and the strategy translations
+ * (one ordering strategy, no comparison type).  makeNode zeroes them too;
+ * the macro says so where the reader of the handler looks.
+ */
+#if PG_VERSION_NUM >= 160000
+#define OMENDB_SET_AM_FIELDS_16(r) ((r)->amsummarizing = false)
+#else
+#define OMENDB_SET_AM_FIELDS_16(r) ((void) 0)
+#endif
+#if PG_VERSION_NUM >= 170000
+#define OMENDB_SET_AM_FIELDS_17(r) \
+	((r)->amcanbuildparallel = false, (r)->aminsertcleanup = NULL)
+#else
+#define OMENDB_SET_AM_FIELDS_17(r) ((void) 0)
+#endif
+#if PG_VERSION_NUM >= 180000
+#define OMENDB_SET_AM_FIELDS_18(r) \
+	((r)->amcanhash = false, (r)->amconsistentequality = false, \
+	 (r)->amconsistentordering = false, (r)->amgettreeheight = NULL, \
+	 (r)->amtranslatestrategy = NULL, (r)->amtranslatecmptype = NULL)
+#else
+#define OMENDB_SET_AM_FIELDS_18(r) ((void) 0)
+#endif
+#define OMENDB_SET_NEWER_AM_FIELDS(r) \
+	(OMENDB_SET_AM_FIELDS_16(r), OMENDB_SET_AM_FIELDS_17(r), \
+	 OMENDB_SET_AM_FIELDS_18(r))
+
 /* PG 18's vacuum_delay_point says whether ANALYZE is the caller. */
 #if PG_VERSION_NUM >= 180000
 #define OMENDB_VACUUM_DELAY_POINT() vacuum_delay_point(false)

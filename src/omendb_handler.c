@@ -456,6 +456,7 @@ omendb_handler(PG_FUNCTION_ARGS)
 	amroutine->ambuildphasename = omendb_build_phase_name;
 	amroutine->amvalidate = omendb_validate;
 	OMENDB_SET_NO_ADJUSTMEMBERS(amroutine);
+	OMENDB_SET_NEWER_AM_FIELDS(amroutine);
 	amroutine->ambeginscan = omendb_beginscan;
 	amroutine->amrescan = omendb_rescan;
 	amroutine->amgettuple = omendb_gettuple;

@@ -23,6 +23,26 @@
 #include "varatt.h"
 #endif
 
+/*
+ * Headers that PG 14 on includes from others: PROC_IN_VACUUM (for
+ * GetCurrentVirtualXIDs) is in storage/proc.h, which PG 13's procarray.h
+ * does not include; IsolationUsesXactSnapshot is in access/xact.h.
+ */
+#if PG_VERSION_NUM < 140000
+#include "access/xact.h"
+#include "storage/proc.h"
+#endif
+
+/*
+ * PG 18 replaced the postfix pg_attribute_noreturn() with pg_noreturn, a
+ * function specifier written before the declaration.  Both go in front.
+ */
+#if PG_VERSION_NUM >= 180000
+#define OMENDB_NORETURN pg_noreturn
+#else
+#define OMENDB_NORETURN pg_attribute_noreturn()
+#endif
+
 /* PG 16 renamed the relation file locator fields. */
 #if PG_VERSION_NUM >= 160000
 #define OMENDB_RELFILE_LOCATOR(rel)	((rel)->rd_locator)
@@ -99,6 +119,19 @@
 #define OMENDB_SET_NEWER_AM_FIELDS(r) \
 	(OMENDB_SET_AM_FIELDS_16(r), OMENDB_SET_AM_FIELDS_17(r), \
 	 OMENDB_SET_AM_FIELDS_18(r))
+
+/*
+ * PG 18 compares paths by their count of disabled nodes before their cost,
+ * so with enable_seqscan off an infinite cost alone no longer keeps the
+ * planner from an omendb scan without ORDER BY, which can return nothing
+ * useful: it counts as disabled too.  Before 18 the seq scan's
+ * disable_cost is finite and the infinite cost loses to it.
+ */
+#if PG_VERSION_NUM >= 180000
+#define OMENDB_COUNT_PATH_DISABLED(indexpath) ((indexpath)->path.disabled_nodes++)
+#else
+#define OMENDB_COUNT_PATH_DISABLED(indexpath) ((void) 0)
+#endif
 
 /* PG 18's vacuum_delay_point says whether ANALYZE is the caller. */
 #if PG_VERSION_NUM >= 180000

@@ -372,6 +372,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		*indexSelectivity = 0;
 		*indexCorrelation = 0;
 		*indexPages = 0;
+		OMENDB_COUNT_PATH_DISABLED(path);
 		return;
 	}
 

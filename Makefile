@@ -11,7 +11,7 @@ MODULE_big = omendb
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 HEADERS = $(wildcard src/*.h)
 
-SQL_PIECES = src/sql/vector.sql src/sql/omendb_am.sql
+SQL_PIECES = src/sql/vector.sql src/sql/omendb_am.sql src/sql/omendb_recall.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # Every sql/*.sql except the install script is a pg_regress test.

@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(25);
+SELECT plan(28);
 
 -- Inside lives_ok: if the extension cannot be created the remaining tests
 -- still run (and fail one by one) instead of aborting the whole file.
@@ -80,7 +80,9 @@ SELECT has_operator('vector', '<+>', 'vector', 'double precision',
 -- The index check omendb_check is exempt too, and has its own tests below:
 -- it reads relations, so it is VOLATILE and PARALLEL RESTRICTED, like
 -- amcheck's functions.  So is omendb_kernels, STABLE: it reports what the
--- server chose at start, which a restart can change.
+-- server chose at start, which a restart can change.  So are omendb_recall
+-- and its worker omendb_recall_measure, below: they run queries and change
+-- settings for their duration, so VOLATILE and PARALLEL UNSAFE.
 
 CREATE TEMP VIEW omendb_all_funcs AS
 	SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.prokind,
@@ -95,7 +97,8 @@ CREATE TEMP VIEW omendb_all_funcs AS
 CREATE TEMP VIEW omendb_funcs AS
 	SELECT oid, sig, prokind, provolatile, proisstrict, proparallel
 	FROM omendb_all_funcs
-	WHERE proname NOT IN ('omendb_check', 'omendb_kernels');
+	WHERE proname NOT IN ('omendb_check', 'omendb_kernels',
+						  'omendb_recall', 'omendb_recall_measure');
 
 SELECT cmp_ok(
 	(SELECT count(*) FROM omendb_funcs)::int, '>=', 6,
@@ -137,6 +140,25 @@ SELECT ok(
 	(SELECT NOT has_function_privilege('public', oid, 'EXECUTE')
 	 FROM omendb_all_funcs WHERE proname = 'omendb_check'),
 	'omendb_check is not executable by PUBLIC (superusers, or whoever is granted it)');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname IN ('omendb_recall', 'omendb_recall_measure')
+	   ORDER BY sig $$,
+	$$ VALUES ('omendb_recall(regclass,integer,integer,double precision)', 'v', true, 'u'),
+			  ('omendb_recall(regclass,vector[],integer,double precision)', 'v', true, 'u'),
+			  ('omendb_recall_measure(regclass,vector[],integer,integer,double precision)', 'v', false, 'u') $$,
+	'omendb_recall (both forms) is VOLATILE, STRICT, PARALLEL UNSAFE; its worker takes NULLs');
+
+SELECT is_empty(
+	$$ SELECT p.oid::regprocedure::text FROM omendb_all_funcs f JOIN pg_proc p ON p.oid = f.oid
+	   WHERE f.proname IN ('omendb_recall', 'omendb_recall_measure') AND p.prosecdef $$,
+	'omendb_recall runs with the caller''s privileges (SECURITY INVOKER)');
+
+SELECT ok(
+	(SELECT bool_and(has_function_privilege('public', oid, 'EXECUTE'))
+	 FROM omendb_all_funcs WHERE proname IN ('omendb_recall', 'omendb_recall_measure')),
+	'omendb_recall is executable by PUBLIC (the table''s privileges apply)');
 
 -- relocatability, for real ------------------------------------------------------
 

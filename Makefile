@@ -29,8 +29,17 @@ EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PostgreSQL 13 has no SQL-standard function bodies (BEGIN ATOMIC ... END):
+# there such a body becomes a string, which resolves its names when called.
+PG_MAJOR := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+ifeq ($(PG_MAJOR),13)
+SQL_BODIES = sed -e '/^BEGIN ATOMIC$$/,/^END;$$/{s/^BEGIN ATOMIC$$/AS $$atomic$$/;s/^END;$$/$$atomic$$;/;}'
+else
+SQL_BODIES = cat
+endif
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
 	@mkdir -p $(@D)
-	cat $^ > $@
+	cat $^ | $(SQL_BODIES) > $@
 
 $(OBJS): $(HEADERS)

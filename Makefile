@@ -30,10 +30,12 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PostgreSQL 13 has no SQL-standard function bodies (BEGIN ATOMIC ... END):
-# there such a body becomes a string, which resolves its names when called.
+# there such a body becomes a string, which resolves its names when called,
+# with the search_path of CREATE EXTENSION (the extension's schema; a later
+# ALTER EXTENSION ... SET SCHEMA leaves it behind).
 PG_MAJOR := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 ifeq ($(PG_MAJOR),13)
-SQL_BODIES = sed -e '/^BEGIN ATOMIC$$/,/^END;$$/{s/^BEGIN ATOMIC$$/AS $$atomic$$/;s/^END;$$/$$atomic$$;/;}'
+SQL_BODIES = sed -e '/^BEGIN ATOMIC$$/,/^END;$$/{s/^BEGIN ATOMIC$$/SET search_path FROM CURRENT AS $$atomic$$/;s/^END;$$/$$atomic$$;/;}'
 else
 SQL_BODIES = cat
 endif

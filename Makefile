@@ -3,16 +3,23 @@
 # The install script sql/omendb--$(EXTVERSION).sql is assembled from the
 # per-concern pieces under src/sql/, in the order listed in SQL_PIECES, so
 # that the type and the access method keep their SQL beside their C code.
+# Pieces are only ever added: the upgrade script from 0.1.0 is the pieces
+# added since, so a fresh install and an upgraded one define the same
+# objects (TAP 031_upgrade.pl compares them).
 
 EXTENSION = omendb
-EXTVERSION = 0.1.0
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = omendb
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 HEADERS = $(wildcard src/*.h)
 
-SQL_PIECES = src/sql/vector.sql src/sql/omendb_am.sql src/sql/omendb_recall.sql
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+SQL_PIECES_0_1_0 = src/sql/vector.sql src/sql/omendb_am.sql
+SQL_PIECES_0_2_0 = src/sql/halfvec.sql src/sql/omendb_recall.sql \
+	src/sql/omendb_stats.sql src/sql/omendb_scan_stats.sql
+SQL_PIECES = $(SQL_PIECES_0_1_0) $(SQL_PIECES_0_2_0)
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql \
+	sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
 # Every sql/*.sql except the install script is a pg_regress test.
 REGRESS = $(sort $(basename $(notdir $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
@@ -24,7 +31,7 @@ PG_CONFIG ?= pg_config
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -O2 -std=gnu99
 
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = $(DATA_built) $(EXTENSION)-$(EXTVERSION).zip
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -43,5 +50,19 @@ endif
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
 	@mkdir -p $(@D)
 	cat $^ | $(SQL_BODIES) > $@
+
+sql/$(EXTENSION)--0.1.0--0.2.0.sql: $(SQL_PIECES_0_2_0)
+	@mkdir -p $(@D)
+	{ printf '%s\n' '-- complain if script is sourced in psql, rather than via ALTER EXTENSION' \
+		'\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'0.2.0'"'" to load this file. \quit'; \
+		cat /dev/null $^; } > $@
+
+# A PGXN source distribution of the committed tree, once META.json passes
+# the PGXN Meta Spec checks: make dist.
+dist:
+	perl test/check-meta.pl META.json
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o $(EXTENSION)-$(EXTVERSION).zip HEAD
+.PHONY: dist
 
 $(OBJS): $(HEADERS)

@@ -51,9 +51,10 @@ SELECT id, v OPERATOR(omendb_s.<->) '[1,2,3]' AS l2,
 FROM vector_relocate_t ORDER BY id;
 
 -- Functions and aggregates, qualified.
-SELECT omendb_s.l2_distance('[0,0]', '[3,4]'), omendb_s.vector_dims('[1,2]'),
-	   omendb_s.vector_norm('[3,4]'), omendb_s.l2_normalize('[3,4]'),
-	   omendb_s.subvector('[1,2,3]', 2, 2),
+SELECT omendb_s.l2_distance('[0,0]'::omendb_s.vector, '[3,4]'),
+	   omendb_s.vector_dims('[1,2]'::omendb_s.vector),
+	   omendb_s.vector_norm('[3,4]'), omendb_s.l2_normalize('[3,4]'::omendb_s.vector),
+	   omendb_s.subvector('[1,2,3]'::omendb_s.vector, 2, 2),
 	   omendb_s.vector_l2_squared_distance('[0,0]', '[3,4]');
 SELECT omendb_s.avg(v), omendb_s.sum(v) FROM vector_relocate_t;
 

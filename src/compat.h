@@ -147,4 +147,17 @@
 #define OMENDB_IS_AUTOVACUUM_WORKER() IsAutoVacuumWorkerProcess()
 #endif
 
+/*
+ * EXPLAIN: PG 17 exports standard_ExplainOneQuery (before, an
+ * ExplainOneQuery_hook repeats its body), and PG 18 moves ExplainState
+ * and the output functions into headers of their own.  Only PG 18 has a
+ * hook for output per plan node (explain_per_node_hook).
+ */
+#if PG_VERSION_NUM >= 170000
+#define OMENDB_HAVE_STANDARD_EXPLAIN_ONE_QUERY 1
+#endif
+#if PG_VERSION_NUM >= 180000
+#define OMENDB_HAVE_EXPLAIN_STATE_H 1
+#endif
+
 #endif							/* OMENDB_COMPAT_H */

@@ -128,6 +128,29 @@ typedef struct OmenMetaPageData
 								 * page whose pd_lower ends before this
 								 * field predates it, and is read with the
 								 * value the quantizer gives */
+
+	/*
+	 * Node counts, kept exact: each changes under the meta page's lock, in
+	 * the generic xlog record that changes the nodes it counts.  They count
+	 * the node pages before counted_until only; a meta page whose pd_lower
+	 * ends before deleted_nodes predates them all and is read with zeros,
+	 * and VACUUM's cleanup counts such an index page by page
+	 * (README.omendb, "Node counters").
+	 */
+	uint32		deleted_nodes;	/* nodes flagged OMENDB_NODE_DELETED */
+	uint32		free_nodes;		/* slots flagged OMENDB_NODE_FREE */
+	BlockNumber counted_until;	/* node pages before this block are
+								 * counted above; InvalidBlockNumber: all
+								 * are; 0: none, the counts are unknown */
+
+	/* What the last VACUUM cleanup did, for omendb_index_stats. */
+	uint32		vacuum_cleanups;	/* cleanups since build; the figures
+									 * below are zero while there is none */
+	uint32		vacuum_deleted; /* deleted nodes it met */
+	uint32		vacuum_freed;	/* deleted nodes it freed */
+	uint32		vacuum_repaired;	/* nodes whose edges to freed nodes it
+									 * replaced or dropped */
+	uint32		vacuum_linked;	/* unreachable live nodes it linked */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -301,6 +324,10 @@ extern IndexBuildResult *omendb_build(Relation heap, Relation index,
 									  IndexInfo *indexInfo);
 extern void omendb_buildempty(Relation index);
 extern char *omendb_build_phase_name(int64 phasenum);
+
+/* omendb_check.c */
+extern Relation omendb_open_index(Oid indrelid, bool need_select,
+								  Relation *heap);
 
 /* omendb_insert.c */
 extern void omendb_insert_vector(Relation index, const float *x, int dim,

@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 #include "optimizer/plancat.h"
 #include "pgstat.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -240,7 +241,7 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (isnull[0])
 		return;
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
-	vec = DatumGetVector(values[0]);
+	vec = omendb_datum_vector(index, values[0]);
 	check_build_dim(bs, vec);
 	MemoryContextSwitchTo(oldcxt);
 	if (bs->minv == NULL)
@@ -326,7 +327,7 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		spill_to_disk(bs);
 
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
-	vec = DatumGetVector(values[0]);
+	vec = omendb_datum_vector(index, values[0]);
 	check_build_dim(bs, vec);
 	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim,
 							  bs->meta.ip_max_norm, bs->v, &norm))
@@ -534,12 +535,18 @@ column_dimensions(Relation index)
 	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(index), 0);
 
 	if (att->atttypmod <= 0)
+	{
+		/* vector or halfvec */
+		char	   *type = format_type_be(att->atttypid);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("column \"%s\" of index \"%s\" has no dimensions",
 						NameStr(att->attname), RelationGetRelationName(index)),
 				 errdetail("omendb indexes vectors of a fixed dimension."),
-				 errhint("Declare the column as vector(n), or index an expression that casts it, as in (embedding::vector(n)).")));
+				 errhint("Declare the column as %s(n), or index an expression that casts it, as in (embedding::%s(n)).",
+						 type, type)));
+	}
 	return att->atttypmod;
 }
 

@@ -51,7 +51,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -125,12 +127,10 @@ typedef struct CheckState
 	char	   *page;			/* copy of the page being checked */
 	OmenMetaPageData meta;		/* as read first: the fixed fields */
 	OmenMetaPageData endmeta;	/* as read after the node pages */
+	XLogRecPtr	meta_lsn;		/* the meta page's LSN, as read first */
+	XLogRecPtr	endmeta_lsn;	/* and after the node pages */
 	OmenQuantState *quant;
-	double		clamp_limit;	/* error bounds above this were clamped */
-	uint64		nclamped;		/* live nodes with such bounds */
-	double		cell_radius;	/* largest error inside the ranges */
-	uint64		ratio_nodes;	/* live graph nodes read */
-	double		ratio_sum;		/* sum of their error / cell_radius */
+	OmenFitness fitness;		/* of the live nodes read */
 
 	/* node slots, by node id */
 	uint32		capnodes;
@@ -182,12 +182,13 @@ copy_page(CheckState *cs, Relation rel, BlockNumber blkno)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Read and check the meta page. */
-static void
+/* Read and check the meta page; returns its LSN. */
+static XLogRecPtr
 read_meta_page(CheckState *cs, OmenMetaPageData *meta)
 {
 	copy_page(cs, cs->index, OMENDB_METAPAGE_BLKNO);
 	omendb_meta_from_page(cs->index, cs->page, meta);
+	return PageGetLSN(cs->page);
 }
 
 /*
@@ -204,6 +205,14 @@ compare_meta(CheckState *cs, const OmenMetaPageData *later)
 	a.insert_block = b.insert_block = 0;
 	a.nnodes = b.nnodes = 0;
 	a.max_error = b.max_error = 0;
+	a.deleted_nodes = b.deleted_nodes = 0;
+	a.free_nodes = b.free_nodes = 0;
+	a.counted_until = b.counted_until = 0;
+	a.vacuum_cleanups = b.vacuum_cleanups = 0;
+	a.vacuum_deleted = b.vacuum_deleted = 0;
+	a.vacuum_freed = b.vacuum_freed = 0;
+	a.vacuum_repaired = b.vacuum_repaired = 0;
+	a.vacuum_linked = b.vacuum_linked = 0;
 	if (memcmp(&a, &b, sizeof(OmenMetaPageData)) != 0)
 		omendb_corrupted(cs->index, "Block %u: the fixed fields of the meta page changed while the index was being checked.",
 						 OMENDB_METAPAGE_BLKNO);
@@ -409,13 +418,7 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 			cs->max_heap_block = hblk;
 			cs->max_heap_block_node = node;
 		}
-		if (hdr->error > cs->clamp_limit)
-			cs->nclamped++;
-		if (!zero)
-		{
-			cs->ratio_nodes++;
-			cs->ratio_sum += hdr->error / cs->cell_radius;
-		}
+		omendb_fitness_add(&cs->fitness, hdr->error, zero);
 		if (cs->heapallindexed)
 			add_live(cs, node, hdr);
 	}
@@ -627,7 +630,7 @@ read_node_pages(CheckState *cs)
 				read_node_page(cs, last);
 		}
 
-		read_meta_page(cs, &cs->endmeta);
+		cs->endmeta_lsn = read_meta_page(cs, &cs->endmeta);
 		compare_meta(cs, &cs->endmeta);
 		if (cs->endmeta.insert_block == InvalidBlockNumber ||
 			(last != InvalidBlockNumber && cs->endmeta.insert_block <= last))
@@ -677,6 +680,30 @@ read_node_pages(CheckState *cs)
 		cs->endmeta.entry_node >= cs->nalloc)
 		omendb_corrupted(cs->index, "Block %u: entry node %u, but %u nodes are allocated.",
 						 OMENDB_METAPAGE_BLKNO, cs->endmeta.entry_node, cs->nalloc);
+}
+
+/*
+ * The meta page's node counters agree with the nodes read.  Each counter
+ * changes in the record that changes the nodes it counts, a record that
+ * changes the meta page too once the counters count every node page.  So
+ * if they did when the meta page was first read, and its LSN is the same
+ * after the node pages were read, no node changed its state meanwhile:
+ * the nodes read are what the counters count.  Otherwise the two may
+ * legitimately differ and are not compared; nor are they for an index
+ * that is not WAL-logged, whose pages carry no LSN.
+ */
+static void
+check_node_counters(CheckState *cs, const CheckCounts *counts)
+{
+	if (!omendb_meta_counts_all(&cs->meta) || !RelationNeedsWAL(cs->index) ||
+		cs->meta_lsn != cs->endmeta_lsn)
+		return;
+	if (counts->deleted != cs->endmeta.deleted_nodes ||
+		counts->free != cs->endmeta.free_nodes)
+		omendb_corrupted(cs->index, "Block %u: meta page counts %u deleted nodes and %u free slots, but the node pages hold %lld and %lld.",
+						 OMENDB_METAPAGE_BLKNO, cs->endmeta.deleted_nodes,
+						 cs->endmeta.free_nodes, (long long) counts->deleted,
+						 (long long) counts->free);
 }
 
 /* ----------------------------------------------------------------
@@ -885,7 +912,7 @@ static void
 check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 {
 	const OmenMetaPageData *meta = &cs->meta;
-	Vector	   *vec = DatumGetVector(value);
+	Vector	   *vec = omendb_datum_vector(cs->index, value);
 	BlockNumber hblk = ItemPointerGetBlockNumber(tid);
 	OffsetNumber hoff = ItemPointerGetOffsetNumber(tid);
 	LiveNode   *ln;
@@ -1082,9 +1109,9 @@ check_heap(CheckState *cs, Snapshot snapshot)
  * ----------------------------------------------------------------
  */
 
-/* Is the relation an omendb index we can check? */
+/* Is the relation an omendb index we can read? */
 static void
-check_checkable(Relation index)
+check_readable(Relation index)
 {
 	if (index->rd_rel->relkind != RELKIND_INDEX ||
 		index->rd_indam->ambuild != omendb_build)
@@ -1103,9 +1130,50 @@ check_checkable(Relation index)
 	if (!index->rd_index->indisvalid)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot check index \"%s\"",
+				 errmsg("cannot read index \"%s\"",
 						RelationGetRelationName(index)),
 				 errdetail("Index is not valid.")));
+}
+
+/*
+ * Open an omendb index and its table with AccessShareLock, the table first
+ * to avoid deadlocks (as amcheck does), and make sure that the index is one
+ * we can read: a valid omendb index, not another session's temporary one.
+ * With need_select, the caller must be allowed to SELECT from the table,
+ * which is checked before any lock is taken.  Returns the index; *heap is
+ * the table.
+ */
+Relation
+omendb_open_index(Oid indrelid, bool need_select, Relation *heap)
+{
+	Oid			heapid;
+	Relation	index;
+
+	/* if indrelid is not an index, index_open below says so */
+	heapid = IndexGetRelation(indrelid, true);
+	*heap = NULL;
+	if (OidIsValid(heapid))
+	{
+		if (need_select)
+		{
+			AclResult	aclresult = pg_class_aclcheck(heapid, GetUserId(),
+													  ACL_SELECT);
+
+			if (aclresult != ACLCHECK_OK)
+				aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(heapid));
+		}
+		*heap = table_open(heapid, AccessShareLock);
+	}
+	index = index_open(indrelid, AccessShareLock);
+
+	/* the index may have been dropped and its OID reused meanwhile */
+	if (*heap == NULL || heapid != IndexGetRelation(indrelid, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("could not open parent table of index \"%s\"",
+						RelationGetRelationName(index))));
+	check_readable(index);
+	return index;
 }
 
 /*
@@ -1149,7 +1217,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 							RelationGetRelationName(index))));
 	}
 
-	read_meta_page(cs, &cs->meta);
+	cs->meta_lsn = read_meta_page(cs, &cs->meta);
 	if (cs->meta.metric != metric)
 		omendb_corrupted(index, "Block %u: meta page has metric %u, but the operator class says %d.",
 						 OMENDB_METAPAGE_BLKNO, cs->meta.metric, (int) metric);
@@ -1157,8 +1225,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 	{
 		/* other blocks of an untrained index are left by a failed training */
 		cs->quant = omendb_read_quant(index, &cs->meta);
-		cs->clamp_limit = omendb_quant_unclamped_error_limit(cs->quant);
-		cs->cell_radius = omendb_quant_cell_radius(cs->quant);
+		omendb_fitness_init(&cs->fitness, cs->quant);
 		read_node_pages(cs);
 	}
 
@@ -1180,9 +1247,11 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		counts->free += (cs->flags[u] & OMENDB_NODE_FREE) != 0;
 	}
 	counts->nodes = cs->nalloc;
-	counts->clamped = cs->nclamped;
-	counts->ratio_nodes = cs->ratio_nodes;
-	counts->ratio_sum = cs->ratio_sum;
+	if (cs->meta.quant_trained)
+		check_node_counters(cs, counts);
+	counts->clamped = cs->fitness.clamped;
+	counts->ratio_nodes = cs->fitness.ratio_nodes;
+	counts->ratio_sum = cs->fitness.ratio_sum;
 
 	/*
 	 * Heap blocks only go away when VACUUM truncates the table, which needs
@@ -1238,8 +1307,7 @@ omendb_check(PG_FUNCTION_ARGS)
 {
 	Oid			indrelid = PG_GETARG_OID(0);
 	bool		heapallindexed = PG_GETARG_BOOL(1);
-	Oid			heapid;
-	Relation	heap = NULL;
+	Relation	heap;
 	Relation	index;
 	Oid			save_userid = InvalidOid;
 	int			save_sec_context = -1;
@@ -1254,26 +1322,12 @@ omendb_check(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	/* if indrelid is not an index, index_open below says so */
-	heapid = IndexGetRelation(indrelid, true);
-	if (OidIsValid(heapid))
-	{
-		heap = table_open(heapid, AccessShareLock);
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(heap->rd_rel->relowner,
-							   save_sec_context | SECURITY_RESTRICTED_OPERATION);
-		save_nestlevel = NewGUCNestLevel();
-		restrict_search_path();
-	}
-	index = index_open(indrelid, AccessShareLock);
-
-	/* the index may have been dropped and its OID reused meanwhile */
-	if (heap == NULL || heapid != IndexGetRelation(indrelid, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("could not open parent table of index \"%s\"",
-						RelationGetRelationName(index))));
-	check_checkable(index);
+	index = omendb_open_index(indrelid, false, &heap);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(heap->rd_rel->relowner,
+						   save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	restrict_search_path();
 
 	/* an unlogged index has no main fork on a standby: nothing to check */
 	if (index->rd_rel->relpersistence != RELPERSISTENCE_UNLOGGED ||

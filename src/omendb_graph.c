@@ -528,6 +528,7 @@ omendb_stream_expand_next(OmenSearch *search)
 {
 	int			nfresh = expand(search, frontier_pop(search).node);
 
+	search->stream.nexpanded++;
 	if (nfresh > 0)
 		meet_fresh(search, search->fresh, nfresh);
 }

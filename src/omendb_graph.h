@@ -161,6 +161,7 @@ typedef struct OmenStreamState
 	size_t		capparked;
 	float	   *met;			/* distances met since the last fold */
 	int			nmet;
+	int64		nexpanded;		/* nodes expanded, for the scan's counters */
 } OmenStreamState;
 
 struct OmenSearch

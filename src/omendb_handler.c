@@ -30,7 +30,9 @@
 
 #include "omendb.h"
 #include "kernels.h"
+#include "omendb_metric.h"
 #include "omendb_quant.h"
+#include "omendb_scan_stats.h"
 
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
@@ -99,6 +101,7 @@ _PG_init(void)
 							&omendb_scan_mem_limit,
 							-1, -1, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, check_scan_mem_limit, NULL, NULL);
+	omendb_scan_stats_init();
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
 }
 
@@ -233,7 +236,7 @@ planned_index_metric(IndexOptInfo *index)
 
 /*
  * amvalidate: the operator class must have one ordering operator
- * (strategy 1) and support function 1.
+ * (strategy 1) and support function 1; support function 2 is optional.
  */
 static bool
 omendb_validate(Oid opclassoid)
@@ -277,11 +280,13 @@ omendb_validate(Oid opclassoid)
 	{
 		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
 
-		if (proc->amprocnum != 1)
+		if (proc->amprocnum == OMENDB_TO_VECTOR_PROC)
+			continue;
+		if (proc->amprocnum != OMENDB_METRIC_PROC)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("omendb operator class \"%s\" has support function number %d, only 1 is known",
+					 errmsg("omendb operator class \"%s\" has support function number %d, only 1 and 2 are known",
 							opclassname, proc->amprocnum)));
 			result = false;
 		}
@@ -426,7 +431,7 @@ omendb_handler(PG_FUNCTION_ARGS)
 	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
 
 	amroutine->amstrategies = 1;
-	amroutine->amsupport = 1;
+	amroutine->amsupport = OMENDB_TO_VECTOR_PROC;
 	amroutine->amoptsprocnum = 0;
 	amroutine->amcanorder = false;
 	amroutine->amcanorderbyop = true;

@@ -100,6 +100,7 @@ static void
 train_from_first_vector(Relation index, const float *x, int dim)
 {
 	OmenMetaPageData meta;
+	OmenMetaPageData before;
 	OmenQuantState *qs;
 	float	   *v;
 	float		ip_max_norm = 0;
@@ -130,11 +131,18 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	qs = omendb_quant_train_first(meta.quantizer, meta.metric, v, dim,
 								  ip_max_norm);
 
-	/* keep the options from build time; only the layout is new */
+	/* keep the options from build time and the counters; the layout is new */
+	before = meta;
 	omendb_fill_meta(&meta, dim, meta.metric, meta.graph_degree,
 					 meta.build_list_size, meta.alpha, meta.quantizer,
 					 ip_max_norm);
 	meta.quant_trained = true;
+	meta.counted_until = before.counted_until;
+	meta.vacuum_cleanups = before.vacuum_cleanups;
+	meta.vacuum_deleted = before.vacuum_deleted;
+	meta.vacuum_freed = before.vacuum_freed;
+	meta.vacuum_repaired = before.vacuum_repaired;
+	meta.vacuum_linked = before.vacuum_linked;
 
 	omendb_write_quant_pages(index, qs, OMENDB_FIRST_QUANT_BLKNO, MAIN_FORKNUM, true);
 	zero_stale_pages(index, meta.first_node_block);
@@ -183,8 +191,9 @@ place_node(Relation index, Page page, BlockNumber blkno,
 
 /*
  * In the record being built, make node the entry point if the index has
- * none yet and node is a graph node, and point the meta page's insert_block
- * at new_insert_block if that is valid.  Sets *entry to the entry point
+ * none yet and node is a graph node, point the meta page's insert_block
+ * at new_insert_block if that is valid, and if the node took a free slot
+ * (reused), count one free slot less.  Sets *entry to the entry point
  * afterwards and returns the meta page's buffer, locked (the caller
  * releases it after finishing the record), or InvalidBuffer if the meta
  * page needed no change.
@@ -192,24 +201,31 @@ place_node(Relation index, Page page, BlockNumber blkno,
 static Buffer
 publish_node(Relation index, OmenPageEdit *edit, const OmenMetaPageData *cur,
 			 uint32 node, bool graph_node, BlockNumber new_insert_block,
-			 uint32 *entry)
+			 bool reused, uint32 *entry)
 {
 	Buffer		metabuf;
+	Page		page;
 	OmenMetaPage m;
 
 	if (new_insert_block == InvalidBlockNumber &&
 		!(graph_node && cur->entry_node == OMENDB_INVALID_NODE))
 	{
 		*entry = cur->entry_node;
-		return InvalidBuffer;
+		if (!reused)
+			return InvalidBuffer;
+		return omendb_count_nodes(index, edit, omendb_node_block(cur, node),
+								  0, -1);
 	}
 	metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	m = OmenPageGetMeta(omendb_edit_page(edit, metabuf, false));
+	page = omendb_edit_page(edit, metabuf, false);
+	m = OmenPageGetMeta(page);
 	if (new_insert_block != InvalidBlockNumber)
 		m->insert_block = new_insert_block;
 	if (graph_node && m->entry_node == OMENDB_INVALID_NODE)
 		m->entry_node = node;
+	if (reused)
+		omendb_meta_count_nodes(page, omendb_node_block(cur, node), 0, -1);
 	*entry = m->entry_node;
 	return metabuf;
 }
@@ -265,7 +281,7 @@ reuse_free_slot(Relation index, const OmenMetaPageData *meta,
 		more = --OmenPageGetOpaque(page)->nfree > 0;
 		*node = omendb_node_id(meta, blkno, off);
 		metabuf = publish_node(index, &edit, &cur, *node, graph_node,
-							   InvalidBlockNumber, entry);
+							   InvalidBlockNumber, true, entry);
 		omendb_edit_finish(&edit);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);
@@ -368,7 +384,8 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		node = place_node(index, page, blkno, meta, image);
 		/* meta page last: publish a new insert page and/or entry point */
 		metabuf = publish_node(index, &edit, &cur, node, graph_node,
-							   extended ? blkno : InvalidBlockNumber, entry);
+							   extended ? blkno : InvalidBlockNumber, false,
+							   entry);
 		omendb_edit_finish(&edit);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);
@@ -514,7 +531,7 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 	tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb insert",
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(tmpcxt);
-	vec = DatumGetVector(values[0]);
+	vec = omendb_datum_vector(index, values[0]);
 	omendb_insert_vector(index, vec->x, vec->dim, heap_tid, true);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(tmpcxt);

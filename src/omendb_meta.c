@@ -76,6 +76,8 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->entry_node = OMENDB_INVALID_NODE;
 	meta->insert_block = InvalidBlockNumber;
 	meta->dimensions = 0;
+	/* no nodes: every count is zero, and exact */
+	meta->counted_until = InvalidBlockNumber;
 	if (dim > 0)
 	{
 		const OmenQuantRoutine *quant = omendb_quant_routine(quantizer);
@@ -141,8 +143,9 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 			meta->nodes_per_page != 0 || meta->nquant_blocks != 0 ||
 			meta->first_node_block != 0 ||
 			meta->entry_node != OMENDB_INVALID_NODE ||
-			meta->insert_block != InvalidBlockNumber)
-			return psprintf("meta page of an untrained index has a node layout or an entry point");
+			meta->insert_block != InvalidBlockNumber ||
+			meta->deleted_nodes != 0 || meta->free_nodes != 0)
+			return psprintf("meta page of an untrained index has a node layout, an entry point or node counts");
 		return NULL;
 	}
 
@@ -180,18 +183,36 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 		return psprintf("meta page has entry node %u and insert block %u, node pages starting at block %u",
 						meta->entry_node, meta->insert_block,
 						meta->first_node_block);
+
+	/*
+	 * Counting node pages one by one stops short of the insert page, which
+	 * moves only forward; with nothing counted the counts are zero.
+	 */
+	if (meta->counted_until == 0 ?
+		meta->deleted_nodes != 0 || meta->free_nodes != 0 :
+		meta->counted_until != InvalidBlockNumber &&
+		(meta->insert_block == InvalidBlockNumber ||
+		 meta->counted_until < meta->first_node_block ||
+		 meta->counted_until > meta->insert_block))
+		return psprintf("meta page counts %u deleted nodes and %u free slots on the node pages before block %u, with insert block %u",
+						meta->deleted_nodes, meta->free_nodes,
+						meta->counted_until, meta->insert_block);
 	return NULL;
 }
 
 /*
  * Where the meta data ends on a page: pd_lower points there.  Indexes
  * written before the meta page had code_dims end right before it, and are
- * read as if it were zero (omendb_meta_from_page).
+ * read as if it were zero; those written before the node counters end
+ * right before deleted_nodes, and are read with the counters zero and
+ * nothing counted (omendb_meta_from_page).
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
 #define META_END_WITHOUT_CODE_DIMS \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, code_dims))
+#define META_END_WITHOUT_COUNTERS \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, deleted_nodes))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -206,7 +227,8 @@ omendb_meta_page_problem(Page page)
 
 	if (problem != NULL)
 		return problem;
-	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_CODE_DIMS) ||
+	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_COUNTERS &&
+		 ph->pd_lower != META_END_WITHOUT_CODE_DIMS) ||
 		ph->pd_upper != ph->pd_special)
 		return psprintf("meta page has pd_lower %u and pd_upper %u, expected %u and %u",
 						ph->pd_lower, ph->pd_upper, (unsigned) META_END, ph->pd_special);
@@ -227,22 +249,22 @@ omendb_write_meta_page(Page page, const OmenMetaPageData *meta)
  * Copy the meta data out of a meta page, checking the page and the copy:
  * every reader of the meta page goes through here, so a damaged one stops
  * them all.  A meta page without code_dims gets it from its quantizer: the
- * fields before it were always the same.
+ * fields before it were always the same.  One without the node counters
+ * gets them zero, with no node page counted (counted_until 0).
  */
 void
 omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 {
 	char	   *problem = omendb_meta_page_problem(page);
+	LocationIndex len = ((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData);
 	const OmenQuantRoutine *quant;
 
 	if (problem != NULL)
 		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
-	if (((PageHeader) page)->pd_lower == META_END)
-		memcpy(meta, OmenPageGetMeta(page), sizeof(OmenMetaPageData));
-	else
+	memset(meta, 0, sizeof(OmenMetaPageData));
+	memcpy(meta, OmenPageGetMeta(page), len);
+	if (len <= offsetof(OmenMetaPageData, code_dims))
 	{
-		memset(meta, 0, sizeof(OmenMetaPageData));
-		memcpy(meta, OmenPageGetMeta(page), offsetof(OmenMetaPageData, code_dims));
 		quant = omendb_quant_routine(meta->quantizer);
 		if (meta->quant_trained && quant != NULL)
 			meta->code_dims = quant->code_dims(meta->metric, meta->dimensions);
@@ -257,6 +279,103 @@ omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 	problem = omendb_meta_problem(meta);
 	if (problem != NULL)
 		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
+}
+
+/* Whether a meta page has the node counters (its pd_lower covers them). */
+bool
+omendb_meta_page_has_counters(Page page)
+{
+	return ((PageHeader) page)->pd_lower == META_END;
+}
+
+/*
+ * Give a meta page (an image being edited, locked exclusively) the node
+ * counters if it predates them, with nothing counted: extend it to the
+ * current layout, its fields as meta (read from it) has them.
+ */
+void
+omendb_meta_page_add_counters(Page page, const OmenMetaPageData *meta)
+{
+	OmenMetaPage m = OmenPageGetMeta(page);
+
+	if (omendb_meta_page_has_counters(page))
+		return;
+	memcpy(m, meta, sizeof(OmenMetaPageData));
+	m->deleted_nodes = 0;
+	m->free_nodes = 0;
+	m->counted_until = 0;
+	m->vacuum_cleanups = 0;
+	m->vacuum_deleted = 0;
+	m->vacuum_freed = 0;
+	m->vacuum_repaired = 0;
+	m->vacuum_linked = 0;
+	((PageHeader) page)->pd_lower = META_END;
+}
+
+/*
+ * Count, on a meta page image being edited, nodes of node page blkno
+ * changing state: deleted more nodes flagged deleted (fewer if negative),
+ * freed more free slots.  Nothing changes unless the counters count that
+ * page.  Counts that would go below zero are wrong: they are given up
+ * (nothing counted, as on a meta page that predates them), for the next
+ * VACUUM to count again.
+ */
+void
+omendb_meta_count_nodes(Page page, BlockNumber blkno, int deleted, int freed)
+{
+	OmenMetaPage m = OmenPageGetMeta(page);
+	int64		d;
+	int64		f;
+
+	if (!omendb_meta_page_has_counters(page) || blkno >= m->counted_until)
+		return;
+	d = (int64) m->deleted_nodes + deleted;
+	f = (int64) m->free_nodes + freed;
+	if (d < 0 || f < 0 || d > PG_UINT32_MAX || f > PG_UINT32_MAX)
+	{
+		m->deleted_nodes = 0;
+		m->free_nodes = 0;
+		m->counted_until = 0;
+		return;
+	}
+	m->deleted_nodes = (uint32) d;
+	m->free_nodes = (uint32) f;
+}
+
+/*
+ * In a page edit that holds node page blkno's exclusive lock, count nodes
+ * of that page changing state (omendb_meta_count_nodes): the meta page is
+ * locked last, as always, and changed in the same record as the nodes, so
+ * the counts are exact at every record, after a crash and on a standby.
+ * Returns the meta page's buffer, locked, for the caller to release once
+ * the edit is finished, or InvalidBuffer if the meta page does not count
+ * that page (and was left as it was).
+ */
+Buffer
+omendb_count_nodes(Relation index, OmenPageEdit *edit, BlockNumber blkno,
+				   int deleted, int freed)
+{
+	Buffer		metabuf;
+	Page		page;
+	char	   *problem;
+
+	if (deleted == 0 && freed == 0)
+		return InvalidBuffer;
+	metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(metabuf);
+	problem = omendb_meta_page_problem(page);
+	if (problem != NULL)
+		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
+	if (!omendb_meta_page_has_counters(page) ||
+		blkno >= OmenPageGetMeta(page)->counted_until)
+	{
+		UnlockReleaseBuffer(metabuf);
+		return InvalidBuffer;
+	}
+	omendb_meta_count_nodes(omendb_edit_page(edit, metabuf, false), blkno,
+							deleted, freed);
+	return metabuf;
 }
 
 /* Read the meta page (omendb_meta_from_page) under a share lock. */

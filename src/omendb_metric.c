@@ -12,9 +12,32 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/genam.h"
 #include "utils/rel.h"
 
 #include "omendb_metric.h"
+
+/*
+ * The float vector an indexed or query value stands for.  An operator
+ * class for another type (halfvec) names its exact cast to vector as
+ * support function 2; vector's classes have none.  The result is
+ * palloc'd in CurrentMemoryContext, or the detoasted value itself.  Looks
+ * the function up in the catalogs the first time: never call it under a
+ * buffer lock.
+ */
+Vector *
+omendb_datum_vector(Relation index, Datum value)
+{
+	FmgrInfo   *cast;
+
+	if (!OidIsValid(index_getprocid(index, 1, OMENDB_TO_VECTOR_PROC)))
+		return DatumGetVector(value);
+
+	/* a cast function's arguments: the value, typmod -1, not explicit */
+	cast = index_getprocinfo(index, 1, OMENDB_TO_VECTOR_PROC);
+	return DatumGetVector(FunctionCall3(cast, value, Int32GetDatum(-1),
+										BoolGetDatum(false)));
+}
 
 /*
  * Turn a heap vector into the vector the index works on: a copy for L2, the

@@ -10,7 +10,17 @@
 #define OMENDB_METRIC_H
 
 #include "omendb.h"
+#include "vector.h"
 
+/*
+ * Operator class support functions: 1 names the metric (required), 2
+ * converts a value of the class's type to vector (for types other than
+ * vector).
+ */
+#define OMENDB_METRIC_PROC		1
+#define OMENDB_TO_VECTOR_PROC	2
+
+extern Vector *omendb_datum_vector(Relation index, Datum value);
 extern bool omendb_prepare_vector(OmenMetric metric, const float *in,
 								  int dim, float ip_max_norm, float *out,
 								  float *norm);

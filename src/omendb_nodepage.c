@@ -17,6 +17,7 @@
 #include "storage/bufmgr.h"
 
 #include "omendb_page.h"
+#include "omendb_scan_stats.h"
 
 /* Initialize an empty omendb page of the given kind. */
 void
@@ -208,6 +209,7 @@ omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 	Page		page;
 	int			n = 0;
 
+	omendb_node_page_pins++;
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	if (!PageIsNew(page))

@@ -96,6 +96,13 @@ extern char *omendb_meta_page_problem(Page page);
 extern void omendb_meta_from_page(Relation index, Page page,
 								  OmenMetaPageData *meta);
 extern void omendb_write_meta_page(Page page, const OmenMetaPageData *meta);
+extern bool omendb_meta_page_has_counters(Page page);
+extern void omendb_meta_page_add_counters(Page page,
+										  const OmenMetaPageData *meta);
+extern void omendb_meta_count_nodes(Page page, BlockNumber blkno,
+									int deleted, int freed);
+extern Buffer omendb_count_nodes(Relation index, OmenPageEdit *edit,
+								 BlockNumber blkno, int deleted, int freed);
 extern void omendb_read_meta(Relation index, OmenMetaPageData *meta);
 extern OmenIndexInfo *omendb_get_info(Relation index);
 extern OmenIndexInfo *omendb_copy_info(const OmenIndexInfo *info);
@@ -130,6 +137,13 @@ omendb_page_node_at(Relation index, Page page, const OmenMetaPageData *meta,
 		omendb_corrupted(index, "Block %u, offset %u: %s.", blkno, off, problem);
 	}
 	return (OmenNodeHeader) PageGetItem(page, PageGetItemId(page, off));
+}
+
+/* Whether a copy of the meta page counts the nodes of every node page. */
+static inline bool
+omendb_meta_counts_all(const OmenMetaPageData *meta)
+{
+	return meta->counted_until == InvalidBlockNumber;
 }
 
 /*

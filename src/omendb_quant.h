@@ -208,6 +208,45 @@ omendb_quant_unclamped_error_limit(const OmenQuantState *qs)
 }
 
 /*
+ * How well the quantizer's ranges fit the data, from the error bounds of
+ * live nodes (README.omendb, "The quantizer's fitness"): the codes that
+ * were clamped, and the mean bound as a fraction of the cell radius, over
+ * the graph nodes (a zero node has no code).  omendb_check adds up every
+ * live node, omendb_index_stats a sample.
+ */
+typedef struct OmenFitness
+{
+	double		clamp_limit;	/* error bounds above this were clamped */
+	double		cell_radius;	/* largest error inside the ranges */
+	uint64		clamped;		/* live nodes with such bounds */
+	uint64		ratio_nodes;	/* live graph nodes added */
+	double		ratio_sum;		/* sum of their error / cell_radius */
+} OmenFitness;
+
+static inline void
+omendb_fitness_init(OmenFitness *fit, const OmenQuantState *qs)
+{
+	fit->clamp_limit = omendb_quant_unclamped_error_limit(qs);
+	fit->cell_radius = omendb_quant_cell_radius(qs);
+	fit->clamped = 0;
+	fit->ratio_nodes = 0;
+	fit->ratio_sum = 0;
+}
+
+/* Add a live node's error bound; zero: it is a zero node (omendb.h). */
+static inline void
+omendb_fitness_add(OmenFitness *fit, float error, bool zero)
+{
+	if (error > fit->clamp_limit)
+		fit->clamped++;
+	if (!zero)
+	{
+		fit->ratio_nodes++;
+		fit->ratio_sum += error / fit->cell_radius;
+	}
+}
+
+/*
  * Prepare a query for code distances.  x is the vector as indexed (see
  * omendb_prepare_vector), of dim code dimensions; the caller keeps it
  * alive.  A scan query is prepared for omendb_score_node.

@@ -13,6 +13,7 @@
 #include "utils/memutils.h"
 
 #include "omendb_page.h"
+#include "omendb_scan_stats.h"
 
 typedef struct NodeRef
 {
@@ -69,6 +70,7 @@ read_node_buffer(Relation index, BlockNumber blkno)
 	uint32		slot;
 	Buffer		buf;
 
+	omendb_node_page_pins++;
 	if (recent_buffers == NULL)
 		recent_buffers = MemoryContextAllocZero(TopMemoryContext,
 												sizeof(Buffer) * RECENT_BUFFER_SLOTS);

@@ -66,6 +66,7 @@
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
+#include "omendb_scan_stats.h"
 
 /* A node the scan has met, as scored from its page. */
 typedef struct ScanNode
@@ -208,13 +209,14 @@ typedef struct ScanKills
 	ScanKill	items[SCAN_KILL_BATCH];
 } ScanKills;
 
-/* What DEBUG1 reports as a scan ends. */
+/*
+ * What this run of the scan did: the counters omendb_scan_stats() sums
+ * (plain increments where the work is done), and the rows sent to the
+ * sort, which DEBUG1 reports too as the run ends (end_run).
+ */
 typedef struct ScanStats
 {
-	int64		nmet;
-	int64		nreturned;
-	int64		nlate;			/* held back: met below an earlier bound */
-	int64		nswept;			/* found by the sweep, not the graph */
+	OmenScanCounters run;
 	int64		nsorted;
 } ScanStats;
 
@@ -581,7 +583,7 @@ score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out,
 	sa.out = out;
 	omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
 					   swept ? swept_score_visitor : score_visitor, &sa);
-	so->stats.nmet += n;
+	so->stats.run.nodes_met += n;
 }
 
 /* Queue a live row for return, or for the sweep if past results_cut. */
@@ -765,8 +767,10 @@ meet_unreachable_nodes(OmenScanOpaque so)
 		(void) store->visit(store, batch, n, fresh);
 		if (n > 0)
 		{
-			(void) keep_met_nodes(so, batch, n, true);
-			so->stats.nswept += n;
+			ScanNode   *met = keep_met_nodes(so, batch, n, true);
+
+			for (int i = 0; i < n; i++)
+				so->stats.run.swept_rows += met[i].live;
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -800,12 +804,12 @@ sweep_unmet_nodes(OmenScanOpaque so)
 
 				if (!so->rows.scratch[i].live)
 					continue;
+				so->stats.run.swept_rows++;
 				item.bound = so->rows.scratch[i].bound;
 				item.tid = so->rows.scratch[i].tid;
 				item.node = so->rows.scratch[i].node;
 				sort_row(so, &item);
 			}
-			so->stats.nswept += n;
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -842,7 +846,7 @@ begin_sweep(OmenScanOpaque so)
 static void
 hold_back(OmenScanOpaque so, ResultItem item)
 {
-	so->stats.nlate++;
+	so->stats.run.late_rows++;
 	if (so->sweep.sort)
 		sort_row(so, &item);
 	else
@@ -983,6 +987,7 @@ next_in_physical_order(OmenScanOpaque so, ItemPointer tid, uint32 *found)
 		}
 		so->seq.next++;
 		omendb_visit_nodes(so->index, meta, &node, 1, seq_visitor, &sa);
+		so->stats.run.nodes_met++;
 		if (sa.live)
 		{
 			*tid = sa.tid;
@@ -1036,8 +1041,9 @@ heap_row_pruned(Relation heap, ItemPointer tid)
 
 /*
  * Flag the nodes of the killed rows deleted: one node page at a time,
- * exclusively locked with no other lock held, and one WAL record for each
- * page that changes.  A node changes only if it is still live with the
+ * exclusively locked with no other lock held but the meta page's, and one
+ * WAL record for each page that changes, which counts the nodes on the
+ * meta page.  A node changes only if it is still live with the
  * same heap row, since VACUUM may have flagged it first.  (No one can
  * have freed or reused the slot: see README.omendb.)
  */
@@ -1102,6 +1108,7 @@ apply_kills(IndexScanDesc scan)
 		if (ndead > 0)
 		{
 			OmenPageEdit edit;
+			Buffer		metabuf;
 
 			omendb_edit_begin(&edit, index, true);
 			page = omendb_edit_page(&edit, buf, false);
@@ -1112,7 +1119,10 @@ apply_kills(IndexScanDesc scan)
 
 				node->flags = OMENDB_NODE_DELETED;
 			}
+			metabuf = omendb_count_nodes(index, &edit, blkno, ndead, 0);
 			omendb_edit_finish(&edit);
+			if (BufferIsValid(metabuf))
+				UnlockReleaseBuffer(metabuf);
 		}
 		UnlockReleaseBuffer(buf);
 	}
@@ -1168,6 +1178,33 @@ omendb_beginscan(Relation index, int nkeys, int norderbys)
 }
 
 /*
+ * A run of the scan ends, at a rescan or at the end of the scan: report it
+ * at DEBUG1 and hand its counters to omendb_scan_stats, so that each run
+ * counts as one scan, as it counts as one idx_scan.  A run that never
+ * began (the executor rescans before asking for a row) counts nothing.
+ */
+static void
+end_run(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	const OmenScanCounters *run = &so->stats.run;
+
+	if (so->started)
+	{
+		elog(DEBUG1, "omendb scan of \"%s\": " INT64_FORMAT " nodes met, " INT64_FORMAT " expanded, "
+			 INT64_FORMAT " pages pinned, " INT64_FORMAT " rows returned, "
+			 INT64_FORMAT " held back as late, " INT64_FORMAT " swept in, " INT64_FORMAT " sorted; "
+			 "search state peaked at %zu bytes (limit %zu)",
+			 RelationGetRelationName(scan->indexRelation), run->nodes_met,
+			 run->nodes_expanded, run->pages_pinned, run->rows_returned,
+			 run->late_rows, run->swept_rows, so->stats.nsorted, so->mem.peak,
+			 so->mem.limit);
+		omendb_scan_stats_record(run);
+	}
+	memset(&so->stats, 0, sizeof(ScanStats));
+}
+
+/*
  * Take the query from the ORDER BY key.  Detoasting happens here, before
  * any buffer lock.
  */
@@ -1178,6 +1215,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	MemoryContext oldcxt;
 
+	end_run(scan);
 	/* (the kills need the index parameters, which the reset frees) */
 	apply_kills(scan);
 	so->kills.have_last = false;
@@ -1191,7 +1229,6 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->first.nbatch = 0;
 	so->first.next = 0;
 	so->first.deferring = false;
-	memset(&so->stats, 0, sizeof(ScanStats));
 	so->mem.peak = 0;
 
 	if (keys && scan->numberOfKeys > 0)
@@ -1208,7 +1245,8 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	if (scan->orderByData[0].sk_flags & SK_ISNULL)
 		so->q.null_query = true;
 	else
-		so->q.qvec = DatumGetVector(scan->orderByData[0].sk_argument);
+		so->q.qvec = omendb_datum_vector(scan->indexRelation,
+										 scan->orderByData[0].sk_argument);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -1316,12 +1354,14 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 	MemoryContext oldcxt = MemoryContextSwitchTo(so->cxt);
 	bool		found = false;
 	uint32		node = OMENDB_INVALID_NODE;
+	int64		pins = omendb_node_page_pins;
 
 	note_kill(scan);
 	if (!so->started)
 	{
 		start_scan(scan);
 		pgstat_count_index_scan(scan->indexRelation);
+		so->stats.run.scans = 1;
 	}
 
 	if (so->q.empty)
@@ -1340,16 +1380,23 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		{
 			found = true;
 			node = row.node;
-			so->stats.nreturned++;
+			/* (the executor recomputes the distance the bound stands for) */
+			so->stats.run.rows_rechecked++;
 			scan->xs_heaptid = row.tid;
 			scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
 			scan->xs_orderbynulls[0] = false;
 		}
+		so->stats.run.nodes_expanded = so->graph.search.stream.nexpanded;
 	}
 	if (found)
+	{
 		note_returned(so, node, &scan->xs_heaptid);
+		so->stats.run.rows_returned++;
+	}
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = true;
+	/* (the reads of this call are the scan's: no other scan runs in it) */
+	so->stats.run.pages_pinned += omendb_node_page_pins - pins;
 	MemoryContextSwitchTo(oldcxt);
 	return found;
 }
@@ -1359,11 +1406,7 @@ omendb_endscan(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
-	elog(DEBUG1, "omendb scan of \"%s\": " INT64_FORMAT " nodes met, " INT64_FORMAT " rows returned, "
-		 INT64_FORMAT " held back as late, " INT64_FORMAT " swept in, " INT64_FORMAT " sorted; "
-		 "search state peaked at %zu bytes (limit %zu)",
-		 RelationGetRelationName(scan->indexRelation), so->stats.nmet, so->stats.nreturned,
-		 so->stats.nlate, so->stats.nswept, so->stats.nsorted, so->mem.peak, so->mem.limit);
+	end_run(scan);
 	apply_kills(scan);
 	end_sort(so);
 	MemoryContextDelete(so->cxt);

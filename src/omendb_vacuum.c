@@ -86,6 +86,7 @@ typedef struct Consolidation
 	double		live;
 	uint32		deleted;
 	uint32		free;
+	uint32		freed;			/* deleted nodes freed */
 	uint32		repaired;		/* nodes given new neighbours */
 	uint32		dropped;		/* nodes that just lost their edges */
 	EdgePair   *planned;		/* replacement edges, sorted by source */
@@ -122,7 +123,7 @@ lock_node_page(Relation index, const OmenMetaPageData *meta,
 
 /*
  * Flag the live nodes on a page whose heap rows the callback says are dead;
- * one WAL record.  Returns how many.
+ * one WAL record, which counts them on the meta page.  Returns how many.
  */
 static int
 flag_dead_nodes(Relation index, const OmenMetaPageData *meta, Buffer buf,
@@ -134,6 +135,7 @@ flag_dead_nodes(Relation index, const OmenMetaPageData *meta, Buffer buf,
 	OffsetNumber dead[MaxOffsetNumber];
 	int			ndead = 0;
 	OmenPageEdit edit;
+	Buffer		metabuf;
 
 	for (OffsetNumber off = FirstOffsetNumber;
 		 off <= PageGetMaxOffsetNumber(page); off++)
@@ -155,7 +157,10 @@ flag_dead_nodes(Relation index, const OmenMetaPageData *meta, Buffer buf,
 	page = omendb_edit_page(&edit, buf, false);
 	for (int i = 0; i < ndead; i++)
 		omendb_page_node(index, page, meta, dead[i])->flags = OMENDB_NODE_DELETED;
+	metabuf = omendb_count_nodes(index, &edit, blkno, ndead, 0);
 	omendb_edit_finish(&edit);
+	if (BufferIsValid(metabuf))
+		UnlockReleaseBuffer(metabuf);
 	return ndead;
 }
 
@@ -793,8 +798,9 @@ keep_entry_point(Consolidation *c)
 }
 
 /*
- * Free the doomed nodes, a page at a time, in one record each, and offer
- * the pages to inserts through the free space map.
+ * Free the doomed nodes, a page at a time, in one record each (which counts
+ * them on the meta page), and offer the pages to inserts through the free
+ * space map.
  */
 static void
 free_doomed_nodes(Consolidation *c)
@@ -806,8 +812,10 @@ free_doomed_nodes(Consolidation *c)
 	{
 		BlockNumber blkno = omendb_node_block(meta, c->doomed[i].node);
 		Buffer		buf;
+		Buffer		metabuf;
 		Page		work;
 		OmenPageEdit edit;
+		int			nfreed = 0;
 
 		OMENDB_VACUUM_DELAY_POINT();
 		buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
@@ -833,9 +841,14 @@ free_doomed_nodes(Consolidation *c)
 			memset(hdr, 0, meta->node_size);
 			hdr->flags = OMENDB_NODE_FREE;
 			OmenPageGetOpaque(work)->nfree++;
+			nfreed++;
 		}
+		metabuf = omendb_count_nodes(c->index, &edit, blkno, -nfreed, nfreed);
 		omendb_edit_finish(&edit);
+		if (BufferIsValid(metabuf))
+			UnlockReleaseBuffer(metabuf);
 		UnlockReleaseBuffer(buf);
+		c->freed += nfreed;
 		RecordFreeIndexPage(c->index, blkno);
 	}
 }
@@ -929,6 +942,135 @@ consolidate(Consolidation *c, BlockNumber nblocks)
 	MemoryContextDelete(cxt);
 }
 
+/* ----------------------------------------------------------------
+ *		Node counters
+ * ----------------------------------------------------------------
+ */
+
+/* Lock the meta page exclusively and read it into *meta. */
+static Buffer
+lock_meta_page(Relation index, OmenMetaPageData *meta)
+{
+	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_meta_from_page(index, BufferGetPage(metabuf), meta);
+	return metabuf;
+}
+
+/*
+ * Count the nodes of an index whose meta page does not count them all: a
+ * meta page that predates the counters, or whose counts were given up, or
+ * whose counting a crash cut short.  The counters cover the node pages
+ * before counted_until, and every record that changes a node's state
+ * counts it if its page is among them (omendb_count_nodes).  So the pages
+ * are counted one at a time, in order, each under its share lock, which
+ * keeps every node on it as it is, and added to the counts, counted_until
+ * moving past it, in one record of the meta page taken while the page is
+ * still locked (node page first, meta page last, as always).  Each record
+ * leaves the counts exact for the pages they cover, so a crash leaves the
+ * rest to the next cleanup; the insert page is the last with nodes, and
+ * once it is counted they cover all.  One record a node page, once in an
+ * index's life.
+ */
+static void
+count_all_nodes(Relation index, BufferAccessStrategy strategy)
+{
+	for (;;)
+	{
+		OmenMetaPageData meta;
+		BlockNumber blkno;
+		Buffer		buf = InvalidBuffer;
+		Buffer		metabuf;
+		uint32		ndeleted = 0;
+		uint32		nfree = 0;
+		OmenPageEdit edit;
+		Page		page;
+		OmenMetaPage m;
+
+		omendb_read_meta(index, &meta);
+		if (omendb_meta_counts_all(&meta))
+			return;
+		blkno = meta.counted_until;
+		if (blkno != 0)
+		{
+			OMENDB_VACUUM_DELAY_POINT();
+			buf = lock_node_page(index, &meta, blkno, strategy,
+								 BUFFER_LOCK_SHARE);
+		}
+		if (BufferIsValid(buf))
+		{
+			page = BufferGetPage(buf);
+			for (OffsetNumber off = FirstOffsetNumber;
+				 off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				uint8		flags = omendb_page_node(index, page, &meta, off)->flags;
+
+				ndeleted += (flags & OMENDB_NODE_DELETED) != 0;
+				nfree += (flags & OMENDB_NODE_FREE) != 0;
+			}
+		}
+
+		metabuf = lock_meta_page(index, &meta);
+		if (meta.counted_until == blkno)
+		{
+			omendb_edit_begin(&edit, index, true);
+			page = omendb_edit_page(&edit, metabuf, false);
+			omendb_meta_page_add_counters(page, &meta);
+			m = OmenPageGetMeta(page);
+			if (blkno == 0)
+			{
+				/* start: nothing counted, and no node page if none exists */
+				m->deleted_nodes = 0;
+				m->free_nodes = 0;
+				m->counted_until = meta.insert_block == InvalidBlockNumber ?
+					InvalidBlockNumber : meta.first_node_block;
+			}
+			else
+			{
+				m->deleted_nodes += ndeleted;
+				m->free_nodes += nfree;
+				m->counted_until = blkno >= meta.insert_block ?
+					InvalidBlockNumber : blkno + 1;
+			}
+			omendb_edit_finish(&edit);
+		}
+		/* else the counts were given up meanwhile: start again */
+		UnlockReleaseBuffer(metabuf);
+		if (BufferIsValid(buf))
+			UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Record what this cleanup did on the meta page, for omendb_index_stats,
+ * in a record of its own.
+ */
+static void
+record_cleanup(Relation index, const Consolidation *c)
+{
+	OmenMetaPageData meta;
+	Buffer		metabuf = lock_meta_page(index, &meta);
+	OmenPageEdit edit;
+	Page		page;
+	OmenMetaPage m;
+
+	if (omendb_meta_page_has_counters(BufferGetPage(metabuf)))
+	{
+		omendb_edit_begin(&edit, index, true);
+		page = omendb_edit_page(&edit, metabuf, false);
+		m = OmenPageGetMeta(page);
+		if (m->vacuum_cleanups < PG_UINT32_MAX)
+			m->vacuum_cleanups++;
+		m->vacuum_deleted = c->deleted;
+		m->vacuum_freed = c->freed;
+		m->vacuum_repaired = c->repaired + c->dropped;
+		m->vacuum_linked = c->linked;
+		omendb_edit_finish(&edit);
+	}
+	UnlockReleaseBuffer(metabuf);
+}
+
 IndexBulkDeleteResult *
 omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -946,11 +1088,15 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	c.index = info->index;
 	c.ii = omendb_copy_info(omendb_get_info(c.index));
 	c.meta = &c.ii->meta;
+	count_all_nodes(c.index, info->strategy);
 	nblocks = RelationGetNumberOfBlocks(c.index);
 	stats->num_pages = nblocks;
 	stats->num_index_tuples = 0;
 	if (!c.meta->quant_trained)
+	{
+		record_cleanup(c.index, &c);
 		return stats;
+	}
 
 	c.nslots = omendb_node_slots(c.index, c.meta);
 	c.doomed_bits = MemoryContextAllocHuge(CurrentMemoryContext,
@@ -969,6 +1115,7 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		freed = true;
 	}
 	IndexFreeSpaceMapVacuum(c.index);
+	record_cleanup(c.index, &c);
 
 	if (c.ndoomed > 0)
 		ereport(info->message_level,

@@ -900,7 +900,7 @@ invalid_state(const char *detail)
  * once there are dimensions; with no rows every sum is 0; sums are finite,
  * as sums of finite floats in double precision always are.
  */
-static float8 *
+float8 *
 CheckStateArray(ArrayType *state, int *dim)
 {
 	float8	   *s;
@@ -967,30 +967,42 @@ writable_state(FunctionCallInfo fcinfo, ArrayType *state)
 	return copy_state(state);
 }
 
-PG_FUNCTION_INFO_V1(vector_accum);
-Datum
-vector_accum(PG_FUNCTION_ARGS)
+/*
+ * Add a row of dim floats to an aggregate state, which the avg and sum
+ * aggregates of both vector types share; returns the new state.
+ */
+ArrayType *
+VectorAggAccum(FunctionCallInfo fcinfo, ArrayType *state, const float *x,
+			   int dim)
 {
-	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
-	Vector	   *v = PG_GETARG_VECTOR_P(1);
-	int			dim;
-	float8	   *s = CheckStateArray(state, &dim);
+	int			statedim;
+	float8	   *s = CheckStateArray(state, &statedim);
 
 	/* the initial state has no room for the sums */
-	if (dim == 0)
-		state = make_state(v->dim);
+	if (statedim == 0)
+		state = make_state(dim);
 	else
 	{
-		CheckExpectedDim(dim, v->dim);
+		CheckExpectedDim(statedim, dim);
 		state = writable_state(fcinfo, state);
 	}
 	s = (float8 *) ARR_DATA_PTR(state);
 
 	s[0] += 1.0;
-	for (int i = 0; i < v->dim; i++)
-		s[i + 1] += v->x[i];
+	for (int i = 0; i < dim; i++)
+		s[i + 1] += x[i];
 
-	PG_RETURN_ARRAYTYPE_P(state);
+	return state;
+}
+
+PG_FUNCTION_INFO_V1(vector_accum);
+Datum
+vector_accum(PG_FUNCTION_ARGS)
+{
+	Vector	   *v = PG_GETARG_VECTOR_P(1);
+
+	PG_RETURN_ARRAYTYPE_P(VectorAggAccum(fcinfo, PG_GETARG_ARRAYTYPE_P(0),
+										 v->x, v->dim));
 }
 
 /*

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 #include "compat.h"
 
@@ -55,5 +56,15 @@ extern void CheckVectorElement(float value);
 
 /* Raise an error unless both vectors have the same dimension. */
 extern void CheckVectorDimsMatch(const Vector *a, const Vector *b);
+
+/*
+ * The state of the avg and sum aggregates, shared by both vector types: a
+ * float8[] of the row count, then the sum of each dimension.
+ * CheckStateArray validates one and returns its elements (dim 0: no row
+ * yet); VectorAggAccum adds a row.
+ */
+extern float8 *CheckStateArray(ArrayType *state, int *dim);
+extern ArrayType *VectorAggAccum(FunctionCallInfo fcinfo, ArrayType *state,
+								 const float *x, int dim);
 
 #endif							/* OMENDB_VECTOR_H */

@@ -24,10 +24,10 @@
 
 /*
  * The dimension of a distance call, from the typmod of an argument or the
- * size of a constant one; 0 if neither tells.
+ * size of a constant one (elements of elemsize bytes); 0 if neither tells.
  */
 static int
-distance_call_dims(Node *node)
+distance_call_dims(Node *node, Size elemsize)
 {
 	List	   *args;
 	ListCell   *lc;
@@ -53,25 +53,41 @@ distance_call_dims(Node *node)
 			Size		raw = toast_raw_datum_size(((Const *) arg)->constvalue);
 
 			if (raw >= VECTOR_SIZE(0))
-				return (raw - VECTOR_SIZE(0)) / sizeof(float);
+				return (raw - VECTOR_SIZE(0)) / elemsize;
 		}
 	}
 	return 0;
+}
+
+/* The cost of a distance call over elements of elemsize bytes */
+static Node *
+distance_support(Node *rawreq, Size elemsize)
+{
+	if (IsA(rawreq, SupportRequestCost))
+	{
+		SupportRequestCost *req = (SupportRequestCost *) rawreq;
+
+		req->startup = 0;
+		req->per_tuple = cpu_operator_cost *
+			(1 + distance_call_dims(req->node, elemsize) / 8.0);
+		return (Node *) req;
+	}
+	return NULL;
 }
 
 PG_FUNCTION_INFO_V1(vector_distance_support);
 Datum
 vector_distance_support(PG_FUNCTION_ARGS)
 {
-	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	PG_RETURN_POINTER(distance_support((Node *) PG_GETARG_POINTER(0),
+									   sizeof(float)));
+}
 
-	if (IsA(rawreq, SupportRequestCost))
-	{
-		SupportRequestCost *req = (SupportRequestCost *) rawreq;
-
-		req->startup = 0;
-		req->per_tuple = cpu_operator_cost * (1 + distance_call_dims(req->node) / 8.0);
-		PG_RETURN_POINTER(req);
-	}
-	PG_RETURN_POINTER(NULL);
+/* The same for halfvec, whose header is vector's and elements 2 bytes */
+PG_FUNCTION_INFO_V1(halfvec_distance_support);
+Datum
+halfvec_distance_support(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(distance_support((Node *) PG_GETARG_POINTER(0),
+									   sizeof(uint16)));
 }

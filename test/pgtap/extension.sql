@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(28);
+SELECT plan(31);
 
 -- Inside lives_ok: if the extension cannot be created the remaining tests
 -- still run (and fail one by one) instead of aborting the whole file.
@@ -82,7 +82,11 @@ SELECT has_operator('vector', '<+>', 'vector', 'double precision',
 -- amcheck's functions.  So is omendb_kernels, STABLE: it reports what the
 -- server chose at start, which a restart can change.  So are omendb_recall
 -- and its worker omendb_recall_measure, below: they run queries and change
--- settings for their duration, so VOLATILE and PARALLEL UNSAFE.
+-- settings for their duration, so VOLATILE and PARALLEL UNSAFE.  So are the
+-- scan counters, omendb_scan_stats and omendb_scan_stats_reset: VOLATILE,
+-- and PARALLEL RESTRICTED since they read and zero backend-local state.
+-- So is omendb_index_stats: VOLATILE, as it reads an index that changes,
+-- and PARALLEL SAFE, as it reads shared buffers only.
 
 CREATE TEMP VIEW omendb_all_funcs AS
 	SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.prokind,
@@ -98,7 +102,9 @@ CREATE TEMP VIEW omendb_funcs AS
 	SELECT oid, sig, prokind, provolatile, proisstrict, proparallel
 	FROM omendb_all_funcs
 	WHERE proname NOT IN ('omendb_check', 'omendb_kernels',
-						  'omendb_recall', 'omendb_recall_measure');
+						  'omendb_recall', 'omendb_recall_measure',
+						  'omendb_scan_stats', 'omendb_scan_stats_reset',
+						  'omendb_index_stats');
 
 SELECT cmp_ok(
 	(SELECT count(*) FROM omendb_funcs)::int, '>=', 6,
@@ -135,6 +141,24 @@ SELECT results_eq(
 	   FROM omendb_all_funcs WHERE proname = 'omendb_kernels' $$,
 	$$ VALUES ('omendb_kernels()', 's', true, 's') $$,
 	'omendb_kernels() is STABLE, STRICT, PARALLEL SAFE');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname = 'omendb_index_stats' $$,
+	$$ VALUES ('omendb_index_stats(regclass)', 'v', true, 's') $$,
+	'omendb_index_stats(regclass) is VOLATILE, STRICT, PARALLEL SAFE');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname = 'omendb_scan_stats' $$,
+	$$ VALUES ('omendb_scan_stats()', 'v', true, 'r') $$,
+	'omendb_scan_stats() is VOLATILE, STRICT, PARALLEL RESTRICTED');
+
+SELECT results_eq(
+	$$ SELECT sig, provolatile::text, proisstrict, proparallel::text
+	   FROM omendb_all_funcs WHERE proname = 'omendb_scan_stats_reset' $$,
+	$$ VALUES ('omendb_scan_stats_reset()', 'v', true, 'r') $$,
+	'omendb_scan_stats_reset() is VOLATILE, STRICT, PARALLEL RESTRICTED');
 
 SELECT ok(
 	(SELECT NOT has_function_privilege('public', oid, 'EXECUTE')

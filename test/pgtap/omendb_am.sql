@@ -1,6 +1,6 @@
 -- pgTAP: the omendb index access method's catalog objects: the access
--- method and its handler, the three operator classes (their operators,
--- support function, defaults, validity), what the AM says it can do, and
+-- method and its handler, the six operator classes (their operators,
+-- support functions, defaults, validity), what the AM says it can do, and
 -- its setting.  Runs in one transaction and rolls back.
 --
 -- Run by test/run (suite "pgtap") in a scratch database where the pgtap
@@ -51,23 +51,27 @@ CREATE TEMP VIEW omendb_opclasses AS
 
 SELECT results_eq(
 	$$ SELECT opcname, intype FROM omendb_opclasses ORDER BY opcname $$,
-	$$ VALUES ('vector_cosine_ops', 'vector'), ('vector_ip_ops', 'vector'), ('vector_l2_ops', 'vector') $$,
-	'three operator classes for vector: vector_l2_ops, vector_ip_ops, vector_cosine_ops');
+	$$ VALUES ('halfvec_cosine_ops', 'halfvec'), ('halfvec_ip_ops', 'halfvec'), ('halfvec_l2_ops', 'halfvec'),
+			  ('vector_cosine_ops', 'vector'), ('vector_ip_ops', 'vector'), ('vector_l2_ops', 'vector') $$,
+	'three operator classes for vector (vector_l2_ops, vector_ip_ops, vector_cosine_ops) and three for halfvec');
 
 SELECT results_eq(
-	$$ SELECT opcname FROM omendb_opclasses WHERE opcdefault $$,
-	$$ VALUES ('vector_l2_ops') $$,
-	'vector_l2_ops is the default operator class');
+	$$ SELECT opcname FROM omendb_opclasses WHERE opcdefault ORDER BY opcname $$,
+	$$ VALUES ('halfvec_l2_ops'), ('vector_l2_ops') $$,
+	'vector_l2_ops and halfvec_l2_ops are the default operator classes');
 
 -- Each class has exactly one operator: strategy 1, an ordering operator
--- (FOR ORDER BY float_ops), vector x vector.
+-- (FOR ORDER BY float_ops), on two values of the class's type.
 SELECT results_eq(
 	$$ SELECT c.opcname, o.amopstrategy::int, o.amoppurpose::text, o.amopopr::regoperator::text,
 			  o.amopsortfamily::regclass::text IS NOT NULL
 	   FROM omendb_opclasses c
 	   JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
 	   ORDER BY c.opcname $$,
-	$$ VALUES ('vector_cosine_ops', 1, 'o', '<=>(vector,vector)', true),
+	$$ VALUES ('halfvec_cosine_ops', 1, 'o', '<=>(halfvec,halfvec)', true),
+			  ('halfvec_ip_ops', 1, 'o', '<#>(halfvec,halfvec)', true),
+			  ('halfvec_l2_ops', 1, 'o', '<->(halfvec,halfvec)', true),
+			  ('vector_cosine_ops', 1, 'o', '<=>(vector,vector)', true),
 			  ('vector_ip_ops', 1, 'o', '<#>(vector,vector)', true),
 			  ('vector_l2_ops', 1, 'o', '<->(vector,vector)', true) $$,
 	'each class has one ordering operator: <-> (L2), <#> (inner product), <=> (cosine)');
@@ -77,19 +81,26 @@ SELECT is(
 	 JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
 	 JOIN pg_opfamily f ON f.oid = o.amopsortfamily
 	 WHERE f.opfname = 'float_ops' AND f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'btree')),
-	3,
+	6,
 	'the ordering operators sort by btree float_ops');
 
--- Support function 1 names the metric.
+-- Support function 1 names the metric; 2, in the halfvec classes, is the
+-- exact cast to vector through which the index reads their values.
 SELECT results_eq(
 	$$ SELECT c.opcname, p.amprocnum::int, p.amproc::regprocedure::text
 	   FROM omendb_opclasses c
 	   JOIN pg_amproc p ON p.amprocfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
-	   ORDER BY c.opcname $$,
-	$$ VALUES ('vector_cosine_ops', 1, 'omendb_metric_cosine(internal)'),
+	   ORDER BY c.opcname, p.amprocnum $$,
+	$$ VALUES ('halfvec_cosine_ops', 1, 'omendb_metric_cosine(internal)'),
+			  ('halfvec_cosine_ops', 2, 'halfvec_to_vector(halfvec,integer,boolean)'),
+			  ('halfvec_ip_ops', 1, 'omendb_metric_ip(internal)'),
+			  ('halfvec_ip_ops', 2, 'halfvec_to_vector(halfvec,integer,boolean)'),
+			  ('halfvec_l2_ops', 1, 'omendb_metric_l2(internal)'),
+			  ('halfvec_l2_ops', 2, 'halfvec_to_vector(halfvec,integer,boolean)'),
+			  ('vector_cosine_ops', 1, 'omendb_metric_cosine(internal)'),
 			  ('vector_ip_ops', 1, 'omendb_metric_ip(internal)'),
 			  ('vector_l2_ops', 1, 'omendb_metric_l2(internal)') $$,
-	'each class has support function 1 naming its metric');
+	'each class has support function 1 naming its metric, the halfvec classes 2 casting to vector');
 
 SELECT is_empty(
 	$$ SELECT opcname FROM omendb_opclasses WHERE NOT amvalidate(oid) $$,
@@ -145,9 +156,11 @@ SELECT throws_ok(
 SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
-	$$ VALUES ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
+	$$ VALUES ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
+			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'two settings, user-settable: omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
+	'three settings, user-settable: omendb.explain_counters, bool, default on; '
+	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
 	'omendb.search_list_size, integer 0..10000, default 0 (automatic)');
 
 SELECT throws_ok(

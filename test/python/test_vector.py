@@ -178,20 +178,19 @@ class VectorTypes(unittest.TestCase):
             cur.execute("DROP TABLE %s" % table)
 
     def test_halfvec_roundtrips_exactly(self):
-        if self.halfvec is None:
-            self.skipTest("no halfvec type in this database")
+        self.assertIsNotNone(self.halfvec, "the database has the halfvec type")
         for v in ([1.0, 2.5, -3.0], [HALF_MAX, -HALF_MAX, HALF_TRUE_MIN, -0.0], [0.5] * 16000):
             got = self.roundtrip(HalfVec(v), "halfvec")
             self.assertIsInstance(got, HalfVec)
             self.assertTrue(same(got, v))
 
     def test_halfvec_casts_to_vector(self):
-        if self.halfvec is None:
-            self.skipTest("no halfvec type in this database")
+        self.assertIsNotNone(self.halfvec, "the database has the halfvec type")
         with self.conn.cursor(binary=self.binary) as cur:
             cur.execute("SELECT %s::halfvec::vector", (HalfVec([1.5, -2.0, 0.25]),))
             self.assertTrue(same(cur.fetchone()[0], [1.5, -2.0, 0.25]))
-            with self.assertRaises(psycopg.errors.DataException):
+            # beyond the half range: 22003, as pgvector raises
+            with self.assertRaises(psycopg.errors.NumericValueOutOfRange):
                 cur.execute("SELECT %s::vector::halfvec", (Vec([1e6]),))
 
 

@@ -90,7 +90,7 @@ sub index_file
 my %META_OFFSET = (
 	magic => 0, version => 4, dimensions => 8, ip_max_norm => 24, max_degree => 16, node_size => 36,
 	nodes_per_page => 40, first_node_block => 48, entry_node => 52,
-	insert_block => 56);
+	insert_block => 56, deleted_nodes => 72, free_nodes => 76);
 
 sub meta_field
 {
@@ -610,8 +610,17 @@ sub nfree_at
 	return $blkno * $BLCKSZ + $BLCKSZ - 6;
 }
 
+# Add $delta to a node count of the meta page (README.omendb, "Node
+# counters"), as the record that changes the nodes would.
+sub add_to_count
+{
+	my ($b, $field, $delta) = @_;
+	my $at = 24 + $META_OFFSET{$field};
+	substr($$b, $at, 4) = pack('L', unpack('L', substr($$b, $at, 4)) + $delta);
+}
+
 # Turn node $n into a free slot: all zero but for its flags, no edge to it,
-# one more free slot on its page.
+# one more free slot on its page and in the meta page's count.
 sub make_free_slot
 {
 	my ($b, $l, $n, $nnodes) = @_;
@@ -629,6 +638,7 @@ sub make_free_slot
 	}
 	my $nf = nfree_at($l, $n);
 	substr($$b, $nf, 2) = pack('S', unpack('S', substr($$b, $nf, 2)) + 1);
+	add_to_count($b, 'free_nodes', 1);
 }
 
 # The node's row goes first, so that the heap check expects no node for it.
@@ -742,6 +752,7 @@ my @free_scenarios = (
 			my $at = node_at($$b, \%flayout, 20);
 			substr($$b, $at + 6, 1) = chr(0x02);
 			substr($$b, $at + 20, 4) = pack('L', $free_node);
+			add_to_count($b, 'deleted_nodes', 1);
 		},
 	},
 	{

@@ -40,11 +40,13 @@ our @EXPORT =
 
 # A node with enough memory for an index build in memory and WAL room for
 # large builds; fsync is off (the tests crash processes, never the OS).
-# Options: init => { ... } passed to init(), conf => [ lines ], start => 0.
+# Options: init => { ... } passed to init(), conf => [ lines ], start => 0,
+# install_path => the installation whose programs the node runs.
 sub omen_node
 {
 	my ($name, %opts) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = PostgreSQL::Test::Cluster->new($name,
+		$opts{install_path} ? (install_path => $opts{install_path}) : ());
 	$node->init(%{ $opts{init} // {} });
 	$node->append_conf(
 		'postgresql.conf',

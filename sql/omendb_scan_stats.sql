@@ -147,7 +147,7 @@ DECLARE
 	line text;
 	shown bigint[];
 BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q
+	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q
 	LOOP
 		IF line LIKE 'omendb Scans:%' THEN
 			shown := ARRAY(SELECT m[1]::bigint

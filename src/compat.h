@@ -133,6 +133,21 @@
 #define OMENDB_COUNT_PATH_DISABLED(indexpath) ((void) 0)
 #endif
 
+/*
+ * PG 18's EXPLAIN ANALYZE shows an index scan's searches, which the access
+ * method counts: one per scan of the graph, as pg_stat counts them.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "access/genam.h"
+#define OMENDB_COUNT_INDEX_SEARCH(scan) \
+	do { \
+		if ((scan)->instrument) \
+			(scan)->instrument->nsearches++; \
+	} while (0)
+#else
+#define OMENDB_COUNT_INDEX_SEARCH(scan) ((void) 0)
+#endif
+
 /* PG 18's vacuum_delay_point says whether ANALYZE is the caller. */
 #if PG_VERSION_NUM >= 180000
 #define OMENDB_VACUUM_DELAY_POINT() vacuum_delay_point(false)

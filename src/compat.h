@@ -148,6 +148,15 @@
 #define OMENDB_COUNT_INDEX_SEARCH(scan) ((void) 0)
 #endif
 
+/* PG 14 gave make_simple_restrictinfo the planner's state. */
+#if PG_VERSION_NUM >= 140000
+#define OMENDB_MAKE_SIMPLE_RESTRICTINFO(root, clause) \
+	make_simple_restrictinfo(root, clause)
+#else
+#define OMENDB_MAKE_SIMPLE_RESTRICTINFO(root, clause) \
+	make_simple_restrictinfo(clause)
+#endif
+
 /* PG 18's vacuum_delay_point says whether ANALYZE is the caller. */
 #if PG_VERSION_NUM >= 180000
 #define OMENDB_VACUUM_DELAY_POINT() vacuum_delay_point(false)

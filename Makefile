@@ -37,9 +37,20 @@ EXTRA_CLEAN = $(DATA_built) $(EXTENSION)-$(EXTVERSION).zip
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PostgreSQL 13 has no SQL-standard function bodies (BEGIN ATOMIC ... END):
+# there such a body becomes a string, which resolves its names when called,
+# with the search_path of CREATE EXTENSION (the extension's schema; a later
+# ALTER EXTENSION ... SET SCHEMA leaves it behind).
+PG_MAJOR := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+ifeq ($(PG_MAJOR),13)
+SQL_BODIES = sed -e '/^BEGIN ATOMIC$$/,/^END;$$/{s/^BEGIN ATOMIC$$/SET search_path FROM CURRENT AS $$atomic$$/;s/^END;$$/$$atomic$$;/;}'
+else
+SQL_BODIES = cat
+endif
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
 	@mkdir -p $(@D)
-	cat $^ > $@
+	cat $^ | $(SQL_BODIES) > $@
 
 sql/$(EXTENSION)--0.1.0--0.2.0.sql: $(SQL_PIECES_0_2_0)
 	@mkdir -p $(@D)

@@ -34,11 +34,13 @@ LANGUAGE sql AS $$
 $$;
 
 -- fit(index): the quantizer's fitness, clamped codes and the mean error
--- ratio (to two places; "none" when it is NULL).
+-- ratio (to two places; "none" when it is NULL; an infinite one as it is,
+-- since numeric has no infinity before PostgreSQL 14).
 CREATE FUNCTION pg_temp.fit(idx regclass) RETURNS text
 LANGUAGE sql AS $$
 	SELECT format('%s clamped, ratio %s', clamped_nodes,
-				  coalesce(round(mean_error_ratio::numeric, 2)::text, 'none'))
+				  coalesce(CASE WHEN mean_error_ratio = 'Infinity' THEN 'Infinity'
+						   ELSE round(mean_error_ratio::numeric, 2)::text END, 'none'))
 	FROM omendb_check(idx)
 $$;
 

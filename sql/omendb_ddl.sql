@@ -166,9 +166,14 @@ SELECT count(*) FROM pg_class WHERE relname = 'omendb_tx_cos';
 DROP TABLE omendb_tx;
 
 --
--- A materialized view can have an omendb index; REFRESH rebuilds it.
+-- A materialized view can have an omendb index; REFRESH rebuilds it.  (The
+-- first one spells out pg_temp.v's expression: PostgreSQL 17 on populates a
+-- materialized view with search_path pg_catalog, pg_temp, where the body of
+-- that SQL function, inlined, would not find the type.)
 --
-CREATE MATERIALIZED VIEW omendb_mv AS SELECT i AS id, pg_temp.v(i)::vector(4) AS v FROM generate_series(1, 100) i;
+CREATE MATERIALIZED VIEW omendb_mv AS SELECT i AS id,
+	ARRAY[sin(i * 0.7), cos(i * 1.3), 2 * sin(i * 0.19), cos(i * 0.53) - 0.5]::real[]::vector(4) AS v
+	FROM generate_series(1, 100) i;
 CREATE INDEX omendb_mv_l2 ON omendb_mv USING omendb (v);
 SELECT pg_temp.vs_exact($$SELECT id FROM omendb_mv ORDER BY v <-> '[0.1,0.2,0.3,0.4]' LIMIT 5$$);
 DROP MATERIALIZED VIEW omendb_mv;

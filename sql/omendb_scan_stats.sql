@@ -147,7 +147,7 @@ DECLARE
 	line text;
 	shown bigint[];
 BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q
+	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q
 	LOOP
 		IF line LIKE 'omendb Scans:%' THEN
 			shown := ARRAY(SELECT m[1]::bigint
@@ -196,14 +196,14 @@ SELECT pg_temp.explain_counters($$
 	SELECT id FROM omendb_ss ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]' LIMIT 10$$);
 RESET omendb.explain_counters;
 
--- pg_stat_user_indexes counts the same: idx_scan once per run that
--- starts, idx_tup_read once per row returned.  (Statistics are flushed
--- lazily: pg_stat_force_next_flush() makes the end of its own statement
--- flush them.)
-SELECT pg_stat_force_next_flush();
+-- The statistics views count the same: idx_scan once per run that starts,
+-- idx_tup_read once per row returned.  They show counts once a backend
+-- flushes them, lazily; the current transaction's counts are there before
+-- (pg_stat_get_xact_*), so the runs and the comparison share a transaction.
+BEGIN;
 CREATE TEMP TABLE idx_before AS
-	SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes
-	WHERE indexrelname = 'omendb_ss_v';
+	SELECT pg_stat_get_xact_numscans('omendb_ss_v'::regclass) AS idx_scan,
+		   pg_stat_get_xact_tuples_returned('omendb_ss_v'::regclass) AS idx_tup_read;
 SELECT omendb_scan_stats_reset();
 SELECT count(*) FROM
 	(SELECT id FROM omendb_ss ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]' LIMIT 10) s;
@@ -211,14 +211,15 @@ SELECT count(*) FROM generate_series(1, 3) q(i)
 	CROSS JOIN LATERAL (SELECT id FROM omendb_ss
 						ORDER BY v <-> array_fill(q.i / 4.0, ARRAY[8])::vector
 						LIMIT 5) s;
-SELECT pg_stat_force_next_flush();
 SELECT s.idx_scan - b.idx_scan AS idx_scans,
 	   (SELECT scans FROM omendb_scan_stats() WHERE scope = 'backend') AS scans,
 	   s.idx_tup_read - b.idx_tup_read =
 	   (SELECT rows_returned FROM omendb_scan_stats() WHERE scope = 'backend')
 	   AS "idx_tup_read = rows_returned"
-FROM pg_stat_user_indexes s, idx_before b
-WHERE s.indexrelname = 'omendb_ss_v';
+FROM (SELECT pg_stat_get_xact_numscans('omendb_ss_v'::regclass) AS idx_scan,
+			 pg_stat_get_xact_tuples_returned('omendb_ss_v'::regclass) AS idx_tup_read) s,
+	 idx_before b;
+COMMIT;
 
 RESET enable_seqscan;
 DROP TABLE omendb_ss;

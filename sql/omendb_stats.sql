@@ -98,6 +98,8 @@ FROM generate_series(1, 3000) i;
 CREATE INDEX st_t_l2 ON st_t USING omendb (v vector_l2_ops);
 
 -- A fresh build: every node live, nothing deleted or freed, no VACUUM.
+-- (heap_rows is the table's reltuples, which PostgreSQL 18's CREATE INDEX
+-- leaves unknown on a table with autovacuum off: expected/omendb_stats_1.out.)
 SELECT pg_temp.agree('st_t_l2');
 SELECT heap_rows, nodes = live_nodes AS all_live, bytes > 0 AS has_bytes,
 	   bytes_per_live_row > 0 AS per_row, dimensions, metric, quantizer,
@@ -169,6 +171,8 @@ SELECT pg_temp.vac('st_k_cos');
 
 -- An index built empty: no layout, no node, until the first row trains
 -- its quantizer; then it counts like any other.
+-- (PostgreSQL 13 has no unknown reltuples: 0 until the first VACUUM,
+-- expected/omendb_stats_2.out.)
 CREATE TABLE st_e (id int, v vector(8)) WITH (autovacuum_enabled = off);
 CREATE INDEX st_e_l2 ON st_e USING omendb (v);
 SELECT heap_rows, nodes, live_nodes, deleted_nodes, free_nodes, dimensions,

@@ -153,9 +153,8 @@ HalfvecToFloats(const HalfVector *v)
 /* Detail for a literal that ends before its closing bracket */
 #define UNTERMINATED "Vector contents must end with \"]\"."
 
-static void
-halfvec_syntax_error(const char *literal, const char *detail)
-	pg_attribute_noreturn();
+static OMENDB_NORETURN void
+halfvec_syntax_error(const char *literal, const char *detail);
 
 static void
 halfvec_syntax_error(const char *literal, const char *detail)

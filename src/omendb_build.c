@@ -31,6 +31,7 @@
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
+#include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
 #include "optimizer/plancat.h"
@@ -38,6 +39,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "omendb_graph.h"
 #include "omendb_metric.h"
@@ -523,6 +525,20 @@ write_nodes(BuildState *bs)
  * ----------------------------------------------------------------
  */
 
+/* The unqualified name of a type */
+static char *
+type_name(Oid typid)
+{
+	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	char	   *name;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	name = pstrdup(NameStr(((Form_pg_type) GETSTRUCT(tuple))->typname));
+	ReleaseSysCache(tuple);
+	return name;
+}
+
 /*
  * The dimension of the indexed column, from its typmod.  A column without
  * one is refused, as pgvector refuses it: the index would have to take its
@@ -536,8 +552,12 @@ column_dimensions(Relation index)
 
 	if (att->atttypmod <= 0)
 	{
-		/* vector or halfvec */
-		char	   *type = format_type_be(att->atttypid);
+		/*
+		 * vector or halfvec, by its bare name: PostgreSQL 17 on builds
+		 * indexes under a search_path of pg_catalog only, where
+		 * format_type_be would qualify it.
+		 */
+		char	   *type = type_name(att->atttypid);
 
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -492,6 +492,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		*indexSelectivity = 0;
 		*indexCorrelation = 0;
 		*indexPages = 0;
+		OMENDB_COUNT_PATH_DISABLED(path);
 		return;
 	}
 
@@ -592,6 +593,7 @@ omendb_handler(PG_FUNCTION_ARGS)
 	amroutine->ambuildphasename = omendb_build_phase_name;
 	amroutine->amvalidate = omendb_validate;
 	OMENDB_SET_NO_ADJUSTMEMBERS(amroutine);
+	OMENDB_SET_NEWER_AM_FIELDS(amroutine);
 	amroutine->ambeginscan = omendb_beginscan;
 	amroutine->amrescan = omendb_rescan;
 	amroutine->amgettuple = omendb_gettuple;

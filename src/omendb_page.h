@@ -51,8 +51,8 @@ typedef void (*OmenNodeVisitor) (OmenNodeHeader node, int idx, void *arg);
 
 /* omendb_nodepage.c */
 extern void omendb_init_page(Page page, uint16 kind);
-extern void omendb_corrupted(Relation index, const char *fmt,...)
-			pg_attribute_printf(2, 3) pg_attribute_noreturn();
+extern OMENDB_NORETURN void omendb_corrupted(Relation index, const char *fmt,...)
+			pg_attribute_printf(2, 3);
 extern char *omendb_page_problem(Page page, uint16 kind);
 extern void omendb_check_page(Relation index, Buffer buf, Page page,
 							  uint16 kind);

@@ -189,7 +189,7 @@ ball_clause_for(PlannerInfo *root, RestrictInfo *rinfo, IndexOptInfo *index,
 	if (IsA(query, Const) && IsA(radius, Const))
 		ball = evaluate_expr(ball, ops->ball_type, -1, InvalidOid);
 
-	result = make_simple_restrictinfo(root,
+	result = OMENDB_MAKE_SIMPLE_RESTRICTINFO(root,
 									  make_opclause(ops->ball_op, BOOLOID, false,
 													copyObject((Expr *) col), ball,
 													InvalidOid, InvalidOid));

@@ -1565,6 +1565,7 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		start_scan(scan);
 		pgstat_count_index_scan(scan->indexRelation);
+		OMENDB_COUNT_INDEX_SEARCH(scan);
 		so->stats.run.scans = 1;
 	}
 

@@ -233,7 +233,7 @@ find_doomed(const Consolidation *c, uint32 node)
 static double
 vacuum_mem_bytes(void)
 {
-	int			mem_kb = IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
+	int			mem_kb = OMENDB_IS_AUTOVACUUM_WORKER() && autovacuum_work_mem != -1 ?
 		autovacuum_work_mem : maintenance_work_mem;
 
 	return (double) mem_kb * 1024;

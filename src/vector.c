@@ -125,9 +125,8 @@ CheckOverflow(float result)
 #define UNTERMINATED "Vector contents must end with \"]\"."
 
 /* Report a malformed vector literal, optionally with a detail message */
-static void
-vector_syntax_error(const char *literal, const char *detail)
-	pg_attribute_noreturn();
+static OMENDB_NORETURN void
+vector_syntax_error(const char *literal, const char *detail);
 
 static void
 vector_syntax_error(const char *literal, const char *detail)
@@ -882,9 +881,8 @@ vector_cmp(PG_FUNCTION_ARGS)
  */
 
 /* Report a state array that no aggregate of ours could have made. */
-static void
-invalid_state(const char *detail)
-	pg_attribute_noreturn();
+static OMENDB_NORETURN void
+invalid_state(const char *detail);
 
 static void
 invalid_state(const char *detail)

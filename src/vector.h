@@ -19,6 +19,8 @@
 #include "fmgr.h"
 #include "utils/array.h"
 
+#include "compat.h"
+
 /* Largest number of dimensions a vector may have (also the typmod limit). */
 #define VECTOR_MAX_DIM 16000
 

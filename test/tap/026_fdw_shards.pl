@@ -60,6 +60,10 @@ CREATE TABLE items (id bigint PRIMARY KEY, category int NOT NULL, v vector(16));
 # shards because of extensions 'omendb'), a foreign partition per shard,
 # and a local table with every row as the single-server reference.
 my $servers = '';
+# postgres_fdw's async_capable and batch_size came with PostgreSQL 14.
+my $fdw14 = $coord->safe_psql($db, 'SHOW server_version_num') >= 140000;
+my $async = $fdw14 ? ", async_capable 'true'" : '';
+my $batch = $fdw14 ? ", batch_size '500'" : '';
 for my $n (0, 1)
 {
 	my $shard = $shards[$n];
@@ -68,12 +72,12 @@ for my $n (0, 1)
 CREATE SERVER shard$s FOREIGN DATA WRAPPER postgres_fdw
 	OPTIONS (host '@{[ $shard->host ]}', port '@{[ $shard->port ]}', dbname '$db',
 			 extensions 'omendb', use_remote_estimate 'false',
-			 fetch_size '10', async_capable 'true',
+			 fetch_size '10'$async,
 			 options '-c omendb.search_list_size=10000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER shard$s;
 CREATE FOREIGN TABLE items_s$s PARTITION OF items
 	FOR VALUES WITH (MODULUS 2, REMAINDER $n)
-	SERVER shard$s OPTIONS (table_name 'items', batch_size '500');
+	SERVER shard$s OPTIONS (table_name 'items'$batch);
 };
 }
 $coord->safe_psql(

@@ -20,7 +20,8 @@
 #   - counters that disagree with the nodes are damage that omendb_check
 #     reports (ERRCODE_INDEX_CORRUPTED), and REINDEX repairs.
 #
-# Checksums are off (initdb's default), so the pages can be changed freely.
+# Checksums are off (initdb's default before PostgreSQL 18, asked for from
+# 18 on), so the pages can be changed freely.
 # The offsets follow src/omendb.h and PostgreSQL's page layout on a
 # little-endian machine.
 use strict;
@@ -43,7 +44,7 @@ note('child subreaper: ' . (become_subreaper() ? 'yes' : 'no'));
 
 my $primary = omen_node(
 	'primary',
-	init => { allows_streaming => 1 },
+	init => { allows_streaming => 1, no_data_checksums => 1 },
 	conf => [
 		"wal_consistency_checking = 'generic'", 'autovacuum = off', 'max_connections = 30',
 		# the standby replays behind the load; keep what it has yet to read

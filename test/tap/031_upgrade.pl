@@ -33,6 +33,12 @@ my $old_tree = $ENV{OMENDB_OLD_TREE} // '';
 plan skip_all => 'the 0.1.0 tree is not there (test/run exports it from git)'
   unless $old_tree ne '' && -f "$old_tree/omendb.control";
 
+# 0.1.0 was released for PostgreSQL 15; it does not build against 13, 17
+# or 18, so there no installation of it can exist to upgrade.
+my ($major) = `pg_config --version` =~ /^PostgreSQL (\d+)/;
+plan skip_all => "omendb 0.1.0 does not build against PostgreSQL $major: nothing to upgrade from"
+  unless defined $major && $major == 15;
+
 # The installation the current build went into, and a private copy of it
 # (same layout under a new root, so its relative paths still hold).
 my %dir = map { $_ => scalar(`pg_config --$_`) } qw(bindir sharedir pkglibdir);

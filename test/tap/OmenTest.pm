@@ -279,6 +279,9 @@ sub crash_node
 	# stopped, the postmaster cannot start a child we would not know of
 	kill('STOP', $pm);
 	my @kids = _children_of($pm);
+	# with $all the children stop too, so that none of them sees the
+	# postmaster die and runs its own exit path before its SIGKILL
+	kill('STOP', @kids) if $all && @kids;
 	$node->kill9;
 	kill('KILL', @kids) if $all;
 	$_->kill_kill for @loads;

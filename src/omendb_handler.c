@@ -340,8 +340,8 @@ planned_index_dimensions(PlannerInfo *root, IndexOptInfo *index)
  * depends on the data's dimensions: in many dimensions R / 2 or more, in
  * few the lists of nearby nodes overlap and an expansion meets a node or
  * two (at L = 40, for LIMIT 10: 131 nodes met on 3,000 x 3 rows, 179 in 42
- * expansions on 20,000 x 16, 1,400 on 128; streaming on, about 1.2, 3 and
- * 25 per row).  So a node meets Min(R / 2, d / 4 + 1) new ones.
+ * expansions on 20,000 x 16, 1,400 on 128; for the rows after, about 1.2,
+ * 3 and 25 a row).  So a node meets Min(R / 2, d / 4 + 1) new ones.
  *
  * A met node costs its code distance, its lower bound, its heap
  * operations and a page visit: every index page is read once as random

@@ -13,11 +13,14 @@
 # searches the same way.  What is pinned down:
 #
 #   * with the server options of README.md, "Scaling out" (extensions
-#     'omendb', use_remote_estimate 'false'), the planner itself takes the
-#     Merge Append of the shards' ordered foreign scans for ORDER BY
-#     distance LIMIT k: a literal query vector, a parameter of a generic
-#     plan, the outer row of a LATERAL join, with a WHERE clause; no
-#     enable_* setting;
+#     'omendb', and use_remote_estimate 'false', or 'true' with
+#     fdw_tuple_cost '0.2'), the planner itself takes the Merge Append of
+#     the shards' ordered foreign scans for ORDER BY distance LIMIT k: a
+#     literal query vector, a parameter of a generic plan, the outer row
+#     of a LATERAL join, with a WHERE clause; no enable_* setting;
+#   * on a shard, the cursor postgres_fdw declares for that remote query
+#     is an omendb index scan (a plain EXPLAIN of it, for every row, a
+#     sort);
 #   * the merged top 10 of 20 queries equals a single server's index
 #     answer and a sequential scan's, ids and distances, in order;
 #   * rows inserted, updated and deleted through the coordinator land on
@@ -143,6 +146,47 @@ like($plan, qr/Remote SQL: SELECT .* WHERE \(\(category = 3\)\) ORDER BY/,
 merge_plan_ok("EXECUTE knn('$q1')", 'prepared statement, generic plan',
 	'PREPARE knn(vector) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT 10',
 	'SET plan_cache_mode = force_generic_plan');
+
+# What makes the merge stream: postgres_fdw reads each remote query
+# through a cursor, which a shard plans for its first tenth of rows
+# (cursor_tuple_fraction), and for that omendb's cost takes the index; for
+# every row, as a plain EXPLAIN plans the query, a sort is cheaper (and is
+# faster), so the estimate stays honest.
+my $remote_sql = "SELECT id, category, v FROM public.items "
+  . "ORDER BY (v OPERATOR(public.<->) '$q1'::public.vector) ASC NULLS LAST";
+for my $shard (@shards)
+{
+	my $name = $shard->name;
+	like(
+		$shard->safe_psql(
+			$db, "BEGIN;\nEXPLAIN (COSTS OFF) DECLARE c CURSOR FOR $remote_sql;\nCOMMIT;"),
+		qr/^\s*Index Scan using items_v on items\n/m,
+		"$name: a cursor over the ordered remote query streams from the omendb index");
+	like(
+		plan_of($shard, $db, $remote_sql),
+		qr/^Sort\n(?:.*\n)*\s*->  Seq Scan on items$/m,
+		"$name: the same query for all its rows is a sequential scan and a sort");
+}
+
+# use_remote_estimate 'true' costs each shard's ordered scan by that plain
+# EXPLAIN: the Merge Append starts at the sum of the shards' sorts, and
+# fetching every row to sort it on the coordinator looks cheaper at
+# postgres_fdw's default fdw_tuple_cost (0.01 a row; PostgreSQL 17 made it
+# 0.2).  At 0.2, closer to what a fetched row costs, the planner merges.
+$coord->safe_psql($db,
+	join('', map { "ALTER SERVER shard$_ OPTIONS (SET use_remote_estimate 'true', ADD fdw_tuple_cost '0.2');\n" } 1, 2));
+merge_plan_ok("SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 10",
+	'use_remote_estimate true, fdw_tuple_cost 0.2: ORDER BY <-> literal LIMIT 10');
+merge_plan_ok("SELECT id FROM items ORDER BY v <-> '$q1' LIMIT 100",
+	'use_remote_estimate true, fdw_tuple_cost 0.2: LIMIT 100');
+merge_plan_ok(
+	"SELECT id FROM items WHERE category = 3 ORDER BY v <-> '$q1' LIMIT 10",
+	'use_remote_estimate true, fdw_tuple_cost 0.2: with WHERE category = 3');
+merge_plan_ok("EXECUTE knn('$q1')", 'use_remote_estimate true, fdw_tuple_cost 0.2: generic plan',
+	'PREPARE knn(vector) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT 10',
+	'SET plan_cache_mode = force_generic_plan');
+$coord->safe_psql($db,
+	join('', map { "ALTER SERVER shard$_ OPTIONS (SET use_remote_estimate 'false', DROP fdw_tuple_cost);\n" } 1, 2));
 
 # The top 10 of every query, ids and distances in order, as text.
 sub answers

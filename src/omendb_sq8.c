@@ -753,19 +753,20 @@ rounded_code_distance(const OmenQuery *query, const uint8 *code, double *lower)
 }
 
 /*
- * The L1 bound (README.omendb, "L1").  The kernel gives, in units of
- * dist_unscale, A: the distance from the query to the decoded vector x^,
- * and B: the sum over dimensions of the distance from q[i] to the cell of
- * values that encode as the node's code, which holds x[i].  Both are
- * lower bounds on |q - x|_1, B directly and A through the error:
- * |q - x|_1 >= |q - x^|_1 - |x - x^|_1 >= A - sqrt(dim) e.  Each is a float
- * sum of non-negative terms, at most rel of it above the exact sum (a
- * product below the normal range may gain FLT_TRUE_MIN / 2 instead); the
- * query's rounding costs at most abs_slack; e as encode computed it in
- * double may be short of the exact error by 2^-53 of |x^| <= |x| + e.
- * The executor's float sum of |q[i] - x[i]| is at least 1 - rel of the
- * exact one (its terms are non-negative too, and a difference below the
- * normal range is exact).  The better of the two bounds is returned.
+ * The L1 bound (README.omendb, "L1 (Manhattan) distance").  The kernel
+ * gives, in units of dist_unscale, A: the distance from the query to the
+ * decoded vector x^, and B: the sum over dimensions of the distance from
+ * q[i] to the cell of values that encode as the node's code, which holds
+ * x[i].  Both are lower bounds on |q - x|_1, B directly and A through the
+ * error: |q - x|_1 >= |q - x^|_1 - |x - x^|_1 >= A - sqrt(dim) e.  Each
+ * is a float sum of non-negative terms, at most rel of it above the exact
+ * sum (a product below the normal range may gain FLT_TRUE_MIN / 2
+ * instead); the query's rounding costs at most abs_slack; e as encode
+ * computed it in double may be short of the exact error by 2^-53 of
+ * |x^| <= |x| + e.  The executor's float sum of |q[i] - x[i]| is at least
+ * 1 - rel of the exact one (its terms are non-negative too, and a
+ * difference below the normal range is exact).  The better of the two
+ * bounds is returned.
  */
 static double
 sq8_score_l1(const OmenQuery *query, const OmenNodeHeader node,

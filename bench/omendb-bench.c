@@ -81,11 +81,12 @@ typedef enum Metric
 {
 	METRIC_L2,
 	METRIC_IP,
-	METRIC_COSINE
+	METRIC_COSINE,
+	METRIC_L1
 } Metric;
 
-static const char *const metric_names[] = {"l2", "ip", "cosine"};
-static const char *const metric_operators[] = {"<->", "<#>", "<=>"};
+static const char *const metric_names[] = {"l2", "ip", "cosine", "l1"};
+static const char *const metric_operators[] = {"<->", "<#>", "<=>", "<+>"};
 
 typedef struct BenchOptions
 {
@@ -702,10 +703,27 @@ dot_double(const float *a, const float *b, int n)
 	return (s0 + s1) + (s2 + s3);
 }
 
+static double
+l1_double(const float *a, const float *b, int n)
+{
+	double		s0 = 0,
+				s1 = 0;
+	int			i;
+
+	for (i = 0; i + 2 <= n; i += 2)
+	{
+		s0 += fabs((double) a[i] - b[i]);
+		s1 += fabs((double) a[i + 1] - b[i + 1]);
+	}
+	for (; i < n; i++)
+		s0 += fabs((double) a[i] - b[i]);
+	return s0 + s1;
+}
+
 /*
  * Distance under the metric, ordered as the SQL operator orders: squared
  * L2 (same order as <->), negative inner product (<#>), cosine distance
- * (<=>).  norms are the vectors' L2 norms, needed for cosine only.
+ * (<=>), L1 (<+>).  norms are the vectors' L2 norms, needed for cosine only.
  */
 static double
 metric_distance(Metric metric, const float *a, double norm_a,
@@ -722,6 +740,8 @@ metric_distance(Metric metric, const float *a, double norm_a,
 			if (norm_a == 0 || norm_b == 0)
 				return DBL_MAX;
 			return 1.0 - dot_double(a, b, dim) / (norm_a * norm_b);
+		case METRIC_L1:
+			return l1_double(a, b, dim);
 	}
 	return 0;
 }
@@ -2738,7 +2758,7 @@ usage(void)
 		   "  --load-only           load the data (and --query-table), then exit:\n"
 		   "                        no exact neighbours, index or timing\n\n"
 		   "Search:\n"
-		   "  --metric l2|ip|cosine distance (default l2)\n"
+		   "  --metric l2|ip|cosine|l1 distance (default l2)\n"
 		   "  -k K                  neighbours per query (default %d)\n"
 		   "  --index-sql SQL       index DDL (default: USING omendb, opclass per metric)\n"
 		   "                        (\"reuse\": keep the index items already has)\n"
@@ -2809,10 +2829,10 @@ parse_synthetic(const char *arg, BenchOptions *opt)
 static Metric
 parse_metric(const char *arg)
 {
-	for (int m = 0; m < 3; m++)
+	for (int m = 0; m < (int) (sizeof(metric_names) / sizeof(metric_names[0])); m++)
 		if (strcmp(arg, metric_names[m]) == 0)
 			return (Metric) m;
-	die("unknown metric \"%s\" (l2, ip or cosine)", arg);
+	die("unknown metric \"%s\" (l2, ip, cosine or l1)", arg);
 }
 
 /* Default output directory: out/ beside the executable. */

@@ -50,6 +50,12 @@ typedef struct OmenKernels
 	/* sum(w[i] * (q[i] - c[i])^2), a float query against a code */
 	float		(*sq8_l2) (const float *q, const float *w, const uint8 *c,
 						   int n);
+	/*
+	 * sum(w[i] * |q[i] - c[i]|), and in *cell sum(w[i] * t[i]), t[i] the
+	 * distance from q[i] to the cell of c[i] (kernels_sq8.c)
+	 */
+	float		(*sq8_l1) (const float *q, const float *w, const uint8 *c,
+						   float half, int n, float *cell);
 	/* sum(a[i] * c[i]) */
 	float		(*sq8_dot) (const float *a, const uint8 *c, int n);
 	/* sum(w[i] * (a[i] - b[i])^2) over two codes, in integers */

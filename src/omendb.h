@@ -70,8 +70,12 @@ typedef enum OmenMetric
 {
 	OMENDB_METRIC_L2 = 1,		/* <->, Euclidean */
 	OMENDB_METRIC_IP = 2,		/* <#>, negative inner product */
-	OMENDB_METRIC_COSINE = 3	/* <=>, 1 - cosine similarity */
+	OMENDB_METRIC_COSINE = 3,	/* <=>, 1 - cosine similarity */
+	OMENDB_METRIC_L1 = 4		/* <+>, Manhattan (taxicab); indexed like
+								 * L2, bounded per dimension */
 } OmenMetric;
+
+#define OMENDB_METRIC_LAST		OMENDB_METRIC_L1
 
 /* Quantizer that produces the node codes. */
 typedef enum OmenQuantizer

@@ -211,13 +211,20 @@ omendb_metric_cosine(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(OMENDB_METRIC_COSINE);
 }
 
+PG_FUNCTION_INFO_V1(omendb_metric_l1);
+Datum
+omendb_metric_l1(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(OMENDB_METRIC_L1);
+}
+
 /* Check what support function 1 returned. */
 static OmenMetric
 metric_from_datum(Datum d)
 {
 	int32		m = DatumGetInt32(d);
 
-	if (m < OMENDB_METRIC_L2 || m > OMENDB_METRIC_COSINE)
+	if (m < OMENDB_METRIC_L2 || m > OMENDB_METRIC_LAST)
 		elog(ERROR, "omendb: operator class support function 1 returned unknown metric %d", m);
 	return (OmenMetric) m;
 }

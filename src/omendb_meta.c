@@ -115,7 +115,7 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	if (meta->magic != OMENDB_MAGIC)
 		return psprintf("meta page magic is 0x%08X, expected 0x%08X",
 						meta->magic, OMENDB_MAGIC);
-	if (meta->metric < OMENDB_METRIC_L2 || meta->metric > OMENDB_METRIC_COSINE)
+	if (meta->metric < OMENDB_METRIC_L2 || meta->metric > OMENDB_METRIC_LAST)
 		return psprintf("meta page has unknown metric %u", meta->metric);
 	if (quant == NULL)
 		return psprintf("meta page has unknown quantizer %u", meta->quantizer);

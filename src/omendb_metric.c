@@ -3,7 +3,8 @@
  * omendb_metric.c
  *	  The vectors an index works on: every graph is built and searched by
  *	  Euclidean distance, so cosine indexes hold unit vectors and
- *	  inner-product indexes the MIPS-to-L2 transform of theirs.
+ *	  inner-product indexes the MIPS-to-L2 transform of theirs; L1 indexes
+ *	  hold their vectors as they are, as L2 indexes do.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +41,7 @@ omendb_datum_vector(Relation index, Datum value)
 }
 
 /*
- * Turn a heap vector into the vector the index works on: a copy for L2, the
+ * Turn a heap vector into the vector the index works on: a copy for L2 and L1, the
  * unit vector for cosine, and for inner product [x, sqrt(M^2 - |x|^2)]
  * (M = ip_max_norm; clamped at 0 for a vector longer than M), which makes
  * Euclidean order on the transformed vectors equal to inner-product order
@@ -62,6 +63,7 @@ omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
 	switch (metric)
 	{
 		case OMENDB_METRIC_L2:
+		case OMENDB_METRIC_L1:
 			memcpy(out, in, sizeof(float) * dim);
 			return true;
 		case OMENDB_METRIC_IP:
@@ -103,7 +105,7 @@ omendb_check_ip_norm(Relation index, OmenMetric metric, float norm)
 /*
  * The query side of omendb_prepare_vector: [q, 0] for inner product, the
  * unit vector for cosine (a zero query stays zero: every exact distance is
- * NaN anyway), a copy for L2.
+ * NaN anyway), a copy for L2 and L1.
  */
 void
 omendb_prepare_query(OmenMetric metric, const float *in, int dim, float *out)

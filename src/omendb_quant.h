@@ -38,7 +38,8 @@ struct OmenQuantState
 /*
  * SQ8's part of a query (omendb_sq8.c), here only so that OmenQuery has a
  * size.  The graph is searched by squared Euclidean distance in code space:
- * the query mapped to (q - lower) / step gives sum(weight * (q' - code)^2).
+ * the query mapped to (q - lower) / step gives sum(weight * (q' - code)^2),
+ * and L1 scans by sum(step * |q' - code|).
  * For inner product the query is [q, 0] in the transformed space, and the
  * bound on q . x comes from q . lower + sum(q * step * code) over the first
  * ipdim dimensions.
@@ -50,7 +51,9 @@ typedef struct OmenSQ8Query
 	float		iweight_scale;
 	double		dist_unscale;	/* code distances are in these units */
 	float	   *qcode;			/* the query in code space (L2 and cosine,
-								 * float kernel) */
+								 * float kernel; L1) */
+	float	   *lweight;		/* L1: each step in units of dist_unscale,
+								 * rounded down */
 	int			ipdim;			/* inner product: the original dimension */
 	float	   *qip;			/* inner product: q * step, scaled */
 	double		ipconst;		/* inner product: q . lower, scaled */

@@ -607,9 +607,52 @@ query_init_ip(OmenQuery *query, const SQ8State *s, const float *x)
 }
 
 /*
+ * Half the width of the cell of values an unclamped code c stands for, in
+ * code units: encode rounds fl(fl(x - lower) / step) to c, so the exact
+ * (x - lower) / step lies within 1/2 of c plus two float roundings of a
+ * value below 256 (at most 256 * 2^-23 = 2^-15).  2^-14 covers that, and
+ * the rounding of |q' - c| in the L1 kernel (2^-24 of it) as well.
+ */
+#define SQ8_CELL_HALF	(0.5f + 0x1p-14f)
+
+/*
+ * The L1 form of a query: the query in code space, computed in double and
+ * rounded once, and the steps in units of dist_unscale, rounded down so
+ * that the distances they give never exceed the true ones.  abs_slack is
+ * what the rounding of the query to floats can cost a bound: each
+ * dimension's q' is off by at most 2^-23 |q'| (or half the smallest float),
+ * which the step turns into 2^-23 |q - lower| (or step * FLT_TRUE_MIN / 2).
+ */
+static void
+query_init_l1(OmenQuery *query, const SQ8State *s, const float *x)
+{
+	OmenSQ8Query *sq = &query->impl.sq8;
+	const float *lower = SQ8Lower(s);
+	const float *step = SQ8Step(s);
+	double		spread = 0;
+	double		steps = 0;
+
+	sq->qcode = palloc(sizeof(float) * query->dim);
+	sq->lweight = palloc(sizeof(float) * query->dim);
+	for (int i = 0; i < query->dim; i++)
+	{
+		double		w = step[i] / s->dist_unscale;
+		float		fw = (float) w;
+
+		if (fw > w)
+			fw = nextafterf(fw, 0);
+		sq->lweight[i] = fw;
+		sq->qcode[i] = (float) (((double) x[i] - lower[i]) / step[i]);
+		spread += fabs((double) x[i] - lower[i]);
+		steps += step[i];
+	}
+	sq->abs_slack = 2 * FLT_EPSILON * spread + steps * FLT_TRUE_MIN;
+}
+
+/*
  * A scan query (for sq8_score_node) gets the integer form where the metric
  * and CPU allow (L2 and cosine with a fast integer kernel), else the float
- * kernel's.
+ * kernel's; L1 has a kernel of its own.
  */
 static void
 sq8_query_init(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
@@ -628,6 +671,8 @@ sq8_query_init(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
 
 	if (metric == OMENDB_METRIC_IP)
 		query_init_ip(query, s, x);
+	else if (metric == OMENDB_METRIC_L1)
+		query_init_l1(query, s, x);
 	else if (scan && omendb_kern.sq8_scan != NULL)
 		query_init_rounded(query, s, x);
 	else
@@ -708,6 +753,46 @@ rounded_code_distance(const OmenQuery *query, const uint8 *code, double *lower)
 }
 
 /*
+ * The L1 bound (README.omendb, "L1 (Manhattan) distance").  The kernel
+ * gives, in units of dist_unscale, A: the distance from the query to the
+ * decoded vector x^, and B: the sum over dimensions of the distance from
+ * q[i] to the cell of values that encode as the node's code, which holds
+ * x[i].  Both are lower bounds on |q - x|_1, B directly and A through the
+ * error: |q - x|_1 >= |q - x^|_1 - |x - x^|_1 >= A - sqrt(dim) e.  Each
+ * is a float sum of non-negative terms, at most rel of it above the exact
+ * sum (a product below the normal range may gain FLT_TRUE_MIN / 2
+ * instead); the query's rounding costs at most abs_slack; e as encode
+ * computed it in double may be short of the exact error by 2^-53 of
+ * |x^| <= |x| + e.  The executor's float sum of |q[i] - x[i]| is at least
+ * 1 - rel of the exact one (its terms are non-negative too, and a
+ * difference below the normal range is exact).  The better of the two
+ * bounds is returned.
+ */
+static double
+sq8_score_l1(const OmenQuery *query, const OmenNodeHeader node,
+			 const uint8 *code, float *approx)
+{
+	const OmenSQ8Query *sq = &query->impl.sq8;
+	double		rel = 4.0 * (query->dim + 16) * FLT_EPSILON;
+	double		tiny = query->dim * (double) FLT_TRUE_MIN;
+	float		cell;
+	double		a = omendb_kern.sq8_l1(sq->qcode, sq->lweight, code,
+									   SQ8_CELL_HALF, query->dim, &cell);
+	double		err = ((double) node->error +
+					   0x1p-50 * ((double) node->norm + node->error)) * (1 + rel);
+	double		alo = (a * (1 - rel) - tiny) * sq->dist_unscale - sq->abs_slack;
+	double		blo = ((double) cell * (1 - rel) - tiny) * sq->dist_unscale - sq->abs_slack;
+	double		lb = 0;
+
+	*approx = (float) (a * sq->dist_unscale);
+	if (isfinite(blo))
+		lb = Max(lb, blo);
+	if (isfinite(alo - sqrt((double) query->dim) * err))
+		lb = Max(lb, alo - sqrt((double) query->dim) * err);
+	return lb * (1 - rel);
+}
+
+/*
  * The quantization error e = |x - x^| bounds how far the decoded point is
  * from the real one: by the triangle inequality |q - x| >= |q - x^| - e,
  * and by Cauchy-Schwarz q.x <= q.x^ + |q| e.  A margin proportional to the
@@ -733,6 +818,8 @@ sq8_score_node(const OmenQuery *query, const OmenNodeHeader node,
 
 	switch (query->metric)
 	{
+		case OMENDB_METRIC_L1:
+			return sq8_score_l1(query, node, code, approx);
 		case OMENDB_METRIC_L2:
 		case OMENDB_METRIC_COSINE:
 			if (sq->qround)

@@ -181,6 +181,8 @@ metric_name(OmenMetric metric)
 			return "ip";
 		case OMENDB_METRIC_COSINE:
 			return "cosine";
+		case OMENDB_METRIC_L1:
+			return "l1";
 	}
 	return "unknown";
 }

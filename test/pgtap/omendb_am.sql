@@ -1,5 +1,5 @@
 -- pgTAP: the omendb index access method's catalog objects: the access
--- method and its handler, the six operator classes (their operators,
+-- method and its handler, the eight operator classes (their operators,
 -- support functions, defaults, validity), what the AM says it can do, and
 -- its setting.  Runs in one transaction and rolls back.
 --
@@ -51,9 +51,11 @@ CREATE TEMP VIEW omendb_opclasses AS
 
 SELECT results_eq(
 	$$ SELECT opcname, intype FROM omendb_opclasses ORDER BY opcname $$,
-	$$ VALUES ('halfvec_cosine_ops', 'halfvec'), ('halfvec_ip_ops', 'halfvec'), ('halfvec_l2_ops', 'halfvec'),
-			  ('vector_cosine_ops', 'vector'), ('vector_ip_ops', 'vector'), ('vector_l2_ops', 'vector') $$,
-	'three operator classes for vector (vector_l2_ops, vector_ip_ops, vector_cosine_ops) and three for halfvec');
+	$$ VALUES ('halfvec_cosine_ops', 'halfvec'), ('halfvec_ip_ops', 'halfvec'), ('halfvec_l1_ops', 'halfvec'),
+			  ('halfvec_l2_ops', 'halfvec'),
+			  ('vector_cosine_ops', 'vector'), ('vector_ip_ops', 'vector'), ('vector_l1_ops', 'vector'),
+			  ('vector_l2_ops', 'vector') $$,
+	'four operator classes for vector (vector_l2_ops, vector_ip_ops, vector_cosine_ops, vector_l1_ops) and four for halfvec');
 
 SELECT results_eq(
 	$$ SELECT opcname FROM omendb_opclasses WHERE opcdefault ORDER BY opcname $$,
@@ -72,21 +74,23 @@ SELECT results_eq(
 	   ORDER BY c.opcname, o.amopstrategy $$,
 	$$ VALUES ('halfvec_cosine_ops', 1, 'o', '<=>(halfvec,halfvec)', true),
 			  ('halfvec_ip_ops', 1, 'o', '<#>(halfvec,halfvec)', true),
+			  ('halfvec_l1_ops', 1, 'o', '<+>(halfvec,halfvec)', true),
 			  ('halfvec_l2_ops', 1, 'o', '<->(halfvec,halfvec)', true),
 			  ('vector_cosine_ops', 1, 'o', '<=>(vector,vector)', true),
 			  ('vector_cosine_ops', 2, 's', '<<=>(vector,omendb_ball)', true),
 			  ('vector_ip_ops', 1, 'o', '<#>(vector,vector)', true),
 			  ('vector_ip_ops', 2, 's', '<<#>(vector,omendb_ball)', true),
+			  ('vector_l1_ops', 1, 'o', '<+>(vector,vector)', true),
 			  ('vector_l2_ops', 1, 'o', '<->(vector,vector)', true),
 			  ('vector_l2_ops', 2, 's', '<<->(vector,omendb_ball)', true) $$,
-	'each class has one ordering operator, <-> (L2), <#> (inner product), <=> (cosine); each vector class one ball operator, <<->, <<#>, <<=>');
+	'each class has one ordering operator, <-> (L2), <#> (inner product), <=> (cosine), <+> (L1); the vector classes but L1 one ball operator, <<->, <<#>, <<=>');
 
 SELECT is(
 	(SELECT count(*)::int FROM omendb_opclasses c
 	 JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
 	 JOIN pg_opfamily f ON f.oid = o.amopsortfamily
 	 WHERE f.opfname = 'float_ops' AND f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'btree')),
-	6,
+	8,
 	'the ordering operators sort by btree float_ops');
 
 -- Support function 1 names the metric; 2, in the halfvec classes, is the
@@ -100,10 +104,13 @@ SELECT results_eq(
 			  ('halfvec_cosine_ops', 2, 'halfvec_to_vector(halfvec,integer,boolean)'),
 			  ('halfvec_ip_ops', 1, 'omendb_metric_ip(internal)'),
 			  ('halfvec_ip_ops', 2, 'halfvec_to_vector(halfvec,integer,boolean)'),
+			  ('halfvec_l1_ops', 1, 'omendb_metric_l1(internal)'),
+			  ('halfvec_l1_ops', 2, 'halfvec_to_vector(halfvec,integer,boolean)'),
 			  ('halfvec_l2_ops', 1, 'omendb_metric_l2(internal)'),
 			  ('halfvec_l2_ops', 2, 'halfvec_to_vector(halfvec,integer,boolean)'),
 			  ('vector_cosine_ops', 1, 'omendb_metric_cosine(internal)'),
 			  ('vector_ip_ops', 1, 'omendb_metric_ip(internal)'),
+			  ('vector_l1_ops', 1, 'omendb_metric_l1(internal)'),
 			  ('vector_l2_ops', 1, 'omendb_metric_l2(internal)') $$,
 	'each class has support function 1 naming its metric, the halfvec classes 2 casting to vector');
 

@@ -11,7 +11,7 @@
 # - <->, <#>, <=>, l1_distance and vector_norm agree with a float8
 #   reference computed in SQL, within float rounding, for every dimension
 #   from 1 to 100 (every tail length of every vector width);
-# - an index built under the set (L2, inner product, cosine) passes
+# - an index built under the set (L2, inner product, cosine, L1) passes
 #   omendb_check with heapallindexed, returns the exact top 10 of every
 #   query with a search list covering the table, and at the default list
 #   finds at least 95% of it;
@@ -108,7 +108,7 @@ WHERE abs((a <-> b) - l2) > 1e-5 * (l2 + mag / dim + 1e-6)
 sub index_answers
 {
 	my ($table, $label) = @_;
-	foreach my $op ('<->', '<#>', '<=>')
+	foreach my $op ('<->', '<#>', '<=>', '<+>')
 	{
 		my $top10 = "SELECT q.qid, ARRAY(SELECT id FROM $table t ORDER BY t.v $op q.v LIMIT 10) AS ids FROM queries q";
 		my $out = $node->safe_psql(
@@ -135,6 +135,7 @@ my $indexes = q{
 CREATE INDEX ON %1$s USING omendb (v vector_l2_ops);
 CREATE INDEX ON %1$s USING omendb (v vector_ip_ops);
 CREATE INDEX ON %1$s USING omendb (v vector_cosine_ops);
+CREATE INDEX ON %1$s USING omendb (v vector_l1_ops);
 };
 
 # items_best keeps the indexes the best set built; items is indexed anew

@@ -2,8 +2,8 @@
 #
 # A seeded random walk of INSERT, UPDATE (to and from NULL, onto other
 # rows' vectors), DELETE, rolled-back writes, VACUUM, REINDEX and REINDEX
-# CONCURRENTLY over a table with an L2, an inner-product and a cosine
-# index (the L2 one at graph_degree 4, so that inserts re-prune
+# CONCURRENTLY over a table with an L2, an inner-product, a cosine and an
+# L1 index (the L2 one at graph_degree 4, so that inserts re-prune
 # constantly).  A model in this script holds what the table must hold.
 # After every step:
 #
@@ -49,6 +49,7 @@ CREATE TABLE m (id int PRIMARY KEY, v vector(6));
 CREATE INDEX m_l2 ON m USING omendb (v vector_l2_ops) WITH (graph_degree = 4);
 CREATE INDEX m_ip ON m USING omendb (v vector_ip_ops);
 CREATE INDEX m_cos ON m USING omendb (v vector_cosine_ops);
+CREATE INDEX m_l1 ON m USING omendb (v vector_l1_ops);
 
 -- ordered(query, limited): 'ok' if query (which returns id and d, the
 -- distance it orders by) gives by the index what a sequential scan and
@@ -177,7 +178,7 @@ sub step_sql
 	return rand() < 0.5 ? 'REINDEX TABLE m' : 'REINDEX TABLE CONCURRENTLY m';
 }
 
-my %op_of = ('<->' => 'm_l2', '<#>' => 'm_ip', '<=>' => 'm_cos');
+my %op_of = ('<->' => 'm_l2', '<#>' => 'm_ip', '<=>' => 'm_cos', '<+>' => 'm_l1');
 my $failures = 0;
 my $checks = 0;
 my %unreachable_steps;
@@ -195,7 +196,7 @@ for my $step (1 .. $steps)
 	}
 
 	my @rows = grep { defined $model{$_} } keys %model;
-	my $op = (keys %op_of)[ int(rand(3)) ];
+	my $op = (keys %op_of)[ int(rand(scalar(keys %op_of))) ];
 	my $qv = ($op eq '<=>' && rand() < 0.1) ? [ (0) x $DIM ] : rand_vec();
 	my $q = lit($qv);
 	my $k = 1 + int(rand(15));

@@ -7,7 +7,7 @@
 -- duplicates and zero vectors, for queries far outside the data, for
 -- codes clamped outside the quantizer's ranges (an index built empty),
 -- and at tiny and huge magnitudes, where the bound's float margins
--- matter.
+-- matter.  Radius queries by <+> are answered by the index too.
 --
 -- Answers are compared as lists of distances: tied rows may come back in
 -- either order.
@@ -183,5 +183,56 @@ SELECT count(*) AS all_rows, count(DISTINCT id) AS distinct_rows, count(d) AS no
 FROM (SELECT id, v <+> NULL AS d FROM l1_t ORDER BY v <+> NULL) s;
 RESET enable_seqscan;
 SELECT count(*) AS rows_unchanged FROM l1_t;
+
+-- Radius queries: "WHERE v <+> q < r" (or <=) takes the ball <<+> as its
+-- index condition and returns exactly the rows a sequential scan returns,
+-- at radius 0 (duplicates), at a row's own distance, past every row, and
+-- for a NULL radius; with and without ORDER BY.
+CREATE FUNCTION pg_temp.radius_check(query text,
+	OUT index_scan boolean, OUT missing bigint, OUT extra bigint, OUT nrows bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+BEGIN
+	index_scan := false;
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		IF line LIKE '%Index Cond: (v <<+> %' THEN
+			index_scan := true;
+		END IF;
+	END LOOP;
+	EXECUTE format('CREATE TEMP TABLE got AS %s', query);
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	EXECUTE format('CREATE TEMP TABLE want AS %s', query);
+	PERFORM set_config('enable_indexscan', 'on', true);
+	PERFORM set_config('enable_bitmapscan', 'on', true);
+	SELECT count(*) INTO missing FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM got) s;
+	SELECT count(*) INTO extra FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM want) s;
+	SELECT count(*) INTO nrows FROM want;
+	DROP TABLE got;
+	DROP TABLE want;
+END
+$$;
+UPDATE l1_q SET v = h::vector;
+ANALYZE l1_t;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM l1_t WHERE v <+> '[1,2,3,4,5,6,7,8,9,10,11,12]' < 50
+	ORDER BY v <+> '[1,2,3,4,5,6,7,8,9,10,11,12]';
+RESET enable_seqscan;
+SELECT q.qid, r.radius, c.*
+FROM l1_q q,
+	 (VALUES (0::float8), (12), (20), (1e6)) r(radius),
+	 LATERAL pg_temp.radius_check(format('SELECT id FROM l1_t WHERE v <+> %L <= %s', q.v, r.radius)) c
+WHERE q.qid IN (1, 103, 1705, 201)
+ORDER BY q.qid, r.radius;
+SELECT * FROM pg_temp.radius_check(
+	$$SELECT id, v <+> '[1,-1,2,-2,0,0,1,1,3,-3,0,1]' AS d FROM l1_t
+	  WHERE v <+> '[1,-1,2,-2,0,0,1,1,3,-3,0,1]' < (SELECT v <+> '[1,-1,2,-2,0,0,1,1,3,-3,0,1]' FROM l1_t WHERE id = 7)
+	  ORDER BY v <+> '[1,-1,2,-2,0,0,1,1,3,-3,0,1]'$$);
+SELECT * FROM pg_temp.radius_check($$SELECT id FROM l1_t WHERE v <+> '[1,2,3,4,5,6,7,8,9,10,11,12]' < NULL$$);
+SELECT '[1,0]'::vector <<+> omendb_within('[2,1]', 2) AS on_edge,
+	   '[1,0]'::vector <<+> omendb_within('[2,1]', 1.9) AS outside;
 
 DROP TABLE l1_t, l1_q, l1_clamped, l1_tiny, l1_huge;

@@ -8,8 +8,8 @@
  * every number), computed by the same distance function as the operator
  * <->, so that the ball that the planner hook adds to "v <-> q < r" or
  * "v <-> q <= r" holds of every row the original clause accepts, NULLs,
- * NaNs and the zero vectors of cosine included.  Likewise <<=> for <=>
- * and <<#> for <#>.
+ * NaNs and the zero vectors of cosine included.  Likewise <<=> for <=>,
+ * <<#> for <#> and <<+> for <+>.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +25,7 @@
 extern PGDLLEXPORT Datum l2_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
 
 bool
 omendb_ball_fields(Datum ball, Datum *center, double *radius)
@@ -76,6 +77,13 @@ Datum
 negative_inner_product_within(PG_FUNCTION_ARGS)
 {
 	return within_ball(fcinfo, vector_negative_inner_product);
+}
+
+PG_FUNCTION_INFO_V1(l1_within);
+Datum
+l1_within(PG_FUNCTION_ARGS)
+{
+	return within_ball(fcinfo, l1_distance);
 }
 
 /*

@@ -81,9 +81,10 @@ SELECT results_eq(
 			  ('vector_ip_ops', 1, 'o', '<#>(vector,vector)', true),
 			  ('vector_ip_ops', 2, 's', '<<#>(vector,omendb_ball)', true),
 			  ('vector_l1_ops', 1, 'o', '<+>(vector,vector)', true),
+			  ('vector_l1_ops', 2, 's', '<<+>(vector,omendb_ball)', true),
 			  ('vector_l2_ops', 1, 'o', '<->(vector,vector)', true),
 			  ('vector_l2_ops', 2, 's', '<<->(vector,omendb_ball)', true) $$,
-	'each class has one ordering operator, <-> (L2), <#> (inner product), <=> (cosine), <+> (L1); the vector classes but L1 one ball operator, <<->, <<#>, <<=>');
+	'each class has one ordering operator, <-> (L2), <#> (inner product), <=> (cosine), <+> (L1); each vector class one ball operator, <<->, <<#>, <<=>, <<+>');
 
 SELECT is(
 	(SELECT count(*)::int FROM omendb_opclasses c

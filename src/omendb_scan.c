@@ -563,7 +563,9 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
  * the rounding of both norms and of the executor's distance (each within
  * dim * FLT_EPSILON of |q| + |x|, and the subnormal term of "Magnitudes"
  * in README.omendb), is a lower bound on the exact distance; -infinity if
- * it says nothing.
+ * it says nothing.  Under L1, |q - x|_1 >= |q - x|_2 bounds it too, less
+ * the executor's L1 rounding (a relative 4 (dim + 16) FLT_EPSILON, see
+ * sq8_score_l1).
  */
 static double
 norm_gap_bound(OmenScanOpaque so, OmenNodeHeader node)
@@ -573,10 +575,13 @@ norm_gap_bound(OmenScanOpaque so, OmenNodeHeader node)
 	double		x = node->norm;
 	double		lb;
 
-	if (!so->q.has_radius || so->info->meta.metric != OMENDB_METRIC_L2)
+	if (!so->q.has_radius || (so->info->meta.metric != OMENDB_METRIC_L2 &&
+							  so->info->meta.metric != OMENDB_METRIC_L1))
 		return -INFINITY;
 	lb = fabs(q - x) - 8.0 * (dim + 16) * FLT_EPSILON * (q + x) -
 		sqrt(dim * (double) FLT_TRUE_MIN / 2);
+	if (so->info->meta.metric == OMENDB_METRIC_L1 && lb > 0)
+		lb *= 1 - 4.0 * (dim + 16) * FLT_EPSILON;
 	return isfinite(lb) ? lb : -INFINITY;
 }
 

@@ -69,9 +69,10 @@ float_sums_exact_enough(const float *x, int dim)
 /*
  * The error bound to store for a row x whose code the quantizer encoded
  * with bound error.  A float-sums cosine distance of a row outside the
- * range where its sums keep their precision can be anything in [0, 2] (a
- * vector shorter than about 1e-19 can come out at distance 0 from a vector
- * 90 degrees away): its bound must be 0.  Adding the largest distance
+ * range where its sums keep their precision can be anything in [0, 2]
+ * (the sum of squares of a vector of norm 1e-23 rounds to 0, and every
+ * vector less than 90 degrees from it comes out at distance 0): its bound
+ * must be 0.  Adding the largest distance
  * between unit vectors, 2, to its error makes it so (cosine bounds are
  * |q - x^| - e, and |q - x^| is at most 2 + the code's true error), and
  * leaves a valid bound, so omendb_check accepts it (and counts the node as

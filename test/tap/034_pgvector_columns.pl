@@ -15,7 +15,8 @@
 #     or lose every significant bit (cosine and inner product): every
 #     ordered scan runs without "index returned tuples in wrong order" and
 #     returns every row in the sequential scan's order;
-#   - omendb_check with the heap check passes on every index;
+#   - omendb_check with the heap check passes on every index, and
+#     omendb_recall measures them;
 #   - the companion refuses omendb's own schema;
 #   - pg_dump -Fc | pg_restore into a fresh database: the same index
 #     definitions, answering the same;
@@ -140,6 +141,16 @@ for my $case (@cases)
 	omendb_check_ok($node, 'src', $case->[0], "$case->[0]: omendb_check with heapallindexed",
 		heapallindexed => 1, live_nodes => 3000);
 }
+
+# omendb_recall measures them too: its queries reach pgvector's operator
+# as pgvector's type, and inner product's automatic list is 160.
+is( $node->safe_psql(
+		'src', q{
+SELECT string_agg(format('%s %s %s', i, r.queries, r.search_list_size), ', ' ORDER BY i)
+FROM unnest(ARRAY['items_cos', 'items_h_ip']) i, omendb_recall(i::regclass, 20) r
+WHERE r.recall > 0.9}),
+	'items_cos 20 40, items_h_ip 20 160',
+	'omendb_recall measures indexes over pgvector columns');
 
 # ------------------------------------------------ magnitudes beyond float sums
 

@@ -23,6 +23,11 @@ SQL_PIECES = $(SQL_PIECES_0_1_0) $(SQL_PIECES_0_2_0)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql \
 	sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
+# The companion extension omendb_pgvector: omendb operator classes for
+# pgvector's own types, in the library above (README.md, "pgvector's
+# columns").
+DATA = pgvector/omendb_pgvector.control pgvector/omendb_pgvector--0.2.0.sql
+
 # Every sql/*.sql except the install script is a pg_regress test.
 REGRESS = $(sort $(basename $(notdir $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)

@@ -44,12 +44,14 @@
 #include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
+#include "omendb_pgvector.h"
 #include "omendb_quant.h"
 
 typedef struct BuildState
 {
 	Relation	index;
 	OmenMetric	metric;
+	bool		float_sums;		/* omendb_index_float_sums */
 	int			dim;			/* 0 until known */
 	int			cdim;			/* code dimensions (OmenCodeDims) */
 	float		max_norm;		/* largest |x| seen in pass 1 */
@@ -267,9 +269,12 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	MemoryContextReset(bs->tmpcxt);
 }
 
-/* Encode the vector in bs->v as a new node of the in-memory graph. */
+/*
+ * Encode the vector in bs->v, row x as indexed, as a new node of the
+ * in-memory graph.
+ */
 static void
-graph_add(BuildState *bs, ItemPointer tid, float norm)
+graph_add(BuildState *bs, ItemPointer tid, const float *x, float norm)
 {
 	OmenMemStore *g = &bs->g;
 	uint32		p;
@@ -279,7 +284,9 @@ graph_add(BuildState *bs, ItemPointer tid, float norm)
 	p = g->n++;
 	g->tids[p] = *tid;
 	g->norms[p] = norm;
-	g->errors[p] = omendb_quant_encode(bs->quant, bs->v, OmenMemStoreCode(g, p));
+	g->errors[p] = omendb_float_sums_error(bs->float_sums, bs->metric, x, bs->dim,
+										   omendb_quant_encode(bs->quant, bs->v,
+															   OmenMemStoreCode(g, p)));
 	graph_insert(bs, p);
 }
 
@@ -339,7 +346,7 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		if (bs->on_disk)
 			omendb_insert_vector(index, vec->x, vec->dim, tid, false);
 		else
-			graph_add(bs, tid, norm);
+			graph_add(bs, tid, vec->x, norm);
 	}
 	else if (bs->on_disk)
 		omendb_insert_vector(index, vec->x, vec->dim, tid, false);
@@ -576,6 +583,7 @@ init_build_state(BuildState *bs, Relation index)
 	memset(bs, 0, sizeof(BuildState));
 	bs->index = index;
 	bs->metric = omendb_index_metric(index);
+	bs->float_sums = omendb_index_float_sums(index);
 	bs->dim = column_dimensions(index);
 	bs->cdim = OmenCodeDims(bs->metric, bs->dim);
 	omendb_option_values(index, &bs->degree, &bs->list, &bs->alpha, &bs->quantizer);

@@ -34,6 +34,7 @@
 #include "omendb.h"
 #include "kernels.h"
 #include "omendb_metric.h"
+#include "omendb_pgvector.h"
 #include "omendb_quant.h"
 #include "omendb_radius.h"
 #include "omendb_scan_stats.h"
@@ -218,11 +219,14 @@ omendb_metric_l1(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(OMENDB_METRIC_L1);
 }
 
-/* Check what support function 1 returned. */
+/*
+ * Check what support function 1 returned: the metric, with the flags
+ * omendb_pgvector.h defines beside it.
+ */
 static OmenMetric
 metric_from_datum(Datum d)
 {
-	int32		m = DatumGetInt32(d);
+	int32		m = DatumGetInt32(d) & ~OMENDB_METRIC_FLOAT_SUMS;
 
 	if (m < OMENDB_METRIC_L2 || m > OMENDB_METRIC_LAST)
 		elog(ERROR, "omendb: operator class support function 1 returned unknown metric %d", m);

@@ -28,6 +28,7 @@
 #include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
+#include "omendb_pgvector.h"
 #include "omendb_quant.h"
 
 /* ----------------------------------------------------------------
@@ -423,12 +424,13 @@ check_dimensions(Relation index, const OmenMetaPageData *meta, int dim)
 
 /*
  * Fill in the node image for a heap row's vector: header and code, no
- * neighbours yet.  Returns false for a zero vector under cosine, whose
- * image is a zero node, outside the graph.
+ * neighbours yet, and an error bound that allows for float-sums distances
+ * (omendb_float_sums_error).  Returns false for a zero vector under
+ * cosine, whose image is a zero node, outside the graph.
  */
 static bool
-node_image(Relation index, OmenIndexInfo *info, const float *x, int dim,
-		   ItemPointer tid, OmenNodeHeader hdr)
+node_image(Relation index, OmenIndexInfo *info, bool float_sums,
+		   const float *x, int dim, ItemPointer tid, OmenNodeHeader hdr)
 {
 	const OmenMetaPageData *meta = &info->meta;
 	float	   *v = palloc(sizeof(float) * meta->code_dims);
@@ -443,7 +445,9 @@ node_image(Relation index, OmenIndexInfo *info, const float *x, int dim,
 	hdr->heaptid = *tid;
 	hdr->flags = OMENDB_NODE_LIVE;
 	hdr->norm = norm;
-	hdr->error = omendb_quant_encode(info->quant, v, OmenNodeCode(hdr, meta->max_degree));
+	hdr->error = omendb_float_sums_error(float_sums, meta->metric, x, dim,
+										 omendb_quant_encode(info->quant, v,
+															 OmenNodeCode(hdr, meta->max_degree)));
 	return true;
 }
 
@@ -451,6 +455,8 @@ void
 omendb_insert_vector(Relation index, const float *x, int dim,
 					 ItemPointer tid, bool use_wal)
 {
+	/* (before the relcache's copy: a catalog lookup may reset it) */
+	bool		float_sums = omendb_index_float_sums(index);
 	OmenIndexInfo *info = omendb_get_info(index);
 	const OmenMetaPageData *meta;
 	OmenMetaPageData cur;
@@ -474,7 +480,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 
 	image = palloc0(meta->node_size);
 	hdr = (OmenNodeHeader) image;
-	if (!node_image(index, info, x, dim, tid, hdr))
+	if (!node_image(index, info, float_sums, x, dim, tid, hdr))
 	{
 		/* a zero vector under cosine: a zero node, outside the graph */
 		(void) write_node(index, meta, image, false, use_wal, &entry);

@@ -66,6 +66,7 @@
 #include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
+#include "omendb_pgvector.h"
 #include "omendb_quant.h"
 #include "omendb_radius.h"
 #include "omendb_scan_stats.h"
@@ -117,6 +118,11 @@ typedef struct ScanQuery
 	float	   *qv;				/* the query as indexed */
 	OmenQuery	query;
 	int			list_size;
+	double		bound_cap;		/* no bound may exceed this, and */
+	double		norm_cap;		/* a node longer than this has bound
+								 * -infinity: the operator class's float
+								 * sums can lose everything for this query
+								 * (omendb_float_sums_limits) */
 } ScanQuery;
 
 /*
@@ -550,6 +556,9 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	sn->bound = omendb_score_node(&so->q.query, node,
 								  OmenNodeCode(node, so->info->meta.max_degree),
 								  &sn->approx);
+	sn->bound = Min(sn->bound, so->q.bound_cap);
+	if (node->norm > so->q.norm_cap)
+		sn->bound = -INFINITY;
 	if (isfinite(sn->approx - sn->bound))
 		so->rows.max_gap = Max(so->rows.max_gap, sn->approx - sn->bound);
 	sn->tid = node->heaptid;
@@ -1533,6 +1542,9 @@ start_scan(IndexScanDesc scan)
 	omendb_prepare_query(meta->metric, so->q.qvec->x, meta->dimensions, so->q.qv);
 	omendb_query_init(&so->q.query, so->info->quant, meta->metric, so->q.qv,
 					  meta->code_dims, true);
+	omendb_float_sums_limits(omendb_index_float_sums(scan->indexRelation),
+							 meta->metric, so->q.qvec->x, meta->dimensions,
+							 &so->q.bound_cap, &so->q.norm_cap);
 
 	so->q.list_size = omendb_effective_list_size(meta->metric);
 	begin_search(so);

@@ -27,6 +27,8 @@ DECLARE
 	index_key text;				-- the indexed column or expression
 	index_pred text;			-- a partial index's predicate, else true
 	order_op text;				-- the opclass's ordering operator
+	query_type text;			-- its right operand's type (pgvector's
+								-- for omendb_pgvector's classes)
 	auto_list int;				-- the list a setting of 0 chooses (omendb.h)
 	max_list int;				-- the setting's largest value
 	query_tids tid[];			-- the sampled rows, NULL for given vectors
@@ -98,8 +100,10 @@ BEGIN
 		   '(' || pg_get_indexdef(i.indexrelid, 1, true) || ')',
 		   coalesce('(' || pg_get_expr(i.indpred, i.indrelid) || ')', 'true'),
 		   format('OPERATOR(%I.%s)', opn.nspname, o.oprname),
-		   CASE WHEN sp.proname = 'omendb_metric_ip' THEN 160 ELSE 40 END
-	INTO heap, query_alias, index_key, index_pred, order_op, auto_list
+		   format('%I.%I', tyn.nspname, ty.typname),
+		   CASE WHEN sp.proname IN ('omendb_metric_ip', 'omendb_metric_pgvector_ip')
+				THEN 160 ELSE 40 END
+	INTO heap, query_alias, index_key, index_pred, order_op, query_type, auto_list
 	FROM pg_index i
 	JOIN pg_class t ON t.oid = i.indrelid
 	JOIN pg_namespace tn ON tn.oid = t.relnamespace
@@ -108,6 +112,8 @@ BEGIN
 		AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
 	JOIN pg_operator o ON o.oid = ao.amopopr
 	JOIN pg_namespace opn ON opn.oid = o.oprnamespace
+	JOIN pg_type ty ON ty.oid = o.oprright
+	JOIN pg_namespace tyn ON tyn.oid = ty.typnamespace
 	LEFT JOIN pg_amproc ap ON ap.amprocfamily = oc.opcfamily AND ap.amprocnum = 1
 		AND ap.amproclefttype = oc.opcintype AND ap.amprocrighttype = oc.opcintype
 	LEFT JOIN pg_proc sp ON sp.oid = ap.amproc
@@ -144,15 +150,17 @@ BEGIN
 	-- covers reaches the sort, whatever access path reads the table.  Only
 	-- each query's k-th distance is kept: an index row within it is a hit,
 	-- so rows tied at the k-th distance all count.  A sampled row is not
-	-- its own neighbour.
+	-- its own neighbour.  The queries reach the operator as its right
+	-- operand's type through their text form, which is exact: the classes
+	-- of omendb_pgvector take pgvector's types, with no cast from ours.
 	exact_sql := format(
 		'SELECT array_agg(e.kth ORDER BY %5$s.i), min(e.n) '
-		'FROM unnest($1, $2) WITH ORDINALITY AS %5$s(v, self, i) '
+		'FROM unnest($1::text::%6$s[], $2) WITH ORDINALITY AS %5$s(v, self, i) '
 		'CROSS JOIN LATERAL (SELECT max(d) AS kth, count(*) AS n FROM '
 		'(SELECT d FROM (SELECT ctid AS tid, %1$s %2$s %5$s.v AS d FROM %3$s '
 		'WHERE %1$s IS NOT NULL AND %4$s OFFSET 0) s '
 		'WHERE tid IS DISTINCT FROM %5$s.self ORDER BY d LIMIT $3) top) e',
-		index_key, order_op, heap, index_pred, query_alias);
+		index_key, order_op, heap, index_pred, query_alias, query_type);
 	EXECUTE exact_sql INTO STRICT kth, fewest USING query_vectors, query_tids, k;
 	IF fewest < k AND query_tids IS NULL THEN
 		RAISE EXCEPTION 'k (%) exceeds the % rows index "%" can return for a query',
@@ -170,12 +178,12 @@ BEGIN
 	-- dropping the query's own row leaves k.
 	approx_sql := format(
 		'SELECT sum(a.hits) '
-		'FROM unnest($1, $2, $3) AS %5$s(v, self, kth) '
+		'FROM unnest($1::text::%6$s[], $2, $3) AS %5$s(v, self, kth) '
 		'CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE d <= %5$s.kth) AS hits FROM '
 		'(SELECT d FROM (SELECT ctid AS tid, %1$s %2$s %5$s.v AS d FROM %3$s '
 		'WHERE %1$s IS NOT NULL AND %4$s ORDER BY d LIMIT $5) s '
 		'WHERE tid IS DISTINCT FROM %5$s.self ORDER BY d LIMIT $4) top) a',
-		index_key, order_op, heap, index_pred, query_alias);
+		index_key, order_op, heap, index_pred, query_alias, query_type);
 
 	-- The exact scan above ran the extension's operators, so its library
 	-- is loaded and its settings are defined.

@@ -101,6 +101,12 @@ _PG_init(void)
 							&omendb_scan_mem_limit,
 							-1, -1, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, check_scan_mem_limit, NULL, NULL);
+	DefineCustomIntVariable("omendb.refit_max_pages",
+							"Node pages one VACUUM re-encodes when it refits an index's quantizer.",
+							"0 re-encodes them all.  The next VACUUM goes on where this one stopped.",
+							&omendb_refit_max_pages,
+							0, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	omendb_scan_stats_init();
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
 }

@@ -157,9 +157,11 @@ SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
 	$$ VALUES ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
+			  ('omendb.refit_max_pages', 'integer', '0', '2147483647', '0', 'user'),
 			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'three settings, user-settable: omendb.explain_counters, bool, default on; '
+	'four settings, user-settable: omendb.explain_counters, bool, default on; '
+	'omendb.refit_max_pages, integer, default 0 (all); '
 	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
 	'omendb.search_list_size, integer 0..10000, default 0 (automatic)');
 

@@ -104,7 +104,11 @@ SELECT * FROM pg_temp.chk_all();
 -- deleted, takes them out of the graph and frees their slots, all but
 -- the entry point's, which stays a deleted node (in chk_t_ip the entry
 -- point's row is not among the deleted).  The check finds no edge to a
--- free slot and each page's count of free slots right.
+-- free slot and each page's count of free slots right.  With more than 1%
+-- of the live codes clamped, VACUUM also refits the quantizers: it learns
+-- the ranges from the rows and re-encodes every node, and nothing clamps
+-- after (the check compares each code with its row's, encoded by the
+-- parameter set the node names).
 DELETE FROM chk_t WHERE id % 3 = 0;
 SELECT * FROM pg_temp.chk_all();
 VACUUM chk_t;
@@ -152,6 +156,8 @@ SELECT * FROM pg_temp.chk_all();
 -- from unit vectors: the ten new rows clamp there)
 INSERT INTO chk_p SELECT i, '[1,0,0,0]' FROM generate_series(201, 210) i;
 DELETE FROM chk_p WHERE id < 20;
+-- (VACUUM refits chk_p_sub's and chk_p_norm's quantizers, evaluating the
+-- index expressions on the rows)
 VACUUM chk_p;
 SELECT * FROM pg_temp.chk_all();
 DROP TABLE chk_p;

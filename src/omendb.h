@@ -155,6 +155,29 @@ typedef struct OmenMetaPageData
 	uint32		vacuum_repaired;	/* nodes whose edges to freed nodes it
 									 * replaced or dropped */
 	uint32		vacuum_linked;	/* unreachable live nodes it linked */
+
+	/*
+	 * Quantizer parameter sets and refits (README.omendb, "Refitting the
+	 * quantizer").  The quantizer pages hold quant_sets sets of parameters,
+	 * set s on the nquant_blocks / quant_sets pages from block
+	 * OMENDB_FIRST_QUANT_BLKNO + s * (nquant_blocks / quant_sets); each
+	 * node names the set that encoded it (OmenNodeHeaderData.qset).  A meta
+	 * page whose pd_lower ends before quant_sets predates them: it is read
+	 * with as many sets as nquant_blocks holds (one, as such indexes were
+	 * written; its quantizer then cannot be refitted, and REINDEX gives it
+	 * two) and the rest zero.
+	 */
+	uint16		quant_sets;		/* 2, or 1 in an index that predates
+								 * refits */
+	uint16		quant_current;	/* the set new codes are encoded with */
+	uint32		quant_epoch;	/* changes whenever quant_current does, so
+								 * that copies of the parameters a backend
+								 * keeps can be checked against it */
+	uint32		quant_refitting;	/* true while a refit is unfinished:
+									 * nodes may carry either set; false:
+									 * every node carries quant_current and
+									 * the other set is unused */
+	uint32		quant_refits;	/* refits finished since build */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -178,7 +201,10 @@ typedef struct OmenNodeHeaderData
 	ItemPointerData heaptid;	/* heap row this node indexes; invalid
 								 * (all zero) in a free slot */
 	uint8		flags;			/* OMENDB_NODE_* */
-	uint8		unused;			/* always zero */
+	uint8		qset;			/* the quantizer parameter set that encoded
+								 * code (meta page's quant_sets); always 0
+								 * in a free slot and in an index with one
+								 * set, where this byte was unused */
 	uint16		nneighbors;		/* valid entries in neighbors[] */
 	float4		error;			/* |x - decode(code)|: bound on the
 								 * quantization error, in the metric's space */
@@ -230,7 +256,8 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
 	((uint8 *) (OmenNodeNeighbors(node) + (maxdeg)))
 
 /*
- * SQ8 parameters, on the quantizer pages as one item per page: for each
+ * SQ8 parameters, on the quantizer pages (each set on pages of its own) as
+ * one item per page: for each
  * dimension i, x[i] is encoded as round((x[i] - lower[i]) / step[i]),
  * clamped to 0..255.  A page holds OMENDB_SQ8_DIMS_PER_PAGE dimensions.
  */
@@ -356,5 +383,6 @@ extern IndexBulkDeleteResult *omendb_bulkdelete(IndexVacuumInfo *info,
 												void *callback_state);
 extern IndexBulkDeleteResult *omendb_vacuumcleanup(IndexVacuumInfo *info,
 												   IndexBulkDeleteResult *stats);
+extern bool omendb_wait_for_older_snapshots(void);
 
 #endif							/* OMENDB_H */

@@ -694,8 +694,8 @@ train_and_write_quantizer(BuildState *bs)
 	bs->meta.quant_trained = true;
 	train(bs);
 	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
-	omendb_write_quant_pages(bs->index, bs->quant, OMENDB_FIRST_QUANT_BLKNO,
-							 MAIN_FORKNUM, false);
+	omendb_write_quant_sets(bs->index, bs->quant, &bs->meta, MAIN_FORKNUM,
+							false);
 }
 
 /*

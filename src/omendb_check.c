@@ -73,6 +73,7 @@ typedef struct LiveNode
 	uint32		node;
 	float4		error;
 	float4		norm;
+	uint8		qset;			/* the parameter set that encoded it */
 	uint64		codehash;		/* of the node's code */
 } LiveNode;
 
@@ -129,7 +130,7 @@ typedef struct CheckState
 	OmenMetaPageData endmeta;	/* as read after the node pages */
 	XLogRecPtr	meta_lsn;		/* the meta page's LSN, as read first */
 	XLogRecPtr	endmeta_lsn;	/* and after the node pages */
-	OmenQuantState *quant;
+	OmenQuantState *quants[2];	/* each parameter set's quantizer */
 	OmenFitness fitness;		/* of the live nodes read */
 
 	/* node slots, by node id */
@@ -303,8 +304,30 @@ add_live(CheckState *cs, uint32 node, OmenNodeHeader hdr)
 	ln->node = node;
 	ln->error = hdr->error;
 	ln->norm = hdr->norm;
+	ln->qset = hdr->qset;
 	ln->codehash = hash_bytes_extended(OmenNodeCode(hdr, cs->meta.max_degree),
 									   cs->meta.code_size, 0);
+}
+
+/*
+ * Whether a refit switched the quantizer's parameter sets since the check
+ * read the meta page: then nodes of either set are expected from here on,
+ * and each set is read again (the one not in use then was rewritten).
+ */
+static bool
+refit_began(CheckState *cs)
+{
+	OmenMetaPageData now;
+
+	omendb_read_meta(cs->index, &now);
+	if (now.quant_epoch == cs->meta.quant_epoch)
+		return false;
+	for (int set = 0; set < cs->meta.quant_sets; set++)
+		cs->quants[set] = omendb_read_quant(cs->index, &cs->meta, set);
+	cs->meta.quant_refitting = true;
+	cs->meta.quant_current = now.quant_current;
+	cs->meta.quant_epoch = now.quant_epoch;
+	return true;
 }
 
 /*
@@ -374,13 +397,20 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 	uint32		node = omendb_node_id(meta, blkno, off);
 	bool		zero;
 
-	if ((hdr->flags != OMENDB_NODE_LIVE && hdr->flags != OMENDB_NODE_DELETED &&
-		 hdr->flags != OMENDB_NODE_FREE) ||
-		hdr->unused != 0)
-		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): flags 0x%02X and reserved byte 0x%02X, expected flags live (0x%02X), deleted (0x%02X) or free (0x%02X) and 0.",
-						 blkno, off, node, hdr->flags, hdr->unused,
+	if (hdr->flags != OMENDB_NODE_LIVE && hdr->flags != OMENDB_NODE_DELETED &&
+		hdr->flags != OMENDB_NODE_FREE)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): flags 0x%02X, expected live (0x%02X), deleted (0x%02X) or free (0x%02X).",
+						 blkno, off, node, hdr->flags,
 						 OMENDB_NODE_LIVE, OMENDB_NODE_DELETED,
 						 OMENDB_NODE_FREE);
+	/* the page checks kept qset below quant_sets */
+	if ((hdr->flags == OMENDB_NODE_FREE || OmenNodeIsZero(meta->metric, hdr)) ?
+		hdr->qset != 0 :
+		!meta->quant_refitting && hdr->qset != meta->quant_current &&
+		!refit_began(cs))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantizer parameter set %u, but the meta page's current set is %u%s.",
+						 blkno, off, node, hdr->qset, meta->quant_current,
+						 meta->quant_refitting ? ", with a refit under way" : "");
 	if (hdr->flags == OMENDB_NODE_FREE)
 	{
 		check_free_node(cs, blkno, off, node, hdr);
@@ -418,7 +448,7 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 			cs->max_heap_block = hblk;
 			cs->max_heap_block_node = node;
 		}
-		omendb_fitness_add(&cs->fitness, hdr->error, zero);
+		omendb_fitness_add(&cs->fitness, hdr, zero);
 		if (cs->heapallindexed)
 			add_live(cs, node, hdr);
 	}
@@ -951,7 +981,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	if (!in_graph)
 		return;
 
-	enc_error = omendb_quant_encode(cs->quant, cs->v, cs->code);
+	enc_error = omendb_quant_encode(cs->quants[ln->qset], cs->v, cs->code);
 	if (hash_bytes_extended(cs->code, meta->code_size, 0) != ln->codehash)
 	{
 		const uint8 *stored = OmenNodeCode(read_node(cs, ln->node), meta->max_degree);
@@ -983,7 +1013,7 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 	 * the true distance between the vector and its decoded code.  The
 	 * encoder rounds it up; allow for nothing more than float rounding.
 	 */
-	err = omendb_quant_decode_error(cs->quant, cs->v, cs->code);
+	err = omendb_quant_decode_error(cs->quants[ln->qset], cs->v, cs->code);
 	if (!(ln->error >= err * (1.0 - 2 * FLT_EPSILON)))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g is below the true error %g of heap row (%u,%u).",
 						 omendb_node_block(meta, ln->node),
@@ -1224,8 +1254,12 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 	if (cs->meta.quant_trained)
 	{
 		/* other blocks of an untrained index are left by a failed training */
-		cs->quant = omendb_read_quant(index, &cs->meta);
-		omendb_fitness_init(&cs->fitness, cs->quant);
+		/* every set: one not in use is still well-formed */
+		for (int set = 0; set < cs->meta.quant_sets; set++)
+			cs->quants[set] = omendb_read_quant(index, &cs->meta, set);
+		omendb_fitness_init(&cs->fitness, cs->quants[cs->meta.quant_current],
+							cs->meta.quant_current,
+							cs->quants[1 - cs->meta.quant_current]);
 		read_node_pages(cs);
 	}
 

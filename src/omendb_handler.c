@@ -115,6 +115,12 @@ _PG_init(void)
 							 &omendb_radius_exact,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("omendb.refit_max_pages",
+							"Node pages one VACUUM re-encodes when it refits an index's quantizer.",
+							"0 re-encodes them all.  The next VACUUM goes on where this one stopped.",
+							&omendb_refit_max_pages,
+							0, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	omendb_scan_stats_init();
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
 	omendb_planner_init();

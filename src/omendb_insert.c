@@ -145,14 +145,15 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	meta.vacuum_repaired = before.vacuum_repaired;
 	meta.vacuum_linked = before.vacuum_linked;
 
-	omendb_write_quant_pages(index, qs, OMENDB_FIRST_QUANT_BLKNO, MAIN_FORKNUM, true);
+	omendb_write_quant_sets(index, qs, &meta, MAIN_FORKNUM, true);
 	zero_stale_pages(index, meta.first_node_block);
 
 	buf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	omendb_edit_begin(&edit, index, true);
 	page = omendb_edit_page(&edit, buf, false);
-	memcpy(OmenPageGetMeta(page), &meta, sizeof(OmenMetaPageData));
+	/* the whole current layout, whatever the page's was */
+	omendb_write_meta_page(page, &meta);
 	omendb_edit_finish(&edit);
 	UnlockReleaseBuffer(buf);
 
@@ -444,6 +445,8 @@ node_image(Relation index, OmenIndexInfo *info, bool float_sums,
 	omendb_check_ip_norm(index, meta->metric, norm);
 	hdr->heaptid = *tid;
 	hdr->flags = OMENDB_NODE_LIVE;
+	/* the set of the parameters read with the meta page's quant_epoch */
+	hdr->qset = meta->quant_current;
 	hdr->norm = norm;
 	hdr->error = omendb_float_sums_error(float_sums, meta->metric, x, dim,
 										 omendb_quant_encode(info->quant, v,

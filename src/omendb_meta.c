@@ -48,7 +48,7 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
 	meta->code_size = quant->code_bytes(meta->metric, dim);
 	meta->node_size = node_size_for(meta->max_degree, meta->code_size);
 	meta->nodes_per_page = NODE_PAGE_SPACE / (meta->node_size + sizeof(ItemIdData));
-	meta->nquant_blocks = quant->page_count(meta->metric, dim);
+	meta->nquant_blocks = quant->page_count(meta->metric, dim) * meta->quant_sets;
 	meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
 }
 
@@ -73,6 +73,8 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->ip_max_norm = ip_max_norm;
 	meta->label_size = 0;
 	meta->quant_trained = false;
+	/* room for a second parameter set, for refits */
+	meta->quant_sets = 2;
 	meta->entry_node = OMENDB_INVALID_NODE;
 	meta->insert_block = InvalidBlockNumber;
 	meta->dimensions = 0;
@@ -135,6 +137,14 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 		meta->quant_trained > 1)
 		return psprintf("meta page has %u dimensions, label size %u, trained flag %u",
 						meta->dimensions, meta->label_size, meta->quant_trained);
+
+	if (meta->quant_sets < 1 || meta->quant_sets > 2 ||
+		meta->quant_current >= meta->quant_sets ||
+		meta->quant_refitting > 1 ||
+		(meta->quant_refitting && !meta->quant_trained))
+		return psprintf("meta page has %u quantizer parameter sets, current set %u, refitting flag %u",
+						meta->quant_sets, meta->quant_current,
+						meta->quant_refitting);
 
 	if (!meta->quant_trained)
 	{
@@ -205,7 +215,9 @@ omendb_meta_problem(const OmenMetaPageData *meta)
  * written before the meta page had code_dims end right before it, and are
  * read as if it were zero; those written before the node counters end
  * right before deleted_nodes, and are read with the counters zero and
- * nothing counted (omendb_meta_from_page).
+ * nothing counted (omendb_meta_from_page); those written before the
+ * quantizer parameter sets end right before quant_sets, and are read with
+ * one set.
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
@@ -213,6 +225,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, code_dims))
 #define META_END_WITHOUT_COUNTERS \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, deleted_nodes))
+#define META_END_WITHOUT_QUANT_SETS \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, quant_sets))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -227,7 +241,8 @@ omendb_meta_page_problem(Page page)
 
 	if (problem != NULL)
 		return problem;
-	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_COUNTERS &&
+	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_QUANT_SETS &&
+		 ph->pd_lower != META_END_WITHOUT_COUNTERS &&
 		 ph->pd_lower != META_END_WITHOUT_CODE_DIMS) ||
 		ph->pd_upper != ph->pd_special)
 		return psprintf("meta page has pd_lower %u and pd_upper %u, expected %u and %u",
@@ -250,7 +265,9 @@ omendb_write_meta_page(Page page, const OmenMetaPageData *meta)
  * every reader of the meta page goes through here, so a damaged one stops
  * them all.  A meta page without code_dims gets it from its quantizer: the
  * fields before it were always the same.  One without the node counters
- * gets them zero, with no node page counted (counted_until 0).
+ * gets them zero, with no node page counted (counted_until 0), and one
+ * without the parameter sets has as many as its quantizer pages hold (one,
+ * in the indexes written then) and no refit under way.
  */
 void
 omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
@@ -269,6 +286,16 @@ omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 		if (meta->quant_trained && quant != NULL)
 			meta->code_dims = quant->code_dims(meta->metric, meta->dimensions);
 	}
+	if (len <= offsetof(OmenMetaPageData, quant_sets))
+	{
+		/* as many sets as its quantizer pages hold: one, as written then */
+		quant = omendb_quant_routine(meta->quantizer);
+		meta->quant_sets = 1;
+		if (meta->quant_trained && quant != NULL &&
+			quant->page_count(meta->metric, meta->dimensions) > 0)
+			meta->quant_sets = meta->nquant_blocks /
+				quant->page_count(meta->metric, meta->dimensions);
+	}
 
 	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
 		ereport(ERROR,
@@ -285,7 +312,7 @@ omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 bool
 omendb_meta_page_has_counters(Page page)
 {
-	return ((PageHeader) page)->pd_lower == META_END;
+	return ((PageHeader) page)->pd_lower >= META_END_WITHOUT_QUANT_SETS;
 }
 
 /*
@@ -300,6 +327,7 @@ omendb_meta_page_add_counters(Page page, const OmenMetaPageData *meta)
 
 	if (omendb_meta_page_has_counters(page))
 		return;
+	/* meta has quant_sets 1, as read from a page this old */
 	memcpy(m, meta, sizeof(OmenMetaPageData));
 	m->deleted_nodes = 0;
 	m->free_nodes = 0;
@@ -391,13 +419,15 @@ omendb_read_meta(Relation index, OmenMetaPageData *meta)
 
 /*
  * Lay out an OmenIndexInfo in one chunk of cxt: the meta page copy and,
- * if trained, a copy of the quantizer right after the struct.
+ * if trained, a copy of the quantizer right after the struct, and of the
+ * other parameter set's (other, if not NULL) after that.
  */
 static OmenIndexInfo *
 pack_info(const OmenMetaPageData *meta, const OmenQuantState *qs,
-		  MemoryContext cxt)
+		  const OmenQuantState *other, MemoryContext cxt)
 {
-	Size		size = MAXALIGN(sizeof(OmenIndexInfo)) + (qs ? qs->size : 0);
+	Size		size = MAXALIGN(sizeof(OmenIndexInfo)) +
+		(qs ? MAXALIGN(qs->size) : 0) + (other ? other->size : 0);
 	OmenIndexInfo *info = MemoryContextAllocZero(cxt, size);
 
 	info->size = size;
@@ -406,35 +436,61 @@ pack_info(const OmenMetaPageData *meta, const OmenQuantState *qs,
 		return info;
 	info->quant = (OmenQuantState *) ((char *) info + MAXALIGN(sizeof(OmenIndexInfo)));
 	memcpy(info->quant, qs, qs->size);
+	if (other == NULL)
+		return info;
+	info->quant_other = (OmenQuantState *) ((char *) info->quant + MAXALIGN(qs->size));
+	memcpy(info->quant_other, other, other->size);
 	return info;
 }
 
 /*
- * The fixed parameters of an index: meta page copy plus quantizer.  Cached
- * in rd_amcache once the quantizer is trained, since none of it changes
- * afterwards (REINDEX builds a new relfilenode and resets the cache).  The
- * volatile meta fields (entry_node, insert_block) must be re-read from the
- * meta page by whoever needs them.  The relcache may free the cache at any
- * invalidation, so whoever keeps it across calls takes a copy
- * (omendb_copy_info).
+ * Whether a copy of the parameters still holds for the meta page as it is
+ * now: the parameter sets change only with quant_epoch, and the other set
+ * is needed only while quant_refitting.
+ */
+static bool
+info_is_current(const OmenIndexInfo *info, const OmenMetaPageData *meta)
+{
+	return info->meta.quant_trained == meta->quant_trained &&
+		info->meta.quant_epoch == meta->quant_epoch &&
+		info->meta.quant_refitting == meta->quant_refitting;
+}
+
+/*
+ * The fixed parameters of an index: meta page copy plus quantizer, the
+ * current parameter set's and, while a refit is unfinished, the other's.
+ * Cached in rd_amcache once the quantizer is trained.  Only a refit
+ * changes them (REINDEX builds a new relfilenode and resets the cache),
+ * and it changes quant_epoch or quant_refitting with them, so the cache
+ * is checked against the meta page on every call: a refit that stopped
+ * with an error sends no relcache invalidation.  The volatile meta fields
+ * (entry_node, insert_block) must be re-read from the meta page by whoever
+ * needs them.  The relcache may free the cache at any invalidation, so
+ * whoever keeps it across calls takes a copy (omendb_copy_info).
  */
 OmenIndexInfo *
 omendb_get_info(Relation index)
 {
 	OmenMetaPageData meta;
 	OmenQuantState *qs = NULL;
+	OmenQuantState *other = NULL;
 	OmenIndexInfo *info;
 
-	if (index->rd_amcache != NULL)
-		return (OmenIndexInfo *) index->rd_amcache;
-
 	omendb_read_meta(index, &meta);
-	if (meta.quant_trained)
-		qs = omendb_read_quant(index, &meta);
-	if (!meta.quant_trained)
-		return pack_info(&meta, NULL, CurrentMemoryContext);
+	if (index->rd_amcache != NULL)
+	{
+		if (info_is_current((OmenIndexInfo *) index->rd_amcache, &meta))
+			return (OmenIndexInfo *) index->rd_amcache;
+		omendb_invalidate_info(index);
+	}
 
-	info = pack_info(&meta, qs, index->rd_indexcxt);
+	if (!meta.quant_trained)
+		return pack_info(&meta, NULL, NULL, CurrentMemoryContext);
+	qs = omendb_read_quant(index, &meta, meta.quant_current);
+	if (meta.quant_refitting)
+		other = omendb_read_quant(index, &meta, 1 - meta.quant_current);
+
+	info = pack_info(&meta, qs, other, index->rd_indexcxt);
 	index->rd_amcache = info;
 	return info;
 }
@@ -443,7 +499,8 @@ omendb_get_info(Relation index)
 OmenIndexInfo *
 omendb_copy_info(const OmenIndexInfo *info)
 {
-	return pack_info(&info->meta, info->quant, CurrentMemoryContext);
+	return pack_info(&info->meta, info->quant, info->quant_other,
+					 CurrentMemoryContext);
 }
 
 /* Forget the cached parameters (after training the quantizer). */

@@ -250,6 +250,9 @@ omendb_node_item_problem(Page page, const OmenMetaPageData *meta,
 	if (node->nneighbors > meta->max_degree)
 		return psprintf("%u neighbours, more than the %u slots of a node",
 						node->nneighbors, meta->max_degree);
+	if (node->qset >= meta->quant_sets)
+		return psprintf("quantizer parameter set %u, of %u",
+						node->qset, meta->quant_sets);
 	return NULL;
 }
 

@@ -32,7 +32,10 @@ typedef struct OmenIndexInfo
 	Size		size;			/* of the whole chunk */
 	OmenMetaPageData meta;		/* copy of the meta page at open time */
 	OmenQuantState *quant;		/* NULL while untrained, else the copy
-								 * that follows this struct in the chunk */
+								 * that follows this struct in the chunk:
+								 * the current parameter set's */
+	OmenQuantState *quant_other;	/* while a refit is unfinished, the
+									 * other set's, after it; else NULL */
 	uint32		node_limit;		/* node ids below this lie on pages known
 								 * to exist (kept up to date in rd_amcache,
 								 * see omendb_nodepage.c; in a scan's copy,

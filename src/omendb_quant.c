@@ -94,6 +94,31 @@ omendb_quant_train_first(OmenQuantizer kind, OmenMetric metric,
 	return known_quant(kind)->train_first(metric, v, dim, ip_max_norm);
 }
 
+/*
+ * The first block of a parameter set's quantizer pages: the sets split the
+ * quantizer pages evenly.
+ */
+BlockNumber
+omendb_quant_set_block(const OmenMetaPageData *meta, int set)
+{
+	Assert(set >= 0 && set < meta->quant_sets);
+	return OMENDB_FIRST_QUANT_BLKNO + set * (meta->nquant_blocks / meta->quant_sets);
+}
+
+/*
+ * Write a newly trained quantizer as every parameter set: the sets not in
+ * use stay well-formed, and each equal to the current one.
+ */
+void
+omendb_write_quant_sets(Relation index, const OmenQuantState *qs,
+						const OmenMetaPageData *meta, ForkNumber fork,
+						bool use_wal)
+{
+	for (int set = 0; set < meta->quant_sets; set++)
+		qs->routine->write_pages(index, qs, omendb_quant_set_block(meta, set),
+								 fork, use_wal);
+}
+
 /* Write the quantizer pages, blocks first on. */
 void
 omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
@@ -102,9 +127,10 @@ omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 	qs->routine->write_pages(index, qs, first, fork, use_wal);
 }
 
-/* Read (and check) the quantizer pages of a trained index. */
+/* Read (and check) a parameter set's quantizer pages of a trained index. */
 OmenQuantState *
-omendb_read_quant(Relation index, const OmenMetaPageData *meta)
+omendb_read_quant(Relation index, const OmenMetaPageData *meta, int set)
 {
-	return omendb_index_quant(index, meta)->read_pages(index, meta);
+	return omendb_index_quant(index, meta)->read_pages(index, meta,
+													   omendb_quant_set_block(meta, set));
 }

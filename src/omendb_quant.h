@@ -18,6 +18,8 @@
 #ifndef OMENDB_QUANT_H
 #define OMENDB_QUANT_H
 
+#include <math.h>
+
 #include "omendb.h"
 
 typedef struct OmenQuantRoutine OmenQuantRoutine;
@@ -88,6 +90,10 @@ struct OmenQuery
 	const float *q;				/* the query as indexed (normalized for
 								 * cosine, zero-extended for IP) */
 	float		qnorm;			/* |q| */
+	uint8		qset;			/* the parameter set of quant */
+	const OmenQuery *other;		/* scans during an unfinished refit: the
+								 * query prepared for the other set, which
+								 * scores the nodes it encoded; else NULL */
 	union
 	{
 		OmenSQ8Query sq8;
@@ -135,15 +141,31 @@ struct OmenQuantRoutine
 	double		(*unclamped_error_limit) (const OmenQuantState *qs);
 
 	/*
-	 * The quantizer pages, blocks first on: written once, when trained
-	 * (blocks that already exist are overwritten); read, and checked, into
-	 * a new state.
+	 * Refits.  transcode re-encodes a code of quantizer from into one of
+	 * to, without the vector it encoded: it returns a bound on the vector's
+	 * error under to, from its bound error under from (the triangle
+	 * inequality, rounded up).  span_radius estimates the cell radius of
+	 * the quantizer that training on the vectors a quantizer encoded would
+	 * give, from the least and greatest code each dimension took (for
+	 * SQ8, one byte a dimension each).
+	 */
+	float		(*transcode) (const OmenQuantState *from, const uint8 *code,
+							  float error, const OmenQuantState *to,
+							  uint8 *newcode);
+	double		(*span_radius) (const OmenQuantState *qs, const uint8 *lo,
+								const uint8 *hi);
+
+	/*
+	 * The quantizer pages of one parameter set, blocks first on: written
+	 * when trained or refitted (blocks that already exist are overwritten);
+	 * read, and checked, into a new state.
 	 */
 	void		(*write_pages) (Relation index, const OmenQuantState *qs,
 								BlockNumber first, ForkNumber fork,
 								bool use_wal);
 	OmenQuantState *(*read_pages) (Relation index,
-								   const OmenMetaPageData *meta);
+								   const OmenMetaPageData *meta,
+								   BlockNumber first);
 
 	/* Queries: see the wrappers below. */
 	void		(*query_init) (OmenQuery *query, const OmenQuantState *qs,
@@ -172,11 +194,21 @@ extern OmenQuantState *omendb_quant_train_first(OmenQuantizer kind,
 												OmenMetric metric,
 												const float *v, int dim,
 												float ip_max_norm);
+extern BlockNumber omendb_quant_set_block(const OmenMetaPageData *meta,
+										  int set);
 extern void omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 									 BlockNumber first, ForkNumber fork,
 									 bool use_wal);
+extern void omendb_write_quant_sets(Relation index, const OmenQuantState *qs,
+									const OmenMetaPageData *meta,
+									ForkNumber fork, bool use_wal);
 extern OmenQuantState *omendb_read_quant(Relation index,
-										 const OmenMetaPageData *meta);
+										 const OmenMetaPageData *meta,
+										 int set);
+
+/* omendb_refit.c */
+extern int	omendb_refit_max_pages;
+extern void omendb_refit(IndexVacuumInfo *info);
 
 /* omendb_sq8.c */
 extern const OmenQuantRoutine omendb_sq8_routine;
@@ -214,23 +246,33 @@ omendb_quant_unclamped_error_limit(const OmenQuantState *qs)
  * How well the quantizer's ranges fit the data, from the error bounds of
  * live nodes (README.omendb, "The quantizer's fitness"): the codes that
  * were clamped, and the mean bound as a fraction of the cell radius, over
- * the graph nodes (a zero node has no code).  omendb_check adds up every
- * live node, omendb_index_stats a sample.
+ * the graph nodes (a zero node has no code), each measured against the
+ * parameter set that encoded it.  omendb_check adds up every live node,
+ * omendb_index_stats a sample.
  */
 typedef struct OmenFitness
 {
-	double		clamp_limit;	/* error bounds above this were clamped */
-	double		cell_radius;	/* largest error inside the ranges */
+	double		clamp_limit[2]; /* error bounds above this were clamped */
+	double		cell_radius[2]; /* largest error inside the ranges */
 	uint64		clamped;		/* live nodes with such bounds */
 	uint64		ratio_nodes;	/* live graph nodes added */
 	double		ratio_sum;		/* sum of their error / cell_radius */
 } OmenFitness;
 
+/*
+ * Start counting, for the current parameter set qs (set current) and, if
+ * not NULL, the other one.
+ */
 static inline void
-omendb_fitness_init(OmenFitness *fit, const OmenQuantState *qs)
+omendb_fitness_init(OmenFitness *fit, const OmenQuantState *qs, int current,
+					const OmenQuantState *other)
 {
-	fit->clamp_limit = omendb_quant_unclamped_error_limit(qs);
-	fit->cell_radius = omendb_quant_cell_radius(qs);
+	fit->clamp_limit[current] = omendb_quant_unclamped_error_limit(qs);
+	fit->cell_radius[current] = omendb_quant_cell_radius(qs);
+	if (other == NULL)
+		other = qs;
+	fit->clamp_limit[1 - current] = omendb_quant_unclamped_error_limit(other);
+	fit->cell_radius[1 - current] = omendb_quant_cell_radius(other);
 	fit->clamped = 0;
 	fit->ratio_nodes = 0;
 	fit->ratio_sum = 0;
@@ -238,14 +280,16 @@ omendb_fitness_init(OmenFitness *fit, const OmenQuantState *qs)
 
 /* Add a live node's error bound; zero: it is a zero node (omendb.h). */
 static inline void
-omendb_fitness_add(OmenFitness *fit, float error, bool zero)
+omendb_fitness_add(OmenFitness *fit, const OmenNodeHeader node, bool zero)
 {
-	if (error > fit->clamp_limit)
+	int			set = node->qset & 1;
+
+	if (node->error > fit->clamp_limit[set])
 		fit->clamped++;
 	if (!zero)
 	{
 		fit->ratio_nodes++;
-		fit->ratio_sum += error / fit->cell_radius;
+		fit->ratio_sum += node->error / fit->cell_radius[set];
 	}
 }
 
@@ -299,6 +343,16 @@ static inline double
 omendb_score_node(const OmenQuery *query, const OmenNodeHeader node,
 				  const uint8 *code, float *approx)
 {
+	if (unlikely(node->qset != query->qset))
+	{
+		/* a node of a set the query was not prepared for: no bound */
+		if (query->other == NULL)
+		{
+			*approx = INFINITY;
+			return -INFINITY;
+		}
+		query = query->other;
+	}
 	return query->routine->score_node(query, node, code, approx);
 }
 

@@ -543,6 +543,27 @@ typedef struct ScoreArg
 } ScoreArg;
 
 /*
+ * A node of a quantizer parameter set the query was not prepared for: a
+ * refit switched sets after the scan began (README.omendb, "Refitting the
+ * quantizer").  Read that set, whose pages do not change while nodes of it
+ * exist and this scan runs, and prepare the query for it too.  Called with
+ * a node page share-locked; quantizer pages are only ever locked alone.
+ */
+static void
+prepare_other_set(OmenScanOpaque so, int set)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	MemoryContext oldcxt = MemoryContextSwitchTo(so->cxt);
+	OmenQuery  *other = palloc(sizeof(OmenQuery));
+
+	omendb_query_init(other, omendb_read_quant(so->index, meta, set),
+					  meta->metric, so->q.qv, meta->code_dims, true);
+	other->qset = set;
+	so->q.query.other = other;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Fill in a node met through an edge from its page: distance, bound, heap
  * TID.
  */
@@ -553,6 +574,8 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	OmenScanOpaque so = sa->so;
 	ScanNode   *sn = &sa->out[idx];
 
+	if (unlikely(node->qset != so->q.query.qset) && so->q.query.other == NULL)
+		prepare_other_set(so, node->qset);
 	sn->bound = omendb_score_node(&so->q.query, node,
 								  OmenNodeCode(node, so->info->meta.max_degree),
 								  &sn->approx);
@@ -1545,6 +1568,17 @@ start_scan(IndexScanDesc scan)
 	omendb_float_sums_limits(omendb_index_float_sums(scan->indexRelation),
 							 meta->metric, so->q.qvec->x, meta->dimensions,
 							 &so->q.bound_cap, &so->q.norm_cap);
+	so->q.query.qset = meta->quant_current;
+	if (so->info->quant_other != NULL)
+	{
+		/* a refit is unfinished: nodes of the other set score by it */
+		OmenQuery  *other = palloc(sizeof(OmenQuery));
+
+		omendb_query_init(other, so->info->quant_other, meta->metric,
+						  so->q.qv, meta->code_dims, true);
+		other->qset = 1 - meta->quant_current;
+		so->q.query.other = other;
+	}
 
 	so->q.list_size = omendb_effective_list_size(meta->metric);
 	begin_search(so);

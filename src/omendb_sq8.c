@@ -354,6 +354,62 @@ sq8_unclamped_error_limit(const OmenQuantState *qs)
 	return sq8_cell_radius(qs) * 1.001 + 2 * ldexp(1.0, FLT_MIN_EXP - FLT_MANT_DIG);
 }
 
+/*
+ * Re-encode a code of from under to, without the vector x it encoded: the
+ * decoded point y = decode_from(code) is re-encoded, and since
+ * |x - y| <= error, |x - decode_to(newcode)| <= error + |y - decode_to|.
+ * Both terms are computed in double and the sum is rounded up with a
+ * margin far beyond double rounding.
+ */
+static float
+sq8_transcode(const OmenQuantState *from, const uint8 *code, float error,
+			  const OmenQuantState *to, uint8 *newcode)
+{
+	const float *flower = SQ8Lower(AsSQ8(from));
+	const float *fstep = SQ8Step(AsSQ8(from));
+	const float *tlower = SQ8Lower(AsSQ8(to));
+	const float *tstep = SQ8Step(AsSQ8(to));
+	double		ss = 0;
+	double		bound;
+
+	for (int i = 0; i < to->dims; i++)
+	{
+		double		y = (double) flower[i] + (double) fstep[i] * code[i];
+		double		v = rint((y - tlower[i]) / tstep[i]);
+		uint8		c = (v <= 0) ? 0 : (v >= 255) ? 255 : (uint8) v;
+		double		d = y - ((double) tlower[i] + (double) tstep[i] * c);
+
+		newcode[i] = c;
+		ss += d * d;
+	}
+	bound = ((double) error + sqrt(ss)) * (1 + 1e-9);
+	if (!(bound < FLT_MAX))
+		return INFINITY;
+	return nextafterf((float) bound, FLT_MAX);
+}
+
+/*
+ * Training on the vectors whose codes span lo[i]..hi[i] would give
+ * dimension i a step of about step[i] * (hi[i] - lo[i]) / 255 (at least a
+ * code's width: values inside one code are not told apart), so a cell
+ * radius of half the diagonal of those steps.
+ */
+static double
+sq8_span_radius(const OmenQuantState *qs, const uint8 *lo, const uint8 *hi)
+{
+	const float *step = SQ8Step(AsSQ8(qs));
+	double		ss = 0;
+
+	for (int i = 0; i < qs->dims; i++)
+	{
+		double		span = hi[i] > lo[i] ? hi[i] - lo[i] + 1 : 1;
+		double		st = (double) step[i] * Min(span, 255) / 255.0;
+
+		ss += st * st;
+	}
+	return 0.5 * sqrt(ss);
+}
+
 /* ----------------------------------------------------------------
  *		Quantizer pages
  *
@@ -451,23 +507,28 @@ sq8_page_problem(Page page, const OmenMetaPageData *meta, BlockNumber p)
 	return NULL;
 }
 
-/* Read the quantizer pages into a new state, checking each. */
+/*
+ * Read one parameter set's quantizer pages, blocks first on, into a new
+ * state, checking each.
+ */
 static OmenQuantState *
-sq8_read_pages(Relation index, const OmenMetaPageData *meta)
+sq8_read_pages(Relation index, const OmenMetaPageData *meta,
+			   BlockNumber first)
 {
 	SQ8State   *s = sq8_alloc(meta->code_dims);
 	float	   *lower = SQ8Lower(s);
 	float	   *step = SQ8Step(s);
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber npages = meta->nquant_blocks / meta->quant_sets;
 
 	if (nblocks < meta->first_node_block)
 		omendb_corrupted(index, "The index has %u blocks, but its meta page places %u quantizer pages from block %u.",
 						 nblocks, meta->nquant_blocks, OMENDB_FIRST_QUANT_BLKNO);
-	for (BlockNumber p = 0; p < meta->nquant_blocks; p++)
+	for (BlockNumber p = 0; p < npages; p++)
 	{
 		int			start;
 		int			n = page_dims(s->base.dims, p, &start);
-		Buffer		buf = ReadBuffer(index, OMENDB_FIRST_QUANT_BLKNO + p);
+		Buffer		buf = ReadBuffer(index, first + p);
 		Page		page;
 		char	   *problem;
 		OmenSQ8Dim *dims;
@@ -476,7 +537,7 @@ sq8_read_pages(Relation index, const OmenMetaPageData *meta)
 		page = BufferGetPage(buf);
 		problem = sq8_page_problem(page, meta, p);
 		if (problem != NULL)
-			omendb_corrupted(index, "Block %u: %s.", OMENDB_FIRST_QUANT_BLKNO + p,
+			omendb_corrupted(index, "Block %u: %s.", first + p,
 							 problem);
 		dims = (OmenSQ8Dim *) PageGetItem(page, PageGetItemId(page, FirstOffsetNumber));
 		for (int i = 0; i < n; i++)
@@ -877,6 +938,8 @@ const OmenQuantRoutine omendb_sq8_routine = {
 	.decode_error = sq8_decode_error,
 	.cell_radius = sq8_cell_radius,
 	.unclamped_error_limit = sq8_unclamped_error_limit,
+	.transcode = sq8_transcode,
+	.span_radius = sq8_span_radius,
 	.write_pages = sq8_write_pages,
 	.read_pages = sq8_read_pages,
 	.query_init = sq8_query_init,

@@ -135,7 +135,8 @@ sample_node_pages(Relation index, const OmenIndexInfo *info,
 	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
 
 	memset(sample, 0, sizeof(NodeSample));
-	omendb_fitness_init(&sample->fitness, info->quant);
+	omendb_fitness_init(&sample->fitness, info->quant, meta->quant_current,
+						info->quant_other);
 	for (BlockNumber i = 0; i < nsample; i++)
 	{
 		BlockNumber blkno = meta->first_node_block +
@@ -158,7 +159,7 @@ sample_node_pages(Relation index, const OmenIndexInfo *info,
 				continue;
 			zero = OmenNodeIsZero(meta->metric, hdr);
 			sample->live++;
-			omendb_fitness_add(&sample->fitness, hdr->error, zero);
+			omendb_fitness_add(&sample->fitness, hdr, zero);
 			if (!zero)
 			{
 				sample->graph++;

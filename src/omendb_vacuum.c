@@ -356,10 +356,11 @@ read_node(Consolidation *c, uint32 node, OmenNodeHeader hdr, void *arg)
  * insert that may yet link to it, a scan that returned it and may yet
  * flag it) had a snapshot then, as CREATE INDEX CONCURRENTLY's waits
  * assume too.  Backends that took theirs later found the nodes deleted:
- * they never link to them.
+ * they never link to them.  (A refit waits the same way, see
+ * omendb_refit.c.)
  */
-static bool
-wait_for_older_snapshots(void)
+bool
+omendb_wait_for_older_snapshots(void)
 {
 	VirtualTransactionId *vxids;
 	int			nvxids;
@@ -1109,7 +1110,7 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	visit_all_nodes(&c, nblocks, true, read_node, NULL);
 	stats->num_index_tuples = c.live;
 
-	if (c.ndoomed > 0 && wait_for_older_snapshots())
+	if (c.ndoomed > 0 && omendb_wait_for_older_snapshots())
 	{
 		consolidate(&c, nblocks);
 		freed = true;
@@ -1127,5 +1128,6 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 				 errdetail("%u nodes got new neighbours, %u only lost edges, %d unreachable nodes were linked (%d could not be); %u slots were free before.",
 						   c.repaired, c.dropped, c.linked, c.unlinked, c.free) :
 				 errdetail("Backends with older snapshots were still running.")));
+	omendb_refit(info);
 	return stats;
 }

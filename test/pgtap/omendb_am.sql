@@ -171,10 +171,12 @@ SELECT results_eq(
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
 	$$ VALUES ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.radius_exact', 'bool', NULL, NULL, 'on', 'user'),
+			  ('omendb.refit_max_pages', 'integer', '0', '2147483647', '0', 'user'),
 			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'four settings, user-settable: omendb.explain_counters, bool, default on; '
+	'five settings, user-settable: omendb.explain_counters, bool, default on; '
 	'omendb.radius_exact, boolean, default on; '
+	'omendb.refit_max_pages, integer, default 0 (all); '
 	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
 	'omendb.search_list_size, integer 0..10000, default 0 (automatic)');
 

@@ -1,0 +1,554 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_refit.c
+ *	  Refitting the quantizer during VACUUM: retrain its parameters on the
+ *	  indexed rows, and re-encode every node in place.
+ *
+ * An index built on an empty table learns its quantizer from the first
+ * vector, and one built on data that has drifted since keeps ranges that
+ * no longer fit: codes are clamped, or spread over a sliver of the range,
+ * and the error bounds grow, which costs scans time and recall (never
+ * exactness).  VACUUM's cleanup measures the fit from the codes alone and,
+ * when it is poor, trains the other parameter set on the rows' vectors,
+ * makes it the current one, and re-encodes the nodes page by page.  The
+ * design, the invariant and the crash reasoning are in README.omendb,
+ * "Refitting the quantizer".
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "commands/vacuum.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "omendb_metric.h"
+#include "omendb_page.h"
+#include "omendb_quant.h"
+
+/* omendb.refit_max_pages: node pages one VACUUM re-encodes; 0, all */
+int			omendb_refit_max_pages = 0;
+
+/*
+ * A refit starts when more than this fraction of the live graph nodes have
+ * clamped codes, or when training on the vectors would shrink the cell
+ * radius below this fraction of what it is: either way the error bounds,
+ * and with them the scans' work, would drop markedly.  Below this many
+ * graph nodes a refit would train on too few vectors to fit the rows to
+ * come.
+ */
+#define REFIT_CLAMPED_FRACTION	0.01
+#define REFIT_RADIUS_RATIO		0.8
+#define REFIT_MIN_NODES			100
+
+/* The vectors of heap rows, by TID, as the index holds them. */
+typedef struct HeapVectors
+{
+	Relation	heap;
+	IndexInfo  *indexInfo;
+	EState	   *estate;
+	ExprContext *econtext;
+	TupleTableSlot *slot;
+	IndexFetchTableData *fetch;
+} HeapVectors;
+
+static void
+heap_vectors_begin(HeapVectors *hv, Relation index)
+{
+	hv->heap = table_open(IndexGetRelation(RelationGetRelid(index), false),
+						  AccessShareLock);
+	hv->indexInfo = BuildIndexInfo(index);
+	hv->estate = CreateExecutorState();
+	hv->econtext = GetPerTupleExprContext(hv->estate);
+	hv->slot = table_slot_create(hv->heap, NULL);
+	hv->econtext->ecxt_scantuple = hv->slot;
+	hv->fetch = table_index_fetch_begin(hv->heap);
+}
+
+static void
+heap_vectors_end(HeapVectors *hv)
+{
+	table_index_fetch_end(hv->fetch);
+	ExecDropSingleTupleTableSlot(hv->slot);
+	FreeExecutorState(hv->estate);
+	table_close(hv->heap, AccessShareLock);
+}
+
+/*
+ * The vector, as indexed (code_dims floats into v), of the heap row a live
+ * node points to, or false if there is none to be had: the row's line
+ * pointer is dead, or its vector is a zero vector under cosine.  Any
+ * version will do (SnapshotAny): the index points to a HOT chain's root,
+ * and every version in the chain has the same indexed value.  Called with
+ * no buffer lock held: this reads the heap and detoasts.
+ */
+static bool
+heap_vector(HeapVectors *hv, Relation index, const OmenMetaPageData *meta,
+			ItemPointer tid, float *v)
+{
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	Vector	   *vec;
+	float		norm;
+	bool		found;
+
+	ResetExprContext(hv->econtext);
+	found = table_index_fetch_tuple(hv->fetch, &t, SnapshotAny, hv->slot,
+									&call_again, &all_dead);
+	if (!found)
+		return false;
+	FormIndexDatum(hv->indexInfo, hv->slot, hv->estate, values, isnull);
+	ExecClearTuple(hv->slot);
+	if (isnull[0])
+		return false;
+	vec = omendb_datum_vector(index, values[0]);
+	if (vec->dim != meta->dimensions)
+		return false;
+	return omendb_prepare_vector(meta->metric, vec->x, vec->dim,
+								 meta->ip_max_norm, v, &norm);
+}
+
+/* Read a node page under a share lock, checked; the caller releases it. */
+static Buffer
+read_node_page(Relation index, const OmenMetaPageData *meta, BlockNumber blkno,
+			   BufferAccessStrategy strategy, int mode)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
+										 RBM_NORMAL, strategy);
+
+	LockBuffer(buf, mode);
+	omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
+	return buf;
+}
+
+/* A live node of the graph: what the fit is measured on and trained for. */
+static inline bool
+is_graph_node(const OmenMetaPageData *meta, OmenNodeHeader hdr)
+{
+	return hdr->flags == OMENDB_NODE_LIVE && !OmenNodeIsZero(meta->metric, hdr);
+}
+
+/*
+ * Whether the current parameters fit the live graph nodes poorly enough to
+ * refit (see REFIT_* above), from the nodes' codes and error bounds alone;
+ * *why says how.  Read-only, page by page.
+ */
+static bool
+fit_is_poor(Relation index, const OmenIndexInfo *ii,
+			BufferAccessStrategy strategy, char **why)
+{
+	const OmenMetaPageData *meta = &ii->meta;
+	int			dims = meta->code_size;
+	uint8	   *lo = palloc(dims);
+	uint8	   *hi = palloc0(dims);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	OmenFitness fit;
+	double		radius;
+	double		fitted;
+
+	memset(lo, 0xFF, dims);
+	omendb_fitness_init(&fit, ii->quant, meta->quant_current, NULL);
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = read_node_page(index, meta, blkno, strategy,
+										 BUFFER_LOCK_SHARE);
+		Page		page = BufferGetPage(buf);
+
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			OmenNodeHeader hdr = omendb_page_node_at(index, page, meta,
+													 blkno, off);
+			const uint8 *code = OmenNodeCode(hdr, meta->max_degree);
+
+			if (!is_graph_node(meta, hdr))
+				continue;
+			omendb_fitness_add(&fit, hdr, false);
+			for (int i = 0; i < dims; i++)
+			{
+				lo[i] = Min(lo[i], code[i]);
+				hi[i] = Max(hi[i], code[i]);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+		vacuum_delay_point();
+	}
+	if (fit.ratio_nodes < REFIT_MIN_NODES)
+		return false;
+
+	radius = omendb_quant_cell_radius(ii->quant);
+	fitted = ii->quant->routine->span_radius(ii->quant, lo, hi);
+	if (fit.clamped > REFIT_CLAMPED_FRACTION * fit.ratio_nodes)
+		*why = psprintf("%.1f%% of the codes were clamped",
+						100.0 * fit.clamped / fit.ratio_nodes);
+	else if (fitted < REFIT_RADIUS_RATIO * radius)
+		*why = psprintf("the codes span ranges whose cell radius is %.0f%% of the quantizer's",
+						100.0 * fitted / radius);
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Train new parameters on the vectors of the live graph nodes' heap rows:
+ * each dimension's least and greatest value, as a build trains.  NULL if
+ * no row could be read.
+ */
+static OmenQuantState *
+train_on_rows(Relation index, const OmenMetaPageData *meta,
+			  BufferAccessStrategy strategy)
+{
+	int			cdim = meta->code_dims;
+	float	   *minv = palloc(sizeof(float) * cdim);
+	float	   *maxv = palloc(sizeof(float) * cdim);
+	float	   *v = palloc(sizeof(float) * cdim);
+	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * meta->nodes_per_page);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "omendb refit rows",
+												 ALLOCSET_DEFAULT_SIZES);
+	HeapVectors hv;
+	uint64		nrows = 0;
+	OmenQuantState *qs = NULL;
+
+	for (int i = 0; i < cdim; i++)
+	{
+		minv[i] = INFINITY;
+		maxv[i] = -INFINITY;
+	}
+	heap_vectors_begin(&hv, index);
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = read_node_page(index, meta, blkno, strategy,
+										 BUFFER_LOCK_SHARE);
+		Page		page = BufferGetPage(buf);
+		int			ntids = 0;
+		MemoryContext oldcxt;
+
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			OmenNodeHeader hdr = omendb_page_node_at(index, page, meta,
+													 blkno, off);
+
+			if (is_graph_node(meta, hdr))
+				tids[ntids++] = hdr->heaptid;
+		}
+		UnlockReleaseBuffer(buf);
+
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		for (int k = 0; k < ntids; k++)
+		{
+			if (!heap_vector(&hv, index, meta, &tids[k], v))
+				continue;
+			nrows++;
+			for (int i = 0; i < cdim; i++)
+			{
+				minv[i] = Min(minv[i], v[i]);
+				maxv[i] = Max(maxv[i], v[i]);
+			}
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+		vacuum_delay_point();
+	}
+	heap_vectors_end(&hv);
+
+	if (nrows > 0)
+		qs = omendb_quant_train(meta->quantizer, cdim, minv, maxv);
+	MemoryContextDelete(rowcxt);
+	pfree(minv);
+	pfree(maxv);
+	pfree(v);
+	pfree(tids);
+	return qs;
+}
+
+/*
+ * Make qs the current parameters: write it as the set not in use, then, in
+ * a record of its own, make that set current, with a refit under way.
+ * Until that record, the other set is unused and a crash leaves the index
+ * as it was.  No backend holds the set being overwritten: the caller
+ * waited for every one that could.
+ */
+static void
+switch_parameter_sets(Relation index, const OmenQuantState *qs)
+{
+	OmenMetaPageData meta;
+	Buffer		metabuf;
+	OmenPageEdit edit;
+	OmenMetaPage m;
+	int			next;
+
+	omendb_read_meta(index, &meta);
+	next = 1 - meta.quant_current;
+	omendb_write_quant_pages(index, qs, omendb_quant_set_block(&meta, next),
+							 MAIN_FORKNUM, true);
+
+	metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(&edit, index, true);
+	m = OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false));
+	m->quant_current = next;
+	m->quant_refitting = true;
+	m->quant_epoch++;
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/* The refit is done: every node carries the current set. */
+static void
+finish_refit(Relation index)
+{
+	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	OmenPageEdit edit;
+	OmenMetaPage m;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(&edit, index, true);
+	m = OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false));
+	m->quant_refitting = false;
+	if (m->quant_refits < PG_UINT32_MAX)
+		m->quant_refits++;
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/* A node to re-encode, as read from its page. */
+typedef struct Recode
+{
+	OffsetNumber off;
+	ItemPointerData tid;
+	uint8		flags;
+	float4		error;			/* old bound, then the new one */
+	uint8	   *code;			/* old code, then the new one */
+} Recode;
+
+/*
+ * What re-encoding a node page did: nodes re-encoded from their rows'
+ * vectors, and from their old codes alone (deleted nodes, and live ones
+ * whose row could not be read).
+ */
+typedef struct RecodeCounts
+{
+	uint64		from_rows;
+	uint64		from_codes;
+	BlockNumber pages;
+} RecodeCounts;
+
+/*
+ * Re-encode the nodes of one node page that the current set did not
+ * encode, in one record.  The nodes are copied out under a share lock and
+ * their rows read with no lock held; meanwhile VACUUM's scan kills may
+ * flag a node deleted, and an insert may fill a free slot (with the
+ * current set), so each node is matched again before it is written.
+ * Returns whether the page had any.
+ */
+static bool
+recode_page(Relation index, const OmenIndexInfo *ii, BlockNumber blkno,
+			BufferAccessStrategy strategy, HeapVectors *hv, Recode *rc,
+			float *v, RecodeCounts *counts)
+{
+	const OmenMetaPageData *meta = &ii->meta;
+	int			cur = meta->quant_current;
+	Buffer		buf = read_node_page(index, meta, blkno, strategy,
+									 BUFFER_LOCK_SHARE);
+	Page		page = BufferGetPage(buf);
+	int			n = 0;
+	OmenPageEdit edit;
+
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		OmenNodeHeader hdr = omendb_page_node_at(index, page, meta, blkno, off);
+
+		if (hdr->flags == OMENDB_NODE_FREE ||
+			OmenNodeIsZero(meta->metric, hdr) || hdr->qset == cur)
+			continue;
+		rc[n].off = off;
+		rc[n].tid = hdr->heaptid;
+		rc[n].flags = hdr->flags;
+		rc[n].error = hdr->error;
+		memcpy(rc[n].code, OmenNodeCode(hdr, meta->max_degree), meta->code_size);
+		n++;
+	}
+	UnlockReleaseBuffer(buf);
+	if (n == 0)
+		return false;
+
+	for (int k = 0; k < n; k++)
+	{
+		if (rc[k].flags == OMENDB_NODE_LIVE &&
+			heap_vector(hv, index, meta, &rc[k].tid, v))
+		{
+			rc[k].error = omendb_quant_encode(ii->quant, v, rc[k].code);
+			counts->from_rows++;
+		}
+		else
+		{
+			uint8	   *newcode = palloc(meta->code_size);
+
+			rc[k].error = ii->quant->routine->transcode(ii->quant_other,
+														rc[k].code,
+														rc[k].error,
+														ii->quant, newcode);
+			memcpy(rc[k].code, newcode, meta->code_size);
+			pfree(newcode);
+			counts->from_codes++;
+		}
+	}
+
+	buf = read_node_page(index, meta, blkno, strategy, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(&edit, index, true);
+	page = omendb_edit_page(&edit, buf, false);
+	for (int k = 0; k < n; k++)
+	{
+		OmenNodeHeader hdr = omendb_page_node_at(index, page, meta, blkno,
+												 rc[k].off);
+
+		uint8	   *code = OmenNodeCode(hdr, meta->max_degree);
+
+		if (hdr->qset == cur)
+			continue;			/* a free slot filled meanwhile */
+		if (hdr->flags != rc[k].flags ||
+			!ItemPointerEquals(&hdr->heaptid, &rc[k].tid))
+		{
+			/* flagged deleted meanwhile: its old code will do */
+			hdr->error = ii->quant->routine->transcode(ii->quant_other, code,
+													   hdr->error, ii->quant,
+													   rc[k].code);
+			counts->from_codes++;
+		}
+		else
+			hdr->error = rc[k].error;
+		memcpy(code, rc[k].code, meta->code_size);
+		hdr->qset = cur;
+	}
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(buf);
+	counts->pages++;
+	return true;
+}
+
+/*
+ * Re-encode every node the current set did not encode, page by page, up to
+ * omendb.refit_max_pages pages that had any.  Returns whether none is
+ * left.
+ */
+static bool
+recode_nodes(Relation index, BufferAccessStrategy strategy,
+			 RecodeCounts *counts)
+{
+	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
+	const OmenMetaPageData *meta = &ii->meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	Recode	   *rc = palloc(sizeof(Recode) * meta->nodes_per_page);
+	float	   *v = palloc(sizeof(float) * meta->code_dims);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "omendb refit rows",
+												 ALLOCSET_DEFAULT_SIZES);
+	HeapVectors hv;
+	bool		done = true;
+
+	Assert(meta->quant_refitting && ii->quant_other != NULL);
+	for (int k = 0; k < meta->nodes_per_page; k++)
+		rc[k].code = palloc(meta->code_size);
+	heap_vectors_begin(&hv, index);
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		MemoryContext oldcxt;
+
+		if (omendb_refit_max_pages > 0 &&
+			counts->pages >= (BlockNumber) omendb_refit_max_pages)
+		{
+			done = false;
+			break;
+		}
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		(void) recode_page(index, ii, blkno, strategy, &hv, rc, v, counts);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+		vacuum_delay_point();
+	}
+	heap_vectors_end(&hv);
+	MemoryContextDelete(rowcxt);
+	return done;
+}
+
+/*
+ * VACUUM's part: resume an unfinished refit, or start one if the fit is
+ * poor.  Called by amvacuumcleanup after the rest of the cleanup.  Scans
+ * and inserts go on meanwhile; two waits for older snapshots keep every
+ * backend's copy of the parameters true (README.omendb, "Refitting the
+ * quantizer"): before the set not in use is overwritten, for the scans
+ * that may hold it from an earlier refit, and before any node is
+ * re-encoded, for the scans and inserts that started before the switch.
+ */
+void
+omendb_refit(IndexVacuumInfo *info)
+{
+	Relation	index = info->index;
+	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
+	const OmenMetaPageData *meta = &ii->meta;
+	OmenMetaPageData cur;
+	OmenQuantState *qs;
+	RecodeCounts counts = {0};
+	char	   *why = NULL;
+	bool		done;
+
+	/* (a copy's insert_block may be stale: the meta page's is not) */
+	omendb_read_meta(index, &cur);
+	if (!meta->quant_trained || meta->quant_sets < 2 ||
+		cur.insert_block == InvalidBlockNumber)
+		return;
+	if (!meta->quant_refitting)
+	{
+		if (!fit_is_poor(index, ii, info->strategy, &why))
+			return;
+		qs = train_on_rows(index, meta, info->strategy);
+		if (qs == NULL)
+			return;
+		if (!omendb_wait_for_older_snapshots())
+		{
+			ereport(info->message_level,
+					(errmsg("index \"%s\": could not refit the quantizer yet, as %s",
+							RelationGetRelationName(index), why),
+					 errdetail("Backends with older snapshots were still running.")));
+			return;
+		}
+		/* only VACUUM refits, one at a time: the meta page is as we read it */
+		switch_parameter_sets(index, qs);
+	}
+	else
+		why = pstrdup("a refit was unfinished");
+
+	if (!omendb_wait_for_older_snapshots())
+	{
+		ereport(info->message_level,
+				(errmsg("index \"%s\": switched the quantizer to new parameters, as %s, but could not re-encode the nodes yet",
+						RelationGetRelationName(index), why),
+				 errdetail("Backends with older snapshots were still running.")));
+		return;
+	}
+	done = recode_nodes(index, info->strategy, &counts);
+	if (done)
+		finish_refit(index);
+
+	ereport(info->message_level,
+			(errmsg("index \"%s\": %s the quantizer refit, as %s",
+					RelationGetRelationName(index),
+					done ? "finished" : "went on with", why),
+			 errdetail("Re-encoded " UINT64_FORMAT " nodes from their rows and " UINT64_FORMAT " from their codes, on %u pages.",
+					   counts.from_rows, counts.from_codes, counts.pages)));
+}

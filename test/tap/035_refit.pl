@@ -1,0 +1,257 @@
+# TAP: VACUUM refits a quantizer that no longer fits, and survives a crash
+# in the middle.
+#
+#   - indexes built empty (L2, inner product, cosine) learn their ranges
+#     from a first row a thousandth of the scale of the rows after it:
+#     nearly every code clamps;
+#   - while a transaction with an older snapshot runs, VACUUM waits for it
+#     and then leaves the quantizer alone;
+#   - a VACUUM limited to a few node pages (omendb.refit_max_pages) leaves
+#     a refit under way, nodes of both parameter sets; then the server is
+#     killed (kill -9, every process).  After recovery omendb_check passes
+#     with the heap check, exhaustive scans answer as a sequential scan
+#     does, and inserts go on;
+#   - the next VACUUM finishes the refit: nothing clamps, and the meta page
+#     says so; a standby that replayed it all (with wal_consistency_checking
+#     comparing each generic record's pages) answers the same;
+#   - an index whose meta page predates the parameter sets (one set, the
+#     meta page's pd_lower short of quant_sets) is read, scanned, inserted
+#     into and vacuumed as before, and never refitted.
+#
+# Checksums are off (initdb's default), so the pages can be changed freely.
+# The offsets follow src/omendb.h and PostgreSQL's page layout on a
+# little-endian machine.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use OmenTest;
+
+plan skip_all => 'page offsets are written for a little-endian machine'
+  unless pack('L', 1) eq pack('V', 1);
+note('child subreaper: ' . (become_subreaper() ? 'yes' : 'no'));
+
+my $BLCKSZ = 8192;
+my $PD_LOWER = 12;
+# OmenMetaPageData right after the 24-byte page header
+my %META = (
+	nquant_blocks => 24 + 44,
+	first_node_block => 24 + 48,
+	insert_block => 24 + 56,
+	counted_until => 24 + 80,
+	quant_sets => 24 + 104,
+	quant_current => 24 + 106,
+	quant_refitting => 24 + 112,
+	quant_refits => 24 + 116);
+my $META_END = 24 + 120;
+
+sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
+sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }
+
+my $primary = omen_node(
+	'primary',
+	init => { allows_streaming => 1 },
+	conf => [ "wal_consistency_checking = 'generic'", 'autovacuum = off' ]);
+my $db = 'postgres';
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+
+sub catch_up
+{
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+}
+
+my @indexes = qw(items_l2 items_ip items_cos);
+my %order = (
+	items_l2 => 'v <-> vec(7)',
+	items_ip => 'v <#> vec(7)',
+	items_cos => 'v <=> vec(7)');
+
+$primary->safe_psql(
+	$db, q{
+CREATE EXTENSION omendb;
+-- 32 pseudo-random elements in [0, 100) from the id
+CREATE FUNCTION vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT array_agg((hashint4(id * 32 + j) & 65535) / 655.36 - 20 * (j % 3) ORDER BY j)::real[]::vector
+   FROM generate_series(1, 32) j $$;
+CREATE TABLE items (id int PRIMARY KEY, v vector(32));
+CREATE INDEX items_l2 ON items USING omendb (v);
+CREATE INDEX items_ip ON items USING omendb (v vector_ip_ops);
+CREATE INDEX items_cos ON items USING omendb (v vector_cosine_ops);
+-- the first row, a thousandth of the others' scale, sets the ranges
+INSERT INTO items SELECT 0, (SELECT array_agg(0.1 * sin(j) ORDER BY j)::real[]::vector
+	FROM generate_series(1, 32) j);
+INSERT INTO items SELECT i, vec(i) FROM generate_series(1, 2000) i;
+});
+
+# Every row in exact order: an exhaustive search, whatever the graph.
+sub exact_order
+{
+	my ($node, $label) = @_;
+	for my $index (@indexes)
+	{
+		my $sql = "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY $order{$index}) s";
+		is($node->safe_psql($db, "SET enable_seqscan = off; SET omendb.search_list_size = 10000; $sql"),
+			$node->safe_psql($db, "SET enable_indexscan = off; SET enable_bitmapscan = off; $sql"),
+			"$label, $index: an exhaustive index scan returns every row in the sequential scan's order");
+	}
+}
+
+sub check_all
+{
+	my ($node, $label, %opts) = @_;
+	my %rows;
+	$rows{$_} = omendb_check_ok($node, $db, $_, "$label, $_: omendb_check passes, with the heap check",
+		heapallindexed => 1, %opts)
+	  for @indexes;
+	return %rows;
+}
+
+my %before = check_all($primary, 'built empty');
+for my $index (qw(items_l2 items_ip))
+{
+	cmp_ok($before{$index}{clamped_nodes}, '>', 1900, "built empty, $index: nearly every code clamps");
+}
+
+# An older snapshot holds the refit back: VACUUM waits for it, gives up,
+# and leaves the quantizer as it was.
+my $holder = $primary->background_psql($db);
+$holder->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$holder->query_safe('SELECT count(*) FROM items');
+$primary->safe_psql($db, 'VACUUM items');
+my %held = check_all($primary, 'a refit held back by an older snapshot');
+is($held{$_}{clamped_nodes}, $before{$_}{clamped_nodes}, "held back, $_: no code changed")
+  for qw(items_l2 items_ip);
+$holder->query_safe('COMMIT');
+$holder->quit;
+
+# A refit cut short after three node pages, then a crash.
+$primary->safe_psql($db, 'SET omendb.refit_max_pages = 3; VACUUM items');
+my %partial = check_all($primary, 'a refit cut short');
+for my $index (qw(items_l2 items_ip))
+{
+	cmp_ok($partial{$index}{clamped_nodes}, '<', $before{$index}{clamped_nodes},
+		"a refit cut short, $index: the re-encoded nodes no longer clamp");
+	cmp_ok($partial{$index}{clamped_nodes}, '>', 0, "a refit cut short, $index: the others still do");
+}
+crash_node($primary, 1);
+$primary->start;
+check_all($primary, 'after crash recovery, a refit under way');
+exact_order($primary, 'after crash recovery, a refit under way');
+
+# Inserts and deletes meanwhile: new nodes take the current set.
+$primary->safe_psql($db, q{
+INSERT INTO items SELECT i, vec(i) FROM generate_series(2001, 2300) i;
+DELETE FROM items WHERE id % 11 = 5;
+});
+check_all($primary, 'inserts and deletes during the refit');
+exact_order($primary, 'inserts and deletes during the refit');
+catch_up();
+exact_order($standby, 'on the standby, a refit under way');
+
+# The next VACUUM finishes it.
+$primary->safe_psql($db, 'VACUUM items');
+my %done = check_all($primary, 'the refit finished');
+is($done{$_}{clamped_nodes}, 0, "the refit finished, $_: nothing clamps") for qw(items_l2 items_ip);
+exact_order($primary, 'the refit finished');
+catch_up();
+exact_order($standby, 'on the standby, the refit finished');
+%done = check_all($standby, 'on the standby, the refit finished');
+is($done{$_}{clamped_nodes}, 0, "on the standby, $_: nothing clamps") for qw(items_l2 items_ip);
+
+# A quantizer that fits is left alone.
+my %fitted = map { $_ => $primary->safe_psql($db, "SELECT mean_error_ratio FROM omendb_check('$_')") } @indexes;
+$primary->safe_psql($db, 'VACUUM items');
+is($primary->safe_psql($db, "SELECT mean_error_ratio FROM omendb_check('$_')"), $fitted{$_},
+	"$_: a VACUUM after the refit changes no code") for @indexes;
+
+sub index_file
+{
+	my ($node, $index) = @_;
+	return $node->data_dir . '/' . $node->safe_psql($db, "SELECT pg_relation_filepath('$index')");
+}
+
+my %path = map { $_ => index_file($primary, $_) } @indexes;
+$primary->stop;
+for my $index (@indexes)
+{
+	my $bytes = read_file($path{$index});
+	is(u16($bytes, $PD_LOWER), $META_END, "$index: the meta page has the parameter sets");
+	is(u16($bytes, $META{quant_sets}), 2, "$index: two of them");
+	is(u32($bytes, $META{quant_refitting}), 0, "$index: no refit is under way");
+	next if $index eq 'items_cos';
+	is(u16($bytes, $META{quant_current}), 1, "$index: the refit made the second current");
+	is(u32($bytes, $META{quant_refits}), 1, "$index: one refit is done");
+}
+$primary->start;
+
+# ------------------------------------------ an index with one parameter set
+#
+# Made from a new one, the cluster stopped: the second set's quantizer page
+# taken out (the node pages move down a block, as they lay in indexes of
+# one set), the meta page's layout fields moved with them and its pd_lower
+# cut back before quant_sets, the bytes after zero as generic xlog leaves
+# the hole.  The free space map, which names blocks, goes too (an index
+# without one is read as having none).  The standby is done.
+$standby->stop;
+$primary->safe_psql(
+	$db, q{
+CREATE TABLE old (id int PRIMARY KEY, v vector(32));
+INSERT INTO old SELECT i, vec(i) FROM generate_series(1, 1500) i;
+CREATE INDEX old_l2 ON old USING omendb (v);
+});
+my $old_path = index_file($primary, 'old_l2');
+$primary->stop;
+{
+	my $bytes = read_file($old_path);
+	my $meta = substr($bytes, 0, $BLCKSZ);
+	is(u32($meta, $META{nquant_blocks}), 2, 'a new 32-d index has two quantizer pages');
+	substr($meta, $META{nquant_blocks}, 4) = pack('L', 1);
+	substr($meta, $META{first_node_block}, 4) = pack('L', 2);
+	substr($meta, $META{insert_block}, 4) = pack('L', u32($meta, $META{insert_block}) - 1);
+	my $counted = u32($meta, $META{counted_until});
+	substr($meta, $META{counted_until}, 4) = pack('L', $counted - 1)
+	  if $counted != 0 && $counted != 0xFFFFFFFF;
+	substr($meta, $PD_LOWER, 2) = pack('S', $META{quant_sets});
+	substr($meta, $META{quant_sets}, $META_END - $META{quant_sets}) = "\0" x ($META_END - $META{quant_sets});
+	write_file($old_path, $meta . substr($bytes, $BLCKSZ, $BLCKSZ) . substr($bytes, 3 * $BLCKSZ));
+	unlink("${old_path}_fsm");
+}
+$primary->start;
+
+my $old_sql = "SELECT string_agg(id::text, ',') FROM (SELECT id FROM old ORDER BY v <-> vec(7)) s";
+sub old_exact
+{
+	my ($label) = @_;
+	is($primary->safe_psql($db, "SET enable_seqscan = off; SET omendb.search_list_size = 10000; $old_sql"),
+		$primary->safe_psql($db, "SET enable_indexscan = off; SET enable_bitmapscan = off; $old_sql"),
+		"one parameter set, $label: an exhaustive index scan returns every row in order");
+}
+omendb_check_ok($primary, $db, 'old_l2', 'one parameter set: omendb_check passes, with the heap check',
+	heapallindexed => 1, live_nodes => 1500, clamped_nodes => 0);
+old_exact('as read');
+
+# Rows at ten times the scale clamp; VACUUM cannot refit, and leaves them.
+$primary->safe_psql($db, q{
+INSERT INTO old SELECT i, vec(i) * array_fill(10, ARRAY[32])::real[]::vector FROM generate_series(1501, 1700) i;
+DELETE FROM old WHERE id % 9 = 4;
+VACUUM old;
+});
+my $row = omendb_check_ok($primary, $db, 'old_l2',
+	'one parameter set, after inserts, deletes and VACUUM: omendb_check passes', heapallindexed => 1);
+cmp_ok($row->{clamped_nodes}, '>', 0, 'one parameter set: VACUUM does not refit, the new rows still clamp')
+  if $row;
+old_exact('after inserts, deletes and VACUUM');
+
+$primary->stop;
+{
+	my $bytes = read_file($old_path);
+	is(u16($bytes, $PD_LOWER), $META{quant_sets}, 'one parameter set: the meta page keeps its layout');
+	is(u32($bytes, $META{nquant_blocks}), 1, 'one parameter set: and its one quantizer page');
+}
+
+done_testing();

@@ -86,9 +86,12 @@ LANGUAGE sql AS $$
 $$;
 
 -- Small integers (many ties), 100 duplicated rows, 10 zero vectors.
-SELECT setseed(0.17);
+-- A hash of (i, j) in [0, 1): the same rows on every server version,
+-- whose random() differ.
+CREATE FUNCTION pg_temp.unit(i int, j int) RETURNS float8 LANGUAGE sql IMMUTABLE
+	AS $$ SELECT x - floor(x) FROM (SELECT sin(i * 12.9898 + j * 78.233) * 43758.5453 AS x) s $$;
 INSERT INTO l1_t (id, v)
-	SELECT i, (SELECT array_agg(floor(random() * 9 - 4)::real) FROM generate_series(1, 12) WHERE i > 0)::vector
+	SELECT i, (SELECT array_agg(floor(pg_temp.unit(i, j) * 9 - 4)::real) FROM generate_series(1, 12) j)::vector
 	FROM generate_series(1, 1500) i;
 INSERT INTO l1_t (id, v) SELECT 1500 + id, v FROM l1_t WHERE id <= 100;
 INSERT INTO l1_t (id, v) SELECT 1600 + i, array_fill(0::real, ARRAY[12])::vector FROM generate_series(1, 10) i;
@@ -97,11 +100,11 @@ UPDATE l1_t SET h = v::halfvec;
 -- Queries: random ones, rows of the table (distance 0, among duplicates),
 -- the zero vector, fractional values, and points far outside the data.
 INSERT INTO l1_q (qid, v)
-	SELECT i, (SELECT array_agg((random() * 9 - 4)::real) FROM generate_series(1, 12) WHERE i > 0)::vector
+	SELECT i, (SELECT array_agg((pg_temp.unit(5000 + i, j) * 9 - 4)::real) FROM generate_series(1, 12) j)::vector
 	FROM generate_series(1, 8) i;
 INSERT INTO l1_q (qid, v) SELECT 100 + id, v FROM l1_t WHERE id IN (3, 50, 1520, 1605);
 INSERT INTO l1_q (qid, v)
-	SELECT 200 + i, (SELECT array_agg(((random() - 0.5) * 200)::real) FROM generate_series(1, 12) WHERE i > 0)::vector
+	SELECT 200 + i, (SELECT array_agg(((pg_temp.unit(6000 + i, j) - 0.5) * 200)::real) FROM generate_series(1, 12) j)::vector
 	FROM generate_series(1, 4) i;
 UPDATE l1_q SET h = v::halfvec;
 
@@ -129,7 +132,7 @@ ORDER BY opcname;
 
 -- Inserts after the build are found in order too.
 INSERT INTO l1_t (id, v)
-	SELECT 2000 + i, (SELECT array_agg((random() * 12 - 6)::real) FROM generate_series(1, 12) WHERE i > 0)::vector
+	SELECT 2000 + i, (SELECT array_agg((pg_temp.unit(7000 + i, j) * 12 - 6)::real) FROM generate_series(1, 12) j)::vector
 	FROM generate_series(1, 300) i;
 UPDATE l1_t SET h = v::halfvec WHERE id > 2000;
 SELECT * FROM pg_temp.checks('l1_t');

@@ -119,7 +119,11 @@ heap_vector(HeapVectors *hv, Relation index, const OmenMetaPageData *meta,
 								 meta->ip_max_norm, v, &norm);
 }
 
-/* Read a node page under a share lock, checked; the caller releases it. */
+/*
+ * Read a node page under a lock of the given mode, checked; the caller
+ * releases it.  InvalidBuffer for an all-zero page, which an insert that
+ * crashed after extending the index left behind and which holds no node.
+ */
 static Buffer
 read_node_page(Relation index, const OmenMetaPageData *meta, BlockNumber blkno,
 			   BufferAccessStrategy strategy, int mode)
@@ -128,6 +132,11 @@ read_node_page(Relation index, const OmenMetaPageData *meta, BlockNumber blkno,
 										 RBM_NORMAL, strategy);
 
 	LockBuffer(buf, mode);
+	if (PageIsNew(BufferGetPage(buf)))
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBuffer;
+	}
 	omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
 	return buf;
 }
@@ -163,8 +172,11 @@ fit_is_poor(Relation index, const OmenIndexInfo *ii,
 	{
 		Buffer		buf = read_node_page(index, meta, blkno, strategy,
 										 BUFFER_LOCK_SHARE);
-		Page		page = BufferGetPage(buf);
+		Page		page;
 
+		if (!BufferIsValid(buf))
+			continue;
+		page = BufferGetPage(buf);
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
 		{
@@ -232,10 +244,13 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 	{
 		Buffer		buf = read_node_page(index, meta, blkno, strategy,
 										 BUFFER_LOCK_SHARE);
-		Page		page = BufferGetPage(buf);
+		Page		page;
 		int			ntids = 0;
 		MemoryContext oldcxt;
 
+		if (!BufferIsValid(buf))
+			continue;
+		page = BufferGetPage(buf);
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
 		{
@@ -364,10 +379,13 @@ recode_page(Relation index, const OmenIndexInfo *ii, BlockNumber blkno,
 	int			cur = meta->quant_current;
 	Buffer		buf = read_node_page(index, meta, blkno, strategy,
 									 BUFFER_LOCK_SHARE);
-	Page		page = BufferGetPage(buf);
+	Page		page;
 	int			n = 0;
 	OmenPageEdit edit;
 
+	if (!BufferIsValid(buf))
+		return false;
+	page = BufferGetPage(buf);
 	for (OffsetNumber off = FirstOffsetNumber;
 		 off <= PageGetMaxOffsetNumber(page); off++)
 	{
@@ -409,7 +427,9 @@ recode_page(Relation index, const OmenIndexInfo *ii, BlockNumber blkno,
 		}
 	}
 
+	/* initialized pages never become all-zero again */
 	buf = read_node_page(index, meta, blkno, strategy, BUFFER_LOCK_EXCLUSIVE);
+	Assert(BufferIsValid(buf));
 	omendb_edit_begin(&edit, index, true);
 	page = omendb_edit_page(&edit, buf, false);
 	for (int k = 0; k < n; k++)

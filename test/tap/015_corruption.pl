@@ -709,6 +709,14 @@ my @free_scenarios = (
 		},
 	},
 	{
+		name => 'a free slot naming a quantizer parameter set',
+		detail => qr/\(node $free_node\): quantizer parameter set 1, but the meta page's current set is 0/,
+		damage => sub {
+			my ($b) = @_;
+			substr($$b, $free_item + 7, 1) = chr(1);
+		},
+	},
+	{
 		name => 'flags both deleted and free',
 		detail => qr/\(node $free_node\): flags 0x06, expected live \(0x01\), deleted \(0x02\) or free \(0x04\)\./,
 		damage => sub {

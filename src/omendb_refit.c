@@ -182,7 +182,7 @@ fit_is_poor(Relation index, const OmenIndexInfo *ii,
 			}
 		}
 		UnlockReleaseBuffer(buf);
-		vacuum_delay_point();
+		OMENDB_VACUUM_DELAY_POINT();
 	}
 	if (fit.ratio_nodes < REFIT_MIN_NODES)
 		return false;
@@ -261,7 +261,7 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 		}
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
-		vacuum_delay_point();
+		OMENDB_VACUUM_DELAY_POINT();
 	}
 	heap_vectors_end(&hv);
 
@@ -479,7 +479,7 @@ recode_nodes(Relation index, BufferAccessStrategy strategy,
 		(void) recode_page(index, ii, blkno, strategy, &hv, rc, v, counts);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
-		vacuum_delay_point();
+		OMENDB_VACUUM_DELAY_POINT();
 	}
 	heap_vectors_end(&hv);
 	MemoryContextDelete(rowcxt);

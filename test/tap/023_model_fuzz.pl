@@ -33,7 +33,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use OmenTest;
 
-my $seed = $ENV{OMENDB_FUZZ_SEED} // 20261203;
+my $seed = $ENV{OMENDB_FUZZ_SEED} // 104729;
 my $steps = $ENV{OMENDB_FUZZ_STEPS} // 600;
 my $DIM = 6;
 diag("model fuzz: OMENDB_FUZZ_SEED=$seed OMENDB_FUZZ_STEPS=$steps");

@@ -14,6 +14,8 @@ CREATE FUNCTION omendb_metric_pgvector_ip(internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION omendb_metric_pgvector_cosine(internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION omendb_metric_pgvector_l1(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Both extensions define a type named vector, so they live in different
 -- schemas, known only at install time: the objects that name their types
@@ -21,7 +23,8 @@ CREATE FUNCTION omendb_metric_pgvector_cosine(internal) RETURNS internal
 -- own operator, so the executor rechecks every row with pgvector's
 -- distance function; support function 2 reads a pgvector value as
 -- omendb's vector (the layouts are the same; it checks each value's
--- header).
+-- header).  A class is made for each of pgvector's operators its version
+-- has: halfvec and <+> came with pgvector 0.7.0.
 DO $$
 DECLARE
 	pgv text;					-- pgvector's schema, quoted
@@ -48,9 +51,10 @@ BEGIN
 	EXECUTE format('CREATE FUNCTION @extschema@.omendb_pgvector_vector(%s.vector, integer, boolean) '
 				   'RETURNS %s.vector AS %L LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
 				   pgv, omen, 'MODULE_PATHNAME');
-	FOREACH metric IN ARRAY ARRAY['l2', 'ip', 'cosine']
+	FOREACH metric IN ARRAY ARRAY['l2', 'ip', 'cosine', 'l1']
 	LOOP
-		op := CASE metric WHEN 'l2' THEN '<->' WHEN 'ip' THEN '<#>' ELSE '<=>' END;
+		op := CASE metric WHEN 'l2' THEN '<->' WHEN 'ip' THEN '<#>' WHEN 'cosine' THEN '<=>' ELSE '<+>' END;
+		CONTINUE WHEN pg_catalog.to_regoperator(format('%1$s.%2$s(%1$s.vector,%1$s.vector)', pgv, op)) IS NULL;
 		EXECUTE format('CREATE OPERATOR CLASS @extschema@.vector_%1$s_ops %2$s FOR TYPE %3$s.vector USING omendb AS '
 					   'OPERATOR 1 %3$s.%4$s (%3$s.vector, %3$s.vector) FOR ORDER BY pg_catalog.float_ops, '
 					   'FUNCTION 1 @extschema@.omendb_metric_pgvector_%1$s(internal), '
@@ -58,14 +62,13 @@ BEGIN
 					   metric, CASE metric WHEN 'l2' THEN 'DEFAULT' ELSE '' END, pgv, op);
 	END LOOP;
 
-	-- halfvec came with pgvector 0.7.0
 	IF pg_catalog.to_regtype(pgv || '.halfvec') IS NOT NULL THEN
 		EXECUTE format('CREATE FUNCTION @extschema@.omendb_pgvector_halfvec(%s.halfvec, integer, boolean) '
 					   'RETURNS %s.vector AS %L LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
 					   pgv, omen, 'MODULE_PATHNAME');
-		FOREACH metric IN ARRAY ARRAY['l2', 'ip', 'cosine']
+		FOREACH metric IN ARRAY ARRAY['l2', 'ip', 'cosine', 'l1']
 		LOOP
-			op := CASE metric WHEN 'l2' THEN '<->' WHEN 'ip' THEN '<#>' ELSE '<=>' END;
+			op := CASE metric WHEN 'l2' THEN '<->' WHEN 'ip' THEN '<#>' WHEN 'cosine' THEN '<=>' ELSE '<+>' END;
 			EXECUTE format('CREATE OPERATOR CLASS @extschema@.halfvec_%1$s_ops %2$s FOR TYPE %3$s.halfvec USING omendb AS '
 						   'OPERATOR 1 %3$s.%4$s (%3$s.halfvec, %3$s.halfvec) FOR ORDER BY pg_catalog.float_ops, '
 						   'FUNCTION 1 @extschema@.omendb_metric_pgvector_%1$s(internal), '

@@ -97,7 +97,9 @@ omendb_float_sums_error(bool float_sums, OmenMetric metric, const float *x,
  * float inner product overflows to an infinite result (a negative infinite
  * distance) once |q| |x| nears the largest float, so beyond a quarter of
  * it the bound is -infinity.  Both are infinite when nothing needs
- * capping.
+ * capping, as under L2 and L1 always: their float sums add non-negative
+ * terms, whose rounding the usual margins cover, and one that overflows
+ * is +infinity, above every bound.
  */
 void
 omendb_float_sums_limits(bool float_sums, OmenMetric metric, const float *q,
@@ -148,6 +150,13 @@ Datum
 omendb_metric_pgvector_cosine(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32(OMENDB_METRIC_COSINE | OMENDB_METRIC_FLOAT_SUMS);
+}
+
+PG_FUNCTION_INFO_V1(omendb_metric_pgvector_l1);
+Datum
+omendb_metric_pgvector_l1(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(OMENDB_METRIC_L1 | OMENDB_METRIC_FLOAT_SUMS);
 }
 
 /*

@@ -5,16 +5,17 @@
 # companion in public, as README.md describes.  Then:
 #
 #   - omendb indexes a pgvector table's vector and halfvec columns for L2,
-#     cosine and inner product, built over the rows and taking inserts;
-#     queried with pgvector's own operators, EXPLAIN shows the omendb
-#     index, and its top 10 (at an exhaustive search list) are the
+#     cosine, inner product and L1, built over the rows and taking
+#     inserts; queried with pgvector's own operators, EXPLAIN shows the
+#     omendb index, and its top 10 (at an exhaustive search list) are the
 #     sequential scan's, distance for distance;
 #   - support function 2 reads pgvector's values as omendb's vector: the
 #     same text, and halfvec's halves widened exactly;
 #   - rows and queries at magnitudes where pgvector's float sums overflow
-#     or lose every significant bit (cosine and inner product): every
-#     ordered scan runs without "index returned tuples in wrong order" and
-#     returns every row in the sequential scan's order;
+#     or lose every significant bit (cosine and inner product; L1, whose
+#     float sum overflows to Infinity where omendb's own redoes it in
+#     double): every ordered scan runs without "index returned tuples in
+#     wrong order" and returns every row in the sequential scan's order;
 #   - omendb_check with the heap check passes on every index, and
 #     omendb_recall measures them;
 #   - the companion refuses omendb's own schema;
@@ -67,9 +68,11 @@ INSERT INTO items SELECT i, v, v::halfvec(16) FROM (SELECT i, @{[ vec_sql('i') ]
 CREATE INDEX items_l2 ON items USING omendb (embedding);
 CREATE INDEX items_cos ON items USING omendb (embedding vector_cosine_ops);
 CREATE INDEX items_ip ON items USING omendb (embedding vector_ip_ops);
+CREATE INDEX items_l1 ON items USING omendb (embedding vector_l1_ops);
 CREATE INDEX items_h_l2 ON items USING omendb (h);
 CREATE INDEX items_h_cos ON items USING omendb (h halfvec_cosine_ops);
 CREATE INDEX items_h_ip ON items USING omendb (h halfvec_ip_ops);
+CREATE INDEX items_h_l1 ON items USING omendb (h halfvec_l1_ops);
 INSERT INTO items SELECT i, v, v::halfvec(16) FROM (SELECT i, @{[ vec_sql('i') ]} v FROM generate_series(2501, 3000) i) s;
 CREATE TABLE queries (qid int PRIMARY KEY, v vector(16));
 INSERT INTO queries SELECT q, @{[ vec_sql('(q + 0.5)') ]} FROM generate_series(1, 20) q;
@@ -81,8 +84,9 @@ SELECT string_agg(c.relname || ' ' || o.opcname || ' ' || o.opcnamespace::regnam
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_opclass o ON o.oid = i.indclass[0]
 JOIN pg_type t ON t.oid = o.opcintype WHERE c.relname LIKE 'items\_%' AND c.relname <> 'items_pkey'}),
 	'items_cos vector_cosine_ops public vector public, items_h_cos halfvec_cosine_ops public halfvec public, '
-	  . 'items_h_ip halfvec_ip_ops public halfvec public, items_h_l2 halfvec_l2_ops public halfvec public, '
-	  . 'items_ip vector_ip_ops public vector public, items_l2 vector_l2_ops public vector public',
+	  . 'items_h_ip halfvec_ip_ops public halfvec public, items_h_l1 halfvec_l1_ops public halfvec public, '
+	  . 'items_h_l2 halfvec_l2_ops public halfvec public, items_ip vector_ip_ops public vector public, '
+	  . 'items_l1 vector_l1_ops public vector public, items_l2 vector_l2_ops public vector public',
 	"the indexes use omendb_pgvector's classes, for pgvector's types");
 
 is( $node->safe_psql(
@@ -94,14 +98,16 @@ FROM items}),
 	'support function 2 reads vector as it is and widens halfvec exactly, row for row');
 
 # The exact top 10 of each query, as distances (ties in any order), by the
-# index or by a sequential scan.
+# index or by a sequential scan.  (<+> is pgvector's l1_distance.)
 my @cases = (
 	[ 'items_l2', 'embedding', '<->', 'q.v' ],
 	[ 'items_cos', 'embedding', '<=>', 'q.v' ],
 	[ 'items_ip', 'embedding', '<#>', 'q.v' ],
 	[ 'items_h_l2', 'h', '<->', 'q.v::halfvec(16)' ],
 	[ 'items_h_cos', 'h', '<=>', 'q.v::halfvec(16)' ],
-	[ 'items_h_ip', 'h', '<#>', 'q.v::halfvec(16)' ]);
+	[ 'items_h_ip', 'h', '<#>', 'q.v::halfvec(16)' ],
+	[ 'items_l1', 'embedding', '<+>', 'q.v' ],
+	[ 'items_h_l1', 'h', '<+>', 'q.v::halfvec(16)' ]);
 
 my @index_mode = ('SET enable_seqscan = off', 'SET enable_bitmapscan = off',
 	'SET omendb.search_list_size = 10000');
@@ -175,14 +181,39 @@ INSERT INTO extreme_queries VALUES
 	(4, '[-3e19,1e19,0,0,0,0,0,2e19]'), (5, '[1e-38,-2e-38,0,0,0,0,0,3e-38]');
 });
 
-for my $op ('<->', '<=>', '<#>')
+# L1's float sum overflows to Infinity once the differences add up past
+# the largest float, where omendb's own l1_distance redoes it in double.
+# A table of its own holds the rows above and rows up to 1.5e38, at
+# Infinity from every query (some of them by a single difference), and
+# queries near the float maximum join the ones above, at Infinity from
+# some rows and finite from the rest.
+$node->safe_psql(
+	'src', q{
+CREATE TABLE extremes_wide (id int, v vector(8));
+CREATE INDEX extremes_l1 ON extremes_wide USING omendb (v vector_l1_ops);
+INSERT INTO extremes_wide SELECT * FROM extremes;
+INSERT INTO extremes_wide
+SELECT 10000 + i, (SELECT array_agg((3e37 * sin(i * 1.3 + j * j * 0.7) * (1 + (i % 5)))::real) FROM generate_series(1, 8) j)::vector(8)
+FROM generate_series(1, 150) i;
+CREATE TABLE extreme_wide_queries (qid int, v vector(8));
+INSERT INTO extreme_wide_queries SELECT * FROM extreme_queries;
+INSERT INTO extreme_wide_queries VALUES
+	(6, '[1e38,-1e38,0,0,0,0,0,5e37]'), (7, '[3e38,0,0,0,0,0,0,0]'), (8, '[1e37,1e-38,0,0,0,0,0,-1e37]');
+});
+
+# operator, index, table, queries, rows
+for my $case (
+	[ '<->', 'extremes_l2', 'extremes', 'extreme_queries', 1200 ],
+	[ '<=>', 'extremes_cos', 'extremes', 'extreme_queries', 1200 ],
+	[ '<#>', 'extremes_ip', 'extremes', 'extreme_queries', 1200 ],
+	[ '<+>', 'extremes_l1', 'extremes_wide', 'extreme_wide_queries', 1350 ])
 {
-	my $index = { '<->' => 'extremes_l2', '<=>' => 'extremes_cos', '<#>' => 'extremes_ip' }->{$op};
+	my ($op, $index, $table, $queries, $rows) = @$case;
 	my $sql = qq{
 SELECT string_agg(d, ' | ' ORDER BY qid) FROM (
 	SELECT q.qid, (SELECT string_agg(dist::text, ' ')
-				   FROM (SELECT v $op q.v AS dist FROM extremes ORDER BY v $op q.v) t) d
-	FROM extreme_queries q) s};
+				   FROM (SELECT v $op q.v AS dist FROM $table ORDER BY v $op q.v) t) d
+	FROM $queries q) s};
 	like(plan_of($node, 'src', $sql, @index_mode), qr/Index Scan using $index/,
 		"$index: EXPLAIN of full ordered scans uses it");
 	my $seq = $node->safe_psql('src', join('', map { "$_;\n" } @seq_mode) . $sql);
@@ -194,7 +225,7 @@ SELECT string_agg(d, ' | ' ORDER BY qid) FROM (
 	is($node->safe_psql('src', join('', map { "$_;\n" } @index_mode) . $sql), $seq,
 		"$index: and at an exhaustive search list return every row in the sequential scan's order");
 	omendb_check_ok($node, 'src', $index, "$index: omendb_check with heapallindexed",
-		heapallindexed => 1, live_nodes => 1200);
+		heapallindexed => 1, live_nodes => $rows);
 }
 
 # ------------------------------------------------ omendb's schema is refused
@@ -240,7 +271,7 @@ $node->safe_psql(
 ALTER EXTENSION vector UPDATE;
 ALTER EXTENSION omendb UPDATE;
 ALTER EXTENSION omendb_pgvector UPDATE;});
-for my $case (@cases[ 1, 5 ])
+for my $case (@cases[ 1, 5, 6 ])
 {
 	is(topk('src', $case, @index_mode), $truth{ $case->[0] },
 		"after ALTER EXTENSION ... UPDATE of all three, $case->[0]: the same exact top 10");
@@ -248,7 +279,7 @@ for my $case (@cases[ 1, 5 ])
 
 $node->safe_psql('src',
 	'CREATE SCHEMA omendb_moved; ALTER EXTENSION omendb SET SCHEMA omendb_moved');
-for my $case (@cases[ 0, 2, 4 ])
+for my $case (@cases[ 0, 2, 4, 7 ])
 {
 	is(topk('src', $case, @index_mode), $truth{ $case->[0] },
 		"after moving omendb to another schema, $case->[0]: the same exact top 10");

@@ -141,3 +141,24 @@ INSERT INTO omendb_mag VALUES (1, '[-3e38]'), (2, '[1e38]'), (3, '[3e38]');
 CREATE INDEX omendb_mag_l2 ON omendb_mag USING omendb (v);
 SELECT live_nodes, clamped_nodes FROM omendb_check('omendb_mag_l2', true);
 DROP TABLE omendb_mag;
+
+-- Vectors tiny against the ranges: rows within a thousandth of 0, which
+-- ranges of -127 to 128 make a code's value, so that their nodes' errors
+-- are tiny too.  The bound's margin for float rounding, proportional to
+-- the vectors and errors, is then tiny, but the query's rounding into code
+-- space is proportional to its offset from the ranges' lower ends (L2),
+-- and the kernel's inner-product sum to the codes' offsets: each needs a
+-- slack of its own.
+CREATE TABLE omendb_mag (id int, v vector(6));
+INSERT INTO omendb_mag VALUES (-1, '[-127,-127,-127,-127,-127,-127]'), (-2, '[128,128,128,128,128,128]');
+INSERT INTO omendb_mag
+	SELECT i, ARRAY(SELECT (sin(i * 4.1414 + j * 17.17) * 0.001)::real FROM generate_series(1, 6) j)
+	FROM generate_series(1, 300) i;
+CREATE INDEX omendb_mag_l2 ON omendb_mag USING omendb (v vector_l2_ops);
+CREATE INDEX omendb_mag_ip ON omendb_mag USING omendb (v vector_ip_ops);
+SELECT op, count(*) FILTER (WHERE pg_temp.in_exact_order('omendb_mag', op, v)) AS in_order,
+	count(*) AS queries
+FROM omendb_mag, unnest(ARRAY['<->', '<#>']) op
+WHERE id BETWEEN 1 AND 40
+GROUP BY op ORDER BY op;
+DROP TABLE omendb_mag;

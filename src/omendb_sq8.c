@@ -644,13 +644,17 @@ query_init_ip(OmenQuery *query, const SQ8State *s, const float *x)
 	const float *step = SQ8Step(s);
 	double		maxp = 0;
 	double		ipc = 0;
+	double		ipspread = 0;
 	double		scale = 1;
 	int			e;
 
 	sq->ipdim = query->dim - 1;
 	sq->qip = palloc(sizeof(float) * sq->ipdim);
 	for (int i = 0; i < sq->ipdim; i++)
+	{
 		maxp = Max(maxp, fabs((double) x[i] * step[i]));
+		ipspread += fabs((double) x[i] * step[i]);
+	}
 	if (maxp > 0 && isfinite(maxp))
 	{
 		(void) frexp(maxp, &e);
@@ -665,6 +669,16 @@ query_init_ip(OmenQuery *query, const SQ8State *s, const float *x)
 	sq->ip_unscale = 1 / scale;
 	sq->abs_slack = subnormal_slack(OMENDB_METRIC_IP, query->dim) * sq->ip_unscale +
 		sq->ipdim * (double) FLT_TRUE_MIN;
+
+	/*
+	 * The kernel's float sum of qip * code, and each qip's rounding, are
+	 * off by a fraction of the sum of the terms' magnitudes, at most 255
+	 * sum(|q * step|): the products of the query with the decoded vector's
+	 * offsets from lower, not with the vector itself, which
+	 * sq8_score_node's margin is proportional to.  Where the vectors are
+	 * tiny against the ranges this is what decides the bound.
+	 */
+	sq->abs_slack += 4.0 * (query->dim + 16) * FLT_EPSILON * 255 * ipspread;
 }
 
 /*
@@ -740,10 +754,31 @@ sq8_query_init(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
 	{
 		const float *lower = SQ8Lower(s);
 		const float *step = SQ8Step(s);
+		double		spread = 0;
+		double		steps = 0;
 
 		sq->qcode = palloc(sizeof(float) * dim);
 		for (int i = 0; i < dim; i++)
+		{
+			double		off = (double) x[i] - lower[i];
+
 			sq->qcode[i] = (x[i] - lower[i]) / step[i];
+			spread += off * off;
+			steps += step[i];
+		}
+
+		/*
+		 * Each q'[i] is two float roundings away from the exact (x[i] -
+		 * lower[i]) / step[i]: off by up to 2^-23 of it, which the step
+		 * turns into 2^-23 |x[i] - lower[i]| (or step[i] * FLT_TRUE_MIN / 2
+		 * below the normal range).  That is not proportional to |q| and |x|
+		 * as sq8_score_node's margin is: for vectors tiny against the
+		 * ranges (near zero, ranges trained on rows a thousand times
+		 * larger) it can exceed that margin.  Cosine's unit vectors keep
+		 * |x - lower| within what its margin covers.
+		 */
+		if (metric == OMENDB_METRIC_L2)
+			sq->abs_slack += 2 * FLT_EPSILON * sqrt(spread) + steps * FLT_TRUE_MIN;
 	}
 }
 

@@ -594,11 +594,24 @@ query_init_rounded(OmenQuery *query, const SQ8State *s, const float *x)
 	double	   *g = palloc(sizeof(double) * dim);
 	SQ8RoundSums sums;
 	double		slack;
+	double		unscale2;
 
 	sq->qround = palloc(dim);
 	sq->qcross = palloc(sizeof(int16) * dim);
 	omendb_kern.sq8_round_query(x, SQ8Lower(s), SQ8Step(s), dim, sq->qround,
 								g, &sums);
+
+	/*
+	 * The kernel weighs by step^2; the integer term by the weights, in
+	 * units of dist_unscale^2.  Bring the cross terms to those units (a
+	 * power of two, so exactly), or the sum mixes the two and is no bound.
+	 */
+	unscale2 = 1 / (s->dist_unscale * s->dist_unscale);
+	for (int i = 0; i < dim; i++)
+		g[i] *= unscale2;
+	sums.fa *= unscale2;
+	sums.ff *= unscale2;
+	sums.gmax *= unscale2;
 	sq->cross_scale = (sums.gmax > 0 && isfinite(sums.gmax)) ? 2047.0 / sums.gmax : 0;
 	slack = omendb_kern.sq8_round_cross(g, sq->cross_scale, dim, sq->qcross);
 	sq->cross_const = 2 * sums.fa + sums.ff;

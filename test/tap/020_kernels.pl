@@ -138,6 +138,37 @@ CREATE INDEX ON %1$s USING omendb (v vector_cosine_ops);
 CREATE INDEX ON %1$s USING omendb (v vector_l1_ops);
 };
 
+# Rows within a thousandth of 0 under ranges of -127 to 128 (which make 0
+# a code's value): their nodes' errors and the vectors are tiny against
+# the offsets from lower the kernels work with, so the bounds' slack for
+# the kernels' own rounding decides whether the order is exact.  Each of
+# the rows is a query; the index, built by the best set, must
+# return every row in the exact order of a sort.
+$node->safe_psql(
+	$db, q{
+CREATE TABLE near_zero (id int, v vector(6));
+INSERT INTO near_zero VALUES (-1, '[-127,-127,-127,-127,-127,-127]'), (-2, '[128,128,128,128,128,128]');
+INSERT INTO near_zero
+	SELECT i, ARRAY(SELECT (sin(i * 4.1414 + j * 17.17) * 0.001)::real FROM generate_series(1, 6) j)
+	FROM generate_series(1, 300) i;
+CREATE FUNCTION near_zero_in_order(op text, q vector) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	query text := format('SELECT v %s %L::vector AS d FROM near_zero ORDER BY v %s %L::vector', op, q, op, q);
+	got float8[];
+	want float8[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE format('SELECT array_agg(d ORDER BY n) FROM (SELECT s.*, row_number() OVER () AS n FROM (%s) s) r', query)
+		INTO got;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	EXECUTE format('SELECT array_agg(d ORDER BY d) FROM (%s) s', query) INTO want;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	RETURN got = want;
+END
+$$;
+} . sprintf($indexes, 'near_zero'));
+
 # items_best keeps the indexes the best set built; items is indexed anew
 # under each set.
 $node->safe_psql($db,
@@ -169,6 +200,12 @@ foreach my $set (reverse @sets)
 		clamped_nodes => 0)
 	  foreach @own;
 	index_answers('items', "$set kernels, indexes built by them");
+	my ($ret, $out, $err) = $node->psql($db,
+		"SELECT count(*) FILTER (WHERE NOT near_zero_in_order(op, v)) FROM near_zero, "
+		  . "unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op WHERE id > 0");
+	is("$ret|$out", '0|0',
+		"$set kernels: rows near 0 under wide ranges come back in exact order by every operator"
+	) or diag($err);
 	$node->safe_psql($db, "DROP INDEX " . join(', ', @own));
 }
 

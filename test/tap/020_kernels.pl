@@ -142,8 +142,9 @@ CREATE INDEX ON %1$s USING omendb (v vector_l1_ops);
 # a code's value): their nodes' errors and the vectors are tiny against
 # the offsets from lower the kernels work with, so the bounds' slack for
 # the kernels' own rounding decides whether the order is exact.  Each of
-# the rows is a query; the index, built by the best set, must
-# return every row in the exact order of a sort.
+# the rows is a query; the index, built by the best set and searched
+# exhaustively (so that no row comes late), must return every row in the
+# exact order of a sort.
 $node->safe_psql(
 	$db, q{
 CREATE TABLE near_zero (id int, v vector(6));
@@ -158,6 +159,7 @@ DECLARE
 	want float8[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('omendb.search_list_size', '10000', true);
 	EXECUTE format('SELECT array_agg(d ORDER BY n) FROM (SELECT s.*, row_number() OVER () AS n FROM (%s) s) r', query)
 		INTO got;
 	PERFORM set_config('enable_seqscan', 'on', true);

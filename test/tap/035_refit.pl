@@ -52,7 +52,9 @@ sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }
 
 my $primary = omen_node(
 	'primary',
-	init => { allows_streaming => 1 },
+	# pages are edited by hand below (PostgreSQL 18's initdb turns
+	# checksums on)
+	init => { allows_streaming => 1, no_data_checksums => 1 },
 	conf => [ "wal_consistency_checking = 'generic'", 'autovacuum = off' ]);
 my $db = 'postgres';
 $primary->backup('base');

@@ -198,25 +198,41 @@ omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 }
 
 /*
- * How many node slots a node page holds.  An all-zero page (extended by an
- * insert that crashed before initializing it) holds none.
+ * Read a node page under a lock of the given mode, checked; the caller
+ * releases it.  InvalidBuffer for an all-zero page, which an insert that
+ * crashed after extending the index left behind and which holds no node.
  */
+Buffer
+omendb_lock_node_page(Relation index, const OmenMetaPageData *meta,
+					  BlockNumber blkno, BufferAccessStrategy strategy,
+					  int mode)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
+										 RBM_NORMAL, strategy);
+
+	LockBuffer(buf, mode);
+	if (PageIsNew(BufferGetPage(buf)))
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBuffer;
+	}
+	omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
+	return buf;
+}
+
+/* How many node slots a node page holds: none on an all-zero page. */
 int
 omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 					   BlockNumber blkno)
 {
-	Buffer		buf = ReadBuffer(index, blkno);
-	Page		page;
-	int			n = 0;
+	Buffer		buf = omendb_lock_node_page(index, meta, blkno, NULL,
+											BUFFER_LOCK_SHARE);
+	int			n;
 
 	omendb_node_page_pins++;
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (!PageIsNew(page))
-	{
-		omendb_check_node_page(index, buf, page, meta);
-		n = Min(PageGetMaxOffsetNumber(page), meta->nodes_per_page);
-	}
+	if (!BufferIsValid(buf))
+		return 0;
+	n = Min(PageGetMaxOffsetNumber(BufferGetPage(buf)), meta->nodes_per_page);
 	UnlockReleaseBuffer(buf);
 	return n;
 }

@@ -72,6 +72,10 @@ extern OffsetNumber omendb_node_offset(const OmenMetaPageData *meta,
 									   uint32 node);
 extern uint32 omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 							 OffsetNumber off);
+extern Buffer omendb_lock_node_page(Relation index,
+									const OmenMetaPageData *meta,
+									BlockNumber blkno,
+									BufferAccessStrategy strategy, int mode);
 extern int	omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 								   BlockNumber blkno);
 extern OmenNodeHeader omendb_page_node(Relation index, Page page,

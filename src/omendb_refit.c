@@ -119,28 +119,6 @@ heap_vector(HeapVectors *hv, Relation index, const OmenMetaPageData *meta,
 								 meta->ip_max_norm, v, &norm);
 }
 
-/*
- * Read a node page under a lock of the given mode, checked; the caller
- * releases it.  InvalidBuffer for an all-zero page, which an insert that
- * crashed after extending the index left behind and which holds no node.
- */
-static Buffer
-read_node_page(Relation index, const OmenMetaPageData *meta, BlockNumber blkno,
-			   BufferAccessStrategy strategy, int mode)
-{
-	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
-										 RBM_NORMAL, strategy);
-
-	LockBuffer(buf, mode);
-	if (PageIsNew(BufferGetPage(buf)))
-	{
-		UnlockReleaseBuffer(buf);
-		return InvalidBuffer;
-	}
-	omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
-	return buf;
-}
-
 /* A live node of the graph: what the fit is measured on and trained for. */
 static inline bool
 is_graph_node(const OmenMetaPageData *meta, OmenNodeHeader hdr)
@@ -170,8 +148,8 @@ fit_is_poor(Relation index, const OmenIndexInfo *ii,
 	omendb_fitness_init(&fit, ii->quant, meta->quant_current, NULL);
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
-		Buffer		buf = read_node_page(index, meta, blkno, strategy,
-										 BUFFER_LOCK_SHARE);
+		Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
+												BUFFER_LOCK_SHARE);
 		Page		page;
 
 		if (!BufferIsValid(buf))
@@ -242,8 +220,8 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 	heap_vectors_begin(&hv, index);
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
-		Buffer		buf = read_node_page(index, meta, blkno, strategy,
-										 BUFFER_LOCK_SHARE);
+		Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
+												BUFFER_LOCK_SHARE);
 		Page		page;
 		int			ntids = 0;
 		MemoryContext oldcxt;
@@ -377,8 +355,8 @@ recode_page(Relation index, const OmenIndexInfo *ii, BlockNumber blkno,
 {
 	const OmenMetaPageData *meta = &ii->meta;
 	int			cur = meta->quant_current;
-	Buffer		buf = read_node_page(index, meta, blkno, strategy,
-									 BUFFER_LOCK_SHARE);
+	Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
+											BUFFER_LOCK_SHARE);
 	Page		page;
 	int			n = 0;
 	OmenPageEdit edit;
@@ -428,7 +406,8 @@ recode_page(Relation index, const OmenIndexInfo *ii, BlockNumber blkno,
 	}
 
 	/* initialized pages never become all-zero again */
-	buf = read_node_page(index, meta, blkno, strategy, BUFFER_LOCK_EXCLUSIVE);
+	buf = omendb_lock_node_page(index, meta, blkno, strategy,
+								BUFFER_LOCK_EXCLUSIVE);
 	Assert(BufferIsValid(buf));
 	omendb_edit_begin(&edit, index, true);
 	page = omendb_edit_page(&edit, buf, false);

@@ -101,27 +101,6 @@ typedef struct Consolidation
  */
 
 /*
- * Read a node page with the given lock, or return InvalidBuffer for a
- * page a crash left zeroed after extending the file (not in use).
- */
-static Buffer
-lock_node_page(Relation index, const OmenMetaPageData *meta,
-			   BlockNumber blkno, BufferAccessStrategy strategy, int mode)
-{
-	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
-										 RBM_NORMAL, strategy);
-
-	LockBuffer(buf, mode);
-	if (PageIsNew(BufferGetPage(buf)))
-	{
-		UnlockReleaseBuffer(buf);
-		return InvalidBuffer;
-	}
-	omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
-	return buf;
-}
-
-/*
  * Flag the live nodes on a page whose heap rows the callback says are dead;
  * one WAL record, which counts them on the meta page.  Returns how many.
  */
@@ -184,8 +163,8 @@ omendb_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		Buffer		buf;
 
 		OMENDB_VACUUM_DELAY_POINT();
-		buf = lock_node_page(index, &ii->meta, blkno, info->strategy,
-							 BUFFER_LOCK_EXCLUSIVE);
+		buf = omendb_lock_node_page(index, &ii->meta, blkno, info->strategy,
+									BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf))
 			continue;
 		stats->tuples_removed += flag_dead_nodes(index, &ii->meta, buf,
@@ -310,8 +289,8 @@ visit_all_nodes(Consolidation *c, BlockNumber nblocks, bool record_free,
 		Page		page;
 
 		OMENDB_VACUUM_DELAY_POINT();
-		buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
-							 BUFFER_LOCK_SHARE);
+		buf = omendb_lock_node_page(c->index, meta, blkno, c->info->strategy,
+									BUFFER_LOCK_SHARE);
 		if (!BufferIsValid(buf))
 			continue;
 		page = BufferGetPage(buf);
@@ -621,9 +600,9 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 static void
 drop_doomed_edges(Consolidation *c, uint32 node)
 {
-	Buffer		buf = lock_node_page(c->index, c->meta,
-									 omendb_node_block(c->meta, node),
-									 c->info->strategy, BUFFER_LOCK_EXCLUSIVE);
+	Buffer		buf = omendb_lock_node_page(c->index, c->meta,
+											omendb_node_block(c->meta, node),
+											c->info->strategy, BUFFER_LOCK_EXCLUSIVE);
 	OffsetNumber off = omendb_node_offset(c->meta, node);
 	OmenNodeHeader hdr;
 
@@ -710,8 +689,8 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	OmenPageEdit edit;
 	int			nretry = 0;
 
-	buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
-						 BUFFER_LOCK_SHARE);
+	buf = omendb_lock_node_page(c->index, meta, blkno, c->info->strategy,
+								BUFFER_LOCK_SHARE);
 	if (!BufferIsValid(buf))
 		return;
 	page = BufferGetPage(buf);
@@ -741,8 +720,8 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 										 pr->old + i * maxdeg, pr->nold[i],
 										 pr->new + i * maxdeg);
 
-	buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
-						 BUFFER_LOCK_EXCLUSIVE);
+	buf = omendb_lock_node_page(c->index, meta, blkno, c->info->strategy,
+								BUFFER_LOCK_EXCLUSIVE);
 	if (!BufferIsValid(buf))
 		omendb_corrupted(c->index, "Block %u: a node page became new.", blkno);
 	for (int i = 0; i < pr->n; i++)
@@ -819,8 +798,8 @@ free_doomed_nodes(Consolidation *c)
 		int			nfreed = 0;
 
 		OMENDB_VACUUM_DELAY_POINT();
-		buf = lock_node_page(c->index, meta, blkno, c->info->strategy,
-							 BUFFER_LOCK_EXCLUSIVE);
+		buf = omendb_lock_node_page(c->index, meta, blkno, c->info->strategy,
+									BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf))
 			omendb_corrupted(c->index, "Block %u: a node page became new.", blkno);
 		omendb_edit_begin(&edit, c->index, true);
@@ -996,8 +975,8 @@ count_all_nodes(Relation index, BufferAccessStrategy strategy)
 		if (blkno != 0)
 		{
 			OMENDB_VACUUM_DELAY_POINT();
-			buf = lock_node_page(index, &meta, blkno, strategy,
-								 BUFFER_LOCK_SHARE);
+			buf = omendb_lock_node_page(index, &meta, blkno, strategy,
+										BUFFER_LOCK_SHARE);
 		}
 		if (BufferIsValid(buf))
 		{

@@ -18,7 +18,7 @@ SQL_PIECES_0_1_0 = src/sql/vector.sql src/sql/omendb_am.sql
 SQL_PIECES_0_2_0 = src/sql/halfvec.sql src/sql/omendb_recall.sql \
 	src/sql/omendb_stats.sql src/sql/omendb_scan_stats.sql \
 	src/sql/omendb_l1.sql src/sql/omendb_radius.sql \
-	src/sql/omendb_l1_radius.sql
+	src/sql/omendb_l1_radius.sql src/sql/omendb_filter.sql
 SQL_PIECES = $(SQL_PIECES_0_1_0) $(SQL_PIECES_0_2_0)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql \
 	sql/$(EXTENSION)--0.1.0--0.2.0.sql

@@ -76,8 +76,8 @@ ALTER INDEX omendb_opt_min SET (alpha = 1.5);
 ALTER INDEX omendb_opt_min RESET (quantizer);
 SELECT reloptions FROM pg_class WHERE relname = 'omendb_opt_min';
 
--- What omendb indexes cannot be: multicolumn, unique, covering, or on a
--- type other than vector without an operator class.
+-- What omendb indexes cannot be: with two vector columns, unique,
+-- covering, or led by a column other than the vector.
 CREATE INDEX ON omendb_opt USING omendb (v, v);
 CREATE UNIQUE INDEX ON omendb_opt USING omendb (v);
 CREATE INDEX ON omendb_opt USING omendb (v) INCLUDE (id);

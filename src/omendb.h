@@ -107,8 +107,9 @@ typedef struct OmenMetaPageData
 								 * [x, sqrt(M^2 - |x|^2)] */
 	uint32		code_size;		/* bytes of quantized code per node, as the
 								 * quantizer lays it out for code_dims */
-	uint32		label_size;		/* bytes of filter labels per node; 0 in
-								 * version 1, reserved for in-graph filters */
+	uint32		label_size;		/* bytes of filter labels per node: 0 in
+								 * an index of one column, else 8 for
+								 * each column (omendb_filter.h) */
 	uint32		node_size;		/* MAXALIGNed bytes of one node item */
 	uint16		nodes_per_page; /* node items that fit one node page */
 	uint16		quant_trained;	/* true once quantizer ranges are set */
@@ -194,7 +195,8 @@ typedef OmenMetaPageData *OmenMetaPage;
  *		OmenNodeHeaderData
  *		uint32	neighbors[max_degree]	(first nneighbors are valid)
  *		uint8	code[code_size]			(the quantizer's layout)
- *		uint8	labels[label_size]		(absent in version 1)
+ *		uint64	labels[label_size / 8]	(filter columns; MAXALIGNed, absent
+ *										 when label_size is 0)
  */
 typedef struct OmenNodeHeaderData
 {
@@ -254,6 +256,9 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
 	((uint32 *) ((char *) (node) + sizeof(OmenNodeHeaderData)))
 #define OmenNodeCode(node, maxdeg) \
 	((uint8 *) (OmenNodeNeighbors(node) + (maxdeg)))
+/* where a node's labels start, and a node without labels ends */
+#define OmenNodeLabelOffset(maxdeg, code_size) \
+	MAXALIGN(sizeof(OmenNodeHeaderData) + sizeof(uint32) * (maxdeg) + (code_size))
 
 /*
  * SQ8 parameters, on the quantizer pages (each set on pages of its own) as
@@ -362,7 +367,8 @@ extern Relation omendb_open_index(Oid indrelid, bool need_select,
 
 /* omendb_insert.c */
 extern void omendb_insert_vector(Relation index, const float *x, int dim,
-								 ItemPointer tid, bool use_wal);
+								 ItemPointer tid, const uint64 *labels,
+								 bool use_wal);
 extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
 						  ItemPointer heap_tid, Relation heap,
 						  IndexUniqueCheck checkUnique

@@ -41,6 +41,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "omendb_filter.h"
 #include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
@@ -63,6 +64,9 @@ typedef struct BuildState
 	OmenQuantizer quantizer;
 	MemoryContext tmpcxt;
 	float	   *v;				/* scratch: the vector as indexed */
+	OmenFilterColumns *filter;	/* the filter columns, if any */
+	int			label_size;		/* bytes of their labels on a node */
+	uint64	   *labels;			/* scratch: the row's labels */
 
 	/* pass 1 */
 	double		scanned;		/* heap rows seen, NULLs included */
@@ -86,6 +90,7 @@ typedef struct BuildState
 	Size		node_bytes;		/* what a node costs the build at its peak */
 	ItemPointerData *zero_tids; /* zero vectors met, to write as zero nodes
 								 * after the graph */
+	uint64	   *zero_labels;	/* and their labels, label_size each */
 	int			nzero_tids;
 	int			capzero_tids;
 	bool		on_disk;		/* past the limit: inserting through buffers */
@@ -105,9 +110,10 @@ typedef struct BuildState
  * mark (breadth_first_order, after it, needs two ids).
  */
 static Size
-build_bytes_per_node(int code_size, int max_degree)
+build_bytes_per_node(const OmenMetaPageData *meta)
 {
-	return omendb_memstore_bytes_per_node(code_size, max_degree) +
+	return omendb_memstore_bytes_per_node(meta->code_size, meta->max_degree,
+										  meta->label_size) +
 		3 * sizeof(uint32) + sizeof(bool);
 }
 
@@ -284,13 +290,18 @@ graph_add(BuildState *bs, ItemPointer tid, const float *x, float norm)
 	p = g->n++;
 	g->tids[p] = *tid;
 	g->norms[p] = norm;
+	if (g->label_words > 0)
+		memcpy(OmenMemStoreLabels(g, p), bs->labels, bs->label_size);
 	g->errors[p] = omendb_float_sums_error(bs->float_sums, bs->metric, x, bs->dim,
 										   omendb_quant_encode(bs->quant, bs->v,
 															   OmenMemStoreCode(g, p)));
 	graph_insert(bs, p);
 }
 
-/* Keep a zero vector's heap TID, to be written as a zero node. */
+/*
+ * Keep a zero vector's heap TID (and labels), to be written as a zero
+ * node.
+ */
 static void
 add_zero_node(BuildState *bs, ItemPointer tid)
 {
@@ -298,12 +309,25 @@ add_zero_node(BuildState *bs, ItemPointer tid)
 	{
 		bs->capzero_tids = Max(bs->capzero_tids * 2, 64);
 		if (bs->zero_tids == NULL)
+		{
 			bs->zero_tids = MemoryContextAllocHuge(CurrentMemoryContext,
 												   (Size) bs->capzero_tids * sizeof(ItemPointerData));
+			if (bs->label_size > 0)
+				bs->zero_labels = MemoryContextAllocHuge(CurrentMemoryContext,
+														 (Size) bs->capzero_tids * bs->label_size);
+		}
 		else
+		{
 			bs->zero_tids = repalloc_huge(bs->zero_tids,
 										  (Size) bs->capzero_tids * sizeof(ItemPointerData));
+			if (bs->label_size > 0)
+				bs->zero_labels = repalloc_huge(bs->zero_labels,
+												(Size) bs->capzero_tids * bs->label_size);
+		}
 	}
+	if (bs->label_size > 0)
+		memcpy((char *) bs->zero_labels + (Size) bs->nzero_tids * bs->label_size,
+			   bs->labels, bs->label_size);
 	bs->zero_tids[bs->nzero_tids++] = *tid;
 }
 
@@ -338,18 +362,21 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
 	vec = omendb_datum_vector(index, values[0]);
 	check_build_dim(bs, vec);
+	if (bs->label_size > 0)
+		omendb_filter_labels(bs->filter, values + 1, isnull + 1, bs->labels);
 	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim,
 							  bs->meta.ip_max_norm, bs->v, &norm))
 	{
 		/* (a row that came after pass 1 may be new) */
 		omendb_check_ip_norm(bs->index, bs->metric, norm);
 		if (bs->on_disk)
-			omendb_insert_vector(index, vec->x, vec->dim, tid, false);
+			omendb_insert_vector(index, vec->x, vec->dim, tid, bs->labels,
+								 false);
 		else
 			graph_add(bs, tid, vec->x, norm);
 	}
 	else if (bs->on_disk)
-		omendb_insert_vector(index, vec->x, vec->dim, tid, false);
+		omendb_insert_vector(index, vec->x, vec->dim, tid, bs->labels, false);
 	else
 	{
 		/* (the array outlives the row's context) */
@@ -461,6 +488,9 @@ graph_node_image(BuildState *bs, uint32 p, const uint32 *newid, char *image)
 		dst[i] = newid[src[i]];
 	memcpy(OmenNodeCode(hdr, meta->max_degree), OmenMemStoreCode(g, p),
 		   g->code_size);
+	if (g->label_words > 0)
+		memcpy(OmenNodeLabels(hdr, meta), OmenMemStoreLabels(g, p),
+			   meta->label_size);
 }
 
 /*
@@ -502,7 +532,13 @@ write_nodes(BuildState *bs)
 		if (k < g->n)
 			graph_node_image(bs, order[k], newid, image);
 		else
+		{
 			omendb_fill_zero_node(image, meta, &bs->zero_tids[k - g->n]);
+			if (bs->label_size > 0)
+				memcpy(OmenNodeLabels((OmenNodeHeader) image, meta),
+					   (char *) bs->zero_labels + (Size) (k - g->n) * bs->label_size,
+					   bs->label_size);
+		}
 		off = PageAddItem(page, (Item) image, meta->node_size, InvalidOffsetNumber,
 						  false, false);
 		if (off != omendb_node_offset(meta, k))
@@ -523,7 +559,10 @@ write_nodes(BuildState *bs)
 		pfree(order);
 	if (bs->zero_tids)
 		pfree(bs->zero_tids);
+	if (bs->zero_labels)
+		pfree(bs->zero_labels);
 	bs->zero_tids = NULL;
+	bs->zero_labels = NULL;
 	bs->nzero_tids = bs->capzero_tids = 0;
 }
 
@@ -580,6 +619,7 @@ column_dimensions(Relation index)
 static void
 init_build_state(BuildState *bs, Relation index)
 {
+	omendb_check_filter_columns(index);
 	memset(bs, 0, sizeof(BuildState));
 	bs->index = index;
 	bs->metric = omendb_index_metric(index);
@@ -591,6 +631,9 @@ init_build_state(BuildState *bs, Relation index)
 	bs->refine_list = Max(bs->list / 2, OMENDB_MIN_BUILD_LIST);
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
 									   ALLOCSET_DEFAULT_SIZES);
+	bs->filter = omendb_filter_columns(index);
+	bs->label_size = OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index));
+	bs->labels = palloc0(Max(bs->label_size, sizeof(uint64)));
 }
 
 /*
@@ -603,7 +646,7 @@ check_node_fits(BuildState *bs)
 	OmenMetaPageData layout;
 
 	omendb_fill_meta(&layout, bs->dim, bs->metric, bs->degree, bs->list,
-					 bs->alpha, bs->quantizer, 0);
+					 bs->alpha, bs->quantizer, 0, bs->label_size);
 }
 
 /*
@@ -661,7 +704,7 @@ spill_to_disk(BuildState *bs)
 					bs->g.n + bs->nzero_tids),
 			 errdetail("The remaining rows are inserted through the buffer cache, which is slower."),
 			 errhint("Increase maintenance_work_mem to build faster (about %zu kB per 1000 rows).",
-					 (build_bytes_per_node(bs->meta.code_size, bs->meta.max_degree) * 1000 + 1023) / 1024)));
+					 (build_bytes_per_node(&bs->meta) * 1000 + 1023) / 1024)));
 	refine_and_write(bs);
 	omendb_invalidate_info(bs->index);
 	bs->on_disk = true;
@@ -680,7 +723,7 @@ write_untrained_meta(BuildState *bs)
 	if (bs->dim > 0)
 		check_node_fits(bs);
 	omendb_fill_meta(&bs->meta, 0, bs->metric, bs->degree, bs->list, bs->alpha,
-					 bs->quantizer, 0);
+					 bs->quantizer, 0, bs->label_size);
 	bs->meta.dimensions = bs->dim;
 	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
 }
@@ -690,7 +733,7 @@ static void
 train_and_write_quantizer(BuildState *bs)
 {
 	omendb_fill_meta(&bs->meta, bs->dim, bs->metric, bs->degree, bs->list,
-					 bs->alpha, bs->quantizer, bs->max_norm);
+					 bs->alpha, bs->quantizer, bs->max_norm, bs->label_size);
 	bs->meta.quant_trained = true;
 	train(bs);
 	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
@@ -708,7 +751,7 @@ build_graph(BuildState *bs, Relation heap, IndexInfo *indexInfo)
 {
 	double		heap_rows;
 
-	bs->node_bytes = build_bytes_per_node(bs->meta.code_size, bs->meta.max_degree);
+	bs->node_bytes = build_bytes_per_node(&bs->meta);
 	bs->memory_limit = graph_node_limit(bs->node_bytes);
 	omendb_memstore_init(&bs->g, &bs->meta, bs->quant,
 						 Min(bs->memory_limit, (int) Min(bs->count * 1.05 + 16, INT_MAX / 2)));
@@ -794,9 +837,11 @@ omendb_buildempty(Relation index)
 	double		alpha;
 	OmenQuantizer quantizer;
 
+	omendb_check_filter_columns(index);
 	omendb_option_values(index, &degree, &list, &alpha, &quantizer);
 	omendb_fill_meta(&meta, 0, omendb_index_metric(index), degree, list, alpha,
-					 quantizer, 0);
+					 quantizer, 0,
+					 OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index)));
 	meta.dimensions = typmod > 0 ? typmod : 0;
 	/* generic xlog skips unlogged relations: log the init fork by hand */
 	write_meta(index, INIT_FORKNUM, &meta, false);

@@ -58,6 +58,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "omendb_filter.h"
 #include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
@@ -75,6 +76,7 @@ typedef struct LiveNode
 	float4		norm;
 	uint8		qset;			/* the parameter set that encoded it */
 	uint64		codehash;		/* of the node's code */
+	uint64		labelhash;		/* of its labels, 0 without filter columns */
 } LiveNode;
 
 /* What omendb_check returns, but the fractions. */
@@ -160,6 +162,8 @@ typedef struct CheckState
 	MemoryContext rowcxt;
 	float	   *v;				/* a heap vector as indexed */
 	uint8	   *code;			/* and its code */
+	OmenFilterColumns *filter;	/* the filter columns, and */
+	uint64	   *labels;			/* a row's labels */
 	int64		heaprows;
 } CheckState;
 
@@ -307,6 +311,10 @@ add_live(CheckState *cs, uint32 node, OmenNodeHeader hdr)
 	ln->qset = hdr->qset;
 	ln->codehash = hash_bytes_extended(OmenNodeCode(hdr, cs->meta.max_degree),
 									   cs->meta.code_size, 0);
+	ln->labelhash = 0;
+	if (cs->meta.label_size > 0)
+		ln->labelhash = hash_bytes_extended((const unsigned char *) OmenNodeLabels(hdr, &cs->meta),
+											cs->meta.label_size, 0);
 }
 
 /*
@@ -379,6 +387,10 @@ check_free_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 	for (int i = 0; what == NULL && i < cs->meta.code_size; i++)
 		if (code[i] != 0)
 			what = psprintf("code byte %d = %u", i, code[i]);
+	for (int i = 0; what == NULL && i < cs->meta.label_size / sizeof(uint64); i++)
+		if (OmenNodeLabels(hdr, &cs->meta)[i] != 0)
+			what = psprintf("label word %d = " UINT64_FORMAT, i,
+							OmenNodeLabels(hdr, &cs->meta)[i]);
 	if (what != NULL)
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): free slot with %s, expected a slot all zero but for its flags.",
 						 blkno, off, node, what);
@@ -939,7 +951,8 @@ find_live(CheckState *cs, ItemPointer tid, int *n)
  * with the code and error bound of its vector.
  */
 static void
-check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
+check_heap_row(CheckState *cs, ItemPointer tid, Datum value,
+			   const uint64 *labels)
 {
 	const OmenMetaPageData *meta = &cs->meta;
 	Vector	   *vec = omendb_datum_vector(cs->index, value);
@@ -969,6 +982,13 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value)
 		omendb_corrupted(cs->index, "Heap row (%u,%u) has %d live nodes (%u and %u).",
 						 hblk, hoff, n, ln[0].node, ln[1].node);
 	ln->state = LIVE_MATCHED;
+
+	if (meta->label_size > 0 &&
+		hash_bytes_extended((const unsigned char *) labels, meta->label_size, 0) != ln->labelhash)
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): filter labels do not match heap row (%u,%u).",
+						 omendb_node_block(meta, ln->node),
+						 omendb_node_offset(meta, ln->node), ln->node,
+						 hblk, hoff);
 
 	/* the code, error and norm of a zero node were checked with the node */
 	if (in_graph == (meta->metric == OMENDB_METRIC_COSINE && ln->norm == 0))
@@ -1036,7 +1056,9 @@ heap_row_callback(Relation index, ItemPointer tid, Datum *values,
 	if (isnull[0])
 		return;
 	oldcxt = MemoryContextSwitchTo(cs->rowcxt);
-	check_heap_row(cs, tid, values[0]);
+	if (cs->meta.label_size > 0)
+		omendb_filter_labels(cs->filter, values + 1, isnull + 1, cs->labels);
+	check_heap_row(cs, tid, values[0], cs->labels);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(cs->rowcxt);
 }
@@ -1113,6 +1135,8 @@ check_heap(CheckState *cs, Snapshot snapshot)
 									   ALLOCSET_DEFAULT_SIZES);
 	cs->v = palloc(sizeof(float) * (VECTOR_MAX_DIM + 1));
 	cs->code = palloc(VECTOR_MAX_DIM + 1);
+	cs->filter = omendb_filter_columns(cs->index);
+	cs->labels = palloc0(Max(cs->meta.label_size, sizeof(uint64)));
 
 	indexinfo->ii_Concurrent = true;
 	indexinfo->ii_Unique = false;

@@ -265,12 +265,17 @@ typedef struct OmenMemStore
 	float	   *norms;
 	uint32	   *visited;		/* visit epoch per node */
 	uint32		epoch;
+	int			label_words;	/* filter labels per node (meta page's
+								 * label_size / 8), or 0 */
+	uint64	   *labels;			/* cap * label_words, or NULL */
 } OmenMemStore;
 
 #define OmenMemStoreCode(g, p)	((g)->codes + (Size) (p) * (g)->code_size)
 #define OmenMemStoreNeighbors(g, p)	((g)->nbrs + (Size) (p) * (g)->max_degree)
+#define OmenMemStoreLabels(g, p)	((g)->labels + (Size) (p) * (g)->label_words)
 
-extern Size omendb_memstore_bytes_per_node(int code_size, int max_degree);
+extern Size omendb_memstore_bytes_per_node(int code_size, int max_degree,
+											int label_size);
 extern void omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 								 const OmenQuantState *quant, int cap);
 extern void omendb_memstore_grow(OmenMemStore *g, int limit);

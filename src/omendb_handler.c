@@ -33,6 +33,7 @@
 
 #include "omendb.h"
 #include "kernels.h"
+#include "omendb_filter.h"
 #include "omendb_metric.h"
 #include "omendb_pgvector.h"
 #include "omendb_quant.h"
@@ -266,33 +267,17 @@ planned_index_metric(IndexOptInfo *index)
 }
 
 /*
- * amvalidate: the operator class must have one ordering operator
- * (strategy 1) and support function 1; support function 2 is optional;
- * the family may have a ball operator, a boolean search operator
- * (strategy 2) of radius queries.
+ * A vector column's operator class: distance operators for ORDER BY
+ * (strategy 1), ball operators for radius quals (strategy 2), the metric
+ * (support function 1) and optionally a conversion to vector (2).
  */
 static bool
-omendb_validate(Oid opclassoid)
+validate_vector_class(const char *opclassname, CatCList *oprlist,
+					  CatCList *proclist)
 {
-	HeapTuple	classtup;
-	Form_pg_opclass classform;
-	Oid			opfamilyoid;
-	CatCList   *oprlist;
-	CatCList   *proclist;
 	bool		result = true;
-	char	   *opclassname;
 	bool		has_proc = false;
 	bool		has_op = false;
-
-	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
-	if (!HeapTupleIsValid(classtup))
-		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
-	classform = (Form_pg_opclass) GETSTRUCT(classtup);
-	opfamilyoid = classform->opcfamily;
-	opclassname = NameStr(classform->opcname);
-
-	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
-	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
 
 	for (int i = 0; i < oprlist->n_members; i++)
 	{
@@ -338,6 +323,91 @@ omendb_validate(Oid opclassoid)
 						opclassname)));
 		result = false;
 	}
+	return result;
+}
+
+/*
+ * A filter column's operator class (omendb_filter.h): boolean search
+ * operators with strategies 1 to 8, and no support functions.
+ */
+static bool
+validate_filter_class(const char *opclassname, CatCList *oprlist,
+					  CatCList *proclist)
+{
+	bool		result = true;
+
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (op->amoppurpose != AMOP_SEARCH ||
+			op->amopstrategy < 1 || op->amopstrategy > OMENDB_FILTER_STRATEGIES ||
+			get_op_rettype(op->amopopr) != BOOLOID)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omendb filter operator class \"%s\" has an operator that is not a boolean search operator with a strategy from 1 to %d",
+							opclassname, OMENDB_FILTER_STRATEGIES)));
+			result = false;
+		}
+	}
+	if (proclist->n_members > 0)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("omendb filter operator class \"%s\" has support functions, but no metric",
+						opclassname)));
+		result = false;
+	}
+	if (oprlist->n_members == 0)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("omendb operator class \"%s\" has neither a metric nor operators",
+						opclassname)));
+		result = false;
+	}
+	return result;
+}
+
+/*
+ * amvalidate: a vector column's operator class or a filter column's, told
+ * apart by the metric (support function 1) only the first has.
+ */
+static bool
+omendb_validate(Oid opclassoid)
+{
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	CatCList   *oprlist;
+	CatCList   *proclist;
+	bool		result;
+	char	   *opclassname;
+	bool		vector_class = false;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opclassname = NameStr(classform->opcname);
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+
+	/* a class with a metric is a vector column's; one without, a filter's */
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (proc->amprocnum == OMENDB_METRIC_PROC)
+			vector_class = true;
+	}
+	if (vector_class)
+		result = validate_vector_class(opclassname, oprlist, proclist);
+	else
+		result = validate_filter_class(opclassname, oprlist, proclist);
 
 	ReleaseCatCacheList(proclist);
 	ReleaseCatCacheList(oprlist);
@@ -418,11 +488,14 @@ radius_can_stop(IndexPath *path, Node *ball)
 }
 
 /*
- * The share of the rows within the radius of the ball keys, and whether
- * the scan can stop there.
+ * The share of the rows that pass the index's quals: on the vector column
+ * (the ball keys, whose radius the scan may stop at, in *can_stop) or on
+ * the filter columns (which the graph walk applies, returning only the
+ * rows that pass).
  */
 static Selectivity
-radius_selectivity(PlannerInfo *root, IndexPath *path, bool *can_stop)
+index_qual_selectivity(PlannerInfo *root, IndexPath *path, bool filters,
+					   bool *can_stop)
 {
 	List	   *quals = NIL;
 	ListCell   *lc;
@@ -433,17 +506,21 @@ radius_selectivity(PlannerInfo *root, IndexPath *path, bool *can_stop)
 		IndexClause *iclause = lfirst_node(IndexClause, lc);
 		ListCell   *lq;
 
+		if ((iclause->indexcol > 0) != filters)
+			continue;
 		foreach(lq, iclause->indexquals)
 		{
 			RestrictInfo *rinfo = lfirst_node(RestrictInfo, lq);
 
 			quals = lappend(quals, rinfo);
-			if (IsA(rinfo->clause, OpExpr) &&
+			if (!filters && IsA(rinfo->clause, OpExpr) &&
 				list_length(((OpExpr *) rinfo->clause)->args) == 2 &&
 				radius_can_stop(path, lsecond(((OpExpr *) rinfo->clause)->args)))
 				*can_stop = true;
 		}
 	}
+	if (quals == NIL)
+		return 1.0;
 	return clauselist_selectivity(root, quals, path->indexinfo->rel->relid,
 								  JOIN_INNER, NULL);
 }
@@ -493,16 +570,15 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		met_startup;
 	double		node_cost;
 	double		row_cost;
-	double		rows_out = ntuples;
-	Selectivity selectivity = 1.0;
-	bool		can_stop = false;
+	double		rows_out;
+	Selectivity selectivity;
+	Selectivity passing;
+	bool		can_stop;
+	bool		unused;
 
-	if (path->indexclauses != NIL)
-	{
-		selectivity = radius_selectivity(root, path, &can_stop);
-		if (can_stop)
-			rows_out = clamp_row_est(selectivity * ntuples);
-	}
+	selectivity = index_qual_selectivity(root, path, false, &can_stop);
+	passing = index_qual_selectivity(root, path, true, &unused);
+	rows_out = clamp_row_est((can_stop ? selectivity : 1.0) * passing * ntuples);
 	if (path->indexorderbys == NIL && !can_stop)
 	{
 		*indexStartupCost = get_float8_infinity();
@@ -530,8 +606,12 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	node_cost = cpu_index_tuple_cost +
 		cpu_operator_cost * (Max(dims / 32.0, 1) + 1 + 2 * log2(list + degree)) +
 		random_page_cost * Max(index->pages, 1) / ntuples / Max(loop_count, 1);
-	/* a returned row: its expansion, and the recheck on the heap vector */
-	row_cost = new_per_expansion * node_cost +
+	/*
+	 * A returned row: its expansion, and the recheck on the heap vector.
+	 * Under filter quals passed by a share of the rows, the walk expands
+	 * nodes at the same rate but returns only that share of them.
+	 */
+	row_cost = new_per_expansion * node_cost / Max(passing, 1.0 / ntuples) +
 		cpu_operator_cost * Max(dims / 8.0, 1);
 
 	*indexStartupCost = met_startup * node_cost;
@@ -552,7 +632,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 			*indexStartupCost += sweep;
 		*indexTotalCost += sweep;
 	}
-	*indexSelectivity = selectivity;
+	*indexSelectivity = selectivity * passing;
 	*indexCorrelation = 0;
 	*indexPages = index->pages;
 }
@@ -567,7 +647,8 @@ omendb_property(Oid index_oid, int attno, IndexAMProperty prop,
 {
 	if (attno == 0 || prop != AMPROP_DISTANCE_ORDERABLE)
 		return false;
-	*res = true;
+	/* the vector column, not the filter columns after it */
+	*res = attno == 1;
 	*isnull = false;
 	return true;
 }
@@ -579,16 +660,16 @@ omendb_handler(PG_FUNCTION_ARGS)
 {
 	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
 
-	amroutine->amstrategies = 2;
+	amroutine->amstrategies = OMENDB_FILTER_STRATEGIES;
 	amroutine->amsupport = OMENDB_TO_VECTOR_PROC;
 	amroutine->amoptsprocnum = 0;
 	amroutine->amcanorder = false;
 	amroutine->amcanorderbyop = true;
 	amroutine->amcanbackward = false;
 	amroutine->amcanunique = false;
-	amroutine->amcanmulticol = false;
+	amroutine->amcanmulticol = true;
 	amroutine->amoptionalkey = true;
-	amroutine->amsearcharray = false;
+	amroutine->amsearcharray = true;
 	amroutine->amsearchnulls = false;
 	amroutine->amstorage = false;
 	amroutine->amclusterable = false;

@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "omendb_filter.h"
 #include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
@@ -136,7 +137,7 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	before = meta;
 	omendb_fill_meta(&meta, dim, meta.metric, meta.graph_degree,
 					 meta.build_list_size, meta.alpha, meta.quantizer,
-					 ip_max_norm);
+					 ip_max_norm, meta.label_size);
 	meta.quant_trained = true;
 	meta.counted_until = before.counted_until;
 	meta.vacuum_cleanups = before.vacuum_cleanups;
@@ -431,7 +432,8 @@ check_dimensions(Relation index, const OmenMetaPageData *meta, int dim)
  */
 static bool
 node_image(Relation index, OmenIndexInfo *info, bool float_sums,
-		   const float *x, int dim, ItemPointer tid, OmenNodeHeader hdr)
+		   const float *x, int dim, ItemPointer tid, const uint64 *labels,
+		   OmenNodeHeader hdr)
 {
 	const OmenMetaPageData *meta = &info->meta;
 	float	   *v = palloc(sizeof(float) * meta->code_dims);
@@ -440,8 +442,12 @@ node_image(Relation index, OmenIndexInfo *info, bool float_sums,
 	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))
 	{
 		omendb_fill_zero_node((char *) hdr, meta, tid);
+		if (meta->label_size > 0)
+			memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
 		return false;
 	}
+	if (meta->label_size > 0)
+		memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
 	omendb_check_ip_norm(index, meta->metric, norm);
 	hdr->heaptid = *tid;
 	hdr->flags = OMENDB_NODE_LIVE;
@@ -456,7 +462,7 @@ node_image(Relation index, OmenIndexInfo *info, bool float_sums,
 
 void
 omendb_insert_vector(Relation index, const float *x, int dim,
-					 ItemPointer tid, bool use_wal)
+					 ItemPointer tid, const uint64 *labels, bool use_wal)
 {
 	/* (before the relcache's copy: a catalog lookup may reset it) */
 	bool		float_sums = omendb_index_float_sums(index);
@@ -483,7 +489,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 
 	image = palloc0(meta->node_size);
 	hdr = (OmenNodeHeader) image;
-	if (!node_image(index, info, float_sums, x, dim, tid, hdr))
+	if (!node_image(index, info, float_sums, x, dim, tid, labels, hdr))
 	{
 		/* a zero vector under cosine: a zero node, outside the graph */
 		(void) write_node(index, meta, image, false, use_wal, &entry);
@@ -533,6 +539,8 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 	MemoryContext tmpcxt;
 	MemoryContext oldcxt;
 	Vector	   *vec;
+	uint64	   *labels = NULL;
+	int			natts = IndexRelationGetNumberOfKeyAttributes(index);
 
 	if (isnull[0])
 		return false;
@@ -541,7 +549,13 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(tmpcxt);
 	vec = omendb_datum_vector(index, values[0]);
-	omendb_insert_vector(index, vec->x, vec->dim, heap_tid, true);
+	if (natts > 1)
+	{
+		labels = palloc(OmenLabelSize(natts));
+		omendb_filter_labels(omendb_filter_columns(index), values + 1,
+							 isnull + 1, labels);
+	}
+	omendb_insert_vector(index, vec->x, vec->dim, heap_tid, labels, true);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(tmpcxt);
 	return false;

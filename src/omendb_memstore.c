@@ -158,10 +158,11 @@ static const OmenGraphStore mem_store = {
 
 /* Bytes a node takes in the store's arrays. */
 Size
-omendb_memstore_bytes_per_node(int code_size, int max_degree)
+omendb_memstore_bytes_per_node(int code_size, int max_degree, int label_size)
 {
 	return code_size + sizeof(uint32) * max_degree + sizeof(uint16) +
-		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32);
+		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32) +
+		label_size;
 }
 
 /*
@@ -227,6 +228,10 @@ omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 	g->visited = alloc_array((Size) g->cap * sizeof(uint32));
 	memset(g->visited, 0, (Size) g->cap * sizeof(uint32));
 	g->epoch = 0;
+	g->label_words = meta->label_size / sizeof(uint64);
+	g->labels = NULL;
+	if (g->label_words > 0)
+		g->labels = alloc_array((Size) g->cap * g->label_words * sizeof(uint64));
 }
 
 /*
@@ -246,6 +251,8 @@ omendb_memstore_grow(OmenMemStore *g, int limit)
 	g->norms = grow_array(g->norms, (Size) cap * sizeof(float));
 	g->visited = grow_array(g->visited, (Size) cap * sizeof(uint32));
 	memset(g->visited + g->cap, 0, (Size) (cap - g->cap) * sizeof(uint32));
+	if (g->label_words > 0)
+		g->labels = grow_array(g->labels, (Size) cap * g->label_words * sizeof(uint64));
 	g->cap = cap;
 }
 
@@ -260,6 +267,9 @@ omendb_memstore_free(OmenMemStore *g)
 	pfree(g->errors);
 	pfree(g->norms);
 	pfree(g->visited);
+	if (g->labels)
+		pfree(g->labels);
+	g->labels = NULL;
 	g->codes = NULL;
 	g->nbrs = NULL;
 	g->nnbrs = NULL;

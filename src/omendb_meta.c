@@ -12,6 +12,7 @@
 
 #include "utils/memutils.h"
 
+#include "omendb_filter.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
 
@@ -26,12 +27,11 @@ max_degree_for(int degree)
 	return (degree * OMENDB_SLACK_NUM + OMENDB_SLACK_DEN - 1) / OMENDB_SLACK_DEN;
 }
 
-/* The MAXALIGNed size of a node item. */
+/* The MAXALIGNed size of a node item; labels start MAXALIGNed. */
 static Size
-node_size_for(int max_degree, int code_size)
+node_size_for(int max_degree, int code_size, int label_size)
 {
-	return MAXALIGN(sizeof(OmenNodeHeaderData) + sizeof(uint32) * max_degree +
-					code_size);
+	return OmenNodeLabelOffset(max_degree, code_size) + label_size;
 }
 
 /*
@@ -46,7 +46,8 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
 	meta->dimensions = dim;
 	meta->code_dims = quant->code_dims(meta->metric, dim);
 	meta->code_size = quant->code_bytes(meta->metric, dim);
-	meta->node_size = node_size_for(meta->max_degree, meta->code_size);
+	meta->node_size = node_size_for(meta->max_degree, meta->code_size,
+									 meta->label_size);
 	meta->nodes_per_page = NODE_PAGE_SPACE / (meta->node_size + sizeof(ItemIdData));
 	meta->nquant_blocks = quant->page_count(meta->metric, dim) * meta->quant_sets;
 	meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
@@ -59,7 +60,7 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
 void
 omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 				 int list, double alpha, OmenQuantizer quantizer,
-				 float ip_max_norm)
+				 float ip_max_norm, int label_size)
 {
 	memset(meta, 0, sizeof(OmenMetaPageData));
 	meta->magic = OMENDB_MAGIC;
@@ -71,7 +72,7 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->build_list_size = list;
 	meta->alpha = alpha;
 	meta->ip_max_norm = ip_max_norm;
-	meta->label_size = 0;
+	meta->label_size = label_size;
 	meta->quant_trained = false;
 	/* room for a second parameter set, for refits */
 	meta->quant_sets = 2;
@@ -133,7 +134,10 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 						meta->build_list_size, meta->alpha);
 	if (!(meta->ip_max_norm >= 0) || !isfinite(meta->ip_max_norm))
 		return psprintf("meta page has maximum norm %g", meta->ip_max_norm);
-	if (meta->dimensions > VECTOR_MAX_DIM || meta->label_size != 0 ||
+	if (meta->dimensions > VECTOR_MAX_DIM ||
+		meta->label_size % sizeof(uint64) != 0 ||
+		meta->label_size == sizeof(uint64) ||
+		meta->label_size > OmenLabelSize(INDEX_MAX_KEYS) ||
 		meta->quant_trained > 1)
 		return psprintf("meta page has %u dimensions, label size %u, trained flag %u",
 						meta->dimensions, meta->label_size, meta->quant_trained);
@@ -306,6 +310,10 @@ omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 	problem = omendb_meta_problem(meta);
 	if (problem != NULL)
 		omendb_corrupted(index, "Block %u: %s.", OMENDB_METAPAGE_BLKNO, problem);
+	if (meta->label_size != OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index)))
+		omendb_corrupted(index, "Block %u: meta page has label size %u for an index of %d columns.",
+						 OMENDB_METAPAGE_BLKNO, meta->label_size,
+						 IndexRelationGetNumberOfKeyAttributes(index));
 }
 
 /* Whether a meta page has the node counters (its pd_lower covers them). */

@@ -63,6 +63,7 @@
 #include "utils/rel.h"
 #include "utils/tuplesort.h"
 
+#include "omendb_filter.h"
 #include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
@@ -123,6 +124,9 @@ typedef struct ScanQuery
 								 * -infinity: the operator class's float
 								 * sums can lose everything for this query
 								 * (omendb_float_sums_limits) */
+	bool		has_balls;		/* ball keys, which the executor rechecks */
+	OmenFilter	filter;			/* the keys on filter columns: only nodes
+								 * that match are returned */
 } ScanQuery;
 
 /*
@@ -240,6 +244,7 @@ typedef struct ScanStats
 typedef struct OmenScanOpaqueData
 {
 	Relation	index;
+	OmenFilterColumns *filter_columns;	/* the index's, for the whole scan */
 	MemoryContext cxt;			/* everything per-query lives here */
 	OmenIndexInfo *info;
 	bool		started;
@@ -564,6 +569,19 @@ prepare_other_set(OmenScanOpaque so, int set)
 }
 
 /*
+ * Whether a node is a row to return: live, and matching the filter keys.
+ * A node that does not match is still walked through.
+ */
+static inline bool
+node_returnable(OmenScanOpaque so, OmenNodeHeader node)
+{
+	if (!(node->flags & OMENDB_NODE_LIVE))
+		return false;
+	return so->q.filter.nkeys == 0 ||
+		omendb_filter_match(&so->q.filter, OmenNodeLabels(node, &so->info->meta));
+}
+
+/*
  * Fill in a node met through an edge from its page: distance, bound, heap
  * TID.
  */
@@ -585,7 +603,7 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	if (isfinite(sn->approx - sn->bound))
 		so->rows.max_gap = Max(so->rows.max_gap, sn->approx - sn->bound);
 	sn->tid = node->heaptid;
-	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+	sn->live = node_returnable(so, node);
 }
 
 /*
@@ -639,7 +657,7 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 			sn->bound = gap;
 			sn->approx = INFINITY;
 			sn->tid = node->heaptid;
-			sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+			sn->live = node_returnable(sa->so, node);
 			return;
 		}
 		score_visitor(node, idx, arg);
@@ -648,7 +666,7 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 	sn->bound = INFINITY;
 	sn->approx = INFINITY;
 	sn->tid = node->heaptid;
-	sn->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+	sn->live = node_returnable(sa->so, node);
 }
 
 /*
@@ -1129,6 +1147,7 @@ next_result(OmenScanOpaque so, ResultItem *out)
 
 typedef struct SeqArg
 {
+	OmenScanOpaque so;
 	ItemPointerData tid;
 	bool		live;
 } SeqArg;
@@ -1139,7 +1158,7 @@ seq_visitor(OmenNodeHeader node, int idx, void *arg)
 	SeqArg	   *sa = arg;
 
 	sa->tid = node->heaptid;
-	sa->live = (node->flags & OMENDB_NODE_LIVE) != 0;
+	sa->live = node_returnable(sa->so, node);
 }
 
 static bool
@@ -1168,6 +1187,7 @@ next_in_physical_order(OmenScanOpaque so, ItemPointer tid, uint32 *found)
 			continue;
 		}
 		so->seq.next++;
+		sa.so = so;
 		omendb_visit_nodes(so->index, meta, &node, 1, seq_visitor, &sa);
 		so->stats.run.nodes_met++;
 		if (sa.live)
@@ -1353,6 +1373,7 @@ omendb_beginscan(Relation index, int nkeys, int norderbys)
 	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
 	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
 	so->index = index;
+	so->filter_columns = omendb_filter_columns(index);
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb scan",
 									ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;
@@ -1406,6 +1427,7 @@ static void
 take_ball_keys(IndexScanDesc scan, OmenScanOpaque so)
 {
 	so->q.has_radius = false;
+	so->q.has_balls = false;
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
 		ScanKey		key = &scan->keyData[i];
@@ -1413,6 +1435,9 @@ take_ball_keys(IndexScanDesc scan, OmenScanOpaque so)
 		double		radius;
 		Vector	   *cvec;
 
+		if (key->sk_attno != 1)
+			continue;			/* a filter column's */
+		so->q.has_balls = true;
 		if ((key->sk_flags & SK_ISNULL) ||
 			!omendb_ball_fields(key->sk_argument, &center, &radius))
 		{
@@ -1464,12 +1489,10 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 
-	if (scan->numberOfOrderBys == 0 && scan->numberOfKeys == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("omendb index scans need an ORDER BY on a distance operator or a ball condition")));
-
 	oldcxt = MemoryContextSwitchTo(so->cxt);
+	omendb_filter_prepare(so->filter_columns, scan->keyData,
+						  scan->numberOfKeys, &so->q.filter);
+
 	so->q.qvec = NULL;
 	so->q.ordered = scan->numberOfOrderBys > 0;
 	if (so->q.ordered)
@@ -1481,6 +1504,12 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 											 scan->orderByData[0].sk_argument);
 	}
 	take_ball_keys(scan, so);
+	if (!so->q.ordered && !so->q.has_balls)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omendb index scans need an ORDER BY on a distance operator or a ball condition")));
+	if (so->q.filter.impossible)
+		so->q.empty = true;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -1649,8 +1678,11 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		note_returned(so, node, &scan->xs_heaptid);
 		so->stats.run.rows_returned++;
 	}
-	/* a ball key's bound is not its distance: the executor checks it */
-	scan->xs_recheck = scan->numberOfKeys > 0;
+	/*
+	 * A ball key's bound is not its distance, and a lossy filter label
+	 * may match a row its qual rejects: the executor checks them.
+	 */
+	scan->xs_recheck = so->q.has_balls || so->q.filter.lossy;
 	scan->xs_recheckorderby = true;
 	/* (the reads of this call are the scan's: no other scan runs in it) */
 	so->stats.run.pages_pinned += omendb_node_page_pins - pins;

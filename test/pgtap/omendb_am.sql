@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(27);
+SELECT plan(34);
 
 SELECT lives_ok('CREATE EXTENSION omendb', 'CREATE EXTENSION omendb succeeds');
 
@@ -44,10 +44,19 @@ SELECT ok(
 
 -- operator classes -------------------------------------------------------------
 
-CREATE TEMP VIEW omendb_opclasses AS
-	SELECT c.oid, c.opcname::text COLLATE "default" AS opcname, c.opcdefault, c.opcintype::regtype::text AS intype
+-- The vector classes: those whose family has support function 1, the
+-- metric.  The filter classes, of the columns after the vector, have none.
+CREATE TEMP VIEW omendb_all_opclasses AS
+	SELECT c.oid, c.opcname::text COLLATE "default" AS opcname, c.opcdefault,
+		   c.opcintype::regtype::text AS intype,
+		   EXISTS (SELECT 1 FROM pg_amproc p
+				   WHERE p.amprocfamily = c.opcfamily AND p.amprocnum = 1) AS vector_class
 	FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 	WHERE a.amname = 'omendb';
+CREATE TEMP VIEW omendb_opclasses AS
+	SELECT oid, opcname, opcdefault, intype FROM omendb_all_opclasses WHERE vector_class;
+CREATE TEMP VIEW omendb_filter_opclasses AS
+	SELECT oid, opcname, opcdefault, intype FROM omendb_all_opclasses WHERE NOT vector_class;
 
 SELECT results_eq(
 	$$ SELECT opcname, intype FROM omendb_opclasses ORDER BY opcname $$,
@@ -116,8 +125,55 @@ SELECT results_eq(
 	'each class has support function 1 naming its metric, the halfvec classes 2 casting to vector');
 
 SELECT is_empty(
-	$$ SELECT opcname FROM omendb_opclasses WHERE NOT amvalidate(oid) $$,
+	$$ SELECT opcname FROM omendb_all_opclasses WHERE NOT amvalidate(oid) $$,
 	'amvalidate accepts every operator class');
+
+-- Filter classes: the default for each scalar type a filter column may
+-- have, and for arrays; search operators only (btree's strategies 1 to 5,
+-- then && @> <@ as 6 to 8), no ordering operator, no support function.
+SELECT results_eq(
+	$$ SELECT opcname, intype, opcdefault FROM omendb_filter_opclasses ORDER BY opcname $$,
+	$$ VALUES ('array_ops', 'anyarray', true), ('bool_ops', 'boolean', true),
+			  ('date_ops', 'date', true), ('int2_ops', 'smallint', true),
+			  ('int4_ops', 'integer', true), ('int8_ops', 'bigint', true),
+			  ('text_ops', 'text', true),
+			  ('timestamp_ops', 'timestamp without time zone', true),
+			  ('timestamptz_ops', 'timestamp with time zone', true),
+			  ('uuid_ops', 'uuid', true) $$,
+	'filter classes: the defaults for int2, int4, int8, bool, date, timestamp, timestamptz, text, uuid and arrays');
+
+SELECT results_eq(
+	$$ SELECT c.opcname, string_agg(o.amopstrategy::text || ' ' || o.amopopr::regoperator::text, ', '
+									ORDER BY o.amopstrategy)
+	   FROM omendb_filter_opclasses c
+	   JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = c.oid)
+	   WHERE o.amoplefttype = o.amoprighttype AND o.amoplefttype = (SELECT opcintype FROM pg_opclass WHERE oid = c.oid)
+	   GROUP BY c.opcname ORDER BY c.opcname $$,
+	$$ VALUES ('array_ops', '3 =(anyarray,anyarray), 6 &&(anyarray,anyarray), 7 @>(anyarray,anyarray), 8 <@(anyarray,anyarray)'),
+			  ('bool_ops', '3 =(boolean,boolean)'),
+			  ('date_ops', '1 <(date,date), 2 <=(date,date), 3 =(date,date), 4 >=(date,date), 5 >(date,date)'),
+			  ('int2_ops', '1 <(smallint,smallint), 2 <=(smallint,smallint), 3 =(smallint,smallint), 4 >=(smallint,smallint), 5 >(smallint,smallint)'),
+			  ('int4_ops', '1 <(integer,integer), 2 <=(integer,integer), 3 =(integer,integer), 4 >=(integer,integer), 5 >(integer,integer)'),
+			  ('int8_ops', '1 <(bigint,bigint), 2 <=(bigint,bigint), 3 =(bigint,bigint), 4 >=(bigint,bigint), 5 >(bigint,bigint)'),
+			  ('text_ops', '3 =(text,text)'),
+			  ('timestamp_ops', '1 <(timestamp without time zone,timestamp without time zone), 2 <=(timestamp without time zone,timestamp without time zone), 3 =(timestamp without time zone,timestamp without time zone), 4 >=(timestamp without time zone,timestamp without time zone), 5 >(timestamp without time zone,timestamp without time zone)'),
+			  ('timestamptz_ops', '1 <(timestamp with time zone,timestamp with time zone), 2 <=(timestamp with time zone,timestamp with time zone), 3 =(timestamp with time zone,timestamp with time zone), 4 >=(timestamp with time zone,timestamp with time zone), 5 >(timestamp with time zone,timestamp with time zone)'),
+			  ('uuid_ops', '3 =(uuid,uuid)') $$,
+	'each filter class has btree''s strategies for its type (= alone for bool, text and uuid), arrays = && @> <@');
+
+SELECT is(
+	(SELECT count(*)::int FROM pg_amop o JOIN pg_opfamily f ON f.oid = o.amopfamily
+	 WHERE f.opfname = 'integer_ops' AND f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'omendb')
+	   AND o.amoplefttype <> o.amoprighttype),
+	30,
+	'integer_ops has the cross-type operators of int2, int4 and int8 (6 pairs, 5 strategies)');
+
+SELECT is_empty(
+	$$ SELECT c.opcname FROM omendb_filter_opclasses c
+	   JOIN pg_opclass pc ON pc.oid = c.oid
+	   WHERE EXISTS (SELECT 1 FROM pg_amproc p WHERE p.amprocfamily = pc.opcfamily)
+		  OR EXISTS (SELECT 1 FROM pg_amop o WHERE o.amopfamily = pc.opcfamily AND o.amoppurpose <> 's') $$,
+	'no filter class has a support function or an ordering operator');
 
 -- An operator class with a search (non-ordering) operator is refused by
 -- amvalidate.
@@ -137,7 +193,7 @@ SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'
 SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'), 'can_unique'),
 	false, 'omendb indexes cannot be unique');
 SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'), 'can_multi_col'),
-	false, 'omendb indexes have a single column');
+	true, 'omendb indexes may have filter columns after the vector');
 SELECT is(pg_indexam_has_property((SELECT oid FROM pg_am WHERE amname = 'omendb'), 'can_include'),
 	false, 'omendb indexes have no INCLUDE columns');
 
@@ -159,6 +215,15 @@ SELECT is(pg_index_column_has_property('omendb_pgtap_i'::regclass, 1, 'returnabl
 	false, 'the index cannot return the vector (no index-only scans)');
 SELECT is(pg_index_column_has_property('omendb_pgtap_i'::regclass, 1, 'search_nulls'),
 	false, 'the index does not search for NULLs (NULLs are not indexed)');
+
+CREATE INDEX omendb_pgtap_f ON omendb_pgtap_t USING omendb (v, id);
+SELECT is(pg_index_column_has_property('omendb_pgtap_f'::regclass, 1, 'distance_orderable'),
+	true, 'the vector column orders by distance');
+SELECT is(pg_index_column_has_property('omendb_pgtap_f'::regclass, 2, 'distance_orderable'),
+	false, 'a filter column does not');
+SELECT is(pg_index_column_has_property('omendb_pgtap_f'::regclass, 2, 'search_array'),
+	true, 'a filter column takes = ANY (array) as one qual');
+DROP INDEX omendb_pgtap_f;
 SELECT throws_ok(
 	'CLUSTER omendb_pgtap_t USING omendb_pgtap_i',
 	'0A000', NULL,

@@ -568,6 +568,8 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	int			list;
 	double		new_per_expansion;
 	double		met_startup;
+	double		node_cpu;
+	double		node_pages;
 	double		node_cost;
 	double		row_cost;
 	double		rows_out;
@@ -603,15 +605,26 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * and a pop on heaps of about the list's size, and its share of the
 	 * index's pages, which repeated scans (loop_count) find cached.
 	 */
-	node_cost = cpu_index_tuple_cost +
-		cpu_operator_cost * (Max(dims / 32.0, 1) + 1 + 2 * log2(list + degree)) +
-		random_page_cost * Max(index->pages, 1) / ntuples / Max(loop_count, 1);
+	node_cpu = cpu_index_tuple_cost +
+		cpu_operator_cost * (Max(dims / 32.0, 1) + 1 + 2 * log2(list + degree));
+	node_pages = random_page_cost * Max(index->pages, 1) / ntuples /
+		Max(loop_count, 1);
+	node_cost = node_cpu + node_pages;
+
 	/*
 	 * A returned row: its expansion, and the recheck on the heap vector.
-	 * Under filter quals passed by a share of the rows, the walk expands
-	 * nodes at the same rate but returns only that share of them.
+	 * Under filter quals passed by a share s of the rows, the walk meets
+	 * nodes at the same rate but returns only that share of them: 1 / s
+	 * times the CPU.  Its pages it reads once, whatever it meets: a row's
+	 * share of them is at most the index's pages over the s * N rows the
+	 * walk returns in all.
 	 */
-	row_cost = new_per_expansion * node_cost / Max(passing, 1.0 / ntuples) +
+	passing = Max(passing, 1.0 / ntuples);
+	row_cost = new_per_expansion * node_cpu / passing +
+		Max(new_per_expansion * node_pages,
+			Min(new_per_expansion * node_pages / passing,
+				random_page_cost * Max(index->pages, 1) /
+				(passing * ntuples) / Max(loop_count, 1))) +
 		cpu_operator_cost * Max(dims / 8.0, 1);
 
 	*indexStartupCost = met_startup * node_cost;

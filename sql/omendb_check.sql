@@ -108,7 +108,10 @@ SELECT * FROM pg_temp.chk_all();
 -- of the live codes clamped, VACUUM also refits the quantizers: it learns
 -- the ranges from the rows and re-encodes every node, and nothing clamps
 -- after (the check compares each code with its row's, encoded by the
--- parameter set the node names).
+-- parameter set the node names); then it moves the entry point to the node
+-- nearest the rows' centroid and relinks the graph with the new codes (so
+-- that chk_t_ip, refitted, keeps a deleted entry node after the updates
+-- below, as the others do).
 DELETE FROM chk_t WHERE id % 3 = 0;
 SELECT * FROM pg_temp.chk_all();
 VACUUM chk_t;

@@ -179,6 +179,16 @@ typedef struct OmenMetaPageData
 									 * every node carries quant_current and
 									 * the other set is unused */
 	uint32		quant_refits;	/* refits finished since build */
+
+	/*
+	 * The relink after a refit (README.omendb, "Refitting the quantizer"):
+	 * each graph node refined against the graph with the new codes.  A meta
+	 * page whose pd_lower ends before relink_from predates it and is read
+	 * as having none to do.
+	 */
+	uint32		relink_from;	/* the node the relink goes on from;
+								 * OMENDB_INVALID_NODE when there is none
+								 * to do */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;

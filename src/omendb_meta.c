@@ -78,6 +78,7 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->quant_sets = 2;
 	meta->entry_node = OMENDB_INVALID_NODE;
 	meta->insert_block = InvalidBlockNumber;
+	meta->relink_from = OMENDB_INVALID_NODE;
 	meta->dimensions = 0;
 	/* no nodes: every count is zero, and exact */
 	meta->counted_until = InvalidBlockNumber;
@@ -150,6 +151,11 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 						meta->quant_sets, meta->quant_current,
 						meta->quant_refitting);
 
+	if (meta->relink_from != OMENDB_INVALID_NODE &&
+		(!meta->quant_trained || meta->quant_refitting))
+		return psprintf("meta page has a relink from node %u during a refit or before training",
+						meta->relink_from);
+
 	if (!meta->quant_trained)
 	{
 		/* no layout before the first vector; nothing to point at */
@@ -221,7 +227,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
  * right before deleted_nodes, and are read with the counters zero and
  * nothing counted (omendb_meta_from_page); those written before the
  * quantizer parameter sets end right before quant_sets, and are read with
- * one set.
+ * one set; those written before the relink end right before relink_from,
+ * and are read with none to do.
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
@@ -231,6 +238,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, deleted_nodes))
 #define META_END_WITHOUT_QUANT_SETS \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, quant_sets))
+#define META_END_WITHOUT_RELINK \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, relink_from))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -245,13 +254,31 @@ omendb_meta_page_problem(Page page)
 
 	if (problem != NULL)
 		return problem;
-	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_QUANT_SETS &&
+	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_RELINK &&
+		 ph->pd_lower != META_END_WITHOUT_QUANT_SETS &&
 		 ph->pd_lower != META_END_WITHOUT_COUNTERS &&
 		 ph->pd_lower != META_END_WITHOUT_CODE_DIMS) ||
 		ph->pd_upper != ph->pd_special)
 		return psprintf("meta page has pd_lower %u and pd_upper %u, expected %u and %u",
 						ph->pd_lower, ph->pd_upper, (unsigned) META_END, ph->pd_special);
 	return NULL;
+}
+
+/*
+ * Set where the relink goes on from, on a meta page being edited; one
+ * that predates the field grows to cover it.
+ */
+void
+omendb_meta_set_relink(Page page, uint32 relink_from)
+{
+	PageHeader	ph = (PageHeader) page;
+
+	if (ph->pd_lower < META_END)
+	{
+		Assert(ph->pd_lower == META_END_WITHOUT_RELINK);
+		ph->pd_lower = META_END;
+	}
+	OmenPageGetMeta(page)->relink_from = relink_from;
 }
 
 /* Lay out a meta page image. */
@@ -300,6 +327,9 @@ omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 			meta->quant_sets = meta->nquant_blocks /
 				quant->page_count(meta->metric, meta->dimensions);
 	}
+
+	if (len <= offsetof(OmenMetaPageData, relink_from))
+		meta->relink_from = OMENDB_INVALID_NODE;
 
 	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
 		ereport(ERROR,

@@ -30,6 +30,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "omendb_graph.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
@@ -197,7 +198,7 @@ fit_is_poor(Relation index, const OmenIndexInfo *ii,
  */
 static OmenQuantState *
 train_on_rows(Relation index, const OmenMetaPageData *meta,
-			  BufferAccessStrategy strategy)
+			  BufferAccessStrategy strategy, float *centroid)
 {
 	int			cdim = meta->code_dims;
 	float	   *minv = palloc(sizeof(float) * cdim);
@@ -208,6 +209,7 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
 												 "omendb refit rows",
 												 ALLOCSET_DEFAULT_SIZES);
+	double	   *sum = palloc0(sizeof(double) * cdim);
 	HeapVectors hv;
 	uint64		nrows = 0;
 	OmenQuantState *qs = NULL;
@@ -250,6 +252,7 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 			{
 				minv[i] = Min(minv[i], v[i]);
 				maxv[i] = Max(maxv[i], v[i]);
+				sum[i] += v[i];
 			}
 		}
 		MemoryContextSwitchTo(oldcxt);
@@ -260,7 +263,10 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 
 	if (nrows > 0)
 		qs = omendb_quant_train(meta->quantizer, cdim, minv, maxv);
+	for (int i = 0; i < cdim; i++)
+		centroid[i] = nrows > 0 ? (float) (sum[i] / nrows) : 0;
 	MemoryContextDelete(rowcxt);
+	pfree(sum);
 	pfree(minv);
 	pfree(maxv);
 	pfree(v);
@@ -306,14 +312,18 @@ finish_refit(Relation index)
 {
 	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
 	OmenPageEdit edit;
+	Page		page;
 	OmenMetaPage m;
 
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	omendb_edit_begin(&edit, index, true);
-	m = OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false));
+	page = omendb_edit_page(&edit, metabuf, false);
+	m = OmenPageGetMeta(page);
 	m->quant_refitting = false;
 	if (m->quant_refits < PG_UINT32_MAX)
 		m->quant_refits++;
+	/* the edges were chosen with the old codes: relink every node */
+	omendb_meta_set_relink(page, 0);
 	omendb_edit_finish(&edit);
 	UnlockReleaseBuffer(metabuf);
 }
@@ -485,9 +495,191 @@ recode_nodes(Relation index, BufferAccessStrategy strategy,
 	return done;
 }
 
+/* ----------------------------------------------------------------
+ *		The relink
+ *
+ * A graph whose edges were chosen with codes that did not fit the rows
+ * (clamped, as in an index built empty from a tiny first row) keeps those
+ * edges after the refit: recall stays low although every code now fits.
+ * So once a refit finishes, VACUUM refines every graph node against the
+ * graph with the new codes, as a build's second pass does: a search for
+ * the node, RobustPrune over what it expanded and the edges the node has,
+ * and the reverse edges.  Each of those writes is one record that leaves a
+ * valid graph, as an insert's are; the meta page's relink_from, moved past
+ * each node page in a record of its own, lets the next VACUUM go on after
+ * a crash or when omendb.refit_max_pages stopped this one.
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Move the entry point to the node nearest the rows' centroid, as a build
+ * places it: an index built empty starts every search from its first row,
+ * which may lie anywhere (a tiny first row lies near the origin, far from
+ * all the others).  The node is found by a search from the current entry
+ * with the new codes; a node met is live or deleted, never free, and a
+ * deleted one is kept by VACUUM while it is the entry (keep_entry_point in
+ * omendb_vacuum.c), so any of them will do.
+ */
+static void
+move_entry_point(Relation index, const float *centroid)
+{
+	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
+	const OmenMetaPageData *meta = &ii->meta;
+	OmenMetaPageData cur;
+	OmenPageStore ps;
+	OmenQuery	query;
+	OmenCandidate *cands;
+	int			n;
+	Buffer		metabuf;
+	OmenPageEdit edit;
+
+	omendb_read_meta(index, &cur);
+	if (cur.entry_node == OMENDB_INVALID_NODE)
+		return;
+	omendb_pagestore_init(&ps, index, meta, ii->quant, true);
+	omendb_query_init(&query, ii->quant, OMENDB_METRIC_L2, centroid,
+					  meta->code_dims, false);
+	n = omendb_greedy_search(&ps.store, &query, cur.entry_node,
+							 meta->build_list_size, OMENDB_INVALID_NODE, &cands);
+	if (n == 0 || cands[0].node == cur.entry_node)
+		return;
+
+	metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(&edit, index, true);
+	OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false))->entry_node = cands[0].node;
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/* Move the meta page's relink_from, in a record of its own. */
+static void
+set_relink_from(Relation index, uint32 node)
+{
+	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	OmenPageEdit edit;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(&edit, index, true);
+	omendb_meta_set_relink(omendb_edit_page(&edit, metabuf, false), node);
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/* The graph nodes of a node page from node from on, into nodes; how many. */
+static int
+graph_nodes_on_page(Relation index, const OmenMetaPageData *meta,
+					BlockNumber blkno, uint32 from,
+					BufferAccessStrategy strategy, uint32 *nodes)
+{
+	Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
+											BUFFER_LOCK_SHARE);
+	Page		page;
+	int			n = 0;
+
+	if (!BufferIsValid(buf))
+		return 0;
+	page = BufferGetPage(buf);
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= Min(PageGetMaxOffsetNumber(page), meta->nodes_per_page); off++)
+	{
+		uint32		node = omendb_node_id(meta, blkno, off);
+
+		if (node >= from &&
+			is_graph_node(meta, omendb_page_node_at(index, page, meta, blkno, off)))
+			nodes[n++] = node;
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
+ * Relink the graph from the meta page's relink_from on, within the pages
+ * left of this VACUUM's share (*pages counts them).  Returns whether it
+ * reached the end.
+ */
+static bool
+relink_nodes(Relation index, BufferAccessStrategy strategy, BlockNumber *pages,
+			 uint64 *relinked)
+{
+	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
+	const OmenMetaPageData *meta = &ii->meta;
+	int			list = Max(meta->build_list_size / 2, OMENDB_MIN_BUILD_LIST);
+	uint32	   *nodes = palloc(sizeof(uint32) * meta->nodes_per_page);
+	MemoryContext nodecxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "omendb relink node",
+												  ALLOCSET_DEFAULT_SIZES);
+	OmenMetaPageData cur;
+	OmenPageStore ps;
+	OmenQuery	query;
+	OmenQuery	pivot;
+
+	omendb_read_meta(index, &cur);
+	if (cur.relink_from == OMENDB_INVALID_NODE)
+		return true;
+	omendb_pagestore_init(&ps, index, meta, ii->quant, true);
+	omendb_query_init_code(&pivot, ii->quant, NULL);
+	for (BlockNumber blkno = omendb_node_block(meta, cur.relink_from);
+		 blkno < RelationGetNumberOfBlocks(index); blkno++)
+	{
+		int			n;
+
+		if (omendb_refit_max_pages > 0 &&
+			*pages >= (BlockNumber) omendb_refit_max_pages)
+			return false;
+		n = graph_nodes_on_page(index, meta, blkno, cur.relink_from, strategy,
+								nodes);
+		/* (the entry point moves when VACUUM frees it: read it per page) */
+		omendb_read_meta(index, &cur);
+		for (int i = 0; i < n && cur.entry_node != OMENDB_INVALID_NODE; i++)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(nodecxt);
+
+			omendb_query_init_code(&query, ii->quant, NULL);
+			if (nodes[i] != cur.entry_node)
+				omendb_refine_node(&ps.store, &query, &pivot, cur.entry_node,
+								   list, nodes[i], OMENDB_REFINE_ALPHA,
+								   meta->alpha, meta->graph_degree);
+			omendb_pagestore_forget_codes(&ps);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(nodecxt);
+			(*relinked)++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		set_relink_from(index, omendb_node_id(meta, blkno + 1, FirstOffsetNumber));
+		(*pages)++;
+		OMENDB_VACUUM_DELAY_POINT();
+	}
+	set_relink_from(index, OMENDB_INVALID_NODE);
+	MemoryContextDelete(nodecxt);
+	return true;
+}
+
+/*
+ * The relink after a refit, as far as this VACUUM's share of pages goes,
+ * and its report.
+ */
+static void
+relink(IndexVacuumInfo *info, BlockNumber pages)
+{
+	uint64		relinked = 0;
+	BlockNumber before = pages;
+	bool		done;
+
+	done = relink_nodes(info->index, info->strategy, &pages, &relinked);
+	if (relinked > 0 || !done)
+		ereport(info->message_level,
+				(errmsg("index \"%s\": %s relinking the graph after the quantizer refit",
+						RelationGetRelationName(info->index),
+						done ? "finished" : "went on"),
+				 errdetail("Refined " UINT64_FORMAT " nodes on %u pages.",
+						   relinked, pages - before)));
+}
+
 /*
  * VACUUM's part: resume an unfinished refit, or start one if the fit is
- * poor.  Called by amvacuumcleanup after the rest of the cleanup.  Scans
+ * poor, and relink the graph once it is done (or go on relinking).
+ * Called by amvacuumcleanup after the rest of the cleanup.  Scans
  * and inserts go on meanwhile; two waits for older snapshots keep every
  * backend's copy of the parameters true (README.omendb, "Refitting the
  * quantizer"): before the set not in use is overwritten, for the scans
@@ -504,6 +696,7 @@ omendb_refit(IndexVacuumInfo *info)
 	OmenQuantState *qs;
 	RecodeCounts counts = {0};
 	char	   *why = NULL;
+	float	   *centroid = NULL;
 	bool		done;
 
 	/* (a copy's insert_block may be stale: the meta page's is not) */
@@ -511,11 +704,18 @@ omendb_refit(IndexVacuumInfo *info)
 	if (!meta->quant_trained || meta->quant_sets < 2 ||
 		cur.insert_block == InvalidBlockNumber)
 		return;
+	if (cur.relink_from != OMENDB_INVALID_NODE)
+	{
+		/* a refit's relink is unfinished: finish it before another refit */
+		relink(info, 0);
+		return;
+	}
 	if (!meta->quant_refitting)
 	{
 		if (!fit_is_poor(index, ii, info->strategy, &why))
 			return;
-		qs = train_on_rows(index, meta, info->strategy);
+		centroid = palloc(sizeof(float) * meta->code_dims);
+		qs = train_on_rows(index, meta, info->strategy, centroid);
 		if (qs == NULL)
 			return;
 		if (!omendb_wait_for_older_snapshots())
@@ -550,4 +750,11 @@ omendb_refit(IndexVacuumInfo *info)
 					done ? "finished" : "went on with", why),
 			 errdetail("Re-encoded " UINT64_FORMAT " nodes from their rows and " UINT64_FORMAT " from their codes, on %u pages.",
 					   counts.from_rows, counts.from_codes, counts.pages)));
+	if (done)
+	{
+		/* (a refit resumed from an earlier VACUUM has no centroid) */
+		if (centroid != NULL)
+			move_entry_point(index, centroid);
+		relink(info, counts.pages);
+	}
 }

@@ -14,6 +14,10 @@
 #   - the next VACUUM finishes the refit: nothing clamps, and the meta page
 #     says so; a standby that replayed it all (with wal_consistency_checking
 #     comparing each generic record's pages) answers the same;
+#   - once a refit is done, VACUUM relinks the graph with the new codes: a
+#     relink cut short (omendb.refit_max_pages) and a crash leave the meta
+#     page's relink_from part of the way, omendb_check passes, and the next
+#     VACUUM finishes it; recall then matches a fresh build's;
 #   - an index whose meta page predates the parameter sets (one set, the
 #     meta page's pd_lower short of quant_sets) is read, scanned, inserted
 #     into and vacuumed as before, and never refitted.
@@ -44,8 +48,10 @@ my %META = (
 	quant_sets => 24 + 104,
 	quant_current => 24 + 106,
 	quant_refitting => 24 + 112,
-	quant_refits => 24 + 116);
-my $META_END = 24 + 120;
+	quant_refits => 24 + 116,
+	relink_from => 24 + 120);
+my $META_END = 24 + 124;
+my $NO_NODE = 0xFFFFFFFF;
 
 sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
 sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }
@@ -191,8 +197,53 @@ for my $index (@indexes)
 	next if $index eq 'items_cos';
 	is(u16($bytes, $META{quant_current}), 1, "$index: the refit made the second current");
 	is(u32($bytes, $META{quant_refits}), 1, "$index: one refit is done");
+	is(u32($bytes, $META{relink_from}), $NO_NODE, "$index: no relink is left to do");
 }
 $primary->start;
+
+# ------------------------------------------ the relink after a refit
+#
+# An index built empty from a tiny first row, on 4,000 rows; a VACUUM
+# whose share of pages (omendb.refit_max_pages) is the index's size
+# re-encodes every node page and relinks only the first three (the meta and
+# quantizer pages are the difference); a crash; the next VACUUM finishes.
+my $recall_sql = q{
+WITH q AS (SELECT id, vec(100000 + id) AS v FROM generate_series(1, 100) id),
+got AS (SELECT q.id, f.id AS fid FROM q, LATERAL (SELECT id FROM rl ORDER BY v <-> q.v LIMIT 10) f),
+ex AS (SELECT q.id, f.id AS fid FROM q, LATERAL (SELECT id FROM rl ORDER BY (v <-> q.v) + 0 LIMIT 10) f)
+SELECT (SELECT count(*) FROM got JOIN ex USING (id, fid))::float8 / 1000};
+$primary->safe_psql(
+	$db, q{
+CREATE TABLE rl (id int PRIMARY KEY, v vector(32));
+CREATE INDEX rl_l2 ON rl USING omendb (v);
+INSERT INTO rl SELECT 0, (SELECT array_agg(0.1 * sin(j) ORDER BY j)::real[]::vector
+	FROM generate_series(1, 32) j);
+INSERT INTO rl SELECT i, vec(i) FROM generate_series(1, 4000) i;
+});
+my $rl_blocks = $primary->safe_psql($db, "SELECT pg_relation_size('rl_l2') / 8192");
+my $rl_path = index_file($primary, 'rl_l2');
+$primary->safe_psql($db, "SET omendb.refit_max_pages = $rl_blocks; VACUUM rl");
+crash_node($primary, 1);
+$primary->start;
+$primary->safe_psql($db, 'CHECKPOINT');
+my $relink_from = u32(read_file($rl_path), $META{relink_from});
+cmp_ok($relink_from, '>', 0, 'a relink cut short: the meta page says where it stopped');
+cmp_ok($relink_from, '<', 4001, 'a relink cut short: before the last node');
+omendb_check_ok($primary, $db, 'rl_l2', 'a relink cut short, after a crash: omendb_check passes, with the heap check',
+	heapallindexed => 1, live_nodes => 4001, clamped_nodes => 0);
+$primary->safe_psql($db, 'VACUUM rl');
+$primary->safe_psql($db, 'CHECKPOINT');
+is(u32(read_file($rl_path), $META{relink_from}), $NO_NODE, 'the next VACUUM finishes the relink');
+omendb_check_ok($primary, $db, 'rl_l2', 'the relink finished: omendb_check passes, with the heap check',
+	heapallindexed => 1, live_nodes => 4001, clamped_nodes => 0, reachable => 1);
+my $relinked = $primary->safe_psql($db, "SET enable_seqscan = off; $recall_sql");
+catch_up();
+omendb_check_ok($standby, $db, 'rl_l2', 'the relink finished, on the standby: omendb_check passes',
+	heapallindexed => 1, live_nodes => 4001);
+$primary->safe_psql($db, 'REINDEX INDEX rl_l2');
+my $fresh = $primary->safe_psql($db, "SET enable_seqscan = off; $recall_sql");
+note("recall\@10 at the default list: relinked $relinked, fresh build $fresh");
+cmp_ok($relinked, '>=', $fresh - 0.02, 'after the relink, recall@10 is within 0.02 of a fresh build\'s');
 
 # ------------------------------------------ an index with one parameter set
 #

@@ -54,7 +54,8 @@ typedef struct RadiusOps
 /*
  * Whether index is an omendb index whose operator family has a ball
  * operator (an index of a release without them has none), and its
- * operators.
+ * operators: those of its first column, the vector (the others are
+ * filter columns).
  */
 static bool
 index_radius_ops(IndexOptInfo *index, RadiusOps *ops)
@@ -64,7 +65,7 @@ index_radius_ops(IndexOptInfo *index, RadiusOps *ops)
 	Oid			keytype;
 	CatCList   *list;
 
-	if (index->amcostestimate != ours || index->ncolumns != 1)
+	if (index->amcostestimate != ours)
 		return false;
 	opfamily = index->opfamily[0];
 	keytype = index->opcintype[0];

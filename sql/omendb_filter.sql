@@ -511,6 +511,9 @@ INSERT INTO flt_cos SELECT i, pg_temp.vec(i), i % 10, ARRAY['t' || (i % 3)] FROM
 INSERT INTO flt_cos SELECT 1000 + i, '[0,0,0,0,0,0,0,0]', i % 4, ARRAY['t' || (i % 3)]
 FROM generate_series(1, 12) i;
 CREATE INDEX flt_cos_idx ON flt_cos USING omendb (v vector_cosine_ops, cat, tags);
+-- (and zero vectors inserted after the build)
+INSERT INTO flt_cos SELECT 1100 + i, '[0,0,0,0,0,0,0,0]', i % 4, ARRAY['t' || (i % 3)]
+FROM generate_series(1, 4) i;
 SELECT n, filter, k.* FROM (VALUES
 	(1, 'cat = 1'),
 	(2, 'cat = 1 AND tags && ''{t1}'''),
@@ -528,6 +531,20 @@ SELECT * FROM pg_temp.check($$
 	SELECT id FROM flt_cos WHERE v <<=> omendb_within('[0.3,0.6,0.2,0.7,0.5,0.4,0.8,0.1]', 0.1)
 	AND cat = 3 AND tags && '{t0,t2}'$$, false);
 SELECT live_nodes, deleted_nodes FROM omendb_check('flt_cos_idx', true);
+
+-- Expressions and a domain as filter columns.
+CREATE DOMAIN flt_small AS int CHECK (VALUE < 1000);
+CREATE TABLE flt_expr (id int PRIMARY KEY, v vector(8), c flt_small, t text);
+INSERT INTO flt_expr SELECT id, v, i4, t FROM flt;
+CREATE INDEX flt_expr_idx ON flt_expr USING omendb (v, (c % 10), c, lower(t));
+SELECT n, filter, k.* FROM (VALUES
+	(1, 'c % 10 = 3'),
+	(2, 'c % 10 = 3 AND c < 50'),
+	(3, 'c = 7'),
+	(4, 'c > 120::int8'),
+	(5, 'lower(t) = ''c5''')
+) v(n, filter), LATERAL pg_temp.knn('flt_expr', filter) k ORDER BY n;
+SELECT live_nodes FROM omendb_check('flt_expr_idx', true);
 
 -- An index created on an empty table, then filled by inserts (the first
 -- trains the quantizer), gives the same answers.
@@ -610,4 +627,5 @@ CREATE INDEX flt_bad_include ON flt_bad USING omendb (v, cat) INCLUDE (id);
 -- (none was made)
 SELECT count(*) FROM pg_indexes WHERE tablename = 'flt_bad';
 
-DROP TABLE flt, flt_queries, flt_probe, flt_cos, flt_empty, flt_part, flt_bad;
+DROP TABLE flt, flt_queries, flt_probe, flt_cos, flt_expr, flt_empty, flt_part, flt_bad;
+DROP DOMAIN flt_small;

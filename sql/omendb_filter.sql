@@ -281,7 +281,7 @@ SELECT n, filter, k.* FROM (VALUES
 
 -- Arrays: signature labels for && @> <@ and =.  Empty constants, NULL
 -- elements (in rows and in constants), a two-dimensional array, text
--- arrays, = ANY of arrays.
+-- arrays; <> is the executor's.
 SELECT n, filter, k.* FROM (VALUES
 	(1, 'tags && ''{3}'''),
 	(2, 'tags && ''{3,17,30}'''),
@@ -341,10 +341,11 @@ SELECT count(*) FROM flt WHERE v <<-> omendb_within('[0.3,0.6,0.2,0.7,0.5,0.4,0.
 SELECT nodes_met, rows_returned FROM omendb_scan_stats() WHERE scope = 'last_scan';
 RESET enable_seqscan;
 
--- IN lists and = ANY arrays, under a ball condition (where every
--- PostgreSQL version makes them index keys): a row passes if it matches
--- any element; NULL elements match nothing, and neither does a list of
--- NULLs alone or an empty array; constants of another integer width.
+-- IN lists and = ANY arrays, under a ball condition without ORDER BY
+-- (where the planner of every PostgreSQL version may make them index
+-- keys, as above): a row passes if it matches any element; NULL elements
+-- match nothing, and neither does a list of NULLs alone or an empty
+-- array; constants of another integer width.
 SELECT n, filter, k.* FROM (VALUES
 	(1, 'i4 IN (1, 2, 3)'),
 	(2, 'i4 IN (1, 2, NULL)'),

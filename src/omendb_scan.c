@@ -658,6 +658,15 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 	ScoreArg   *sa = arg;
 	ScanNode   *sn = &sa->out[idx];
 
+	if (sa->so->q.filter.nkeys > 0 && !node_returnable(sa->so, node))
+	{
+		/* never returned, and a swept node is not walked through */
+		sn->bound = INFINITY;
+		sn->approx = INFINITY;
+		sn->tid = node->heaptid;
+		set_liveness(sa->so, node, sn);
+		return;
+	}
 	if (!OmenNodeIsZero(sa->so->info->meta.metric, node))
 	{
 		double		gap = norm_gap_bound(sa->so, node);
@@ -1579,6 +1588,40 @@ check_query_dimensions(OmenScanOpaque so)
 						so->info->meta.dimensions, so->q.qvec->dim)));
 }
 
+/*
+ * Nodes the initial search must have met, none of them passing the
+ * filter, for filter_is_rare to give up the walk.
+ */
+#define RARE_FILTER_SAMPLE	256
+
+/*
+ * Whether the filter keys pass so few rows that reading every node page
+ * beats walking to them: the initial search met many live nodes and none
+ * passed.  A walk in order of distance would go on through nodes that
+ * fail, a score each, until it reached the passing ones wherever they lie
+ * (nearly the whole graph for a filter that 6 rows in 60,000 pass: 82 ms
+ * a query on Fashion-MNIST); meeting every node in page order tests each
+ * one's labels and scores only those that pass (swept_score_visitor): 23
+ * ms.  At 0.1% (60 rows) the two cost the same, 17 to 19 ms.  Every
+ * node met before the first row, the order is exact, as in an exhaustive
+ * search.
+ */
+static bool
+filter_is_rare(OmenScanOpaque so)
+{
+	int			live = 0;
+
+	if (so->q.filter.nkeys == 0)
+		return false;
+	for (size_t k = 0; k < so->first.nnodes; k++)
+	{
+		if (so->first.nodes[k].live)
+			return false;
+		live += so->first.nodes[k].unfiltered;
+	}
+	return live >= RARE_FILTER_SAMPLE;
+}
+
 /* Set up the search on the first call, once per rescan. */
 static void
 start_scan(IndexScanDesc scan)
@@ -1645,11 +1688,12 @@ start_scan(IndexScanDesc scan)
 	 * An exact radius scan in order of distance meets every node before
 	 * its first row, as an exhaustive one does: a row within the radius
 	 * that only the sweep finds would otherwise come out after farther
-	 * ones.
+	 * ones.  So does a scan whose filter passes almost nothing.
 	 */
 	if ((so->q.has_radius && so->q.ordered && omendb_radius_exact) ||
 		((uint32) so->q.list_size >= so->info->node_limit &&
-		 (uint64) so->q.list_size >= omendb_node_slots(so->index, meta)))
+		 (uint64) so->q.list_size >= omendb_node_slots(so->index, meta)) ||
+		filter_is_rare(so))
 		meet_unreachable_nodes(so);
 	select_first_batch(so);
 }

@@ -63,6 +63,18 @@
 #define DEFAULT_STATE_SWEEP \
 	"|SET omendb.search_list_size=80|SET omendb.search_list_size=160"
 
+/*
+ * --filters: the filter columns of items (see make_filter_columns) and the
+ * size of its runs.
+ */
+#define FILTER_TENANTS		1000
+#define FILTER_TAGS			500
+#define FILTER_MAX_TAGS		5
+#define FILTER_BUCKET		10	/* tenants per tenant-size bucket */
+#define FILTER_MIN_ROWS		10	/* rows of a bucket's smallest tenant, at least */
+#define DEFAULT_FILTER_QUERIES	200
+#define DEFAULT_FILTER_REPEAT	3
+
 /* Synthetic data: this many cluster centres, points spread around them. */
 #define SYNTH_CLUSTERS		100
 #define SYNTH_SIGMA			0.5
@@ -125,7 +137,27 @@ typedef struct BenchOptions
 	bool		vacuum_first;	/* VACUUM between DELETE and re-insert */
 	bool		build_empty;
 	int			radius_rows;	/* --radius: rows per query (0: off) */
+	bool		filters;		/* --filters: filtered workloads */
+	bool		filter_btree;	/* and btree (GIN) indexes on their columns */
+	int			filter_k;		/* LIMIT of the filtered queries */
 } BenchOptions;
+
+/*
+ * The filter columns of each row (--filters): c10, c100 and c1000 uniform
+ * over 10, 100 and 1,000 values, tenant 1..FILTER_TENANTS of Zipf sizes
+ * (tenant 1 the largest), and tags, 1 to FILTER_MAX_TAGS distinct values
+ * of 1..FILTER_TAGS.
+ */
+typedef struct FilterColumns
+{
+	int32_t    *c10;
+	int32_t    *c100;
+	int32_t    *c1000;
+	int32_t    *tenant;
+	int			tenant_rows[FILTER_TENANTS + 1];	/* rows of each tenant */
+	uint8_t    *ntags;
+	int32_t    *tags;			/* FILTER_MAX_TAGS per row, ntags[r] used */
+} FilterColumns;
 
 typedef struct Dataset
 {
@@ -134,6 +166,7 @@ typedef struct Dataset
 	int			nrows;
 	float	   *rows;			/* nrows x dim, row i has id i + 1 */
 	int		   *category;		/* nrows labels, or NULL */
+	FilterColumns *filters;		/* --filters, or NULL */
 	int			nqueries;
 	float	   *queries;		/* nqueries x dim */
 
@@ -645,6 +678,135 @@ scale_first_row(const BenchOptions *opt, Dataset *ds)
 }
 
 /* ---------------------------------------------------------------- */
+/* Filter columns (--filters)										 */
+/* ---------------------------------------------------------------- */
+
+/*
+ * The filter columns are drawn from the seed, independently of the
+ * vectors: a filter selects rows scattered over the whole graph, and the
+ * exact filtered answers can be computed here.  Each column has a random
+ * stream of its own, read in row order, so that --rows N keeps the first
+ * N rows' uniform values and tags.
+ */
+static int32_t *
+uniform_column(int n, int values, uint64_t seed)
+{
+	uint64_t	state = seed;
+	int32_t    *column = xmalloc((size_t) n * sizeof(int32_t));
+
+	for (int r = 0; r < n; r++)
+		column[r] = (int32_t) (rng_next(&state) % (uint64_t) values);
+	return column;
+}
+
+/*
+ * Tenant t holds n / (t H) rows (Zipf, s = 1; H the harmonic number of
+ * FILTER_TENANTS), rounded by largest remainder so that the sizes add up
+ * to n and stay in tenant order; the rows are then dealt to the tenants in
+ * a random order.
+ */
+static void
+deal_zipf_tenants(FilterColumns *fc, int n, uint64_t seed)
+{
+	double		harmonic = 0;
+	double		remainder[FILTER_TENANTS + 1];
+	int			dealt = 0;
+	int		   *perm = xmalloc((size_t) n * sizeof(int));
+	uint64_t	state = seed;
+	int			r = 0;
+
+	for (int t = 1; t <= FILTER_TENANTS; t++)
+		harmonic += 1.0 / t;
+	fc->tenant_rows[0] = 0;
+	for (int t = 1; t <= FILTER_TENANTS; t++)
+	{
+		double		share = n / (t * harmonic);
+
+		fc->tenant_rows[t] = (int) share;
+		remainder[t] = share - fc->tenant_rows[t];
+		dealt += fc->tenant_rows[t];
+	}
+	/* fewer rows left over than tenants: one more each, largest first */
+	while (dealt < n)
+	{
+		int			best = 1;
+
+		for (int t = 2; t <= FILTER_TENANTS; t++)
+			if (remainder[t] > remainder[best])
+				best = t;
+		fc->tenant_rows[best]++;
+		remainder[best] = -1;
+		dealt++;
+	}
+
+	for (int i = 0; i < n; i++)
+		perm[i] = i;
+	for (int i = n - 1; i > 0; i--)
+	{
+		int			j = (int) (rng_next(&state) % (uint64_t) (i + 1));
+		int			tmp = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = tmp;
+	}
+	fc->tenant = xmalloc((size_t) n * sizeof(int32_t));
+	for (int t = 1; t <= FILTER_TENANTS; t++)
+		for (int i = 0; i < fc->tenant_rows[t]; i++)
+			fc->tenant[perm[r++]] = t;
+	free(perm);
+}
+
+/* 1 to FILTER_MAX_TAGS distinct tags per row, uniform, in ascending order. */
+static void
+draw_tags(FilterColumns *fc, int n, uint64_t seed)
+{
+	uint64_t	state = seed;
+
+	fc->ntags = xmalloc((size_t) n);
+	fc->tags = xmalloc((size_t) n * FILTER_MAX_TAGS * sizeof(int32_t));
+	for (int r = 0; r < n; r++)
+	{
+		int32_t    *tags = fc->tags + (size_t) r * FILTER_MAX_TAGS;
+		int			want = 1 + (int) (rng_next(&state) % FILTER_MAX_TAGS);
+		int			have = 0;
+
+		while (have < want)
+		{
+			int32_t		tag = 1 + (int32_t) (rng_next(&state) % FILTER_TAGS);
+			int			i = have;
+
+			for (int j = 0; j < have; j++)
+				if (tags[j] == tag)
+					i = -1;
+			if (i < 0)
+				continue;
+			while (i > 0 && tags[i - 1] > tag)
+			{
+				tags[i] = tags[i - 1];
+				i--;
+			}
+			tags[i] = tag;
+			have++;
+		}
+		fc->ntags[r] = (uint8_t) have;
+	}
+}
+
+static FilterColumns *
+make_filter_columns(int n, uint64_t seed)
+{
+	FilterColumns *fc = xmalloc(sizeof(FilterColumns));
+	uint64_t	state = seed ^ 0x66696c74657273ULL;	/* "filters" */
+
+	fc->c10 = uniform_column(n, 10, rng_next(&state));
+	fc->c100 = uniform_column(n, 100, rng_next(&state));
+	fc->c1000 = uniform_column(n, 1000, rng_next(&state));
+	deal_zipf_tenants(fc, n, rng_next(&state));
+	draw_tags(fc, n, rng_next(&state));
+	return fc;
+}
+
+/* ---------------------------------------------------------------- */
 /* Exact neighbours													 */
 /* ---------------------------------------------------------------- */
 
@@ -1064,21 +1226,62 @@ copy_send(PGconn *conn, const char *buf, size_t len)
 		die("COPY failed: %s", PQerrorMessage(conn));
 }
 
+/* Bytes of the filter columns of a row in COPY binary, at most. */
+#define FILTER_COPY_MAX		(4 * 8 + 4 + 20 + FILTER_MAX_TAGS * 8)
+
 /*
- * Stream n vectors into table (id, embedding[, category]) as COPY binary:
- * header, tuples, trailer.  Vector r gets id r + 1; category, if not NULL,
- * holds the third column.  With which, the i-th tuple is vector which[i]
- * instead, and with ids, its id is ids[i].
+ * Row r's filter columns in COPY binary: c10, c100, c1000 and tenant as
+ * int4 fields, then tags as a one-dimensional int4[] (ndim, no nulls,
+ * element type, length and lower bound, then each element's length and
+ * value).  Returns the bytes written.
+ */
+static int
+put_filter_fields(char *p, const FilterColumns *fc, int r)
+{
+	const int32_t scalars[4] = {fc->c10[r], fc->c100[r], fc->c1000[r],
+	fc->tenant[r]};
+	int			ntags = fc->ntags[r];
+	char	   *start = p;
+
+	for (int i = 0; i < 4; i++)
+	{
+		put_be32(p, 4);
+		put_be32(p + 4, scalars[i]);
+		p += 8;
+	}
+	put_be32(p, 20 + 8 * ntags);
+	put_be32(p + 4, 1);
+	put_be32(p + 8, 0);
+	put_be32(p + 12, INT4OID);
+	put_be32(p + 16, ntags);
+	put_be32(p + 20, 1);
+	p += 24;
+	for (int i = 0; i < ntags; i++)
+	{
+		put_be32(p, 4);
+		put_be32(p + 4, fc->tags[(size_t) r * FILTER_MAX_TAGS + i]);
+		p += 8;
+	}
+	return (int) (p - start);
+}
+
+/*
+ * Stream n vectors into table (id, embedding[, category][, c10, c100,
+ * c1000, tenant, tags]) as COPY binary: header, tuples, trailer.  Vector r
+ * gets id r + 1; category, if not NULL, holds the third column, and
+ * filters, if not NULL, the filter columns.  With which, the i-th tuple is
+ * vector which[i] instead, and with ids, its id is ids[i].
  */
 static void
 copy_vectors(PGconn *conn, const char *table, const float *vectors, int n,
-			 int dim, const int *category, const int *which,
-			 const int32_t *ids)
+			 int dim, const int *category, const FilterColumns *filters,
+			 const int *which, const int32_t *ids)
 {
 	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 	int			vlen = vector_wire_size(dim);
 	int			tuple_len = 2 + 4 + 4 + 4 + vlen + (category ? 8 : 0);
-	size_t		cap = COPY_CHUNK + tuple_len;
+	int			tuple_max = tuple_len + (filters ? FILTER_COPY_MAX : 0);
+	size_t		cap = COPY_CHUNK + tuple_max;
 	char	   *buf = xmalloc(cap);
 	size_t		used = 0;
 	char		sql[256];
@@ -1096,7 +1299,7 @@ copy_vectors(PGconn *conn, const char *table, const float *vectors, int n,
 		char	   *p = buf + used;
 		int			r = which ? which[i] : i;
 
-		put_be16(p, category ? 3 : 2);
+		put_be16(p, 2 + (category ? 1 : 0) + (filters ? 5 : 0));
 		put_be32(p + 2, 4);
 		put_be32(p + 6, ids ? ids[i] : r + 1);
 		put_be32(p + 10, vlen);
@@ -1107,6 +1310,8 @@ copy_vectors(PGconn *conn, const char *table, const float *vectors, int n,
 			put_be32(p + 18 + vlen, category[r]);
 		}
 		used += tuple_len;
+		if (filters)
+			used += put_filter_fields(buf + used, filters, r);
 		if (used >= COPY_CHUNK)
 		{
 			copy_send(conn, buf, used);
@@ -1143,8 +1348,47 @@ storage_code(const char *storage)
 }
 
 /*
+ * Whether items' filter columns hold these: three checksums that weigh
+ * each row's values by its id, modulo a prime so that the sums stay far
+ * from overflow on either side.
+ */
+static bool
+filter_columns_match(PGconn *conn, const FilterColumns *fc, int n)
+{
+	long long	sums[3] = {0, 0, 0};
+	char		expect[128];
+	char	   *got;
+	bool		ok;
+
+	if (query_int(conn, "SELECT count(*) FROM pg_attribute WHERE "
+				  "attrelid = 'items'::regclass AND NOT attisdropped AND "
+				  "attname IN ('c10', 'c100', 'c1000', 'tenant', 'tags')") != 5)
+		return false;
+	for (int r = 0; r < n; r++)
+	{
+		long long	id = r + 1;
+
+		sums[0] += id * (fc->c10[r] + 10 * fc->c100[r] + 1000 * fc->c1000[r]) % 1000003;
+		sums[1] += id * fc->tenant[r] % 1000003;
+		for (int i = 0; i < fc->ntags[r]; i++)
+			sums[2] += id * fc->tags[(size_t) r * FILTER_MAX_TAGS + i] % 1000003;
+	}
+	snprintf(expect, sizeof(expect), "%lld %lld %lld", sums[0], sums[1], sums[2]);
+	got = query_value(conn,
+					  "SELECT concat_ws(' ', "
+					  "sum(id::bigint * (c10 + 10 * c100 + 1000 * c1000) % 1000003), "
+					  "sum(id::bigint * tenant % 1000003), "
+					  "sum((SELECT sum(id::bigint * t % 1000003) FROM unnest(tags) t))) "
+					  "FROM items");
+	ok = strcmp(got, expect) == 0;
+	free(got);
+	return ok;
+}
+
+/*
  * With --reuse-table, check that items looks like this data set: row
- * count, dimension and the first and last vectors.
+ * count, dimension and the first and last vectors, and the filter columns
+ * if any.
  */
 static bool
 table_matches(PGconn *conn, const Dataset *ds, bool with_category,
@@ -1190,7 +1434,8 @@ table_matches(PGconn *conn, const Dataset *ds, bool with_category,
 	}
 	PQclear(res);
 	free(expect);
-	return ok;
+	return ok && (ds->filters == NULL ||
+				  filter_columns_match(conn, ds->filters, ds->nrows));
 }
 
 /* A new, empty table items, with its primary key or without. */
@@ -1202,9 +1447,11 @@ create_items(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 
 	exec_sql(conn, "DROP TABLE IF EXISTS items");
 	snprintf(sql, sizeof(sql),
-			 "CREATE TABLE items (id int%s, embedding vector(%d)%s)",
+			 "CREATE TABLE items (id int%s, embedding vector(%d)%s%s)",
 			 primary_key ? " PRIMARY KEY" : "", ds->dim,
-			 opt->category ? ", category int" : "");
+			 opt->category ? ", category int" : "",
+			 ds->filters ? ", c10 int, c100 int, c1000 int, tenant int, "
+			 "tags int[]" : "");
 	exec_sql(conn, sql);
 	if (opt->storage)
 	{
@@ -1229,7 +1476,7 @@ load_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 	start = now_seconds();
 	create_items(conn, opt, ds, false);
 	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
-				 opt->category ? ds->category : NULL, NULL, NULL);
+				 opt->category ? ds->category : NULL, ds->filters, NULL, NULL);
 	/* The key is built after loading: faster than maintaining it per row. */
 	exec_sql(conn, "ALTER TABLE items ADD PRIMARY KEY (id)");
 	exec_sql(conn, "VACUUM (ANALYZE) items");
@@ -1262,7 +1509,7 @@ load_query_table(PGconn *conn, const BenchOptions *opt, const Dataset *ds)
 		exec_sql(conn, sql);
 	}
 	copy_vectors(conn, table, ds->queries, ds->nqueries, ds->dim, NULL, NULL,
-				 NULL);
+				 NULL, NULL);
 	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD PRIMARY KEY (id)", table);
 	exec_sql(conn, sql);
 	snprintf(sql, sizeof(sql), "VACUUM (ANALYZE) %s", table);
@@ -2319,7 +2566,7 @@ churn_round(PGconn *conn, StateRun *run, int m, int *perm, uint64_t *rng,
 		ids[i] = renumber_row(ds, perm[i]);
 	start = now_seconds();
 	copy_vectors(conn, "items", ds->rows, m, ds->dim,
-				 run->opt->category ? ds->category : NULL, perm, ids);
+				 run->opt->category ? ds->category : NULL, NULL, perm, ids);
 	st->insert_s = now_seconds() - start;
 	if (!run->opt->vacuum_first)
 		st->vacuum_s = timed_sql(conn, "VACUUM items");
@@ -2394,7 +2641,7 @@ run_build_empty(PGconn *conn, StateRun *run)
 			 ds->nrows, ds->dim);
 	start = now_seconds();
 	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
-				 opt->category ? ds->category : NULL, NULL, NULL);
+				 opt->category ? ds->category : NULL, NULL, NULL, NULL);
 	st->insert_s = now_seconds() - start;
 	st->vacuum_s = timed_sql(conn, "VACUUM (ANALYZE) items");
 	progress("load: COPY %.1f s, VACUUM (ANALYZE) %.1f s", st->insert_s,
@@ -2409,7 +2656,7 @@ run_build_empty(PGconn *conn, StateRun *run)
 	progress("load: the same rows again into the table without the index...");
 	start = now_seconds();
 	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
-				 opt->category ? ds->category : NULL, NULL, NULL);
+				 opt->category ? ds->category : NULL, NULL, NULL, NULL);
 	st->insert_s = now_seconds() - start;
 	st->vacuum_s = timed_sql(conn, "VACUUM (ANALYZE) items");
 	progress("load: COPY %.1f s, VACUUM (ANALYZE) %.1f s", st->insert_s,
@@ -2729,6 +2976,760 @@ run_states(PGconn *conn, StateRun *run)
 }
 
 /* ---------------------------------------------------------------- */
+/* Filtered search (--filters)										 */
+/* ---------------------------------------------------------------- */
+
+typedef enum FilterKind
+{
+	FILTER_NONE,
+	FILTER_C10,
+	FILTER_C100,
+	FILTER_C1000,
+	FILTER_TENANT,
+	FILTER_TAG
+} FilterKind;
+
+/* The WHERE clause of each kind; $1 is the query vector, $2 the value. */
+static const char *const filter_clauses[] = {
+	"", "c10 = $2", "c100 = $2", "c1000 = $2", "tenant = $2",
+	"tags && ARRAY[$2]"
+};
+
+/* What one workload measured at one setting. */
+typedef struct FilterResult
+{
+	double		selectivity;	/* mean share of the rows matching */
+	double		rows_mean;		/* rows returned per query */
+	int			rows_min;
+	int			short_queries;	/* returned fewer than min(k, matching) */
+	long		wrong_rows;		/* returned rows failing the filter, or twice */
+	double		recall;
+	double		p50;			/* medians over the timed passes */
+	double		p95;
+	double		mean_ms;
+	char		plan[32];		/* "graph", "btree", "gin", "seq", ... */
+	char		plan_detail[512];
+} FilterResult;
+
+/*
+ * One filtered workload: its kind, the value each query filters on, the
+ * exact filtered answers, and what each setting measured.
+ */
+typedef struct FilterWorkload
+{
+	char		name[64];
+	FilterKind	kind;
+	int32_t    *value;			/* per query */
+	int		   *matching;		/* rows matching, per query */
+	int32_t    *truth_ids;		/* k per query: row + 1, nearest first */
+	double	   *truth_dist;
+	FilterResult *results;		/* per setting */
+} FilterWorkload;
+
+/* A whole --filters run. */
+typedef struct FilterRun
+{
+	const BenchOptions *opt;
+	const Dataset *ds;
+	const QueryParams *qp;
+	Oid			vector_oid;
+	int			k;
+	char	  **settings;
+	int			nsettings;
+	FilterWorkload *workloads;
+	int			nworkloads;
+	double		build_s;
+	long long	index_bytes;
+	long long	btree_bytes;
+	const char *command;
+	char	   *server;
+	char		load_before[64];
+	char		load_after[64];
+} FilterRun;
+
+static bool
+filter_matches(const FilterColumns *fc, FilterKind kind, int r, int32_t v)
+{
+	switch (kind)
+	{
+		case FILTER_NONE:
+			return true;
+		case FILTER_C10:
+			return fc->c10[r] == v;
+		case FILTER_C100:
+			return fc->c100[r] == v;
+		case FILTER_C1000:
+			return fc->c1000[r] == v;
+		case FILTER_TENANT:
+			return fc->tenant[r] == v;
+		case FILTER_TAG:
+			for (int i = 0; i < fc->ntags[r]; i++)
+				if (fc->tags[(size_t) r * FILTER_MAX_TAGS + i] == v)
+					return true;
+			return false;
+	}
+	return false;
+}
+
+/*
+ * A workload whose queries each filter on a value drawn from lo..hi, from
+ * a random stream of its own.
+ */
+static void
+add_workload(FilterRun *run, const char *name, FilterKind kind, int32_t lo,
+			 int32_t hi, uint64_t seed)
+{
+	FilterWorkload *wl = &run->workloads[run->nworkloads++];
+	int			nq = run->ds->nqueries;
+	uint64_t	state = seed;
+
+	memset(wl, 0, sizeof(*wl));
+	snprintf(wl->name, sizeof(wl->name), "%s", name);
+	wl->kind = kind;
+	wl->value = xmalloc((size_t) nq * sizeof(int32_t));
+	for (int q = 0; q < nq; q++)
+		wl->value[q] = lo + (int32_t) (rng_next(&state) % (uint64_t) (hi - lo + 1));
+	wl->matching = xmalloc((size_t) nq * sizeof(int));
+	wl->truth_ids = xmalloc((size_t) nq * run->k * sizeof(int32_t));
+	wl->truth_dist = xmalloc((size_t) nq * run->k * sizeof(double));
+	wl->results = xmalloc(run->nsettings * sizeof(FilterResult));
+}
+
+/*
+ * The workloads: unfiltered (what the others are set against), uniform
+ * categories of 10%, 1% and 0.1%, tenants by size bucket, and a tag.  The
+ * tenants are in size order (tenant 1 the largest); of the m that hold at
+ * least FILTER_MIN_ROWS rows, the buckets are the FILTER_BUCKET largest,
+ * FILTER_BUCKET around rank sqrt(m), the middle of the sizes on a log
+ * scale, and the FILTER_BUCKET smallest.
+ */
+static void
+make_workloads(FilterRun *run)
+{
+	const FilterColumns *fc = run->ds->filters;
+	uint64_t	state = run->opt->seed ^ 0x776f726b6c6f6164ULL;	/* "workload" */
+	int			m = 0;
+	int			b,
+				mid;
+	char		name[64];
+
+	while (m < FILTER_TENANTS && fc->tenant_rows[m + 1] >= FILTER_MIN_ROWS)
+		m++;
+	if (m == 0)
+		die("--filters: no tenant holds %d rows (too few rows)", FILTER_MIN_ROWS);
+	b = m < FILTER_BUCKET ? m : FILTER_BUCKET;
+	mid = (int) lround(sqrt((double) m)) - b / 2;
+	if (mid < 1)
+		mid = 1;
+	if (mid + b - 1 > m)
+		mid = m - b + 1;
+
+	run->workloads = xmalloc(8 * sizeof(FilterWorkload));
+	add_workload(run, "unfiltered", FILTER_NONE, 0, 0, rng_next(&state));
+	add_workload(run, "category 10%", FILTER_C10, 0, 9, rng_next(&state));
+	add_workload(run, "category 1%", FILTER_C100, 0, 99, rng_next(&state));
+	add_workload(run, "category 0.1%", FILTER_C1000, 0, 999, rng_next(&state));
+	snprintf(name, sizeof(name), "tenant: largest %d", b);
+	add_workload(run, name, FILTER_TENANT, 1, b, rng_next(&state));
+	snprintf(name, sizeof(name), "tenant: ranks %d-%d", mid, mid + b - 1);
+	add_workload(run, name, FILTER_TENANT, mid, mid + b - 1, rng_next(&state));
+	snprintf(name, sizeof(name), "tenant: smallest %d", b);
+	add_workload(run, name, FILTER_TENANT, m - b + 1, m, rng_next(&state));
+	add_workload(run, "tag", FILTER_TAG, 1, FILTER_TAGS, rng_next(&state));
+	progress("filters: %d tenants hold >= %d rows; buckets: ranks 1-%d (%d-%d rows), "
+			 "%d-%d (%d-%d rows), %d-%d (%d-%d rows)",
+			 m, FILTER_MIN_ROWS, b, fc->tenant_rows[b], fc->tenant_rows[1],
+			 mid, mid + b - 1, fc->tenant_rows[mid + b - 1], fc->tenant_rows[mid],
+			 m - b + 1, m, fc->tenant_rows[m], fc->tenant_rows[m - b + 1]);
+}
+
+typedef struct FilterTruthWorker
+{
+	pthread_t	thread;
+	FilterRun  *run;
+	const double *row_norms;
+	int			first;			/* this worker does queries first, first+step.. */
+	int			step;
+} FilterTruthWorker;
+
+/*
+ * Each query's distances to every row once, then for each workload the k
+ * nearest of the rows its filter matches.
+ */
+static void *
+filter_truth_worker_main(void *arg)
+{
+	FilterTruthWorker *w = arg;
+	FilterRun  *run = w->run;
+	const Dataset *ds = run->ds;
+	Metric		metric = run->opt->metric;
+	int			k = run->k;
+	double	   *dist = xmalloc((size_t) ds->nrows * sizeof(double));
+
+	for (int q = w->first; q < ds->nqueries; q += w->step)
+	{
+		const float *query = ds->queries + (size_t) q * ds->dim;
+		double		qnorm = vector_norm(query, ds->dim);
+
+		for (int r = 0; r < ds->nrows; r++)
+			dist[r] = metric_distance(metric, query, qnorm,
+									  ds->rows + (size_t) r * ds->dim,
+									  w->row_norms[r], ds->dim);
+		for (int i = 0; i < run->nworkloads; i++)
+		{
+			FilterWorkload *wl = &run->workloads[i];
+			int32_t    *ids = wl->truth_ids + (size_t) q * k;
+			double	   *d = wl->truth_dist + (size_t) q * k;
+			int			count = 0;
+			int			matching = 0;
+
+			for (int r = 0; r < ds->nrows; r++)
+				if (filter_matches(ds->filters, wl->kind, r, wl->value[q]))
+				{
+					matching++;
+					topk_insert(ids, d, k, &count, r + 1, dist[r]);
+				}
+			wl->matching[q] = matching;
+		}
+	}
+	free(dist);
+	return NULL;
+}
+
+/* Exact filtered answers: brute force, queries interleaved across threads. */
+static void
+compute_filter_truth(FilterRun *run)
+{
+	const Dataset *ds = run->ds;
+	int			nthreads = run->opt->threads;
+	FilterTruthWorker *workers = xmalloc(nthreads * sizeof(FilterTruthWorker));
+	double	   *row_norms = xmalloc((size_t) ds->nrows * sizeof(double));
+	double		start = now_seconds();
+
+	progress("filters: exact answers, brute force, %d queries x %d rows x %d "
+			 "workloads, %d threads...", ds->nqueries, ds->nrows,
+			 run->nworkloads, nthreads);
+	for (int r = 0; r < ds->nrows; r++)
+		row_norms[r] = vector_norm(ds->rows + (size_t) r * ds->dim, ds->dim);
+	for (int t = 0; t < nthreads; t++)
+	{
+		workers[t].run = run;
+		workers[t].row_norms = row_norms;
+		workers[t].first = t;
+		workers[t].step = nthreads;
+		if (pthread_create(&workers[t].thread, NULL, filter_truth_worker_main,
+						   &workers[t]) != 0)
+			die("could not start thread");
+	}
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(workers[t].thread, NULL);
+	progress("filters: exact answers in %.1f s", now_seconds() - start);
+	free(workers);
+	free(row_norms);
+}
+
+/* Btree indexes on the scalar filter columns, GIN on tags (--filter-btree). */
+static long long
+create_filter_btrees(PGconn *conn)
+{
+	static const char *const ddl[] = {
+		"CREATE INDEX IF NOT EXISTS items_c10_idx ON items (c10)",
+		"CREATE INDEX IF NOT EXISTS items_c100_idx ON items (c100)",
+		"CREATE INDEX IF NOT EXISTS items_c1000_idx ON items (c1000)",
+		"CREATE INDEX IF NOT EXISTS items_tenant_idx ON items (tenant)",
+		"CREATE INDEX IF NOT EXISTS items_tags_idx ON items USING gin (tags)"
+	};
+	double		start = now_seconds();
+	long long	bytes;
+
+	for (int i = 0; i < (int) (sizeof(ddl) / sizeof(ddl[0])); i++)
+	{
+		progress("index: %s", ddl[i]);
+		exec_sql(conn, ddl[i]);
+	}
+	bytes = query_int(conn,
+					  "SELECT sum(pg_relation_size(c.oid)) FROM pg_class c "
+					  "WHERE c.relname IN ('items_c10_idx', 'items_c100_idx', "
+					  "'items_c1000_idx', 'items_tenant_idx', 'items_tags_idx')");
+	progress("index: filter columns' btree and GIN indexes, %.1f s, %lld bytes",
+			 now_seconds() - start, bytes);
+	return bytes;
+}
+
+static void
+append_text(char *buf, size_t len, const char *sep, const char *text)
+{
+	if (buf[0])
+		strncat(buf, sep, len - strlen(buf) - 1);
+	strncat(buf, text, len - strlen(buf) - 1);
+}
+
+/*
+ * What kind of scan a plan line reads items with: the access method of
+ * the index it names ("graph" for omendb's and pgvector's HNSW), "seq",
+ * or NULL if the line is no scan of items.
+ */
+static const char *
+scan_kind(PGconn *conn, const char *node, char *buf, size_t len)
+{
+	const char *name = NULL;
+	const char *p;
+	char		index[256];
+	const char *values[1];
+	PGresult   *res;
+
+	if (strstr(node, "Seq Scan on ") != NULL)
+		return "seq";
+	if ((p = strstr(node, "Index Scan on ")) != NULL)	/* Bitmap Index Scan */
+		name = p + strlen("Index Scan on ");
+	else if (strstr(node, "Scan") != NULL && (p = strstr(node, " using ")) != NULL)
+		name = p + strlen(" using ");
+	if (name == NULL)
+		return NULL;
+	snprintf(index, sizeof(index), "%.*s", (int) strcspn(name, " "), name);
+	values[0] = index;
+	res = PQexecParams(conn,
+					   "SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+					   "WHERE c.oid = to_regclass($1)", 1, NULL, values, NULL,
+					   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		snprintf(buf, len, "index %s", index);
+	else if (strcmp(PQgetvalue(res, 0, 0), "omendb") == 0 ||
+			 strcmp(PQgetvalue(res, 0, 0), "hnsw") == 0)
+		snprintf(buf, len, "graph");
+	else
+		snprintf(buf, len, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return buf;
+}
+
+/*
+ * EXPLAIN EXECUTE of the workload's prepared statement with the first
+ * query's parameters, after its warm-up pass: the plan the timed passes
+ * run, generic or custom as the plan cache has settled.  EXECUTE takes no
+ * protocol parameters, so the vector goes as a literal (%.9g gives a float
+ * back exactly).  Sets the plan's kind (the kinds of its scans of items,
+ * "+"-joined) and its nodes.
+ */
+static void
+explain_workload(PGconn *conn, const FilterRun *run, const char *stmt,
+				 const FilterWorkload *wl, FilterResult *fr)
+{
+	const Dataset *ds = run->ds;
+	char	   *sql = xmalloc((size_t) ds->dim * 20 + 128);
+	char	   *p = sql;
+	PGresult   *res;
+
+	p += sprintf(p, "EXPLAIN (COSTS off) EXECUTE %s('[", stmt);
+	for (int j = 0; j < ds->dim; j++)
+		p += sprintf(p, "%s%.9g", j ? "," : "", ds->queries[j]);
+	p += sprintf(p, "]'");
+	if (wl->kind != FILTER_NONE)
+		p += sprintf(p, ", %d", wl->value[0]);
+	strcpy(p, ")");
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("%s\nfailed: %s", sql, PQerrorMessage(conn));
+	free(sql);
+	fr->plan[0] = '\0';
+	fr->plan_detail[0] = '\0';
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *node = PQgetvalue(res, i, 0);
+		char		buf[300];
+		const char *kind;
+
+		while (*node == ' ' || *node == '-' || *node == '>')
+			node++;
+		/* plan nodes, not their detail lines ("Filter: ...") */
+		if (strchr(node, ':') != NULL && strncmp(node, "Index", 5) != 0)
+			continue;
+		append_text(fr->plan_detail, sizeof(fr->plan_detail), " -> ", node);
+		kind = scan_kind(conn, node, buf, sizeof(buf));
+		if (kind != NULL && strstr(fr->plan, kind) == NULL)
+			append_text(fr->plan, sizeof(fr->plan), "+", kind);
+	}
+	PQclear(res);
+	if (!fr->plan[0])
+		snprintf(fr->plan, sizeof(fr->plan), "other");
+}
+
+/*
+ * Whether row r (returned for query q) is a hit: among the exact filtered
+ * answer, or matching the filter and tying its last distance.
+ */
+static bool
+filter_hit(const FilterRun *run, const FilterWorkload *wl, int q, int want,
+		   int r)
+{
+	const Dataset *ds = run->ds;
+	const int32_t *tids = wl->truth_ids + (size_t) q * run->k;
+	double		kth = wl->truth_dist[(size_t) q * run->k + want - 1];
+	const float *query = ds->queries + (size_t) q * ds->dim;
+	const float *row = ds->rows + (size_t) r * ds->dim;
+	double		d;
+
+	for (int j = 0; j < want; j++)
+		if (tids[j] == r + 1)
+			return true;
+	d = metric_distance(run->opt->metric, query, vector_norm(query, ds->dim),
+						row, vector_norm(row, ds->dim), ds->dim);
+	return d <= kth + fabs(kth) * TIE_TOLERANCE;
+}
+
+/*
+ * Tally one query's rows: hits against the exact answer, and rows that
+ * fail the filter or come twice (wrong rows, which never count as hits).
+ */
+static void
+tally_filter_rows(const FilterRun *run, const FilterWorkload *wl, int q,
+				  PGresult *res, double *hits, long *wrong)
+{
+	int			n = PQntuples(res);
+	int			want = wl->matching[q] < run->k ? wl->matching[q] : run->k;
+
+	for (int i = 0; i < n; i++)
+	{
+		int32_t		id = get_be32(PQgetvalue(res, i, 0));
+		int			r = id_to_row(run->ds, id);
+		bool		twice = false;
+
+		for (int j = 0; j < i && !twice; j++)
+			twice = get_be32(PQgetvalue(res, j, 0)) == id;
+		if (r < 0 || twice ||
+			!filter_matches(run->ds->filters, wl->kind, r, wl->value[q]))
+		{
+			(*wrong)++;
+			continue;
+		}
+		if (want > 0 && filter_hit(run, wl, q, want, r))
+			*hits += 1.0 / want;
+	}
+}
+
+/*
+ * One pass of a workload's prepared statement over every query: latencies
+ * into lat, and rows, recall and wrong rows into fr.
+ */
+static void
+run_filter_pass(PGconn *conn, const FilterRun *run, const char *stmt,
+				const FilterWorkload *wl, double *lat, FilterResult *fr)
+{
+	const QueryParams *qp = run->qp;
+	int			formats[2] = {1, 1};
+	int			lengths[2] = {qp->len, 4};
+	int			nparams = wl->kind == FILTER_NONE ? 1 : 2;
+	double		rows = 0,
+				hits = 0;
+	int			with_answer = 0;
+
+	fr->rows_min = INT32_MAX;
+	fr->short_queries = 0;
+	fr->wrong_rows = 0;
+	for (int q = 0; q < qp->nqueries; q++)
+	{
+		char		vbuf[4];
+		const char *values[2] = {qp->buf + (size_t) q * qp->len, vbuf};
+		int			want = wl->matching[q] < run->k ? wl->matching[q] : run->k;
+		double		t0;
+		PGresult   *res;
+		int			n;
+
+		put_be32(vbuf, wl->value[q]);
+		t0 = now_seconds();
+		res = PQexecPrepared(conn, stmt, nparams, values, lengths, formats, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			die("%s (%s) failed: %s", stmt, wl->name, PQerrorMessage(conn));
+		lat[q] = (now_seconds() - t0) * 1000.0;
+		n = PQntuples(res);
+		rows += n;
+		if (n < fr->rows_min)
+			fr->rows_min = n;
+		if (n < want)
+			fr->short_queries++;
+		tally_filter_rows(run, wl, q, res, &hits, &fr->wrong_rows);
+		with_answer += want > 0;
+		PQclear(res);
+	}
+	fr->rows_mean = rows / qp->nqueries;
+	fr->recall = with_answer ? hits / with_answer : NAN;
+}
+
+/*
+ * Every workload at one setting, on a clean session: each prepared, a
+ * warm-up pass each and its plan, then --repeat rounds of one timed pass
+ * of each workload in turn, so that a drift of the machine's speed falls
+ * on all of them alike; latencies are the medians over the rounds.
+ */
+static void
+measure_filter_setting(PGconn *conn, FilterRun *run, int s)
+{
+	const BenchOptions *opt = run->opt;
+	const char *setting = run->settings[s];
+	int			nq = run->ds->nqueries;
+	int			nw = run->nworkloads;
+	double	   *lat = xmalloc(nq * sizeof(double));
+	double	   *p50s = xmalloc((size_t) nw * opt->repeat * sizeof(double));
+	double	   *p95s = xmalloc((size_t) nw * opt->repeat * sizeof(double));
+	double	   *means = xmalloc((size_t) nw * opt->repeat * sizeof(double));
+	double	   *recalls = xmalloc(nw * sizeof(double));
+	Oid			types[2] = {run->vector_oid, INT4OID};
+	char		stmt[32];
+	char		sql[512];
+
+	exec_sql(conn, "RESET ALL");
+	if (opt->session_sql)
+		exec_sql(conn, opt->session_sql);
+	if (setting[0])
+		exec_sql(conn, setting);
+	progress("filters: %s", setting[0] ? setting : "(default settings)");
+
+	for (int w = 0; w < nw; w++)
+	{
+		FilterWorkload *wl = &run->workloads[w];
+		FilterResult *fr = &wl->results[s];
+
+		snprintf(stmt, sizeof(stmt), "filter%d", w);
+		snprintf(sql, sizeof(sql), "SELECT id FROM items %s%s ORDER BY embedding %s $1 LIMIT %d",
+				 wl->kind == FILTER_NONE ? "" : "WHERE ", filter_clauses[wl->kind],
+				 metric_operators[opt->metric], run->k);
+		prepare_statement(conn, stmt, sql, wl->kind == FILTER_NONE ? 1 : 2, types);
+		run_filter_pass(conn, run, stmt, wl, lat, fr);
+		explain_workload(conn, run, stmt, wl, fr);
+		progress("  %s: plan %s: %s", wl->name, fr->plan, fr->plan_detail);
+		recalls[w] = 0;
+	}
+	for (int i = 0; i < opt->repeat; i++)
+		for (int w = 0; w < nw; w++)
+		{
+			FilterWorkload *wl = &run->workloads[w];
+			FilterResult *fr = &wl->results[s];
+			size_t		at = (size_t) w * opt->repeat + i;
+
+			snprintf(stmt, sizeof(stmt), "filter%d", w);
+			run_filter_pass(conn, run, stmt, wl, lat, fr);
+			recalls[w] += fr->recall / opt->repeat;
+			means[at] = mean_of(lat, nq);
+			qsort(lat, nq, sizeof(double), compare_doubles);
+			p50s[at] = percentile(lat, nq, 0.50);
+			p95s[at] = percentile(lat, nq, 0.95);
+		}
+	for (int w = 0; w < nw; w++)
+	{
+		FilterWorkload *wl = &run->workloads[w];
+		FilterResult *fr = &wl->results[s];
+		size_t		at = (size_t) w * opt->repeat;
+		double		matching = 0;
+
+		for (int q = 0; q < nq; q++)
+			matching += wl->matching[q];
+		fr->selectivity = matching / nq / run->ds->nrows;
+		fr->recall = recalls[w];
+		qsort(p50s + at, opt->repeat, sizeof(double), compare_doubles);
+		qsort(p95s + at, opt->repeat, sizeof(double), compare_doubles);
+		qsort(means + at, opt->repeat, sizeof(double), compare_doubles);
+		fr->p50 = p50s[at + opt->repeat / 2];
+		fr->p95 = p95s[at + opt->repeat / 2];
+		fr->mean_ms = means[at + opt->repeat / 2];
+		progress("  %s: selectivity %.4f%%, rows %.2f (min %d, %d short, %ld wrong), "
+				 "recall %.4f, p50 %.3f ms, p95 %.3f ms",
+				 wl->name, 100 * fr->selectivity, fr->rows_mean, fr->rows_min,
+				 fr->short_queries, fr->wrong_rows, fr->recall, fr->p50, fr->p95);
+	}
+	free(lat);
+	free(p50s);
+	free(p95s);
+	free(means);
+	free(recalls);
+}
+
+/* A share as a percentage of three significant digits: "10%", "0.0167%". */
+static void
+format_percent(char *buf, size_t len, double share)
+{
+	snprintf(buf, len, "%.3g%%", 100 * share);
+}
+
+/* The markdown report: what was run, then one line per setting and workload. */
+static void
+write_filter_report(FILE *f, const FilterRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	const Dataset *ds = run->ds;
+	const FilterColumns *fc = ds->filters;
+	char		machine[512];
+	long		short_queries = 0,
+				wrong_rows = 0;
+
+	describe_machine(machine, sizeof(machine));
+	fprintf(f, "Command: %s\n", run->command);
+	fprintf(f, "Data: %s, %d rows x %d dims, metric %s, %d queries, LIMIT %d%s%s\n",
+			ds->key, ds->nrows, ds->dim, metric_names[opt->metric],
+			ds->nqueries, run->k, opt->storage ? ", storage " : "",
+			opt->storage ? opt->storage : "");
+	fprintf(f, "Filter columns (seed %llu, independent of the vectors): c10, "
+			"c100, c1000 uniform over 10, 100, 1000 values; tenant: %d "
+			"tenants of Zipf sizes (s = 1), %d to %d rows; tags int[]: 1-%d "
+			"distinct tags of %d per row\n",
+			(unsigned long long) opt->seed, FILTER_TENANTS,
+			fc->tenant_rows[FILTER_TENANTS], fc->tenant_rows[1],
+			FILTER_MAX_TAGS, FILTER_TAGS);
+	if (opt->no_index)
+		fprintf(f, "Index: none");
+	else
+		fprintf(f, "Index: %s (%.1f s, %.1f MB)",
+				opt->index_sql ? opt->index_sql : "the one items had",
+				run->build_s, run->index_bytes / 1e6);
+	if (opt->filter_btree)
+		fprintf(f, "; btree on c10, c100, c1000, tenant and GIN on tags (%.1f MB)",
+				run->btree_bytes / 1e6);
+	fprintf(f, "\nMachine: %s; load average %s before the run, %s after\n",
+			machine, run->load_before, run->load_after);
+	fprintf(f, "Server: %s, one client; before each setting: RESET ALL%s%s\n\n",
+			run->server, opt->session_sql ? "; " : "",
+			opt->session_sql ? opt->session_sql : "");
+
+	fprintf(f, "| setting | workload | WHERE | selectivity | rows/query | min rows "
+			"| recall@%d | p50 ms | p95 ms | p50 / unfiltered | plan |\n", run->k);
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int s = 0; s < run->nsettings; s++)
+	{
+		const FilterResult *base = &run->workloads[0].results[s];
+
+		for (int w = 0; w < run->nworkloads; w++)
+		{
+			const FilterWorkload *wl = &run->workloads[w];
+			const FilterResult *fr = &wl->results[s];
+			char		sel[32];
+
+			format_percent(sel, sizeof(sel), fr->selectivity);
+			fprintf(f, "| %s | %s | %s | %s | %.2f | %d | %.4f | %.3f | %.3f | %.2fx | %s |\n",
+					run->settings[s][0] ? run->settings[s] : "default",
+					wl->name, wl->kind == FILTER_NONE ? "" : filter_clauses[wl->kind],
+					sel, fr->rows_mean, fr->rows_min, fr->recall, fr->p50,
+					fr->p95, fr->p50 / base->p50, fr->plan);
+			short_queries += fr->short_queries;
+			wrong_rows += fr->wrong_rows;
+		}
+	}
+	fprintf(f, "\nselectivity: rows matching the query's filter value over all "
+			"rows, mean over the queries.  rows/query and min rows: rows "
+			"returned; recall@%d against the exact filtered answer (brute "
+			"force over the loaded vectors), over min(%d, rows matching) per "
+			"query.  p50 and p95: per-query latency on the client, median over "
+			"%d timed passes, one of each workload in turn.  plan: the scans of "
+			"items in EXPLAIN EXECUTE of the prepared statement after its "
+			"warm-up pass (graph: an omendb or hnsw index scan; btree, gin: "
+			"those indexes; seq: a sequential scan).\n", run->k, run->k, opt->repeat);
+	if (short_queries || wrong_rows)
+		fprintf(f, "\n**%ld queries returned fewer than min(%d, rows matching) "
+				"rows; %ld rows returned failed the filter or came twice** "
+				"(over the last timed pass of each workload).\n",
+				short_queries, run->k, wrong_rows);
+	else
+		fprintf(f, "\nEvery query returned min(%d, rows matching) rows, each "
+				"matching its filter once.\n", run->k);
+}
+
+static void
+write_filter_csv(const char *path, const FilterRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	const Dataset *ds = run->ds;
+	FILE	   *f = fopen(path, "w");
+
+	if (f == NULL)
+		die("could not create \"%s\": %s", path, strerror(errno));
+	fprintf(f, "dataset,rows,dim,metric,queries,k,setting,workload,filter,"
+			"selectivity,rows_mean,rows_min,short_queries,wrong_rows,recall,"
+			"p50,p95,mean_ms,p50_ratio,plan,plan_detail,build_s,index_bytes\n");
+	for (int s = 0; s < run->nsettings; s++)
+	{
+		const FilterResult *base = &run->workloads[0].results[s];
+
+		for (int w = 0; w < run->nworkloads; w++)
+		{
+			const FilterWorkload *wl = &run->workloads[w];
+			const FilterResult *fr = &wl->results[s];
+
+			fprintf(f, "%s,%d,%d,%s,%d,%d,", ds->key, ds->nrows, ds->dim,
+					metric_names[opt->metric], ds->nqueries, run->k);
+			csv_quoted(f, run->settings[s]);
+			fputc(',', f);
+			csv_quoted(f, wl->name);
+			fputc(',', f);
+			csv_quoted(f, filter_clauses[wl->kind]);
+			fprintf(f, ",%.6f,%.3f,%d,%d,%ld,%.4f,%.3f,%.3f,%.3f,%.3f,%s,",
+					fr->selectivity, fr->rows_mean, fr->rows_min,
+					fr->short_queries, fr->wrong_rows, fr->recall, fr->p50,
+					fr->p95, fr->mean_ms, fr->p50 / base->p50, fr->plan);
+			csv_quoted(f, fr->plan_detail);
+			fprintf(f, ",%.2f,%lld\n", run->build_s, run->index_bytes);
+		}
+	}
+	if (fclose(f) != 0)
+		die("could not write \"%s\"", path);
+}
+
+/* "PostgreSQL 15.x, extension omendb 0.x" */
+static char *
+describe_server(PGconn *conn, const char *extension)
+{
+	char	   *quoted = PQescapeLiteral(conn, extension, strlen(extension));
+	char		sql[256];
+	char	   *version = query_value(conn, "SHOW server_version");
+	char	   *ext;
+	char	   *out;
+	size_t		len;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT extversion FROM pg_extension WHERE extname = %s", quoted);
+	PQfreemem(quoted);
+	ext = query_value(conn, sql);
+	len = strlen(version) + strlen(ext) + strlen(extension) + 64;
+	out = xmalloc(len);
+	snprintf(out, len, "PostgreSQL %s, extension %s %s", version, extension, ext);
+	free(version);
+	free(ext);
+	return out;
+}
+
+/*
+ * --filters, once the table is loaded and the index built: every workload
+ * at every setting; the table printed and written to NAME.md, every
+ * figure to NAME.csv.
+ */
+static void
+run_filters(PGconn *conn, FilterRun *run)
+{
+	const BenchOptions *opt = run->opt;
+	char		path[1100];
+	FILE	   *f;
+
+	make_workloads(run);
+	compute_filter_truth(run);
+	read_loadavg(run->load_before, sizeof(run->load_before));
+	for (int s = 0; s < run->nsettings; s++)
+		measure_filter_setting(conn, run, s);
+	read_loadavg(run->load_after, sizeof(run->load_after));
+	run->server = describe_server(conn, opt->extension);
+
+	snprintf(path, sizeof(path), "%s/%s.csv", opt->out_dir, opt->name);
+	write_filter_csv(path, run);
+	progress("csv: %s", path);
+	snprintf(path, sizeof(path), "%s/%s.md", opt->out_dir, opt->name);
+	f = fopen(path, "w");
+	if (f == NULL)
+		die("could not create \"%s\": %s", path, strerror(errno));
+	write_filter_report(f, run);
+	if (fclose(f) != 0)
+		die("could not write \"%s\"", path);
+	progress("table: %s", path);
+	printf("\n");
+	write_filter_report(stdout, run);
+}
+
+/* ---------------------------------------------------------------- */
 /* Command line														 */
 /* ---------------------------------------------------------------- */
 
@@ -2795,6 +3796,21 @@ usage(void)
 		   "                        its N-th and N+1-th nearest rows, and report rows\n"
 		   "                        returned and recall of those N, beside \"ORDER BY\n"
 		   "                        embedding OP $1 LIMIT N\"\n\n"
+		   "Filtered search (with --radius, both run on the same table and index):\n"
+		   "  --filters             add filter columns to items (c10, c100, c1000: uniform\n"
+		   "                        over 10, 100, 1000 values; tenant: 1000 tenants of\n"
+		   "                        Zipf sizes; tags int[]: 1-5 of 500 tags per row) and\n"
+		   "                        for each setting (--sweep; default: the defaults)\n"
+		   "                        time \"WHERE FILTER ORDER BY embedding OP $1 LIMIT k\"\n"
+		   "                        unfiltered, on c10, c100, c1000 = $2, on tenant = $2\n"
+		   "                        for the largest, middle and smallest tenants of >= 10\n"
+		   "                        rows, and on tags && ARRAY[$2]: selectivity, rows\n"
+		   "                        returned, recall@k against the exact filtered answer,\n"
+		   "                        p50 and p95 ms, the ratio to unfiltered, the plan.\n"
+		   "                        Default index: USING omendb (embedding OPCLASS, c10,\n"
+		   "                        c100, c1000, tenant, tags); %d queries, --repeat %d\n"
+		   "  --filter-btree        also btree indexes on c10, c100, c1000, tenant and GIN\n"
+		   "                        on tags, so the planner can choose them\n\n"
 		   "Output:\n"
 		   "  --name NAME           output base name (default from data and metric)\n"
 		   "  --out-dir DIR         output directory (default: out/ beside the program)\n"
@@ -2803,7 +3819,8 @@ usage(void)
 		   "  --extension NAME      extension providing vector (default omendb)\n",
 		   DEFAULT_DATA_DIR, DEFAULT_SEED, DEFAULT_QUERIES, DEFAULT_STATE_QUERIES,
 		   DEFAULT_K, DEFAULT_STATE_REPEAT, DEFAULT_FLOOR_LOOKUPS, DEFAULT_THREADS,
-		   DEFAULT_CHURN_ROUNDS, DEFAULT_DELETE_PERCENT);
+		   DEFAULT_CHURN_ROUNDS, DEFAULT_DELETE_PERCENT, DEFAULT_FILTER_QUERIES,
+		   DEFAULT_FILTER_REPEAT);
 }
 
 static void
@@ -2861,7 +3878,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		OPT_NAME, OPT_OUT_DIR, OPT_NO_PLOT, OPT_CONNINFO, OPT_EXTENSION,
 		OPT_QUERY_TABLE, OPT_LOAD_ONLY, OPT_SCALE_FIRST_ROW, OPT_CHURN,
 		OPT_ROUNDS, OPT_DELETE_PERCENT, OPT_VACUUM_FIRST, OPT_BUILD_EMPTY,
-		OPT_RADIUS
+		OPT_RADIUS, OPT_FILTERS, OPT_FILTER_BTREE
 	};
 	static const struct option long_options[] = {
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -2894,6 +3911,8 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		{"vacuum-first", no_argument, NULL, OPT_VACUUM_FIRST},
 		{"build-empty", no_argument, NULL, OPT_BUILD_EMPTY},
 		{"radius", required_argument, NULL, OPT_RADIUS},
+		{"filters", no_argument, NULL, OPT_FILTERS},
+		{"filter-btree", no_argument, NULL, OPT_FILTER_BTREE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -3019,6 +4038,12 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 			case OPT_RADIUS:
 				opt->radius_rows = parse_positive_int(optarg, "--radius");
 				break;
+			case OPT_FILTERS:
+				opt->filters = true;
+				break;
+			case OPT_FILTER_BTREE:
+				opt->filter_btree = true;
+				break;
 			case 'h':
 				usage();
 				exit(0);
@@ -3031,6 +4056,19 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 		die("unexpected argument \"%s\"", argv[optind]);
 	if (opt->vacuum_first && !opt->churn)
 		die("--vacuum-first is for --churn");
+	if (opt->filter_btree && !opt->filters)
+		die("--filter-btree is for --filters");
+	opt->filter_k = opt->k;
+	if (opt->filters)
+	{
+		if (opt->churn || opt->build_empty)
+			die("--filters measures an index on loaded data: not with --churn "
+				"or --build-empty");
+		if (!opt->queries_given)
+			opt->queries = DEFAULT_FILTER_QUERIES;
+		if (!opt->repeat_given)
+			opt->repeat = DEFAULT_FILTER_REPEAT;
+	}
 	if (opt->radius_rows > 0)
 	{
 		if (opt->churn || opt->build_empty || opt->no_index)
@@ -3150,7 +4188,8 @@ default_name(const BenchOptions *opt, const Dataset *ds)
 			 opt->no_index ? "-seqscan" :
 			 opt->churn && opt->vacuum_first ? "-churn-vacuum-first" :
 			 opt->churn ? "-churn" :
-			 opt->build_empty ? "-build-empty" : "");
+			 opt->build_empty ? "-build-empty" :
+			 opt->filters ? "-filters" : "");
 	return xstrdup(buf);
 }
 
@@ -3163,7 +4202,7 @@ main(int argc, char **argv)
 	QueryParams qp;
 	PGconn	   *conn;
 	Oid			vector_oid;
-	PassResult	floor_pass;
+	PassResult	floor_pass = {0};
 	char	  **settings;
 	int			nsettings;
 	SettingResult *results;
@@ -3186,11 +4225,14 @@ main(int argc, char **argv)
 	if (ds.nrows < opt.k)
 		die("need at least k=%d rows", opt.k);
 	scale_first_row(&opt, &ds);
+	if (opt.filters)
+		ds.filters = make_filter_columns(ds.nrows, opt.seed);
 	if (opt.name == NULL)
 		opt.name = default_name(&opt, &ds);
 	progress("data: %s, %d rows x %d dims, %d queries",
 			 ds.key, ds.nrows, ds.dim, ds.nqueries);
-	if (!opt.load_only)
+	/* --filters computes its own exact answers, after the load */
+	if (!opt.load_only && (!opt.filters || opt.radius_rows > 0))
 		get_truth(&opt, &ds, &truth);
 	qp = encode_queries(&ds);
 
@@ -3203,10 +4245,12 @@ main(int argc, char **argv)
 
 	if (opt.index_sql == NULL && !opt.no_index)
 	{
+		/* --filters: the filter columns stored in the graph, filtered in it */
 		snprintf(index_sql_buf, sizeof(index_sql_buf),
 				 "CREATE INDEX items_embedding_idx ON items "
-				 "USING omendb (embedding vector_%s_ops)",
-				 metric_names[opt.metric]);
+				 "USING omendb (embedding vector_%s_ops%s)",
+				 metric_names[opt.metric],
+				 opt.filters ? ", c10, c100, c1000, tenant, tags" : "");
 		opt.index_sql = index_sql_buf;
 	}
 	if (opt.churn || opt.build_empty)
@@ -3236,7 +4280,8 @@ main(int argc, char **argv)
 		PQfinish(conn);
 		return 0;
 	}
-	floor_pass = measure_floor(conn, &opt, &ds, &qp, &truth, vector_oid);
+	if (!opt.filters || opt.radius_rows > 0)
+		floor_pass = measure_floor(conn, &opt, &ds, &qp, &truth, vector_oid);
 
 	if (opt.no_index)
 		drop_secondary_indexes(conn);
@@ -3247,12 +4292,36 @@ main(int argc, char **argv)
 		build_s = build_index(conn, opt.conninfo, opt.index_sql, &index_bytes);
 	}
 
+	if (opt.filters)
+	{
+		FilterRun	run;
+
+		memset(&run, 0, sizeof(run));
+		if (opt.filter_btree)
+			run.btree_bytes = create_filter_btrees(conn);
+		run.opt = &opt;
+		run.ds = &ds;
+		run.qp = &qp;
+		run.vector_oid = vector_oid;
+		run.k = opt.filter_k;
+		/* default: the index's default search setting alone */
+		run.settings = split_sweep(opt.sweep ? opt.sweep : "", &run.nsettings);
+		run.build_s = build_s;
+		run.index_bytes = index_bytes;
+		run.command = getenv("OMENDB_BENCH_COMMAND");
+		if (run.command == NULL || run.command[0] == '\0')
+			run.command = command_line(argc, argv);
+		run_filters(conn, &run);
+	}
 	if (opt.radius_rows > 0)
 	{
 		if (opt.sweep == NULL)
 			opt.sweep = "|SET omendb.radius_exact=off";
 		settings = split_sweep(opt.sweep, &nsettings);
 		run_radius(conn, &opt, &ds, &truth, &qp, vector_oid, settings, nsettings);
+	}
+	if (opt.filters || opt.radius_rows > 0)
+	{
 		PQfinish(conn);
 		return 0;
 	}

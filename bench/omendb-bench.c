@@ -3007,7 +3007,7 @@ typedef struct FilterResult
 	double		p50;			/* medians over the timed passes */
 	double		p95;
 	double		mean_ms;
-	char		plan[32];		/* "graph", "btree", "gin", "seq", ... */
+	char		plan[128];		/* "graph", "btree", "seq 40%, graph 60%"... */
 	char		plan_detail[512];
 } FilterResult;
 
@@ -3304,54 +3304,111 @@ scan_kind(PGconn *conn, const char *node, char *buf, size_t len)
 }
 
 /*
- * EXPLAIN EXECUTE of the workload's prepared statement with the first
- * query's parameters, after its warm-up pass: the plan the timed passes
- * run, generic or custom as the plan cache has settled.  EXECUTE takes no
- * protocol parameters, so the vector goes as a literal (%.9g gives a float
- * back exactly).  Sets the plan's kind (the kinds of its scans of items,
- * "+"-joined) and its nodes.
+ * EXPLAIN EXECUTE of a prepared statement with query q's parameters:
+ * the plan that query runs, generic or custom as the plan cache has
+ * settled.  EXECUTE takes no protocol parameters, so the vector goes as a
+ * literal (%.9g gives a float back exactly).  Sets kind, the kinds of the
+ * plan's scans of items "+"-joined, and detail, its nodes.
  */
 static void
-explain_workload(PGconn *conn, const FilterRun *run, const char *stmt,
-				 const FilterWorkload *wl, FilterResult *fr)
+explain_query(PGconn *conn, const FilterRun *run, const char *stmt,
+			  const FilterWorkload *wl, int q, char *kind, size_t kind_len,
+			  char *detail, size_t detail_len)
 {
 	const Dataset *ds = run->ds;
+	const float *query = ds->queries + (size_t) q * ds->dim;
 	char	   *sql = xmalloc((size_t) ds->dim * 20 + 128);
 	char	   *p = sql;
 	PGresult   *res;
 
 	p += sprintf(p, "EXPLAIN (COSTS off) EXECUTE %s('[", stmt);
 	for (int j = 0; j < ds->dim; j++)
-		p += sprintf(p, "%s%.9g", j ? "," : "", ds->queries[j]);
+		p += sprintf(p, "%s%.9g", j ? "," : "", query[j]);
 	p += sprintf(p, "]'");
 	if (wl->kind != FILTER_NONE)
-		p += sprintf(p, ", %d", wl->value[0]);
+		p += sprintf(p, ", %d", wl->value[q]);
 	strcpy(p, ")");
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		die("%s\nfailed: %s", sql, PQerrorMessage(conn));
 	free(sql);
-	fr->plan[0] = '\0';
-	fr->plan_detail[0] = '\0';
+	kind[0] = '\0';
+	detail[0] = '\0';
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		const char *node = PQgetvalue(res, i, 0);
 		char		buf[300];
-		const char *kind;
+		const char *scan;
 
 		while (*node == ' ' || *node == '-' || *node == '>')
 			node++;
-		/* plan nodes, not their detail lines ("Filter: ...") */
+		/* plan nodes and index conditions, not other detail lines */
 		if (strchr(node, ':') != NULL && strncmp(node, "Index", 5) != 0)
 			continue;
-		append_text(fr->plan_detail, sizeof(fr->plan_detail), " -> ", node);
-		kind = scan_kind(conn, node, buf, sizeof(buf));
-		if (kind != NULL && strstr(fr->plan, kind) == NULL)
-			append_text(fr->plan, sizeof(fr->plan), "+", kind);
+		append_text(detail, detail_len, " -> ", node);
+		scan = scan_kind(conn, node, buf, sizeof(buf));
+		if (scan != NULL && strstr(kind, scan) == NULL)
+			append_text(kind, kind_len, "+", scan);
 	}
 	PQclear(res);
-	if (!fr->plan[0])
-		snprintf(fr->plan, sizeof(fr->plan), "other");
+	if (!kind[0])
+		snprintf(kind, kind_len, "other");
+}
+
+#define PLAN_KINDS			4
+
+/*
+ * The plans a workload's queries run, after its warm-up pass: with custom
+ * plans the planner may choose per filter value (the btree for a small
+ * tenant, the graph for a large one), so every query is explained.  Sets
+ * fr->plan, each kind with its share of the queries when there are
+ * several ("graph 62%, btree 38%"), and fr->plan_detail, the nodes of
+ * each kind's first plan.
+ */
+static void
+explain_workload(PGconn *conn, const FilterRun *run, const char *stmt,
+				 const FilterWorkload *wl, FilterResult *fr)
+{
+	char		kinds[PLAN_KINDS][32];
+	int			counts[PLAN_KINDS] = {0};
+	int			nkinds = 0;
+	int			nq = run->ds->nqueries;
+
+	fr->plan[0] = '\0';
+	fr->plan_detail[0] = '\0';
+	for (int q = 0; q < nq; q++)
+	{
+		char		kind[32];
+		char		detail[512];
+		int			i = 0;
+
+		explain_query(conn, run, stmt, wl, q, kind, sizeof(kind), detail,
+					  sizeof(detail));
+		while (i < nkinds && strcmp(kinds[i], kind) != 0)
+			i++;
+		if (i == nkinds)
+		{
+			if (nkinds == PLAN_KINDS)
+				snprintf(kind, sizeof(kind), "more");
+			else
+			{
+				snprintf(kinds[nkinds++], sizeof(kinds[0]), "%s", kind);
+				append_text(fr->plan_detail, sizeof(fr->plan_detail), "; ", detail);
+			}
+		}
+		if (i < PLAN_KINDS)
+			counts[i]++;
+	}
+	for (int i = 0; i < nkinds; i++)
+	{
+		char		part[160];
+
+		if (nkinds == 1)
+			snprintf(part, sizeof(part), "%s", kinds[i]);
+		else
+			snprintf(part, sizeof(part), "%s %.0f%%", kinds[i], 100.0 * counts[i] / nq);
+		append_text(fr->plan, sizeof(fr->plan), ", ", part);
+	}
 }
 
 /*
@@ -3618,9 +3675,10 @@ write_filter_report(FILE *f, const FilterRun *run)
 			"force over the loaded vectors), over min(%d, rows matching) per "
 			"query.  p50 and p95: per-query latency on the client, median over "
 			"%d timed passes, one of each workload in turn.  plan: the scans of "
-			"items in EXPLAIN EXECUTE of the prepared statement after its "
-			"warm-up pass (graph: an omendb or hnsw index scan; btree, gin: "
-			"those indexes; seq: a sequential scan).\n", run->k, run->k, opt->repeat);
+			"items in EXPLAIN EXECUTE of the prepared statement with each "
+			"query's parameters after the warm-up pass, and each plan's share "
+			"of the queries if they differ (graph: an omendb or hnsw index "
+			"scan; btree, gin: those indexes; seq: a sequential scan).\n", run->k, run->k, opt->repeat);
 	if (short_queries || wrong_rows)
 		fprintf(f, "\n**%ld queries returned fewer than min(%d, rows matching) "
 				"rows; %ld rows returned failed the filter or came twice** "

@@ -63,9 +63,15 @@ my $primary = omen_node(
 	init => { allows_streaming => 1, no_data_checksums => 1 },
 	conf => [ "wal_consistency_checking = 'generic'", 'autovacuum = off' ]);
 my $db = 'postgres';
+# A slot keeps the WAL the standby has not received: with
+# wal_consistency_checking every record carries its pages, and a relink
+# writes hundreds of megabytes of them while the standby reconnects after
+# the crash below.
+$primary->safe_psql($db, "SELECT pg_create_physical_replication_slot('standby', true)");
 $primary->backup('base');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->append_conf('postgresql.conf', "primary_slot_name = 'standby'");
 $standby->start;
 
 sub catch_up
@@ -254,6 +260,7 @@ cmp_ok($relinked, '>=', $fresh - 0.02, 'after the relink, recall@10 is within 0.
 # the hole.  The free space map, which names blocks, goes too (an index
 # without one is read as having none).  The standby is done.
 $standby->stop;
+$primary->safe_psql($db, "SELECT pg_drop_replication_slot('standby')");
 $primary->safe_psql(
 	$db, q{
 CREATE TABLE old (id int PRIMARY KEY, v vector(32));

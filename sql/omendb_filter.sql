@@ -380,7 +380,7 @@ SELECT n, filter, k.* FROM (VALUES
 	(4, 'tz < ''2020-04-01 00:00+00'' AND u IN (md5(''1'')::uuid, md5(''2'')::uuid, md5(''3'')::uuid)'),
 	(5, 'vc = ''c5'' AND t = ''c5'''),
 	(6, 'ttags @> ''{red}'' AND tags <@ ''{1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16}'''),
-	(7, 'i4 = 7 AND i4 = 8'),
+	(7, 'i4 = 7 AND i4 >= 8'),
 	(8, 'i4 > 10 AND i4 < 10'),
 	(9, 'i4 < 64 AND (i2 < 0 OR b = true) AND id % 2 = 0'),
 	(10, 'i4 = -1'),

@@ -619,7 +619,8 @@ column_dimensions(Relation index)
 static void
 init_build_state(BuildState *bs, Relation index)
 {
-	omendb_check_filter_columns(index);
+	OmenFilterColumns *filter = omendb_check_filter_columns(index);
+
 	memset(bs, 0, sizeof(BuildState));
 	bs->index = index;
 	bs->metric = omendb_index_metric(index);
@@ -631,7 +632,7 @@ init_build_state(BuildState *bs, Relation index)
 	bs->refine_list = Max(bs->list / 2, OMENDB_MIN_BUILD_LIST);
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
 									   ALLOCSET_DEFAULT_SIZES);
-	bs->filter = omendb_filter_columns(index);
+	bs->filter = filter;
 	bs->label_size = OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index));
 	bs->labels = palloc0(Max(bs->label_size, sizeof(uint64)));
 }
@@ -837,7 +838,7 @@ omendb_buildempty(Relation index)
 	double		alpha;
 	OmenQuantizer quantizer;
 
-	omendb_check_filter_columns(index);
+	(void) omendb_check_filter_columns(index);
 	omendb_option_values(index, &degree, &list, &alpha, &quantizer);
 	omendb_fill_meta(&meta, 0, omendb_index_metric(index), degree, list, alpha,
 					 quantizer, 0,

@@ -142,8 +142,9 @@ omendb_filter_columns(Relation index)
  * Refuse an index whose first column is not a vector with a metric, or
  * whose other columns are: the graph is built on the first column, the
  * others are filter columns (their operator classes have no metric).
+ * Returns the filter columns.
  */
-void
+OmenFilterColumns *
 omendb_check_filter_columns(Relation index)
 {
 	int			natts = IndexRelationGetNumberOfKeyAttributes(index);
@@ -162,7 +163,7 @@ omendb_check_filter_columns(Relation index)
 							RelationGetRelationName(index)),
 					 errdetail("Column %d has a distance operator class; only the first column may.",
 							   attno)));
-	(void) omendb_filter_columns(index);
+	return omendb_filter_columns(index);
 }
 
 /* The label bit of one (non-NULL) array element. */
@@ -248,12 +249,10 @@ omendb_filter_labels(const OmenFilterColumns *fc, const Datum *values,
 static void
 key_words(const OmenFilterColumn *col, ScanKey key, OmenFilterKey *fk)
 {
-	Oid			typid = OidIsValid(key->sk_subtype) ? key->sk_subtype : col->typid;
+	Oid			typid = col->typid;
 
-	if (col->kind == OMENDB_FILTER_INTEGER)
-		typid = getBaseType(typid);
-	else
-		typid = col->typid;
+	if (col->kind == OMENDB_FILTER_INTEGER && OidIsValid(key->sk_subtype))
+		typid = getBaseType(key->sk_subtype);
 
 	if (key->sk_flags & SK_SEARCHARRAY)
 	{

@@ -102,7 +102,7 @@ typedef struct OmenFilter
 				 OmenNodeLabelOffset((meta)->max_degree, (meta)->code_size)))
 
 extern OmenFilterColumns *omendb_filter_columns(Relation index);
-extern void omendb_check_filter_columns(Relation index);
+extern OmenFilterColumns *omendb_check_filter_columns(Relation index);
 extern void omendb_filter_labels(const OmenFilterColumns *fc,
 								 const Datum *values, const bool *isnull,
 								 uint64 *labels);

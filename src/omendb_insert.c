@@ -432,8 +432,7 @@ check_dimensions(Relation index, const OmenMetaPageData *meta, int dim)
  */
 static bool
 node_image(Relation index, OmenIndexInfo *info, bool float_sums,
-		   const float *x, int dim, ItemPointer tid, const uint64 *labels,
-		   OmenNodeHeader hdr)
+		   const float *x, int dim, ItemPointer tid, OmenNodeHeader hdr)
 {
 	const OmenMetaPageData *meta = &info->meta;
 	float	   *v = palloc(sizeof(float) * meta->code_dims);
@@ -442,12 +441,8 @@ node_image(Relation index, OmenIndexInfo *info, bool float_sums,
 	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))
 	{
 		omendb_fill_zero_node((char *) hdr, meta, tid);
-		if (meta->label_size > 0)
-			memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
 		return false;
 	}
-	if (meta->label_size > 0)
-		memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
 	omendb_check_ip_norm(index, meta->metric, norm);
 	hdr->heaptid = *tid;
 	hdr->flags = OMENDB_NODE_LIVE;
@@ -478,6 +473,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	uint32		node;
 	uint32	   *nbrs;
 	int			nnbrs = 0;
+	bool		in_graph;
 
 	if (!info->meta.quant_trained)
 	{
@@ -489,7 +485,10 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 
 	image = palloc0(meta->node_size);
 	hdr = (OmenNodeHeader) image;
-	if (!node_image(index, info, float_sums, x, dim, tid, labels, hdr))
+	in_graph = node_image(index, info, float_sums, x, dim, tid, hdr);
+	if (meta->label_size > 0)
+		memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
+	if (!in_graph)
 	{
 		/* a zero vector under cosine: a zero node, outside the graph */
 		(void) write_node(index, meta, image, false, use_wal, &entry);

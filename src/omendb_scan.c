@@ -664,7 +664,8 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 		sn->bound = INFINITY;
 		sn->approx = INFINITY;
 		sn->tid = node->heaptid;
-		set_liveness(sa->so, node, sn);
+		sn->unfiltered = (node->flags & OMENDB_NODE_LIVE) != 0;
+		sn->live = false;
 		return;
 	}
 	if (!OmenNodeIsZero(sa->so->info->meta.metric, node))

@@ -36,7 +36,7 @@ CREATE INDEX ON omendb_opt USING omendb (v) WITH (alpha = 2.01);
 CREATE INDEX ON omendb_opt USING omendb (v) WITH (graph_degree = 'many');
 CREATE INDEX ON omendb_opt USING omendb (v) WITH (alpha = 'abc');
 
--- The only quantizer is sq8; others (pq) are rejected, naming the valid ones.
+-- Quantizers are sq8 and rabitq; others (pq) are rejected, naming the valid ones.
 CREATE INDEX ON omendb_opt USING omendb (v) WITH (quantizer = 'pq');
 CREATE INDEX ON omendb_opt USING omendb (v) WITH (quantizer = '');
 

@@ -80,9 +80,19 @@ typedef enum OmenMetric
 /* Quantizer that produces the node codes. */
 typedef enum OmenQuantizer
 {
-	OMENDB_QUANT_SQ8 = 1		/* one byte a dimension, per-dim ranges */
-	/* RaBitQ will be 2; its parameters go on the quantizer pages too. */
+	OMENDB_QUANT_SQ8 = 1,		/* one byte a dimension, per-dim ranges */
+	OMENDB_QUANT_RABITQ = 2		/* 1 to 8 bits a dimension after a random
+								 * rotation, centred on the centroid */
 } OmenQuantizer;
+
+/*
+ * The meta page's quantizer field holds the OmenQuantizer in its low byte
+ * and the bits a dimension of a quantizer that has the option in its high
+ * byte (0 for SQ8, as every SQ8 index was written).
+ */
+#define OmenQuantKind(q)		((OmenQuantizer) ((q) & 0xFF))
+#define OmenQuantBits(q)		((int) ((q) >> 8))
+#define OmenQuantSpec(kind, bits)	((uint16) ((kind) | ((bits) << 8)))
 
 /*
  * Meta page (block 0).  Stored as the page's contents right after the page
@@ -96,7 +106,8 @@ typedef struct OmenMetaPageData
 	uint16		dimensions;		/* vector dimension; 0 until the first
 								 * vector arrives in an empty build */
 	uint16		metric;			/* OmenMetric */
-	uint16		quantizer;		/* OmenQuantizer */
+	uint16		quantizer;		/* OmenQuantizer, and its bits in the high
+								 * byte (OmenQuantBits) */
 	uint16		graph_degree;	/* R: out-degree kept after pruning */
 	uint16		max_degree;		/* neighbour slots per node (R plus room
 								 * for reverse edges before a re-prune) */
@@ -323,6 +334,8 @@ typedef struct OmenOptions
 	int			build_list_size;
 	double		alpha;
 	int			quantizer_offset;	/* offset of the quantizer name */
+	int			bits;			/* the quantizer's bits a dimension; 0: its
+								 * default */
 } OmenOptions;
 
 extern int	omendb_search_list_size;
@@ -358,7 +371,7 @@ extern Datum omendb_handler(PG_FUNCTION_ARGS);
 extern bytea *omendb_options(Datum reloptions, bool validate);
 extern OmenMetric omendb_index_metric(Relation index);
 extern void omendb_option_values(Relation index, int *degree, int *list,
-								 double *alpha, OmenQuantizer *quantizer);
+								 double *alpha, uint16 *quantizer);
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
 								Cost *indexTotalCost,

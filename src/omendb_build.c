@@ -61,7 +61,7 @@ typedef struct BuildState
 	int			place_list;		/* the list that places a node at build */
 	int			refine_list;	/* the list of the refining pass */
 	double		alpha;
-	OmenQuantizer quantizer;
+	uint16		quantizer;		/* as the meta page keeps it */
 	MemoryContext tmpcxt;
 	float	   *v;				/* scratch: the vector as indexed */
 	OmenFilterColumns *filter;	/* the filter columns, if any */
@@ -673,10 +673,11 @@ train(BuildState *bs)
 			bs->maxv[i] = 1;
 		}
 	}
-	bs->quant = omendb_quant_train(bs->quantizer, bs->cdim, bs->minv, bs->maxv);
 	bs->centroidv = palloc(sizeof(float) * bs->cdim);
 	for (int i = 0; i < bs->cdim; i++)
 		bs->centroidv[i] = bs->count > 0 ? (float) (bs->sum[i] / bs->count) : 0;
+	bs->quant = omendb_quant_train(bs->quantizer, bs->cdim, bs->minv, bs->maxv,
+								   bs->centroidv);
 	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->cdim,
 					  false);
 	omendb_query_init_code(&bs->pivot, bs->quant, NULL);
@@ -836,7 +837,7 @@ omendb_buildempty(Relation index)
 	int			degree;
 	int			list;
 	double		alpha;
-	OmenQuantizer quantizer;
+	uint16		quantizer;
 
 	(void) omendb_check_filter_columns(index);
 	omendb_option_values(index, &degree, &list, &alpha, &quantizer);

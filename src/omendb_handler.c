@@ -47,6 +47,7 @@ bool		omendb_radius_exact = true;
 static relopt_kind omendb_relopt_kind;
 
 static void check_list_covers_degree(int list, int degree);
+static uint16 quantizer_spec(const OmenOptions *opts);
 
 /* omendb.scan_mem_limit: -1 (use work_mem) or at least 64 kB, as work_mem. */
 static bool
@@ -89,9 +90,12 @@ _PG_init(void)
 					   "RobustPrune alpha: above 1 keeps longer edges",
 					   OMENDB_DEFAULT_ALPHA, 1.0, 2.0, AccessExclusiveLock);
 	add_string_reloption(omendb_relopt_kind, "quantizer",
-						 "Quantizer for node codes (sq8)",
+						 "Quantizer for node codes (sq8 or rabitq)",
 						 OMENDB_DEFAULT_QUANTIZER, validate_quantizer,
 						 AccessExclusiveLock);
+	add_int_reloption(omendb_relopt_kind, "bits",
+					  "Bits a dimension of a rabitq code (0: its default, 1)",
+					  0, 0, 8, AccessExclusiveLock);
 
 	DefineCustomIntVariable("omendb.search_list_size",
 							"Candidate list size of an index search.",
@@ -135,6 +139,7 @@ omendb_options(Datum reloptions, bool validate)
 		{"build_list_size", RELOPT_TYPE_INT, offsetof(OmenOptions, build_list_size)},
 		{"alpha", RELOPT_TYPE_REAL, offsetof(OmenOptions, alpha)},
 		{"quantizer", RELOPT_TYPE_STRING, offsetof(OmenOptions, quantizer_offset)},
+		{"bits", RELOPT_TYPE_INT, offsetof(OmenOptions, bits)},
 	};
 
 	OmenOptions *opts;
@@ -143,7 +148,10 @@ omendb_options(Datum reloptions, bool validate)
 							sizeof(OmenOptions), tab, lengthof(tab));
 	/* CREATE INDEX and ALTER INDEX SET both validate the whole set here */
 	if (validate && opts != NULL)
+	{
 		check_list_covers_degree(opts->build_list_size, opts->graph_degree);
+		(void) quantizer_spec(opts);
+	}
 	return (bytea *) opts;
 }
 
@@ -161,21 +169,43 @@ check_list_covers_degree(int list, int degree)
 						list, degree)));
 }
 
+/*
+ * The quantizer and bits options as the meta page keeps them: bits must be
+ * one the quantizer takes (0 picks its default).
+ */
+static uint16
+quantizer_spec(const OmenOptions *opts)
+{
+	const char *name = OMENDB_DEFAULT_QUANTIZER;
+	const OmenQuantRoutine *routine;
+	int			bits = opts ? opts->bits : 0;
+
+	if (opts && opts->quantizer_offset != 0)
+		name = (const char *) opts + opts->quantizer_offset;
+	validate_quantizer(name);
+	routine = omendb_quant_routine_by_name(name);
+	if (bits == 0)
+		bits = routine->default_bits;
+	if (!omendb_quant_bits_valid(routine, bits))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("omendb option bits does not apply to quantizer \"%s\"",
+						routine->name),
+				 errdetail("Only quantizer \"rabitq\" takes bits, from 1 to 8.")));
+	return OmenQuantSpec(routine->kind, bits);
+}
+
 /* The build options of an index, defaults filled in, cross-checked. */
 void
 omendb_option_values(Relation index, int *degree, int *list, double *alpha,
-					 OmenQuantizer *quantizer)
+					 uint16 *quantizer)
 {
 	OmenOptions *opts = (OmenOptions *) index->rd_options;
-	const char *name = OMENDB_DEFAULT_QUANTIZER;
 
 	*degree = opts ? opts->graph_degree : OMENDB_DEFAULT_GRAPH_DEGREE;
 	*list = opts ? opts->build_list_size : OMENDB_DEFAULT_BUILD_LIST;
 	*alpha = opts ? opts->alpha : OMENDB_DEFAULT_ALPHA;
-	if (opts && opts->quantizer_offset != 0)
-		name = (const char *) opts + opts->quantizer_offset;
-	validate_quantizer(name);
-	*quantizer = omendb_quant_routine_by_name(name)->kind;
+	*quantizer = quantizer_spec(opts);
 	check_list_covers_degree(*list, *degree);
 }
 

@@ -45,7 +45,8 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
 {
 	meta->dimensions = dim;
 	meta->code_dims = quant->code_dims(meta->metric, dim);
-	meta->code_size = quant->code_bytes(meta->metric, dim);
+	meta->code_size = quant->code_bytes(meta->metric, dim,
+										OmenQuantBits(meta->quantizer));
 	meta->node_size = node_size_for(meta->max_degree, meta->code_size,
 									 meta->label_size);
 	meta->nodes_per_page = NODE_PAGE_SPACE / (meta->node_size + sizeof(ItemIdData));
@@ -59,9 +60,11 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
  */
 void
 omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
-				 int list, double alpha, OmenQuantizer quantizer,
+				 int list, double alpha, uint16 quantizer,
 				 float ip_max_norm, int label_size)
 {
+	const OmenQuantRoutine *quant;
+
 	memset(meta, 0, sizeof(OmenMetaPageData));
 	meta->magic = OMENDB_MAGIC;
 	meta->version = OMENDB_VERSION;
@@ -82,13 +85,19 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->dimensions = 0;
 	/* no nodes: every count is zero, and exact */
 	meta->counted_until = InvalidBlockNumber;
+	quant = omendb_quant_routine(quantizer);
+	if (quant == NULL)
+		elog(ERROR, "unknown omendb quantizer %d", (int) quantizer);
+	if (quant->supports != NULL && !quant->supports(metric))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omendb's %s quantizer does not support this operator class's distance",
+						quant->name),
+				 errhint("Use quantizer = 'sq8'.")));
 	if (dim > 0)
 	{
-		const OmenQuantRoutine *quant = omendb_quant_routine(quantizer);
 		OmenMetaPageData layout = *meta;
 
-		if (quant == NULL)
-			elog(ERROR, "unknown omendb quantizer %d", (int) quantizer);
 		set_node_layout(&layout, quant, dim);
 		if (layout.node_size + sizeof(ItemIdData) > NODE_PAGE_SPACE)
 			ereport(ERROR,
@@ -97,7 +106,9 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 							quant->name, dim, degree),
 					 errdetail("A node must fit one %d-byte page; it would take %zu bytes.",
 							   BLCKSZ, layout.node_size + sizeof(ItemIdData)),
-					 errhint("Lower graph_degree, or reduce the dimension.")));
+					 quant->max_bits > 0 ?
+					 errhint("Lower graph_degree or bits, or reduce the dimension.") :
+					 errhint("Lower graph_degree, use quantizer = 'rabitq', or reduce the dimension.")));
 		*meta = layout;
 	}
 }

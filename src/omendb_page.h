@@ -97,7 +97,7 @@ extern void omendb_check_neighbors(Relation index,
 /* omendb_meta.c */
 extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 							 int degree, int list, double alpha,
-							 OmenQuantizer quantizer, float ip_max_norm,
+							 uint16 quantizer, float ip_max_norm,
 							 int label_size);
 extern char *omendb_meta_problem(const OmenMetaPageData *meta);
 extern char *omendb_meta_page_problem(Page page);

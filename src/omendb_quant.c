@@ -16,16 +16,34 @@
 /* Every quantizer, by kind; the quantizer reloption names one. */
 static const OmenQuantRoutine *const quantizers[] = {
 	&omendb_sq8_routine,
+	&omendb_rabitq_routine,
 };
 
-/* The routines of a kind, or NULL if there is no such quantizer. */
+/*
+ * The routines of a meta page's quantizer field, or NULL if there is no
+ * such quantizer or it does not take the bits the field gives.
+ */
 const OmenQuantRoutine *
-omendb_quant_routine(OmenQuantizer kind)
+omendb_quant_routine(uint16 quantizer)
 {
 	for (int i = 0; i < lengthof(quantizers); i++)
-		if (quantizers[i]->kind == kind)
-			return quantizers[i];
+		if (quantizers[i]->kind == OmenQuantKind(quantizer))
+			return omendb_quant_bits_valid(quantizers[i],
+										   OmenQuantBits(quantizer)) ?
+				quantizers[i] : NULL;
 	return NULL;
+}
+
+/*
+ * Whether a meta page may give a quantizer these bits: none (0) if it
+ * takes no bits option, else 1 to its largest.
+ */
+bool
+omendb_quant_bits_valid(const OmenQuantRoutine *routine, int bits)
+{
+	if (routine->max_bits == 0)
+		return bits == 0;
+	return bits >= 1 && bits <= routine->max_bits;
 }
 
 /* The routines of a quantizer reloption value, or NULL. */
@@ -38,7 +56,7 @@ omendb_quant_routine_by_name(const char *name)
 	return NULL;
 }
 
-/* The valid values of the quantizer reloption, for messages: "sq8". */
+/* The valid values of the quantizer reloption, for messages. */
 char *
 omendb_quant_names(void)
 {
@@ -67,31 +85,33 @@ omendb_index_quant(Relation index, const OmenMetaPageData *meta)
 	return routine;
 }
 
-/* The routines of a kind that options or a checked meta page gave. */
+/* The routines of a quantizer that options or a checked meta page gave. */
 static const OmenQuantRoutine *
-known_quant(OmenQuantizer kind)
+known_quant(uint16 quantizer)
 {
-	const OmenQuantRoutine *routine = omendb_quant_routine(kind);
+	const OmenQuantRoutine *routine = omendb_quant_routine(quantizer);
 
 	if (routine == NULL)
-		elog(ERROR, "unknown omendb quantizer %d", (int) kind);
+		elog(ERROR, "unknown omendb quantizer %d", (int) quantizer);
 	return routine;
 }
 
-/* Train a quantizer of a kind from per-dimension minima and maxima. */
+/* Train a quantizer from per-dimension minima, maxima and means. */
 OmenQuantState *
-omendb_quant_train(OmenQuantizer kind, int code_dims, const float *minv,
-				   const float *maxv)
+omendb_quant_train(uint16 quantizer, int code_dims, const float *minv,
+				   const float *maxv, const float *mean)
 {
-	return known_quant(kind)->train(code_dims, minv, maxv);
+	return known_quant(quantizer)->train(code_dims, minv, maxv, mean,
+										 OmenQuantBits(quantizer));
 }
 
-/* Train a quantizer of a kind from the first vector of an index built empty. */
+/* Train a quantizer from the first vector of an index built empty. */
 OmenQuantState *
-omendb_quant_train_first(OmenQuantizer kind, OmenMetric metric,
+omendb_quant_train_first(uint16 quantizer, OmenMetric metric,
 						 const float *v, int dim, float ip_max_norm)
 {
-	return known_quant(kind)->train_first(metric, v, dim, ip_max_norm);
+	return known_quant(quantizer)->train_first(metric, v, dim, ip_max_norm,
+											   OmenQuantBits(quantizer));
 }
 
 /*

@@ -10,8 +10,8 @@
  * vectors with a bound on the error, keeps its parameters on the quantizer
  * pages, and measures distances from prepared queries to codes: the
  * approximate ones the graph is built and searched by, and rigorous lower
- * bounds on exact distances for scans.  SQ8 (omendb_sq8.c) is the one
- * implementation.
+ * bounds on exact distances for scans.  SQ8 (omendb_sq8.c) and RaBitQ
+ * (omendb_rabitq.c) implement it.
  *
  *-------------------------------------------------------------------------
  */
@@ -80,6 +80,22 @@ typedef struct OmenSQ8Query
 	double		cross_slack;	/* what rounding qcross can cost */
 } OmenSQ8Query;
 
+/*
+ * RaBitQ's part of a query (omendb_rabitq.c): the rotated query z, as a
+ * table of its sums over every subset of four dimensions, or a code.
+ */
+typedef struct OmenRaBitQQuery
+{
+	double	   *lut;			/* 16 sums per four rotated dimensions */
+	double		znorm;			/* |z| */
+	double		zsum;			/* sum of z_i */
+	double		qc;				/* inner product: q . c */
+	double		vz_slack;		/* what the table's sums can be off by */
+	double		abs_slack;		/* what floats below the normal range can
+								 * cost a bound */
+	const uint8 *qcode;			/* if set, the query is this code */
+} OmenRaBitQQuery;
+
 /* A query prepared for code distances (omendb_query_init*). */
 struct OmenQuery
 {
@@ -97,6 +113,7 @@ struct OmenQuery
 	union
 	{
 		OmenSQ8Query sq8;
+		OmenRaBitQQuery rabitq;
 	}			impl;			/* the quantizer's own part */
 };
 
@@ -106,23 +123,36 @@ struct OmenQuantRoutine
 	const char *name;			/* the quantizer reloption's value */
 
 	/*
+	 * The bits option: the largest value it takes (0: the quantizer takes
+	 * none, and its meta pages keep 0 there) and the value it defaults to.
+	 */
+	int			max_bits;
+	int			default_bits;
+
+	/* Whether it can index under a metric; NULL: under all. */
+	bool		(*supports) (OmenMetric metric);
+
+	/*
 	 * Layout, for vectors of dim dimensions under a metric: the dimensions
 	 * a code encodes (those of the vector as indexed, OmenCodeDims), its
-	 * bytes, and the quantizer pages that hold the parameters.
+	 * bytes at a number of bits, and the quantizer pages that hold the
+	 * parameters.
 	 */
 	int			(*code_dims) (OmenMetric metric, int dim);
-	int			(*code_bytes) (OmenMetric metric, int dim);
+	int			(*code_bytes) (OmenMetric metric, int dim, int bits);
 	BlockNumber (*page_count) (OmenMetric metric, int dim);
 
 	/*
-	 * Training: from each dimension's minimum and maximum over the vectors
-	 * as indexed, or, for an index built empty, from its first vector as
-	 * indexed (v: code_dims floats of a vector of dim dimensions).
+	 * Training: from each dimension's minimum, maximum and mean over the
+	 * vectors as indexed, or, for an index built empty, from its first
+	 * vector as indexed (v: code_dims floats of a vector of dim
+	 * dimensions); bits as the meta page holds them.
 	 */
 	OmenQuantState *(*train) (int code_dims, const float *minv,
-							  const float *maxv);
+							  const float *maxv, const float *mean,
+							  int bits);
 	OmenQuantState *(*train_first) (OmenMetric metric, const float *v,
-									int dim, float ip_max_norm);
+									int dim, float ip_max_norm, int bits);
 
 	/*
 	 * Encode x into code and return a bound on |x - decode(code)|, rounded
@@ -182,15 +212,17 @@ struct OmenQuantRoutine
 };
 
 /* omendb_quant.c */
-extern const OmenQuantRoutine *omendb_quant_routine(OmenQuantizer kind);
+extern const OmenQuantRoutine *omendb_quant_routine(uint16 quantizer);
 extern const OmenQuantRoutine *omendb_quant_routine_by_name(const char *name);
 extern char *omendb_quant_names(void);
+extern bool omendb_quant_bits_valid(const OmenQuantRoutine *routine, int bits);
 extern const OmenQuantRoutine *omendb_index_quant(Relation index,
 												  const OmenMetaPageData *meta);
-extern OmenQuantState *omendb_quant_train(OmenQuantizer kind, int code_dims,
+extern OmenQuantState *omendb_quant_train(uint16 quantizer, int code_dims,
 										  const float *minv,
-										  const float *maxv);
-extern OmenQuantState *omendb_quant_train_first(OmenQuantizer kind,
+										  const float *maxv,
+										  const float *mean);
+extern OmenQuantState *omendb_quant_train_first(uint16 quantizer,
 												OmenMetric metric,
 												const float *v, int dim,
 												float ip_max_norm);
@@ -212,6 +244,9 @@ extern void omendb_refit(IndexVacuumInfo *info);
 
 /* omendb_sq8.c */
 extern const OmenQuantRoutine omendb_sq8_routine;
+
+/* omendb_rabitq.c */
+extern const OmenQuantRoutine omendb_rabitq_routine;
 
 /* Encode x into code; returns the bound on the error (see encode above). */
 static inline float

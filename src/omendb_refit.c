@@ -261,10 +261,10 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 	}
 	heap_vectors_end(&hv);
 
-	if (nrows > 0)
-		qs = omendb_quant_train(meta->quantizer, cdim, minv, maxv);
 	for (int i = 0; i < cdim; i++)
 		centroid[i] = nrows > 0 ? (float) (sum[i] / nrows) : 0;
+	if (nrows > 0)
+		qs = omendb_quant_train(meta->quantizer, cdim, minv, maxv, centroid);
 	MemoryContextDelete(rowcxt);
 	pfree(sum);
 	pfree(minv);

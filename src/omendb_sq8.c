@@ -72,8 +72,9 @@ sq8_code_dims(OmenMetric metric, int dim)
 
 /* one byte a code dimension */
 static int
-sq8_code_bytes(OmenMetric metric, int dim)
+sq8_code_bytes(OmenMetric metric, int dim, int bits)
 {
+	Assert(bits == 0);
 	return sq8_code_dims(metric, dim);
 }
 
@@ -205,7 +206,8 @@ sq8_finish(SQ8State *s)
  * get step 1.
  */
 static OmenQuantState *
-sq8_train(int code_dims, const float *minv, const float *maxv)
+sq8_train(int code_dims, const float *minv, const float *maxv,
+		  const float *mean, int bits)
 {
 	SQ8State   *s = sq8_alloc(code_dims);
 	float	   *lower = SQ8Lower(s);
@@ -240,7 +242,8 @@ sq8_train(int code_dims, const float *minv, const float *maxv)
  * poor fit only costs speed and recall, and REINDEX retrains from the data.
  */
 static OmenQuantState *
-sq8_train_first(OmenMetric metric, const float *x, int dim, float ip_max_norm)
+sq8_train_first(OmenMetric metric, const float *x, int dim, float ip_max_norm,
+				int bits)
 {
 	int			cdim = sq8_code_dims(metric, dim);
 	float	   *minv = palloc(sizeof(float) * cdim);
@@ -265,7 +268,7 @@ sq8_train_first(OmenMetric metric, const float *x, int dim, float ip_max_norm)
 		minv[dim] = 0;
 		maxv[dim] = ip_max_norm;
 	}
-	qs = sq8_train(cdim, minv, maxv);
+	qs = sq8_train(cdim, minv, maxv, NULL, 0);
 	pfree(minv);
 	pfree(maxv);
 	return qs;
@@ -977,6 +980,8 @@ sq8_score_node(const OmenQuery *query, const OmenNodeHeader node,
 const OmenQuantRoutine omendb_sq8_routine = {
 	.kind = OMENDB_QUANT_SQ8,
 	.name = "sq8",
+	.max_bits = 0,
+	.default_bits = 0,
 	.code_dims = sq8_code_dims,
 	.code_bytes = sq8_code_bytes,
 	.page_count = sq8_page_count,

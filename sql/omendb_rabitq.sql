@@ -1,0 +1,193 @@
+--
+-- omendb_rabitq: the rotation quantizer (quantizer = 'rabitq', bits 1 to 8).
+-- Codes are approximate, but every node keeps a rigorous bound on its
+-- error, so index scans return rows in the exact order of the operator.
+-- Scans here search exhaustively (a list as long as the index), which
+-- returns every row in exact order whatever the graph's shape, so that a
+-- bound that does not hold shows as a wrong order; recall at the default
+-- list is checked against a floor, never printed.
+--
+SET jit = off;
+
+-- same_as_exact(query): whether query returns the same ids in the same
+-- order by the index as by a sequential scan and sort.
+CREATE FUNCTION pg_temp.same_as_exact(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	got int[];
+	want int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO got;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO want;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	RETURN got IS NOT DISTINCT FROM want;
+END
+$$;
+
+-- exact_everywhere(tab, op, n): same_as_exact for the n nearest rows (by
+-- op, ties broken by id) of 12 queries spread over the data, and a query
+-- that is no row.
+CREATE FUNCTION pg_temp.exact_everywhere(tab text, op text, n int) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	ok boolean := true;
+	rows int;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM %I', tab) INTO rows;
+	FOR q IN 1..12 LOOP
+		ok := ok AND pg_temp.same_as_exact(format(
+			'SELECT id FROM %I ORDER BY v %s (SELECT v FROM %I WHERE id = %s), id LIMIT %s',
+			tab, op, tab, 1 + (q * 7919) % rows, n));
+	END LOOP;
+	ok := ok AND pg_temp.same_as_exact(format(
+		'SELECT id FROM %I ORDER BY v %s (SELECT a.v + b.v FROM %I a, %I b WHERE a.id = 1 AND b.id = 2), id LIMIT %s',
+		tab, op, tab, tab, n));
+	RETURN ok;
+END
+$$;
+
+-- self_found(tab, op): the share of rows (of up to 200) that find
+-- themselves first at the default search list.
+CREATE FUNCTION pg_temp.self_found(tab text, op text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	hits int := 0;
+	total int := 0;
+	got int;
+	r record;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('omendb.search_list_size', '0', true);
+	FOR r IN EXECUTE format('SELECT id FROM %I ORDER BY id LIMIT 200', tab) LOOP
+		EXECUTE format('SELECT id FROM %I ORDER BY v %s (SELECT v FROM %I WHERE id = %s) LIMIT 1',
+					   tab, op, tab, r.id) INTO got;
+		total := total + 1;
+		IF got = r.id THEN
+			hits := hits + 1;
+		END IF;
+	END LOOP;
+	RETURN hits::float8 / total;
+END
+$$;
+
+-- fill(tab, n, d): n pseudo-random rows of d dimensions, in 13 clusters.
+CREATE FUNCTION pg_temp.fill(tab text, n int, d int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format($f$
+		INSERT INTO %I
+		SELECT g, array_agg(((hashint4(g * 7 + i) & 1023) / 1024.0 +
+							 (hashint4(g %% 13 + i * 31) & 7)) ORDER BY i)::vector
+		FROM generate_series(1, %s) g, generate_series(1, %s) i GROUP BY g$f$,
+		tab, n, d);
+END
+$$;
+
+-- 1. Options.  rabitq takes bits 1 to 8 (0: its default, 1); sq8 takes
+-- none.  L1 needs per-dimension cells, which a rotation mixes.
+CREATE TABLE rq_opt (id int, v vector(8));
+CREATE INDEX ON rq_opt USING omendb (v) WITH (quantizer = 'rabitq', bits = 9);
+CREATE INDEX ON rq_opt USING omendb (v) WITH (bits = 4);
+CREATE INDEX ON rq_opt USING omendb (v) WITH (quantizer = 'sq8', bits = 1);
+CREATE INDEX ON rq_opt USING omendb (v vector_l1_ops) WITH (quantizer = 'rabitq');
+CREATE INDEX rq_opt_idx ON rq_opt USING omendb (v) WITH (quantizer = 'rabitq', bits = 3);
+SELECT quantizer, code_bytes, quantizer_trained FROM omendb_index_stats('rq_opt_idx');
+ALTER INDEX rq_opt_idx SET (bits = 5, quantizer = 'sq8');
+ALTER INDEX rq_opt_idx SET (bits = 5);
+DROP TABLE rq_opt;
+
+-- 2. Exact order under every metric RaBitQ supports, at dimensions 1, 7
+-- and 64, with 1, 2, 4 and 8 bits.
+CREATE TABLE rq1 (id int, v vector(1));
+INSERT INTO rq1 SELECT g, ARRAY[(hashint4(g) & 1023) / 64.0 - 8]::vector
+	FROM generate_series(1, 400) g;
+CREATE TABLE rq7 (id int, v vector(7));
+SELECT pg_temp.fill('rq7', 800, 7);
+CREATE TABLE rq64 (id int, v vector(64));
+SELECT pg_temp.fill('rq64', 1500, 64);
+
+SET omendb.search_list_size = 10000;
+CREATE INDEX rq1_l2 ON rq1 USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
+CREATE INDEX rq7_l2 ON rq7 USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq', bits = 2);
+CREATE INDEX rq64_l2 ON rq64 USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
+SELECT pg_temp.exact_everywhere('rq1', '<->', 30) AS l2_1,
+	   pg_temp.exact_everywhere('rq7', '<->', 30) AS l2_7,
+	   pg_temp.exact_everywhere('rq64', '<->', 30) AS l2_64;
+DROP INDEX rq1_l2, rq7_l2, rq64_l2;
+
+CREATE INDEX rq1_cos ON rq1 USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq', bits = 4);
+CREATE INDEX rq7_cos ON rq7 USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
+CREATE INDEX rq64_cos ON rq64 USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq', bits = 8);
+SELECT pg_temp.exact_everywhere('rq7', '<=>', 30) AS cos_7,
+	   pg_temp.exact_everywhere('rq64', '<=>', 30) AS cos_64;
+-- one dimension has two directions: every distance is 0 or 2
+SELECT pg_temp.same_as_exact('SELECT id FROM rq1 ORDER BY v <=> ''[-3]'', id') AS cos_1;
+DROP INDEX rq1_cos, rq7_cos, rq64_cos;
+
+CREATE INDEX rq1_ip ON rq1 USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq');
+CREATE INDEX rq7_ip ON rq7 USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq', bits = 8);
+CREATE INDEX rq64_ip ON rq64 USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq', bits = 2);
+SELECT pg_temp.exact_everywhere('rq1', '<#>', 30) AS ip_1,
+	   pg_temp.exact_everywhere('rq7', '<#>', 30) AS ip_7,
+	   pg_temp.exact_everywhere('rq64', '<#>', 30) AS ip_64;
+DROP INDEX rq1_ip, rq7_ip, rq64_ip;
+
+-- 3. Every node's code is its row's, re-encoded bit for bit, and its
+-- error bound holds (omendb_check with heapallindexed); the default
+-- search list finds nearly every row by itself.
+CREATE INDEX rq64_l2 ON rq64 USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
+SELECT nodes, live_nodes, reachable_fraction, clamped_nodes
+	FROM omendb_check('rq64_l2', true);
+SELECT pg_temp.self_found('rq64', '<->') >= 0.95 AS self_found_l2;
+DROP INDEX rq64_l2;
+
+-- 4. An index created empty centres its codes on the first row, and is as
+-- exact; inserts, deletes and VACUUM keep it so.
+CREATE TABLE rq_empty (id int, v vector(64));
+CREATE INDEX rq_empty_idx ON rq_empty USING omendb (v vector_l2_ops)
+	WITH (quantizer = 'rabitq', bits = 2);
+SELECT pg_temp.fill('rq_empty', 1200, 64);
+SELECT pg_temp.exact_everywhere('rq_empty', '<->', 20) AS empty_exact;
+DELETE FROM rq_empty WHERE id % 3 = 0;
+VACUUM rq_empty;
+SELECT pg_temp.exact_everywhere('rq_empty', '<->', 20) AS after_vacuum;
+SELECT nodes >= live_nodes, live_nodes, reachable_fraction
+	FROM omendb_check('rq_empty_idx', true);
+SELECT pg_temp.self_found('rq_empty', '<->') >= 0.95 AS self_found_empty;
+
+-- 5. A zero vector under cosine is a zero node and sorts last, as in a
+-- sequential scan.
+INSERT INTO rq64 VALUES (0, array_fill(0, ARRAY[64])::vector);
+CREATE INDEX rq64_cos ON rq64 USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
+SET enable_seqscan = off;
+SELECT id AS last_row FROM rq64 ORDER BY v <=> (SELECT v FROM rq64 WHERE id = 5)
+	OFFSET 1500;
+RESET enable_seqscan;
+DROP INDEX rq64_cos;
+
+-- 6. 1,536 dimensions at R = 32: a 1-bit node is under 400 bytes (SQ8's is
+-- 1,712), so pages hold 21 nodes instead of 4.
+CREATE TABLE rq1536 (id int, v vector(1536));
+SELECT pg_temp.fill('rq1536', 60, 1536);
+CREATE INDEX rq1536_idx ON rq1536 USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
+SELECT code_bytes, node_bytes, node_bytes <= 400 AS under_400
+	FROM omendb_index_stats('rq1536_idx');
+SELECT pg_temp.exact_everywhere('rq1536', '<=>', 20) AS cos_1536;
+DROP TABLE rq1536;
+
+-- 7. 16,000 dimensions, the type's limit, index and answer exactly (SQ8
+-- cannot: its node would not fit a page).
+CREATE TABLE rq16k (id int, v vector(16000));
+SELECT pg_temp.fill('rq16k', 40, 16000);
+CREATE INDEX ON rq16k USING omendb (v vector_l2_ops);
+CREATE INDEX rq16k_l2 ON rq16k USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
+SELECT code_bytes, node_bytes FROM omendb_index_stats('rq16k_l2');
+SELECT pg_temp.exact_everywhere('rq16k', '<->', 10) AS l2_16000;
+DROP INDEX rq16k_l2;
+CREATE INDEX rq16k_ip ON rq16k USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq');
+SELECT pg_temp.exact_everywhere('rq16k', '<#>', 10) AS ip_16000;
+SELECT nodes, live_nodes FROM omendb_check('rq16k_ip', true);
+DROP TABLE rq16k;
+
+DROP TABLE rq1, rq7, rq64, rq_empty;
+RESET omendb.search_list_size;

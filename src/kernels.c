@@ -54,6 +54,7 @@ omendb_kernels_init(void)
 	omendb_float_kernels_choose(&omendb_kern, level);
 	omendb_sq8_kernels_choose(&omendb_kern, level,
 							  cap && strcmp(cap, "portable") == 0);
+	omendb_rabitq_kernels_choose(&omendb_kern, level);
 }
 
 /*

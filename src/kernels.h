@@ -75,6 +75,10 @@ typedef struct OmenKernels
 	double		(*sq8_round_cross) (const double *g, double cross_scale,
 									int n, int16 *qcross);
 
+	/* popcount(a & b) over words 64-bit words (kernels_rabitq.c) */
+	uint64		(*rabitq_and_count) (const uint8 *a, const uint8 *b,
+									 int words);
+
 	/* What omendb_kernels() reports. */
 	const char *float_name;
 	const char *sq8_name;		/* of sq8_pair */
@@ -91,5 +95,7 @@ extern void omendb_kernels_init(void);
 extern void omendb_float_kernels_choose(OmenKernels *k, OmenKernelLevel level);
 extern void omendb_sq8_kernels_choose(OmenKernels *k, OmenKernelLevel level,
 									  bool portable_scan);
+extern void omendb_rabitq_kernels_choose(OmenKernels *k,
+										 OmenKernelLevel level);
 
 #endif							/* OMENDB_KERNELS_H */

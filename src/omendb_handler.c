@@ -43,6 +43,7 @@
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
 bool		omendb_radius_exact = true;
+bool		omendb_exact_order = true;
 
 static relopt_kind omendb_relopt_kind;
 
@@ -118,6 +119,16 @@ _PG_init(void)
 							 "the index pages for the rows the search did not meet.  Off, it stops "
 							 "there: faster, and as approximate as a LIMIT query.",
 							 &omendb_radius_exact,
+							 true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("omendb.exact_order",
+							 "Whether scans bound every row's distance with certainty.",
+							 "On, rows come out in the exact order of the operator.  Off, a "
+							 "rabitq index bounds each row's distance by its estimate's likely "
+							 "error instead: far fewer rows re-checked, and a row out of order "
+							 "as rarely as a 4-sigma error.  SQ8 indexes always bound with "
+							 "certainty.",
+							 &omendb_exact_order,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("omendb.refit_max_pages",

@@ -93,6 +93,9 @@ typedef struct OmenRaBitQQuery
 	double		vz_slack;		/* what the table's sums can be off by */
 	double		abs_slack;		/* what floats below the normal range can
 								 * cost a bound */
+	double		probable_scale; /* if not 0, scans bound distances with
+								 * high probability (omendb.exact_order
+								 * off): epsilon0 |z| / sqrt(D - 1) */
 	const uint8 *qcode;			/* if set, the query is this code */
 } OmenRaBitQQuery;
 
@@ -210,6 +213,9 @@ struct OmenQuantRoutine
 							   const OmenNodeHeader node, const uint8 *code,
 							   float *approx);
 };
+
+/* omendb_handler.c */
+extern bool omendb_exact_order;
 
 /* omendb_quant.c */
 extern const OmenQuantRoutine *omendb_quant_routine(uint16 quantizer);

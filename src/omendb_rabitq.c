@@ -36,6 +36,7 @@
 
 #include "utils/rel.h"
 
+#include "kernels.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
 
@@ -45,6 +46,12 @@
 #endif
 
 #define RABITQ_ROUNDS	4
+
+/*
+ * With omendb.exact_order off, scans take an estimate's error to be at most
+ * this many standard deviations (README.omendb, "RaBitQ").
+ */
+#define RABITQ_EPSILON0 4.0
 #define RABITQ_SEED		UINT64CONST(0x6f6d656e64627251)
 
 /*
@@ -792,27 +799,13 @@ build_lut(const double *z, int pdims, double *lut)
 static uint64
 code_dot(const uint8 *a, const uint8 *b, int pdims, int bits)
 {
-	int			words = pdims / 64;
 	uint64		total = 0;
 
 	for (int pa = 0; pa < bits; pa++)
 		for (int pb = 0; pb < bits; pb++)
-		{
-			const uint8 *x = a + pa * (pdims / 8);
-			const uint8 *y = b + pb * (pdims / 8);
-			uint64		n = 0;
-
-			for (int w = 0; w < words; w++)
-			{
-				uint64		xw;
-				uint64		yw;
-
-				memcpy(&xw, x + 8 * w, 8);
-				memcpy(&yw, y + 8 * w, 8);
-				n += __builtin_popcountll(xw & yw);
-			}
-			total += n << (pa + pb);
-		}
+			total += omendb_kern.rabitq_and_count(a + pa * (pdims / 8),
+												  b + pb * (pdims / 8),
+												  pdims / 64) << (pa + pb);
 	return total;
 }
 
@@ -888,6 +881,8 @@ rabitq_query_init(OmenQuery *query, const OmenQuantState *qs,
 	 */
 	rq->vz_slack = 2 * (s->pdims / 4 + 8) * DBL_EPSILON * levels * zabs;
 	rq->abs_slack = sqrt((double) dim * FLT_TRUE_MIN / 2);
+	if (scan && !omendb_exact_order)
+		rq->probable_scale = RABITQ_EPSILON0 * rq->znorm / sqrt(s->pdims - 1);
 	pfree(xd);
 	pfree(z);
 }
@@ -947,7 +942,30 @@ rabitq_code_distance(const OmenQuery *query, const uint8 *code)
 }
 
 /*
- * Score a node: the estimate for navigation and a rigorous bound.  With
+ * The likely error of the estimate of <y, z>, RABITQ_EPSILON0 standard
+ * deviations of it.  Writing y = |y| (c n + s p), n the unit vector along
+ * v and p a unit vector orthogonal to it (c = |y^| / |y|, the cosine
+ * between y and v), the estimate |y| <n, z> / c is off by (|y| s / c)
+ * <w, z>, w = s n - c p a unit vector orthogonal to y.  Over the random
+ * rotation w is uniform among those, so <w, z> has standard deviation at
+ * most |z| / sqrt(D - 1), as the RaBitQ paper bounds it.
+ */
+static inline double
+probable_error(const OmenRaBitQQuery *rq, const RaBitQFactors *f)
+{
+	double		c;
+
+	if (!(f->ynorm > 0))
+		return 0;
+	c = Min((double) f->yhat / f->ynorm, 1);
+	if (!(c > 0))
+		return INFINITY;
+	return rq->probable_scale * f->ynorm * sqrt(1 - c * c) / c;
+}
+
+/*
+ * Score a node: the estimate for navigation and a rigorous bound (or,
+ * with omendb.exact_order off, a probable one).  With
  * y^ = delta v the decoded offset, |z - y^|^2 = |z|^2 + |y^|^2 - 2 delta
  * <v, z>, and |q - x| >= |z - y^| - e.  The table's sums of <v, z> are off
  * by at most vz_slack; the bound takes twice delta times that off the
@@ -980,12 +998,14 @@ rabitq_score_node(const OmenQuery *query, const OmenNodeHeader node,
 		case OMENDB_METRIC_COSINE:
 			est = (double) f.ynorm * f.ynorm + rq->znorm * rq->znorm -
 				2 * (double) f.ip_scale * vz;
-			est = sqrt(Max(est, 0));
 			lo2 = (rq->znorm * rq->znorm + (double) f.yhat * f.yhat) * (1 - rel) -
 				2 * (double) f.delta * vz - 2 * fabs((double) f.delta) * rq->vz_slack;
 			lb = sqrt(Max(lo2, 0)) - err * (1 + rel) - rel * mags - rq->abs_slack;
 			if (!isfinite(lb) || lb < 0)
 				lb = 0;
+			if (rq->probable_scale > 0)
+				lb = Max(lb, sqrt(Max(est - 2 * probable_error(rq, &f), 0)));
+			est = sqrt(Max(est, 0));
 			if (query->metric == OMENDB_METRIC_L2)
 			{
 				*approx = (float) est;
@@ -1006,6 +1026,8 @@ rabitq_score_node(const OmenQuery *query, const OmenNodeHeader node,
 				rel * (double) query->qnorm * mags - rq->abs_slack * (mags + 1);
 			if (isnan(lb) || lb == INFINITY)
 				lb = -INFINITY;
+			if (rq->probable_scale > 0)
+				lb = Max(lb, (double) *approx - probable_error(rq, &f));
 			return lb;
 		default:
 			break;

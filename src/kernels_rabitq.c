@@ -23,8 +23,9 @@ load_word(const uint8 *p)
 	return w;
 }
 
-static uint64
-and_count_portable(const uint8 *a, const uint8 *b, int words)
+/* The one body, compiled into each variant for its instruction set. */
+static inline __attribute__((always_inline)) uint64
+and_count(const uint8 *a, const uint8 *b, int words)
 {
 	uint64		n = 0;
 
@@ -33,16 +34,18 @@ and_count_portable(const uint8 *a, const uint8 *b, int words)
 	return n;
 }
 
+static uint64
+and_count_portable(const uint8 *a, const uint8 *b, int words)
+{
+	return and_count(a, b, words);
+}
+
 #if defined(__x86_64__)
 __attribute__((target("popcnt")))
 static uint64
 and_count_popcnt(const uint8 *a, const uint8 *b, int words)
 {
-	uint64		n = 0;
-
-	for (int w = 0; w < words; w++)
-		n += __builtin_popcountll(load_word(a + 8 * w) & load_word(b + 8 * w));
-	return n;
+	return and_count(a, b, words);
 }
 #endif
 

@@ -139,6 +139,37 @@ omendb_write_quant_sets(Relation index, const OmenQuantState *qs,
 								 fork, use_wal);
 }
 
+/*
+ * Write one quantizer page, blkno of fork, as an item of size bytes: the
+ * page is overwritten if it exists, else the relation is extended by it.
+ */
+void
+omendb_write_quant_item(Relation index, BlockNumber blkno, ForkNumber fork,
+						bool use_wal, const void *item, Size size)
+{
+	Buffer		buf;
+	Page		page;
+	OmenPageEdit edit;
+
+	if (blkno < RelationGetNumberOfBlocksInFork(index, fork))
+		buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
+	else
+	{
+		buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+		Assert(BufferGetBlockNumber(buf) == blkno);
+	}
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(&edit, index, use_wal);
+	page = omendb_edit_page(&edit, buf, true);
+	omendb_init_page(page, OMENDB_PAGE_QUANT);
+	if (PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false,
+					false) == InvalidOffsetNumber)
+		elog(ERROR, "could not add quantizer item to index \"%s\"",
+			 RelationGetRelationName(index));
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(buf);
+}
+
 /* Write the quantizer pages, blocks first on. */
 void
 omendb_write_quant_pages(Relation index, const OmenQuantState *qs,

@@ -234,6 +234,9 @@ extern OmenQuantState *omendb_quant_train_first(uint16 quantizer,
 												float ip_max_norm);
 extern BlockNumber omendb_quant_set_block(const OmenMetaPageData *meta,
 										  int set);
+extern void omendb_write_quant_item(Relation index, BlockNumber blkno,
+									ForkNumber fork, bool use_wal,
+									const void *item, Size size);
 extern void omendb_write_quant_pages(Relation index, const OmenQuantState *qs,
 									 BlockNumber first, ForkNumber fork,
 									 bool use_wal);

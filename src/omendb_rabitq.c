@@ -620,24 +620,9 @@ rabitq_write_pages(Relation index, const OmenQuantState *qs,
 
 	for (int p = 0; p < npages; p++)
 	{
-		BlockNumber blkno = first + p;
 		int			start;
 		int			n = page_dims(qs->dims, p, &start);
 		RaBitQPageHeader hdr;
-		Buffer		buf;
-		Page		page;
-		OmenPageEdit edit;
-
-		if (blkno < RelationGetNumberOfBlocksInFork(index, fork))
-			buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
-		else
-		{
-			buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
-			Assert(BufferGetBlockNumber(buf) == blkno);
-		}
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		omendb_edit_begin(&edit, index, use_wal);
-		page = omendb_edit_page(&edit, buf, true);
 
 		memset(&hdr, 0, sizeof(hdr));
 		hdr.seed = s->seed;
@@ -647,14 +632,8 @@ rabitq_write_pages(Relation index, const OmenQuantState *qs,
 		hdr.radius = s->radius;
 		memcpy(item, &hdr, sizeof(hdr));
 		memcpy(item + sizeof(hdr), RaBitQCentroid(s) + start, sizeof(float) * n);
-		omendb_init_page(page, OMENDB_PAGE_QUANT);
-		if (PageAddItem(page, (Item) item, sizeof(hdr) + sizeof(float) * n,
-						InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
-			elog(ERROR, "could not add quantizer item to index \"%s\"",
-				 RelationGetRelationName(index));
-
-		omendb_edit_finish(&edit);
-		UnlockReleaseBuffer(buf);
+		omendb_write_quant_item(index, first + p, fork, use_wal, item,
+								sizeof(hdr) + sizeof(float) * n);
 	}
 	pfree(item);
 }

@@ -441,37 +441,16 @@ sq8_write_pages(Relation index, const OmenQuantState *qs, BlockNumber first,
 
 	for (int p = 0; p < npages; p++)
 	{
-		BlockNumber blkno = first + p;
 		int			start;
 		int			n = page_dims(qs->dims, p, &start);
-		Buffer		buf;
-		Page		page;
-		OmenPageEdit edit;
-
-		if (blkno < RelationGetNumberOfBlocksInFork(index, fork))
-			buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
-		else
-		{
-			buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
-			Assert(BufferGetBlockNumber(buf) == blkno);
-		}
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		omendb_edit_begin(&edit, index, use_wal);
-		page = omendb_edit_page(&edit, buf, true);
 
 		for (int i = 0; i < n; i++)
 		{
 			dims[i].lower = lower[start + i];
 			dims[i].step = step[start + i];
 		}
-		omendb_init_page(page, OMENDB_PAGE_QUANT);
-		if (PageAddItem(page, (Item) dims, sizeof(OmenSQ8Dim) * n,
-						InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
-			elog(ERROR, "could not add quantizer item to index \"%s\"",
-				 RelationGetRelationName(index));
-
-		omendb_edit_finish(&edit);
-		UnlockReleaseBuffer(buf);
+		omendb_write_quant_item(index, first + p, fork, use_wal, dims,
+								sizeof(OmenSQ8Dim) * n);
 	}
 	pfree(dims);
 }

@@ -162,10 +162,11 @@ RESET enable_seqscan;
 SELECT live_nodes FROM omendb_check('omendb_kbdims_idx', true);
 DROP TABLE omendb_kbdims;
 
--- A node must fit a page: an index on an empty vector(8000) column with the
--- default graph_degree is refused at CREATE INDEX, not at the first insert.
+-- A node must fit a page: an SQ8 index on an empty vector(8000) column with
+-- the default graph_degree is refused at CREATE INDEX, not at the first
+-- insert.
 CREATE TABLE omendb_kbwide (v vector(8000));
-CREATE INDEX ON omendb_kbwide USING omendb (v);
+CREATE INDEX ON omendb_kbwide USING omendb (v) WITH (quantizer = 'sq8');
 DROP TABLE omendb_kbwide;
 
 -- 8. Rows i, i+17, i+34, ... of 6000 x 128 lie along one curve, and a row

@@ -43,7 +43,7 @@ SELECT pg_temp.exact($$SELECT id FROM omendb_lim ORDER BY v <-> (SELECT v FROM o
 	   pg_temp.exact($$SELECT id FROM omendb_lim ORDER BY v <=> (SELECT v FROM omendb_lim WHERE id = 8) LIMIT 5$$) AS cosine;
 SELECT live_nodes FROM omendb_check('omendb_lim_l2', true);
 \set VERBOSITY sqlstate
-CREATE INDEX ON omendb_lim USING omendb (v vector_ip_ops);
+CREATE INDEX ON omendb_lim USING omendb (v vector_ip_ops) WITH (quantizer = 'sq8');
 \set VERBOSITY default
 DROP TABLE omendb_lim;
 CREATE TABLE omendb_lim (id int, v vector(7971));
@@ -53,9 +53,12 @@ SELECT pg_temp.exact($$SELECT id FROM omendb_lim ORDER BY v <#> (SELECT v FROM o
 DROP TABLE omendb_lim;
 CREATE TABLE omendb_lim (id int, v vector(7973));
 \set VERBOSITY sqlstate
-CREATE INDEX ON omendb_lim USING omendb (v);
+CREATE INDEX ON omendb_lim USING omendb (v) WITH (quantizer = 'sq8');
 \set VERBOSITY default
-CREATE INDEX ON omendb_lim USING omendb (v);
+CREATE INDEX ON omendb_lim USING omendb (v) WITH (quantizer = 'sq8');
+-- without a quantizer named, such a column gets RaBitQ, which fits it
+CREATE INDEX omendb_lim_auto ON omendb_lim USING omendb (v);
+SELECT quantizer, code_bytes FROM omendb_index_stats('omendb_lim_auto');
 DROP TABLE omendb_lim;
 CREATE TABLE omendb_lim (id int, v vector(8112));
 INSERT INTO omendb_lim SELECT i, pg_temp.wide(i, 8112) FROM generate_series(1, 12) i;

@@ -84,12 +84,16 @@ CREATE INDEX ON omendb_opt USING omendb (v) INCLUDE (id);
 CREATE INDEX ON omendb_opt USING omendb (id);
 CREATE INDEX ON omendb_opt USING omendb (v vector_ops);
 
--- A node (header, neighbour slots, one code byte a dimension) must fit one
--- page: 8000 dimensions do not with the default graph_degree, but do with
--- a small one.
+-- An SQ8 node (header, neighbour slots, one code byte a dimension) must fit
+-- one page: 8000 dimensions do not with the default graph_degree, but do
+-- with a small one.  Without a quantizer named, the index takes SQ8 where
+-- it fits and RaBitQ where it does not.
 CREATE TABLE omendb_opt_wide (v vector(8000));
 INSERT INTO omendb_opt_wide SELECT array_fill(0.5, ARRAY[8000])::vector;
-CREATE INDEX ON omendb_opt_wide USING omendb (v);
+CREATE INDEX ON omendb_opt_wide USING omendb (v) WITH (quantizer = 'sq8');
+CREATE INDEX omendb_opt_wide_auto ON omendb_opt_wide USING omendb (v);
+SELECT quantizer, code_bytes FROM omendb_index_stats('omendb_opt_wide_auto');
+DROP INDEX omendb_opt_wide_auto;
 CREATE INDEX omendb_opt_wide_small ON omendb_opt_wide USING omendb (v)
 	WITH (graph_degree = 4, build_list_size = 8);
 SET enable_seqscan = off;

@@ -372,6 +372,7 @@ extern bytea *omendb_options(Datum reloptions, bool validate);
 extern OmenMetric omendb_index_metric(Relation index);
 extern void omendb_option_values(Relation index, int *degree, int *list,
 								 double *alpha, uint16 *quantizer);
+extern bool omendb_quantizer_named(Relation index);
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
 								Cost *indexTotalCost,

@@ -616,6 +616,22 @@ column_dimensions(Relation index)
 	return att->atttypmod;
 }
 
+/*
+ * Without a quantizer named in the options, SQ8, unless its node would not
+ * fit a page at the column's dimension: then RaBitQ, which fits every
+ * dimension the type allows (README.omendb, "RaBitQ").
+ */
+static void
+choose_default_quantizer(BuildState *bs)
+{
+	if (omendb_quantizer_named(bs->index) ||
+		omendb_node_fits(bs->dim, bs->metric, bs->degree, bs->quantizer,
+						 bs->label_size))
+		return;
+	bs->quantizer = OmenQuantSpec(OMENDB_QUANT_RABITQ,
+								  omendb_rabitq_routine.default_bits);
+}
+
 static void
 init_build_state(BuildState *bs, Relation index)
 {
@@ -628,12 +644,13 @@ init_build_state(BuildState *bs, Relation index)
 	bs->dim = column_dimensions(index);
 	bs->cdim = OmenCodeDims(bs->metric, bs->dim);
 	omendb_option_values(index, &bs->degree, &bs->list, &bs->alpha, &bs->quantizer);
+	bs->label_size = OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index));
+	choose_default_quantizer(bs);
 	bs->place_list = Max(bs->list * 3 / 8, OMENDB_MIN_BUILD_LIST);
 	bs->refine_list = Max(bs->list / 2, OMENDB_MIN_BUILD_LIST);
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
 									   ALLOCSET_DEFAULT_SIZES);
 	bs->filter = filter;
-	bs->label_size = OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index));
 	bs->labels = palloc0(Max(bs->label_size, sizeof(uint64)));
 }
 

@@ -206,6 +206,15 @@ quantizer_spec(const OmenOptions *opts)
 	return OmenQuantSpec(routine->kind, bits);
 }
 
+/* Whether the index's options name a quantizer, rather than default it. */
+bool
+omendb_quantizer_named(Relation index)
+{
+	OmenOptions *opts = (OmenOptions *) index->rd_options;
+
+	return opts != NULL && opts->quantizer_offset != 0;
+}
+
 /* The build options of an index, defaults filled in, cross-checked. */
 void
 omendb_option_values(Relation index, int *degree, int *list, double *alpha,

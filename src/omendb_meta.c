@@ -55,6 +55,27 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
 }
 
 /*
+ * Whether a node of vectors of dim dimensions fits a page under a
+ * quantizer, at a degree and with labels of label_size bytes.
+ */
+bool
+omendb_node_fits(int dim, OmenMetric metric, int degree, uint16 quantizer,
+				 int label_size)
+{
+	const OmenQuantRoutine *quant = omendb_quant_routine(quantizer);
+	OmenMetaPageData layout;
+
+	memset(&layout, 0, sizeof(layout));
+	layout.metric = metric;
+	layout.quantizer = quantizer;
+	layout.max_degree = max_degree_for(degree);
+	layout.label_size = label_size;
+	layout.quant_sets = 2;
+	set_node_layout(&layout, quant, dim);
+	return layout.node_size + sizeof(ItemIdData) <= NODE_PAGE_SPACE;
+}
+
+/*
  * Fill the fixed fields of a meta page.  With dim 0 (an empty build on a
  * column without a typmod) the node layout is left for the first insert.
  */

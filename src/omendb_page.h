@@ -95,6 +95,8 @@ extern void omendb_check_neighbors(Relation index,
 								   OmenNodeHeader node);
 
 /* omendb_meta.c */
+extern bool omendb_node_fits(int dim, OmenMetric metric, int degree,
+							 uint16 quantizer, int label_size);
 extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 							 int degree, int list, double alpha,
 							 uint16 quantizer, float ip_max_norm,

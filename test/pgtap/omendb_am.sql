@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(34);
+SELECT plan(37);
 
 SELECT lives_ok('CREATE EXTENSION omendb', 'CREATE EXTENSION omendb succeeds');
 
@@ -229,17 +229,34 @@ SELECT throws_ok(
 	'0A000', NULL,
 	'CLUSTER on an omendb index is refused');
 
+-- the quantizers --------------------------------------------------------------
+
+SELECT throws_ok(
+	$$ CREATE INDEX ON omendb_pgtap_t USING omendb (v) WITH (quantizer = 'sq8', bits = 4) $$,
+	'22023', 'omendb option bits does not apply to quantizer "sq8"',
+	'bits is refused with sq8, which takes none');
+SELECT throws_ok(
+	$$ CREATE INDEX ON omendb_pgtap_t USING omendb (v vector_l1_ops) WITH (quantizer = 'rabitq') $$,
+	'0A000', NULL,
+	'rabitq refuses L1: its bound needs per-dimension cells');
+SELECT lives_ok(
+	$$ CREATE INDEX omendb_pgtap_rq ON omendb_pgtap_t USING omendb (v vector_cosine_ops)
+	   WITH (quantizer = 'rabitq', bits = 3); DROP INDEX omendb_pgtap_rq $$,
+	'rabitq takes bits 1 to 8 under cosine');
+
 -- the setting ----------------------------------------------------------------
 
 SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
-	$$ VALUES ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
+	$$ VALUES ('omendb.exact_order', 'bool', NULL, NULL, 'on', 'user'),
+			  ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.radius_exact', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.refit_max_pages', 'integer', '0', '2147483647', '0', 'user'),
 			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'five settings, user-settable: omendb.explain_counters, bool, default on; '
+	'six settings, user-settable: omendb.exact_order, bool, default on; '
+	'omendb.explain_counters, bool, default on; '
 	'omendb.radius_exact, boolean, default on; '
 	'omendb.refit_max_pages, integer, default 0 (all); '
 	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '

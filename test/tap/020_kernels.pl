@@ -16,6 +16,8 @@
 #   query with a search list covering the table, and at the default list
 #   finds at least 95% of it;
 # - the indexes built under the best set answer the same under this one;
+# - so do RaBitQ indexes (L2, inner product, cosine), whose code-to-code
+#   popcounts have a portable and a POPCNT variant;
 # - omendb_kernels() names the kernels the server runs, so that a set
 #   that did not take effect fails the test.
 use strict;
@@ -107,8 +109,9 @@ WHERE abs((a <-> b) - l2) > 1e-5 * (l2 + mag / dim + 1e-6)
 # whether the index finds at least 95% of it at the default list.
 sub index_answers
 {
-	my ($table, $label) = @_;
-	foreach my $op ('<->', '<#>', '<=>', '<+>')
+	my ($table, $label, @ops) = @_;
+	@ops = ('<->', '<#>', '<=>', '<+>') unless @ops;
+	foreach my $op (@ops)
 	{
 		my $top10 = "SELECT q.qid, ARRAY(SELECT id FROM $table t ORDER BY t.v $op q.v LIMIT 10) AS ids FROM queries q";
 		my $out = $node->safe_psql(
@@ -136,6 +139,15 @@ CREATE INDEX ON %1$s USING omendb (v vector_l2_ops);
 CREATE INDEX ON %1$s USING omendb (v vector_ip_ops);
 CREATE INDEX ON %1$s USING omendb (v vector_cosine_ops);
 CREATE INDEX ON %1$s USING omendb (v vector_l1_ops);
+};
+
+# RaBitQ codes are compared code to code by popcounts, whose kernel has a
+# portable and a POPCNT variant; it takes no L1 class.
+my @rabitq_ops = ('<->', '<#>', '<=>');
+my $rabitq_indexes = q{
+CREATE INDEX ON %1$s USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq', bits = 2);
+CREATE INDEX ON %1$s USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq', bits = 4);
+CREATE INDEX ON %1$s USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
 };
 
 # Rows within a thousandth of 0 under ranges of -127 to 128 (which make 0
@@ -175,6 +187,8 @@ $$;
 # under each set.
 $node->safe_psql($db,
 	"CREATE TABLE items_best AS TABLE items;" . sprintf($indexes, 'items_best'));
+$node->safe_psql($db,
+	"CREATE TABLE items_rq_best AS TABLE items;" . sprintf($rabitq_indexes, 'items_rq_best'));
 
 foreach my $set (reverse @sets)
 {
@@ -209,6 +223,19 @@ foreach my $set (reverse @sets)
 		"$set kernels: rows near 0 under wide ranges come back in exact order by every operator"
 	) or diag($err);
 	$node->safe_psql($db, "DROP INDEX " . join(', ', @own));
+
+	index_answers('items_rq_best', "$set kernels, rabitq indexes built by the best set",
+		@rabitq_ops);
+	$node->safe_psql($db, "CREATE TABLE items_rq AS TABLE items;" . sprintf($rabitq_indexes, 'items_rq'));
+	omendb_check_ok($node, $db, $_,
+		"$set kernels: omendb_check of rabitq index $_ built by them: every row, reachable",
+		heapallindexed => 1,
+		live_nodes => $rows,
+		reachable => 1)
+	  foreach split /\n/, $node->safe_psql($db,
+		"SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'items_rq'::regclass ORDER BY 1");
+	index_answers('items_rq', "$set kernels, rabitq indexes built by them", @rabitq_ops);
+	$node->safe_psql($db, "DROP TABLE items_rq");
 }
 
 $node->stop;

@@ -621,15 +621,15 @@ column_dimensions(Relation index)
  * fit a page at the column's dimension: then RaBitQ, which fits every
  * dimension the type allows (README.omendb, "RaBitQ").
  */
-static void
-choose_default_quantizer(BuildState *bs)
+static uint16
+default_quantizer(Relation index, int dim, OmenMetric metric, int degree,
+				  uint16 quantizer, int label_size)
 {
-	if (omendb_quantizer_named(bs->index) ||
-		omendb_node_fits(bs->dim, bs->metric, bs->degree, bs->quantizer,
-						 bs->label_size))
-		return;
-	bs->quantizer = OmenQuantSpec(OMENDB_QUANT_RABITQ,
-								  omendb_rabitq_routine.default_bits);
+	if (dim <= 0 || omendb_quantizer_named(index) ||
+		omendb_node_fits(dim, metric, degree, quantizer, label_size))
+		return quantizer;
+	return OmenQuantSpec(OMENDB_QUANT_RABITQ,
+						 omendb_rabitq_routine.default_bits);
 }
 
 static void
@@ -645,7 +645,8 @@ init_build_state(BuildState *bs, Relation index)
 	bs->cdim = OmenCodeDims(bs->metric, bs->dim);
 	omendb_option_values(index, &bs->degree, &bs->list, &bs->alpha, &bs->quantizer);
 	bs->label_size = OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index));
-	choose_default_quantizer(bs);
+	bs->quantizer = default_quantizer(index, bs->dim, bs->metric, bs->degree,
+									  bs->quantizer, bs->label_size);
 	bs->place_list = Max(bs->list * 3 / 8, OMENDB_MIN_BUILD_LIST);
 	bs->refine_list = Max(bs->list / 2, OMENDB_MIN_BUILD_LIST);
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
@@ -851,6 +852,8 @@ omendb_buildempty(Relation index)
 {
 	OmenMetaPageData meta;
 	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	OmenMetric	metric = omendb_index_metric(index);
+	int			label_size = OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index));
 	int			degree;
 	int			list;
 	double		alpha;
@@ -858,9 +861,10 @@ omendb_buildempty(Relation index)
 
 	(void) omendb_check_filter_columns(index);
 	omendb_option_values(index, &degree, &list, &alpha, &quantizer);
-	omendb_fill_meta(&meta, 0, omendb_index_metric(index), degree, list, alpha,
-					 quantizer, 0,
-					 OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index)));
+	quantizer = default_quantizer(index, typmod, metric, degree, quantizer,
+								  label_size);
+	omendb_fill_meta(&meta, 0, metric, degree, list, alpha, quantizer, 0,
+					 label_size);
 	meta.dimensions = typmod > 0 ? typmod : 0;
 	/* generic xlog skips unlogged relations: log the init fork by hand */
 	write_meta(index, INIT_FORKNUM, &meta, false);

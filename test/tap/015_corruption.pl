@@ -35,6 +35,13 @@
 # slot, one as the entry point.  A cosine index's meta page may name no entry point,
 # but only while it has no graph node.
 #
+# A RaBitQ index's quantizer pages are checked as they are read: a
+# centroid value that is NaN, a header whose bits disagree with the meta
+# page's code size, a page whose seed or radius differs from the first
+# page's of its set make omendb_check, scans and inserts fail with
+# XX002, and REINDEX repairs them; the seed of a set's only page, which
+# nothing on the pages can check, is found by the heap check.
+#
 # Checksums are off (initdb's default before PostgreSQL 18, asked for from
 # 18 on), so the pages can be changed freely.
 # The file is read and written as this machine's bytes; the offsets below
@@ -998,6 +1005,35 @@ for my $s (@rq_scenarios)
 	my $scan = rq_scan_sql($index);
 	is($node->safe_psql($db, $scan), $node->safe_psql($db, "SET enable_indexscan = off; $scan"),
 		"$name: after REINDEX, the index scan answers as a sequential scan does");
+}
+
+# A set of one page has no other page to compare its seed with: any seed
+# makes a well-formed page, so the page checks pass; but the codes no
+# longer are what the rows encode to with that seed's rotation, and the
+# heap check finds that.
+{
+	my $name = "rq_l2: the seed of a set's only quantizer page changed";
+	my $bytes = $rq{rq_l2}{healthy};
+	my $at = rq_item($bytes, 0);
+	substr($bytes, $at, 1) = chr(ord(substr($bytes, $at, 1)) ^ 1);
+	my $path = $node->data_dir . '/' . $node->safe_psql($db, "SELECT pg_relation_filepath('rq_l2')");
+	$node->stop;
+	write_file($path, $bytes);
+	my $log_from = -s $node->logfile;
+	$node->start;
+	is($node->safe_psql($db, "SELECT nodes FROM omendb_check('rq_l2')"), '400',
+		"$name: the page and graph checks pass");
+	my $err = sql_error("SELECT * FROM omendb_check('rq_l2', true)");
+	note("$name: omendb_check with heapallindexed says:\n$err");
+	like($err, qr/ERROR:\s+XX002: index "rq_l2" is corrupted/,
+		"$name: omendb_check with heapallindexed reports a corrupted index");
+	like($err, qr/\(node \d+\): .*heap row \(\d+,\d+\)/,
+		"$name: and names a node whose code or bound is not its heap row's");
+	unlike(slurp_file($node->logfile, $log_from), qr/terminated by signal|PANIC/,
+		"$name: no backend crashed");
+	$node->safe_psql($db, 'REINDEX INDEX rq_l2');
+	is($node->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('rq_l2', true)"),
+		'400|400', "$name: after REINDEX, omendb_check passes with the heap check");
 }
 
 $node->stop;

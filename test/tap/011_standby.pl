@@ -8,7 +8,12 @@
 # updates, VACUUM and REINDEX CONCURRENTLY, and VACUUM's graph repair
 # and freeing of slots around a deleted entry point and inserts that
 # reuse the slots (the standby has the primary's entry point and node
-# counts too).
+# counts too).  All of it holds for RaBitQ indexes as for SQ8 ones: one
+# built on data with 2-bit codes under L2, one built empty with the
+# default 1-bit codes under cosine (trained by the first insert), and a
+# third in VACUUM's repair and slot reuse, each on a table that takes the
+# same writes as its SQ8 counterpart, and promotion; and their quantizer
+# pages (the seed, the bits, the centroid) are the primary's bytes.
 # wal_consistency_checking =
 # 'generic' on the primary makes the standby compare every replayed
 # generic record's pages with the primary's images.  A cursor over an
@@ -47,6 +52,7 @@ my $vec_i = vec_sql('i');
 $primary->safe_psql(
 	$db, qq{
 CREATE EXTENSION omendb;
+CREATE EXTENSION pageinspect;
 CREATE TABLE items (id int PRIMARY KEY, v vector(32));
 INSERT INTO items SELECT i, $vec_i FROM generate_series(1, 2000) i;
 CREATE INDEX items_l2 ON items USING omendb (v);
@@ -55,9 +61,18 @@ CREATE INDEX items_cos ON items USING omendb (v vector_cosine_ops) WITH (graph_d
 CREATE TABLE items_empty (id int PRIMARY KEY, v vector(32));
 CREATE INDEX items_empty_ip ON items_empty USING omendb (v vector_ip_ops);
 INSERT INTO items_empty SELECT i, $vec_i FROM generate_series(1, 500) i;
+-- RaBitQ: the same rows, one index built on them with 2-bit codes, one
+-- built empty with the default 1 bit, trained by the first insert
+CREATE TABLE rq (id int PRIMARY KEY, v vector(32));
+INSERT INTO rq SELECT i, $vec_i FROM generate_series(1, 2000) i;
+CREATE INDEX rq_l2 ON rq USING omendb (v) WITH (quantizer = 'rabitq', bits = 2);
+CREATE TABLE rq_empty (id int PRIMARY KEY, v vector(32));
+CREATE INDEX rq_empty_cos ON rq_empty USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
+INSERT INTO rq_empty SELECT i, $vec_i FROM generate_series(1, 500) i;
 CREATE TABLE queries (qid int PRIMARY KEY, v vector(32));
 INSERT INTO queries SELECT q, @{[ vec_sql('(q + 0.5)') ]} FROM generate_series(1, 40) q;
 CREATE SEQUENCE fill START 2001;
+CREATE SEQUENCE rq_fill START 2001;
 });
 
 # Concurrent inserts: 4 clients, 1000 rows.
@@ -71,6 +86,8 @@ $primary->pgbench(
 		'011_standby_insert.sql' => qq{
 INSERT INTO items SELECT i, $vec_i FROM (SELECT nextval('fill')::int AS i) s;
 INSERT INTO items_empty SELECT i, $vec_i FROM (SELECT nextval('fill')::int + 100000 AS i) s;
+INSERT INTO rq SELECT i, $vec_i FROM (SELECT nextval('rq_fill')::int AS i) s;
+INSERT INTO rq_empty SELECT i, $vec_i FROM (SELECT nextval('rq_fill')::int + 100000 AS i) s;
 }
 	});
 
@@ -80,8 +97,12 @@ $primary->safe_psql(
 DELETE FROM items WHERE id % 7 = 0;
 UPDATE items SET v = v * '[-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1]' WHERE id % 11 = 0;
 DELETE FROM items_empty WHERE id % 3 = 0;
-VACUUM items, items_empty;
+DELETE FROM rq WHERE id % 7 = 0;
+UPDATE rq SET v = v * '[-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1]' WHERE id % 11 = 0;
+DELETE FROM rq_empty WHERE id % 3 = 0;
+VACUUM items, items_empty, rq, rq_empty;
 INSERT INTO items SELECT i, $vec_i FROM generate_series(5001, 5300) i;
+INSERT INTO rq SELECT i, $vec_i FROM generate_series(5001, 5300) i;
 });
 
 # The top 10 of every query by each index, on one node, as text.
@@ -90,7 +111,9 @@ SET enable_seqscan = off;
 SELECT q.qid,
 	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY t.v <-> q.v LIMIT 10) s),
 	   (SELECT array_agg(id) FROM (SELECT id FROM items t ORDER BY t.v <=> q.v LIMIT 10) s),
-	   (SELECT array_agg(id) FROM (SELECT id FROM items_empty t ORDER BY t.v <#> q.v LIMIT 10) s)
+	   (SELECT array_agg(id) FROM (SELECT id FROM items_empty t ORDER BY t.v <#> q.v LIMIT 10) s),
+	   (SELECT array_agg(id) FROM (SELECT id FROM rq t ORDER BY t.v <-> q.v LIMIT 10) s),
+	   (SELECT array_agg(id) FROM (SELECT id FROM rq_empty t ORDER BY t.v <=> q.v LIMIT 10) s)
 FROM queries q ORDER BY q.qid;
 };
 
@@ -99,7 +122,8 @@ sub uses_indexes
 {
 	my ($node, $what) = @_;
 	for my $c (['items', '<->', 'items_l2'], ['items', '<=>', 'items_cos'],
-		['items_empty', '<#>', 'items_empty_ip'])
+		['items_empty', '<#>', 'items_empty_ip'], ['rq', '<->', 'rq_l2'],
+		['rq_empty', '<=>', 'rq_empty_cos'])
 	{
 		my ($table, $op, $index) = @$c;
 		like(
@@ -122,9 +146,42 @@ sub compare
 	is($nq + 1, 40, "$what: 40 queries answered on the primary");
 	unlike($p, qr/\|\|/, "$what: every query has results on the primary");
 	is($s, $p, "$what: the standby returns the same top 10 as the primary, for each index");
-	is( $standby->safe_psql($db, 'SELECT count(*) FROM items'),
-		$primary->safe_psql($db, 'SELECT count(*) FROM items'),
+	my $rows_sql = 'SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM rq)';
+	is($standby->safe_psql($db, $rows_sql), $primary->safe_psql($db, $rows_sql),
 		"$what: the standby has the primary's rows");
+	same_quantizer_pages($what);
+}
+
+# A RaBitQ index's quantizer pages (each set's header, with the seed and
+# the bits, and the centroid: src/omendb_rabitq.c), written by the build
+# or by the first insert, are the primary's bytes on the standby.
+my %rq_bits = (rq_l2 => 2, rq_empty_cos => 1);
+sub raw_page
+{
+	my ($node, $index, $blkno) = @_;
+	return pack('H*', $node->safe_psql($db, "SELECT encode(get_raw_page('$index', $blkno), 'hex')"));
+}
+
+sub same_quantizer_pages
+{
+	my ($what) = @_;
+	for my $index (sort keys %rq_bits)
+	{
+		# the meta page's nquant_blocks: after the page header (24 bytes)
+		# and 44 bytes of OmenMetaPageData
+		my $nquant = unpack('L', substr(raw_page($primary, $index, 0), 24 + 44, 4));
+		is($nquant, 2, "$what: $index has two quantizer pages, one a parameter set");
+		for my $blkno (1 .. $nquant)
+		{
+			my $page = raw_page($standby, $index, $blkno);
+			# the one item, from its line pointer; its header's bits at 8
+			my $item = unpack('L', substr($page, 24, 4)) & 0x7FFF;
+			is(unpack('S', substr($page, $item + 8, 2)), $rq_bits{$index},
+				"$what: $index's quantizer page $blkno on the standby says $rq_bits{$index} bit(s)");
+			ok($page eq raw_page($primary, $index, $blkno),
+				"$what: $index's quantizer page $blkno on the standby is the primary's, byte for byte");
+		}
+	}
 }
 
 uses_indexes($standby, 'standby');
@@ -132,7 +189,7 @@ compare('after build, concurrent inserts, deletes, updates, VACUUM');
 
 # omendb_check runs on the standby too (during recovery, read-only, with
 # the heap cross-check) and counts what it counts on the primary.
-for my $index (qw(items_l2 items_cos items_empty_ip))
+for my $index (qw(items_l2 items_cos items_empty_ip rq_l2 rq_empty_cos))
 {
 	my $sql = "SELECT nodes, live_nodes, deleted_nodes FROM omendb_check('$index', true)";
 	is($standby->safe_psql($db, $sql), $primary->safe_psql($db, $sql),
@@ -151,7 +208,11 @@ is($standby->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('items_u
 # Rebuilds replicate too.
 $primary->safe_psql($db, 'REINDEX INDEX CONCURRENTLY items_l2');
 $primary->safe_psql($db, 'REINDEX INDEX items_cos');
+$primary->safe_psql($db, 'REINDEX INDEX CONCURRENTLY rq_l2');
+$primary->safe_psql($db, 'REINDEX INDEX rq_empty_cos');
 $primary->safe_psql($db, qq{INSERT INTO items SELECT i, $vec_i FROM generate_series(6001, 6100) i});
+$primary->safe_psql($db, qq{INSERT INTO rq SELECT i, $vec_i FROM generate_series(6001, 6100) i});
+$primary->safe_psql($db, qq{INSERT INTO rq_empty SELECT i, $vec_i FROM generate_series(6001, 6100) i});
 compare('after REINDEX (CONCURRENTLY) and more inserts');
 
 # VACUUM's graph repair, the freeing of slots and their reuse by inserts
@@ -163,28 +224,44 @@ compare('after REINDEX (CONCURRENTLY) and more inserts');
 # deletes, VACUUM and inserts follows.  After each step the standby has
 # the primary's entry point (read from the meta page with pageinspect),
 # its node counts by omendb_check (which passes on both, with the heap
-# check), and returns the same top 10 for every query.
+# check), and returns the same top 10 for every query.  The same steps
+# run on an SQ8 index (churn_l2) and on a RaBitQ one with 2-bit codes
+# (rchurn_l2), each on a table of its own.
+my %churn = (churn => 'churn_l2', rchurn => 'rchurn_l2');
 $primary->safe_psql(
 	$db, qq{
-CREATE EXTENSION pageinspect;
 CREATE TABLE churn (id int PRIMARY KEY, v vector(32)) WITH (autovacuum_enabled = off);
 INSERT INTO churn SELECT i, $vec_i FROM generate_series(1, 3000) i;
 CREATE INDEX churn_l2 ON churn USING omendb (v);
+CREATE TABLE rchurn (id int PRIMARY KEY, v vector(32)) WITH (autovacuum_enabled = off);
+INSERT INTO rchurn SELECT i, $vec_i FROM generate_series(1, 3000) i;
+CREATE INDEX rchurn_l2 ON rchurn USING omendb (v) WITH (quantizer = 'rabitq', bits = 2);
 });
 # the meta page's entry_node: the 4 bytes after the page header (24 bytes)
 # and the 52 bytes of OmenMetaPageData before it
-my $entry_sql = q{SELECT encode(substr(get_raw_page('churn_l2', 0), 77, 4), 'hex')};
-my $churn_sql = q{
+sub entry_sql
+{
+	my ($index) = @_;
+	return qq{SELECT encode(substr(get_raw_page('$index', 0), 77, 4), 'hex')};
+}
+
+sub churn_sql
+{
+	my ($table) = @_;
+	return qq{
 SET enable_seqscan = off;
-SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM churn t ORDER BY t.v <-> q.v LIMIT 10) s)
+SELECT q.qid, (SELECT array_agg(id) FROM (SELECT id FROM $table t ORDER BY t.v <-> q.v LIMIT 10) s)
 FROM queries q ORDER BY q.qid;
 };
-my $counts_sql =
-  "SELECT nodes, live_nodes, deleted_nodes, free_nodes FROM omendb_check('churn_l2', true)";
+}
 
 sub compare_churn
 {
-	my ($what, $want_counts) = @_;
+	my ($table, $what, $want_counts) = @_;
+	my $index = $churn{$table};
+	$what = "$index, $what";
+	my $counts_sql =
+	  "SELECT nodes, live_nodes, deleted_nodes, free_nodes FROM omendb_check('$index', true)";
 	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 	# (an error, as the result, fails the comparison)
 	my @counts = map {
@@ -194,36 +271,40 @@ sub compare_churn
 	is($counts[0], $want_counts, "$what: omendb_check passes on the primary, with these node counts");
 	is($counts[1], $counts[0],
 		"$what: omendb_check passes on the standby, with the primary's counts");
-	is($standby->safe_psql($db, $entry_sql), $primary->safe_psql($db, $entry_sql),
+	is($standby->safe_psql($db, entry_sql($index)), $primary->safe_psql($db, entry_sql($index)),
 		"$what: the standby has the primary's entry point");
-	my $top = $primary->safe_psql($db, $churn_sql);
+	my $top = $primary->safe_psql($db, churn_sql($table));
 	unlike($top, qr/\|$/m, "$what: every query has results on the primary");
-	is($standby->safe_psql($db, $churn_sql), $top,
+	is($standby->safe_psql($db, churn_sql($table)), $top,
 		"$what: the standby returns the same top 10 as the primary");
 }
 
-my $entry0 = $primary->safe_psql($db, $entry_sql);
-$primary->safe_psql(
-	$db, q{
-DELETE FROM churn WHERE id IN
-	(SELECT id FROM churn ORDER BY v <-> (SELECT avg(v) FROM churn) LIMIT 600);
-VACUUM churn;
+for my $table (sort keys %churn)
+{
+	my $index = $churn{$table};
+	my $entry0 = $primary->safe_psql($db, entry_sql($index));
+	$primary->safe_psql(
+		$db, qq{
+DELETE FROM $table WHERE id IN
+	(SELECT id FROM $table ORDER BY v <-> (SELECT avg(v) FROM $table) LIMIT 600);
+VACUUM $table;
 });
-compare_churn('after VACUUM of the 600 rows nearest the centroid', '3000|2400|1|599');
-is($primary->safe_psql($db, $entry_sql), $entry0,
-	'VACUUM keeps the entry point, the one node left deleted, as the graph\'s start');
-$primary->safe_psql($db,
-	qq{INSERT INTO churn SELECT i, $vec_i FROM generate_series(10001, 10400) i});
-compare_churn('after 400 inserts into the free slots', '3000|2800|1|199');
-$primary->safe_psql(
-	$db, qq{
-DELETE FROM churn WHERE id % 5 = 0;
-VACUUM churn;
-INSERT INTO churn SELECT i, $vec_i FROM generate_series(10401, 10900) i;
+	compare_churn($table, 'after VACUUM of the 600 rows nearest the centroid', '3000|2400|1|599');
+	is($primary->safe_psql($db, entry_sql($index)), $entry0,
+		"$index: VACUUM keeps the entry point, the one node left deleted, as the graph's start");
+	$primary->safe_psql($db,
+		qq{INSERT INTO $table SELECT i, $vec_i FROM generate_series(10001, 10400) i});
+	compare_churn($table, 'after 400 inserts into the free slots', '3000|2800|1|199');
+	$primary->safe_psql(
+		$db, qq{
+DELETE FROM $table WHERE id % 5 = 0;
+VACUUM $table;
+INSERT INTO $table SELECT i, $vec_i FROM generate_series(10401, 10900) i;
 });
-my $left = $primary->safe_psql($db, 'SELECT count(*) FROM churn');
-compare_churn('after another round of deletes, VACUUM and inserts',
-	"3000|$left|1|" . (3000 - $left - 1));
+	my $left = $primary->safe_psql($db, "SELECT count(*) FROM $table");
+	compare_churn($table, 'after another round of deletes, VACUUM and inserts',
+		"3000|$left|1|" . (3000 - $left - 1));
+}
 
 # A cursor over an index scan on the standby while the primary deletes and
 # VACUUMs what its snapshot still sees.  Without hot_standby_feedback the
@@ -404,14 +485,27 @@ $standby->poll_query_until($db, 'SELECT NOT pg_is_in_recovery()')
   or die 'standby was not promoted';
 $standby->safe_psql($db, qq{INSERT INTO items SELECT i, $vec_i FROM generate_series(7001, 7050) i});
 $standby->safe_psql($db, qq{INSERT INTO items_empty SELECT i, $vec_i FROM generate_series(7001, 7050) i});
-is( $standby->safe_psql(
-		$db, qq{
+$standby->safe_psql($db, qq{INSERT INTO rq SELECT i, $vec_i FROM generate_series(7001, 7050) i});
+$standby->safe_psql($db, qq{INSERT INTO rq_empty SELECT i, $vec_i FROM generate_series(7001, 7050) i});
+# (by inner product a row need not be its own nearest: the other indexes)
+for my $c (['items', '<->', 'items_l2'], ['rq', '<->', 'rq_l2'], ['rq_empty', '<=>', 'rq_empty_cos'])
+{
+	my ($table, $op, $index) = @$c;
+	is( $standby->safe_psql(
+			$db, qq{
 SET enable_seqscan = off;
-SELECT count(*) FROM items t WHERE t.id > 7000
-  AND t.id = (SELECT u.id FROM items u ORDER BY u.v <-> t.v LIMIT 1);
+SELECT count(*) FROM $table t WHERE t.id BETWEEN 7001 AND 7050
+  AND t.id = (SELECT u.id FROM $table u ORDER BY u.v $op t.v LIMIT 1);
 }),
-	50,
-	'after promotion, new rows are found through the index');
+		50,
+		"after promotion, $index finds each of the 50 new rows by its own vector");
+}
+for my $index (qw(items_l2 items_empty_ip rq_l2 rq_empty_cos))
+{
+	omendb_check_ok($standby, $db, $index,
+		"after promotion and inserts, omendb_check of $index passes with the heap check",
+		heapallindexed => 1);
+}
 uses_indexes($standby, 'promoted standby');
 
 $standby->stop;

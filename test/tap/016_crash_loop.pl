@@ -30,6 +30,16 @@
 #   - omendb_check() passes (a skip where it does not exist yet);
 #   - the server log of the round shows no ERROR, and recovery found no
 #     inconsistent page.
+#
+# The index is an SQ8 one for the first ten rounds; then it is rebuilt as
+# a RaBitQ index (quantizer = 'rabitq') on the table as the rounds left
+# it, and two more rounds of the same load and checks run on that (one
+# killing the postmaster alone, one every process).  Each index ends with
+# more writes, a VACUUM and a REINDEX, checked the same way.  The RaBitQ
+# codes have 4 bits: with fewer, at 32 dimensions, the error bounds are
+# loose enough that a scan for a vector no row has rechecks most rows
+# before it may return the first (exact order), and the checks of absent
+# vectors make thousands of such scans.
 use strict;
 use warnings;
 
@@ -40,6 +50,7 @@ use Test::More;
 use OmenTest;
 
 my $ROUNDS = 10;
+my $RABITQ_ROUNDS = 2;
 
 note('child subreaper: ' . (become_subreaper() ? 'yes' : 'no'));
 
@@ -148,13 +159,15 @@ LEFT JOIN LATERAL (SELECT u.id, u.v <-> t.v AS d FROM items u ORDER BY u.v <-> t
 WHERE n.id IS NULL OR (n.id <> t.id AND n.d <> 0)};
 
 # Vectors no visible row has; the nearest row to each must be at a
-# distance > 0.  Returns "checked|ok".
+# distance > 0.  Returns "checked|ok".  (The vectors are computed once,
+# not again in each index scan's recheck of every row it returns.)
 sub gone_vectors
 {
 	my ($ids_sql) = @_;
 	return q1(qq{
+WITH a AS MATERIALIZED (SELECT id, vec(id::int) AS q FROM ($ids_sql) s(id))
 SELECT count(*), count(*) FILTER (WHERE n.d > 0)
-FROM (SELECT id, vec(id::int) AS q FROM ($ids_sql) s(id)) a
+FROM a
 LEFT JOIN LATERAL (SELECT u.v <-> a.q AS d FROM items u ORDER BY u.v <-> a.q LIMIT 1) n ON true;
 });
 }
@@ -165,8 +178,7 @@ my $total_misses = 0;
 
 sub check_round
 {
-	my ($round) = @_;
-	my $r = "round $round";
+	my ($r) = @_;
 
 	is( $node->safe_psql(
 			$db, q{
@@ -242,44 +254,73 @@ SELECT id FROM deleted UNION ALL SELECT id FROM items WHERE gen > 0}));
 # -------------------------------------------------------------- rounds
 
 my $logpos = -s $node->logfile;
-for my $round (1 .. $ROUNDS)
+
+# $rounds rounds of load, crash, recovery and checks, named "$label N".
+sub run_rounds
 {
-	my $all = $round % 2 == 0;
-	my $before = $node->safe_psql($db, 'SELECT count(*) FROM inserted');
-	my $target = $before + 120 + ($round * 37) % 150;
+	my ($label, $rounds) = @_;
+	for my $n (1 .. $rounds)
+	{
+		my $round = "$label $n";
+		my $all = $n % 2 == 0;
+		my $before = $node->safe_psql($db, 'SELECT count(*) FROM inserted');
+		my $target = $before + 120 + ($n * 37) % 150;
 
-	my $load = start_load();
-	ok($node->poll_query_until($db, "SELECT count(*) >= $target FROM inserted"),
-		"round $round: the load commits inserts (up to $target logged)");
-	my $nkids = crash_node($node, $all, $load);
-	note("round $round: SIGKILL to the postmaster"
-		  . ($all ? " and its $nkids children" : " ($nkids children left to exit)"));
+		my $load = start_load();
+		ok($node->poll_query_until($db, "SELECT count(*) >= $target FROM inserted"),
+			"$round: the load commits inserts (up to $target logged)");
+		my $nkids = crash_node($node, $all, $load);
+		note("$round: SIGKILL to the postmaster"
+			  . ($all ? " and its $nkids children" : " ($nkids children left to exit)"));
 
-	$node->start;
-	my $log = slurp_file($node->logfile, $logpos);
-	$logpos = -s $node->logfile;
-	like($log, qr/database system was interrupted|not properly shut down/,
-		"round $round: the server went through crash recovery");
-	my @errors = grep { /\b(ERROR|PANIC|TRAP)\b|inconsistent page|terminated by signal/ } split(/\n/, $log);
-	is(scalar(@errors), 0,
-		"round $round: no ERROR or backend crash under the load, and recovery found no inconsistent page")
-	  or diag(join("\n", @errors[ 0 .. ($#errors < 19 ? $#errors : 19) ]));
+		$node->start;
+		my $log = slurp_file($node->logfile, $logpos);
+		$logpos = -s $node->logfile;
+		like($log, qr/database system was interrupted|not properly shut down/,
+			"$round: the server went through crash recovery");
+		my @errors = grep { /\b(ERROR|PANIC|TRAP)\b|inconsistent page|terminated by signal/ } split(/\n/, $log);
+		is(scalar(@errors), 0,
+			"$round: no ERROR or backend crash under the load, and recovery found no inconsistent page")
+		  or diag(join("\n", @errors[ 0 .. ($#errors < 19 ? $#errors : 19) ]));
 
-	check_round($round);
+		check_round($round);
+	}
 }
 
-note("$ROUNDS rounds: $total_committed committed rows checked, "
-	  . "$total_misses needed an exhaustive search list, "
-	  . "$total_gone absent vectors checked");
-
 # The index keeps working: more writes, a VACUUM and a REINDEX.
-$node->safe_psql($db, q{
+sub writes_and_reindex
+{
+	my ($label) = @_;
+	$node->safe_psql($db, q{
 INSERT INTO items SELECT i, vec(i) FROM (SELECT nextval('ids')::int AS i FROM generate_series(1, 200)) s;
 VACUUM items;
 });
-check_round('after the rounds, writes and VACUUM');
-$node->safe_psql($db, 'REINDEX INDEX items_v');
-check_round('after REINDEX');
+	check_round("$label index, after the rounds, writes and VACUUM");
+	$node->safe_psql($db, 'REINDEX INDEX items_v');
+	check_round("$label index, after REINDEX");
+}
+
+run_rounds('round', $ROUNDS);
+note("$ROUNDS rounds: $total_committed committed rows checked, "
+	  . "$total_misses needed an exhaustive search list, "
+	  . "$total_gone absent vectors checked");
+writes_and_reindex('SQ8');
+
+# The same on a RaBitQ index, built on the table as the rounds left it.
+($total_committed, $total_misses, $total_gone) = (0, 0, 0);
+$node->safe_psql($db, q{
+DROP INDEX items_v;
+CREATE INDEX items_v ON items USING omendb (v) WITH (quantizer = 'rabitq', bits = 4);
+CHECKPOINT;
+});
+like($node->safe_psql($db, "SELECT reloptions::text FROM pg_class WHERE relname = 'items_v'"),
+	qr/quantizer=rabitq/, 'items_v is rebuilt as a RaBitQ index');
+check_round('RaBitQ index, as built');
+run_rounds('RaBitQ round', $RABITQ_ROUNDS);
+note("$RABITQ_ROUNDS RaBitQ rounds: $total_committed committed rows checked, "
+	  . "$total_misses needed an exhaustive search list, "
+	  . "$total_gone absent vectors checked");
+writes_and_reindex('RaBitQ');
 
 $node->stop;
 done_testing();

@@ -665,9 +665,12 @@ rabitq_page_problem(Page page, const OmenMetaPageData *meta, BlockNumber p,
 						start + 1, start + n, (unsigned) PageGetMaxOffsetNumber(page),
 						ItemIdGetLength(iid));
 	memcpy(&hdr, PageGetItem(page, iid), sizeof(hdr));
+	if (first != NULL && hdr.seed != first->seed)
+		return psprintf("quantizer page for dimensions %d to %d has rotation seed " UINT64_FORMAT ", the set's first page " UINT64_FORMAT,
+						start + 1, start + n, hdr.seed, first->seed);
 	if (hdr.start != start || hdr.n != n || hdr.bits != bits ||
 		!(hdr.radius > 0) || !isfinite(hdr.radius) ||
-		(first != NULL && (hdr.seed != first->seed || hdr.radius != first->radius)))
+		(first != NULL && hdr.radius != first->radius))
 		return psprintf("quantizer page for dimensions %d to %d says dimensions %u to %u, %u bits, radius %g",
 						start + 1, start + n, hdr.start + 1, hdr.start + hdr.n,
 						(unsigned) hdr.bits, hdr.radius);

@@ -21,6 +21,10 @@
  * Pages are written through shared buffers without WAL and logged at the
  * end with log_newpage_range, like other index builds.
  *
+ * With parallel workers (max_parallel_maintenance_workers), pass 2 and the
+ * refining pass run in the leader and the workers at once, on one graph
+ * in dynamic shared memory: see "Parallel build" below, and README.omendb.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

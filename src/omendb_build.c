@@ -1500,6 +1500,20 @@ start_next_phase(OmenBuildShared *sh)
 	return refine;
 }
 
+/*
+ * The tranche of the node locks: one per backend that leads builds, taken
+ * once (tranche ids are never given back).
+ */
+static int
+node_lock_tranche(void)
+{
+	static int	tranche = 0;
+
+	if (tranche == 0)
+		tranche = LWLockNewTrancheId();
+	return tranche;
+}
+
 /* Fill in the shared state, before the workers start. */
 static OmenBuildShared *
 init_build_shared(BuildState *bs, ParallelContext *pcxt, Relation heap,
@@ -1515,7 +1529,7 @@ init_build_shared(BuildState *bs, ParallelContext *pcxt, Relation heap,
 	sh->cap = cap;
 	sh->zero_cap = zero_cap;
 	sh->nlocks = nlocks;
-	sh->lock_tranche = LWLockNewTrancheId();
+	sh->lock_tranche = node_lock_tranche();
 	ConditionVariableInit(&sh->cv);
 	SpinLockInit(&sh->mutex);
 	sh->phase = OMENDB_PARALLEL_PLACE;

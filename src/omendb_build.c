@@ -1257,6 +1257,19 @@ add_row_shared(BuildState *bs, ItemPointer tid, Vector *vec, bool nonzero,
 	omendb_insert_vector(bs->index, vec->x, vec->dim, tid, bs->labels, false);
 }
 
+/*
+ * Encode and measure with the quantizer as the workers load it from the
+ * pages the leader wrote, so that every participant computes the same
+ * codes and distances.
+ */
+static void
+use_written_quantizer(BuildState *bs)
+{
+	bs->quant = omendb_copy_info(omendb_get_info(bs->index))->quant;
+	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv,
+					  bs->cdim, false);
+}
+
 /* Size of the shared struct with its centroid. */
 static Size
 build_shared_size(int cdim)
@@ -1629,6 +1642,7 @@ build_graph_parallel(BuildState *bs, Relation heap, IndexInfo *indexInfo,
 		memcpy(toc_chunk(pcxt, PARALLEL_KEY_QUERY_TEXT, querylen + 1),
 			   debug_query_string, querylen + 1);
 
+	use_written_quantizer(bs);
 	attach_shared_graph(bs, sh, pcxt->toc);
 	omendb_memstore_clear_shared(&bs->g);
 

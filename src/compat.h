@@ -103,8 +103,7 @@
 #define OMENDB_SET_AM_FIELDS_16(r) ((void) 0)
 #endif
 #if PG_VERSION_NUM >= 170000
-#define OMENDB_SET_AM_FIELDS_17(r) \
-	((r)->amcanbuildparallel = false, (r)->aminsertcleanup = NULL)
+#define OMENDB_SET_AM_FIELDS_17(r) ((r)->aminsertcleanup = NULL)
 #else
 #define OMENDB_SET_AM_FIELDS_17(r) ((void) 0)
 #endif

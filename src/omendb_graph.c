@@ -831,7 +831,10 @@ omendb_add_reverse_edges(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
  * Refine node p against the finished graph (Vamana's second pass): search
  * for it, re-prune its out-edges with alpha from what the search expanded
  * plus the edges it has, then add the reverse edges, pruned with
- * edge_alpha, as placing it did.  query is a scratch code query.
+ * edge_alpha, as placing it did.  query is a scratch code query.  Where
+ * others write the graph at the same time (a parallel build), p may gain
+ * a reverse edge between the read of its list and the write: the prune is
+ * then redone on the new list, a few times at most.
  */
 void
 omendb_refine_node(OmenGraphStore *store, OmenQuery *query, OmenQuery *pivot,
@@ -841,32 +844,37 @@ omendb_refine_node(OmenGraphStore *store, OmenQuery *query, OmenQuery *pivot,
 	uint32		old[OMENDB_MAX_NEIGHBORS];
 	uint32		new[OMENDB_MAX_NEIGHBORS];
 	uint32		fresh[OMENDB_MAX_NEIGHBORS];
-	int			n = store->neighbors(store, p, old);
 	OmenCandidate *cands;
 	uint32	   *ids;
-	int			ncands;
-	int			nfresh;
-	int			nnew;
+	int			nexpanded;
+	int			nnew = 0;
+	bool		written = false;
 
 	omendb_query_from_code(query, store->code(store, p));
-	ncands = omendb_greedy_search(store, query, entry, list_size, p, &cands);
-
-	/* candidates: the expanded set, then current neighbours not in it */
-	cands = repalloc(cands, sizeof(OmenCandidate) * (ncands + n));
-	ids = palloc(sizeof(uint32) * 2 * Max(ncands, 1));
-	for (int i = 0; i < ncands; i++)
+	nexpanded = omendb_greedy_search(store, query, entry, list_size, p, &cands);
+	cands = repalloc(cands, sizeof(OmenCandidate) * (nexpanded + store->max_degree));
+	ids = palloc(sizeof(uint32) * 2 * Max(nexpanded, 1));
+	for (int i = 0; i < nexpanded; i++)
 		ids[i] = cands[i].node;
-	store->forget_visited(store);
-	(void) store->visit(store, ids, ncands, ids + ncands);
-	nfresh = store->visit(store, old, n, fresh);
-	score_candidates(store, query, fresh, nfresh, cands + ncands);
-	ncands += nfresh;
 
-	nnew = omendb_robust_prune(store, pivot, cands, ncands, p, alpha, degree,
-							   new);
-	(void) store->replace_neighbors(store, p, old, n, new, nnew);
-	(void) omendb_add_reverse_edges(store, pivot, p, new, nnew, edge_alpha,
-									degree);
+	for (int attempt = 0; attempt < EDGE_ATTEMPTS && !written; attempt++)
+	{
+		int			n = store->neighbors(store, p, old);
+		int			nfresh;
+
+		/* candidates: the expanded set, then current neighbours not in it */
+		store->forget_visited(store);
+		(void) store->visit(store, ids, nexpanded, ids + nexpanded);
+		nfresh = store->visit(store, old, n, fresh);
+		score_candidates(store, query, fresh, nfresh, cands + nexpanded);
+
+		nnew = omendb_robust_prune(store, pivot, cands, nexpanded + nfresh, p,
+								   alpha, degree, new);
+		written = store->replace_neighbors(store, p, old, n, new, nnew);
+	}
+	if (written)
+		(void) omendb_add_reverse_edges(store, pivot, p, new, nnew, edge_alpha,
+										degree);
 	pfree(cands);
 	pfree(ids);
 }

@@ -268,6 +268,15 @@ typedef struct OmenMemStore
 	int			label_words;	/* filter labels per node (meta page's
 								 * label_size / 8), or 0 */
 	uint64	   *labels;			/* cap * label_words, or NULL */
+
+	/*
+	 * A parallel build's store: the arrays but visited live in shared
+	 * memory that the store does not own, and node i's neighbour list is
+	 * guarded by locks[i & lock_mask].
+	 */
+	bool		shared;
+	struct LWLock *locks;
+	uint32		lock_mask;
 } OmenMemStore;
 
 #define OmenMemStoreCode(g, p)	((g)->codes + (Size) (p) * (g)->code_size)
@@ -280,6 +289,13 @@ extern void omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 								 const OmenQuantState *quant, int cap);
 extern void omendb_memstore_grow(OmenMemStore *g, int limit);
 extern void omendb_memstore_free(OmenMemStore *g);
+extern Size omendb_memstore_shared_size(const OmenMetaPageData *meta, int cap);
+extern void omendb_memstore_attach(OmenMemStore *g,
+								   const OmenMetaPageData *meta,
+								   const OmenQuantState *quant, int cap,
+								   char *space, struct LWLock *locks,
+								   int nlocks);
+extern void omendb_memstore_clear_shared(OmenMemStore *g);
 
 /* omendb_pagestore.c: an index's graph, on its buffer pages */
 typedef struct OmenVisitedSet OmenVisitedSet;

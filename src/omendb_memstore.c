@@ -8,12 +8,20 @@
  * one increment.  While one backend builds, the locking hooks are unset,
  * and writes always succeed.
  *
+ * A parallel build lays the same arrays out in its dynamic shared memory
+ * (omendb_memstore_attach), each participant with a view of them and a
+ * visited set of its own.  Neighbour lists are then read and written
+ * under striped LWLocks; codes, TIDs and the rest of a node are written
+ * once, by the participant that placed it, before any edge leads to it,
+ * and only read after.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <sys/mman.h>
 
+#include "storage/lwlock.h"
 #include "utils/memutils.h"
 
 #include "omendb_graph.h"
@@ -34,6 +42,24 @@ unlock_node(OmenGraphStore *store, uint32 node)
 {
 	if (store->unlock_node)
 		store->unlock_node(store, node);
+}
+
+/* The locking hooks of a shared store: one LWLock per stripe of nodes. */
+static void
+mem_lock_node(OmenGraphStore *store, uint32 node, bool exclusive)
+{
+	OmenMemStore *g = (OmenMemStore *) store;
+
+	LWLockAcquire(&g->locks[node & g->lock_mask],
+				  exclusive ? LW_EXCLUSIVE : LW_SHARED);
+}
+
+static void
+mem_unlock_node(OmenGraphStore *store, uint32 node)
+{
+	OmenMemStore *g = (OmenMemStore *) store;
+
+	LWLockRelease(&g->locks[node & g->lock_mask]);
 }
 
 static int
@@ -228,6 +254,9 @@ omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 	g->visited = alloc_array((Size) g->cap * sizeof(uint32));
 	memset(g->visited, 0, (Size) g->cap * sizeof(uint32));
 	g->epoch = 0;
+	g->shared = false;
+	g->locks = NULL;
+	g->lock_mask = 0;
 	g->label_words = meta->label_size / sizeof(uint64);
 	g->labels = NULL;
 	if (g->label_words > 0)
@@ -260,6 +289,14 @@ omendb_memstore_grow(OmenMemStore *g, int limit)
 void
 omendb_memstore_free(OmenMemStore *g)
 {
+	if (g->shared)
+	{
+		/* the rest belongs to the parallel build's shared memory */
+		if (g->visited)
+			pfree(g->visited);
+		g->visited = NULL;
+		return;
+	}
 	pfree(g->codes);
 	pfree(g->nbrs);
 	pfree(g->nnbrs);
@@ -278,4 +315,96 @@ omendb_memstore_free(OmenMemStore *g)
 	g->norms = NULL;
 	g->visited = NULL;
 	g->cap = 0;
+}
+
+/* ----------------------------------------------------------------
+ *		A parallel build's shared store
+ * ----------------------------------------------------------------
+ */
+
+/* Room for one array of a shared store, cache-line aligned. */
+static Size
+shared_array_size(Size bytes)
+{
+	return TYPEALIGN(PG_CACHE_LINE_SIZE, bytes);
+}
+
+/*
+ * Bytes the arrays of a shared store of cap nodes take in shared memory
+ * (all but the visited sets, which are each participant's own).
+ */
+Size
+omendb_memstore_shared_size(const OmenMetaPageData *meta, int cap)
+{
+	Size		n = cap;
+
+	return shared_array_size(n * meta->code_size) +
+		shared_array_size(n * meta->max_degree * sizeof(uint32)) +
+		shared_array_size(n * sizeof(uint16)) +
+		shared_array_size(n * sizeof(ItemPointerData)) +
+		shared_array_size(n * sizeof(float)) +
+		shared_array_size(n * sizeof(float)) +
+		shared_array_size(n * meta->label_size);
+}
+
+/* Carve the next array of bytes out of *space. */
+static void *
+carve(char **space, Size bytes)
+{
+	void	   *p = *space;
+
+	*space += shared_array_size(bytes);
+	return p;
+}
+
+/*
+ * A view of the shared store of cap nodes laid out in space (of
+ * omendb_memstore_shared_size bytes, cache-line aligned), for one
+ * participant of a parallel build: its own visited set, and the locking
+ * hooks on the nlocks locks (a power of two).  n starts at 0; the caller
+ * sets it when it needs it.
+ */
+void
+omendb_memstore_attach(OmenMemStore *g, const OmenMetaPageData *meta,
+					   const OmenQuantState *quant, int cap, char *space,
+					   LWLock *locks, int nlocks)
+{
+	Size		n = cap;
+
+	Assert(nlocks > 0 && (nlocks & (nlocks - 1)) == 0);
+	Assert(space == (char *) TYPEALIGN(PG_CACHE_LINE_SIZE, space));
+	advise_huge_pages(space, omendb_memstore_shared_size(meta, cap));
+	g->store = mem_store;
+	g->store.quant = quant;
+	g->store.max_degree = meta->max_degree;
+	g->store.lock_node = mem_lock_node;
+	g->store.unlock_node = mem_unlock_node;
+	g->n = 0;
+	g->cap = cap;
+	g->code_size = meta->code_size;
+	g->max_degree = meta->max_degree;
+	g->codes = carve(&space, n * g->code_size);
+	g->nbrs = carve(&space, n * g->max_degree * sizeof(uint32));
+	g->nnbrs = carve(&space, n * sizeof(uint16));
+	g->tids = carve(&space, n * sizeof(ItemPointerData));
+	g->errors = carve(&space, n * sizeof(float));
+	g->norms = carve(&space, n * sizeof(float));
+	g->label_words = meta->label_size / sizeof(uint64);
+	g->labels = carve(&space, n * meta->label_size);
+	if (g->label_words == 0)
+		g->labels = NULL;
+	g->visited = alloc_array(n * sizeof(uint32));
+	memset(g->visited, 0, n * sizeof(uint32));
+	g->epoch = 0;
+	g->shared = true;
+	g->locks = locks;
+	g->lock_mask = nlocks - 1;
+}
+
+/* Empty every node's neighbour list: once, before anyone places a node. */
+void
+omendb_memstore_clear_shared(OmenMemStore *g)
+{
+	Assert(g->shared);
+	memset(g->nnbrs, 0, (Size) g->cap * sizeof(uint16));
 }

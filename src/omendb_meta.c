@@ -55,37 +55,14 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
 }
 
 /*
- * Whether a node of vectors of dim dimensions fits a page under a
- * quantizer, at a degree and with labels of label_size bytes.
+ * The fields of a meta page that its options, metric and quantizer fix,
+ * before any node layout: the counters zero, no entry point.
  */
-bool
-omendb_node_fits(int dim, OmenMetric metric, int degree, uint16 quantizer,
-				 int label_size)
+static void
+fill_fixed_fields(OmenMetaPage meta, OmenMetric metric, int degree, int list,
+				  double alpha, uint16 quantizer, float ip_max_norm,
+				  int label_size)
 {
-	const OmenQuantRoutine *quant = omendb_quant_routine(quantizer);
-	OmenMetaPageData layout;
-
-	memset(&layout, 0, sizeof(layout));
-	layout.metric = metric;
-	layout.quantizer = quantizer;
-	layout.max_degree = max_degree_for(degree);
-	layout.label_size = label_size;
-	layout.quant_sets = 2;
-	set_node_layout(&layout, quant, dim);
-	return layout.node_size + sizeof(ItemIdData) <= NODE_PAGE_SPACE;
-}
-
-/*
- * Fill the fixed fields of a meta page.  With dim 0 (an empty build on a
- * column without a typmod) the node layout is left for the first insert.
- */
-void
-omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
-				 int list, double alpha, uint16 quantizer,
-				 float ip_max_norm, int label_size)
-{
-	const OmenQuantRoutine *quant;
-
 	memset(meta, 0, sizeof(OmenMetaPageData));
 	meta->magic = OMENDB_MAGIC;
 	meta->version = OMENDB_VERSION;
@@ -106,6 +83,44 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	meta->dimensions = 0;
 	/* no nodes: every count is zero, and exact */
 	meta->counted_until = InvalidBlockNumber;
+}
+
+/* Whether a layout's node item, with its line pointer, fits a node page. */
+static bool
+layout_fits_page(const OmenMetaPageData *layout)
+{
+	return layout->node_size + sizeof(ItemIdData) <= NODE_PAGE_SPACE;
+}
+
+/*
+ * Whether a node of vectors of dim dimensions fits a page under a
+ * quantizer, at a degree and with labels of label_size bytes.
+ */
+bool
+omendb_node_fits(int dim, OmenMetric metric, int degree, uint16 quantizer,
+				 int label_size)
+{
+	OmenMetaPageData layout;
+
+	fill_fixed_fields(&layout, metric, degree, OMENDB_DEFAULT_BUILD_LIST,
+					  OMENDB_DEFAULT_ALPHA, quantizer, 0, label_size);
+	set_node_layout(&layout, omendb_quant_routine(quantizer), dim);
+	return layout_fits_page(&layout);
+}
+
+/*
+ * Fill the fixed fields of a meta page.  With dim 0 (an empty build on a
+ * column without a typmod) the node layout is left for the first insert.
+ */
+void
+omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
+				 int list, double alpha, uint16 quantizer,
+				 float ip_max_norm, int label_size)
+{
+	const OmenQuantRoutine *quant;
+
+	fill_fixed_fields(meta, metric, degree, list, alpha, quantizer,
+					  ip_max_norm, label_size);
 	quant = omendb_quant_routine(quantizer);
 	if (quant == NULL)
 		elog(ERROR, "unknown omendb quantizer %d", (int) quantizer);
@@ -120,7 +135,7 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 		OmenMetaPageData layout = *meta;
 
 		set_node_layout(&layout, quant, dim);
-		if (layout.node_size + sizeof(ItemIdData) > NODE_PAGE_SPACE)
+		if (!layout_fits_page(&layout))
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("omendb's %s quantizer cannot index vectors of %d dimensions with graph_degree %d",

@@ -62,12 +62,12 @@ SELECT quantizer, code_bytes FROM omendb_index_stats('omendb_lim_auto');
 DROP TABLE omendb_lim;
 CREATE TABLE omendb_lim (id int, v vector(8112));
 INSERT INTO omendb_lim SELECT i, pg_temp.wide(i, 8112) FROM generate_series(1, 12) i;
-CREATE INDEX omendb_lim_l2 ON omendb_lim USING omendb (v) WITH (graph_degree = 4, build_list_size = 8);
+CREATE INDEX omendb_lim_l2 ON omendb_lim USING omendb (v) WITH (quantizer = 'sq8', graph_degree = 4, build_list_size = 8);
 SELECT pg_temp.exact($$SELECT id FROM omendb_lim ORDER BY v <-> (SELECT v FROM omendb_lim WHERE id = 5) LIMIT 5$$) AS l2_degree_4;
 DROP TABLE omendb_lim;
 CREATE TABLE omendb_lim (id int, v vector(8113));
 \set VERBOSITY sqlstate
-CREATE INDEX ON omendb_lim USING omendb (v) WITH (graph_degree = 4, build_list_size = 8);
+CREATE INDEX ON omendb_lim USING omendb (v) WITH (quantizer = 'sq8', graph_degree = 4, build_list_size = 8);
 \set VERBOSITY default
 DROP TABLE omendb_lim;
 

@@ -200,6 +200,16 @@ typedef struct OmenMetaPageData
 	uint32		relink_from;	/* the node the relink goes on from;
 								 * OMENDB_INVALID_NODE when there is none
 								 * to do */
+
+	/*
+	 * Fixed at build, like the first group; set with the node layout.  A
+	 * meta page whose pd_lower ends before value_size predates it and is
+	 * read as 0.
+	 */
+	uint32		value_size;		/* bytes of the indexed value each node
+								 * carries (option store_vectors): its
+								 * varlena size, the same for every row;
+								 * 0 when nodes carry none */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -218,6 +228,14 @@ typedef OmenMetaPageData *OmenMetaPage;
  *		uint8	code[code_size]			(the quantizer's layout)
  *		uint64	labels[label_size / 8]	(filter columns; MAXALIGNed, absent
  *										 when label_size is 0)
+ *		char	value[value_size]		(the indexed value, as the heap row
+ *										 holds it detoasted; MAXALIGNed,
+ *										 absent when value_size is 0)
+ *
+ * With a value, a scan computes each row's exact distance itself, with the
+ * ORDER BY operator's own function, instead of leaving it to the executor's
+ * recheck (README.omendb, "Stored values").  A zero node's value is the
+ * zero vector of the index's dimensions, whatever zero the row held.
  */
 typedef struct OmenNodeHeaderData
 {
@@ -280,6 +298,12 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
 /* where a node's labels start, and a node without labels ends */
 #define OmenNodeLabelOffset(maxdeg, code_size) \
 	MAXALIGN(sizeof(OmenNodeHeaderData) + sizeof(uint32) * (maxdeg) + (code_size))
+/* where a node's stored value starts (label_size is a multiple of 8) */
+#define OmenNodeValueOffset(maxdeg, code_size, label_size) \
+	(OmenNodeLabelOffset(maxdeg, code_size) + (label_size))
+#define OmenNodeValue(node, meta) \
+	((char *) (node) + OmenNodeValueOffset((meta)->max_degree, \
+										   (meta)->code_size, (meta)->label_size))
 
 /*
  * SQ8 parameters, on the quantizer pages (each set on pages of its own) as
@@ -336,6 +360,7 @@ typedef struct OmenOptions
 	int			quantizer_offset;	/* offset of the quantizer name */
 	int			bits;			/* the quantizer's bits a dimension; 0: its
 								 * default */
+	bool		store_vectors;	/* nodes carry the indexed value */
 } OmenOptions;
 
 extern int	omendb_search_list_size;
@@ -372,6 +397,7 @@ extern bytea *omendb_options(Datum reloptions, bool validate);
 extern OmenMetric omendb_index_metric(Relation index);
 extern void omendb_option_values(Relation index, int *degree, int *list,
 								 double *alpha, uint16 *quantizer);
+extern bool omendb_stores_vectors(Relation index);
 extern bool omendb_quantizer_named(Relation index);
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
@@ -391,8 +417,8 @@ extern Relation omendb_open_index(Oid indrelid, bool need_select,
 
 /* omendb_insert.c */
 extern void omendb_insert_vector(Relation index, const float *x, int dim,
-								 ItemPointer tid, const uint64 *labels,
-								 bool use_wal);
+								 const void *value, ItemPointer tid,
+								 const uint64 *labels, bool use_wal);
 extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
 						  ItemPointer heap_tid, Relation heap,
 						  IndexUniqueCheck checkUnique

@@ -82,6 +82,8 @@ typedef struct BuildState
 	OmenFilterColumns *filter;	/* the filter columns, if any */
 	int			label_size;		/* bytes of their labels on a node */
 	uint64	   *labels;			/* scratch: the row's labels */
+	int			value_size;		/* bytes of a value stored on a node, or 0 */
+	const void *value;			/* the row's value, detoasted, if stored */
 
 	/* pass 1 */
 	double		scanned;		/* heap rows seen, NULLs included */
@@ -142,8 +144,7 @@ static int	parallel_workers_requested(Relation heap, Relation index,
 static Size
 build_bytes_per_node(const OmenMetaPageData *meta)
 {
-	return omendb_memstore_bytes_per_node(meta->code_size, meta->max_degree,
-										  meta->label_size) +
+	return omendb_memstore_bytes_per_node(meta) +
 		3 * sizeof(uint32) + sizeof(bool);
 }
 
@@ -326,6 +327,8 @@ encode_node(BuildState *bs, uint32 p, ItemPointer tid, const float *x,
 	g->nnbrs[p] = 0;
 	if (g->label_words > 0)
 		memcpy(OmenMemStoreLabels(g, p), bs->labels, bs->label_size);
+	if (g->value_size > 0)
+		memcpy(OmenMemStoreValue(g, p), bs->value, g->value_size);
 	g->errors[p] = omendb_float_sums_error(bs->float_sums, bs->metric, x, bs->dim,
 										   omendb_quant_encode(bs->quant, bs->v,
 															   OmenMemStoreCode(g, p)));
@@ -410,6 +413,8 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
 	vec = omendb_datum_vector(index, values[0]);
 	check_build_dim(bs, vec);
+	if (bs->value_size > 0)
+		bs->value = omendb_stored_value(index, values[0], bs->value_size);
 	if (bs->label_size > 0)
 		omendb_filter_labels(bs->filter, values + 1, isnull + 1, bs->labels);
 	nonzero = omendb_prepare_vector(bs->metric, vec->x, bs->dim,
@@ -422,13 +427,14 @@ graph_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	else if (nonzero)
 	{
 		if (bs->on_disk)
-			omendb_insert_vector(index, vec->x, vec->dim, tid, bs->labels,
-								 false);
+			omendb_insert_vector(index, vec->x, vec->dim, bs->value, tid,
+								 bs->labels, false);
 		else
 			graph_add(bs, tid, vec->x, norm);
 	}
 	else if (bs->on_disk)
-		omendb_insert_vector(index, vec->x, vec->dim, tid, bs->labels, false);
+		omendb_insert_vector(index, vec->x, vec->dim, bs->value, tid,
+							 bs->labels, false);
 	else
 	{
 		/* (the array outlives the row's context) */
@@ -543,6 +549,9 @@ graph_node_image(BuildState *bs, uint32 p, const uint32 *newid, char *image)
 	if (g->label_words > 0)
 		memcpy(OmenNodeLabels(hdr, meta), OmenMemStoreLabels(g, p),
 			   meta->label_size);
+	if (g->value_size > 0)
+		memcpy(OmenNodeValue(hdr, meta), OmenMemStoreValue(g, p),
+			   meta->value_size);
 }
 
 /*
@@ -624,20 +633,6 @@ write_nodes(BuildState *bs)
  * ----------------------------------------------------------------
  */
 
-/* The unqualified name of a type */
-static char *
-type_name(Oid typid)
-{
-	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-	char	   *name;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for type %u", typid);
-	name = pstrdup(NameStr(((Form_pg_type) GETSTRUCT(tuple))->typname));
-	ReleaseSysCache(tuple);
-	return name;
-}
-
 /*
  * The dimension of the indexed column, from its typmod.  A column without
  * one is refused, as pgvector refuses it: the index would have to take its
@@ -656,7 +651,7 @@ column_dimensions(Relation index)
 		 * indexes under a search_path of pg_catalog only, where
 		 * format_type_be would qualify it.
 		 */
-		char	   *type = type_name(att->atttypid);
+		char	   *type = omendb_type_name(att->atttypid);
 
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -676,10 +671,11 @@ column_dimensions(Relation index)
  */
 static uint16
 default_quantizer(Relation index, int dim, OmenMetric metric, int degree,
-				  uint16 quantizer, int label_size)
+				  uint16 quantizer, int label_size, int value_size)
 {
 	if (dim <= 0 || omendb_quantizer_named(index) ||
-		omendb_node_fits(dim, metric, degree, quantizer, label_size))
+		omendb_node_fits(dim, metric, degree, quantizer, label_size,
+						 value_size))
 		return quantizer;
 	return OmenQuantSpec(OMENDB_QUANT_RABITQ,
 						 omendb_rabitq_routine.default_bits);
@@ -698,8 +694,10 @@ init_build_state(BuildState *bs, Relation index)
 	bs->cdim = OmenCodeDims(bs->metric, bs->dim);
 	omendb_option_values(index, &bs->degree, &bs->list, &bs->alpha, &bs->quantizer);
 	bs->label_size = OmenLabelSize(IndexRelationGetNumberOfKeyAttributes(index));
+	bs->value_size = omendb_value_size(index, bs->dim);
 	bs->quantizer = default_quantizer(index, bs->dim, bs->metric, bs->degree,
-									  bs->quantizer, bs->label_size);
+									  bs->quantizer, bs->label_size,
+									  bs->value_size);
 	bs->place_list = Max(bs->list * 3 / 8, OMENDB_MIN_BUILD_LIST);
 	bs->refine_list = Max(bs->list / 2, OMENDB_MIN_BUILD_LIST);
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
@@ -718,7 +716,8 @@ check_node_fits(BuildState *bs)
 	OmenMetaPageData layout;
 
 	omendb_fill_meta(&layout, bs->dim, bs->metric, bs->degree, bs->list,
-					 bs->alpha, bs->quantizer, 0, bs->label_size);
+					 bs->alpha, bs->quantizer, 0, bs->label_size,
+					 bs->value_size);
 }
 
 /*
@@ -796,7 +795,7 @@ write_untrained_meta(BuildState *bs)
 	if (bs->dim > 0)
 		check_node_fits(bs);
 	omendb_fill_meta(&bs->meta, 0, bs->metric, bs->degree, bs->list, bs->alpha,
-					 bs->quantizer, 0, bs->label_size);
+					 bs->quantizer, 0, bs->label_size, 0);
 	bs->meta.dimensions = bs->dim;
 	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
 }
@@ -806,7 +805,8 @@ static void
 train_and_write_quantizer(BuildState *bs)
 {
 	omendb_fill_meta(&bs->meta, bs->dim, bs->metric, bs->degree, bs->list,
-					 bs->alpha, bs->quantizer, bs->max_norm, bs->label_size);
+					 bs->alpha, bs->quantizer, bs->max_norm, bs->label_size,
+					 bs->value_size);
 	bs->meta.quant_trained = true;
 	train(bs);
 	write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
@@ -921,9 +921,9 @@ omendb_buildempty(Relation index)
 	(void) omendb_check_filter_columns(index);
 	omendb_option_values(index, &degree, &list, &alpha, &quantizer);
 	quantizer = default_quantizer(index, typmod, metric, degree, quantizer,
-								  label_size);
+								  label_size, omendb_value_size(index, typmod));
 	omendb_fill_meta(&meta, 0, metric, degree, list, alpha, quantizer, 0,
-					 label_size);
+					 label_size, 0);
 	meta.dimensions = typmod > 0 ? typmod : 0;
 	/* generic xlog skips unlogged relations: log the init fork by hand */
 	write_meta(index, INIT_FORKNUM, &meta, false);
@@ -1276,7 +1276,8 @@ add_row_shared(BuildState *bs, ItemPointer tid, Vector *vec, bool nonzero,
 			break;
 	}
 	wait_for_flushed_graph(bs);
-	omendb_insert_vector(bs->index, vec->x, vec->dim, tid, bs->labels, false);
+	omendb_insert_vector(bs->index, vec->x, vec->dim, bs->value, tid,
+						 bs->labels, false);
 }
 
 /*

@@ -77,6 +77,7 @@ typedef struct LiveNode
 	uint8		qset;			/* the parameter set that encoded it */
 	uint64		codehash;		/* of the node's code */
 	uint64		labelhash;		/* of its labels, 0 without filter columns */
+	uint64		valuehash;		/* of its stored value, 0 without one */
 } LiveNode;
 
 /* What omendb_check returns, but the fractions. */
@@ -315,6 +316,10 @@ add_live(CheckState *cs, uint32 node, OmenNodeHeader hdr)
 	if (cs->meta.label_size > 0)
 		ln->labelhash = hash_bytes_extended((const unsigned char *) OmenNodeLabels(hdr, &cs->meta),
 											cs->meta.label_size, 0);
+	ln->valuehash = 0;
+	if (cs->meta.value_size > 0)
+		ln->valuehash = hash_bytes_extended((const unsigned char *) OmenNodeValue(hdr, &cs->meta),
+											cs->meta.value_size, 0);
 }
 
 /*
@@ -340,13 +345,30 @@ refit_began(CheckState *cs)
 
 /*
  * A zero node (a cosine node of norm 0) is what omendb_fill_zero_node
- * writes, flags aside: error 0, an all-zero code, no neighbours.
+ * writes, flags aside: error 0, an all-zero code, no neighbours, and a
+ * stored value (if any) of the index's dimensions, all +0.
  */
 static void
 check_zero_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 				uint32 node, OmenNodeHeader hdr)
 {
 	const uint8 *code = OmenNodeCode(hdr, cs->meta.max_degree);
+
+	if (cs->meta.value_size > 0)
+	{
+		const Vector *value = (const Vector *) OmenNodeValue(hdr, &cs->meta);
+		const char *x = (const char *) value + offsetof(Vector, x);
+
+		if (VARSIZE(value) != cs->meta.value_size ||
+			value->dim != cs->meta.dimensions || value->unused != 0)
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node stores a value of %u bytes and %d dimensions, expected %u and %u.",
+							 blkno, off, node, VARSIZE(value), value->dim,
+							 cs->meta.value_size, cs->meta.dimensions);
+		for (int i = 0; i < cs->meta.value_size - offsetof(Vector, x); i++)
+			if (x[i] != 0)
+				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node stores a value with byte %d = %u, expected +0 in every dimension.",
+								 blkno, off, node, i, (uint8) x[i]);
+	}
 
 	if (hdr->nneighbors != 0 || hdr->error != 0)
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node (norm 0) with %u neighbours and error bound %g, expected none and 0.",
@@ -391,6 +413,10 @@ check_free_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 		if (OmenNodeLabels(hdr, &cs->meta)[i] != 0)
 			what = psprintf("label word %d = " UINT64_FORMAT, i,
 							OmenNodeLabels(hdr, &cs->meta)[i]);
+	for (int i = 0; what == NULL && i < cs->meta.value_size; i++)
+		if (OmenNodeValue(hdr, &cs->meta)[i] != 0)
+			what = psprintf("stored value byte %d = %u", i,
+							(uint8) OmenNodeValue(hdr, &cs->meta)[i]);
 	if (what != NULL)
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): free slot with %s, expected a slot all zero but for its flags.",
 						 blkno, off, node, what);
@@ -445,6 +471,14 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 	else if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): norm %g.",
 						 blkno, off, node, hdr->norm);
+	if (meta->value_size > 0)
+	{
+		char	   *problem = omendb_node_value_problem(meta, hdr);
+
+		if (problem != NULL)
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
+							 blkno, off, node, problem);
+	}
 
 	if (hdr->flags == OMENDB_NODE_LIVE)
 	{
@@ -989,6 +1023,20 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value,
 						 omendb_node_block(meta, ln->node),
 						 omendb_node_offset(meta, ln->node), ln->node,
 						 hblk, hoff);
+
+	/* a stored value is the row's, byte for byte (a zero node's is +0) */
+	if (meta->value_size > 0 && in_graph)
+	{
+		struct varlena *v = PG_DETOAST_DATUM(value);
+
+		if (VARSIZE(v) != meta->value_size ||
+			hash_bytes_extended((const unsigned char *) v, meta->value_size,
+								0) != ln->valuehash)
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): stored value does not match heap row (%u,%u).",
+							 omendb_node_block(meta, ln->node),
+							 omendb_node_offset(meta, ln->node), ln->node,
+							 hblk, hoff);
+	}
 
 	/* the code, error and norm of a zero node were checked with the node */
 	if (in_graph == (meta->metric == OMENDB_METRIC_COSINE && ln->norm == 0))

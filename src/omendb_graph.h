@@ -268,6 +268,9 @@ typedef struct OmenMemStore
 	int			label_words;	/* filter labels per node (meta page's
 								 * label_size / 8), or 0 */
 	uint64	   *labels;			/* cap * label_words, or NULL */
+	int			value_size;		/* bytes of a stored value (meta page's
+								 * value_size), or 0 */
+	char	   *values;			/* cap * value_size, or NULL */
 
 	/*
 	 * A parallel build's store: the arrays but visited live in shared
@@ -282,9 +285,9 @@ typedef struct OmenMemStore
 #define OmenMemStoreCode(g, p)	((g)->codes + (Size) (p) * (g)->code_size)
 #define OmenMemStoreNeighbors(g, p)	((g)->nbrs + (Size) (p) * (g)->max_degree)
 #define OmenMemStoreLabels(g, p)	((g)->labels + (Size) (p) * (g)->label_words)
+#define OmenMemStoreValue(g, p)	((g)->values + (Size) (p) * (g)->value_size)
 
-extern Size omendb_memstore_bytes_per_node(int code_size, int max_degree,
-											int label_size);
+extern Size omendb_memstore_bytes_per_node(const OmenMetaPageData *meta);
 extern void omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 								 const OmenQuantState *quant, int cap);
 extern void omendb_memstore_grow(OmenMemStore *g, int limit);

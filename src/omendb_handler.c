@@ -90,13 +90,17 @@ _PG_init(void)
 	add_real_reloption(omendb_relopt_kind, "alpha",
 					   "RobustPrune alpha: above 1 keeps longer edges",
 					   OMENDB_DEFAULT_ALPHA, 1.0, 2.0, AccessExclusiveLock);
+	/* (no default value: one would count as named, see quantizer_spec) */
 	add_string_reloption(omendb_relopt_kind, "quantizer",
 						 "Quantizer for node codes (sq8 or rabitq)",
-						 OMENDB_DEFAULT_QUANTIZER, validate_quantizer,
-						 AccessExclusiveLock);
+						 NULL, validate_quantizer, AccessExclusiveLock);
 	add_int_reloption(omendb_relopt_kind, "bits",
 					  "Bits a dimension of a rabitq code (0: its default, 1)",
 					  0, 0, 8, AccessExclusiveLock);
+	add_bool_reloption(omendb_relopt_kind, "store_vectors",
+					   "Whether each node carries a copy of the indexed vector, "
+					   "so that scans compute exact distances without the heap",
+					   false, AccessExclusiveLock);
 
 	DefineCustomIntVariable("omendb.search_list_size",
 							"Candidate list size of an index search.",
@@ -151,6 +155,7 @@ omendb_options(Datum reloptions, bool validate)
 		{"alpha", RELOPT_TYPE_REAL, offsetof(OmenOptions, alpha)},
 		{"quantizer", RELOPT_TYPE_STRING, offsetof(OmenOptions, quantizer_offset)},
 		{"bits", RELOPT_TYPE_INT, offsetof(OmenOptions, bits)},
+		{"store_vectors", RELOPT_TYPE_BOOL, offsetof(OmenOptions, store_vectors)},
 	};
 
 	OmenOptions *opts;
@@ -213,6 +218,19 @@ omendb_quantizer_named(Relation index)
 	OmenOptions *opts = (OmenOptions *) index->rd_options;
 
 	return opts != NULL && opts->quantizer_offset != 0;
+}
+
+/*
+ * Whether the index's nodes carry the indexed values: the option as the
+ * build (or an empty index's first row) reads it; after that the meta
+ * page's value_size says.
+ */
+bool
+omendb_stores_vectors(Relation index)
+{
+	OmenOptions *opts = (OmenOptions *) index->rd_options;
+
+	return opts != NULL && opts->store_vectors;
 }
 
 /* The build options of an index, defaults filled in, cross-checked. */

@@ -111,6 +111,7 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	Buffer		buf;
 	OmenPageEdit edit;
 	Page		page;
+	int			value_size = omendb_value_size(index, dim);
 
 	LockRelationForExtension(index, ExclusiveLock);
 	omendb_read_meta(index, &meta);
@@ -137,7 +138,7 @@ train_from_first_vector(Relation index, const float *x, int dim)
 	before = meta;
 	omendb_fill_meta(&meta, dim, meta.metric, meta.graph_degree,
 					 meta.build_list_size, meta.alpha, meta.quantizer,
-					 ip_max_norm, meta.label_size);
+					 ip_max_norm, meta.label_size, value_size);
 	meta.quant_trained = true;
 	meta.counted_until = before.counted_until;
 	meta.vacuum_cleanups = before.vacuum_cleanups;
@@ -455,9 +456,14 @@ node_image(Relation index, OmenIndexInfo *info, bool float_sums,
 	return true;
 }
 
+/*
+ * Insert a row: x its vector, value its value detoasted (NULL unless the
+ * index's options store values), labels its filter columns' labels.
+ */
 void
 omendb_insert_vector(Relation index, const float *x, int dim,
-					 ItemPointer tid, const uint64 *labels, bool use_wal)
+					 const void *value, ItemPointer tid,
+					 const uint64 *labels, bool use_wal)
 {
 	/* (before the relcache's copy: a catalog lookup may reset it) */
 	bool		float_sums = omendb_index_float_sums(index);
@@ -488,6 +494,14 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	in_graph = node_image(index, info, float_sums, x, dim, tid, hdr);
 	if (meta->label_size > 0)
 		memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
+	if (meta->value_size > 0 && in_graph)
+	{
+		if (value == NULL || VARSIZE(value) != meta->value_size)
+			elog(ERROR, "omendb index \"%s\" stores values of %u bytes, not %u",
+				 RelationGetRelationName(index), meta->value_size,
+				 value ? VARSIZE(value) : 0);
+		memcpy(OmenNodeValue(hdr, meta), value, meta->value_size);
+	}
 	if (!in_graph)
 	{
 		/* a zero vector under cosine: a zero node, outside the graph */
@@ -538,6 +552,7 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 	MemoryContext tmpcxt;
 	MemoryContext oldcxt;
 	Vector	   *vec;
+	const void *value = NULL;
 	uint64	   *labels = NULL;
 	int			natts = IndexRelationGetNumberOfKeyAttributes(index);
 
@@ -548,13 +563,17 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(tmpcxt);
 	vec = omendb_datum_vector(index, values[0]);
+	/* (the meta page decides once the index has its layout) */
+	if (omendb_stores_vectors(index) || omendb_get_info(index)->meta.value_size > 0)
+		value = PG_DETOAST_DATUM(values[0]);
 	if (natts > 1)
 	{
 		labels = palloc(OmenLabelSize(natts));
 		omendb_filter_labels(omendb_filter_columns(index), values + 1,
 							 isnull + 1, labels);
 	}
-	omendb_insert_vector(index, vec->x, vec->dim, heap_tid, labels, true);
+	omendb_insert_vector(index, vec->x, vec->dim, value, heap_tid, labels,
+						 true);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(tmpcxt);
 	return false;

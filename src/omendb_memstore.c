@@ -182,13 +182,13 @@ static const OmenGraphStore mem_store = {
 	.replace_neighbors = mem_replace_neighbors,
 };
 
-/* Bytes a node takes in the store's arrays. */
+/* Bytes a node of the index's layout takes in the store's arrays. */
 Size
-omendb_memstore_bytes_per_node(int code_size, int max_degree, int label_size)
+omendb_memstore_bytes_per_node(const OmenMetaPageData *meta)
 {
-	return code_size + sizeof(uint32) * max_degree + sizeof(uint16) +
+	return meta->code_size + sizeof(uint32) * meta->max_degree + sizeof(uint16) +
 		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32) +
-		label_size;
+		meta->label_size + meta->value_size;
 }
 
 /*
@@ -261,6 +261,10 @@ omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 	g->labels = NULL;
 	if (g->label_words > 0)
 		g->labels = alloc_array((Size) g->cap * g->label_words * sizeof(uint64));
+	g->value_size = meta->value_size;
+	g->values = NULL;
+	if (g->value_size > 0)
+		g->values = alloc_array((Size) g->cap * g->value_size);
 }
 
 /*
@@ -282,6 +286,8 @@ omendb_memstore_grow(OmenMemStore *g, int limit)
 	memset(g->visited + g->cap, 0, (Size) (cap - g->cap) * sizeof(uint32));
 	if (g->label_words > 0)
 		g->labels = grow_array(g->labels, (Size) cap * g->label_words * sizeof(uint64));
+	if (g->value_size > 0)
+		g->values = grow_array(g->values, (Size) cap * g->value_size);
 	g->cap = cap;
 }
 
@@ -306,7 +312,10 @@ omendb_memstore_free(OmenMemStore *g)
 	pfree(g->visited);
 	if (g->labels)
 		pfree(g->labels);
+	if (g->values)
+		pfree(g->values);
 	g->labels = NULL;
+	g->values = NULL;
 	g->codes = NULL;
 	g->nbrs = NULL;
 	g->nnbrs = NULL;
@@ -344,7 +353,8 @@ omendb_memstore_shared_size(const OmenMetaPageData *meta, int cap)
 		shared_array_size(n * sizeof(ItemPointerData)) +
 		shared_array_size(n * sizeof(float)) +
 		shared_array_size(n * sizeof(float)) +
-		shared_array_size(n * meta->label_size);
+		shared_array_size(n * meta->label_size) +
+		shared_array_size(n * meta->value_size);
 }
 
 /* Carve the next array of bytes out of *space. */
@@ -393,6 +403,10 @@ omendb_memstore_attach(OmenMemStore *g, const OmenMetaPageData *meta,
 	g->labels = carve(&space, n * meta->label_size);
 	if (g->label_words == 0)
 		g->labels = NULL;
+	g->value_size = meta->value_size;
+	g->values = carve(&space, n * meta->value_size);
+	if (g->value_size == 0)
+		g->values = NULL;
 	g->visited = alloc_array(n * sizeof(uint32));
 	memset(g->visited, 0, n * sizeof(uint32));
 	g->epoch = 0;

@@ -27,28 +27,35 @@ max_degree_for(int degree)
 	return (degree * OMENDB_SLACK_NUM + OMENDB_SLACK_DEN - 1) / OMENDB_SLACK_DEN;
 }
 
-/* The MAXALIGNed size of a node item; labels start MAXALIGNed. */
+/*
+ * The MAXALIGNed size of a node item; labels start MAXALIGNed, and so does
+ * the value after them.
+ */
 static Size
-node_size_for(int max_degree, int code_size, int label_size)
+node_size_for(int max_degree, int code_size, int label_size, int value_size)
 {
-	return OmenNodeLabelOffset(max_degree, code_size) + label_size;
+	return OmenNodeValueOffset(max_degree, code_size, label_size) +
+		MAXALIGN(value_size);
 }
 
 /*
  * Set the node layout of a meta page whose options, metric and quantizer
- * are set, for vectors of dim dimensions: the code's dimensions and bytes
- * (the quantizer's), node size, nodes per page, and where the quantizer
- * pages end and the node pages begin.
+ * are set, for vectors of dim dimensions whose values take value_size
+ * bytes on a node (0: none stored): the code's dimensions and bytes (the
+ * quantizer's), node size, nodes per page, and where the quantizer pages
+ * end and the node pages begin.
  */
 static void
-set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim)
+set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim,
+				int value_size)
 {
 	meta->dimensions = dim;
+	meta->value_size = value_size;
 	meta->code_dims = quant->code_dims(meta->metric, dim);
 	meta->code_size = quant->code_bytes(meta->metric, dim,
 										OmenQuantBits(meta->quantizer));
 	meta->node_size = node_size_for(meta->max_degree, meta->code_size,
-									 meta->label_size);
+									 meta->label_size, meta->value_size);
 	meta->nodes_per_page = NODE_PAGE_SPACE / (meta->node_size + sizeof(ItemIdData));
 	meta->nquant_blocks = quant->page_count(meta->metric, dim) * meta->quant_sets;
 	meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
@@ -94,28 +101,30 @@ layout_fits_page(const OmenMetaPageData *layout)
 
 /*
  * Whether a node of vectors of dim dimensions fits a page under a
- * quantizer, at a degree and with labels of label_size bytes.
+ * quantizer, at a degree, with labels of label_size bytes and values of
+ * value_size.
  */
 bool
 omendb_node_fits(int dim, OmenMetric metric, int degree, uint16 quantizer,
-				 int label_size)
+				 int label_size, int value_size)
 {
 	OmenMetaPageData layout;
 
 	fill_fixed_fields(&layout, metric, degree, OMENDB_DEFAULT_BUILD_LIST,
 					  OMENDB_DEFAULT_ALPHA, quantizer, 0, label_size);
-	set_node_layout(&layout, omendb_quant_routine(quantizer), dim);
+	set_node_layout(&layout, omendb_quant_routine(quantizer), dim, value_size);
 	return layout_fits_page(&layout);
 }
 
 /*
  * Fill the fixed fields of a meta page.  With dim 0 (an empty build on a
- * column without a typmod) the node layout is left for the first insert.
+ * column without a typmod) the node layout, and with it value_size, is
+ * left for the first insert.
  */
 void
 omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 				 int list, double alpha, uint16 quantizer,
-				 float ip_max_norm, int label_size)
+				 float ip_max_norm, int label_size, int value_size)
 {
 	const OmenQuantRoutine *quant;
 
@@ -134,7 +143,7 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 	{
 		OmenMetaPageData layout = *meta;
 
-		set_node_layout(&layout, quant, dim);
+		set_node_layout(&layout, quant, dim, value_size);
 		if (!layout_fits_page(&layout))
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -142,6 +151,8 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 							quant->name, dim, degree),
 					 errdetail("A node must fit one %d-byte page; it would take %zu bytes.",
 							   BLCKSZ, layout.node_size + sizeof(ItemIdData)),
+					 value_size > 0 ?
+					 errhint("Turn store_vectors off, or reduce the dimension.") :
 					 quant->max_bits > 0 ?
 					 errhint("Lower graph_degree or bits, or reduce the dimension.") :
 					 errhint("Lower graph_degree, use quantizer = 'rabitq', or reduce the dimension.")));
@@ -207,6 +218,7 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	{
 		/* no layout before the first vector; nothing to point at */
 		if (meta->code_dims != 0 || meta->code_size != 0 || meta->node_size != 0 ||
+			meta->value_size != 0 ||
 			meta->nodes_per_page != 0 || meta->nquant_blocks != 0 ||
 			meta->first_node_block != 0 ||
 			meta->entry_node != OMENDB_INVALID_NODE ||
@@ -216,8 +228,14 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 		return NULL;
 	}
 
+	/* a value is a varlena of at least the dimensions' bytes */
+	if (meta->value_size != 0 &&
+		(meta->value_size < offsetof(Vector, x) + meta->dimensions ||
+		 meta->value_size > offsetof(Vector, x) + sizeof(float) * meta->dimensions))
+		return psprintf("meta page has value size %u for %u dimensions",
+						meta->value_size, meta->dimensions);
 	layout = *meta;
-	set_node_layout(&layout, quant, meta->dimensions);
+	set_node_layout(&layout, quant, meta->dimensions, meta->value_size);
 	if (meta->dimensions == 0 || meta->code_dims != layout.code_dims ||
 		meta->code_size != layout.code_size ||
 		meta->node_size != layout.node_size ||
@@ -275,7 +293,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
  * nothing counted (omendb_meta_from_page); those written before the
  * quantizer parameter sets end right before quant_sets, and are read with
  * one set; those written before the relink end right before relink_from,
- * and are read with none to do.
+ * and are read with none to do; those written before stored values end
+ * right before value_size, and are read with none.
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
@@ -287,6 +306,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, quant_sets))
 #define META_END_WITHOUT_RELINK \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, relink_from))
+#define META_END_WITHOUT_VALUE_SIZE \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, value_size))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -301,7 +322,8 @@ omendb_meta_page_problem(Page page)
 
 	if (problem != NULL)
 		return problem;
-	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_RELINK &&
+	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_VALUE_SIZE &&
+		 ph->pd_lower != META_END_WITHOUT_RELINK &&
 		 ph->pd_lower != META_END_WITHOUT_QUANT_SETS &&
 		 ph->pd_lower != META_END_WITHOUT_COUNTERS &&
 		 ph->pd_lower != META_END_WITHOUT_CODE_DIMS) ||
@@ -322,8 +344,10 @@ omendb_meta_set_relink(Page page, uint32 relink_from)
 
 	if (ph->pd_lower < META_END)
 	{
-		Assert(ph->pd_lower == META_END_WITHOUT_RELINK);
+		Assert(ph->pd_lower == META_END_WITHOUT_RELINK ||
+			   ph->pd_lower == META_END_WITHOUT_VALUE_SIZE);
 		ph->pd_lower = META_END;
+		OmenPageGetMeta(page)->value_size = 0;
 	}
 	OmenPageGetMeta(page)->relink_from = relink_from;
 }

@@ -14,8 +14,11 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "catalog/pg_type.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
+#include "halfvec.h"
 #include "omendb_metric.h"
 
 /*
@@ -38,6 +41,55 @@ omendb_datum_vector(Relation index, Datum value)
 	cast = index_getprocinfo(index, 1, OMENDB_TO_VECTOR_PROC);
 	return DatumGetVector(FunctionCall3(cast, value, Int32GetDatum(-1),
 										BoolGetDatum(false)));
+}
+
+/* The unqualified name of a type. */
+char *
+omendb_type_name(Oid typid)
+{
+	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	char	   *name;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	name = pstrdup(NameStr(((Form_pg_type) GETSTRUCT(tuple))->typname));
+	ReleaseSysCache(tuple);
+	return name;
+}
+
+/*
+ * The bytes a node's copy of an indexed value of dim dimensions takes, 0
+ * if the index stores none: the value's varlena size.  Our vector and
+ * halfvec and pgvector's share one layout (omendb_pgvector.c) but for the
+ * element, a half in the halfvecs.  Looks up the type: never call it
+ * under a buffer lock.
+ */
+int
+omendb_value_size(Relation index, int dim)
+{
+	Oid			typid = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+	bool		is_half;
+
+	if (!omendb_stores_vectors(index) || dim <= 0)
+		return 0;
+	is_half = strcmp(omendb_type_name(typid), "halfvec") == 0;
+	return offsetof(Vector, x) + dim * (is_half ? sizeof(half) : sizeof(float));
+}
+
+/*
+ * A row's value as a node stores it: detoasted, value_size bytes.  The
+ * caller has checked its dimensions, so another size means the type is
+ * not laid out as omendb_value_size takes it to be.
+ */
+const void *
+omendb_stored_value(Relation index, Datum value, int value_size)
+{
+	struct varlena *v = PG_DETOAST_DATUM(value);
+
+	if (VARSIZE(v) != value_size)
+		elog(ERROR, "omendb index \"%s\" stores values of %d bytes, not %u",
+			 RelationGetRelationName(index), value_size, VARSIZE(v));
+	return v;
 }
 
 /*

@@ -21,6 +21,10 @@
 #define OMENDB_TO_VECTOR_PROC	2
 
 extern Vector *omendb_datum_vector(Relation index, Datum value);
+extern char *omendb_type_name(Oid typid);
+extern int	omendb_value_size(Relation index, int dim);
+extern const void *omendb_stored_value(Relation index, Datum value,
+									   int value_size);
 extern bool omendb_prepare_vector(OmenMetric metric, const float *in,
 								  int dim, float ip_max_norm, float *out,
 								  float *norm);

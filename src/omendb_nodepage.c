@@ -172,6 +172,25 @@ omendb_check_node_page(Relation index, Buffer buf, Page page,
 						 problem);
 }
 
+/*
+ * What is wrong with the header of a live or deleted node's stored value,
+ * or NULL.  A scan hands the value to the operator's function, which reads
+ * as far as the header says: it must give the index's value size and
+ * dimensions.
+ */
+char *
+omendb_node_value_problem(const OmenMetaPageData *meta, OmenNodeHeader node)
+{
+	Vector	   *value = (Vector *) OmenNodeValue(node, meta);
+
+	if (!VARATT_IS_4B_U(value) || VARSIZE(value) != meta->value_size ||
+		value->dim != meta->dimensions)
+		return psprintf("stored value with header 0x%08X and %d dimensions, expected a value of %u bytes and %u dimensions",
+						*(uint32 *) value, value->dim, meta->value_size,
+						meta->dimensions);
+	return NULL;
+}
+
 /* ----------------------------------------------------------------
  *		Node addressing
  * ----------------------------------------------------------------
@@ -286,7 +305,8 @@ omendb_page_node(Relation index, Page page, const OmenMetaPageData *meta,
 
 /*
  * The image of a zero node (omendb.h) for a zero vector under cosine:
- * live, norm and error 0, all-zero code, no neighbours.  image holds
+ * live, norm and error 0, all-zero code, no neighbours, and a stored value
+ * (if the index stores them) of +0 in every dimension.  image holds
  * node_size bytes.
  */
 void
@@ -299,6 +319,14 @@ omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
 	memset(image, 0, meta->node_size);
 	hdr->heaptid = *tid;
 	hdr->flags = OMENDB_NODE_LIVE;
+	if (meta->value_size > 0)
+	{
+		/* (halfvec's header is vector's) */
+		Vector	   *value = (Vector *) OmenNodeValue(hdr, meta);
+
+		SET_VARSIZE(value, meta->value_size);
+		value->dim = meta->dimensions;
+	}
 }
 
 /* ----------------------------------------------------------------

@@ -83,6 +83,8 @@ extern OmenNodeHeader omendb_page_node(Relation index, Page page,
 									   OffsetNumber off);
 extern void omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
 								  ItemPointer tid);
+extern char *omendb_node_value_problem(const OmenMetaPageData *meta,
+									   OmenNodeHeader node);
 extern uint32 omendb_node_slots(Relation index, const OmenMetaPageData *meta);
 extern void omendb_node_id_beyond(Relation index,
 								  const OmenMetaPageData *meta, uint32 node,
@@ -96,11 +98,12 @@ extern void omendb_check_neighbors(Relation index,
 
 /* omendb_meta.c */
 extern bool omendb_node_fits(int dim, OmenMetric metric, int degree,
-							 uint16 quantizer, int label_size);
+							 uint16 quantizer, int label_size,
+							 int value_size);
 extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 							 int degree, int list, double alpha,
 							 uint16 quantizer, float ip_max_norm,
-							 int label_size);
+							 int label_size, int value_size);
 extern char *omendb_meta_problem(const OmenMetaPageData *meta);
 extern char *omendb_meta_page_problem(Page page);
 extern void omendb_meta_from_page(Relation index, Page page,

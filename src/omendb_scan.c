@@ -234,6 +234,36 @@ typedef struct ScanKills
 } ScanKills;
 
 /*
+ * Exact distances from stored values (see "Stored values" below): rows
+ * whose exact distance is known, waiting for their turn, in a min-heap by
+ * distance in float8's order (NaN last).
+ */
+typedef struct ExactRow
+{
+	double		dist;
+	ResultItem	row;
+} ExactRow;
+
+typedef struct ScanExact
+{
+	bool		on;				/* the index stores values: rows go out in
+								 * exact order, not rechecked */
+	FmgrInfo   *fn;				/* the ORDER BY operator's function */
+	Oid			collation;
+	Datum		query;			/* its right argument, detoasted */
+	char	   *value;			/* scratch: a value copied off its page */
+	bool		value_found;
+	ItemPointerData value_tid;	/* the row whose value is wanted */
+	uint32		value_node;		/* and its node */
+	ExactRow   *rows;
+	size_t		n;
+	size_t		cap;
+	bool		have_next;		/* next is the next row of next_result */
+	bool		exhausted;		/* next_result has no more */
+	ResultItem	next;
+} ScanExact;
+
+/*
  * What this run of the scan did: the counters omendb_scan_stats() sums
  * (plain increments where the work is done), and the rows sent to the
  * sort, which DEBUG1 reports too as the run ends (end_run).
@@ -259,6 +289,7 @@ typedef struct OmenScanOpaqueData
 	ScanSweep	sweep;
 	ScanSeq		seq;
 	ScanKills	kills;
+	ScanExact	exact;
 	ScanStats	stats;
 } OmenScanOpaqueData;
 
@@ -1174,6 +1205,176 @@ next_result(OmenScanOpaque so, ResultItem *out)
 }
 
 /* ----------------------------------------------------------------
+ *		Stored values
+ *
+ * When nodes carry their rows' values (option store_vectors), the scan
+ * computes each row's exact distance itself, calling the ORDER BY
+ * operator's own function on the stored value and the query, as the
+ * executor would on the heap row: the same function on the same bytes, so
+ * the same result.  It then does what the executor's reorder queue would:
+ * rows come from next_result in order of bound, and the row of smallest
+ * exact distance goes out once that distance is no greater than the next
+ * row's bound (a lower bound on every distance still to come).  Rows go
+ * out with xs_recheckorderby off, so the executor reads the heap row only
+ * to check its visibility and to project it, and never detoasts its
+ * vector for the ORDER BY.
+ *
+ * A value is read when its row is next in order of bound, after the
+ * search met the node: the node cannot have been freed and reused since
+ * on a primary (it was live when met, and VACUUM frees a slot only after
+ * every snapshot older than its deletion has gone; README.omendb,
+ * "Deletion and slot reuse").  On a standby it can, if its row was
+ * deleted and its heap space cleaned up, which cancels any query whose
+ * snapshot still sees the row: so a slot that no longer holds the row is
+ * a row this scan's snapshot cannot see, and is skipped.
+ * ----------------------------------------------------------------
+ */
+
+static void
+exact_push(ScanExact *ex, ExactRow item)
+{
+	size_t		i;
+
+	if (ex->n == ex->cap)
+		ex->rows = omendb_grow_array(ex->rows, &ex->cap, sizeof(ExactRow));
+	i = ex->n++;
+	while (i > 0)
+	{
+		size_t		parent = (i - 1) / 2;
+
+		if (!float8_lt(item.dist, ex->rows[parent].dist))
+			break;
+		ex->rows[i] = ex->rows[parent];
+		i = parent;
+	}
+	ex->rows[i] = item;
+}
+
+static ExactRow
+exact_pop(ScanExact *ex)
+{
+	ExactRow	top = ex->rows[0];
+	ExactRow	last = ex->rows[--ex->n];
+	size_t		i = 0;
+
+	for (;;)
+	{
+		size_t		child = 2 * i + 1;
+
+		if (child >= ex->n)
+			break;
+		if (child + 1 < ex->n &&
+			float8_lt(ex->rows[child + 1].dist, ex->rows[child].dist))
+			child++;
+		if (!float8_lt(ex->rows[child].dist, last.dist))
+			break;
+		ex->rows[i] = ex->rows[child];
+		i = child;
+	}
+	if (ex->n > 0)
+		ex->rows[i] = last;
+	return top;
+}
+
+/* Copy the stored value of the wanted row off its page. */
+static void
+value_visitor(OmenNodeHeader node, int idx, void *arg)
+{
+	OmenScanOpaque so = arg;
+	ScanExact  *ex = &so->exact;
+
+	ex->value_found = !(node->flags & OMENDB_NODE_FREE) &&
+		ItemPointerEquals(&node->heaptid, &ex->value_tid);
+	if (ex->value_found)
+	{
+		char	   *problem = omendb_node_value_problem(&so->info->meta, node);
+
+		if (unlikely(problem != NULL))
+			omendb_corrupted(so->index, "Node %u: %s.", so->exact.value_node,
+							 problem);
+		memcpy(ex->value, OmenNodeValue(node, &so->info->meta),
+			   so->info->meta.value_size);
+	}
+}
+
+/*
+ * The exact distance of a row from its node's stored value; false if the
+ * slot no longer holds the row.  The operator's function runs with no
+ * buffer lock held.
+ */
+static bool
+exact_distance(OmenScanOpaque so, const ResultItem *row, double *dist)
+{
+	ScanExact  *ex = &so->exact;
+
+	ex->value_tid = row->tid;
+	ex->value_node = row->node;
+	omendb_visit_nodes(so->index, &so->info->meta, &row->node, 1,
+					   value_visitor, so);
+	if (!ex->value_found)
+		return false;
+	*dist = DatumGetFloat8(FunctionCall2Coll(ex->fn, ex->collation,
+											 PointerGetDatum(ex->value),
+											 ex->query));
+	return true;
+}
+
+/*
+ * Set up exact distances for a scan in order of distance of an index
+ * that stores values.
+ */
+static void
+begin_exact(IndexScanDesc scan, OmenScanOpaque so)
+{
+	ScanExact  *ex = &so->exact;
+	ScanKey		key = &scan->orderByData[0];
+
+	memset(ex, 0, sizeof(ScanExact));
+	if (so->info->meta.value_size == 0 || !so->q.ordered || so->q.null_query)
+		return;
+	ex->on = true;
+	ex->fn = &key->sk_func;
+	ex->collation = key->sk_collation;
+	ex->query = PointerGetDatum(PG_DETOAST_DATUM(key->sk_argument));
+	ex->value = palloc(MAXALIGN(so->info->meta.value_size));
+}
+
+/* The next row in order of exact distance, false when none is left. */
+static bool
+next_exact(OmenScanOpaque so, ResultItem *out, double *dist)
+{
+	ScanExact  *ex = &so->exact;
+
+	for (;;)
+	{
+		ExactRow	item;
+
+		if (!ex->have_next && !ex->exhausted)
+		{
+			ex->have_next = next_result(so, &ex->next);
+			ex->exhausted = !ex->have_next;
+		}
+		if (ex->n > 0 &&
+			(ex->exhausted || float8_le(ex->rows[0].dist, ex->next.bound)))
+		{
+			item = exact_pop(ex);
+			*out = item.row;
+			*dist = item.dist;
+			return true;
+		}
+		if (ex->exhausted)
+			return false;
+		ex->have_next = false;
+		if (exact_distance(so, &ex->next, &item.dist))
+		{
+			item.row = ex->next;
+			exact_push(ex, item);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* ----------------------------------------------------------------
  *		Scan with a NULL query: every live node, in physical order
  * ----------------------------------------------------------------
  */
@@ -1516,6 +1717,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->first.next = 0;
 	so->first.deferring = false;
 	so->mem.peak = 0;
+	memset(&so->exact, 0, sizeof(ScanExact));
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -1677,6 +1879,7 @@ start_scan(IndexScanDesc scan)
 	}
 
 	so->q.list_size = omendb_effective_list_size(meta->metric);
+	begin_exact(scan, so);
 	begin_search(so);
 
 	/* (a cosine index of zero nodes alone has no entry point: sweep) */
@@ -1725,6 +1928,21 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		scan->xs_orderbyvals[0] = (Datum) 0;
 		scan->xs_orderbynulls[0] = true;
 	}
+	else if (so->exact.on)
+	{
+		ResultItem	row;
+		double		dist;
+
+		if (next_exact(so, &row, &dist))
+		{
+			found = true;
+			node = row.node;
+			scan->xs_heaptid = row.tid;
+			scan->xs_orderbyvals[0] = Float8GetDatum(dist);
+			scan->xs_orderbynulls[0] = false;
+		}
+		so->stats.run.nodes_expanded = so->graph.search.stream.nexpanded;
+	}
 	else
 	{
 		ResultItem	row;
@@ -1751,7 +1969,7 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 	 * may match a row its qual rejects: the executor checks them.
 	 */
 	scan->xs_recheck = so->q.has_balls || so->q.filter.lossy;
-	scan->xs_recheckorderby = true;
+	scan->xs_recheckorderby = !so->exact.on;
 	/* (the reads of this call are the scan's: no other scan runs in it) */
 	so->stats.run.pages_pinned += omendb_node_page_pins - pins;
 	MemoryContextSwitchTo(oldcxt);

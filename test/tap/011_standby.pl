@@ -56,18 +56,20 @@ CREATE EXTENSION pageinspect;
 CREATE TABLE items (id int PRIMARY KEY, v vector(32));
 INSERT INTO items SELECT i, $vec_i FROM generate_series(1, 2000) i;
 CREATE INDEX items_l2 ON items USING omendb (v);
-CREATE INDEX items_cos ON items USING omendb (v vector_cosine_ops) WITH (graph_degree = 16);
+-- (with the rows' vectors on its nodes: scans compute exact distances)
+CREATE INDEX items_cos ON items USING omendb (v vector_cosine_ops) WITH (graph_degree = 16, store_vectors = on);
 -- built empty: the first insert trains the quantizer
 CREATE TABLE items_empty (id int PRIMARY KEY, v vector(32));
 CREATE INDEX items_empty_ip ON items_empty USING omendb (v vector_ip_ops);
 INSERT INTO items_empty SELECT i, $vec_i FROM generate_series(1, 500) i;
 -- RaBitQ: the same rows, one index built on them with 2-bit codes, one
--- built empty with the default 1 bit, trained by the first insert
+-- built empty with the default 1 bit, trained by the first insert, which
+-- stores the rows' vectors
 CREATE TABLE rq (id int PRIMARY KEY, v vector(32));
 INSERT INTO rq SELECT i, $vec_i FROM generate_series(1, 2000) i;
 CREATE INDEX rq_l2 ON rq USING omendb (v) WITH (quantizer = 'rabitq', bits = 2);
 CREATE TABLE rq_empty (id int PRIMARY KEY, v vector(32));
-CREATE INDEX rq_empty_cos ON rq_empty USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
+CREATE INDEX rq_empty_cos ON rq_empty USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq', store_vectors = on);
 INSERT INTO rq_empty SELECT i, $vec_i FROM generate_series(1, 500) i;
 CREATE TABLE queries (qid int PRIMARY KEY, v vector(32));
 INSERT INTO queries SELECT q, @{[ vec_sql('(q + 0.5)') ]} FROM generate_series(1, 40) q;

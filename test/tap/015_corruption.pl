@@ -1024,5 +1024,63 @@ for my $s (@rq_scenarios)
 		'400|400', "$name: after REINDEX, omendb_check passes with the heap check");
 }
 
+# ------------------------------------------------------- stored values
+
+# An index with store_vectors keeps each row's vector at the end of its
+# node (the last MAXALIGN(8 + 4 * dims) bytes of the item), and a scan
+# hands it to the operator's function, which reads as far as the value's
+# header says.  A header that says more dimensions than the index has
+# (here on every node, so that any scan meets one) makes omendb_check and
+# the scan fail with ERRCODE_INDEX_CORRUPTED before any function reads
+# past the node; no backend crashes; REINDEX repairs the index.
+$node->safe_psql(
+	$db, qq{
+CREATE TABLE sv (id int PRIMARY KEY, v vector(32));
+INSERT INTO sv SELECT i, @{[ vec_sql('i') ]} FROM generate_series(1, 300) i;
+CREATE INDEX sv_l2 ON sv USING omendb (v) WITH (store_vectors = on);
+});
+{
+	my $name = 'sv_l2: every stored value says 64 dimensions';
+	my $sv_scan = "SET enable_seqscan = off; SELECT id FROM sv ORDER BY v <-> '$query_vec' LIMIT 5";
+	is($node->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('sv_l2', true)"),
+		'300|300', 'sv_l2: the fresh index passes omendb_check, comparing every stored value with its row');
+	my $path = $node->data_dir . '/' . $node->safe_psql($db, "SELECT pg_relation_filepath('sv_l2')");
+	$node->stop;
+	my $bytes = read_file($path);
+	my %layout;
+	$layout{$_} = meta_field($bytes, $_) for keys %META_OFFSET;
+	my $value_size = 8 + 4 * 32;
+	my $damaged = 0;
+	for (my $blkno = $layout{first_node_block}; $blkno * $BLCKSZ < length($bytes); $blkno++)
+	{
+		my $nitems = (unpack('S', substr($bytes, $blkno * $BLCKSZ + 12, 2)) - 24) / 4;
+		for my $off (1 .. $nitems)
+		{
+			my $value = item_at($bytes, $blkno, $off) + $layout{node_size} - $value_size;
+			substr($bytes, $value + 4, 2) = pack('S', 64);
+			$damaged++;
+		}
+	}
+	is($damaged, 300, "$name: one value a node, at the end of the node");
+	write_file($path, $bytes);
+	my $log_from = -s $node->logfile;
+	$node->start;
+	my $err = sql_error("SELECT * FROM omendb_check('sv_l2')");
+	note("$name: omendb_check says:\n$err");
+	like($err, qr/ERROR:\s+XX002: index "sv_l2" is corrupted.*stored value with header .* and 64 dimensions, expected a value of $value_size bytes and 32 dimensions.*HINT:\s+REINDEX it\./s,
+		"$name: omendb_check reports a corrupted index, names the value's header, and says to REINDEX it");
+	$err = sql_error($sv_scan);
+	note("$name: the scan says:\n$err");
+	like($err, qr/ERROR:\s+XX002: index "sv_l2" is corrupted.*stored value with header/s,
+		"$name: an index scan fails cleanly before it computes a distance");
+	unlike(slurp_file($node->logfile, $log_from), qr/terminated by signal|PANIC/,
+		"$name: no backend crashed");
+	$node->safe_psql($db, 'REINDEX INDEX sv_l2');
+	is($node->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('sv_l2', true)"),
+		'300|300', "$name: after REINDEX, omendb_check passes with the heap check");
+	is($node->safe_psql($db, $sv_scan), $node->safe_psql($db, "SET enable_indexscan = off; $sv_scan"),
+		"$name: after REINDEX, the index scan answers as a sequential scan does");
+}
+
 $node->stop;
 done_testing();

@@ -16,7 +16,8 @@
  * node's quantization error) and xs_recheckorderby set; the executor
  * computes the exact distance from the heap row and re-sorts, emitting a
  * row once the bound of the latest row we returned reaches its exact
- * distance.  Past the first batch, a candidate is returned once every node
+ * distance.  An index whose nodes carry their rows' vectors does that
+ * itself, and returns exact distances (see "Stored values" below).  Past the first batch, a candidate is returned once every node
  * whose approximate distance is smaller has been expanded, in order of
  * bound.
  *
@@ -233,17 +234,7 @@ typedef struct ScanKills
 	ScanKill	items[SCAN_KILL_BATCH];
 } ScanKills;
 
-/*
- * Exact distances from stored values (see "Stored values" below): rows
- * whose exact distance is known, waiting for their turn, in a min-heap by
- * distance in float8's order (NaN last).
- */
-typedef struct ExactRow
-{
-	double		dist;
-	ResultItem	row;
-} ExactRow;
-
+/* Exact distances from stored values (see "Stored values" below). */
 typedef struct ScanExact
 {
 	bool		on;				/* the index stores values: rows go out in
@@ -255,9 +246,9 @@ typedef struct ScanExact
 	bool		value_found;
 	ItemPointerData value_tid;	/* the row whose value is wanted */
 	uint32		value_node;		/* and its node */
-	ExactRow   *rows;
-	size_t		n;
-	size_t		cap;
+	ResultHeap	rows;			/* rows whose exact distance is known, by
+								 * that distance (in the bound field),
+								 * waiting for their turn */
 	bool		have_next;		/* next is the next row of next_result */
 	bool		exhausted;		/* next_result has no more */
 	ResultItem	next;
@@ -346,28 +337,37 @@ on_visited_bitmap(Size bitmap_bytes, void *arg)
 	so->mem.peak = Max(so->mem.peak, search_state_bytes(so) + bitmap_bytes);
 }
 
+/*
+ * The heaps of rows order them by bound (or, in ScanExact's, by exact
+ * distance, which may be NaN) in float8's order, NaN last.
+ */
 static void
-result_push(OmenScanOpaque so, ResultHeap *h, ResultItem item)
+heap_insert(ResultHeap *h, ResultItem item)
 {
 	size_t		i;
 
 	if (h->n == h->cap)
-	{
-		before_heap_growth(so, h->cap, sizeof(ResultItem));
-		if (h->n == h->cap)
-			h->items = omendb_grow_array(h->items, &h->cap, sizeof(ResultItem));
-	}
+		h->items = omendb_grow_array(h->items, &h->cap, sizeof(ResultItem));
 	i = h->n++;
 	while (i > 0)
 	{
 		size_t		parent = (i - 1) / 2;
 
-		if (h->items[parent].bound <= item.bound)
+		if (float8_le(h->items[parent].bound, item.bound))
 			break;
 		h->items[i] = h->items[parent];
 		i = parent;
 	}
 	h->items[i] = item;
+}
+
+/* Push a row onto a heap of the search state, within its memory limit. */
+static void
+result_push(OmenScanOpaque so, ResultHeap *h, ResultItem item)
+{
+	if (h->n == h->cap)
+		before_heap_growth(so, h->cap, sizeof(ResultItem));
+	heap_insert(h, item);
 }
 
 static ResultItem
@@ -383,9 +383,10 @@ result_pop(ResultHeap *h)
 
 		if (child >= h->n)
 			break;
-		if (child + 1 < h->n && h->items[child + 1].bound < h->items[child].bound)
+		if (child + 1 < h->n &&
+			float8_lt(h->items[child + 1].bound, h->items[child].bound))
 			child++;
-		if (last.bound <= h->items[child].bound)
+		if (float8_le(last.bound, h->items[child].bound))
 			break;
 		h->items[i] = h->items[child];
 		i = child;
@@ -1230,52 +1231,6 @@ next_result(OmenScanOpaque so, ResultItem *out)
  * ----------------------------------------------------------------
  */
 
-static void
-exact_push(ScanExact *ex, ExactRow item)
-{
-	size_t		i;
-
-	if (ex->n == ex->cap)
-		ex->rows = omendb_grow_array(ex->rows, &ex->cap, sizeof(ExactRow));
-	i = ex->n++;
-	while (i > 0)
-	{
-		size_t		parent = (i - 1) / 2;
-
-		if (!float8_lt(item.dist, ex->rows[parent].dist))
-			break;
-		ex->rows[i] = ex->rows[parent];
-		i = parent;
-	}
-	ex->rows[i] = item;
-}
-
-static ExactRow
-exact_pop(ScanExact *ex)
-{
-	ExactRow	top = ex->rows[0];
-	ExactRow	last = ex->rows[--ex->n];
-	size_t		i = 0;
-
-	for (;;)
-	{
-		size_t		child = 2 * i + 1;
-
-		if (child >= ex->n)
-			break;
-		if (child + 1 < ex->n &&
-			float8_lt(ex->rows[child + 1].dist, ex->rows[child].dist))
-			child++;
-		if (!float8_lt(ex->rows[child].dist, last.dist))
-			break;
-		ex->rows[i] = ex->rows[child];
-		i = child;
-	}
-	if (ex->n > 0)
-		ex->rows[i] = last;
-	return top;
-}
-
 /* Copy the stored value of the wanted row off its page. */
 static void
 value_visitor(OmenNodeHeader node, int idx, void *arg)
@@ -1339,37 +1294,36 @@ begin_exact(IndexScanDesc scan, OmenScanOpaque so)
 	ex->value = palloc(MAXALIGN(so->info->meta.value_size));
 }
 
-/* The next row in order of exact distance, false when none is left. */
+/*
+ * The next row in order of exact distance, which its bound field holds;
+ * false when none is left.
+ */
 static bool
-next_exact(OmenScanOpaque so, ResultItem *out, double *dist)
+next_exact(OmenScanOpaque so, ResultItem *out)
 {
 	ScanExact  *ex = &so->exact;
 
 	for (;;)
 	{
-		ExactRow	item;
+		ResultItem	item;
 
 		if (!ex->have_next && !ex->exhausted)
 		{
 			ex->have_next = next_result(so, &ex->next);
 			ex->exhausted = !ex->have_next;
 		}
-		if (ex->n > 0 &&
-			(ex->exhausted || float8_le(ex->rows[0].dist, ex->next.bound)))
+		if (ex->rows.n > 0 &&
+			(ex->exhausted || float8_le(ex->rows.items[0].bound, ex->next.bound)))
 		{
-			item = exact_pop(ex);
-			*out = item.row;
-			*dist = item.dist;
+			*out = result_pop(&ex->rows);
 			return true;
 		}
 		if (ex->exhausted)
 			return false;
 		ex->have_next = false;
-		if (exact_distance(so, &ex->next, &item.dist))
-		{
-			item.row = ex->next;
-			exact_push(ex, item);
-		}
+		item = ex->next;
+		if (exact_distance(so, &ex->next, &item.bound))
+			heap_insert(&ex->rows, item);
 		CHECK_FOR_INTERRUPTS();
 	}
 }
@@ -1931,14 +1885,13 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 	else if (so->exact.on)
 	{
 		ResultItem	row;
-		double		dist;
 
-		if (next_exact(so, &row, &dist))
+		if (next_exact(so, &row))
 		{
 			found = true;
 			node = row.node;
 			scan->xs_heaptid = row.tid;
-			scan->xs_orderbyvals[0] = Float8GetDatum(dist);
+			scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
 			scan->xs_orderbynulls[0] = false;
 		}
 		so->stats.run.nodes_expanded = so->graph.search.stream.nexpanded;

@@ -88,6 +88,32 @@ SELECT bool_and(d = v <-> q) AS same_distances FROM (
 RESET enable_seqscan;
 RESET omendb.search_list_size;
 
+-- radius queries: the stored values decide the ball condition, with and
+-- without ORDER BY, and for a ball around another vector
+CREATE FUNCTION pg_temp.same_rows(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	got int[];
+	want int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (%s) s', query) INTO got;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (%s) s', query) INTO want;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	RETURN got IS NOT DISTINCT FROM want AND cardinality(want) > 0;
+END
+$$;
+SELECT pg_temp.same_rows('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) < 8') AS radius,
+	pg_temp.same_rows('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) <= 8
+		ORDER BY v <-> (SELECT v FROM sv_l2 WHERE id = 9)') AS radius_ordered,
+	pg_temp.same_as_exact('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) < 9
+		ORDER BY v <-> (SELECT v FROM sv_l2 WHERE id = 9), id') AS radius_in_order,
+	pg_temp.same_rows('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) < 13
+		AND v <-> (SELECT v FROM sv_l2 WHERE id = 10) < 13
+		ORDER BY v <-> (SELECT v FROM sv_l2 WHERE id = 9)') AS two_balls;
+
 -- churn: inserts take the values too, VACUUM frees them with their slots
 INSERT INTO sv_l2 SELECT i, (SELECT array_agg((random() * 8)::real)
 	FROM generate_series(1, 16) WHERE i > 0)::vector FROM generate_series(1503, 2500) i;

@@ -239,6 +239,8 @@ typedef struct ScanExact
 {
 	bool		on;				/* the index stores values: rows go out in
 								 * exact order, not rechecked */
+	bool		balls;			/* and the ball keys are decided on them,
+								 * not rechecked */
 	FmgrInfo   *fn;				/* the ORDER BY operator's function */
 	Oid			collation;
 	Datum		query;			/* its right argument, detoasted */
@@ -1253,6 +1255,22 @@ value_visitor(OmenNodeHeader node, int idx, void *arg)
 }
 
 /*
+ * Copy a row's stored value into ex->value; false if the slot no longer
+ * holds the row.
+ */
+static bool
+read_value(OmenScanOpaque so, const ResultItem *row)
+{
+	ScanExact  *ex = &so->exact;
+
+	ex->value_tid = row->tid;
+	ex->value_node = row->node;
+	omendb_visit_nodes(so->index, &so->info->meta, &row->node, 1,
+					   value_visitor, so);
+	return ex->value_found;
+}
+
+/*
  * The exact distance of a row from its node's stored value; false if the
  * slot no longer holds the row.  The operator's function runs with no
  * buffer lock held.
@@ -1262,11 +1280,7 @@ exact_distance(OmenScanOpaque so, const ResultItem *row, double *dist)
 {
 	ScanExact  *ex = &so->exact;
 
-	ex->value_tid = row->tid;
-	ex->value_node = row->node;
-	omendb_visit_nodes(so->index, &so->info->meta, &row->node, 1,
-					   value_visitor, so);
-	if (!ex->value_found)
+	if (!read_value(so, row))
 		return false;
 	*dist = DatumGetFloat8(FunctionCall2Coll(ex->fn, ex->collation,
 											 PointerGetDatum(ex->value),
@@ -1275,23 +1289,52 @@ exact_distance(OmenScanOpaque so, const ResultItem *row, double *dist)
 }
 
 /*
- * Set up exact distances for a scan in order of distance of an index
- * that stores values.
+ * Whether a row's stored value lies in every ball of the scan keys, by
+ * the ball operator's own function, as the executor's recheck would
+ * decide it.
+ */
+static bool
+inside_balls(IndexScanDesc scan, OmenScanOpaque so, const ResultItem *row)
+{
+	if (!read_value(so, row))
+		return false;
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		key = &scan->keyData[i];
+
+		if (key->sk_attno == 1 &&
+			!DatumGetBool(FunctionCall2Coll(&key->sk_func, key->sk_collation,
+											PointerGetDatum(so->exact.value),
+											key->sk_argument)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Set up what the stored values decide, in an index that has them:
+ * exact distances for a scan in order of distance, and the ball keys.
  */
 static void
 begin_exact(IndexScanDesc scan, OmenScanOpaque so)
 {
 	ScanExact  *ex = &so->exact;
-	ScanKey		key = &scan->orderByData[0];
 
 	memset(ex, 0, sizeof(ScanExact));
-	if (so->info->meta.value_size == 0 || !so->q.ordered || so->q.null_query)
+	if (so->info->meta.value_size == 0 || so->q.null_query)
 		return;
-	ex->on = true;
-	ex->fn = &key->sk_func;
-	ex->collation = key->sk_collation;
-	ex->query = PointerGetDatum(PG_DETOAST_DATUM(key->sk_argument));
-	ex->value = palloc(MAXALIGN(so->info->meta.value_size));
+	if (so->q.ordered)
+	{
+		ScanKey		key = &scan->orderByData[0];
+
+		ex->on = true;
+		ex->fn = &key->sk_func;
+		ex->collation = key->sk_collation;
+		ex->query = PointerGetDatum(PG_DETOAST_DATUM(key->sk_argument));
+	}
+	ex->balls = so->q.has_balls;
+	if (ex->on || ex->balls)
+		ex->value = palloc(MAXALIGN(so->info->meta.value_size));
 }
 
 /*
@@ -1324,6 +1367,23 @@ next_exact(OmenScanOpaque so, ResultItem *out)
 		item = ex->next;
 		if (exact_distance(so, &ex->next, &item.bound))
 			heap_insert(&ex->rows, item);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * The next row to return: in order of bound, or of exact distance where
+ * the index stores values, and then only if its value lies in the balls.
+ */
+static bool
+next_row(IndexScanDesc scan, OmenScanOpaque so, ResultItem *out)
+{
+	for (;;)
+	{
+		if (!(so->exact.on ? next_exact(so, out) : next_result(so, out)))
+			return false;
+		if (!so->exact.balls || inside_balls(scan, so, out))
+			return true;
 		CHECK_FOR_INTERRUPTS();
 	}
 }
@@ -1882,30 +1942,17 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		scan->xs_orderbyvals[0] = (Datum) 0;
 		scan->xs_orderbynulls[0] = true;
 	}
-	else if (so->exact.on)
-	{
-		ResultItem	row;
-
-		if (next_exact(so, &row))
-		{
-			found = true;
-			node = row.node;
-			scan->xs_heaptid = row.tid;
-			scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
-			scan->xs_orderbynulls[0] = false;
-		}
-		so->stats.run.nodes_expanded = so->graph.search.stream.nexpanded;
-	}
 	else
 	{
 		ResultItem	row;
 
-		if (next_result(so, &row))
+		if (next_row(scan, so, &row))
 		{
 			found = true;
 			node = row.node;
-			/* (the executor recomputes the distance the bound stands for) */
-			so->stats.run.rows_rechecked++;
+			/* (unless exact, the executor recomputes what the bound bounds) */
+			if (!so->exact.on)
+				so->stats.run.rows_rechecked++;
 			scan->xs_heaptid = row.tid;
 			scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
 			scan->xs_orderbynulls[0] = false;
@@ -1918,10 +1965,12 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		so->stats.run.rows_returned++;
 	}
 	/*
-	 * A ball key's bound is not its distance, and a lossy filter label
-	 * may match a row its qual rejects: the executor checks them.
+	 * A ball key's bound is not its distance, unless a stored value
+	 * decided it, and a lossy filter label may match a row its qual
+	 * rejects: the executor checks them.
 	 */
-	scan->xs_recheck = so->q.has_balls || so->q.filter.lossy;
+	scan->xs_recheck = (so->q.has_balls && !so->exact.balls) ||
+		so->q.filter.lossy;
 	scan->xs_recheckorderby = !so->exact.on;
 	/* (the reads of this call are the scan's: no other scan runs in it) */
 	so->stats.run.pages_pinned += omendb_node_page_pins - pins;

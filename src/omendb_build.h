@@ -42,7 +42,8 @@ typedef struct BuildState
 	OmenFilterColumns *filter;	/* the filter columns, if any */
 	int			label_size;		/* bytes of their labels on a node */
 	uint64	   *labels;			/* scratch: the row's labels */
-	int			value_size;		/* bytes of a value stored on a node, or 0 */
+	int			value_size;		/* bytes of a value stored on a node, or
+								 * 0 */
 	const void *value;			/* the row's value, detoasted, if stored */
 
 	/* pass 1 */

@@ -165,6 +165,22 @@ SET omendb.search_list_size = 1000;
 SELECT pg_temp.exact_everywhere('sv_empty', '<->', 30) AS empty_build_exact;
 RESET omendb.search_list_size;
 
+-- a refit re-encodes the codes in place and leaves the values: an SQ8
+-- index built empty on a first row a thousandth of the rows' scale
+CREATE TABLE sv_refit (id int, v vector(16)) WITH (autovacuum_enabled = off);
+CREATE INDEX sv_refit_idx ON sv_refit USING omendb (v) WITH (store_vectors = on);
+INSERT INTO sv_refit
+	SELECT 0, array_agg(0.1 * sin(i) ORDER BY i)::vector FROM generate_series(1, 16) i;
+INSERT INTO sv_refit
+	SELECT g, array_agg((hashint4(g * 16 + i) & 65535) / 655.36 ORDER BY i)::vector
+	FROM generate_series(1, 2000) g, generate_series(1, 16) i GROUP BY g;
+SELECT clamped_nodes > 1900 AS mostly_clamped FROM omendb_check('sv_refit_idx', true);
+VACUUM sv_refit;
+SELECT live_nodes, clamped_nodes FROM omendb_check('sv_refit_idx', true);
+SET omendb.search_list_size = 3000;
+SELECT pg_temp.exact_everywhere('sv_refit', '<->', 30) AS refitted_exact;
+RESET omendb.search_list_size;
+
 -- vectors too long to be TOAST-free: 1536 dimensions, stored in the node
 CREATE TABLE sv_wide (id int, v vector(1536));
 INSERT INTO sv_wide SELECT i, (SELECT array_agg(random()::real)
@@ -184,4 +200,4 @@ CREATE INDEX ON sv_huge USING omendb (v) WITH (store_vectors = on);
 -- node would not fit)
 CREATE TABLE sv_16k (id int, v vector(16000));
 CREATE INDEX sv_16k_idx ON sv_16k USING omendb (v) WITH (graph_degree = 16);
-DROP TABLE sv_l2, sv_cos, sv_half, sv_empty, sv_wide, sv_huge, sv_16k;
+DROP TABLE sv_l2, sv_cos, sv_half, sv_empty, sv_refit, sv_wide, sv_huge, sv_16k;

@@ -66,10 +66,11 @@ CREATE EXTENSION omendb_pgvector;
 CREATE TABLE items (id int PRIMARY KEY, embedding vector(16), h halfvec(16));
 INSERT INTO items SELECT i, v, v::halfvec(16) FROM (SELECT i, @{[ vec_sql('i') ]} v FROM generate_series(1, 2500) i) s;
 CREATE INDEX items_l2 ON items USING omendb (embedding);
-CREATE INDEX items_cos ON items USING omendb (embedding vector_cosine_ops);
+-- (two keep the rows' values, pgvector's own, and rank by pgvector's functions)
+CREATE INDEX items_cos ON items USING omendb (embedding vector_cosine_ops) WITH (store_vectors = on);
 CREATE INDEX items_ip ON items USING omendb (embedding vector_ip_ops);
 CREATE INDEX items_l1 ON items USING omendb (embedding vector_l1_ops);
-CREATE INDEX items_h_l2 ON items USING omendb (h);
+CREATE INDEX items_h_l2 ON items USING omendb (h) WITH (store_vectors = on);
 CREATE INDEX items_h_cos ON items USING omendb (h halfvec_cosine_ops);
 CREATE INDEX items_h_ip ON items USING omendb (h halfvec_ip_ops);
 CREATE INDEX items_h_l1 ON items USING omendb (h halfvec_l1_ops);
@@ -170,7 +171,7 @@ $node->safe_psql(
 CREATE TABLE extremes (id int, v vector(8));
 CREATE INDEX extremes_l2 ON extremes USING omendb (v vector_l2_ops);
 CREATE INDEX extremes_cos ON extremes USING omendb (v vector_cosine_ops);
-CREATE INDEX extremes_ip ON extremes USING omendb (v vector_ip_ops);
+CREATE INDEX extremes_ip ON extremes USING omendb (v vector_ip_ops) WITH (store_vectors = on);
 INSERT INTO extremes
 SELECT i * 10 + k, (SELECT array_agg((s * sin(i * 1.3 + j * j * 0.7) * (1 + (i % 5)))::real) FROM generate_series(1, 8) j)::vector(8)
 FROM generate_series(1, 150) i,

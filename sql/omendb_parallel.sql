@@ -127,6 +127,14 @@ SELECT nodes, live_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_par_ip', true);
 DROP INDEX omendb_par_ip;
 
+-- 4b. Stored vectors: each participant copies the values of the rows it
+-- places into the shared graph; the heap check compares every stored
+-- value with its row's, and a zero vector's node holds +0.
+CREATE INDEX omendb_par_sv ON omendb_par USING omendb (v vector_cosine_ops)
+	WITH (store_vectors = on);
+SELECT nodes, live_nodes FROM omendb_check('omendb_par_sv', true);
+DROP INDEX omendb_par_sv;
+
 -- 5. The parallel index takes inserts and deletes like any other.
 INSERT INTO omendb_par SELECT i, i % 4, pg_temp.gen(i) FROM generate_series(6001, 6500) i;
 DELETE FROM omendb_par WHERE id % 7 = 0;

@@ -340,7 +340,10 @@ omendb_build_graph_callback(Relation index, ItemPointer tid, Datum *values,
 	vec = omendb_datum_vector(index, values[0]);
 	check_build_dim(bs, vec);
 	if (bs->value_size > 0)
-		bs->value = omendb_stored_value(index, values[0], bs->value_size);
+	{
+		bs->value = PG_DETOAST_DATUM(values[0]);
+		omendb_check_value_size(index, bs->value, bs->value_size);
+	}
 	if (bs->label_size > 0)
 		omendb_filter_labels(bs->filter, values + 1, isnull + 1, bs->labels);
 	nonzero = omendb_prepare_vector(bs->metric, vec->x, bs->dim,

@@ -346,29 +346,20 @@ refit_began(CheckState *cs)
 /*
  * A zero node (a cosine node of norm 0) is what omendb_fill_zero_node
  * writes, flags aside: error 0, an all-zero code, no neighbours, and a
- * stored value (if any) of the index's dimensions, all +0.
+ * stored value (if any, its header checked with the node) all +0.
  */
 static void
 check_zero_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 				uint32 node, OmenNodeHeader hdr)
 {
 	const uint8 *code = OmenNodeCode(hdr, cs->meta.max_degree);
+	const char *value = OmenNodeValue(hdr, &cs->meta);
 
-	if (cs->meta.value_size > 0)
-	{
-		const Vector *value = (const Vector *) OmenNodeValue(hdr, &cs->meta);
-		const char *x = (const char *) value + offsetof(Vector, x);
-
-		if (VARSIZE(value) != cs->meta.value_size ||
-			value->dim != cs->meta.dimensions || value->unused != 0)
-			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node stores a value of %u bytes and %d dimensions, expected %u and %u.",
-							 blkno, off, node, VARSIZE(value), value->dim,
-							 cs->meta.value_size, cs->meta.dimensions);
-		for (int i = 0; i < cs->meta.value_size - offsetof(Vector, x); i++)
-			if (x[i] != 0)
-				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node stores a value with byte %d = %u, expected +0 in every dimension.",
-								 blkno, off, node, i, (uint8) x[i]);
-	}
+	/* (from the header's unused int16 on) */
+	for (int i = offsetof(Vector, unused); i < (int) cs->meta.value_size; i++)
+		if (value[i] != 0)
+			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node stores a value with byte %d = %u, expected +0 in every dimension.",
+							 blkno, off, node, i, (uint8) value[i]);
 
 	if (hdr->nneighbors != 0 || hdr->error != 0)
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): zero-vector node (norm 0) with %u neighbours and error bound %g, expected none and 0.",
@@ -465,12 +456,6 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 	if (!(hdr->error >= 0))
 		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): quantization error bound %g.",
 						 blkno, off, node, hdr->error);
-	zero = OmenNodeIsZero(meta->metric, hdr);
-	if (zero)
-		check_zero_node(cs, blkno, off, node, hdr);
-	else if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
-		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): norm %g.",
-						 blkno, off, node, hdr->norm);
 	if (meta->value_size > 0)
 	{
 		char	   *problem = omendb_node_value_problem(meta, hdr);
@@ -479,6 +464,12 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 			omendb_corrupted(cs->index, "Block %u, offset %u (node %u): %s.",
 							 blkno, off, node, problem);
 	}
+	zero = OmenNodeIsZero(meta->metric, hdr);
+	if (zero)
+		check_zero_node(cs, blkno, off, node, hdr);
+	else if (meta->metric == OMENDB_METRIC_COSINE ? hdr->norm != 1.0f : !(hdr->norm >= 0))
+		omendb_corrupted(cs->index, "Block %u, offset %u (node %u): norm %g.",
+						 blkno, off, node, hdr->norm);
 
 	if (hdr->flags == OMENDB_NODE_LIVE)
 	{

@@ -496,10 +496,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 		memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
 	if (meta->value_size > 0 && in_graph)
 	{
-		if (value == NULL || VARSIZE(value) != meta->value_size)
-			elog(ERROR, "omendb index \"%s\" stores values of %u bytes, not %u",
-				 RelationGetRelationName(index), meta->value_size,
-				 value ? VARSIZE(value) : 0);
+		omendb_check_value_size(index, value, meta->value_size);
 		memcpy(OmenNodeValue(hdr, meta), value, meta->value_size);
 	}
 	if (!in_graph)

@@ -77,19 +77,18 @@ omendb_value_size(Relation index, int dim)
 }
 
 /*
- * A row's value as a node stores it: detoasted, value_size bytes.  The
- * caller has checked its dimensions, so another size means the type is
- * not laid out as omendb_value_size takes it to be.
+ * Check a row's value, detoasted, before a node stores it: value_size
+ * bytes.  The caller has checked its dimensions, so another size means
+ * the type is not laid out as omendb_value_size takes it to be.
  */
-const void *
-omendb_stored_value(Relation index, Datum value, int value_size)
+void
+omendb_check_value_size(Relation index, const void *value, uint32 value_size)
 {
-	struct varlena *v = PG_DETOAST_DATUM(value);
+	uint32		size = value ? VARSIZE(value) : 0;
 
-	if (VARSIZE(v) != value_size)
-		elog(ERROR, "omendb index \"%s\" stores values of %d bytes, not %u",
-			 RelationGetRelationName(index), value_size, VARSIZE(v));
-	return v;
+	if (size != value_size)
+		elog(ERROR, "omendb index \"%s\" stores values of %u bytes, not %u",
+			 RelationGetRelationName(index), value_size, size);
 }
 
 /*

@@ -23,8 +23,8 @@
 extern Vector *omendb_datum_vector(Relation index, Datum value);
 extern char *omendb_type_name(Oid typid);
 extern int	omendb_value_size(Relation index, int dim);
-extern const void *omendb_stored_value(Relation index, Datum value,
-									   int value_size);
+extern void omendb_check_value_size(Relation index, const void *value,
+									uint32 value_size);
 extern bool omendb_prepare_vector(OmenMetric metric, const float *in,
 								  int dim, float ip_max_norm, float *out,
 								  float *norm);

@@ -1289,15 +1289,13 @@ exact_distance(OmenScanOpaque so, const ResultItem *row, double *dist)
 }
 
 /*
- * Whether a row's stored value lies in every ball of the scan keys, by
- * the ball operator's own function, as the executor's recheck would
- * decide it.
+ * Whether the value read last (read_value) lies in every ball of the scan
+ * keys, by the ball operator's own function, as the executor's recheck
+ * would decide it.
  */
 static bool
-inside_balls(IndexScanDesc scan, OmenScanOpaque so, const ResultItem *row)
+value_in_balls(IndexScanDesc scan, OmenScanOpaque so)
 {
-	if (!read_value(so, row))
-		return false;
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
 		ScanKey		key = &scan->keyData[i];
@@ -1339,10 +1337,11 @@ begin_exact(IndexScanDesc scan, OmenScanOpaque so)
 
 /*
  * The next row in order of exact distance, which its bound field holds;
- * false when none is left.
+ * false when none is left.  A row outside a ball key's ball is dropped as
+ * its value is read.
  */
 static bool
-next_exact(OmenScanOpaque so, ResultItem *out)
+next_exact(IndexScanDesc scan, OmenScanOpaque so, ResultItem *out)
 {
 	ScanExact  *ex = &so->exact;
 
@@ -1365,7 +1364,8 @@ next_exact(OmenScanOpaque so, ResultItem *out)
 			return false;
 		ex->have_next = false;
 		item = ex->next;
-		if (exact_distance(so, &ex->next, &item.bound))
+		if (exact_distance(so, &ex->next, &item.bound) &&
+			(!ex->balls || value_in_balls(scan, so)))
 			heap_insert(&ex->rows, item);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -1378,11 +1378,14 @@ next_exact(OmenScanOpaque so, ResultItem *out)
 static bool
 next_row(IndexScanDesc scan, OmenScanOpaque so, ResultItem *out)
 {
+	if (so->exact.on)
+		return next_exact(scan, so, out);
 	for (;;)
 	{
-		if (!(so->exact.on ? next_exact(so, out) : next_result(so, out)))
+		if (!next_result(so, out))
 			return false;
-		if (!so->exact.balls || inside_balls(scan, so, out))
+		if (!so->exact.balls ||
+			(read_value(so, out) && value_in_balls(scan, so)))
 			return true;
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -91,7 +91,7 @@ CREATE INDEX ON rq_opt USING omendb (v) WITH (bits = 4);
 CREATE INDEX ON rq_opt USING omendb (v) WITH (quantizer = 'sq8', bits = 1);
 CREATE INDEX ON rq_opt USING omendb (v vector_l1_ops) WITH (quantizer = 'rabitq');
 CREATE INDEX rq_opt_idx ON rq_opt USING omendb (v) WITH (quantizer = 'rabitq', bits = 3);
-SELECT quantizer, code_bytes, quantizer_trained FROM omendb_index_stats('rq_opt_idx');
+SELECT quantizer, bits, code_bytes, quantizer_trained, store_vectors FROM omendb_index_stats('rq_opt_idx');
 ALTER INDEX rq_opt_idx SET (bits = 5, quantizer = 'sq8');
 ALTER INDEX rq_opt_idx SET (bits = 5);
 DROP TABLE rq_opt;

@@ -70,6 +70,7 @@ INSERT INTO sv_l2 SELECT i, (SELECT array_agg(round((random() * 8)::numeric, 0):
 	FROM generate_series(1, 16) WHERE i > 0)::vector FROM generate_series(1, 1500) i;
 INSERT INTO sv_l2 VALUES (1501, NULL), (1502, NULL);
 CREATE INDEX sv_l2_idx ON sv_l2 USING omendb (v vector_l2_ops) WITH (store_vectors = on);
+SELECT quantizer, bits, store_vectors FROM omendb_index_stats('sv_l2_idx');
 SET omendb.search_list_size = 2000;
 SELECT pg_temp.exact_everywhere('sv_l2', '<->', 40) AS l2_exact;
 SELECT pg_temp.exact_everywhere('sv_l2', '<->', 1500) AS l2_exact_every_row;
@@ -77,7 +78,8 @@ SELECT pg_temp.exact_everywhere('sv_l2', '<->', 1500) AS l2_exact_every_row;
 SELECT pg_temp.rechecked('SELECT id FROM sv_l2 ORDER BY v <-> (SELECT v FROM sv_l2 WHERE id = 5) LIMIT 20') AS rechecked;
 -- (an index without values has the executor recheck its rows)
 CREATE TABLE sv_plain AS SELECT * FROM sv_l2;
-CREATE INDEX ON sv_plain USING omendb (v vector_l2_ops);
+CREATE INDEX sv_plain_idx ON sv_plain USING omendb (v vector_l2_ops);
+SELECT quantizer, bits, store_vectors FROM omendb_index_stats('sv_plain_idx');
 SELECT pg_temp.rechecked('SELECT id FROM sv_plain ORDER BY v <-> (SELECT v FROM sv_plain WHERE id = 5) LIMIT 20') >= 20 AS plain_rechecked;
 DROP TABLE sv_plain;
 -- the distances the executor sees are the operator's
@@ -158,9 +160,13 @@ RESET omendb.search_list_size;
 -- built empty: the first row sets the value size, and the check compares
 CREATE TABLE sv_empty (id int, v vector(12));
 CREATE INDEX sv_empty_idx ON sv_empty USING omendb (v) WITH (store_vectors = on, quantizer = 'rabitq');
+-- omendb_index_stats: no node layout until the first row sets it
+SELECT quantizer, bits, store_vectors, node_bytes FROM omendb_index_stats('sv_empty_idx');
 INSERT INTO sv_empty SELECT i, (SELECT array_agg(random()::real)
 	FROM generate_series(1, 12) WHERE i > 0)::vector FROM generate_series(1, 800) i;
 SELECT count(*) AS checked FROM omendb_check('sv_empty_idx', true);
+SELECT quantizer, bits, store_vectors, node_bytes > 12 * 4 AS node_holds_value
+	FROM omendb_index_stats('sv_empty_idx');
 SET omendb.search_list_size = 1000;
 SELECT pg_temp.exact_everywhere('sv_empty', '<->', 30) AS empty_build_exact;
 RESET omendb.search_list_size;

@@ -52,9 +52,11 @@ typedef enum StatsColumn
 	STATS_DIMENSIONS,
 	STATS_METRIC,
 	STATS_QUANTIZER,
+	STATS_BITS,
 	STATS_QUANTIZER_TRAINED,
 	STATS_CODE_BYTES,
 	STATS_NODE_BYTES,
+	STATS_STORE_VECTORS,
 	STATS_GRAPH_DEGREE,
 	STATS_MAX_DEGREE,
 	STATS_BUILD_LIST_SIZE,
@@ -223,11 +225,16 @@ index_stats(Relation index, int64 bytes, Datum *values, bool *nulls)
 	values[STATS_DIMENSIONS] = Int32GetDatum(meta.dimensions);
 	values[STATS_METRIC] = CStringGetTextDatum(metric_name(meta.metric));
 	values[STATS_QUANTIZER] = CStringGetTextDatum(quant->name);
+	/* a quantizer without the bits option (SQ8) shows NULL */
+	nulls[STATS_BITS] = OmenQuantBits(meta.quantizer) == 0;
+	values[STATS_BITS] = Int32GetDatum(OmenQuantBits(meta.quantizer));
 	values[STATS_QUANTIZER_TRAINED] = BoolGetDatum(meta.quant_trained);
 	nulls[STATS_CODE_BYTES] = !meta.quant_trained;
 	values[STATS_CODE_BYTES] = Int32GetDatum(meta.code_size);
 	nulls[STATS_NODE_BYTES] = !meta.quant_trained;
 	values[STATS_NODE_BYTES] = Int32GetDatum(meta.node_size);
+	nulls[STATS_STORE_VECTORS] = !meta.quant_trained;
+	values[STATS_STORE_VECTORS] = BoolGetDatum(meta.value_size > 0);
 	values[STATS_GRAPH_DEGREE] = Int32GetDatum(meta.graph_degree);
 	values[STATS_MAX_DEGREE] = Int32GetDatum(meta.max_degree);
 	values[STATS_BUILD_LIST_SIZE] = Int32GetDatum(meta.build_list_size);

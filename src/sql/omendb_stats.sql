@@ -8,8 +8,9 @@ CREATE FUNCTION omendb_index_stats(index regclass,
 	OUT heap_rows float8, OUT nodes bigint,
 	OUT live_nodes bigint, OUT deleted_nodes bigint, OUT free_nodes bigint,
 	OUT bytes bigint, OUT bytes_per_live_row float8,
-	OUT dimensions int, OUT metric text, OUT quantizer text,
+	OUT dimensions int, OUT metric text, OUT quantizer text, OUT bits int,
 	OUT quantizer_trained boolean, OUT code_bytes int, OUT node_bytes int,
+	OUT store_vectors boolean,
 	OUT graph_degree int, OUT max_degree int, OUT build_list_size int,
 	OUT alpha float4,
 	OUT sampled_nodes bigint, OUT mean_degree float8,
@@ -20,4 +21,4 @@ CREATE FUNCTION omendb_index_stats(index regclass,
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 GRANT EXECUTE ON FUNCTION omendb_index_stats(regclass) TO PUBLIC;
 COMMENT ON FUNCTION omendb_index_stats(regclass) IS
-	'summary of an omendb index from its meta page and a sample of its node pages: node slots, live, deleted and free nodes, size, build parameters, sampled out-degree and quantizer fitness, and what the last VACUUM cleanup did; for whoever may SELECT from its table';
+	'summary of an omendb index from its meta page and a sample of its node pages: node slots, live, deleted and free nodes, size, build parameters and options, sampled out-degree and quantizer fitness, and what the last VACUUM cleanup did; for whoever may SELECT from its table';

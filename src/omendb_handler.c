@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "access/amvalidate.h"
+#include "access/genam.h"
 #include "access/reloptions.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
@@ -39,6 +40,7 @@
 #include "omendb_quant.h"
 #include "omendb_radius.h"
 #include "omendb_scan_stats.h"
+#include "vector.h"
 
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
@@ -594,6 +596,32 @@ index_qual_selectivity(PlannerInfo *root, IndexPath *path, bool filters,
 }
 
 /*
+ * What the executor's recheck of a returned row costs beyond the distance:
+ * fetching the row's vector out of line (vector_fetch_cost), unless the
+ * index stores the vectors and rechecks nothing.
+ */
+static double
+recheck_fetch_cost(PlannerInfo *root, IndexOptInfo *index, int dims)
+{
+	Relation	rel;
+	bool		stores;
+	bool		is_half;
+
+	if (dims <= 0 || index->indexkeys[0] == 0)
+		return 0;
+	/* the planner holds a lock on the index */
+	rel = index_open(index->indexoid, NoLock);
+	stores = omendb_stores_vectors(rel);
+	index_close(rel, NoLock);
+	if (stores)
+		return 0;
+	is_half = strcmp(omendb_type_name(index->opcintype[0]), "halfvec") == 0;
+	return vector_fetch_cost(planner_rt_fetch(index->rel->relid, root)->relid,
+							 index->indexkeys[0],
+							 VECTOR_SIZE(0) + dims * (is_half ? 2 : sizeof(float)));
+}
+
+/*
  * amcostestimate.  Without an ORDER BY on our operator or a ball key the
  * index is useless, so it costs infinity.  With one, the cost counts the nodes the
  * scan meets.  The initial search expands about list_size nodes (the list
@@ -609,7 +637,9 @@ index_qual_selectivity(PlannerInfo *root, IndexPath *path, bool filters,
  * A met node costs its code distance, its lower bound, its heap
  * operations and a page visit: every index page is read once as random
  * I/O over a scan, the later visits hit the cache.  A returned row costs
- * the executor's recheck, an exact distance on the heap row.
+ * the executor's recheck, an exact distance on the heap row, with the
+ * fetch of a vector stored out of line, as the distance function's own
+ * cost charges a sort (vector_support.c).
  *
  * The planner interpolates linearly between startup and total cost for a
  * LIMIT, so the total is the early per-row rate times the rows, not the
@@ -693,7 +723,8 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 			Min(new_per_expansion * node_pages / passing,
 				random_page_cost * Max(index->pages, 1) /
 				(passing * ntuples) / Max(loop_count, 1))) +
-		cpu_operator_cost * Max(dims / 8.0, 1);
+		cpu_operator_cost * Max(dims / 8.0, 1) +
+		recheck_fetch_cost(root, index, dims);
 
 	*indexStartupCost = met_startup * node_cost;
 	*indexTotalCost = *indexStartupCost + rows_out * row_cost;

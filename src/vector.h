@@ -16,6 +16,7 @@
 
 #include "postgres.h"
 
+#include "access/attnum.h"
 #include "fmgr.h"
 #include "utils/array.h"
 
@@ -49,6 +50,7 @@ extern Vector *DatumGetVectorCached(Datum datum);
 
 /* Allocate a zeroed vector of the given dimension in CurrentMemoryContext. */
 extern Vector *InitVector(int dim);
+extern double vector_fetch_cost(Oid relid, AttrNumber attnum, Size value_size);
 
 /* Raise the standard errors for a bad dimension count or element. */
 extern void CheckVectorDim(int dim);

@@ -3,22 +3,33 @@
  * vector_support.c
  *	  Planner support for the distance functions: what a call costs.
  *
- * A distance over d dimensions costs about d/8 simple operators (more
- * once the vectors are long enough to be stored out of line and must be
- * detoasted), while the planner assumes one for any C function.  Left at
- * one, a sequential scan that computes 60,000 distances over 784
- * dimensions looks cheaper than an index search that touches a few hundred
- * graph nodes, and the planner picks it as soon as the search list grows.
+ * A distance over d dimensions costs about d/8 simple operators, while
+ * the planner assumes one for any C function.  Left at one, a sequential
+ * scan that computes 60,000 distances over 784 dimensions looks cheaper
+ * than an index search that touches a few hundred graph nodes, and the
+ * planner picks it as soon as the search list grows.
+ *
+ * A table's vector stored out of line costs more: each call fetches it
+ * from the TOAST table first.  On Fashion-MNIST (784 dimensions, TOASTed
+ * at the type's default storage) that fetch is most of a distance's
+ * 15 us, and without it a filter passed by 1% of the rows sent "WHERE c =
+ * $1 ORDER BY v <-> $2 LIMIT 10" to a sequential scan and a sort (12.8
+ * ms) rather than to the index (4.1 ms).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/heaptoast.h"
+#include "catalog/pg_attribute.h"
 #include "fmgr.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/supportnodes.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/syscache.h"
 
 #include "vector.h"
 
@@ -59,6 +70,71 @@ distance_call_dims(Node *node, Size elemsize)
 	return 0;
 }
 
+/*
+ * What fetching a value of value_size bytes of column attnum of table
+ * relid costs a call, beyond the distance: nothing if the value stays in
+ * the row, else one probe of the TOAST table's index and a page for each
+ * chunk, charged as pages read in order (they are mostly cached, but a
+ * call reads several).  A value goes out of line once its row passes
+ * TOAST_TUPLE_THRESHOLD, which a vector alone larger than that does,
+ * unless the column's storage keeps it in the row (plain or main).
+ */
+double
+vector_fetch_cost(Oid relid, AttrNumber attnum, Size value_size)
+{
+	HeapTuple	tup;
+	char		storage;
+
+	if (!OidIsValid(relid) || attnum <= 0 || value_size <= TOAST_TUPLE_THRESHOLD)
+		return 0;
+	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	if (!HeapTupleIsValid(tup))
+		return 0;
+	storage = ((Form_pg_attribute) GETSTRUCT(tup))->attstorage;
+	ReleaseSysCache(tup);
+	if (storage != TYPSTORAGE_EXTERNAL && storage != TYPSTORAGE_EXTENDED)
+		return 0;
+	return seq_page_cost *
+		(1 + (value_size + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE);
+}
+
+/*
+ * The fetch cost of a distance call's arguments that are columns of a
+ * table in the query (vector_fetch_cost), for vectors of dims elements.
+ */
+static double
+distance_call_fetch_cost(PlannerInfo *root, Node *node, int dims,
+						 Size elemsize)
+{
+	List	   *args;
+	ListCell   *lc;
+	double		cost = 0;
+
+	if (root == NULL || dims <= 0)
+		return 0;
+	if (IsA(node, OpExpr))
+		args = ((OpExpr *) node)->args;
+	else if (IsA(node, FuncExpr))
+		args = ((FuncExpr *) node)->args;
+	else
+		return 0;
+
+	foreach(lc, args)
+	{
+		Var		   *var = lfirst(lc);
+		RangeTblEntry *rte;
+
+		if (!IsA(var, Var) || var->varlevelsup != 0 ||
+			var->varno < 1 || var->varno > root->simple_rel_array_size)
+			continue;
+		rte = planner_rt_fetch(var->varno, root);
+		if (rte->rtekind == RTE_RELATION)
+			cost += vector_fetch_cost(rte->relid, var->varattno,
+									  VECTOR_SIZE(0) + elemsize * dims);
+	}
+	return cost;
+}
+
 /* The cost of a distance call over elements of elemsize bytes */
 static Node *
 distance_support(Node *rawreq, Size elemsize)
@@ -66,10 +142,11 @@ distance_support(Node *rawreq, Size elemsize)
 	if (IsA(rawreq, SupportRequestCost))
 	{
 		SupportRequestCost *req = (SupportRequestCost *) rawreq;
+		int			dims = distance_call_dims(req->node, elemsize);
 
 		req->startup = 0;
-		req->per_tuple = cpu_operator_cost *
-			(1 + distance_call_dims(req->node, elemsize) / 8.0);
+		req->per_tuple = cpu_operator_cost * (1 + dims / 8.0) +
+			distance_call_fetch_cost(req->root, req->node, dims, elemsize);
 		return (Node *) req;
 	}
 	return NULL;

@@ -239,19 +239,26 @@ omendb_lock_node_page(Relation index, const OmenMetaPageData *meta,
 	return buf;
 }
 
-/* How many node slots a node page holds: none on an all-zero page. */
+/*
+ * How many node slots a node page holds: none on an all-zero page.  Scans
+ * ask this of every page they sweep, just before visiting its nodes, so it
+ * reads the page as omendb_visit_nodes does, where the buffer was last
+ * found, without a buffer mapping lookup.
+ */
 int
 omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 					   BlockNumber blkno)
 {
-	Buffer		buf = omendb_lock_node_page(index, meta, blkno, NULL,
-											BUFFER_LOCK_SHARE);
-	int			n;
+	Buffer		buf = omendb_read_node_buffer(index, blkno);
+	Page		page = BufferGetPage(buf);
+	int			n = 0;
 
-	omendb_node_page_pins++;
-	if (!BufferIsValid(buf))
-		return 0;
-	n = Min(PageGetMaxOffsetNumber(BufferGetPage(buf)), meta->nodes_per_page);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	if (!PageIsNew(page))
+	{
+		omendb_check_node_page(index, buf, page, meta);
+		n = Min(PageGetMaxOffsetNumber(page), meta->nodes_per_page);
+	}
 	UnlockReleaseBuffer(buf);
 	return n;
 }

@@ -123,9 +123,14 @@ extern OmenIndexInfo *omendb_copy_info(const OmenIndexInfo *info);
 extern void omendb_invalidate_info(Relation index);
 
 /* omendb_reader.c */
+extern Buffer omendb_read_node_buffer(Relation index, BlockNumber blkno);
 extern void omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,
 							   const uint32 *nodes, int n,
 							   OmenNodeVisitor visitor, void *arg);
+extern void omendb_visit_node_labels(Relation index,
+									 const OmenMetaPageData *meta,
+									 const uint32 *nodes, int n,
+									 OmenNodeVisitor visitor, void *arg);
 
 /* omendb_xlog.c */
 extern void omendb_edit_begin(OmenPageEdit *edit, Relation index,

@@ -738,8 +738,16 @@ score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out,
 		out[i].node = nodes[i];
 	sa.so = so;
 	sa.out = out;
-	omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
-					   swept ? swept_score_visitor : score_visitor, &sa);
+	if (!swept)
+		omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
+						   score_visitor, &sa);
+	else if (so->q.filter.nkeys > 0)
+		/* a swept node that fails the filter is read no further */
+		omendb_visit_node_labels(so->index, &so->info->meta, nodes, n,
+								 swept_score_visitor, &sa);
+	else
+		omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
+						   swept_score_visitor, &sa);
 	so->stats.run.nodes_met += n;
 }
 
@@ -912,6 +920,13 @@ unmet_nodes_on_page(OmenScanOpaque so, BlockNumber blkno, uint32 *batch)
 }
 
 /*
+ * Node pages whose unmet nodes are met in one visit, so that the reader
+ * pins pages ahead of the one it reads, as it does for a graph hop's
+ * nodes: page by page, each page's first read waited for memory.
+ */
+#define MEET_PAGES_AT_ONCE	8
+
+/*
  * A search list at least as long as the index has node slots asks for an
  * exhaustive search: the initial search then expands every node the entry
  * point reaches, and this meets the rest (cut off by pruning, or by a
@@ -926,13 +941,17 @@ meet_unreachable_nodes(OmenScanOpaque so)
 	const OmenMetaPageData *meta = &so->info->meta;
 	OmenGraphStore *store = &so->graph.store.store;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
-	uint32	   *batch = palloc(sizeof(uint32) * meta->nodes_per_page);
-	uint32	   *fresh = palloc(sizeof(uint32) * meta->nodes_per_page);
+	int			cap = MEET_PAGES_AT_ONCE * meta->nodes_per_page;
+	uint32	   *batch = palloc(sizeof(uint32) * cap);
+	uint32	   *fresh = palloc(sizeof(uint32) * cap);
+	BlockNumber blkno = meta->first_node_block;
 
-	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	while (blkno < nblocks)
 	{
-		int			n = unmet_nodes_on_page(so, blkno, batch);
+		int			n = 0;
 
+		for (int p = 0; p < MEET_PAGES_AT_ONCE && blkno < nblocks; p++)
+			n += unmet_nodes_on_page(so, blkno++, batch + n);
 		(void) store->visit(store, batch, n, fresh);
 		if (n > 0)
 		{

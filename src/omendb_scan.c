@@ -202,6 +202,10 @@ typedef struct ScanSweep
 	Tuplesortstate *sort;
 	TupleTableSlot *slot;
 	bool		done;			/* the sort is complete: rows come from it */
+	int64		walk_budget;	/* nodes met, in all, past which the sweep
+								 * costs less than walking on */
+	bool		met_all;		/* the initial search met every node: the
+								 * graph has nothing more to give */
 } ScanSweep;
 
 /* A scan with a NULL query: every live node in physical order. */
@@ -878,6 +882,30 @@ select_first_batch(OmenScanOpaque so)
 }
 
 /*
+ * Meeting a node through an edge costs a filtered walk about six times
+ * what meeting it in a sweep of the node pages does (Fashion-MNIST: 0.48
+ * us a node met walking under a 1% filter, 0.083 us sweeping every node
+ * under a filter nothing passes).  So a walk that has gone on past its
+ * first batch to meet a sixth of the index's nodes more and still owes
+ * rows has spent what the sweep would, and the sweep returns the rest
+ * (begin_sweep): however rare the rows that
+ * pass, the scan costs at most about twice the sweep, where a walk to the
+ * last of them could meet every node at the higher rate (a tenant of 10
+ * rows in 60,000: 45 ms).  Only filtered scans: an unfiltered one returns
+ * a row every node or two.  Radius scans stop at their radius instead.
+ */
+#define WALK_SWEEP_COST_RATIO	6
+
+static int64
+walk_budget(OmenScanOpaque so)
+{
+	if (so->q.filter.nkeys == 0 || so->q.has_radius)
+		return PG_INT64_MAX;
+	return so->stats.run.nodes_met +
+		omendb_node_slots(so->index, &so->info->meta) / WALK_SWEEP_COST_RATIO;
+}
+
+/*
  * The scan goes on past the first batch: queue what the initial search
  * deferred, the parked nodes for expansion and the live nodes outside the
  * batch for return.  From here on the memory limit holds, and the nodes
@@ -890,8 +918,12 @@ restore_heaps(OmenScanOpaque so)
 	ScanFirstBatch *first = &so->first;
 
 	first->deferring = false;
+	so->sweep.walk_budget = walk_budget(so);
 	so->rows.scratch = palloc(sizeof(ScanNode) * Max(meta->max_degree, meta->nodes_per_page));
 	omendb_stream_unpark(&so->graph.search);
+	/* every node met: expanding would only reread neighbour lists */
+	if (so->sweep.met_all)
+		omendb_stream_drop_frontier(&so->graph.search);
 	for (size_t k = 0; k < first->nnodes; k++)
 		if (first->nodes[k].live && !first->nodes[k].batched)
 			queue_row(so, &first->nodes[k]);
@@ -1030,7 +1062,8 @@ begin_sweep(OmenScanOpaque so)
 	memset(&so->rows.results, 0, sizeof(ResultHeap));
 	memset(&so->rows.late, 0, sizeof(ResultHeap));
 
-	sweep_unmet_nodes(so);
+	if (!so->sweep.met_all)
+		sweep_unmet_nodes(so);
 	if (so->sweep.sort)
 		tuplesort_performsort(so->sweep.sort);
 	so->sweep.done = true;
@@ -1120,7 +1153,7 @@ finish_radius(OmenScanOpaque so)
 			sort_row(so, &so->rows.late.items[i]);
 	so->rows.late.n = 0;
 	omendb_stream_drop_frontier(&so->graph.search);
-	if (omendb_radius_exact)
+	if (omendb_radius_exact && !so->sweep.met_all)
 		sweep_unmet_nodes(so);
 	if (so->sweep.sort)
 		tuplesort_performsort(so->sweep.sort);
@@ -1178,7 +1211,8 @@ next_result(OmenScanOpaque so, ResultItem *out)
 			so->rows.last_bound = out->bound;
 			return true;
 		}
-		if (so->mem.must_sweep)
+		if (so->mem.must_sweep ||
+			so->stats.run.nodes_met > so->sweep.walk_budget)
 		{
 			begin_sweep(so);
 			continue;
@@ -1807,6 +1841,8 @@ begin_search(OmenScanOpaque so)
 	so->sweep.sort = NULL;
 	so->sweep.slot = NULL;
 	so->sweep.done = false;
+	so->sweep.walk_budget = PG_INT64_MAX;
+	so->sweep.met_all = false;
 
 	omendb_pagestore_init(&so->graph.store, so->index, meta, so->info->quant,
 						  false);
@@ -1934,7 +1970,10 @@ start_scan(IndexScanDesc scan)
 		((uint32) so->q.list_size >= so->info->node_limit &&
 		 (uint64) so->q.list_size >= omendb_node_slots(so->index, meta)) ||
 		filter_is_rare(so))
+	{
 		meet_unreachable_nodes(so);
+		so->sweep.met_all = true;
+	}
 	select_first_batch(so);
 }
 

@@ -33,6 +33,17 @@
 
 #include "vector.h"
 
+/* The arguments of a distance call, an operator's or a function's. */
+static List *
+distance_call_args(Node *node)
+{
+	if (node != NULL && IsA(node, OpExpr))
+		return ((OpExpr *) node)->args;
+	if (node != NULL && IsA(node, FuncExpr))
+		return ((FuncExpr *) node)->args;
+	return NIL;
+}
+
 /*
  * The dimension of a distance call, from the typmod of an argument or the
  * size of a constant one (elements of elemsize bytes); 0 if neither tells.
@@ -40,19 +51,9 @@
 static int
 distance_call_dims(Node *node, Size elemsize)
 {
-	List	   *args;
 	ListCell   *lc;
 
-	if (node == NULL)
-		return 0;
-	if (IsA(node, OpExpr))
-		args = ((OpExpr *) node)->args;
-	else if (IsA(node, FuncExpr))
-		args = ((FuncExpr *) node)->args;
-	else
-		return 0;
-
-	foreach(lc, args)
+	foreach(lc, distance_call_args(node))
 	{
 		Node	   *arg = lfirst(lc);
 		int32		typmod = exprTypmod(arg);
@@ -106,20 +107,12 @@ static double
 distance_call_fetch_cost(PlannerInfo *root, Node *node, int dims,
 						 Size elemsize)
 {
-	List	   *args;
 	ListCell   *lc;
 	double		cost = 0;
 
 	if (root == NULL || dims <= 0)
 		return 0;
-	if (IsA(node, OpExpr))
-		args = ((OpExpr *) node)->args;
-	else if (IsA(node, FuncExpr))
-		args = ((FuncExpr *) node)->args;
-	else
-		return 0;
-
-	foreach(lc, args)
+	foreach(lc, distance_call_args(node))
 	{
 		Var		   *var = lfirst(lc);
 		RangeTblEntry *rte;

@@ -888,11 +888,11 @@ select_first_batch(OmenScanOpaque so)
  * under a filter nothing passes).  So a walk that has gone on past its
  * first batch to meet a sixth of the index's nodes more and still owes
  * rows has spent what the sweep would, and the sweep returns the rest
- * (begin_sweep): however rare the rows that
- * pass, the scan costs at most about twice the sweep, where a walk to the
- * last of them could meet every node at the higher rate (a tenant of 10
- * rows in 60,000: 45 ms).  Only filtered scans: an unfiltered one returns
- * a row every node or two.  Radius scans stop at their radius instead.
+ * (begin_sweep): however rare the rows that pass, the scan costs at most
+ * about twice the sweep, where a walk to the last of them could meet
+ * every node at the higher rate (a tenant of 10 rows in 60,000: 45 ms).
+ * Only filtered scans: an unfiltered one returns a row every node or two.
+ * Radius scans stop at their radius instead.
  */
 #define WALK_SWEEP_COST_RATIO	6
 

@@ -39,20 +39,20 @@ prefetch_node_item(const OmenMetaPageData *meta, const NodeRef *ref,
 	char	   *page = BufferGetPage(ref->buf);
 	char	   *item = page + BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)) -
 		(Size) ref->off * meta->node_size;
-	uint32		labels = OmenNodeLabelOffset(meta->max_degree, meta->code_size);
+	uint32		from = 0;
+	uint32		to = meta->node_size;
 
 	if (item <= page)
 		return;
-	if (!labels_only)
+	if (labels_only)
 	{
-		for (uint32 b = 0; b < meta->node_size; b += 64)
-			__builtin_prefetch(item + b);
-		return;
+		__builtin_prefetch(item);
+		from = OmenNodeLabelOffset(meta->max_degree, meta->code_size);
+		to = from + meta->label_size;
+		__builtin_prefetch(item + to - 1);
 	}
-	__builtin_prefetch(item);
-	for (uint32 b = labels; b < labels + meta->label_size; b += 64)
+	for (uint32 b = from; b < to; b += 64)
 		__builtin_prefetch(item + b);
-	__builtin_prefetch(item + labels + meta->label_size - 1);
 }
 
 static int

@@ -48,6 +48,13 @@
  */
 #define REPAIR_IN_EDGES			2
 
+/*
+ * A node the repair would leave with fewer out-edges than this lost much
+ * of its neighbourhood, and with it the in-edges from there: it is
+ * re-linked (see relinked_neighbors and link_thin_nodes).
+ */
+#define THIN_DEGREE(meta)		((meta)->graph_degree / 2)
+
 /* A deleted node to be freed, with its neighbours as cleanup read them. */
 typedef struct DoomedNode
 {
@@ -93,6 +100,10 @@ typedef struct Consolidation
 	int			nplanned;
 	int			linked;			/* unreachable nodes given an in-edge */
 	int			unlinked;		/* and those that could not be */
+	uint32	   *thin;			/* nodes re-linked as thin, at most
+								 * ndoomed of them */
+	size_t		nthin;
+	size_t		capthin;
 } Consolidation;
 
 /* ----------------------------------------------------------------
@@ -542,14 +553,70 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 }
 
 /*
+ * Remember a node re-linked as thin, for its reverse edges, as long as
+ * there are fewer than the nodes being freed: so a cleanup writes no more
+ * reverse edges than inserting the rows it removes would.
+ */
+static void
+note_thin(Consolidation *c, uint32 node)
+{
+	if (c->nthin >= (size_t) c->ndoomed)
+		return;
+	if (c->nthin == c->capthin)
+		c->thin = omendb_grow_array(c->thin, &c->capthin, sizeof(uint32));
+	c->thin[c->nthin++] = node;
+}
+
+/*
+ * The neighbours of a node that the repair would leave thin: RobustPrune
+ * over what it keeps, what is planned for it and the out-neighbours of
+ * the doomed nodes it loses (FreshDiskANN's consolidation, for this node
+ * alone).  ids[0..n-1] are the first two, marked visited.  Returns how
+ * many were written to out[].
+ */
+static int
+relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
+				   uint32 p, const uint32 *old, int nold, uint32 *ids, int n,
+				   uint32 *out)
+{
+	OmenGraphStore *store = &ps->store;
+	int			more = 0;
+	uint32	   *all;
+
+	for (int i = 0; i < nold; i++)
+		if (is_doomed(c, old[i]))
+			more += find_doomed(c, old[i])->nneighbors;
+	all = palloc(sizeof(uint32) * (n + more + 1));
+	memcpy(all, ids, sizeof(uint32) * n);
+	for (int i = 0; i < nold; i++)
+	{
+		DoomedNode *d;
+
+		if (!is_doomed(c, old[i]))
+			continue;
+		d = find_doomed(c, old[i]);
+		for (int j = 0; j < d->nneighbors; j++)
+			if (!is_doomed(c, d->neighbors[j]))
+				n += store->visit(store, &d->neighbors[j], 1, all + n);
+	}
+	if (n > 0)
+		n = omendb_prune_candidates(store, pivot, p, all, n, c->meta->alpha,
+									c->meta->graph_degree, out);
+	pfree(all);
+	return n;
+}
+
+/*
  * The neighbours node p gets in place of its edges to doomed nodes: its
  * other neighbours, plus the replacement edges planned for it; only if
  * that overflows p's slots is the whole pruned down to R, as a reverse
- * edge would be.  Returns how many were written to out[].
+ * edge would be.  If that leaves p thin, p is re-linked instead, and
+ * *thin says so.  Returns how many were written to out[].
  */
 static int
 repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
-				   uint32 p, const uint32 *old, int nold, uint32 *out)
+				   uint32 p, const uint32 *old, int nold, uint32 *out,
+				   bool *thin)
 {
 	OmenGraphStore *store = &ps->store;
 	int			lo = 0;
@@ -583,7 +650,10 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 		if (!is_doomed(c, c->planned[i].to))
 			n += store->visit(store, &c->planned[i].to, 1, ids + n);
 
-	if (n <= c->meta->max_degree)
+	*thin = n < THIN_DEGREE(c->meta);
+	if (*thin)
+		n = relinked_neighbors(c, ps, pivot, p, old, nold, ids, n, out);
+	else if (n <= c->meta->max_degree)
 		memcpy(out, ids, sizeof(uint32) * n);
 	else
 		n = omendb_prune_candidates(store, pivot, p, ids, n, c->meta->alpha,
@@ -646,13 +716,16 @@ repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	{
 		int			n = ps->store.neighbors(&ps->store, node, old);
 		int			nnew;
+		bool		thin;
 
 		if (!has_doomed_edge(c, old, n))
 			return;
-		nnew = repaired_neighbors(c, ps, pivot, node, old, n, new);
+		nnew = repaired_neighbors(c, ps, pivot, node, old, n, new, &thin);
 		if (ps->store.replace_neighbors(&ps->store, node, old, n, new, nnew))
 		{
 			c->repaired++;
+			if (thin)
+				note_thin(c, node);
 			return;
 		}
 	}
@@ -666,6 +739,7 @@ typedef struct PageRepair
 	OffsetNumber off[MaxOffsetNumber];
 	int			nold[MaxOffsetNumber];
 	int			nnew[MaxOffsetNumber];
+	bool		thin[MaxOffsetNumber];
 	uint32		retry[MaxOffsetNumber];
 	uint32	   *old;			/* max_degree per node */
 	uint32	   *new;
@@ -718,7 +792,7 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 		pr->nnew[i] = repaired_neighbors(c, ps, pivot,
 										 omendb_node_id(meta, blkno, pr->off[i]),
 										 pr->old + i * maxdeg, pr->nold[i],
-										 pr->new + i * maxdeg);
+										 pr->new + i * maxdeg, &pr->thin[i]);
 
 	buf = omendb_lock_node_page(c->index, meta, blkno, c->info->strategy,
 								BUFFER_LOCK_EXCLUSIVE);
@@ -746,6 +820,8 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 			   sizeof(uint32) * pr->nnew[i]);
 		hdr->nneighbors = pr->nnew[i];
 		c->repaired++;
+		if (pr->thin[i])
+			note_thin(c, omendb_node_id(meta, blkno, pr->off[i]));
 	}
 	if (work != NULL)
 		omendb_edit_finish(&edit);
@@ -834,6 +910,34 @@ free_doomed_nodes(Consolidation *c)
 }
 
 /*
+ * Give each node re-linked as thin the reverse edges of its new list, as
+ * an insert gives a new node (appended while a list has room, else pruned
+ * in).  A node that lost most of its out-neighbours to deletes lost most
+ * of its near in-neighbours with them, since near neighbours link each
+ * other, and the repair hands it in-edges only from its deleted
+ * in-neighbours' in-neighbours, which lie farther out: without these, a
+ * search that closes in on the node finds no edge to it (README.omendb,
+ * "Deletion and slot reuse").  Runs after the freeing, when every edge
+ * leads to a node that stays.
+ */
+static void
+link_thin_nodes(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot)
+{
+	uint32		nbrs[OMENDB_MAX_NEIGHBORS];
+
+	for (size_t i = 0; i < c->nthin; i++)
+	{
+		int			n;
+
+		OMENDB_VACUUM_DELAY_POINT();
+		n = ps->store.neighbors(&ps->store, c->thin[i], nbrs);
+		(void) omendb_add_reverse_edges(&ps->store, pivot, c->thin[i], nbrs, n,
+										c->meta->alpha, c->meta->graph_degree);
+		omendb_pagestore_forget_codes(ps);
+	}
+}
+
+/*
  * The page store, bounded to the nodes cleanup read: a walk over the graph
  * keeps per-node arrays of that size, while inserts may add nodes (and
  * edges to them) beyond it.
@@ -917,6 +1021,7 @@ consolidate(Consolidation *c, BlockNumber nblocks)
 		omendb_pagestore_forget_codes(&ps);
 	}
 	free_doomed_nodes(c);
+	link_thin_nodes(c, &ps, &pivot);
 	link_unreachable(c);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
@@ -1104,8 +1209,8 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 						freed ? "freed" : "could not free yet", c.ndoomed,
 						c.deleted),
 				 freed ?
-				 errdetail("%u nodes got new neighbours, %u only lost edges, %d unreachable nodes were linked (%d could not be); %u slots were free before.",
-						   c.repaired, c.dropped, c.linked, c.unlinked, c.free) :
+				 errdetail("%u nodes got new neighbours, %u only lost edges, %zu left with few were re-linked, %d unreachable nodes were linked (%d could not be); %u slots were free before.",
+						   c.repaired, c.dropped, c.nthin, c.linked, c.unlinked, c.free) :
 				 errdetail("Backends with older snapshots were still running.")));
 	omendb_refit(info);
 	return stats;

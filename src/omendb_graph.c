@@ -56,25 +56,42 @@ omendb_candidate_cmp(const void *a, const void *b, void *arg)
 }
 
 /*
- * Insert a candidate into the list, kept sorted by distance and at most
- * list_size long.  Returns its position, or -1 if it did not make the cut.
+ * Insert a candidate into the beam's list, kept sorted by distance, with
+ * at most list_size usable members.  An unusable (deleted) node is kept
+ * for expansion while it is nearer than the last usable member of a full
+ * list, but takes no place: deleted nodes left until VACUUM do not shorten
+ * the list.  So the last member of a full list is usable.  Returns the
+ * candidate's position, or -1 if it did not make the cut.
  */
 static int
-list_insert(OmenCandidate *list, int *len, int list_size,
-			const OmenCandidate *cand)
+list_insert(OmenBeamState *beam, const OmenCandidate *cand)
 {
-	int			pos = *len;
+	OmenCandidate *list;
+	int			pos = beam->len;
 
-	if (*len == list_size && cand->dist >= list[*len - 1].dist)
+	if (beam->nusable == beam->list_size &&
+		cand->dist >= beam->list[beam->len - 1].dist)
 		return -1;
+	if (beam->len == beam->caplist)
+		beam->list = omendb_grow_array(beam->list, &beam->caplist,
+									   sizeof(OmenCandidate));
+	list = beam->list;
 	while (pos > 0 && list[pos - 1].dist > cand->dist)
 		pos--;
-	if (*len == list_size)
-		(*len)--;
-	memmove(&list[pos + 1], &list[pos], sizeof(OmenCandidate) * (*len - pos));
+	memmove(&list[pos + 1], &list[pos], sizeof(OmenCandidate) * (beam->len - pos));
 	list[pos] = *cand;
-	(*len)++;
-	return pos;
+	beam->len++;
+	if (cand->usable && ++beam->nusable > beam->list_size)
+	{
+		/* drop the farthest usable member, and unusable ones past it */
+		while (!list[beam->len - 1].usable)
+			beam->len--;
+		beam->len--;
+		beam->nusable--;
+		while (!list[beam->len - 1].usable)
+			beam->len--;
+	}
+	return pos < beam->len ? pos : -1;
 }
 
 /* ----------------------------------------------------------------
@@ -143,7 +160,7 @@ beam_meet(OmenSearch *search, const uint32 *nodes, int n, const bool *accept)
 		cand.dist = beam->dists[i];
 		cand.expanded = false;
 		cand.usable = beam->usable[i] && (accept == NULL || accept[i]);
-		pos = list_insert(beam->list, &beam->len, beam->list_size, &cand);
+		pos = list_insert(beam, &cand);
 		if (pos >= 0 && pos < beam->cursor)
 			beam->cursor = pos;
 	}
@@ -164,7 +181,8 @@ omendb_beam_begin(OmenSearch *search, const OmenQuery *query, uint32 entry,
 	beam->query = query;
 	beam->entry = entry;
 	beam->list_size = list_size;
-	beam->list = palloc(sizeof(OmenCandidate) * (list_size + 1));
+	beam->caplist = 0;
+	beam->list = omendb_grow_array(NULL, &beam->caplist, sizeof(OmenCandidate));
 	beam->capexpanded = list_size * 2;
 	beam->expanded = palloc(sizeof(OmenCandidate) * beam->capexpanded);
 	beam->dists = palloc(sizeof(float) * store->max_degree);
@@ -386,16 +404,19 @@ omendb_stream_begin(OmenSearch *search, OmenSearchMeet meet,
  * Offer a node met at approximate distance approx for expansion.  In the
  * beam phase a node farther than the L-th best distance met so far (which
  * only falls) can never be expanded in it: it is parked instead.  (A NaN
- * distance goes on the frontier, which keeps it on top.)
+ * distance goes on the frontier, which keeps it on top.)  A node that
+ * does not count (a deleted one) is expanded like any other, but takes no
+ * place among the L: deleted nodes do not shorten the list.
  */
 void
-omendb_search_offer(OmenSearch *search, uint32 node, float approx)
+omendb_search_offer(OmenSearch *search, uint32 node, float approx,
+					bool counts)
 {
 	OmenStreamState *stream = &search->stream;
 
 	if (stream->beam_phase)
 	{
-		if (stream->met)
+		if (stream->met && counts)
 			stream->met[stream->nmet++] = approx;
 		if (approx > stream->beam_limit)
 		{

@@ -135,8 +135,11 @@ typedef struct OmenBeamState
 	const OmenQuery *query;
 	uint32		entry;
 	int			list_size;
-	OmenCandidate *list;		/* the L nearest met, sorted */
+	OmenCandidate *list;		/* the L nearest usable nodes met, and
+								 * unusable ones among them, sorted */
+	size_t		caplist;
 	int			len;
+	int			nusable;		/* usable members of the list */
 	int			cursor;			/* no unexpanded node before this */
 	OmenCandidate *expanded;	/* V, in order of expansion */
 	int			nexpanded;
@@ -199,7 +202,8 @@ extern void omendb_stream_begin(OmenSearch *search, OmenSearchMeet meet,
 								OmenSearchGrowth before_growth, void *arg);
 extern void omendb_stream_beam(OmenSearch *search, uint32 entry, int list_size);
 extern void omendb_stream_unpark(OmenSearch *search);
-extern void omendb_search_offer(OmenSearch *search, uint32 node, float approx);
+extern void omendb_search_offer(OmenSearch *search, uint32 node, float approx,
+								bool counts);
 extern bool omendb_stream_peek(OmenSearch *search, float *approx);
 extern void omendb_stream_expand_next(OmenSearch *search);
 extern bool omendb_stream_shed(OmenSearch *search, float *cut);

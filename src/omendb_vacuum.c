@@ -917,8 +917,9 @@ free_doomed_nodes(Consolidation *c)
  * other, and the repair hands it in-edges only from its deleted
  * in-neighbours' in-neighbours, which lie farther out: without these, a
  * search that closes in on the node finds no edge to it (README.omendb,
- * "Deletion and slot reuse").  Runs after the freeing, when every edge
- * leads to a node that stays.
+ * "Deletion and slot reuse").  Runs before the freeing, so that the
+ * deleted in-neighbours keep their edges to the node until its new
+ * in-edges are written.
  */
 static void
 link_thin_nodes(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot)
@@ -1020,8 +1021,8 @@ consolidate(Consolidation *c, BlockNumber nblocks)
 		repair_page(c, &ps, &pivot, blkno, pr);
 		omendb_pagestore_forget_codes(&ps);
 	}
-	free_doomed_nodes(c);
 	link_thin_nodes(c, &ps, &pivot);
+	free_doomed_nodes(c);
 	link_unreachable(c);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);

@@ -155,7 +155,7 @@ ORDER BY u.v <-> (SELECT t.v FROM items t WHERE t.id = $id) LIMIT 3) s});
   TODO:
 	{
 		local $TODO =
-		  'the repaired graph leaves a few rows in 20,000 that a search at the default list stops short of (found at a longer list)';
+		  'now and then one row in 20,000, nearly always right after a kill during cleanup, is found only at a longer list';
 		is(scalar(@missed), 0,
 			"$what: each of $n live rows is among the first 3 answers for its own vector at the default search list")
 		  or diag('missed: ' . join('; ', @detail[ 0 .. ($#detail < 19 ? $#detail : 19) ]));

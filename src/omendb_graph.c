@@ -83,14 +83,14 @@ list_insert(OmenBeamState *beam, const OmenCandidate *cand)
 	beam->len++;
 	if (cand->usable && ++beam->nusable > beam->list_size)
 	{
-		/* drop the farthest usable member, and unusable ones past it */
-		while (!list[beam->len - 1].usable)
-			beam->len--;
+		/* the candidate came before the last member, which is usable */
 		beam->len--;
 		beam->nusable--;
+	}
+	/* a full list ends at its L-th usable member */
+	if (beam->nusable == beam->list_size)
 		while (!list[beam->len - 1].usable)
 			beam->len--;
-	}
 	return pos < beam->len ? pos : -1;
 }
 

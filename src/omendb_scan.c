@@ -816,11 +816,11 @@ meet_nodes(OmenSearch *search, const uint32 *nodes, int n,
 	for (int i = 0; i < n; i++)
 	{
 		ScanNode   *sn = &met[i];
-		bool		deleted = !sn->unfiltered;
+		bool		counts = sn->unfiltered;	/* not deleted */
 
 		if (accept && !accept[i])
 			sn->live = sn->unfiltered = false;
-		omendb_search_offer(search, sn->node, sn->approx, !deleted);
+		omendb_search_offer(search, sn->node, sn->approx, counts);
 		if (!so->first.deferring && sn->live)
 			queue_row(so, sn);
 	}

@@ -580,13 +580,8 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 				   uint32 *out)
 {
 	OmenGraphStore *store = &ps->store;
-	int			more = 0;
-	uint32	   *all;
+	uint32	   *all = palloc(sizeof(uint32) * (n + nold * c->meta->max_degree));
 
-	for (int i = 0; i < nold; i++)
-		if (is_doomed(c, old[i]))
-			more += find_doomed(c, old[i])->nneighbors;
-	all = palloc(sizeof(uint32) * (n + more + 1));
 	memcpy(all, ids, sizeof(uint32) * n);
 	for (int i = 0; i < nold; i++)
 	{

@@ -395,10 +395,13 @@ extern void _PG_init(void);
 extern Datum omendb_handler(PG_FUNCTION_ARGS);
 extern bytea *omendb_options(Datum reloptions, bool validate);
 extern OmenMetric omendb_index_metric(Relation index);
+extern OmenMetric omendb_planned_index_metric(IndexOptInfo *index);
 extern void omendb_option_values(Relation index, int *degree, int *list,
 								 double *alpha, uint16 *quantizer);
 extern bool omendb_stores_vectors(Relation index);
 extern bool omendb_quantizer_named(Relation index);
+
+/* omendb_cost.c */
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
 								Cost *indexTotalCost,

@@ -733,9 +733,11 @@ write_untrained_meta(BuildState *bs)
 static void
 train_and_write_quantizer(BuildState *bs)
 {
+	/* M is the inner product's alone: other metrics may overflow it */
 	omendb_fill_meta(&bs->meta, bs->dim, bs->metric, bs->degree, bs->list,
-					 bs->alpha, bs->quantizer, bs->max_norm, bs->label_size,
-					 bs->value_size);
+					 bs->alpha, bs->quantizer,
+					 bs->metric == OMENDB_METRIC_IP ? bs->max_norm : 0,
+					 bs->label_size, bs->value_size);
 	bs->meta.quant_trained = true;
 	train(bs);
 	omendb_build_write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);

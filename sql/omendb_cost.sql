@@ -107,3 +107,56 @@ SELECT round(((e.v - pg_temp.scan_cost('v <-> v')) / 2000)::numeric, 2) AS vecto
 	   round(((e.s - e.bare) / 2000)::numeric, 4) AS short_vector_distance_only
 FROM cost_external e;
 DROP TABLE omendb_cost_toast;
+
+-- The walk rate: deep in a walk an expansion meets fewer new nodes than in
+-- the initial search (its neighbours were mostly met already), by how
+-- much depending on the data's intrinsic dimension, so the index measures
+-- it.  A build measures it on an index of 10,000 rows or more, and VACUUM
+-- on one built smaller or empty once it has grown that far; below that
+-- it stays NULL and the cost counts a node's new neighbours from the
+-- dimensions.
+CREATE FUNCTION pg_temp.walk_vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE AS
+$$ SELECT array_agg((hashint4(id * 8 + j) & 65535) / 65536.0 ORDER BY j)::real[]::vector
+   FROM generate_series(0, 7) j $$;
+CREATE TABLE omendb_cost_walk (id int, v vector(8), c1000 int, c10 int)
+	WITH (autovacuum_enabled = off);
+CREATE INDEX omendb_cost_walk_empty ON omendb_cost_walk USING omendb (v, c1000, c10);
+INSERT INTO omendb_cost_walk
+SELECT i, pg_temp.walk_vec(i), i % 1000, i % 10 FROM generate_series(1, 12000) i;
+CREATE INDEX omendb_cost_walk_built ON omendb_cost_walk USING omendb (v, c1000, c10);
+CREATE INDEX omendb_cost_walk_small ON omendb_cost_walk USING omendb (v, c1000, c10)
+	WHERE id <= 5000;
+SELECT i AS index, walk_rate IS NOT NULL AS measured,
+	   walk_rate BETWEEN 1 AND max_degree AS within_degree
+FROM unnest(ARRAY['omendb_cost_walk_built', 'omendb_cost_walk_small',
+				  'omendb_cost_walk_empty']) i, omendb_index_stats(i::regclass);
+VACUUM omendb_cost_walk;
+SELECT walk_rate IS NOT NULL AS empty_built_measured_by_vacuum,
+	   walk_rate BETWEEN 1 AND max_degree AS within_degree
+FROM omendb_index_stats('omendb_cost_walk_empty');
+DROP INDEX omendb_cost_walk_empty, omendb_cost_walk_small;
+ANALYZE omendb_cost_walk;
+
+-- A filtered walk that has met a sixth of the nodes past its first batch
+-- hands the rest to a sweep of the index's pages, so the cost of a filter
+-- too rare to walk to is the sweep's, paid before most of its rows: its
+-- startup covers a pass over the index's pages.  A common filter's rows
+-- cost the walk, and it starts as an unfiltered scan does.
+CREATE FUNCTION pg_temp.walk_startup(filter text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE format('EXPLAIN (FORMAT JSON) SELECT id FROM omendb_cost_walk WHERE %s ORDER BY v <-> %L LIMIT 10',
+				   filter, pg_temp.walk_vec(0)) INTO plan;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	IF plan->0->'Plan'->'Plans'->0->>'Node Type' <> 'Index Scan' THEN
+		RAISE EXCEPTION 'not an index scan: %', plan;
+	END IF;
+	RETURN (plan->0->'Plan'->'Plans'->0->>'Startup Cost')::float8;
+END
+$$;
+SELECT pg_temp.walk_startup('c10 = 3') = pg_temp.walk_startup('true') AS common_filter_starts_as_unfiltered,
+	   pg_temp.walk_startup('c1000 = 3') - pg_temp.walk_startup('true') >=
+	   (SELECT relpages FROM pg_class WHERE relname = 'omendb_cost_walk_built') AS rare_filter_pays_the_sweep_first;
+DROP TABLE omendb_cost_walk;

@@ -135,8 +135,13 @@ typedef struct OmenMetaPageData
 	BlockNumber insert_block;	/* last node page: where new nodes go */
 	uint32		nnodes;			/* reserved, 0 in version 1: the node slots
 								 * follow from the relation's size */
-	float4		max_error;		/* reserved, 0 in version 1: the scan tracks
-								 * the largest error among nodes it met */
+	float4		walk_rate;		/* nodes a long walk through the graph
+								 * meets per node it expands, which the
+								 * planner's cost of filtered scans uses;
+								 * measured after a build, or by VACUUM
+								 * (omendb_measure_walk_rate); 0 while
+								 * unmeasured, and in indexes written
+								 * while the field was reserved */
 
 	/* Fixed at build, like the first group. */
 	uint32		code_dims;		/* dimensions a code encodes, those of the
@@ -402,6 +407,8 @@ extern bool omendb_stores_vectors(Relation index);
 extern bool omendb_quantizer_named(Relation index);
 
 /* omendb_cost.c */
+extern float omendb_measure_walk_rate(Relation index);
+extern void omendb_record_walk_rate(Relation index, bool use_wal);
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
 								Cost *indexTotalCost,
@@ -429,6 +436,15 @@ extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
 						  IndexInfo *indexInfo);
 
 /* omendb_scan.c */
+
+/*
+ * Meeting a node walking costs a filtered scan about this many times what
+ * meeting it sweeping the node pages does; so a walk that meets this share
+ * of the nodes hands the rest to a sweep (omendb_scan.c, walk_budget), and
+ * the planner prices it so (omendb_cost.c).
+ */
+#define OMENDB_WALK_SWEEP_COST_RATIO	6
+
 extern IndexScanDesc omendb_beginscan(Relation index, int nkeys, int norderbys);
 extern void omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 						  ScanKey orderbys, int norderbys);

@@ -819,6 +819,7 @@ omendb_build(Relation heap, Relation index, IndexInfo *indexInfo)
 													request);
 		if (heap_rows < 0)
 			heap_rows = build_graph(&bs, heap, indexInfo);
+		omendb_record_walk_rate(index, false);
 	}
 
 	nblocks = RelationGetNumberOfBlocks(index);

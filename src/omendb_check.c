@@ -210,7 +210,7 @@ compare_meta(CheckState *cs, const OmenMetaPageData *later)
 	a.entry_node = b.entry_node = 0;
 	a.insert_block = b.insert_block = 0;
 	a.nnodes = b.nnodes = 0;
-	a.max_error = b.max_error = 0;
+	a.walk_rate = b.walk_rate = 0;
 	a.deleted_nodes = b.deleted_nodes = 0;
 	a.free_nodes = b.free_nodes = 0;
 	a.counted_until = b.counted_until = 0;

@@ -193,6 +193,10 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 						meta->build_list_size, meta->alpha);
 	if (!(meta->ip_max_norm >= 0) || !isfinite(meta->ip_max_norm))
 		return psprintf("meta page has maximum norm %g", meta->ip_max_norm);
+	if (meta->walk_rate != 0 &&
+		!(meta->walk_rate >= 1 && meta->walk_rate <= meta->max_degree))
+		return psprintf("meta page has walk rate %g for %u neighbour slots",
+						meta->walk_rate, meta->max_degree);
 	if (meta->dimensions > VECTOR_MAX_DIM ||
 		meta->label_size % sizeof(uint64) != 0 ||
 		meta->label_size == sizeof(uint64) ||
@@ -350,6 +354,23 @@ omendb_meta_set_relink(Page page, uint32 relink_from)
 		OmenPageGetMeta(page)->value_size = 0;
 	}
 	OmenPageGetMeta(page)->relink_from = relink_from;
+}
+
+/*
+ * Record a measured walk rate on the meta page, in a record of its own
+ * (or, during a build, for log_newpage_range to log).
+ */
+void
+omendb_meta_set_walk_rate(Relation index, float rate, bool use_wal)
+{
+	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	OmenPageEdit edit;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(&edit, index, use_wal);
+	OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false))->walk_rate = rate;
+	omendb_edit_finish(&edit);
+	UnlockReleaseBuffer(metabuf);
 }
 
 /* Lay out a meta page image. */

@@ -110,6 +110,7 @@ extern void omendb_meta_from_page(Relation index, Page page,
 								  OmenMetaPageData *meta);
 extern void omendb_write_meta_page(Page page, const OmenMetaPageData *meta);
 extern void omendb_meta_set_relink(Page page, uint32 relink_from);
+extern void omendb_meta_set_walk_rate(Relation index, float rate, bool use_wal);
 extern bool omendb_meta_page_has_counters(Page page);
 extern void omendb_meta_page_add_counters(Page page,
 										  const OmenMetaPageData *meta);

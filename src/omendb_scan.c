@@ -895,15 +895,13 @@ select_first_batch(OmenScanOpaque so)
  * Only filtered scans: an unfiltered one returns a row every node or two.
  * Radius scans stop at their radius instead.
  */
-#define WALK_SWEEP_COST_RATIO	6
-
 static int64
 walk_budget(OmenScanOpaque so)
 {
 	if (so->q.filter.nkeys == 0 || so->q.has_radius)
 		return PG_INT64_MAX;
 	return so->stats.run.nodes_met +
-		omendb_node_slots(so->index, &so->info->meta) / WALK_SWEEP_COST_RATIO;
+		omendb_node_slots(so->index, &so->info->meta) / OMENDB_WALK_SWEEP_COST_RATIO;
 }
 
 /*

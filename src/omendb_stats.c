@@ -70,6 +70,7 @@ typedef enum StatsColumn
 	STATS_VACUUM_FREED,
 	STATS_VACUUM_REPAIRED,
 	STATS_VACUUM_LINKED,
+	STATS_WALK_RATE,
 	STATS_NCOLUMNS
 } StatsColumn;
 
@@ -249,6 +250,9 @@ index_stats(Relation index, int64 bytes, Datum *values, bool *nulls)
 	values[STATS_VACUUM_FREED] = Int64GetDatum(meta.vacuum_freed);
 	values[STATS_VACUUM_REPAIRED] = Int64GetDatum(meta.vacuum_repaired);
 	values[STATS_VACUUM_LINKED] = Int64GetDatum(meta.vacuum_linked);
+	/* NULL until measured (omendb_measure_walk_rate) */
+	nulls[STATS_WALK_RATE] = !(meta.walk_rate > 0);
+	values[STATS_WALK_RATE] = Float4GetDatum(meta.walk_rate);
 
 	nulls[STATS_MEAN_DEGREE] = nulls[STATS_CLAMPED_FRACTION] =
 		nulls[STATS_MEAN_ERROR_RATIO] = true;

@@ -1209,5 +1209,6 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 						   c.repaired, c.dropped, c.nthin, c.linked, c.unlinked, c.free) :
 				 errdetail("Backends with older snapshots were still running.")));
 	omendb_refit(info);
+	omendb_record_walk_rate(c.index, true);
 	return stats;
 }

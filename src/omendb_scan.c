@@ -171,6 +171,16 @@ typedef struct ScanRows
 	double		max_gap;		/* largest approx - bound met so far */
 	double		last_bound;		/* bound of the last row returned */
 	ScanNode   *scratch;		/* nodes being met */
+
+	/*
+	 * Under filter keys, how far the walk had gone: the nearest unexpanded
+	 * node's approximate distance as each expansion past the first batch
+	 * began, by its number from walk_start (walked_past).
+	 */
+	double		past_share;		/* 0 without filter keys */
+	int64		walk_start;
+	float	   *passed;
+	size_t		cappassed;
 } ScanRows;
 
 /*
@@ -310,6 +320,7 @@ search_state_bytes(OmenScanOpaque so)
 {
 	return omendb_stream_bytes(&so->graph.search) +
 		(so->rows.results.cap + so->rows.late.cap) * sizeof(ResultItem) +
+		so->rows.cappassed * sizeof(float) +
 		omendb_pagestore_visited_bytes(&so->graph.store);
 }
 
@@ -918,6 +929,7 @@ restore_heaps(OmenScanOpaque so)
 
 	first->deferring = false;
 	so->sweep.walk_budget = walk_budget(so);
+	so->rows.walk_start = so->graph.search.stream.nexpanded;
 	so->rows.scratch = palloc(sizeof(ScanNode) * Max(meta->max_degree, meta->nodes_per_page));
 	omendb_stream_unpark(&so->graph.search);
 	/* every node met: expanding would only reread neighbour lists */
@@ -1160,6 +1172,64 @@ finish_radius(OmenScanOpaque so)
 }
 
 /*
+ * Under filter keys a walk goes on through nodes that fail, and the rows
+ * that pass can lie beyond farther ones in the graph: a node whose
+ * in-edges all come from nodes farther from the query than itself is met
+ * only once the walk has passed it, and comes out late, after rows
+ * farther than it (a recall miss under a LIMIT).  Deep walks meet more of
+ * them: on 1,536-d embeddings of 64 latent dimensions, under a 1% filter
+ * (about 1,300 expansions for LIMIT 10), 4.9% of the ten nearest rows
+ * that pass came out late.  So a row goes out only once the walk had
+ * passed it a share of its expansions ago: a quarter at the metric's
+ * default search list, in proportion to the list (omendb.search_list_size
+ * buys recall here as it does for the first batch), at most
+ * MAX_PAST_SHARE.  A quarter took the late rows there to 1.8%, for 63%
+ * more nodes met; on Fashion-MNIST 11% more at a 10% filter, 20% at 1%.
+ */
+#define PAST_SHARE_AT_DEFAULT_LIST	0.25
+#define MAX_PAST_SHARE				0.75
+
+static double
+past_share(OmenScanOpaque so)
+{
+	int			default_list = so->info->meta.metric == OMENDB_METRIC_IP ?
+		OMENDB_AUTO_SEARCH_LIST_IP : OMENDB_AUTO_SEARCH_LIST;
+
+	if (so->q.filter.nkeys == 0 || !so->q.ordered)
+		return 0;
+	return Min(PAST_SHARE_AT_DEFAULT_LIST * so->q.list_size / default_list,
+			   MAX_PAST_SHARE);
+}
+
+/* Before an expansion past the first batch: note how far the walk is. */
+static void
+note_walk(OmenScanOpaque so, float nearest)
+{
+	int64		n = so->graph.search.stream.nexpanded - so->rows.walk_start;
+
+	if (so->rows.past_share == 0)
+		return;
+	if ((size_t) n >= so->rows.cappassed)
+		so->rows.passed = omendb_grow_array(so->rows.passed,
+											&so->rows.cappassed, sizeof(float));
+	so->rows.passed[n] = nearest;
+}
+
+/*
+ * Whether the walk had passed a row of this bound the share of its
+ * expansions ago (always, without filter keys).
+ */
+static bool
+walked_past(OmenScanOpaque so, double bound)
+{
+	int64		n = so->graph.search.stream.nexpanded - so->rows.walk_start;
+	int64		back = (int64) (n * so->rows.past_share);
+
+	return back == 0 ||
+		so->rows.passed[n - back] - so->rows.max_gap >= bound;
+}
+
+/*
  * The next row to return, false when every node has been met and returned.
  *
  * The first batch (list size + FIRST_BATCH_PAST_LIST rows) is the met
@@ -1241,7 +1311,8 @@ next_result(OmenScanOpaque so, ResultItem *out)
 				continue;
 			}
 			if (can_expand &&
-				nearest - so->rows.max_gap >= bound)
+				nearest - so->rows.max_gap >= bound &&
+				walked_past(so, bound))
 			{
 				*out = result_pop(&so->rows.results);
 				so->rows.last_bound = out->bound;
@@ -1250,6 +1321,7 @@ next_result(OmenScanOpaque so, ResultItem *out)
 		}
 		if (can_expand)
 		{
+			note_walk(so, nearest);
 			omendb_stream_expand_next(&so->graph.search);
 			check_memory(so);
 		}
@@ -1952,6 +2024,7 @@ start_scan(IndexScanDesc scan)
 	so->q.list_size = omendb_effective_list_size(meta->metric);
 	begin_exact(scan, so);
 	begin_search(so);
+	so->rows.past_share = past_share(so);
 
 	/* (a cosine index of zero nodes alone has no entry point: sweep) */
 	if (cur.entry_node != OMENDB_INVALID_NODE)

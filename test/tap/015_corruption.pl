@@ -97,7 +97,7 @@ sub index_file
 my %META_OFFSET = (
 	magic => 0, version => 4, dimensions => 8, ip_max_norm => 24, max_degree => 16, code_size => 28,
 	node_size => 36, nodes_per_page => 40, nquant_blocks => 44, first_node_block => 48, entry_node => 52,
-	insert_block => 56, deleted_nodes => 72, free_nodes => 76);
+	insert_block => 56, walk_rate => 64, deleted_nodes => 72, free_nodes => 76);
 
 sub meta_field
 {
@@ -263,6 +263,15 @@ my @scenarios = (
 		damage => sub {
 			my ($b, $l) = @_;
 			substr($$b, 24 + $META_OFFSET{ip_max_norm}, 4) = pack('f', 9**9**9);
+		},
+	},
+	{
+		name => 'a walk rate beyond the neighbour slots in the meta page',
+		expect => qr/XX002/,
+		detail => qr/Block 0: meta page has walk rate 1000 for \d+ neighbour slots/,
+		damage => sub {
+			my ($b, $l) = @_;
+			substr($$b, 24 + $META_OFFSET{walk_rate}, 4) = pack('f', 1000);
 		},
 	},
 	{

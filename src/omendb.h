@@ -371,6 +371,7 @@ typedef struct OmenOptions
 extern int	omendb_search_list_size;
 extern int	omendb_scan_mem_limit;
 extern int	omendb_effective_list_size(OmenMetric metric);
+extern int	omendb_default_list_size(OmenMetric metric);
 
 /* Build phases for pg_stat_progress_create_index. */
 #define OMENDB_PHASE_SCAN		2

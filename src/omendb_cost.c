@@ -121,8 +121,8 @@ count_search(CountingStore *cs, const OmenQuery *query, uint32 entry,
 float
 omendb_measure_walk_rate(Relation index)
 {
-	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
-	const OmenMetaPageData *meta = &ii->meta;
+	OmenIndexInfo *ii;
+	const OmenMetaPageData *meta;
 	OmenMetaPageData cur;
 	CountingStore cs;
 	OmenQuery	query;
@@ -134,12 +134,14 @@ omendb_measure_walk_rate(Relation index)
 	double		rate;
 
 	omendb_read_meta(index, &cur);
-	if (!meta->quant_trained || cur.entry_node == OMENDB_INVALID_NODE)
+	if (!cur.quant_trained || cur.entry_node == OMENDB_INVALID_NODE)
 		return 0;
-	nslots = omendb_node_slots(index, meta);
+	nslots = omendb_node_slots(index, &cur);
 	if (nslots < WALK_RATE_MIN_NODES)
 		return 0;
 
+	ii = omendb_copy_info(omendb_get_info(index));
+	meta = &ii->meta;
 	omendb_pagestore_init(&cs.ps, index, meta, ii->quant, false);
 	cs.page_score = cs.ps.store.score;
 	cs.ps.store.score = counting_score;

@@ -253,6 +253,13 @@ omendb_effective_list_size(OmenMetric metric)
 {
 	if (omendb_search_list_size > 0)
 		return omendb_search_list_size;
+	return omendb_default_list_size(metric);
+}
+
+/* The search list a metric's scans use when the setting is 0. */
+int
+omendb_default_list_size(OmenMetric metric)
+{
 	return metric == OMENDB_METRIC_IP ? OMENDB_AUTO_SEARCH_LIST_IP : OMENDB_AUTO_SEARCH_LIST;
 }
 

@@ -1192,12 +1192,10 @@ finish_radius(OmenScanOpaque so)
 static double
 past_share(OmenScanOpaque so)
 {
-	int			default_list = so->info->meta.metric == OMENDB_METRIC_IP ?
-		OMENDB_AUTO_SEARCH_LIST_IP : OMENDB_AUTO_SEARCH_LIST;
-
 	if (so->q.filter.nkeys == 0 || !so->q.ordered)
 		return 0;
-	return Min(PAST_SHARE_AT_DEFAULT_LIST * so->q.list_size / default_list,
+	return Min(PAST_SHARE_AT_DEFAULT_LIST * so->q.list_size /
+			   omendb_default_list_size(so->info->meta.metric),
 			   MAX_PAST_SHARE);
 }
 

@@ -329,6 +329,7 @@ extern void omendb_pagestore_on_bitmap(OmenPageStore *ps,
 									   OmenVisitedGrowth hook, void *arg);
 extern void omendb_pagestore_forget_codes(OmenPageStore *ps);
 extern bool omendb_pagestore_is_visited(OmenPageStore *ps, uint32 node);
+extern void omendb_pagestore_unvisit(OmenPageStore *ps, uint32 node);
 extern Size omendb_pagestore_visited_bytes(OmenPageStore *ps);
 
 #endif							/* OMENDB_GRAPH_H */

@@ -186,6 +186,26 @@ page_visit(OmenGraphStore *store, const uint32 *nodes, int n, uint32 *fresh)
 	return nfresh;
 }
 
+/*
+ * Forget that a node was visited, so that the next edge to it meets it
+ * again: a scan that met a free slot (through an edge of a deleted node
+ * freed a record later) may meet it later holding a node that VACUUM
+ * moved there (README.omendb, "Moving nodes").
+ */
+void
+omendb_pagestore_unvisit(OmenPageStore *ps, uint32 node)
+{
+	OmenVisitedSet *vs = ps->visited;
+
+	if (vs->bits)
+	{
+		if (node < vs->nbits)
+			vs->bits[node / 64] &= ~(UINT64CONST(1) << (node % 64));
+	}
+	else
+		(void) visited_delete(vs->hash, node);
+}
+
 /* Whether a node was visited (the scan's sweep skips those). */
 bool
 omendb_pagestore_is_visited(OmenPageStore *ps, uint32 node)

@@ -56,6 +56,7 @@
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -90,6 +91,7 @@ typedef struct ScanNode
 	bool		unfiltered;		/* live, passing or not: what the first
 								 * batch's cut counts */
 	bool		batched;		/* in the first batch */
+	bool		free_slot;		/* a free slot, met through a stale edge */
 } ScanNode;
 
 /*
@@ -218,13 +220,38 @@ typedef struct ScanSweep
 								 * graph has nothing more to give */
 } ScanSweep;
 
-/* A scan with a NULL query: every live node in physical order. */
+/*
+ * A scan with a NULL query: every live node in physical order, from the
+ * last node page down (see "Moving nodes" in README.omendb for why down).
+ */
 typedef struct ScanSeq
 {
-	uint32		next;			/* node to look at next */
-	BlockNumber block;			/* page of next whose size we know */
-	int			block_nodes;	/* and how many nodes it holds */
+	BlockNumber block;			/* page being read, InvalidBlockNumber
+								 * before the first */
+	int			block_nodes;	/* how many nodes it holds */
+	int			next;			/* index on it of the node to read next */
 } ScanSeq;
+
+/*
+ * The heap rows returned, by TID: VACUUM may move a live node to another
+ * slot while the scan runs, and the scan may meet it in both.
+ */
+typedef struct ReturnedRow
+{
+	uint64		tid;
+	char		status;
+} ReturnedRow;
+
+#define SH_PREFIX		returned
+#define SH_ELEMENT_TYPE	ReturnedRow
+#define SH_KEY_TYPE		uint64
+#define SH_KEY			tid
+#define SH_HASH_KEY(tb, key)	murmurhash32((uint32) (key) ^ (uint32) ((key) >> 32) * 0x9e3779b9)
+#define SH_EQUAL(tb, a, b)	((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /*
  * Kills.  When the executor finds the heap row of the TID we returned last
@@ -295,6 +322,7 @@ typedef struct OmenScanOpaqueData
 	ScanMemory	mem;
 	ScanSweep	sweep;
 	ScanSeq		seq;
+	returned_hash *returned;	/* rows returned (NULL before the first) */
 	ScanKills	kills;
 	ScanExact	exact;
 	ScanStats	stats;
@@ -637,6 +665,7 @@ node_returnable(OmenScanOpaque so, OmenNodeHeader node)
 static inline void
 set_liveness(OmenScanOpaque so, OmenNodeHeader node, ScanNode *sn)
 {
+	sn->free_slot = (node->flags & OMENDB_NODE_FREE) != 0;
 	sn->unfiltered = (node->flags & OMENDB_NODE_LIVE) != 0;
 	sn->live = sn->unfiltered && node_returnable(so, node);
 }
@@ -713,6 +742,7 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 		sn->bound = INFINITY;
 		sn->approx = INFINITY;
 		sn->tid = node->heaptid;
+		sn->free_slot = (node->flags & OMENDB_NODE_FREE) != 0;
 		sn->unfiltered = (node->flags & OMENDB_NODE_LIVE) != 0;
 		sn->live = false;
 		return;
@@ -829,6 +859,12 @@ meet_nodes(OmenSearch *search, const uint32 *nodes, int n,
 		ScanNode   *sn = &met[i];
 		bool		counts = sn->unfiltered;	/* not deleted */
 
+		if (unlikely(sn->free_slot))
+		{
+			/* nothing to walk through; a node moved here later is met */
+			omendb_pagestore_unvisit(&so->graph.store, sn->node);
+			continue;
+		}
 		if (accept && !accept[i])
 			sn->live = sn->unfiltered = false;
 		omendb_search_offer(search, sn->node, sn->approx, counts);
@@ -987,14 +1023,15 @@ meet_unreachable_nodes(OmenScanOpaque so)
 	int			cap = MEET_PAGES_AT_ONCE * meta->nodes_per_page;
 	uint32	   *batch = palloc(sizeof(uint32) * cap);
 	uint32	   *fresh = palloc(sizeof(uint32) * cap);
-	BlockNumber blkno = meta->first_node_block;
+	BlockNumber blkno = nblocks;
 
-	while (blkno < nblocks)
+	/* (down from the last page, as every pass in physical order goes) */
+	while (blkno > meta->first_node_block)
 	{
 		int			n = 0;
 
-		for (int p = 0; p < MEET_PAGES_AT_ONCE && blkno < nblocks; p++)
-			n += unmet_nodes_on_page(so, blkno++, batch + n);
+		for (int p = 0; p < MEET_PAGES_AT_ONCE && blkno > meta->first_node_block; p++)
+			n += unmet_nodes_on_page(so, --blkno, batch + n);
 		(void) store->visit(store, batch, n, fresh);
 		if (n > 0)
 		{
@@ -1027,7 +1064,8 @@ sweep_unmet_nodes(OmenScanOpaque so)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
 	uint32	   *batch = palloc(sizeof(uint32) * meta->nodes_per_page);
 
-	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	/* (down from the last page: see "Moving nodes" in README.omendb) */
+	for (BlockNumber blkno = nblocks; blkno-- > meta->first_node_block;)
 	{
 		int			n = unmet_nodes_on_page(so, blkno, batch);
 
@@ -1538,28 +1576,28 @@ static bool
 next_in_physical_order(OmenScanOpaque so, ItemPointer tid, uint32 *found)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
 
 	for (;;)
 	{
-		uint32		node = so->seq.next;
-		BlockNumber blkno = omendb_node_block(meta, node);
+		uint32		node;
 		SeqArg		sa;
 
-		if (blkno >= nblocks)
-			return false;
-		if (blkno != so->seq.block)
+		if (so->seq.block == InvalidBlockNumber ||
+			so->seq.next >= so->seq.block_nodes)
 		{
-			so->seq.block = blkno;
+			/* on to the page before, the last one first */
+			BlockNumber blkno = so->seq.block == InvalidBlockNumber ?
+				RelationGetNumberOfBlocks(so->index) : so->seq.block;
+
+			if (blkno <= meta->first_node_block)
+				return false;
+			so->seq.block = --blkno;
 			so->seq.block_nodes = omendb_page_node_count(so->index, meta, blkno);
-		}
-		if (omendb_node_offset(meta, node) - FirstOffsetNumber >= so->seq.block_nodes)
-		{
-			/* past the last node of this page: on to the next page */
-			so->seq.next = omendb_node_id(meta, blkno + 1, FirstOffsetNumber);
+			so->seq.next = 0;
 			continue;
 		}
-		so->seq.next++;
+		node = omendb_node_id(meta, so->seq.block,
+							  FirstOffsetNumber + so->seq.next++);
 		sa.so = so;
 		omendb_visit_nodes(so->index, meta, &node, 1, seq_visitor, &sa);
 		so->stats.run.nodes_met++;
@@ -1852,6 +1890,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->q.empty = false;
 	so->seq.next = 0;
 	so->seq.block = InvalidBlockNumber;
+	so->returned = NULL;
 	so->first.nbatch = 0;
 	so->first.next = 0;
 	so->first.deferring = false;
@@ -2047,6 +2086,56 @@ start_scan(IndexScanDesc scan)
 	select_first_batch(so);
 }
 
+/*
+ * Find the next row to return into the scan descriptor; *node is its node.
+ */
+static bool
+next_tuple(IndexScanDesc scan, OmenScanOpaque so, uint32 *node)
+{
+	ResultItem	row;
+
+	if (so->q.empty)
+		return false;
+	if (so->q.null_query)
+	{
+		scan->xs_orderbyvals[0] = (Datum) 0;
+		scan->xs_orderbynulls[0] = true;
+		return next_in_physical_order(so, &scan->xs_heaptid, node);
+	}
+	if (!next_row(scan, so, &row))
+	{
+		so->stats.run.nodes_expanded = so->graph.search.stream.nexpanded;
+		return false;
+	}
+	*node = row.node;
+	/* (unless exact, the executor recomputes what the bound bounds) */
+	if (!so->exact.on)
+		so->stats.run.rows_rechecked++;
+	scan->xs_heaptid = row.tid;
+	scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
+	scan->xs_orderbynulls[0] = false;
+	so->stats.run.nodes_expanded = so->graph.search.stream.nexpanded;
+	return true;
+}
+
+/*
+ * Whether the scan has not returned this heap row before, noting that it
+ * now has.  A row is met twice only if VACUUM moved its node to a free
+ * slot while the scan ran (README.omendb, "Moving nodes").
+ */
+static bool
+first_return(OmenScanOpaque so, ItemPointer tid)
+{
+	uint64		key = ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+	bool		found;
+
+	if (so->returned == NULL)
+		so->returned = returned_create(so->cxt, 64, NULL);
+	(void) returned_insert(so->returned, key, &found);
+	return !found;
+}
+
 bool
 omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 {
@@ -2065,31 +2154,10 @@ omendb_gettuple(IndexScanDesc scan, ScanDirection dir)
 		so->stats.run.scans = 1;
 	}
 
-	if (so->q.empty)
-		found = false;
-	else if (so->q.null_query)
+	do
 	{
-		found = next_in_physical_order(so, &scan->xs_heaptid, &node);
-		scan->xs_orderbyvals[0] = (Datum) 0;
-		scan->xs_orderbynulls[0] = true;
-	}
-	else
-	{
-		ResultItem	row;
-
-		if (next_row(scan, so, &row))
-		{
-			found = true;
-			node = row.node;
-			/* (unless exact, the executor recomputes what the bound bounds) */
-			if (!so->exact.on)
-				so->stats.run.rows_rechecked++;
-			scan->xs_heaptid = row.tid;
-			scan->xs_orderbyvals[0] = Float8GetDatum(row.bound);
-			scan->xs_orderbynulls[0] = false;
-		}
-		so->stats.run.nodes_expanded = so->graph.search.stream.nexpanded;
-	}
+		found = next_tuple(scan, so, &node);
+	} while (found && !first_return(so, &scan->xs_heaptid));
 	if (found)
 	{
 		note_returned(so, node, &scan->xs_heaptid);

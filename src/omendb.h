@@ -278,7 +278,9 @@ typedef OmenNodeHeaderData *OmenNodeHeader;
  * entry point is never one (README.omendb, "Deletion and slot reuse").
  */
 #define OMENDB_NODE_LIVE		0x01	/* indexes a heap row */
-#define OMENDB_NODE_DELETED		0x02	/* heap row gone; still traversed */
+#define OMENDB_NODE_DELETED		0x02	/* heap row gone, or the node moved
+										 * to its one neighbour; still
+										 * traversed */
 #define OMENDB_NODE_FREE		0x04	/* slot unused, may be reused */
 
 /*
@@ -460,5 +462,9 @@ extern IndexBulkDeleteResult *omendb_bulkdelete(IndexVacuumInfo *info,
 extern IndexBulkDeleteResult *omendb_vacuumcleanup(IndexVacuumInfo *info,
 												   IndexBulkDeleteResult *stats);
 extern bool omendb_wait_for_older_snapshots(void);
+
+/* omendb_compact.c */
+extern uint32 omendb_move_tail_nodes(IndexVacuumInfo *info);
+extern BlockNumber omendb_truncate_empty_tail(IndexVacuumInfo *info);
 
 #endif							/* OMENDB_H */

@@ -414,6 +414,25 @@ check_free_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 }
 
 /*
+ * Whether a deleted node's one neighbour, on a page read before its own,
+ * was read as a free slot: VACUUM may have moved the node there after we
+ * read that page (omendb_compact.c), so that this is where we met its
+ * row.  (The rows check then takes it as the row's live node; a node
+ * that is really deleted has a row our snapshot does not see.)
+ */
+static bool
+moved_while_read(CheckState *cs, uint32 node, OmenNodeHeader hdr)
+{
+	uint32		to;
+
+	if (hdr->nneighbors != 1)
+		return false;
+	to = OmenNodeNeighbors(hdr)[0];
+	return to < node && to < cs->capnodes &&
+		cs->flags[to] == OMENDB_NODE_FREE;
+}
+
+/*
  * Check one node as read from its page and remember what the graph and
  * heap checks need.  Neighbour ids are checked against the allocated
  * nodes later, once their number is known.
@@ -489,6 +508,8 @@ check_node(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 		if (cs->heapallindexed)
 			add_live(cs, node, hdr);
 	}
+	else if (cs->heapallindexed && moved_while_read(cs, node, hdr))
+		add_live(cs, node, hdr);
 
 	grow_nodes(cs, node);
 	cs->flags[node] = hdr->flags | (zero ? ZERO_NODE : 0);
@@ -638,6 +659,26 @@ last_node_page(CheckState *cs)
 }
 
 /*
+ * Node pages past the meta page's last one that hold free slots alone were
+ * left by a crash between VACUUM's naming a new last page and truncating
+ * the file (omendb_compact.c): they count as not there.
+ */
+static BlockNumber
+skip_truncated_pages(CheckState *cs, BlockNumber last)
+{
+	BlockNumber named = cs->endmeta.insert_block;
+
+	if (last == InvalidBlockNumber || named == InvalidBlockNumber ||
+		named >= last)
+		return last;
+	for (uint32 node = allocated_nodes(cs, named);
+		 node < allocated_nodes(cs, last); node++)
+		if (cs->flags[node] != OMENDB_NODE_FREE)
+			return last;
+	return named;
+}
+
+/*
  * Read every node page.  Inserts may run meanwhile, so the pages we read
  * are not one snapshot of the index; we make them add up to one.  New
  * slots are added to one page after the other (free slots are reused in
@@ -739,6 +780,7 @@ read_node_pages(CheckState *cs)
 		cs->next_block = last == InvalidBlockNumber ? first : last + 1;
 	}
 
+	last = skip_truncated_pages(cs, last);
 	cs->nalloc = allocated_nodes(cs, last);
 	if (cs->endmeta.insert_block != last)
 		omendb_corrupted(cs->index, "Block %u: meta page says new nodes go to block %u, but the last node page is block %u.",

@@ -263,6 +263,9 @@ reuse_free_slot(Relation index, const OmenMetaPageData *meta,
 			blkno >= RelationGetNumberOfBlocks(index))
 			continue;
 		omendb_read_meta(index, &cur);
+		/* (past the last node page: left by a truncation cut short) */
+		if (cur.insert_block == InvalidBlockNumber || blkno > cur.insert_block)
+			continue;
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
@@ -294,6 +297,19 @@ reuse_free_slot(Relation index, const OmenMetaPageData *meta,
 			RecordFreeIndexPage(index, blkno);
 		return true;
 	}
+}
+
+/*
+ * Whether a page past the last node page is one that a crash left while
+ * VACUUM truncated the index: a node page of free slots alone.
+ */
+static bool
+page_left_by_truncation(Relation index, Buffer buf, const OmenMetaPageData *meta)
+{
+	Page		page = BufferGetPage(buf);
+
+	omendb_check_node_page(index, buf, page, meta);
+	return OmenPageGetOpaque(page)->nfree == PageGetMaxOffsetNumber(page);
 }
 
 /*
@@ -360,12 +376,15 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 			if (blkno < RelationGetNumberOfBlocks(index))
 			{
 				/*
-				 * The block exists but was never published: a crash between
-				 * extending the file and logging the page left it zeroed.
+				 * The block exists but is not published: a crash between
+				 * extending the file and logging the page left it zeroed,
+				 * or one between VACUUM's naming a new last page and
+				 * truncating the file left it with free slots alone.
 				 */
 				buf = ReadBuffer(index, blkno);
 				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-				if (!PageIsNew(BufferGetPage(buf)))
+				if (!PageIsNew(BufferGetPage(buf)) &&
+					!page_left_by_truncation(index, buf, meta))
 					omendb_corrupted(index, "Block %u: a node page past the last one in the meta page is in use.",
 									 blkno);
 			}

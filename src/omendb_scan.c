@@ -2068,8 +2068,10 @@ start_scan(IndexScanDesc scan)
 		omendb_stream_beam(&so->graph.search, cur.entry_node, so->q.list_size);
 
 	/*
-	 * Slots only grow, so a list shorter than those known to exist at open
-	 * time is not exhaustive: only a long list pays for the system call.
+	 * Slots only grow while a scan runs (VACUUM cuts pages off only under
+	 * a lock that excludes scans), so a list shorter than those known to
+	 * exist at open time is not exhaustive: only a long list pays for the
+	 * system call.
 	 * An exact radius scan in order of distance meets every node before
 	 * its first row, as an exhaustive one does: a row within the radius
 	 * that only the sweep finds would otherwise come out after farther

@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "postmaster/autovacuum.h"
@@ -59,6 +60,10 @@
 typedef struct DoomedNode
 {
 	uint32		node;
+	ItemPointerData tid;
+	uint32		moved_to;		/* the live copy of a moved node (its first
+								 * neighbour, with its row), or
+								 * OMENDB_INVALID_NODE */
 	bool		kept;			/* the entry point: not freed */
 	int			nneighbors;
 	uint32	   *neighbors;
@@ -273,6 +278,8 @@ keep_doomed(Consolidation *c, uint32 node, OmenNodeHeader hdr)
 	}
 	d = &c->doomed[c->ndoomed++];
 	d->node = node;
+	d->tid = hdr->heaptid;
+	d->moved_to = OMENDB_INVALID_NODE;
 	d->kept = false;
 	d->nneighbors = hdr->nneighbors;
 	d->neighbors = palloc(sizeof(uint32) * Max(hdr->nneighbors, 1));
@@ -337,6 +344,43 @@ read_node(Consolidation *c, uint32 node, OmenNodeHeader hdr, void *arg)
 	}
 	else
 		c->free++;
+}
+
+/* The first neighbour of a deleted node, as find_moved_nodes reads it. */
+typedef struct MovedArg
+{
+	DoomedNode *d;
+} MovedArg;
+
+static void
+moved_visitor(OmenNodeHeader node, int idx, void *arg)
+{
+	DoomedNode *d = ((MovedArg *) arg)->d;
+
+	if (node->flags == OMENDB_NODE_LIVE &&
+		ItemPointerEquals(&node->heaptid, &d->tid))
+		d->moved_to = d->neighbors[0];
+}
+
+/*
+ * Note the deleted nodes that VACUUM moved (omendb_compact.c): those
+ * whose first neighbour is a live node of the same heap row.  Every edge
+ * to one is taken over to its copy.
+ */
+static void
+find_moved_nodes(Consolidation *c)
+{
+	for (int i = 0; i < c->ndoomed; i++)
+	{
+		DoomedNode *d = &c->doomed[i];
+		MovedArg	arg = {d};
+
+		if (d->nneighbors == 0 || d->neighbors[0] >= c->nread ||
+			is_doomed(c, d->neighbors[0]))
+			continue;
+		omendb_visit_nodes(c->index, c->meta, &d->neighbors[0], 1,
+						   moved_visitor, &arg);
+	}
 }
 
 /*
@@ -498,6 +542,8 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 
 		for (end = start; end < nin && in[end].to == in[start].to; end++)
 			;
+		if (d->moved_to != OMENDB_INVALID_NODE)
+			continue;			/* its in-edges are taken over */
 		k = end - start;
 		if (k > capfrom)
 		{
@@ -639,8 +685,14 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	store->forget_visited(store);
 	(void) store->visit(store, &p, 1, &self);
 	for (int i = 0; i < nold; i++)
-		if (!is_doomed(c, old[i]))
-			n += store->visit(store, &old[i], 1, ids + n);
+	{
+		uint32		to = old[i];
+
+		if (is_doomed(c, to))
+			to = find_doomed(c, to)->moved_to;
+		if (to != OMENDB_INVALID_NODE)
+			n += store->visit(store, &to, 1, ids + n);
+	}
 	for (int i = lo; i < hi; i++)
 		if (!is_doomed(c, c->planned[i].to))
 			n += store->visit(store, &c->planned[i].to, 1, ids + n);
@@ -1152,11 +1204,102 @@ record_cleanup(Relation index, const Consolidation *c)
 	UnlockReleaseBuffer(metabuf);
 }
 
+/*
+ * Start a cleanup: a copy of the index parameters, its node counters
+ * complete (count_all_nodes).
+ */
+static void
+begin_cleanup(IndexVacuumInfo *info, Consolidation *c)
+{
+	memset(c, 0, sizeof(Consolidation));
+	c->info = info;
+	c->index = info->index;
+	c->ii = omendb_copy_info(omendb_get_info(c->index));
+	c->meta = &c->ii->meta;
+	count_all_nodes(c->index, info->strategy);
+}
+
+/*
+ * Read every node, then, once the backends that may still hold the
+ * deleted ones as live have ended, take those out of the graph and free
+ * their slots.  Returns whether it freed them.
+ */
+static bool
+free_deleted_nodes(Consolidation *c)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(c->index);
+
+	c->nslots = omendb_node_slots(c->index, c->meta);
+	c->doomed_bits = MemoryContextAllocHuge(CurrentMemoryContext,
+											sizeof(uint64) * (c->nslots / 64 + 1));
+	memset(c->doomed_bits, 0, sizeof(uint64) * (c->nslots / 64 + 1));
+	c->live_graph = MemoryContextAllocHuge(CurrentMemoryContext,
+										   Max(c->nslots, 1));
+	memset(c->live_graph, 0, Max(c->nslots, 1));
+	c->maxdoomed = max_doomed_nodes(c->meta, c->nslots);
+	visit_all_nodes(c, nblocks, true, read_node, NULL);
+	find_moved_nodes(c);
+
+	if (c->ndoomed > 0 && omendb_wait_for_older_snapshots())
+	{
+		consolidate(c, nblocks);
+		return true;
+	}
+	return false;
+}
+
+/* Say what a cleanup did with the deleted nodes, at VACUUM's level. */
+static void
+report_cleanup(const Consolidation *c, bool freed)
+{
+	if (c->ndoomed == 0)
+		return;
+	ereport(c->info->message_level,
+			(errmsg("index \"%s\": %s %d of %u deleted nodes",
+					RelationGetRelationName(c->index),
+					freed ? "freed" : "could not free yet", c->ndoomed,
+					c->deleted),
+			 freed ?
+			 errdetail("%u nodes got new neighbours, %u only lost edges, %zu left with few were re-linked, %d unreachable nodes were linked (%d could not be); %u slots were free before.",
+					   c->repaired, c->dropped, c->nthin, c->linked, c->unlinked, c->free) :
+			 errdetail("Backends with older snapshots were still running.")));
+}
+
+/*
+ * Move the nodes of the last node pages into free slots before them,
+ * clean up again to free their old slots (omendb_compact.c), and give the
+ * pages left empty back.  Not in a parallel VACUUM: the truncation's lock
+ * needs a transaction id, which a parallel operation cannot assign, and
+ * without it the moves would gain nothing.
+ */
+static void
+compact(IndexVacuumInfo *info)
+{
+	Consolidation c;
+	uint32		moved;
+	bool		freed = false;
+	BlockNumber cut;
+
+	if (IsInParallelMode())
+		return;
+	moved = omendb_move_tail_nodes(info);
+	if (moved > 0)
+	{
+		begin_cleanup(info, &c);
+		freed = free_deleted_nodes(&c);
+		report_cleanup(&c, freed);
+	}
+	cut = omendb_truncate_empty_tail(info);
+	if (moved > 0 || cut > 0)
+		ereport(info->message_level,
+				(errmsg("index \"%s\": moved %u nodes off its last pages; %u pages truncated",
+						RelationGetRelationName(info->index), moved, cut)));
+}
+
 IndexBulkDeleteResult *
 omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	Consolidation c;
-	BlockNumber nblocks;
 	bool		freed = false;
 
 	if (info->analyze_only)
@@ -1164,50 +1307,25 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 
-	memset(&c, 0, sizeof(c));
-	c.info = info;
-	c.index = info->index;
-	c.ii = omendb_copy_info(omendb_get_info(c.index));
-	c.meta = &c.ii->meta;
-	count_all_nodes(c.index, info->strategy);
-	nblocks = RelationGetNumberOfBlocks(c.index);
-	stats->num_pages = nblocks;
+	begin_cleanup(info, &c);
 	stats->num_index_tuples = 0;
 	if (!c.meta->quant_trained)
 	{
+		stats->num_pages = RelationGetNumberOfBlocks(c.index);
 		record_cleanup(c.index, &c);
 		return stats;
 	}
 
-	c.nslots = omendb_node_slots(c.index, c.meta);
-	c.doomed_bits = MemoryContextAllocHuge(CurrentMemoryContext,
-										   sizeof(uint64) * (c.nslots / 64 + 1));
-	memset(c.doomed_bits, 0, sizeof(uint64) * (c.nslots / 64 + 1));
-	c.live_graph = MemoryContextAllocHuge(CurrentMemoryContext,
-										  Max(c.nslots, 1));
-	memset(c.live_graph, 0, Max(c.nslots, 1));
-	c.maxdoomed = max_doomed_nodes(c.meta, c.nslots);
-	visit_all_nodes(&c, nblocks, true, read_node, NULL);
+	freed = free_deleted_nodes(&c);
 	stats->num_index_tuples = c.live;
-
-	if (c.ndoomed > 0 && omendb_wait_for_older_snapshots())
-	{
-		consolidate(&c, nblocks);
-		freed = true;
-	}
+	report_cleanup(&c, freed);
+	/* (older snapshots that held the freeing up would hold the moves up) */
+	if (freed || c.ndoomed == 0)
+		compact(info);
 	IndexFreeSpaceMapVacuum(c.index);
 	record_cleanup(c.index, &c);
+	stats->num_pages = RelationGetNumberOfBlocks(c.index);
 
-	if (c.ndoomed > 0)
-		ereport(info->message_level,
-				(errmsg("index \"%s\": %s %d of %u deleted nodes",
-						RelationGetRelationName(c.index),
-						freed ? "freed" : "could not free yet", c.ndoomed,
-						c.deleted),
-				 freed ?
-				 errdetail("%u nodes got new neighbours, %u only lost edges, %zu left with few were re-linked, %d unreachable nodes were linked (%d could not be); %u slots were free before.",
-						   c.repaired, c.dropped, c.nthin, c.linked, c.unlinked, c.free) :
-				 errdetail("Backends with older snapshots were still running.")));
 	omendb_refit(info);
 	omendb_record_walk_rate(c.index, true);
 	return stats;

@@ -1,0 +1,355 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_compact.c
+ *	  VACUUM's compaction: move the live nodes of the last node pages into
+ *	  free slots before them, then give the emptied pages back.
+ *
+ * Inserts take free slots before they extend the index, but the rows
+ * inserted between a DELETE and the VACUUM that frees its nodes find none
+ * and go to new pages: under churn the index would keep as many slots free
+ * as a round deletes.  So after its cleanup VACUUM moves the live nodes of
+ * the last pages into free slots earlier in the index, cleans up once more
+ * to take every edge to their old slots over to the new ones, and
+ * truncates the pages left empty.  README.omendb, "Moving nodes", gives
+ * the protocol and why scans, inserts and a crash are safe with it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/storage.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+#include "omendb.h"
+#include "omendb_page.h"
+
+/*
+ * A tail shorter than this share of the node pages is not worth a second
+ * cleanup pass over the index: its pages wait for a longer one.
+ */
+#define COMPACT_MIN_SHARE		32
+
+/* The states of one node page's slots, as counted before the moves. */
+typedef struct PageStates
+{
+	uint16		live;
+	uint16		deleted;
+	uint16		free;
+} PageStates;
+
+/* Count the live, deleted and free slots of every node page. */
+static PageStates *
+count_page_states(Relation index, const OmenMetaPageData *meta,
+				  BlockNumber nblocks, BufferAccessStrategy strategy)
+{
+	BlockNumber first = meta->first_node_block;
+	PageStates *states = palloc0(sizeof(PageStates) * (nblocks - first));
+
+	for (BlockNumber blkno = first; blkno < nblocks; blkno++)
+	{
+		PageStates *ps = &states[blkno - first];
+		Buffer		buf;
+		Page		page;
+
+		OMENDB_VACUUM_DELAY_POINT();
+		buf = omendb_lock_node_page(index, meta, blkno, strategy,
+									BUFFER_LOCK_SHARE);
+		if (!BufferIsValid(buf))
+			continue;
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			uint8		flags = omendb_page_node(index, page, meta, off)->flags;
+
+			ps->live += (flags & OMENDB_NODE_LIVE) != 0;
+			ps->deleted += (flags & OMENDB_NODE_DELETED) != 0;
+			ps->free += (flags & OMENDB_NODE_FREE) != 0;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return states;
+}
+
+/*
+ * The first page of the longest tail whose live nodes fit the free slots
+ * before it: pages with a deleted node (which only a cleanup may free) or
+ * the entry point end it.  Returns nblocks if that tail is too short.
+ */
+static BlockNumber
+choose_tail(const OmenMetaPageData *meta, const PageStates *states,
+			BlockNumber nblocks, BlockNumber entry_block)
+{
+	BlockNumber first = meta->first_node_block;
+	uint64		free_total = 0;
+	uint64		tail_live = 0;
+	uint64		tail_free = 0;
+	BlockNumber cut = nblocks;
+
+	for (BlockNumber b = first; b < nblocks; b++)
+		free_total += states[b - first].free;
+	for (BlockNumber b = nblocks - 1; b > first && b != entry_block; b--)
+	{
+		const PageStates *ps = &states[b - first];
+
+		if (ps->deleted > 0 ||
+			tail_live + ps->live > free_total - (tail_free + ps->free))
+			break;
+		tail_live += ps->live;
+		tail_free += ps->free;
+		cut = b;
+	}
+	if (nblocks - cut < Max(1, (nblocks - first) / COMPACT_MIN_SHARE))
+		return nblocks;
+	return cut;
+}
+
+/*
+ * Move live nodes of page tblk into free slots of page fblk (fblk < tblk),
+ * in one record: each becomes a copy in a free slot, and its old slot a
+ * deleted node whose one neighbour is the copy, so that every edge to the
+ * old slot still leads to the row.  Both pages are locked in block order;
+ * nothing else locks two node pages at once.  Returns how many moved.
+ */
+static int
+move_nodes(Relation index, const OmenMetaPageData *meta,
+		   BufferAccessStrategy strategy, BlockNumber fblk, BlockNumber tblk,
+		   uint32 entry_node)
+{
+	Buffer		fbuf;
+	Buffer		tbuf;
+	Buffer		metabuf;
+	Page		fpage;
+	Page		tpage;
+	OmenPageEdit edit;
+	OffsetNumber from[MaxOffsetNumber];
+	OffsetNumber to[MaxOffsetNumber];
+	OffsetNumber foff = FirstOffsetNumber;
+	int			n = 0;
+
+	fbuf = omendb_lock_node_page(index, meta, fblk, strategy,
+								 BUFFER_LOCK_EXCLUSIVE);
+	tbuf = omendb_lock_node_page(index, meta, tblk, strategy,
+								 BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(fbuf) || !BufferIsValid(tbuf))
+		omendb_corrupted(index, "Block %u or %u: a node page became new.",
+						 fblk, tblk);
+
+	/* pair the live nodes with the free slots, as the pages are now */
+	fpage = BufferGetPage(fbuf);
+	tpage = BufferGetPage(tbuf);
+	for (OffsetNumber toff = FirstOffsetNumber;
+		 toff <= PageGetMaxOffsetNumber(tpage); toff++)
+	{
+		if (omendb_page_node(index, tpage, meta, toff)->flags != OMENDB_NODE_LIVE ||
+			omendb_node_id(meta, tblk, toff) == entry_node)
+			continue;
+		while (foff <= PageGetMaxOffsetNumber(fpage) &&
+			   omendb_page_node(index, fpage, meta, foff)->flags != OMENDB_NODE_FREE)
+			foff++;
+		if (foff > PageGetMaxOffsetNumber(fpage))
+			break;
+		from[n] = toff;
+		to[n++] = foff++;
+	}
+
+	if (n > 0)
+	{
+		omendb_edit_begin(&edit, index, true);
+		fpage = omendb_edit_page(&edit, fbuf, false);
+		tpage = omendb_edit_page(&edit, tbuf, false);
+		for (int i = 0; i < n; i++)
+		{
+			OmenNodeHeader t = omendb_page_node(index, tpage, meta, from[i]);
+			uint32	   *nbrs = OmenNodeNeighbors(t);
+
+			memcpy(omendb_page_node(index, fpage, meta, to[i]), t,
+				   meta->node_size);
+			OmenPageGetOpaque(fpage)->nfree--;
+			memset(nbrs, 0, sizeof(uint32) * meta->max_degree);
+			t->nneighbors = 0;
+			/* (a zero node has no edges to it: it needs no way on) */
+			if (!OmenNodeIsZero(meta->metric, t))
+			{
+				nbrs[0] = omendb_node_id(meta, fblk, to[i]);
+				t->nneighbors = 1;
+			}
+			t->flags = OMENDB_NODE_DELETED;
+		}
+		/* (counts cover both pages or neither: see omendb_move_tail_nodes) */
+		metabuf = omendb_count_nodes(index, &edit, tblk, n, -n);
+		omendb_edit_finish(&edit);
+		if (BufferIsValid(metabuf))
+			UnlockReleaseBuffer(metabuf);
+	}
+	UnlockReleaseBuffer(tbuf);
+	UnlockReleaseBuffer(fbuf);
+	return n;
+}
+
+/*
+ * Move the live nodes of the longest tail of node pages that the free
+ * slots before it can hold into those slots.  Only when the meta page
+ * counts every node page: then a move counts its deleted node and its
+ * taken slot together, whatever their pages.  Returns how many moved;
+ * the caller then cleans up again, which frees the old slots once every
+ * edge to them leads to the copies.
+ */
+uint32
+omendb_move_tail_nodes(IndexVacuumInfo *info)
+{
+	Relation	index = info->index;
+	OmenMetaPageData meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber first;
+	BlockNumber cut;
+	BlockNumber entry_block;
+	PageStates *states;
+	BlockNumber fblk;
+	uint32		nmoved = 0;
+
+	omendb_read_meta(index, &meta);
+	first = meta.first_node_block;
+	if (!meta.quant_trained || meta.free_nodes < meta.nodes_per_page ||
+		!omendb_meta_counts_all(&meta) ||
+		meta.insert_block == InvalidBlockNumber || nblocks <= first + 1)
+		return 0;
+	entry_block = meta.entry_node == OMENDB_INVALID_NODE ? InvalidBlockNumber :
+		omendb_node_block(&meta, meta.entry_node);
+	states = count_page_states(index, &meta, nblocks, info->strategy);
+	cut = choose_tail(&meta, states, nblocks, entry_block);
+
+	fblk = first;
+	for (BlockNumber tblk = nblocks - 1; tblk >= cut && tblk < nblocks; tblk--)
+	{
+		PageStates *ts = &states[tblk - first];
+
+		while (ts->live > 0)
+		{
+			int			n;
+
+			while (fblk < cut && states[fblk - first].free == 0)
+				fblk++;
+			if (fblk >= cut)
+				break;
+			CHECK_FOR_INTERRUPTS();
+			n = move_nodes(index, &meta, info->strategy, fblk, tblk,
+						   meta.entry_node);
+			nmoved += n;
+			if (n == 0)
+			{
+				/* inserts took the slots, or kills the nodes: recount */
+				states[fblk - first].free = 0;
+				if (ts->live > 0 && fblk + 1 >= cut)
+					break;
+				continue;
+			}
+			states[fblk - first].free -= Min(states[fblk - first].free, n);
+			ts->live -= Min(ts->live, n);
+		}
+		if (tblk == cut)
+			break;
+	}
+	pfree(states);
+	return nmoved;
+}
+
+/*
+ * Whether node page blkno holds nothing: new (all zero), or every slot
+ * free and none the entry point.  Sets *nfree to its free slots.
+ */
+static bool
+page_is_empty(Relation index, const OmenMetaPageData *meta,
+			  BlockNumber blkno, BufferAccessStrategy strategy, int *nfree)
+{
+	Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
+											BUFFER_LOCK_SHARE);
+	Page		page;
+	bool		empty;
+
+	*nfree = 0;
+	if (!BufferIsValid(buf))
+		return true;
+	page = BufferGetPage(buf);
+	empty = OmenPageGetOpaque(page)->nfree == PageGetMaxOffsetNumber(page) &&
+		(meta->entry_node == OMENDB_INVALID_NODE ||
+		 omendb_node_block(meta, meta->entry_node) != blkno);
+	*nfree = OmenPageGetOpaque(page)->nfree;
+	UnlockReleaseBuffer(buf);
+	return empty;
+}
+
+/*
+ * Truncate the index after its last node page that holds a node, if no
+ * one else has it open (as VACUUM truncates a table): first the meta page
+ * names the new last page and stops counting the free slots past it, then
+ * the file is cut.  A crash between the two leaves empty node pages past
+ * the last one, which inserts set up afresh and the next VACUUM cuts.
+ * The first node page always stays.  Returns the pages cut.
+ */
+BlockNumber
+omendb_truncate_empty_tail(IndexVacuumInfo *info)
+{
+	Relation	index = info->index;
+	OmenMetaPageData meta;
+	BlockNumber nblocks;
+	BlockNumber new_end;
+	int			nfree_last;
+	int		   *nfree;
+
+	/*
+	 * Look at the last page first: the lock is WAL-logged, and a standby
+	 * replaying it cancels the queries on the index that it waits for.
+	 */
+	omendb_read_meta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (meta.insert_block == InvalidBlockNumber ||
+		nblocks <= meta.first_node_block + 1 ||
+		!page_is_empty(index, &meta, nblocks - 1, info->strategy, &nfree_last))
+		return 0;
+
+	if (!ConditionalLockRelation(index, AccessExclusiveLock))
+		return 0;
+	omendb_read_meta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (!meta.quant_trained || meta.insert_block == InvalidBlockNumber ||
+		nblocks <= meta.first_node_block + 1)
+	{
+		UnlockRelation(index, AccessExclusiveLock);
+		return 0;
+	}
+
+	nfree = palloc0(sizeof(int) * (nblocks - meta.first_node_block));
+	for (new_end = nblocks; new_end > meta.first_node_block + 1; new_end--)
+		if (!page_is_empty(index, &meta, new_end - 1, info->strategy,
+						   &nfree[new_end - 1 - meta.first_node_block]))
+			break;
+
+	if (new_end < nblocks)
+	{
+		Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+		OmenPageEdit edit;
+		Page		page;
+		OmenMetaPage m;
+
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		omendb_edit_begin(&edit, index, true);
+		page = omendb_edit_page(&edit, metabuf, false);
+		m = OmenPageGetMeta(page);
+		for (BlockNumber b = new_end; b < nblocks && b <= m->insert_block; b++)
+			omendb_meta_count_nodes(page, b, 0,
+									-nfree[b - meta.first_node_block]);
+		if (m->insert_block >= new_end)
+			m->insert_block = new_end - 1;
+		omendb_edit_finish(&edit);
+		UnlockReleaseBuffer(metabuf);
+		RelationTruncate(index, new_end);
+	}
+	pfree(nfree);
+	UnlockRelation(index, AccessExclusiveLock);
+	return nblocks - new_end;
+}

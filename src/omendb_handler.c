@@ -528,7 +528,14 @@ omendb_handler(PG_FUNCTION_ARGS)
 #endif
 	amroutine->amcaninclude = false;
 	amroutine->amusemaintenanceworkmem = false;
-	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+
+	/*
+	 * No part in a parallel VACUUM: a table's VACUUM runs in parallel mode
+	 * only if two of its indexes may take part, and in parallel mode our
+	 * cleanup cannot truncate the index (omendb_vacuum.c, compact).  With
+	 * one other index, as most tables have, VACUUM then runs serially.
+	 */
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
 	amroutine->amkeytype = InvalidOid;
 
 	amroutine->ambuild = omendb_build;

@@ -331,15 +331,11 @@ omendb_truncate_empty_tail(IndexVacuumInfo *info)
 
 	if (new_end < nblocks)
 	{
-		Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+		Buffer		metabuf;
 		OmenPageEdit edit;
-		Page		page;
-		OmenMetaPage m;
+		Page		page = omendb_edit_meta_page(index, &edit, true, &metabuf);
+		OmenMetaPage m = OmenPageGetMeta(page);
 
-		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-		omendb_edit_begin(&edit, index, true);
-		page = omendb_edit_page(&edit, metabuf, false);
-		m = OmenPageGetMeta(page);
 		for (BlockNumber b = new_end; b < nblocks && b <= m->insert_block; b++)
 			omendb_meta_count_nodes(page, b, 0,
 									-nfree[b - meta.first_node_block]);

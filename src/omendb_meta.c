@@ -363,12 +363,11 @@ omendb_meta_set_relink(Page page, uint32 relink_from)
 void
 omendb_meta_set_walk_rate(Relation index, float rate, bool use_wal)
 {
-	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	Buffer		metabuf;
 	OmenPageEdit edit;
+	Page		page = omendb_edit_meta_page(index, &edit, use_wal, &metabuf);
 
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	omendb_edit_begin(&edit, index, use_wal);
-	OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false))->walk_rate = rate;
+	OmenPageGetMeta(page)->walk_rate = rate;
 	omendb_edit_finish(&edit);
 	UnlockReleaseBuffer(metabuf);
 }
@@ -534,6 +533,21 @@ omendb_count_nodes(Relation index, OmenPageEdit *edit, BlockNumber blkno,
 	omendb_meta_count_nodes(omendb_edit_page(edit, metabuf, false), blkno,
 							deleted, freed);
 	return metabuf;
+}
+
+/*
+ * Lock the meta page exclusively and add it to a page edit begun with
+ * use_wal; *metabuf is its buffer, for the caller to release once the edit
+ * is finished.  Returns the page to change.
+ */
+Page
+omendb_edit_meta_page(Relation index, OmenPageEdit *edit, bool use_wal,
+					  Buffer *metabuf)
+{
+	*metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	LockBuffer(*metabuf, BUFFER_LOCK_EXCLUSIVE);
+	omendb_edit_begin(edit, index, use_wal);
+	return omendb_edit_page(edit, *metabuf, false);
 }
 
 /* Read the meta page (omendb_meta_from_page) under a share lock. */

@@ -118,6 +118,8 @@ extern void omendb_meta_count_nodes(Page page, BlockNumber blkno,
 									int deleted, int freed);
 extern Buffer omendb_count_nodes(Relation index, OmenPageEdit *edit,
 								 BlockNumber blkno, int deleted, int freed);
+extern Page omendb_edit_meta_page(Relation index, OmenPageEdit *edit,
+								  bool use_wal, Buffer *metabuf);
 extern void omendb_read_meta(Relation index, OmenMetaPageData *meta);
 extern OmenIndexInfo *omendb_get_info(Relation index);
 extern OmenIndexInfo *omendb_copy_info(const OmenIndexInfo *info);

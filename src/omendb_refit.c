@@ -295,10 +295,7 @@ switch_parameter_sets(Relation index, const OmenQuantState *qs)
 	omendb_write_quant_pages(index, qs, omendb_quant_set_block(&meta, next),
 							 MAIN_FORKNUM, true);
 
-	metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	omendb_edit_begin(&edit, index, true);
-	m = OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false));
+	m = OmenPageGetMeta(omendb_edit_meta_page(index, &edit, true, &metabuf));
 	m->quant_current = next;
 	m->quant_refitting = true;
 	m->quant_epoch++;
@@ -310,15 +307,11 @@ switch_parameter_sets(Relation index, const OmenQuantState *qs)
 static void
 finish_refit(Relation index)
 {
-	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	Buffer		metabuf;
 	OmenPageEdit edit;
-	Page		page;
-	OmenMetaPage m;
+	Page		page = omendb_edit_meta_page(index, &edit, true, &metabuf);
+	OmenMetaPage m = OmenPageGetMeta(page);
 
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	omendb_edit_begin(&edit, index, true);
-	page = omendb_edit_page(&edit, metabuf, false);
-	m = OmenPageGetMeta(page);
 	m->quant_refitting = false;
 	if (m->quant_refits < PG_UINT32_MAX)
 		m->quant_refits++;
@@ -532,6 +525,7 @@ move_entry_point(Relation index, const float *centroid)
 	int			n;
 	Buffer		metabuf;
 	OmenPageEdit edit;
+	OmenMetaPage m;
 
 	omendb_read_meta(index, &cur);
 	if (cur.entry_node == OMENDB_INVALID_NODE)
@@ -544,10 +538,8 @@ move_entry_point(Relation index, const float *centroid)
 	if (n == 0 || cands[0].node == cur.entry_node)
 		return;
 
-	metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	omendb_edit_begin(&edit, index, true);
-	OmenPageGetMeta(omendb_edit_page(&edit, metabuf, false))->entry_node = cands[0].node;
+	m = OmenPageGetMeta(omendb_edit_meta_page(index, &edit, true, &metabuf));
+	m->entry_node = cands[0].node;
 	omendb_edit_finish(&edit);
 	UnlockReleaseBuffer(metabuf);
 }
@@ -556,12 +548,11 @@ move_entry_point(Relation index, const float *centroid)
 static void
 set_relink_from(Relation index, uint32 node)
 {
-	Buffer		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+	Buffer		metabuf;
 	OmenPageEdit edit;
+	Page		page = omendb_edit_meta_page(index, &edit, true, &metabuf);
 
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	omendb_edit_begin(&edit, index, true);
-	omendb_meta_set_relink(omendb_edit_page(&edit, metabuf, false), node);
+	omendb_meta_set_relink(page, node);
 	omendb_edit_finish(&edit);
 	UnlockReleaseBuffer(metabuf);
 }

@@ -109,16 +109,17 @@ choose_tail(const OmenMetaPageData *meta, const PageStates *states,
 }
 
 /*
- * Move live nodes of page tblk into free slots of page fblk (fblk < tblk),
- * in one record: each becomes a copy in a free slot, and its old slot a
- * deleted node whose one neighbour is the copy, so that every edge to the
- * old slot still leads to the row.  Both pages are locked in block order;
- * nothing else locks two node pages at once.  Returns how many moved.
+ * Move live nodes of page tblk (the one at toff, or all if toff is
+ * InvalidOffsetNumber) into free slots of page fblk (fblk < tblk), in one
+ * record: each becomes a copy in a free slot, and its old slot a deleted
+ * node whose one neighbour is the copy, so that every edge to the old slot
+ * still leads to the row.  Both pages are locked in block order; nothing
+ * else locks two node pages at once.  Returns how many moved.
  */
 static int
 move_nodes(Relation index, const OmenMetaPageData *meta,
 		   BufferAccessStrategy strategy, BlockNumber fblk, BlockNumber tblk,
-		   uint32 entry_node)
+		   OffsetNumber toff_only, uint32 entry_node)
 {
 	Buffer		fbuf;
 	Buffer		tbuf;
@@ -145,7 +146,8 @@ move_nodes(Relation index, const OmenMetaPageData *meta,
 	for (OffsetNumber toff = FirstOffsetNumber;
 		 toff <= PageGetMaxOffsetNumber(tpage); toff++)
 	{
-		if (omendb_page_node(index, tpage, meta, toff)->flags != OMENDB_NODE_LIVE ||
+		if ((toff_only != InvalidOffsetNumber && toff != toff_only) ||
+			omendb_page_node(index, tpage, meta, toff)->flags != OMENDB_NODE_LIVE ||
 			omendb_node_id(meta, tblk, toff) == entry_node)
 			continue;
 		while (foff <= PageGetMaxOffsetNumber(fpage) &&
@@ -192,12 +194,87 @@ move_nodes(Relation index, const OmenMetaPageData *meta,
 }
 
 /*
+ * The page before the tail to move a node to: the one holding most of its
+ * neighbours among those with a free slot (the nearest such neighbour's,
+ * on a tie), so that the nodes a search meets together share pages, as a
+ * build numbers them; else the first page with a free slot.
+ */
+static BlockNumber
+home_block(const OmenMetaPageData *meta, const PageStates *states,
+		   BlockNumber cut, const uint32 *nbrs, int n)
+{
+	BlockNumber first = meta->first_node_block;
+	BlockNumber best = InvalidBlockNumber;
+	int			best_votes = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		BlockNumber b = omendb_node_block(meta, nbrs[i]);
+		int			votes = 0;
+
+		if (b < first || b >= cut || states[b - first].free == 0)
+			continue;
+		for (int j = 0; j < n; j++)
+			votes += omendb_node_block(meta, nbrs[j]) == b;
+		if (votes > best_votes)
+		{
+			best = b;
+			best_votes = votes;
+		}
+	}
+	if (best != InvalidBlockNumber)
+		return best;
+	for (BlockNumber b = first; b < cut; b++)
+		if (states[b - first].free > 0)
+			return b;
+	return InvalidBlockNumber;
+}
+
+/* The live nodes of a tail page, with their neighbours, as read. */
+typedef struct TailPage
+{
+	int			n;
+	OffsetNumber off[MaxOffsetNumber];
+	int			nnbrs[MaxOffsetNumber];
+	uint32	   *nbrs;			/* max_degree per node */
+} TailPage;
+
+static void
+read_tail_page(Relation index, const OmenMetaPageData *meta,
+			   BufferAccessStrategy strategy, BlockNumber blkno,
+			   TailPage *tp)
+{
+	Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
+											BUFFER_LOCK_SHARE);
+	Page		page;
+
+	tp->n = 0;
+	if (!BufferIsValid(buf))
+		return;
+	page = BufferGetPage(buf);
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		OmenNodeHeader hdr = omendb_page_node(index, page, meta, off);
+
+		if (hdr->flags != OMENDB_NODE_LIVE)
+			continue;
+		tp->off[tp->n] = off;
+		tp->nnbrs[tp->n] = hdr->nneighbors;
+		memcpy(tp->nbrs + tp->n * meta->max_degree, OmenNodeNeighbors(hdr),
+			   sizeof(uint32) * hdr->nneighbors);
+		tp->n++;
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/*
  * Move the live nodes of the longest tail of node pages that the free
- * slots before it can hold into those slots.  Only when the meta page
- * counts every node page: then a move counts its deleted node and its
- * taken slot together, whatever their pages.  Returns how many moved;
- * the caller then cleans up again, which frees the old slots once every
- * edge to them leads to the copies.
+ * slots before it can hold into those slots, each near its neighbours
+ * (home_block).  Only when the meta page counts every node page: then a
+ * move counts its deleted node and its taken slot together, whatever
+ * their pages.  Returns how many moved; the caller then cleans up again,
+ * which frees the old slots once every edge to them leads to the copies.
  */
 uint32
 omendb_move_tail_nodes(IndexVacuumInfo *info)
@@ -209,7 +286,7 @@ omendb_move_tail_nodes(IndexVacuumInfo *info)
 	BlockNumber cut;
 	BlockNumber entry_block;
 	PageStates *states;
-	BlockNumber fblk;
+	TailPage   *tp;
 	uint32		nmoved = 0;
 
 	omendb_read_meta(index, &meta);
@@ -223,37 +300,33 @@ omendb_move_tail_nodes(IndexVacuumInfo *info)
 	states = count_page_states(index, &meta, nblocks, info->strategy);
 	cut = choose_tail(&meta, states, nblocks, entry_block);
 
-	fblk = first;
-	for (BlockNumber tblk = nblocks - 1; tblk >= cut && tblk < nblocks; tblk--)
+	tp = palloc(sizeof(TailPage));
+	tp->nbrs = palloc(sizeof(uint32) * meta.max_degree * MaxOffsetNumber);
+	for (BlockNumber tblk = nblocks - 1; cut < nblocks && tblk >= cut; tblk--)
 	{
-		PageStates *ts = &states[tblk - first];
-
-		while (ts->live > 0)
+		read_tail_page(index, &meta, info->strategy, tblk, tp);
+		for (int i = 0; i < tp->n; i++)
 		{
+			BlockNumber fblk = home_block(&meta, states, cut,
+										  tp->nbrs + i * meta.max_degree,
+										  tp->nnbrs[i]);
 			int			n;
 
-			while (fblk < cut && states[fblk - first].free == 0)
-				fblk++;
-			if (fblk >= cut)
+			if (fblk == InvalidBlockNumber)
 				break;
 			CHECK_FOR_INTERRUPTS();
 			n = move_nodes(index, &meta, info->strategy, fblk, tblk,
-						   meta.entry_node);
+						   tp->off[i], meta.entry_node);
+			/* (none: an insert took the page's last free slot meanwhile) */
+			states[fblk - first].free = n == 0 ? 0 :
+				states[fblk - first].free - 1;
 			nmoved += n;
-			if (n == 0)
-			{
-				/* inserts took the slots, or kills the nodes: recount */
-				states[fblk - first].free = 0;
-				if (ts->live > 0 && fblk + 1 >= cut)
-					break;
-				continue;
-			}
-			states[fblk - first].free -= Min(states[fblk - first].free, n);
-			ts->live -= Min(ts->live, n);
 		}
 		if (tblk == cut)
 			break;
 	}
+	pfree(tp->nbrs);
+	pfree(tp);
 	pfree(states);
 	return nmoved;
 }

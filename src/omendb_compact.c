@@ -300,6 +300,15 @@ omendb_move_tail_nodes(IndexVacuumInfo *info)
 	states = count_page_states(index, &meta, nblocks, info->strategy);
 	cut = choose_tail(&meta, states, nblocks, entry_block);
 
+	/*
+	 * A scan that began before the slots were freed may have met one while
+	 * it held a deleted node, and would take a node moved there for the
+	 * one it met: wait for those scans to end.  Later ones meet a free
+	 * slot as free, and meet it again when a node moves there.
+	 */
+	if (cut < nblocks && !omendb_wait_for_older_snapshots())
+		cut = nblocks;
+
 	tp = palloc(sizeof(TailPage));
 	tp->nbrs = palloc(sizeof(uint32) * meta.max_degree * MaxOffsetNumber);
 	for (BlockNumber tblk = nblocks - 1; cut < nblocks && tblk >= cut; tblk--)
@@ -357,6 +366,29 @@ page_is_empty(Relation index, const OmenMetaPageData *meta,
 }
 
 /*
+ * Take the index's AccessExclusiveLock if scans and inserts leave a moment
+ * for it, trying every TRUNCATE_LOCK_WAIT_MS for TRUNCATE_LOCK_TIMEOUT_MS,
+ * as a table's VACUUM does before it truncates; never waiting in the lock
+ * queue, where it would hold up every scan behind it.
+ */
+#define TRUNCATE_LOCK_WAIT_MS		50
+#define TRUNCATE_LOCK_TIMEOUT_MS	5000
+
+static bool
+lock_for_truncation(Relation index)
+{
+	for (int waited = 0;; waited += TRUNCATE_LOCK_WAIT_MS)
+	{
+		if (ConditionalLockRelation(index, AccessExclusiveLock))
+			return true;
+		if (waited >= TRUNCATE_LOCK_TIMEOUT_MS)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(TRUNCATE_LOCK_WAIT_MS * 1000L);
+	}
+}
+
+/*
  * Truncate the index after its last node page that holds a node, if no
  * one else has it open (as VACUUM truncates a table): first the meta page
  * names the new last page and stops counting the free slots past it, then
@@ -385,7 +417,7 @@ omendb_truncate_empty_tail(IndexVacuumInfo *info)
 		!page_is_empty(index, &meta, nblocks - 1, info->strategy, &nfree_last))
 		return 0;
 
-	if (!ConditionalLockRelation(index, AccessExclusiveLock))
+	if (!lock_for_truncation(index))
 		return 0;
 	omendb_read_meta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);

@@ -671,6 +671,19 @@ set_liveness(OmenScanOpaque so, OmenNodeHeader node, ScanNode *sn)
 }
 
 /*
+ * A deleted node with one neighbour may be a node VACUUM moved, leading to
+ * its copy; the scan may have met the copy's slot before the move, while
+ * it held another node (README.omendb, "Moving nodes").  So the copy's
+ * slot is forgotten as visited: walked through, or swept, it is met again.
+ */
+static inline void
+forget_moved_copy(OmenScanOpaque so, OmenNodeHeader node)
+{
+	if (unlikely(node->flags == OMENDB_NODE_DELETED && node->nneighbors == 1))
+		omendb_pagestore_unvisit(&so->graph.store, OmenNodeNeighbors(node)[0]);
+}
+
+/*
  * Fill in a node met through an edge from its page: distance, bound, heap
  * TID.
  */
@@ -681,6 +694,7 @@ score_visitor(OmenNodeHeader node, int idx, void *arg)
 	OmenScanOpaque so = sa->so;
 	ScanNode   *sn = &sa->out[idx];
 
+	forget_moved_copy(so, node);
 	if (unlikely(node->qset != so->q.query.qset) && so->q.query.other == NULL)
 		prepare_other_set(so, node->qset);
 	sn->bound = omendb_score_node(&so->q.query, node,
@@ -736,6 +750,7 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 	ScoreArg   *sa = arg;
 	ScanNode   *sn = &sa->out[idx];
 
+	forget_moved_copy(sa->so, node);
 	if (sa->so->q.filter.nkeys > 0 && !node_returnable(sa->so, node))
 	{
 		/* never returned, and a swept node is not walked through */

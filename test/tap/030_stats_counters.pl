@@ -148,7 +148,10 @@ is( $primary->safe_psql($db,
 $primary->safe_psql($db,
 	"INSERT INTO items SELECT i, vec(i) FROM (SELECT nextval('ids')::int AS i FROM generate_series(1, 500)) s");
 my $reused = agree($primary, 'items_l2', 'after inserts into free slots');
-is((split / /, $reused)[0], (split / /, $vacuumed)[0], 'the inserts took free slots, not new ones');
+# (VACUUM cut off the pages it emptied: fewer slots are free than rows come)
+my ($vnodes, $vfree) = (split / /, $vacuumed)[ 0, 3 ];
+is((split / /, $reused)[0], $vnodes + ($vfree >= 500 ? 0 : 500 - $vfree),
+	'the inserts took the free slots first, then new ones');
 agree($primary, 'items_cos', 'after inserts into free slots');
 
 catch_up();

@@ -292,18 +292,19 @@ my $after = exported_ok($m, 'postgres', 'public', 'items', 'items_embedding_idx'
 
 is(value_for($m, 'omendb_index_live_nodes', 'postgres', 'items_embedding_idx'),
 	800, 'items: 800 live nodes after deleting 200 rows and VACUUM');
-is( value_for($m, 'omendb_index_deleted_nodes', 'postgres', 'items_embedding_idx')
+# (VACUUM then moved the last pages' nodes into the freed slots and cut
+# off the pages it emptied)
+is( value_for($m, 'omendb_index_live_nodes', 'postgres', 'items_embedding_idx')
+	  + value_for($m, 'omendb_index_deleted_nodes', 'postgres', 'items_embedding_idx')
 	  + value_for($m, 'omendb_index_free_nodes', 'postgres', 'items_embedding_idx'),
-	200, 'items: the 200 nodes of the deleted rows are deleted or free');
-cmp_ok(value_for($m, 'omendb_index_free_nodes', 'postgres', 'items_embedding_idx'),
-	'>=', 199, 'items: VACUUM freed them (all but at most the entry node)');
-is(value_for($m, 'omendb_index_nodes', 'postgres', 'items_embedding_idx'),
-	$items->{nodes}, 'items: the node slots did not change');
+	value_for($m, 'omendb_index_nodes', 'postgres', 'items_embedding_idx'),
+	'items: the node slots are the live, deleted and free ones');
+cmp_ok(value_for($m, 'omendb_index_nodes', 'postgres', 'items_embedding_idx'),
+	'<', $items->{nodes}, 'items: the pages VACUUM emptied were cut off');
 is(value_for($m, 'omendb_index_vacuum_deleted', 'postgres', 'items_embedding_idx'),
 	200, 'items: the VACUUM met the 200 deleted nodes');
-is( value_for($m, 'omendb_index_vacuum_freed', 'postgres', 'items_embedding_idx'),
-	value_for($m, 'omendb_index_free_nodes', 'postgres', 'items_embedding_idx'),
-	'items: it freed the free nodes there are now');
+cmp_ok(value_for($m, 'omendb_index_vacuum_freed', 'postgres', 'items_embedding_idx'),
+	'>=', 199, 'items: it freed them (all but at most the entry node)');
 
 # ----------------------------------------------------------- stop it
 

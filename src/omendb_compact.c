@@ -109,17 +109,18 @@ choose_tail(const OmenMetaPageData *meta, const PageStates *states,
 }
 
 /*
- * Move live nodes of page tblk (the one at toff, or all if toff is
- * InvalidOffsetNumber) into free slots of page fblk (fblk < tblk), in one
- * record: each becomes a copy in a free slot, and its old slot a deleted
- * node whose one neighbour is the copy, so that every edge to the old slot
- * still leads to the row.  Both pages are locked in block order; nothing
- * else locks two node pages at once.  Returns how many moved.
+ * Move the node at toff of page tblk into a free slot of page fblk (fblk <
+ * tblk), in one record: the copy goes into the free slot, and the old slot
+ * becomes a deleted node whose one neighbour is the copy, so that every
+ * edge to the old slot still leads to the row.  Both pages are locked in
+ * block order; nothing else locks two node pages at once.  Returns false
+ * if the node is no longer live or the page no longer has a free slot.
+ * (The entry point's page is never in the tail: see choose_tail.)
  */
-static int
-move_nodes(Relation index, const OmenMetaPageData *meta,
-		   BufferAccessStrategy strategy, BlockNumber fblk, BlockNumber tblk,
-		   OffsetNumber toff_only, uint32 entry_node)
+static bool
+move_node(Relation index, const OmenMetaPageData *meta,
+		  BufferAccessStrategy strategy, BlockNumber fblk, BlockNumber tblk,
+		  OffsetNumber toff)
 {
 	Buffer		fbuf;
 	Buffer		tbuf;
@@ -127,10 +128,10 @@ move_nodes(Relation index, const OmenMetaPageData *meta,
 	Page		fpage;
 	Page		tpage;
 	OmenPageEdit edit;
-	OffsetNumber from[MaxOffsetNumber];
-	OffsetNumber to[MaxOffsetNumber];
 	OffsetNumber foff = FirstOffsetNumber;
-	int			n = 0;
+	OmenNodeHeader t;
+	uint32	   *nbrs;
+	bool		moved = false;
 
 	fbuf = omendb_lock_node_page(index, meta, fblk, strategy,
 								 BUFFER_LOCK_EXCLUSIVE);
@@ -139,58 +140,40 @@ move_nodes(Relation index, const OmenMetaPageData *meta,
 	if (!BufferIsValid(fbuf) || !BufferIsValid(tbuf))
 		omendb_corrupted(index, "Block %u or %u: a node page became new.",
 						 fblk, tblk);
-
-	/* pair the live nodes with the free slots, as the pages are now */
 	fpage = BufferGetPage(fbuf);
 	tpage = BufferGetPage(tbuf);
-	for (OffsetNumber toff = FirstOffsetNumber;
-		 toff <= PageGetMaxOffsetNumber(tpage); toff++)
-	{
-		if ((toff_only != InvalidOffsetNumber && toff != toff_only) ||
-			omendb_page_node(index, tpage, meta, toff)->flags != OMENDB_NODE_LIVE ||
-			omendb_node_id(meta, tblk, toff) == entry_node)
-			continue;
-		while (foff <= PageGetMaxOffsetNumber(fpage) &&
-			   omendb_page_node(index, fpage, meta, foff)->flags != OMENDB_NODE_FREE)
-			foff++;
-		if (foff > PageGetMaxOffsetNumber(fpage))
-			break;
-		from[n] = toff;
-		to[n++] = foff++;
-	}
-
-	if (n > 0)
+	while (foff <= PageGetMaxOffsetNumber(fpage) &&
+		   omendb_page_node(index, fpage, meta, foff)->flags != OMENDB_NODE_FREE)
+		foff++;
+	if (foff <= PageGetMaxOffsetNumber(fpage) &&
+		omendb_page_node(index, tpage, meta, toff)->flags == OMENDB_NODE_LIVE)
 	{
 		omendb_edit_begin(&edit, index, true);
 		fpage = omendb_edit_page(&edit, fbuf, false);
 		tpage = omendb_edit_page(&edit, tbuf, false);
-		for (int i = 0; i < n; i++)
+		t = omendb_page_node(index, tpage, meta, toff);
+		memcpy(omendb_page_node(index, fpage, meta, foff), t, meta->node_size);
+		OmenPageGetOpaque(fpage)->nfree--;
+		nbrs = OmenNodeNeighbors(t);
+		memset(nbrs, 0, sizeof(uint32) * meta->max_degree);
+		t->nneighbors = 0;
+		/* (a zero node has no edges to it: it needs no way on) */
+		if (!OmenNodeIsZero(meta->metric, t))
 		{
-			OmenNodeHeader t = omendb_page_node(index, tpage, meta, from[i]);
-			uint32	   *nbrs = OmenNodeNeighbors(t);
-
-			memcpy(omendb_page_node(index, fpage, meta, to[i]), t,
-				   meta->node_size);
-			OmenPageGetOpaque(fpage)->nfree--;
-			memset(nbrs, 0, sizeof(uint32) * meta->max_degree);
-			t->nneighbors = 0;
-			/* (a zero node has no edges to it: it needs no way on) */
-			if (!OmenNodeIsZero(meta->metric, t))
-			{
-				nbrs[0] = omendb_node_id(meta, fblk, to[i]);
-				t->nneighbors = 1;
-			}
-			t->flags = OMENDB_NODE_DELETED;
+			nbrs[0] = omendb_node_id(meta, fblk, foff);
+			t->nneighbors = 1;
 		}
+		t->flags = OMENDB_NODE_DELETED;
 		/* (counts cover both pages or neither: see omendb_move_tail_nodes) */
-		metabuf = omendb_count_nodes(index, &edit, tblk, n, -n);
+		metabuf = omendb_count_nodes(index, &edit, tblk, 1, -1);
 		omendb_edit_finish(&edit);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);
+		moved = true;
 	}
 	UnlockReleaseBuffer(tbuf);
 	UnlockReleaseBuffer(fbuf);
-	return n;
+	return moved;
 }
 
 /*
@@ -319,17 +302,18 @@ omendb_move_tail_nodes(IndexVacuumInfo *info)
 			BlockNumber fblk = home_block(&meta, states, cut,
 										  tp->nbrs + i * meta.max_degree,
 										  tp->nnbrs[i]);
-			int			n;
 
 			if (fblk == InvalidBlockNumber)
 				break;
 			CHECK_FOR_INTERRUPTS();
-			n = move_nodes(index, &meta, info->strategy, fblk, tblk,
-						   tp->off[i], meta.entry_node);
-			/* (none: an insert took the page's last free slot meanwhile) */
-			states[fblk - first].free = n == 0 ? 0 :
-				states[fblk - first].free - 1;
-			nmoved += n;
+			/* (not moved: an insert may have taken the page's last slot) */
+			if (move_node(index, &meta, info->strategy, fblk, tblk, tp->off[i]))
+			{
+				states[fblk - first].free--;
+				nmoved++;
+			}
+			else
+				states[fblk - first].free = 0;
 		}
 		if (tblk == cut)
 			break;

@@ -46,6 +46,7 @@
 #define OMENDB_PAGE_META		1
 #define OMENDB_PAGE_QUANT		2
 #define OMENDB_PAGE_NODE		3
+#define OMENDB_PAGE_LABELS		4	/* the label directory (below) */
 
 /*
  * Special space of every omendb page.  Pages use the standard layout (line
@@ -215,9 +216,39 @@ typedef struct OmenMetaPageData
 								 * carries (option store_vectors): its
 								 * varlena size, the same for every row;
 								 * 0 when nodes carry none */
+
+	/*
+	 * Fixed at build, like the first group; set with the node layout.  A
+	 * meta page whose pd_lower ends before label_stride predates it and is
+	 * read as 0.
+	 */
+	uint32		label_stride;	/* blocks in each group of the label
+								 * directory (below): a label page, then
+								 * label_stride - 1 node pages; 0 when the
+								 * index has no directory */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
+
+/*
+ * The label directory: the filter labels of the node slots, packed, so
+ * that a scan whose filter passes few rows finds them without reading
+ * every node page (README.omendb, "The label directory").  In an index
+ * with filter columns and label_stride > 0, the node pages from
+ * first_node_block on come in groups of label_stride blocks; the first
+ * block of each group is a label page, the others node pages.  Node ids
+ * keep their arithmetic: the ids of a label page's slots are never used.
+ *
+ * A label page holds, after its page header and with pd_lower past them,
+ * label_size / 8 arrays of uint64 of OmenLabelEntries(meta) entries each,
+ * one entry a node slot of the group's node pages in node-id order: array
+ * w holds word w of each slot's labels (word 0 the NULL bits).  An entry
+ * equals the labels of the live or deleted node in its slot: it is
+ * written in the record that writes the node there; a free slot's entry
+ * is left as it was (a scan reads the slot before it uses an entry).
+ */
+#define OmenLabelEntries(meta) \
+	((uint32) ((meta)->label_stride - 1) * (meta)->nodes_per_page)
 
 #define OmenPageGetMeta(page) ((OmenMetaPage) PageGetContents(page))
 
@@ -371,6 +402,7 @@ typedef struct OmenOptions
 } OmenOptions;
 
 extern int	omendb_search_list_size;
+extern bool omendb_label_directory;
 extern int	omendb_scan_mem_limit;
 extern int	omendb_effective_list_size(OmenMetric metric);
 extern int	omendb_default_list_size(OmenMetric metric);
@@ -447,6 +479,15 @@ extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
  * the planner prices it so (omendb_cost.c).
  */
 #define OMENDB_WALK_SWEEP_COST_RATIO	6
+
+/*
+ * A sweep through the label directory: testing a slot's entry costs 1 /
+ * OMENDB_LABEL_SLOTS_PER_NODE_MET of a node a filtered walk meets, and
+ * scoring a row that may pass, from its page, OMENDB_SWEPT_ROW_COST of
+ * one (README.omendb, "The label directory").
+ */
+#define OMENDB_LABEL_SLOTS_PER_NODE_MET	140.0
+#define OMENDB_SWEPT_ROW_COST			2.0
 
 extern IndexScanDesc omendb_beginscan(Relation index, int nkeys, int norderbys);
 extern void omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,

@@ -53,6 +53,7 @@
 #include "omendb_build.h"
 #include "omendb_filter.h"
 #include "omendb_graph.h"
+#include "omendb_labels.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_pgvector.h"
@@ -484,8 +485,51 @@ graph_node_image(BuildState *bs, uint32 p, const uint32 *newid, char *image)
 }
 
 /*
+ * The node id of the k-th node written: the k-th slot of the node pages,
+ * past the label pages among them.
+ */
+static uint32
+node_id_in_order(const OmenMetaPageData *meta, uint32 k)
+{
+	uint32		page = k / meta->nodes_per_page;
+
+	if (meta->label_stride > 0)
+		page += page / (meta->label_stride - 1) + 1;
+	return page * meta->nodes_per_page + k % meta->nodes_per_page;
+}
+
+/* Write out the label page being filled, if any. */
+static void
+finish_label_page(Buffer labelbuf)
+{
+	if (BufferIsValid(labelbuf))
+	{
+		MarkBufferDirty(labelbuf);
+		UnlockReleaseBuffer(labelbuf);
+	}
+}
+
+/*
+ * Append the label page of the next group, after finishing the last one;
+ * returns it, locked, to be filled as the group's nodes are written.
+ */
+static Buffer
+start_label_page(BuildState *bs, Buffer prev)
+{
+	Buffer		labelbuf;
+
+	finish_label_page(prev);
+	labelbuf = new_buffer(bs->index, MAIN_FORKNUM);
+	Assert(omendb_is_label_block(&bs->meta, BufferGetBlockNumber(labelbuf)));
+	omendb_init_label_page(BufferGetPage(labelbuf), &bs->meta);
+	return labelbuf;
+}
+
+/*
  * Write all in-memory nodes to node pages: the graph's in breadth-first
- * order, then the zero nodes.
+ * order, then the zero nodes.  In an index with a label directory, each
+ * group's label page goes before its node pages, and gets their entries
+ * as they are written.
  */
 void
 omendb_build_write_nodes(BuildState *bs)
@@ -498,24 +542,32 @@ omendb_build_write_nodes(BuildState *bs)
 	uint32	   *newid = MemoryContextAllocHuge(CurrentMemoryContext, (Size) Max(g->n, 1) * sizeof(uint32));
 	uint32	   *order;
 	int			total = g->n + bs->nzero_tids;
+	Buffer		labelbuf = InvalidBuffer;
 
 	if (g->n > 0)
 		connect_unreachable(bs);
 	order = g->n > 0 ? breadth_first_order(g, bs->entry, newid) : NULL;
+	for (uint32 p = 0; p < g->n; p++)
+		newid[p] = node_id_in_order(meta, newid[p]);
 
 	for (int k = 0; k < total; k++)
 	{
 		OffsetNumber off;
+		uint32		node = node_id_in_order(meta, k);
 
 		if (k % meta->nodes_per_page == 0)
 		{
+			BlockNumber blkno = omendb_node_block(meta, node);
+
 			if (BufferIsValid(buf))
 			{
 				MarkBufferDirty(buf);
 				UnlockReleaseBuffer(buf);
 			}
+			if (omendb_is_label_block(meta, blkno - 1))
+				labelbuf = start_label_page(bs, labelbuf);
 			buf = new_buffer(bs->index, MAIN_FORKNUM);
-			Assert(BufferGetBlockNumber(buf) == omendb_node_block(meta, k));
+			Assert(BufferGetBlockNumber(buf) == blkno);
 			page = BufferGetPage(buf);
 			omendb_init_page(page, OMENDB_PAGE_NODE);
 		}
@@ -531,9 +583,12 @@ omendb_build_write_nodes(BuildState *bs)
 		}
 		off = PageAddItem(page, (Item) image, meta->node_size, InvalidOffsetNumber,
 						  false, false);
-		if (off != omendb_node_offset(meta, k))
+		if (off != omendb_node_offset(meta, node))
 			elog(ERROR, "omendb: failed to add node %d to index \"%s\"",
 				 k, RelationGetRelationName(bs->index));
+		if (BufferIsValid(labelbuf))
+			omendb_build_label_entry(BufferGetPage(labelbuf), meta, node,
+									 OmenNodeLabels((OmenNodeHeader) image, meta));
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (BufferIsValid(buf))
@@ -542,6 +597,7 @@ omendb_build_write_nodes(BuildState *bs)
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
 	}
+	finish_label_page(labelbuf);
 	meta->entry_node = g->n > 0 ? newid[bs->entry] : OMENDB_INVALID_NODE;
 	pfree(image);
 	pfree(newid);

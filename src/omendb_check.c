@@ -60,6 +60,7 @@
 
 #include "omendb_filter.h"
 #include "omendb_graph.h"
+#include "omendb_labels.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
@@ -99,12 +100,14 @@ typedef struct CheckCounts
 #define LIVE_SUSPECT	2		/* unmatched, heap line pointer unused */
 
 /* Set in CheckState.flags[] on top of the node flags. */
+#define LABEL_SLOT		0x20	/* an id of a label page's, never a node */
 #define ZERO_NODE		0x40	/* a zero node (omendb.h) */
 #define SLOT_REUSED		0x80	/* read as free (or a zero node), found
 								 * holding a node of the graph since */
 
 /* What no edge may point at, and the entry point may not be. */
-#define NO_EDGE_TARGET(flags) (((flags) & (OMENDB_NODE_FREE | ZERO_NODE)) != 0)
+#define NO_EDGE_TARGET(flags) \
+	(((flags) & (OMENDB_NODE_FREE | ZERO_NODE | LABEL_SLOT)) != 0)
 
 /* The columns omendb_check returns. */
 typedef enum CheckColumn
@@ -548,6 +551,30 @@ read_node(CheckState *cs, uint32 node)
 }
 
 /*
+ * A label page among the node pages (in cs->page): its ids are taken as
+ * slots that no edge may lead to and no count counts.  Returns the slots,
+ * as if the page were a full node page.
+ */
+static uint32
+check_label_page(CheckState *cs, BlockNumber blkno)
+{
+	char	   *problem = omendb_label_page_problem(cs->page, &cs->meta);
+
+	if (problem != NULL)
+		omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
+	for (OffsetNumber off = FirstOffsetNumber; off <= cs->meta.nodes_per_page; off++)
+	{
+		uint32		node = omendb_node_id(&cs->meta, blkno, off);
+
+		grow_nodes(cs, node);
+		cs->flags[node] = LABEL_SLOT;
+		cs->nbrstart[node] = cs->nedges;
+		cs->nnbrs[node] = 0;
+	}
+	return cs->meta.nodes_per_page;
+}
+
+/*
  * Read a node page and check the nodes on it from slot first_off on (the
  * ones before were read earlier: see read_node_pages).  Returns the number
  * of nodes on the page.
@@ -563,6 +590,8 @@ check_node_page(CheckState *cs, BlockNumber blkno, OffsetNumber first_off)
 	copy_page(cs, cs->index, blkno);
 	if (PageIsNew(page))
 		return 0;				/* see read_node_pages */
+	if (omendb_is_label_block(&cs->meta, blkno))
+		return check_label_page(cs, blkno);
 	problem = omendb_node_page_problem(page, &cs->meta);
 	if (problem != NULL)
 		omendb_corrupted(cs->index, "Block %u: %s.", blkno, problem);
@@ -653,7 +682,8 @@ static BlockNumber
 last_node_page(CheckState *cs)
 {
 	for (BlockNumber b = cs->next_block; b > cs->meta.first_node_block; b--)
-		if (cs->pagecount[b - 1 - cs->meta.first_node_block] > 0)
+		if (cs->pagecount[b - 1 - cs->meta.first_node_block] > 0 &&
+			!omendb_is_label_block(&cs->meta, b - 1))
 			return b - 1;
 	return InvalidBlockNumber;
 }
@@ -673,7 +703,8 @@ skip_truncated_pages(CheckState *cs, BlockNumber last)
 		return last;
 	for (uint32 node = allocated_nodes(cs, named);
 		 node < allocated_nodes(cs, last); node++)
-		if (cs->flags[node] != OMENDB_NODE_FREE)
+		if (cs->flags[node] != OMENDB_NODE_FREE &&
+			cs->flags[node] != LABEL_SLOT)
 			return last;
 	return named;
 }
@@ -789,6 +820,57 @@ read_node_pages(CheckState *cs)
 		cs->endmeta.entry_node >= cs->nalloc)
 		omendb_corrupted(cs->index, "Block %u: entry node %u, but %u nodes are allocated.",
 						 OMENDB_METAPAGE_BLKNO, cs->endmeta.entry_node, cs->nalloc);
+}
+
+/*
+ * Every live or deleted node's labels are its entry in the label directory.
+ * Each node page is locked, then its group's label page, in the order of
+ * writers, which change a node and its entry in one record: so the two
+ * agree while both are held, whatever inserts and VACUUM do meanwhile.
+ */
+static void
+check_label_directory(CheckState *cs)
+{
+	const OmenMetaPageData *meta = &cs->meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(cs->index);
+	uint64	   *entry = palloc(meta->label_size);
+
+	if (meta->label_stride == 0)
+		return;
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = omendb_lock_node_page(cs->index, meta, blkno,
+												cs->strategy, BUFFER_LOCK_SHARE);
+		Buffer		labelbuf;
+		Page		page;
+
+		if (!BufferIsValid(buf))
+			continue;			/* a label page, or all zero */
+		labelbuf = omendb_lock_label_page(cs->index, meta,
+										  omendb_label_block(meta, blkno),
+										  cs->strategy, BUFFER_LOCK_SHARE);
+		if (!BufferIsValid(labelbuf))
+			omendb_corrupted(cs->index, "Block %u: the label page of node page %u is all zero.",
+							 omendb_label_block(meta, blkno), blkno);
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			OmenNodeHeader hdr = omendb_page_node(cs->index, page, meta, off);
+			uint32		node = omendb_node_id(meta, blkno, off);
+
+			if (hdr->flags == OMENDB_NODE_FREE)
+				continue;
+			omendb_get_label_entry(BufferGetPage(labelbuf), meta, node, entry);
+			if (memcmp(entry, OmenNodeLabels(hdr, meta), meta->label_size) != 0)
+				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): its entry on label page %u differs from its labels.",
+								 blkno, off, node, BufferGetBlockNumber(labelbuf));
+		}
+		UnlockReleaseBuffer(labelbuf);
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(entry);
 }
 
 /*
@@ -1366,6 +1448,7 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 							cs->meta.quant_current,
 							cs->quants[1 - cs->meta.quant_current]);
 		read_node_pages(cs);
+		check_label_directory(cs);
 	}
 
 	if (cs->nalloc > 0)
@@ -1386,6 +1469,8 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		counts->free += (cs->flags[u] & OMENDB_NODE_FREE) != 0;
 	}
 	counts->nodes = cs->nalloc;
+	for (uint32 u = 0; u < cs->nalloc; u++)
+		counts->nodes -= cs->flags[u] == LABEL_SLOT;
 	if (cs->meta.quant_trained)
 		check_node_counters(cs, counts);
 	counts->clamped = cs->fitness.clamped;

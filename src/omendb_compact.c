@@ -25,6 +25,7 @@
 #include "utils/rel.h"
 
 #include "omendb.h"
+#include "omendb_labels.h"
 #include "omendb_page.h"
 
 /*
@@ -113,7 +114,9 @@ choose_tail(const OmenMetaPageData *meta, const PageStates *states,
  * tblk), in one record: the copy goes into the free slot, and the old slot
  * becomes a deleted node whose one neighbour is the copy, so that every
  * edge to the old slot still leads to the row.  Both pages are locked in
- * block order; nothing else locks two node pages at once.  Returns false
+ * block order; nothing else locks two node pages at once.  The record
+ * also counts the move on the meta page and writes the copy's entry in
+ * the label directory (four pages at most).  Returns false
  * if the node is no longer live or the page no longer has a free slot.
  * (The entry point's page is never in the tail: see choose_tail.)
  */
@@ -125,6 +128,7 @@ move_node(Relation index, const OmenMetaPageData *meta,
 	Buffer		fbuf;
 	Buffer		tbuf;
 	Buffer		metabuf;
+	Buffer		labelbuf;
 	Page		fpage;
 	Page		tpage;
 	OmenPageEdit edit;
@@ -166,7 +170,14 @@ move_node(Relation index, const OmenMetaPageData *meta,
 		t->flags = OMENDB_NODE_DELETED;
 		/* (counts cover both pages or neither: see omendb_move_tail_nodes) */
 		metabuf = omendb_count_nodes(index, &edit, tblk, 1, -1);
+		/* the copy's entry in the label directory; the old one may stay */
+		labelbuf = omendb_write_label_entry(index, &edit, meta,
+											omendb_node_id(meta, fblk, foff),
+											OmenNodeLabels(omendb_page_node(index, fpage, meta, foff), meta),
+											NULL);
 		omendb_edit_finish(&edit);
+		if (BufferIsValid(labelbuf))
+			UnlockReleaseBuffer(labelbuf);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);
 		moved = true;

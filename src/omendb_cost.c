@@ -25,6 +25,7 @@
 
 #include "omendb.h"
 #include "omendb_graph.h"
+#include "omendb_labels.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
@@ -84,6 +85,8 @@ node_is_live(CountingStore *cs, const OmenQuery *any, uint32 node)
 	float		dist;
 	bool		usable;
 
+	if (omendb_is_label_block(cs->ps.meta, omendb_node_block(cs->ps.meta, node)))
+		return false;			/* an id of a label page's */
 	cs->page_score(&cs->ps.store, any, &node, 1, &dist, &usable);
 	return usable;
 }
@@ -328,17 +331,18 @@ recheck_fetch_cost(PlannerInfo *root, IndexOptInfo *index, int dims)
 }
 
 /*
- * The walk rate measured on an index, or 0: from its meta page (the
- * planner holds a lock on the index).
+ * The walk rate measured on an index, or 0, and whether it has a label
+ * directory: from its meta page (the planner holds a lock on the index).
  */
 static double
-planned_walk_rate(IndexOptInfo *index)
+planned_walk_rate(IndexOptInfo *index, bool *label_directory)
 {
 	Relation	rel = index_open(index->indexoid, NoLock);
 	OmenMetaPageData meta;
 
 	omendb_read_meta(rel, &meta);
 	index_close(rel, NoLock);
+	*label_directory = meta.label_stride > 0 && omendb_label_directory;
 	return meta.walk_rate;
 }
 
@@ -391,6 +395,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		node_pages;
 	double		node_cost;
 	double		walk_new;
+	bool		label_directory;
 	double		walk_row;
 	double		out_row;
 	double		rows_out;
@@ -442,7 +447,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * reads once, whatever it meets: a row's share of them is at most the
 	 * index's pages over the s * N rows the walk returns in all.
 	 */
-	walk_new = planned_walk_rate(index);
+	walk_new = planned_walk_rate(index, &label_directory);
 	if (!(walk_new > 0))
 		walk_new = new_per_expansion;
 	passing = Max(passing, 1.0 / ntuples);
@@ -464,7 +469,9 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * omendb_scan.c): however few rows pass, the scan costs at most that
 	 * walk and the sweep.  If the rows wanted (the LIMIT, where the planner
 	 * knows it, else all) would cost the walk more, the sweep comes before
-	 * most of them.
+	 * most of them.  With a label directory the sweep reads the packed
+	 * entries and only the pages of rows that may pass, and the scan takes
+	 * it right after its initial search when that is cheaper.
 	 */
 	if (passing < 1.0 && !can_stop)
 	{
@@ -473,6 +480,11 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		Cost		sweep = ntuples / OMENDB_WALK_SWEEP_COST_RATIO * node_cost +
 			seq_page_cost * Max(index->pages, 1) +
 			ntuples * cpu_index_tuple_cost + passing * ntuples * node_cpu;
+
+		/* through the label directory: its pages, and the passing rows' */
+		if (label_directory)
+			sweep = ntuples / OMENDB_LABEL_SLOTS_PER_NODE_MET * node_cost +
+				passing * ntuples * OMENDB_SWEPT_ROW_COST * node_cost;
 
 		if (wanted * walk_row > sweep)
 		{

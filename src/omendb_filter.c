@@ -395,3 +395,46 @@ omendb_filter_match(const OmenFilter *filter, const uint64 *labels)
 	}
 	return true;
 }
+
+/*
+ * omendb_filter_match over n rows stored by column, as the label directory
+ * holds them: nulls[i] is row i's word 0, columns[c][i] its label of
+ * filter column c.  Clears match[i] for each row that some key certainly
+ * rejects; leaves the others as they were.
+ */
+void
+omendb_filter_match_columns(const OmenFilter *filter, const uint64 *nulls,
+							const uint64 *const *columns, int n, bool *match)
+{
+	for (int k = 0; k < filter->nkeys; k++)
+	{
+		const OmenFilterKey *fk = &filter->keys[k];
+		const uint64 *label = columns[fk->column];
+		uint64		nullbit = UINT64CONST(1) << fk->column;
+
+		if (fk->strategy == OMENDB_FILTER_EQ && fk->nwords == 1)
+		{
+			/* the common case, in a loop the compiler can vectorize */
+			uint64		word = fk->words[0];
+
+			for (int i = 0; i < n; i++)
+				match[i] &= (label[i] == word) & ((nulls[i] & nullbit) == 0);
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			bool		any = false;
+
+			if (!match[i])
+				continue;
+			if (nulls[i] & nullbit)
+			{
+				match[i] = false;
+				continue;
+			}
+			for (int j = 0; j < fk->nwords && !any; j++)
+				any = word_matches(fk->strategy, label[i], fk->words[j]);
+			match[i] = any;
+		}
+	}
+}

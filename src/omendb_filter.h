@@ -110,5 +110,9 @@ extern void omendb_filter_prepare(const OmenFilterColumns *fc,
 								  ScanKey keys, int nkeys, OmenFilter *filter);
 extern bool omendb_filter_match(const OmenFilter *filter,
 								const uint64 *labels);
+extern void omendb_filter_match_columns(const OmenFilter *filter,
+										const uint64 *nulls,
+										const uint64 *const *columns, int n,
+										bool *match);
 
 #endif							/* OMENDB_FILTER_H */

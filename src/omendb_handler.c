@@ -37,6 +37,7 @@
 int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
 bool		omendb_radius_exact = true;
+bool		omendb_label_directory = true;
 bool		omendb_exact_order = true;
 
 static relopt_kind omendb_relopt_kind;
@@ -111,6 +112,15 @@ _PG_init(void)
 							&omendb_scan_mem_limit,
 							-1, -1, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, check_scan_mem_limit, NULL, NULL);
+	DefineCustomBoolVariable("omendb.label_directory",
+							 "Whether filtered scans may read an index's label directory.",
+							 "On, a scan whose filter passes few rows reads the packed labels "
+							 "of every node slot and scores only the rows that may pass, instead "
+							 "of walking the graph to them.  Off, it walks, as an index without "
+							 "a directory does.",
+							 &omendb_label_directory,
+							 true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("omendb.radius_exact",
 							 "Whether a radius scan makes sure it returns every row within the radius.",
 							 "On, once its graph search has passed the radius, a radius scan reads "

@@ -27,6 +27,7 @@
 
 #include "omendb_filter.h"
 #include "omendb_graph.h"
+#include "omendb_labels.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_pgvector.h"
@@ -234,6 +235,13 @@ publish_node(Relation index, OmenPageEdit *edit, const OmenMetaPageData *cur,
 	return metabuf;
 }
 
+static void
+release_if_valid(Buffer buf)
+{
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+}
+
 /*
  * Write the node into a free slot that VACUUM left, if the free space map
  * knows a page with one; one WAL record.  The map is only a hint (not
@@ -252,6 +260,7 @@ reuse_free_slot(Relation index, const OmenMetaPageData *meta,
 		OmenMetaPageData cur;
 		Buffer		buf;
 		Buffer		metabuf;
+		Buffer		labelbuf;
 		Page		page;
 		OmenPageEdit edit;
 		OffsetNumber off;
@@ -289,9 +298,12 @@ reuse_free_slot(Relation index, const OmenMetaPageData *meta,
 		*node = omendb_node_id(meta, blkno, off);
 		metabuf = publish_node(index, &edit, &cur, *node, graph_node,
 							   InvalidBlockNumber, true, entry);
+		labelbuf = omendb_write_label_entry(index, &edit, meta, *node,
+											OmenNodeLabels((OmenNodeHeader) image, meta),
+											NULL);
 		omendb_edit_finish(&edit);
-		if (BufferIsValid(metabuf))
-			UnlockReleaseBuffer(metabuf);
+		release_if_valid(labelbuf);
+		release_if_valid(metabuf);
 		UnlockReleaseBuffer(buf);
 		if (more)
 			RecordFreeIndexPage(index, blkno);
@@ -313,6 +325,55 @@ page_left_by_truncation(Relation index, Buffer buf, const OmenMetaPageData *meta
 }
 
 /*
+ * Pin a block past the last node page, to set it up as the next node page
+ * or label page: appended, or the one there if it exists.  The caller
+ * holds the extension lock, and locks the buffer in its order (node page,
+ * meta page, label page), then checks it with check_unpublished_block.
+ */
+static Buffer
+pin_unpublished_block(Relation index, BlockNumber blkno)
+{
+	Buffer		buf;
+
+	if (blkno < RelationGetNumberOfBlocks(index))
+		return ReadBuffer(index, blkno);
+	buf = ReadBuffer(index, P_NEW);
+	if (BufferGetBlockNumber(buf) != blkno)
+		omendb_corrupted(index, "Block %u: node pages out of sequence, expected block %u.",
+						 BufferGetBlockNumber(buf), blkno);
+	return buf;
+}
+
+/*
+ * A block past the last node page that exists is not published: a crash
+ * between extending the file and logging the page left it zeroed, or one
+ * between VACUUM's naming a new last page and truncating the file left it
+ * with free slots alone (or left a label page, whose entries are for slots
+ * that do not exist any more).  Anything else there is damage.
+ */
+static void
+check_unpublished_block(Relation index, const OmenMetaPageData *meta,
+						Buffer buf)
+{
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	Page		page = BufferGetPage(buf);
+
+	if (PageIsNew(page))
+		return;
+	if (omendb_is_label_block(meta, blkno))
+	{
+		char	   *problem = omendb_label_page_problem(page, meta);
+
+		if (problem != NULL)
+			omendb_corrupted(index, "Block %u: %s.", blkno, problem);
+		return;
+	}
+	if (!page_left_by_truncation(index, buf, meta))
+		omendb_corrupted(index, "Block %u: a node page past the last one in the meta page is in use.",
+						 blkno);
+}
+
+/*
  * Allocate a node slot and write the node in one WAL record: a free slot
  * if VACUUM left one, else a new one.  If the index has no entry point yet
  * and the node is a graph node (not a zero node), it becomes the entry
@@ -322,7 +383,10 @@ page_left_by_truncation(Relation index, Buffer buf, const OmenMetaPageData *meta
  * New slots are taken on the meta page's insert_block.  When it is full,
  * the next block (insert_block + 1) becomes a node page: either appended,
  * or, if a crash left a zeroed page there, reused, so that node pages stay
- * contiguous and node ids map to blocks by arithmetic.
+ * contiguous and node ids map to blocks by arithmetic.  In an index with a
+ * label directory, a node page that starts a group comes with the group's
+ * label page before it, set up in the same record; every node's entry is
+ * written with the node.
  */
 static uint32
 write_node(Relation index, const OmenMetaPageData *meta, const char *image,
@@ -343,6 +407,9 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		BlockNumber blkno;
 		BlockNumber full_block;
 		bool		extended = false;
+		Buffer		labelbuf = InvalidBuffer;
+		Buffer		lockedlabels;
+		Page		newlabels = NULL;
 
 		omendb_read_meta(index, &cur);
 		full_block = cur.insert_block;
@@ -371,31 +438,12 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 				UnlockRelationForExtension(index, ExclusiveLock);
 				continue;
 			}
-			blkno = full_block == InvalidBlockNumber ?
-				meta->first_node_block : full_block + 1;
-			if (blkno < RelationGetNumberOfBlocks(index))
-			{
-				/*
-				 * The block exists but is not published: a crash between
-				 * extending the file and logging the page left it zeroed,
-				 * or one between VACUUM's naming a new last page and
-				 * truncating the file left it with free slots alone.
-				 */
-				buf = ReadBuffer(index, blkno);
-				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-				if (!PageIsNew(BufferGetPage(buf)) &&
-					!page_left_by_truncation(index, buf, meta))
-					omendb_corrupted(index, "Block %u: a node page past the last one in the meta page is in use.",
-									 blkno);
-			}
-			else
-			{
-				buf = ReadBuffer(index, P_NEW);
-				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-				if (BufferGetBlockNumber(buf) != blkno)
-					omendb_corrupted(index, "Block %u: node pages out of sequence, expected block %u.",
-									 BufferGetBlockNumber(buf), blkno);
-			}
+			blkno = omendb_next_node_block(meta, full_block);
+			if (omendb_is_label_block(meta, blkno - 1))
+				labelbuf = pin_unpublished_block(index, blkno - 1);
+			buf = pin_unpublished_block(index, blkno);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			check_unpublished_block(index, meta, buf);
 			extended = true;
 		}
 
@@ -405,13 +453,25 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		if (extended)
 			omendb_init_page(page, OMENDB_PAGE_NODE);
 		node = place_node(index, page, blkno, meta, image);
-		/* meta page last: publish a new insert page and/or entry point */
+		/* meta page next: publish a new insert page and/or entry point */
 		metabuf = publish_node(index, &edit, &cur, node, graph_node,
 							   extended ? blkno : InvalidBlockNumber, false,
 							   entry);
+		/* the label page last; a new group's is set up in this record */
+		if (BufferIsValid(labelbuf))
+		{
+			LockBuffer(labelbuf, BUFFER_LOCK_EXCLUSIVE);
+			check_unpublished_block(index, meta, labelbuf);
+			newlabels = omendb_edit_page(&edit, labelbuf, true);
+			omendb_init_label_page(newlabels, meta);
+		}
+		lockedlabels = omendb_write_label_entry(index, &edit, meta, node,
+												OmenNodeLabels((OmenNodeHeader) image, meta),
+												newlabels);
 		omendb_edit_finish(&edit);
-		if (BufferIsValid(metabuf))
-			UnlockReleaseBuffer(metabuf);
+		release_if_valid(lockedlabels);
+		release_if_valid(labelbuf);
+		release_if_valid(metabuf);
 		UnlockReleaseBuffer(buf);
 		if (extended)
 			UnlockRelationForExtension(index, ExclusiveLock);

@@ -39,6 +39,22 @@ node_size_for(int max_degree, int code_size, int label_size, int value_size)
 }
 
 /*
+ * Blocks in a group of the label directory: a label page, and as many node
+ * pages as it has entries for; 0 (no directory) without filter columns, or
+ * if one node page's labels would not fit a page.
+ */
+static uint32
+label_stride_for(uint32 label_size, int nodes_per_page)
+{
+	uint32		node_pages;
+
+	if (label_size == 0 || nodes_per_page == 0)
+		return 0;
+	node_pages = NODE_PAGE_SPACE / (label_size * nodes_per_page);
+	return node_pages > 0 ? node_pages + 1 : 0;
+}
+
+/*
  * Set the node layout of a meta page whose options, metric and quantizer
  * are set, for vectors of dim dimensions whose values take value_size
  * bytes on a node (0: none stored): the code's dimensions and bytes (the
@@ -57,6 +73,7 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim,
 	meta->node_size = node_size_for(meta->max_degree, meta->code_size,
 									 meta->label_size, meta->value_size);
 	meta->nodes_per_page = NODE_PAGE_SPACE / (meta->node_size + sizeof(ItemIdData));
+	meta->label_stride = label_stride_for(meta->label_size, meta->nodes_per_page);
 	meta->nquant_blocks = quant->page_count(meta->metric, dim) * meta->quant_sets;
 	meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
 }
@@ -248,6 +265,10 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 		return psprintf("meta page node layout (%u dimensions, %u code dimensions, code size %u, node size %u, %u nodes a page) is inconsistent",
 						meta->dimensions, meta->code_dims, meta->code_size,
 						meta->node_size, meta->nodes_per_page);
+	/* (0: written before the directory) */
+	if (meta->label_stride != 0 && meta->label_stride != layout.label_stride)
+		return psprintf("meta page has label stride %u, expected %u",
+						meta->label_stride, layout.label_stride);
 	if (meta->nquant_blocks != layout.nquant_blocks ||
 		meta->first_node_block != layout.first_node_block)
 		return psprintf("meta page places %u quantizer pages and the first node page at block %u",
@@ -298,7 +319,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
  * quantizer parameter sets end right before quant_sets, and are read with
  * one set; those written before the relink end right before relink_from,
  * and are read with none to do; those written before stored values end
- * right before value_size, and are read with none.
+ * right before value_size, and are read with none; those written before
+ * the label directory end right before label_stride, and have none.
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
@@ -312,6 +334,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, relink_from))
 #define META_END_WITHOUT_VALUE_SIZE \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, value_size))
+#define META_END_WITHOUT_LABEL_STRIDE \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, label_stride))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -326,7 +350,9 @@ omendb_meta_page_problem(Page page)
 
 	if (problem != NULL)
 		return problem;
-	if ((ph->pd_lower != META_END && ph->pd_lower != META_END_WITHOUT_VALUE_SIZE &&
+	if ((ph->pd_lower != META_END &&
+		 ph->pd_lower != META_END_WITHOUT_LABEL_STRIDE &&
+		 ph->pd_lower != META_END_WITHOUT_VALUE_SIZE &&
 		 ph->pd_lower != META_END_WITHOUT_RELINK &&
 		 ph->pd_lower != META_END_WITHOUT_QUANT_SETS &&
 		 ph->pd_lower != META_END_WITHOUT_COUNTERS &&
@@ -349,9 +375,12 @@ omendb_meta_set_relink(Page page, uint32 relink_from)
 	if (ph->pd_lower < META_END)
 	{
 		Assert(ph->pd_lower == META_END_WITHOUT_RELINK ||
-			   ph->pd_lower == META_END_WITHOUT_VALUE_SIZE);
+			   ph->pd_lower == META_END_WITHOUT_VALUE_SIZE ||
+			   ph->pd_lower == META_END_WITHOUT_LABEL_STRIDE);
+		if (ph->pd_lower < META_END_WITHOUT_LABEL_STRIDE)
+			OmenPageGetMeta(page)->value_size = 0;
+		OmenPageGetMeta(page)->label_stride = 0;
 		ph->pd_lower = META_END;
-		OmenPageGetMeta(page)->value_size = 0;
 	}
 	OmenPageGetMeta(page)->relink_from = relink_from;
 }

@@ -16,6 +16,7 @@
 #include "lib/stringinfo.h"
 #include "storage/bufmgr.h"
 
+#include "omendb_labels.h"
 #include "omendb_page.h"
 #include "omendb_scan_stats.h"
 
@@ -74,6 +75,8 @@ page_kind_name(uint16 kind)
 			return "quantizer";
 		case OMENDB_PAGE_NODE:
 			return "node";
+		case OMENDB_PAGE_LABELS:
+			return "label";
 	}
 	return "unknown";
 }
@@ -219,16 +222,19 @@ omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 /*
  * Read a node page under a lock of the given mode, checked; the caller
  * releases it.  InvalidBuffer for an all-zero page, which an insert that
- * crashed after extending the index left behind and which holds no node.
+ * crashed after extending the index left behind and which holds no node,
+ * and for a label page among the node pages, which holds none either.
  */
 Buffer
 omendb_lock_node_page(Relation index, const OmenMetaPageData *meta,
 					  BlockNumber blkno, BufferAccessStrategy strategy,
 					  int mode)
 {
-	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
-										 RBM_NORMAL, strategy);
+	Buffer		buf;
 
+	if (omendb_is_label_block(meta, blkno))
+		return InvalidBuffer;
+	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
 	LockBuffer(buf, mode);
 	if (PageIsNew(BufferGetPage(buf)))
 	{
@@ -240,7 +246,8 @@ omendb_lock_node_page(Relation index, const OmenMetaPageData *meta,
 }
 
 /*
- * How many node slots a node page holds: none on an all-zero page.  Scans
+ * How many node slots a node page holds: none on an all-zero page, or on a
+ * label page.  Scans
  * ask this of every page they sweep, just before visiting its nodes, so it
  * reads the page as omendb_visit_nodes does, where the buffer was last
  * found, without a buffer mapping lookup.
@@ -249,10 +256,14 @@ int
 omendb_page_node_count(Relation index, const OmenMetaPageData *meta,
 					   BlockNumber blkno)
 {
-	Buffer		buf = omendb_read_node_buffer(index, blkno);
-	Page		page = BufferGetPage(buf);
+	Buffer		buf;
+	Page		page;
 	int			n = 0;
 
+	if (omendb_is_label_block(meta, blkno))
+		return 0;
+	buf = omendb_read_node_buffer(index, blkno);
+	page = BufferGetPage(buf);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	if (!PageIsNew(page))
 	{

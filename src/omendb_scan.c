@@ -67,6 +67,7 @@
 
 #include "omendb_filter.h"
 #include "omendb_graph.h"
+#include "omendb_labels.h"
 #include "omendb_metric.h"
 #include "omendb_page.h"
 #include "omendb_pgvector.h"
@@ -133,6 +134,7 @@ typedef struct ScanQuery
 	bool		has_balls;		/* ball keys, which the executor rechecks */
 	OmenFilter	filter;			/* the keys on filter columns: only nodes
 								 * that match are returned */
+	bool		label_directory;	/* omendb.label_directory at rescan */
 } ScanQuery;
 
 /*
@@ -173,6 +175,7 @@ typedef struct ScanRows
 	double		max_gap;		/* largest approx - bound met so far */
 	double		last_bound;		/* bound of the last row returned */
 	ScanNode   *scratch;		/* nodes being met */
+	int			nscratch;		/* room there */
 
 	/*
 	 * Under filter keys, how far the walk had gone: the nearest unexpanded
@@ -218,6 +221,14 @@ typedef struct ScanSweep
 								 * costs less than walking on */
 	bool		met_all;		/* the initial search met every node: the
 								 * graph has nothing more to give */
+	/* under filter keys, passes through the label directory */
+	bool	   *match;			/* a group's entries that pass */
+	BlockNumber full_before;	/* node pages before it hold all their
+								 * slots (the insert page at the start) */
+	/* copies of moved nodes met in such a pass, to meet in their turn */
+	uint32	   *moved;
+	int			nmoved;
+	int			capmoved;
 } ScanSweep;
 
 /*
@@ -680,7 +691,12 @@ static inline void
 forget_moved_copy(OmenScanOpaque so, OmenNodeHeader node)
 {
 	if (unlikely(node->flags == OMENDB_NODE_DELETED && node->nneighbors == 1))
+	{
 		omendb_pagestore_unvisit(&so->graph.store, OmenNodeNeighbors(node)[0]);
+		/* (room was made before the pages were locked) */
+		if (so->sweep.nmoved < so->sweep.capmoved)
+			so->sweep.moved[so->sweep.nmoved++] = OmenNodeNeighbors(node)[0];
+	}
 }
 
 /*
@@ -944,6 +960,43 @@ select_first_batch(OmenScanOpaque so)
 	so->first.next = 0;
 }
 
+/* Whether passes over the node pages may read the label directory. */
+static inline bool
+sweep_reads_labels(OmenScanOpaque so)
+{
+	return so->q.filter.nkeys > 0 && so->info->meta.label_stride > 0 &&
+		so->q.label_directory;
+}
+
+/* Rows a walk is taken to owe, for comparing its cost with a sweep's. */
+#define ROWS_OWED					10.0
+
+static double
+directory_sweep_cost(OmenScanOpaque so, double passing)
+{
+	double		slots = omendb_node_slots(so->index, &so->info->meta);
+
+	return slots / OMENDB_LABEL_SLOTS_PER_NODE_MET +
+		passing * slots * OMENDB_SWEPT_ROW_COST;
+}
+
+/*
+ * The share of the live nodes the initial search met that pass the filter
+ * keys (half a node counted as passing, so that it is never zero).
+ */
+static double
+first_search_passing(OmenScanOpaque so, int *live, int *passed)
+{
+	*live = 0;
+	*passed = 0;
+	for (size_t k = 0; k < so->first.nnodes; k++)
+	{
+		*passed += so->first.nodes[k].live;
+		*live += so->first.nodes[k].unfiltered;
+	}
+	return (*passed + 0.5) / (*live + 1.0);
+}
+
 /*
  * Meeting a node through an edge costs a filtered walk about six times
  * what meeting it in a sweep of the node pages does (Fashion-MNIST: 0.48
@@ -962,6 +1015,14 @@ walk_budget(OmenScanOpaque so)
 {
 	if (so->q.filter.nkeys == 0 || so->q.has_radius)
 		return PG_INT64_MAX;
+	if (sweep_reads_labels(so))
+	{
+		int			live;
+		int			passed;
+
+		return so->stats.run.nodes_met +
+			(int64) directory_sweep_cost(so, first_search_passing(so, &live, &passed));
+	}
 	return so->stats.run.nodes_met +
 		omendb_node_slots(so->index, &so->info->meta) / OMENDB_WALK_SWEEP_COST_RATIO;
 }
@@ -981,7 +1042,8 @@ restore_heaps(OmenScanOpaque so)
 	first->deferring = false;
 	so->sweep.walk_budget = walk_budget(so);
 	so->rows.walk_start = so->graph.search.stream.nexpanded;
-	so->rows.scratch = palloc(sizeof(ScanNode) * Max(meta->max_degree, meta->nodes_per_page));
+	so->rows.nscratch = Max(meta->max_degree, meta->nodes_per_page);
+	so->rows.scratch = palloc(sizeof(ScanNode) * so->rows.nscratch);
 	omendb_stream_unpark(&so->graph.search);
 	/* every node met: expanding would only reread neighbour lists */
 	if (so->sweep.met_all)
@@ -993,6 +1055,28 @@ restore_heaps(OmenScanOpaque so)
 	first->nodes = NULL;
 	first->nnodes = first->capnodes = 0;
 	check_memory(so);
+}
+
+/*
+ * Read which entries of a label page pass the filter keys into match.  An
+ * all-zero label page, which a crash after extending the index left
+ * before all-zero node pages, has no entries.
+ */
+static void
+match_label_page(OmenScanOpaque so, BlockNumber label_block, bool *match)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	Buffer		buf = omendb_lock_label_page(so->index, meta, label_block,
+											 NULL, BUFFER_LOCK_SHARE);
+
+	if (BufferIsValid(buf))
+	{
+		omendb_match_label_page(BufferGetPage(buf), meta, &so->q.filter,
+								match);
+		UnlockReleaseBuffer(buf);
+	}
+	else
+		memset(match, false, sizeof(bool) * OmenLabelEntries(meta));
 }
 
 /* The nodes of a node page that the search has not met, into batch. */
@@ -1014,11 +1098,125 @@ unmet_nodes_on_page(OmenScanOpaque so, BlockNumber blkno, uint32 *batch)
 }
 
 /*
+ * The nodes of a group of the label directory that the search has not met
+ * and whose entries pass the filter keys, into batch (room for the group's
+ * entries): of its node pages, only those with such entries are read.
+ */
+static int
+unmet_passing_nodes(OmenScanOpaque so, BlockNumber label_block,
+					BlockNumber nblocks, uint32 *batch)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	int			n = 0;
+
+	if (so->sweep.match == NULL)
+		so->sweep.match = MemoryContextAlloc(so->cxt,
+											 sizeof(bool) * OmenLabelEntries(meta));
+	match_label_page(so, label_block, so->sweep.match);
+	for (uint32 j = 0; j + 1 < meta->label_stride; j++)
+	{
+		BlockNumber blkno = label_block + 1 + j;
+		const bool *match = so->sweep.match + j * meta->nodes_per_page;
+		int			nitems;
+
+		if (blkno >= nblocks)
+			break;
+		if (memchr(match, true, meta->nodes_per_page) == NULL)
+			continue;
+		/* (node pages fill in order: those before the insert page are full) */
+		nitems = blkno < so->sweep.full_before ? meta->nodes_per_page :
+			omendb_page_node_count(so->index, meta, blkno);
+		for (int i = 0; i < nitems; i++)
+		{
+			uint32		node = omendb_node_id(meta, blkno, FirstOffsetNumber + i);
+
+			if (match[i] && !omendb_pagestore_is_visited(&so->graph.store, node))
+				batch[n++] = node;
+		}
+	}
+	return n;
+}
+
+/*
+ * Make room to remember the copies of moved nodes among n nodes about to
+ * be met in a pass through the label directory.
+ */
+static void
+make_room_for_moved(OmenScanOpaque so, int n)
+{
+	MemoryContext oldcxt;
+
+	if (!sweep_reads_labels(so) || so->sweep.nmoved + n <= so->sweep.capmoved)
+		return;
+	oldcxt = MemoryContextSwitchTo(so->cxt);
+	so->sweep.capmoved = Max(so->sweep.capmoved * 2, so->sweep.nmoved + n);
+	if (so->sweep.moved == NULL)
+		so->sweep.moved = palloc(sizeof(uint32) * so->sweep.capmoved);
+	else
+		so->sweep.moved = repalloc(so->sweep.moved,
+								   sizeof(uint32) * so->sweep.capmoved);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The copies of moved nodes that a pass through the label directory met,
+ * up to cap of them into batch, to be met in their turn.  VACUUM may move
+ * a row, after the pass read a group's label page, from a page of the
+ * group the pass reads later into a slot whose entry the pass read
+ * before the move, and skipped: the pass then meets the old slot, which
+ * its entry still names, as a deleted node whose one neighbour is the
+ * copy (README.omendb, "The label directory").  A row moved before the
+ * label page was read has its entry there; one moved after the pass read
+ * its old slot was met there.  Inserts after the pass began are rows the
+ * scan does not see.  A copy met twice comes out once (first_return).
+ */
+static int
+take_moved_copies(OmenScanOpaque so, uint32 *batch, int cap)
+{
+	int			n = Min(so->sweep.nmoved, cap);
+
+	so->sweep.nmoved -= n;
+	memcpy(batch, so->sweep.moved + so->sweep.nmoved, sizeof(uint32) * n);
+	return n;
+}
+
+/*
  * Node pages whose unmet nodes are met in one visit, so that the reader
  * pins pages ahead of the one it reads, as it does for a graph hop's
  * nodes: page by page, each page's first read waited for memory.
  */
 #define MEET_PAGES_AT_ONCE	8
+
+/*
+ * Nodes a pass through the label directory gathers, a group at a time,
+ * before it meets them in one visit, so that the reader fetches ahead
+ * (under a rare filter a group has a row or two).
+ */
+#define MEET_PASSING_AT_ONCE	64
+
+/*
+ * Meet nodes found by reading node pages in turn in the initial search,
+ * taking them for visited.
+ */
+static void
+meet_swept_nodes(OmenScanOpaque so, uint32 *batch, int n, uint32 *fresh)
+{
+	OmenGraphStore *store = &so->graph.store.store;
+	ScanNode   *met;
+
+	if (n == 0)
+		return;
+	(void) store->visit(store, batch, n, fresh);
+	make_room_for_moved(so, n);
+	met = keep_met_nodes(so, batch, n, true);
+	/* (rows past a radius are never returned) */
+	for (int i = 0; i < n; i++)
+	{
+		if (beyond_radius(so, met[i].bound))
+			met[i].live = false;
+		so->stats.run.swept_rows += met[i].live;
+	}
+}
 
 /*
  * A search list at least as long as the index has node slots asks for an
@@ -1033,74 +1231,113 @@ static void
 meet_unreachable_nodes(OmenScanOpaque so)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
-	OmenGraphStore *store = &so->graph.store.store;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
 	int			cap = MEET_PAGES_AT_ONCE * meta->nodes_per_page;
-	uint32	   *batch = palloc(sizeof(uint32) * cap);
-	uint32	   *fresh = palloc(sizeof(uint32) * cap);
+	uint32	   *batch;
+	uint32	   *fresh;
 	BlockNumber blkno = nblocks;
+
+	if (sweep_reads_labels(so))
+		cap = Max(cap, (int) OmenLabelEntries(meta) + MEET_PASSING_AT_ONCE);
+	batch = palloc(sizeof(uint32) * cap);
+	fresh = palloc(sizeof(uint32) * cap);
 
 	/* (down from the last page, as every pass in physical order goes) */
 	while (blkno > meta->first_node_block)
 	{
 		int			n = 0;
 
-		for (int p = 0; p < MEET_PAGES_AT_ONCE && blkno > meta->first_node_block; p++)
-			n += unmet_nodes_on_page(so, --blkno, batch + n);
-		(void) store->visit(store, batch, n, fresh);
-		if (n > 0)
+		if (sweep_reads_labels(so))
 		{
-			ScanNode   *met = keep_met_nodes(so, batch, n, true);
-
-			/* (rows past a radius are never returned) */
-			for (int i = 0; i < n; i++)
+			/* a group at a time, through its label page */
+			while (blkno > meta->first_node_block && n < MEET_PASSING_AT_ONCE)
 			{
-				if (beyond_radius(so, met[i].bound))
-					met[i].live = false;
-				so->stats.run.swept_rows += met[i].live;
+				blkno = omendb_label_block(meta, blkno - 1);
+				n += unmet_passing_nodes(so, blkno, nblocks, batch + n);
 			}
 		}
+		else
+			for (int p = 0; p < MEET_PAGES_AT_ONCE && blkno > meta->first_node_block; p++)
+				n += unmet_nodes_on_page(so, --blkno, batch + n);
+		meet_swept_nodes(so, batch, n, fresh);
+		while (so->sweep.nmoved > 0)
+			meet_swept_nodes(so, batch, take_moved_copies(so, batch, cap),
+							 fresh);
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(batch);
 	pfree(fresh);
 }
 
+/* Score swept nodes and sort the live ones with the rest. */
+static void
+sort_swept_nodes(OmenScanOpaque so, const uint32 *batch, int n)
+{
+	for (int done = 0; done < n;)
+	{
+		int			chunk = Min(n - done, so->rows.nscratch);
+
+		make_room_for_moved(so, chunk);
+		score_nodes(so, batch + done, chunk, so->rows.scratch, true);
+		for (int i = 0; i < chunk; i++)
+		{
+			ResultItem	item;
+
+			if (!so->rows.scratch[i].live ||
+				beyond_radius(so, so->rows.scratch[i].bound))
+				continue;
+			so->stats.run.swept_rows++;
+			item.bound = so->rows.scratch[i].bound;
+			item.tid = so->rows.scratch[i].tid;
+			item.node = so->rows.scratch[i].node;
+			sort_row(so, &item);
+		}
+		done += chunk;
+	}
+}
+
 /*
  * Meet every node the graph search never reached, one node page at a time,
  * and sort the live ones with the rest.  Every committed row visible to
  * our snapshot was indexed before the scan began, so reading the
- * relation's length now covers them all.
+ * relation's length now covers them all.  Under filter keys the label
+ * directory, where there is one, says which node pages and slots to read.
  */
 static void
 sweep_unmet_nodes(OmenScanOpaque so)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
-	uint32	   *batch = palloc(sizeof(uint32) * meta->nodes_per_page);
+	int			cap = meta->nodes_per_page;
+	uint32	   *batch;
+	BlockNumber blkno = nblocks;
+
+	if (sweep_reads_labels(so))
+		cap = Max(cap, (int) OmenLabelEntries(meta) + MEET_PASSING_AT_ONCE);
+	batch = palloc(sizeof(uint32) * cap);
 
 	/* (down from the last page: see "Moving nodes" in README.omendb) */
-	for (BlockNumber blkno = nblocks; blkno-- > meta->first_node_block;)
+	while (blkno > meta->first_node_block)
 	{
-		int			n = unmet_nodes_on_page(so, blkno, batch);
-
-		if (n > 0)
+		if (sweep_reads_labels(so))
 		{
-			score_nodes(so, batch, n, so->rows.scratch, true);
-			for (int i = 0; i < n; i++)
-			{
-				ResultItem	item;
+			int			n = 0;
 
-				if (!so->rows.scratch[i].live ||
-					beyond_radius(so, so->rows.scratch[i].bound))
-					continue;
-				so->stats.run.swept_rows++;
-				item.bound = so->rows.scratch[i].bound;
-				item.tid = so->rows.scratch[i].tid;
-				item.node = so->rows.scratch[i].node;
-				sort_row(so, &item);
+			/* a group at a time, through its label page */
+			while (blkno > meta->first_node_block && n < MEET_PASSING_AT_ONCE)
+			{
+				blkno = omendb_label_block(meta, blkno - 1);
+				n += unmet_passing_nodes(so, blkno, nblocks, batch + n);
 			}
+			sort_swept_nodes(so, batch, n);
 		}
+		else
+		{
+			blkno--;
+			sort_swept_nodes(so, batch, unmet_nodes_on_page(so, blkno, batch));
+		}
+		while (so->sweep.nmoved > 0)
+			sort_swept_nodes(so, batch, take_moved_copies(so, batch, cap));
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(batch);
@@ -1920,6 +2157,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	oldcxt = MemoryContextSwitchTo(so->cxt);
 	omendb_filter_prepare(so->filter_columns, scan->keyData,
 						  scan->numberOfKeys, &so->q.filter);
+	so->q.label_directory = omendb_label_directory;
 
 	so->q.qvec = NULL;
 	so->q.ordered = scan->numberOfOrderBys > 0;
@@ -1966,6 +2204,9 @@ begin_search(OmenScanOpaque so)
 	so->sweep.done = false;
 	so->sweep.walk_budget = PG_INT64_MAX;
 	so->sweep.met_all = false;
+	so->sweep.match = NULL;
+	so->sweep.moved = NULL;
+	so->sweep.nmoved = so->sweep.capmoved = 0;
 
 	omendb_pagestore_init(&so->graph.store, so->index, meta, so->info->quant,
 						  false);
@@ -2000,24 +2241,78 @@ check_query_dimensions(OmenScanOpaque so)
  * (nearly the whole graph for a filter that 6 rows in 60,000 pass: 82 ms
  * a query on Fashion-MNIST); meeting every node in page order tests each
  * one's labels and scores only those that pass (swept_score_visitor): 23
- * ms.  At 0.1% (60 rows) the two cost the same, 17 to 19 ms.  Every
- * node met before the first row, the order is exact, as in an exhaustive
- * search.
+ * ms.  At 0.1% (60 rows) the two cost the same, 17 to 19 ms.
+ *
+ * With a label directory the pass tests packed entries and reads only the
+ * pages of rows that may pass, so it wins far sooner: when its cost is
+ * below a walk's to ROWS_OWED rows at the share of live nodes met that
+ * passed (walks meet about walk_rate nodes a row, each row a share of
+ * them).  Either way every node is met before the first row, and the
+ * order is exact, as in an exhaustive search.
  */
 static bool
 filter_is_rare(OmenScanOpaque so)
 {
-	int			live = 0;
+	int			live;
+	int			passed;
+	double		passing;
+	double		rate;
 
 	if (so->q.filter.nkeys == 0)
 		return false;
-	for (size_t k = 0; k < so->first.nnodes; k++)
+	passing = first_search_passing(so, &live, &passed);
+	if (!sweep_reads_labels(so))
+		return passed == 0 && live >= RARE_FILTER_SAMPLE;
+	rate = so->info->meta.walk_rate > 0 ? so->info->meta.walk_rate :
+		so->info->meta.graph_degree / 2.0;
+	return directory_sweep_cost(so, passing) < ROWS_OWED / passing * rate;
+}
+
+/* Label pages spread over the index that sampled_filter_is_rare reads. */
+#define LABEL_SAMPLE_PAGES	8
+
+/*
+ * Whether a sample of the label directory says that the filter keys pass
+ * so few rows that a sweep through the directory costs less than a walk
+ * (as filter_is_rare weighs them): then the scan need not search at all.
+ * Reading a few label pages costs a few nodes met; a walk would find out
+ * only after its initial search, which costs a rare filter's scan about
+ * as much as the sweep.  A sample that misses rows clustered between its
+ * pages makes the sweep look cheaper than it is, never the result wrong.
+ */
+static bool
+sampled_filter_is_rare(OmenScanOpaque so)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	BlockNumber ngroups;
+	uint32		nentries;
+	int			npages;
+	int64		passed = 0;
+	double		passing;
+	double		rate;
+	bool	   *match;
+
+	if (!sweep_reads_labels(so))
+		return false;
+	ngroups = omendb_label_blocks_before(meta, RelationGetNumberOfBlocks(so->index));
+	if (ngroups == 0)
+		return false;
+	nentries = OmenLabelEntries(meta);
+	npages = Min(ngroups, LABEL_SAMPLE_PAGES);
+	match = palloc(sizeof(bool) * nentries);
+	for (int i = 0; i < npages; i++)
 	{
-		if (so->first.nodes[k].live)
-			return false;
-		live += so->first.nodes[k].unfiltered;
+		BlockNumber group = (BlockNumber) ((uint64) ngroups * (2 * i + 1) / (2 * npages));
+
+		match_label_page(so, meta->first_node_block + group * meta->label_stride,
+						 match);
+		for (uint32 e = 0; e < nentries; e++)
+			passed += match[e];
 	}
-	return live >= RARE_FILTER_SAMPLE;
+	pfree(match);
+	passing = (passed + 0.5) / ((double) npages * nentries + 1.0);
+	rate = meta->walk_rate > 0 ? meta->walk_rate : meta->graph_degree / 2.0;
+	return directory_sweep_cost(so, passing) < ROWS_OWED / passing * rate;
 }
 
 /* Set up the search on the first call, once per rescan. */
@@ -2027,6 +2322,7 @@ start_scan(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	OmenMetaPageData cur;
 	const OmenMetaPageData *meta;
+	bool		rare;
 
 	so->started = true;
 	if (so->q.empty)
@@ -2053,6 +2349,8 @@ start_scan(IndexScanDesc scan)
 		so->q.empty = true;
 		return;
 	}
+	/* (VACUUM truncates only under a lock that excludes scans) */
+	so->sweep.full_before = cur.insert_block;
 
 	so->q.qv = palloc(sizeof(float) * meta->code_dims);
 	omendb_prepare_query(meta->metric, so->q.qvec->x, meta->dimensions, so->q.qv);
@@ -2078,8 +2376,12 @@ start_scan(IndexScanDesc scan)
 	begin_search(so);
 	so->rows.past_share = past_share(so);
 
-	/* (a cosine index of zero nodes alone has no entry point: sweep) */
-	if (cur.entry_node != OMENDB_INVALID_NODE)
+	/*
+	 * (a cosine index of zero nodes alone has no entry point: sweep; nor
+	 * need a scan search whose filter the label directory says is rare)
+	 */
+	rare = sampled_filter_is_rare(so);
+	if (cur.entry_node != OMENDB_INVALID_NODE && !rare)
 		omendb_stream_beam(&so->graph.search, cur.entry_node, so->q.list_size);
 
 	/*
@@ -2095,7 +2397,7 @@ start_scan(IndexScanDesc scan)
 	if ((so->q.has_radius && so->q.ordered && omendb_radius_exact) ||
 		((uint32) so->q.list_size >= so->info->node_limit &&
 		 (uint64) so->q.list_size >= omendb_node_slots(so->index, meta)) ||
-		filter_is_rare(so))
+		rare || filter_is_rare(so))
 	{
 		meet_unreachable_nodes(so);
 		so->sweep.met_all = true;

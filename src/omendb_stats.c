@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
+#include "omendb_labels.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
 
@@ -114,7 +115,8 @@ read_meta_and_slots(Relation index, OmenMetaPageData *meta)
 		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
 		LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 		omendb_meta_from_page(index, BufferGetPage(metabuf), meta);
-		nodes = (int64) (blkno - meta->first_node_block) * meta->nodes_per_page +
+		nodes = (int64) (blkno - meta->first_node_block -
+						 omendb_label_blocks_before(meta, blkno)) * meta->nodes_per_page +
 			PageGetMaxOffsetNumber(BufferGetPage(buf));
 		UnlockReleaseBuffer(metabuf);
 		UnlockReleaseBuffer(buf);
@@ -144,9 +146,14 @@ sample_node_pages(Relation index, const OmenIndexInfo *info,
 	{
 		BlockNumber blkno = meta->first_node_block +
 			(BlockNumber) ((uint64) i * npages / nsample);
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
-											 RBM_NORMAL, strategy);
+		Buffer		buf;
 		Page		page;
+
+		/* (the last page is a node page: the one after a label page is) */
+		if (omendb_is_label_block(meta, blkno))
+			blkno++;
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 strategy);
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);

@@ -34,6 +34,7 @@
 
 #include "omendb.h"
 #include "omendb_graph.h"
+#include "omendb_labels.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
 
@@ -1002,8 +1003,13 @@ static int
 bounded_neighbors(OmenGraphStore *store, uint32 node, uint32 *out)
 {
 	BoundedStore *bs = (BoundedStore *) store;
-	int			n = bs->page_neighbors(store, node, out);
+	int			n;
 	int			kept = 0;
+
+	/* (the walk asks for every id, a label page's too) */
+	if (omendb_is_label_block(bs->ps.meta, omendb_node_block(bs->ps.meta, node)))
+		return 0;
+	n = bs->page_neighbors(store, node, out);
 
 	for (int i = 0; i < n; i++)
 		if (out[i] < bs->nslots)

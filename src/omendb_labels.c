@@ -1,0 +1,219 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_labels.c
+ *	  The label directory: the filter labels of every node slot, packed on
+ *	  label pages among the node pages (omendb.h; README.omendb, "The label
+ *	  directory").
+ *
+ * Where a page lies: a group of label_stride blocks from first_node_block
+ * on starts with its label page.  Writers put a node's entry in the record
+ * that writes the node, locking the label page after the node pages and
+ * the meta page; readers lock a label page alone.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage/bufmgr.h"
+
+#include "omendb_filter.h"
+#include "omendb_labels.h"
+
+/* The words of a node's labels, the NULL bits first. */
+#define LabelWords(meta)	((meta)->label_size / sizeof(uint64))
+
+/* Whether blkno, a block at or past first_node_block, is a label page. */
+bool
+omendb_is_label_block(const OmenMetaPageData *meta, BlockNumber blkno)
+{
+	return meta->label_stride > 0 &&
+		(blkno - meta->first_node_block) % meta->label_stride == 0;
+}
+
+/* The label page of the group of node page blkno. */
+BlockNumber
+omendb_label_block(const OmenMetaPageData *meta, BlockNumber blkno)
+{
+	Assert(meta->label_stride > 0);
+	return blkno - (blkno - meta->first_node_block) % meta->label_stride;
+}
+
+/* How many label pages lie between first_node_block and blkno. */
+BlockNumber
+omendb_label_blocks_before(const OmenMetaPageData *meta, BlockNumber blkno)
+{
+	if (meta->label_stride == 0 || blkno <= meta->first_node_block)
+		return 0;
+	return (blkno - meta->first_node_block + meta->label_stride - 1) /
+		meta->label_stride;
+}
+
+/*
+ * The node page after node page blkno (InvalidBlockNumber: before the
+ * first), past the label page that starts a group.
+ */
+BlockNumber
+omendb_next_node_block(const OmenMetaPageData *meta, BlockNumber blkno)
+{
+	BlockNumber next = blkno == InvalidBlockNumber ?
+		meta->first_node_block : blkno + 1;
+
+	return omendb_is_label_block(meta, next) ? next + 1 : next;
+}
+
+/* A node's entry on its group's label page. */
+static uint32
+label_entry(const OmenMetaPageData *meta, uint32 node)
+{
+	BlockNumber blkno = omendb_node_block(meta, node);
+	BlockNumber group = omendb_label_block(meta, blkno);
+
+	return (blkno - group - 1) * meta->nodes_per_page + node % meta->nodes_per_page;
+}
+
+static uint64 *
+label_words(Page page)
+{
+	return (uint64 *) PageGetContents(page);
+}
+
+/* Set up an empty label page: every entry zero, covered by pd_lower. */
+void
+omendb_init_label_page(Page page, const OmenMetaPageData *meta)
+{
+	Size		len = (Size) OmenLabelEntries(meta) * meta->label_size;
+
+	omendb_init_page(page, OMENDB_PAGE_LABELS);
+	memset(label_words(page), 0, len);
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + len;
+}
+
+/* What is wrong with a label page, or NULL. */
+char *
+omendb_label_page_problem(Page page, const OmenMetaPageData *meta)
+{
+	PageHeader	ph = (PageHeader) page;
+	char	   *problem = omendb_page_problem(page, OMENDB_PAGE_LABELS);
+	Size		len = (Size) OmenLabelEntries(meta) * meta->label_size;
+
+	if (problem != NULL)
+		return problem;
+	if (ph->pd_lower != MAXALIGN(SizeOfPageHeaderData) + len ||
+		ph->pd_upper != ph->pd_special)
+		return psprintf("label page has pd_lower %u and pd_upper %u, expected %u and %u",
+						ph->pd_lower, ph->pd_upper,
+						(unsigned) (MAXALIGN(SizeOfPageHeaderData) + len),
+						ph->pd_special);
+	return NULL;
+}
+
+/* Copy a node's entry out of its label page. */
+void
+omendb_get_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
+					   uint64 *labels)
+{
+	uint32		nentries = OmenLabelEntries(meta);
+	uint32		e = label_entry(meta, node);
+	const uint64 *words = label_words(page);
+
+	for (uint32 w = 0; w < LabelWords(meta); w++)
+		labels[w] = words[(Size) w * nentries + e];
+}
+
+/* Write a node's entry on its label page (an image being edited). */
+static void
+set_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
+				const uint64 *labels)
+{
+	uint32		nentries = OmenLabelEntries(meta);
+	uint32		e = label_entry(meta, node);
+	uint64	   *words = label_words(page);
+
+	for (uint32 w = 0; w < LabelWords(meta); w++)
+		words[(Size) w * nentries + e] = labels[w];
+}
+
+/*
+ * Read a label page under a lock of the given mode, checked; the caller
+ * releases it.  InvalidBuffer for an all-zero page, left by a crash after
+ * extending the index: only all-zero node pages follow it.
+ */
+Buffer
+omendb_lock_label_page(Relation index, const OmenMetaPageData *meta,
+					   BlockNumber blkno, BufferAccessStrategy strategy,
+					   int mode)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
+										 RBM_NORMAL, strategy);
+	char	   *problem;
+
+	LockBuffer(buf, mode);
+	if (PageIsNew(BufferGetPage(buf)))
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBuffer;
+	}
+	problem = omendb_label_page_problem(BufferGetPage(buf), meta);
+	if (problem != NULL)
+		omendb_corrupted(index, "Block %u: %s.", blkno, problem);
+	return buf;
+}
+
+/*
+ * In the record being built, which writes node into its slot, write its
+ * entry too.  Returns the label page's buffer, locked (the caller releases
+ * it after finishing the record), or InvalidBuffer if the index has no
+ * directory.  A label page being set up in the same record is passed as
+ * new_page, already in the record.
+ */
+Buffer
+omendb_write_label_entry(Relation index, OmenPageEdit *edit,
+						 const OmenMetaPageData *meta, uint32 node,
+						 const uint64 *labels, Page new_page)
+{
+	BlockNumber blkno;
+	Buffer		buf;
+
+	if (meta->label_stride == 0)
+		return InvalidBuffer;
+	if (new_page != NULL)
+	{
+		set_label_entry(new_page, meta, node, labels);
+		return InvalidBuffer;
+	}
+	blkno = omendb_label_block(meta, omendb_node_block(meta, node));
+	buf = omendb_lock_label_page(index, meta, blkno, NULL,
+								 BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(buf))
+		omendb_corrupted(index, "Block %u: the label page of a node page in use is all zero.",
+						 blkno);
+	set_label_entry(omendb_edit_page(edit, buf, false), meta, node, labels);
+	return buf;
+}
+
+/* Write a node's entry on a label page during a build (no WAL). */
+void
+omendb_build_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
+						 const uint64 *labels)
+{
+	set_label_entry(page, meta, node, labels);
+}
+
+/*
+ * Which slots of a label page's group may hold a row the filter passes:
+ * match[e] for entry e (node pages in order, slots in order).  Only the
+ * words the keys name are read.
+ */
+void
+omendb_match_label_page(Page page, const OmenMetaPageData *meta,
+						const OmenFilter *filter, bool *match)
+{
+	uint32		nentries = OmenLabelEntries(meta);
+	const uint64 *words = label_words(page);
+	const uint64 *columns[OMENDB_MAX_FILTER_COLUMNS];
+
+	for (uint32 c = 0; c + 1 < LabelWords(meta); c++)
+		columns[c] = words + (Size) (c + 1) * nentries;
+	memset(match, true, sizeof(bool) * nentries);
+	omendb_filter_match_columns(filter, words, columns, nentries, match);
+}

@@ -251,12 +251,14 @@ SELECT results_eq(
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
 	$$ VALUES ('omendb.exact_order', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
+			  ('omendb.label_directory', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.radius_exact', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.refit_max_pages', 'integer', '0', '2147483647', '0', 'user'),
 			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'six settings, user-settable: omendb.exact_order, bool, default on; '
+	'seven settings, user-settable: omendb.exact_order, bool, default on; '
 	'omendb.explain_counters, bool, default on; '
+	'omendb.label_directory, bool, default on; '
 	'omendb.radius_exact, boolean, default on; '
 	'omendb.refit_max_pages, integer, default 0 (all); '
 	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '

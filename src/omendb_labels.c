@@ -22,11 +22,11 @@
 /* The words of a node's labels, the NULL bits first. */
 #define LabelWords(meta)	((meta)->label_size / sizeof(uint64))
 
-/* Whether blkno, a block at or past first_node_block, is a label page. */
+/* Whether blkno is a label page. */
 bool
 omendb_is_label_block(const OmenMetaPageData *meta, BlockNumber blkno)
 {
-	return meta->label_stride > 0 &&
+	return meta->label_stride > 0 && blkno >= meta->first_node_block &&
 		(blkno - meta->first_node_block) % meta->label_stride == 0;
 }
 

@@ -373,7 +373,7 @@ ORDER BY n;
 
 -- AND of quals on several columns, of every kind; with quals the
 -- executor applies beside them; and filters nothing passes.
-SELECT n, filter, k.* FROM (VALUES
+CREATE TEMP TABLE and_filters (n, filter) AS VALUES
 	(1, 'i4 < 64 AND b = true'),
 	(2, 'i4 < 64 AND t IN (''c1'', ''c2'', ''c3'', ''c4'') AND tags && ''{1,2,3,4,5,6,7,8}'''),
 	(3, 'i2 > 0 AND i8 < 0 AND d >= ''2021-01-01'' AND ts < ''2020-02-01'''),
@@ -385,27 +385,15 @@ SELECT n, filter, k.* FROM (VALUES
 	(9, 'i4 < 64 AND (i2 < 0 OR b = true) AND id % 2 = 0'),
 	(10, 'i4 = -1'),
 	(11, 't = ''c5'' AND vc = ''c6'''),
-	(12, 'tags @> ''{1,2,3,4,5,6}''')
-) v(n, filter), LATERAL pg_temp.knn('flt', filter) k ORDER BY n;
+	(12, 'tags @> ''{1,2,3,4,5,6}''');
+SELECT n, filter, k.* FROM and_filters, LATERAL pg_temp.knn('flt', filter) k ORDER BY n;
 
 -- The same, with the label directory off: the scans walk the graph (and
 -- sweep every node page past a budget), and answer alike.
 SET omendb.label_directory = off;
-SELECT n, filter, k.* FROM (VALUES
-	(1, 'i4 < 64 AND b = true'),
-	(2, 'i4 < 64 AND t IN (''c1'', ''c2'', ''c3'', ''c4'') AND tags && ''{1,2,3,4,5,6,7,8}'''),
-	(3, 'i2 > 0 AND i8 < 0 AND d >= ''2021-01-01'' AND ts < ''2020-02-01'''),
-	(4, 'tz < ''2020-04-01 00:00+00'' AND u IN (md5(''1'')::uuid, md5(''2'')::uuid, md5(''3'')::uuid)'),
-	(5, 'vc = ''c5'' AND t = ''c5'''),
-	(6, 'ttags @> ''{red}'' AND tags <@ ''{1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16}'''),
-	(7, 'i4 = 7 AND i4 >= 8'),
-	(8, 'i4 > 10 AND i4 < 10'),
-	(9, 'i4 < 64 AND (i2 < 0 OR b = true) AND id % 2 = 0'),
-	(10, 'i4 = -1'),
-	(11, 't = ''c5'' AND vc = ''c6'''),
-	(12, 'tags @> ''{1,2,3,4,5,6}''')
-) v(n, filter), LATERAL pg_temp.knn('flt', filter) k ORDER BY n;
+SELECT n, filter, k.* FROM and_filters, LATERAL pg_temp.knn('flt', filter) k ORDER BY n;
 RESET omendb.label_directory;
+DROP TABLE and_filters;
 
 -- A filter nothing passes ends the scan after one pass over the label
 -- directory, which no entry passes: no node met, no row returned.  (A

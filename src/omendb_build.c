@@ -587,7 +587,7 @@ omendb_build_write_nodes(BuildState *bs)
 			elog(ERROR, "omendb: failed to add node %d to index \"%s\"",
 				 k, RelationGetRelationName(bs->index));
 		if (BufferIsValid(labelbuf))
-			omendb_build_label_entry(BufferGetPage(labelbuf), meta, node,
+			omendb_set_label_entry(BufferGetPage(labelbuf), meta, node,
 									 OmenNodeLabels((OmenNodeHeader) image, meta));
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -120,9 +120,12 @@ omendb_get_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
 		labels[w] = words[(Size) w * nentries + e];
 }
 
-/* Write a node's entry on its label page (an image being edited). */
-static void
-set_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
+/*
+ * Write a node's entry on its label page: an image being edited, or a page
+ * a build fills (no WAL).
+ */
+void
+omendb_set_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
 				const uint64 *labels)
 {
 	uint32		nentries = OmenLabelEntries(meta);
@@ -178,7 +181,7 @@ omendb_write_label_entry(Relation index, OmenPageEdit *edit,
 		return InvalidBuffer;
 	if (new_page != NULL)
 	{
-		set_label_entry(new_page, meta, node, labels);
+		omendb_set_label_entry(new_page, meta, node, labels);
 		return InvalidBuffer;
 	}
 	blkno = omendb_label_block(meta, omendb_node_block(meta, node));
@@ -187,16 +190,8 @@ omendb_write_label_entry(Relation index, OmenPageEdit *edit,
 	if (!BufferIsValid(buf))
 		omendb_corrupted(index, "Block %u: the label page of a node page in use is all zero.",
 						 blkno);
-	set_label_entry(omendb_edit_page(edit, buf, false), meta, node, labels);
+	omendb_set_label_entry(omendb_edit_page(edit, buf, false), meta, node, labels);
 	return buf;
-}
-
-/* Write a node's entry on a label page during a build (no WAL). */
-void
-omendb_build_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
-						 const uint64 *labels)
-{
-	set_label_entry(page, meta, node, labels);
 }
 
 /*

@@ -32,8 +32,8 @@ extern Buffer omendb_write_label_entry(Relation index, OmenPageEdit *edit,
 									   const OmenMetaPageData *meta,
 									   uint32 node, const uint64 *labels,
 									   Page new_page);
-extern void omendb_build_label_entry(Page page, const OmenMetaPageData *meta,
-									 uint32 node, const uint64 *labels);
+extern void omendb_set_label_entry(Page page, const OmenMetaPageData *meta,
+								   uint32 node, const uint64 *labels);
 extern void omendb_match_label_page(Page page, const OmenMetaPageData *meta,
 									const OmenFilter *filter, bool *match);
 

@@ -1097,6 +1097,16 @@ unmet_nodes_on_page(OmenScanOpaque so, BlockNumber blkno, uint32 *batch)
 	return n;
 }
 
+/* Room for a label page's matches, kept for the scan. */
+static bool *
+label_match_array(OmenScanOpaque so)
+{
+	if (so->sweep.match == NULL)
+		so->sweep.match = MemoryContextAlloc(so->cxt,
+											 sizeof(bool) * OmenLabelEntries(&so->info->meta));
+	return so->sweep.match;
+}
+
 /*
  * The nodes of a group of the label directory that the search has not met
  * and whose entries pass the filter keys, into batch (room for the group's
@@ -1109,10 +1119,7 @@ unmet_passing_nodes(OmenScanOpaque so, BlockNumber label_block,
 	const OmenMetaPageData *meta = &so->info->meta;
 	int			n = 0;
 
-	if (so->sweep.match == NULL)
-		so->sweep.match = MemoryContextAlloc(so->cxt,
-											 sizeof(bool) * OmenLabelEntries(meta));
-	match_label_page(so, label_block, so->sweep.match);
+	match_label_page(so, label_block, label_match_array(so));
 	for (uint32 j = 0; j + 1 < meta->label_stride; j++)
 	{
 		BlockNumber blkno = label_block + 1 + j;
@@ -2299,7 +2306,7 @@ sampled_filter_is_rare(OmenScanOpaque so)
 		return false;
 	nentries = OmenLabelEntries(meta);
 	npages = Min(ngroups, LABEL_SAMPLE_PAGES);
-	match = palloc(sizeof(bool) * nentries);
+	match = label_match_array(so);
 	for (int i = 0; i < npages; i++)
 	{
 		BlockNumber group = (BlockNumber) ((uint64) ngroups * (2 * i + 1) / (2 * npages));
@@ -2309,7 +2316,6 @@ sampled_filter_is_rare(OmenScanOpaque so)
 		for (uint32 e = 0; e < nentries; e++)
 			passed += match[e];
 	}
-	pfree(match);
 	passing = (passed + 0.5) / ((double) npages * nentries + 1.0);
 	rate = meta->walk_rate > 0 ? meta->walk_rate : meta->graph_degree / 2.0;
 	return directory_sweep_cost(so, passing) < ROWS_OWED / passing * rate;

@@ -379,10 +379,28 @@ cmp_ok($del0, '<=', 1,
 	'one VACUUM finishes what the killed ones left: no node is left deleted but the entry point');
 is($free0, $nodes0 - $live - $del0,
 	'one VACUUM finishes what the killed ones left: every other node that is not live is free');
-cmp_ok($free0 // 0, '>', 0, 'after the churn, the index has free slots');
 check_self('after the crashes and a VACUUM', '(hashint4(t.id) & 65535) % 10 = 0');
 
 # ------------------------------------------------------------ slot reuse
+
+# The VACUUM may have moved nodes into every slot it freed (it moves the
+# last pages' nodes while they fit): then free a few slots, too few for a
+# page's worth of moves, so that the inserts below have some to take
+# (INDEX_CLEANUP ON: with so few dead rows VACUUM would skip the indexes).
+if ($free0 == 0)
+{
+	$node->safe_psql($db, q{
+DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY hashint4(id + 99) LIMIT 5);
+VACUUM (INDEX_CLEANUP ON) items;
+});
+	$live = $node->safe_psql($db, 'SELECT count(*) FROM items');
+	$c = omendb_check_ok($node, $db, 'items_v',
+		'after 5 more deletes and a VACUUM, omendb_check passes',
+		heapallindexed => 1,
+		live_nodes => $live);
+	($nodes0, $free0, $del0) = map { $_ // 0 } @{$c // {}}{qw(nodes free_nodes deleted_nodes)};
+}
+cmp_ok($free0, '>', 0, 'before the inserts, the index has free slots');
 
 my $size0 = $node->safe_psql($db, q{SELECT pg_relation_size('items_v')});
 my $m = ($free0 // 0) < $CHURN ? $free0 // 0 : $CHURN;

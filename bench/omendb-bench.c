@@ -3912,6 +3912,46 @@ parse_metric(const char *arg)
 	die("unknown metric \"%s\" (l2, ip, cosine or l1)", arg);
 }
 
+/*
+ * getopt_long takes a unique prefix for a long option (--out for
+ * --out-dir); bench/run reads options by their full names, so a prefix
+ * would reach one and not the other.  Say so instead.
+ */
+static void
+reject_abbreviations(int argc, char **argv, const struct option *options)
+{
+	for (int i = 1; i < argc; i++)
+	{
+		const char *arg = argv[i];
+		size_t		len;
+		const struct option *full = NULL;
+		bool		exact = false;
+
+		if (strcmp(arg, "--") == 0)
+			return;
+		if (strncmp(arg, "--", 2) != 0)
+			continue;
+		arg += 2;
+		len = strcspn(arg, "=");
+		for (const struct option *o = options; o->name != NULL; o++)
+		{
+			if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
+			{
+				exact = true;
+				full = o;
+				break;
+			}
+			if (strncmp(o->name, arg, len) == 0 && full == NULL)
+				full = o;
+		}
+		if (!exact && full != NULL)
+			die("option --%.*s: write it out as --%s", (int) len, arg, full->name);
+		/* a value given as the next argument is not an option */
+		if (exact && full->has_arg == required_argument && arg[len] != '=')
+			i++;
+	}
+}
+
 /* Default output directory: out/ beside the executable. */
 static const char *
 default_out_dir(const char *argv0)
@@ -3993,6 +4033,7 @@ parse_options(int argc, char **argv, BenchOptions *opt)
 	opt->churn_rounds = DEFAULT_CHURN_ROUNDS;
 	opt->delete_percent = DEFAULT_DELETE_PERCENT;
 
+	reject_abbreviations(argc, argv, long_options);
 	while ((c = getopt_long(argc, argv, "hk:", long_options, NULL)) != -1)
 	{
 		switch (c)

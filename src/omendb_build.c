@@ -117,7 +117,7 @@ omendb_build_graph_insert(BuildState *bs, uint32 p)
 		elog(ERROR, "omendb: node %u of the graph under construction changed while placed",
 			 p);
 	(void) omendb_add_reverse_edges(&g->store, &bs->pivot, p, nbrs, n,
-									bs->alpha, bs->degree);
+									bs->alpha, bs->degree, false);
 	omendb_build_offer_entry(bs, p, d);
 }
 

@@ -788,15 +788,57 @@ omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
 }
 
 /*
+ * After j's list was pruned from members[] down to kept[], hand each live
+ * member it dropped to the kept node nearest to it: the prune drops y
+ * where a kept z lies nearer to y than j does (or for room), and a search
+ * that goes from j to z then still has an edge to y.  Appended while z
+ * has room.
+ */
+static void
+keep_dropped_reachable(OmenGraphStore *store, OmenQuery *pivot,
+					   const uint32 *members, int n, const uint32 *kept,
+					   int nkept)
+{
+	float		dists[OMENDB_MAX_NEIGHBORS + 1];
+	bool		usable[OMENDB_MAX_NEIGHBORS + 1];
+
+	for (int i = 0; i < n; i++)
+	{
+		uint32		y = members[i];
+		bool		dropped = true;
+		int			best = -1;
+
+		for (int k = 0; k < nkept && dropped; k++)
+			dropped = kept[k] != y;
+		if (!dropped)
+			continue;
+		omendb_query_from_code(pivot, store->code(store, y));
+		store->score(store, pivot, &y, 1, dists, usable);
+		if (!usable[0])
+			continue;
+		store->score(store, pivot, kept, nkept, dists, usable);
+		for (int k = 0; k < nkept; k++)
+			if (usable[k] && (best < 0 || dists[k] < dists[best]))
+				best = k;
+		if (best >= 0)
+			(void) store->append_neighbor(store, kept[best], y);
+	}
+}
+
+/*
  * Add the edge j -> p.  While j has spare slots the edge is appended; when
  * j is full, j's neighbours plus p are re-pruned down to R (the overflow-
  * then-prune rule).  Optimistic: read j, compute, and write only if j did
  * not change meanwhile, else retry a few times.  A lost race costs one
- * reverse edge, never consistency.  Returns whether j now links to p.
+ * reverse edge, never consistency.  With keep_reachable, the live nodes
+ * the prune drops are handed on (keep_dropped_reachable): for a graph
+ * that no second pass refines, an insert's or VACUUM's.  Returns whether
+ * j now links to p.
  */
 bool
 omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
-						uint32 p, double alpha, int degree)
+						uint32 p, double alpha, int degree,
+						bool keep_reachable)
 {
 	uint32		members[OMENDB_MAX_NEIGHBORS + 1];
 	uint32		pruned[OMENDB_MAX_NEIGHBORS];
@@ -823,6 +865,9 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 										  alpha, degree, pruned);
 		if (store->replace_neighbors(store, j, members, n, pruned, npruned))
 		{
+			if (keep_reachable)
+				keep_dropped_reachable(store, pivot, members, n, pruned,
+									   npruned);
 			for (int i = 0; i < npruned; i++)
 				if (pruned[i] == p)
 					return true;
@@ -838,13 +883,14 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
  */
 bool
 omendb_add_reverse_edges(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
-						 const uint32 *nbrs, int n, double alpha, int degree)
+						 const uint32 *nbrs, int n, double alpha, int degree,
+						 bool keep_reachable)
 {
 	bool		linked = false;
 
 	for (int i = 0; i < n; i++)
 		linked |= omendb_add_reverse_edge(store, pivot, nbrs[i], p, alpha,
-										  degree);
+										  degree, keep_reachable);
 	return linked;
 }
 
@@ -895,7 +941,7 @@ omendb_refine_node(OmenGraphStore *store, OmenQuery *query, OmenQuery *pivot,
 	}
 	if (written)
 		(void) omendb_add_reverse_edges(store, pivot, p, new, nnew, edge_alpha,
-										degree);
+										degree, false);
 	pfree(cands);
 	pfree(ids);
 }

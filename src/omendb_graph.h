@@ -235,10 +235,11 @@ extern int	omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot,
 									double alpha, int degree, uint32 *out);
 extern bool omendb_add_reverse_edges(OmenGraphStore *store, OmenQuery *pivot,
 									 uint32 p, const uint32 *nbrs, int n,
-									 double alpha, int degree);
+									 double alpha, int degree,
+									 bool keep_reachable);
 extern bool omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot,
 									uint32 j, uint32 p, double alpha,
-									int degree);
+									int degree, bool keep_reachable);
 extern void omendb_hand_over_edge(OmenGraphStore *store, OmenQuery *pivot,
 								  uint32 j, uint32 p);
 extern uint32 omendb_graph_walk(OmenGraphStore *store, uint32 root,

@@ -607,11 +607,11 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 		nbrs[0] = entry;
 		nnbrs = 1;
 		(void) omendb_add_reverse_edge(&ps.store, &pivot, node, entry,
-									   meta->alpha, meta->graph_degree);
+									   meta->alpha, meta->graph_degree, true);
 	}
 
 	if (!omendb_add_reverse_edges(&ps.store, &pivot, node, nbrs, nnbrs,
-								  meta->alpha, meta->graph_degree) &&
+								  meta->alpha, meta->graph_degree, true) &&
 		nnbrs > 0)
 		omendb_hand_over_edge(&ps.store, &pivot, nbrs[0], node);
 }

@@ -981,7 +981,8 @@ link_thin_nodes(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot)
 		OMENDB_VACUUM_DELAY_POINT();
 		n = ps->store.neighbors(&ps->store, c->thin[i], nbrs);
 		(void) omendb_add_reverse_edges(&ps->store, pivot, c->thin[i], nbrs, n,
-										c->meta->alpha, c->meta->graph_degree);
+										c->meta->alpha, c->meta->graph_degree,
+										true);
 		omendb_pagestore_forget_codes(ps);
 	}
 }

@@ -126,7 +126,7 @@ omendb_get_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
  */
 void
 omendb_set_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
-				const uint64 *labels)
+					   const uint64 *labels)
 {
 	uint32		nentries = OmenLabelEntries(meta);
 	uint32		e = label_entry(meta, node);

@@ -247,10 +247,9 @@ omendb_lock_node_page(Relation index, const OmenMetaPageData *meta,
 
 /*
  * How many node slots a node page holds: none on an all-zero page, or on a
- * label page.  Scans
- * ask this of every page they sweep, just before visiting its nodes, so it
- * reads the page as omendb_visit_nodes does, where the buffer was last
- * found, without a buffer mapping lookup.
+ * label page.  Scans ask this of every page they sweep, just before
+ * visiting its nodes, so it reads the page as omendb_visit_nodes does,
+ * where the buffer was last found, without a buffer mapping lookup.
  */
 int
 omendb_page_node_count(Relation index, const OmenMetaPageData *meta,

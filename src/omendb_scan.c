@@ -981,6 +981,21 @@ directory_sweep_cost(OmenScanOpaque so, double passing)
 }
 
 /*
+ * Whether a pass through the label directory costs less than a walk to
+ * ROWS_OWED rows, when a share passing of the rows pass the filter keys
+ * (a walk meets about walk_rate nodes a row, each row a share of them).
+ */
+static bool
+directory_beats_walk(OmenScanOpaque so, double passing)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	double		rate = meta->walk_rate > 0 ? meta->walk_rate :
+		meta->graph_degree / 2.0;
+
+	return directory_sweep_cost(so, passing) < ROWS_OWED / passing * rate;
+}
+
+/*
  * The share of the live nodes the initial search met that pass the filter
  * keys (half a node counted as passing, so that it is never zero).
  */
@@ -1202,6 +1217,42 @@ take_moved_copies(OmenScanOpaque so, uint32 *batch, int cap)
 #define MEET_PASSING_AT_ONCE	64
 
 /*
+ * Gather the unmet passing nodes of the groups below *blkno, a group at a
+ * time down, until there are MEET_PASSING_AT_ONCE or no group is left,
+ * into batch (room for pass_batch_room); *blkno becomes the label page of
+ * the last group read.  Returns how many.
+ */
+static int
+gather_passing_nodes(OmenScanOpaque so, BlockNumber *blkno,
+					 BlockNumber nblocks, uint32 *batch)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	int			n = 0;
+
+	while (*blkno > meta->first_node_block && n < MEET_PASSING_AT_ONCE)
+	{
+		*blkno = omendb_label_block(meta, *blkno - 1);
+		n += unmet_passing_nodes(so, *blkno, nblocks, batch + n);
+	}
+	return n;
+}
+
+/*
+ * Room for a batch of nodes a pass meets: pages' worth as read without the
+ * label directory, or what gather_passing_nodes may gather.
+ */
+static int
+pass_batch_room(OmenScanOpaque so, int pages)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	int			room = pages * meta->nodes_per_page;
+
+	if (sweep_reads_labels(so))
+		room = Max(room, (int) OmenLabelEntries(meta) + MEET_PASSING_AT_ONCE);
+	return room;
+}
+
+/*
  * Meet nodes found by reading node pages in turn in the initial search,
  * taking them for visited.
  */
@@ -1239,15 +1290,10 @@ meet_unreachable_nodes(OmenScanOpaque so)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
-	int			cap = MEET_PAGES_AT_ONCE * meta->nodes_per_page;
-	uint32	   *batch;
-	uint32	   *fresh;
+	int			cap = pass_batch_room(so, MEET_PAGES_AT_ONCE);
+	uint32	   *batch = palloc(sizeof(uint32) * cap);
+	uint32	   *fresh = palloc(sizeof(uint32) * cap);
 	BlockNumber blkno = nblocks;
-
-	if (sweep_reads_labels(so))
-		cap = Max(cap, (int) OmenLabelEntries(meta) + MEET_PASSING_AT_ONCE);
-	batch = palloc(sizeof(uint32) * cap);
-	fresh = palloc(sizeof(uint32) * cap);
 
 	/* (down from the last page, as every pass in physical order goes) */
 	while (blkno > meta->first_node_block)
@@ -1255,14 +1301,7 @@ meet_unreachable_nodes(OmenScanOpaque so)
 		int			n = 0;
 
 		if (sweep_reads_labels(so))
-		{
-			/* a group at a time, through its label page */
-			while (blkno > meta->first_node_block && n < MEET_PASSING_AT_ONCE)
-			{
-				blkno = omendb_label_block(meta, blkno - 1);
-				n += unmet_passing_nodes(so, blkno, nblocks, batch + n);
-			}
-		}
+			n = gather_passing_nodes(so, &blkno, nblocks, batch);
 		else
 			for (int p = 0; p < MEET_PAGES_AT_ONCE && blkno > meta->first_node_block; p++)
 				n += unmet_nodes_on_page(so, --blkno, batch + n);
@@ -1315,29 +1354,16 @@ sweep_unmet_nodes(OmenScanOpaque so)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(so->index);
-	int			cap = meta->nodes_per_page;
-	uint32	   *batch;
+	int			cap = pass_batch_room(so, 1);
+	uint32	   *batch = palloc(sizeof(uint32) * cap);
 	BlockNumber blkno = nblocks;
-
-	if (sweep_reads_labels(so))
-		cap = Max(cap, (int) OmenLabelEntries(meta) + MEET_PASSING_AT_ONCE);
-	batch = palloc(sizeof(uint32) * cap);
 
 	/* (down from the last page: see "Moving nodes" in README.omendb) */
 	while (blkno > meta->first_node_block)
 	{
 		if (sweep_reads_labels(so))
-		{
-			int			n = 0;
-
-			/* a group at a time, through its label page */
-			while (blkno > meta->first_node_block && n < MEET_PASSING_AT_ONCE)
-			{
-				blkno = omendb_label_block(meta, blkno - 1);
-				n += unmet_passing_nodes(so, blkno, nblocks, batch + n);
-			}
-			sort_swept_nodes(so, batch, n);
-		}
+			sort_swept_nodes(so, batch,
+							 gather_passing_nodes(so, &blkno, nblocks, batch));
 		else
 		{
 			blkno--;
@@ -2263,16 +2289,13 @@ filter_is_rare(OmenScanOpaque so)
 	int			live;
 	int			passed;
 	double		passing;
-	double		rate;
 
 	if (so->q.filter.nkeys == 0)
 		return false;
 	passing = first_search_passing(so, &live, &passed);
 	if (!sweep_reads_labels(so))
 		return passed == 0 && live >= RARE_FILTER_SAMPLE;
-	rate = so->info->meta.walk_rate > 0 ? so->info->meta.walk_rate :
-		so->info->meta.graph_degree / 2.0;
-	return directory_sweep_cost(so, passing) < ROWS_OWED / passing * rate;
+	return directory_beats_walk(so, passing);
 }
 
 /* Label pages spread over the index that sampled_filter_is_rare reads. */
@@ -2295,8 +2318,6 @@ sampled_filter_is_rare(OmenScanOpaque so)
 	uint32		nentries;
 	int			npages;
 	int64		passed = 0;
-	double		passing;
-	double		rate;
 	bool	   *match;
 
 	if (!sweep_reads_labels(so))
@@ -2316,9 +2337,8 @@ sampled_filter_is_rare(OmenScanOpaque so)
 		for (uint32 e = 0; e < nentries; e++)
 			passed += match[e];
 	}
-	passing = (passed + 0.5) / ((double) npages * nentries + 1.0);
-	rate = meta->walk_rate > 0 ? meta->walk_rate : meta->graph_degree / 2.0;
-	return directory_sweep_cost(so, passing) < ROWS_OWED / passing * rate;
+	return directory_beats_walk(so, (passed + 0.5) /
+								((double) npages * nentries + 1.0));
 }
 
 /* Set up the search on the first call, once per rescan. */

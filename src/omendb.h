@@ -226,6 +226,15 @@ typedef struct OmenMetaPageData
 								 * directory (below): a label page, then
 								 * label_stride - 1 node pages; 0 when the
 								 * index has no directory */
+
+	/*
+	 * Fixed at build.  A meta page whose pd_lower ends before
+	 * signature_bits predates it and is read as 1: its labels were written
+	 * with one bit an element.
+	 */
+	uint32		signature_bits; /* bits each array element sets in an array
+								 * column's signature label (omendb_filter.h):
+								 * OMENDB_SIGNATURE_BITS, or 1 */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -387,6 +396,15 @@ typedef struct OmenSQ8Dim
 /* Reverse edges may overflow R by this factor before a re-prune. */
 #define OMENDB_SLACK_NUM			5
 #define OMENDB_SLACK_DEN			4
+
+/*
+ * Bits each element of an array filter column sets in the row's 64-bit
+ * signature label, from two parts of its hash (a Bloom filter with two
+ * hash functions): for arrays of a few elements a one-element overlap
+ * then passes about 1% of unrelated rows instead of 5% with one bit
+ * (README.omendb, "Filter columns").
+ */
+#define OMENDB_SIGNATURE_BITS		2
 
 /* Parsed WITH (...) options. */
 typedef struct OmenOptions

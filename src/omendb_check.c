@@ -1298,7 +1298,7 @@ check_heap(CheckState *cs, Snapshot snapshot)
 									   ALLOCSET_DEFAULT_SIZES);
 	cs->v = palloc(sizeof(float) * (VECTOR_MAX_DIM + 1));
 	cs->code = palloc(VECTOR_MAX_DIM + 1);
-	cs->filter = omendb_filter_columns(cs->index);
+	cs->filter = omendb_filter_columns(cs->index, cs->meta.signature_bits);
 	cs->labels = palloc0(Max(cs->meta.label_size, sizeof(uint64)));
 
 	indexinfo->ii_Concurrent = true;

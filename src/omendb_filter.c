@@ -95,11 +95,12 @@ lookup_hash(Relation index, int attno, Oid typid, FmgrInfo *hash)
 }
 
 /*
- * The filter columns of an index, with what labelling them takes.  Looks
- * in the catalogs: call before locking any buffer.
+ * The filter columns of an index, with what labelling them takes: arrays'
+ * elements set signature_bits bits each, as the index's meta page says.
+ * Looks in the catalogs: call before locking any buffer.
  */
 OmenFilterColumns *
-omendb_filter_columns(Relation index)
+omendb_filter_columns(Relation index, int signature_bits)
 {
 	int			natts = IndexRelationGetNumberOfKeyAttributes(index);
 	OmenFilterColumns *fc;
@@ -120,6 +121,7 @@ omendb_filter_columns(Relation index)
 		if (OidIsValid(col->elemtype))
 		{
 			col->kind = OMENDB_FILTER_SIGNATURE;
+			col->signature_bits = signature_bits;
 			get_typlenbyvalalign(col->elemtype, &col->elmlen, &col->elmbyval,
 								 &col->elmalign);
 			lookup_hash(index, attno, col->elemtype, &col->hash);
@@ -142,7 +144,7 @@ omendb_filter_columns(Relation index)
  * Refuse an index whose first column is not a vector with a metric, or
  * whose other columns are: the graph is built on the first column, the
  * others are filter columns (their operator classes have no metric).
- * Returns the filter columns.
+ * Returns the filter columns, labelled as a new build labels them.
  */
 OmenFilterColumns *
 omendb_check_filter_columns(Relation index)
@@ -163,27 +165,36 @@ omendb_check_filter_columns(Relation index)
 							RelationGetRelationName(index)),
 					 errdetail("Column %d has a distance operator class; only the first column may.",
 							   attno)));
-	return omendb_filter_columns(index);
+	return omendb_filter_columns(index, OMENDB_SIGNATURE_BITS);
 }
 
-/* The label bit of one (non-NULL) array element. */
+/*
+ * The label bits of one (non-NULL) array element: bit h % 64 of its hash
+ * h, and with two bits a second from the next six bits of h.
+ */
 static inline uint64
-element_bit(const OmenFilterColumn *col, Datum elem)
+element_bits(const OmenFilterColumn *col, Datum elem)
 {
 	uint64		h = DatumGetUInt64(FunctionCall2Coll((FmgrInfo *) &col->hash,
 													 col->collation, elem,
 													 Int64GetDatum(0)));
+	uint64		bits = UINT64CONST(1) << (h % 64);
 
-	return UINT64CONST(1) << (h % 64);
+	if (col->signature_bits > 1)
+		bits |= UINT64CONST(1) << ((h >> 6) % 64);
+	return bits;
 }
 
 /*
  * The signature of an array: the union of its non-NULL elements' bits.  A
  * superset test on signatures is necessary for the array operators, never
- * sufficient.
+ * sufficient.  With elem_words, each element's bits are also appended
+ * there (*nwords of them so far): what an overlap tests, one element at a
+ * time.
  */
 static uint64
-array_signature(const OmenFilterColumn *col, Datum value)
+array_signature(const OmenFilterColumn *col, Datum value,
+				uint64 *elem_words, int *nwords)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(value);
 	Datum	   *elems;
@@ -194,9 +205,26 @@ array_signature(const OmenFilterColumn *col, Datum value)
 	deconstruct_array(arr, col->elemtype, col->elmlen, col->elmbyval,
 					  col->elmalign, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			sig |= element_bit(col, elems[i]);
+	{
+		uint64		bits;
+
+		if (nulls[i])
+			continue;
+		bits = element_bits(col, elems[i]);
+		sig |= bits;
+		if (elem_words)
+			elem_words[(*nwords)++] = bits;
+	}
 	return sig;
+}
+
+/* How many elements an array has, NULLs included. */
+static int
+array_elements(Datum value)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+
+	return ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 }
 
 /* The label of a non-NULL value of a filter column. */
@@ -212,7 +240,7 @@ value_word(const OmenFilterColumn *col, Oid typid, Datum value)
 													col->collation, value,
 													Int64GetDatum(0)));
 		case OMENDB_FILTER_SIGNATURE:
-			return array_signature(col, value);
+			return array_signature(col, value, NULL, NULL);
 	}
 	return 0;					/* keep compiler quiet */
 }
@@ -244,12 +272,19 @@ omendb_filter_labels(const OmenFilterColumns *fc, const Datum *values,
 /*
  * The words of a scan key's constant (one, or an = ANY array's non-NULL
  * elements).  Cross-type integer operators give the constant a type of
- * its own (sk_subtype).
+ * its own (sk_subtype).  An overlap on a signature gets a word for each
+ * element of its array: a row may overlap it only if its signature holds
+ * all of some element's bits.
  */
 static void
 key_words(const OmenFilterColumn *col, ScanKey key, OmenFilterKey *fk)
 {
 	Oid			typid = col->typid;
+	bool		by_element = col->kind == OMENDB_FILTER_SIGNATURE &&
+		key->sk_strategy == OMENDB_FILTER_OVERLAP;
+	Datum	   *values = &key->sk_argument;
+	int			nvalues = 1;
+	int			cap = 0;
 
 	if (col->kind == OMENDB_FILTER_INTEGER && OidIsValid(key->sk_subtype))
 		typid = getBaseType(key->sk_subtype);
@@ -260,24 +295,28 @@ key_words(const OmenFilterColumn *col, ScanKey key, OmenFilterKey *fk)
 		int16		elmlen;
 		bool		elmbyval;
 		char		elmalign;
-		Datum	   *elems;
 		bool	   *nulls;
 		int			n;
 
 		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &elmlen, &elmbyval, &elmalign);
 		deconstruct_array(arr, ARR_ELEMTYPE(arr), elmlen, elmbyval, elmalign,
-						  &elems, &nulls, &n);
-		fk->words = palloc(sizeof(uint64) * Max(n, 1));
-		fk->nwords = 0;
+						  &values, &nulls, &n);
+		nvalues = 0;
 		for (int i = 0; i < n; i++)
 			if (!nulls[i])
-				fk->words[fk->nwords++] = value_word(col, typid, elems[i]);
+				values[nvalues++] = values[i];
 	}
-	else
+
+	for (int i = 0; i < nvalues; i++)
+		cap += by_element ? array_elements(values[i]) : 1;
+	fk->words = palloc(sizeof(uint64) * Max(cap, 1));
+	fk->nwords = 0;
+	for (int i = 0; i < nvalues; i++)
 	{
-		fk->words = palloc(sizeof(uint64));
-		fk->words[0] = value_word(col, typid, key->sk_argument);
-		fk->nwords = 1;
+		if (by_element)
+			(void) array_signature(col, values[i], fk->words, &fk->nwords);
+		else
+			fk->words[fk->nwords++] = value_word(col, typid, values[i]);
 	}
 }
 
@@ -364,7 +403,8 @@ word_matches(int strategy, uint64 label, uint64 word)
 		case OMENDB_FILTER_GT:
 			return (int64) label > (int64) word;
 		case OMENDB_FILTER_OVERLAP:
-			return (label & word) != 0;
+			/* word: the bits of one element of the constant */
+			return (label & word) == word;
 		case OMENDB_FILTER_CONTAINS:
 			return (label & word) == word;
 		case OMENDB_FILTER_CONTAINED:

@@ -45,8 +45,9 @@ typedef enum OmenFilterKind
 	OMENDB_FILTER_HASH = 2,		/* text, uuid, ...: the type's 64-bit hash
 								 * under the column's collation; = only,
 								 * lossy */
-	OMENDB_FILTER_SIGNATURE = 3 /* arrays: a 64-bit signature, one bit per
-								 * element's hash; lossy */
+	OMENDB_FILTER_SIGNATURE = 3 /* arrays: a 64-bit signature, the union of
+								 * the bits of its elements' hashes
+								 * (signature_bits each); lossy */
 } OmenFilterKind;
 
 /* A filter column of an index, as labels are computed for it. */
@@ -61,6 +62,8 @@ typedef struct OmenFilterColumn
 	char		elmalign;
 	FmgrInfo	hash;			/* HASH and SIGNATURE: the (element) type's
 								 * extended hash function */
+	int			signature_bits; /* SIGNATURE: bits an element sets, as the
+								 * index's meta page says */
 } OmenFilterColumn;
 
 typedef struct OmenFilterColumns
@@ -74,7 +77,8 @@ typedef struct OmenFilterKey
 {
 	int			column;			/* filter column (0 = the index's second) */
 	int			strategy;		/* OMENDB_FILTER_* strategy */
-	int			nwords;			/* = ANY (array): any of these */
+	int			nwords;			/* = ANY (array), or an overlap's elements:
+								 * any of these */
 	uint64	   *words;
 } OmenFilterKey;
 
@@ -101,7 +105,8 @@ typedef struct OmenFilter
 	((uint64 *) ((char *) (node) + \
 				 OmenNodeLabelOffset((meta)->max_degree, (meta)->code_size)))
 
-extern OmenFilterColumns *omendb_filter_columns(Relation index);
+extern OmenFilterColumns *omendb_filter_columns(Relation index,
+												 int signature_bits);
 extern OmenFilterColumns *omendb_check_filter_columns(Relation index);
 extern void omendb_filter_labels(const OmenFilterColumns *fc,
 								 const Datum *values, const bool *isnull,

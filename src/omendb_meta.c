@@ -104,6 +104,7 @@ fill_fixed_fields(OmenMetaPage meta, OmenMetric metric, int degree, int list,
 	meta->entry_node = OMENDB_INVALID_NODE;
 	meta->insert_block = InvalidBlockNumber;
 	meta->relink_from = OMENDB_INVALID_NODE;
+	meta->signature_bits = OMENDB_SIGNATURE_BITS;
 	meta->dimensions = 0;
 	/* no nodes: every count is zero, and exact */
 	meta->counted_until = InvalidBlockNumber;
@@ -230,6 +231,10 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 						meta->quant_sets, meta->quant_current,
 						meta->quant_refitting);
 
+	if (meta->signature_bits < 1 || meta->signature_bits > OMENDB_SIGNATURE_BITS)
+		return psprintf("meta page has %u signature bits an element",
+						meta->signature_bits);
+
 	if (meta->relink_from != OMENDB_INVALID_NODE &&
 		(!meta->quant_trained || meta->quant_refitting))
 		return psprintf("meta page has a relink from node %u during a refit or before training",
@@ -320,7 +325,9 @@ omendb_meta_problem(const OmenMetaPageData *meta)
  * one set; those written before the relink end right before relink_from,
  * and are read with none to do; those written before stored values end
  * right before value_size, and are read with none; those written before
- * the label directory end right before label_stride, and have none.
+ * the label directory end right before label_stride, and have none;
+ * those written before two-bit signatures end right before
+ * signature_bits, and are read with one.
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
@@ -336,6 +343,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, value_size))
 #define META_END_WITHOUT_LABEL_STRIDE \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, label_stride))
+#define META_END_WITHOUT_SIGNATURE_BITS \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, signature_bits))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -351,6 +360,7 @@ omendb_meta_page_problem(Page page)
 	if (problem != NULL)
 		return problem;
 	if ((ph->pd_lower != META_END &&
+		 ph->pd_lower != META_END_WITHOUT_SIGNATURE_BITS &&
 		 ph->pd_lower != META_END_WITHOUT_LABEL_STRIDE &&
 		 ph->pd_lower != META_END_WITHOUT_VALUE_SIZE &&
 		 ph->pd_lower != META_END_WITHOUT_RELINK &&
@@ -376,10 +386,13 @@ omendb_meta_set_relink(Page page, uint32 relink_from)
 	{
 		Assert(ph->pd_lower == META_END_WITHOUT_RELINK ||
 			   ph->pd_lower == META_END_WITHOUT_VALUE_SIZE ||
-			   ph->pd_lower == META_END_WITHOUT_LABEL_STRIDE);
+			   ph->pd_lower == META_END_WITHOUT_LABEL_STRIDE ||
+			   ph->pd_lower == META_END_WITHOUT_SIGNATURE_BITS);
 		if (ph->pd_lower < META_END_WITHOUT_LABEL_STRIDE)
 			OmenPageGetMeta(page)->value_size = 0;
-		OmenPageGetMeta(page)->label_stride = 0;
+		if (ph->pd_lower < META_END_WITHOUT_SIGNATURE_BITS)
+			OmenPageGetMeta(page)->label_stride = 0;
+		OmenPageGetMeta(page)->signature_bits = 1;
 		ph->pd_lower = META_END;
 	}
 	OmenPageGetMeta(page)->relink_from = relink_from;
@@ -450,6 +463,8 @@ omendb_meta_from_page(Relation index, Page page, OmenMetaPageData *meta)
 
 	if (len <= offsetof(OmenMetaPageData, relink_from))
 		meta->relink_from = OMENDB_INVALID_NODE;
+	if (len <= offsetof(OmenMetaPageData, signature_bits))
+		meta->signature_bits = 1;
 
 	if (meta->magic == OMENDB_MAGIC && meta->version != OMENDB_VERSION)
 		ereport(ERROR,

@@ -2059,6 +2059,18 @@ note_returned(OmenScanOpaque so, uint32 node, ItemPointer tid)
  * ----------------------------------------------------------------
  */
 
+/*
+ * The bits an array element sets in the index's signatures, from its meta
+ * page: the scan's keys on array columns must be made as its labels were.
+ */
+static int
+filter_signature_bits(Relation index)
+{
+	if (IndexRelationGetNumberOfKeyAttributes(index) < 2)
+		return OMENDB_SIGNATURE_BITS;	/* no labels */
+	return omendb_get_info(index)->meta.signature_bits;
+}
+
 IndexScanDesc
 omendb_beginscan(Relation index, int nkeys, int norderbys)
 {
@@ -2069,7 +2081,7 @@ omendb_beginscan(Relation index, int nkeys, int norderbys)
 	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
 	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
 	so->index = index;
-	so->filter_columns = omendb_filter_columns(index);
+	so->filter_columns = omendb_filter_columns(index, filter_signature_bits(index));
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb scan",
 									ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;

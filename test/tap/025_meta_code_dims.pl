@@ -36,7 +36,7 @@ my $db = 'postgres';
 # OmenMetaPageData right after the 24-byte page header; pd_lower at 12.
 my $PD_LOWER = 12;
 my %META = (quantizer => 24 + 12, code_size => 24 + 28, code_dims => 24 + 68);
-my $META_END = 24 + 132;
+my $META_END = 24 + 136;
 
 sub vec_sql
 {

@@ -63,7 +63,7 @@ my %META = (
 	deleted_nodes => 24 + 72,
 	free_nodes => 24 + 76,
 	counted_until => 24 + 80);
-my $META_END = 24 + 132;
+my $META_END = 24 + 136;
 
 sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
 sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }

@@ -50,7 +50,7 @@ my %META = (
 	quant_refitting => 24 + 112,
 	quant_refits => 24 + 116,
 	relink_from => 24 + 120);
-my $META_END = 24 + 132;
+my $META_END = 24 + 136;
 my $NO_NODE = 0xFFFFFFFF;
 
 sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }

@@ -261,6 +261,7 @@ omendb_filter_labels(const OmenFilterColumns *fc, const Datum *values,
 
 		if (isnull[i])
 		{
+			/* (label 0: omendb_filter_match_columns relies on it) */
 			labels[0] |= UINT64CONST(1) << i;
 			labels[1 + i] = 0;
 		}
@@ -454,11 +455,18 @@ omendb_filter_match_columns(const OmenFilter *filter, const uint64 *nulls,
 
 		if (fk->strategy == OMENDB_FILTER_EQ && fk->nwords == 1)
 		{
-			/* the common case, in a loop the compiler can vectorize */
+			/*
+			 * The common case, in loops the compiler can vectorize.  A NULL
+			 * column's label is 0, so only = 0 need read the NULL words.
+			 */
 			uint64		word = fk->words[0];
 
-			for (int i = 0; i < n; i++)
-				match[i] &= (label[i] == word) & ((nulls[i] & nullbit) == 0);
+			if (word != 0)
+				for (int i = 0; i < n; i++)
+					match[i] &= label[i] == word;
+			else
+				for (int i = 0; i < n; i++)
+					match[i] &= (label[i] == word) & ((nulls[i] & nullbit) == 0);
 			continue;
 		}
 		for (int i = 0; i < n; i++)

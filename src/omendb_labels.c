@@ -146,16 +146,11 @@ omendb_lock_label_page(Relation index, const OmenMetaPageData *meta,
 					   BlockNumber blkno, BufferAccessStrategy strategy,
 					   int mode)
 {
-	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno,
-										 RBM_NORMAL, strategy);
+	Buffer		buf = omendb_lock_index_page(index, blkno, strategy, mode);
 	char	   *problem;
 
-	LockBuffer(buf, mode);
-	if (PageIsNew(BufferGetPage(buf)))
-	{
-		UnlockReleaseBuffer(buf);
+	if (!BufferIsValid(buf))
 		return InvalidBuffer;
-	}
 	problem = omendb_label_page_problem(BufferGetPage(buf), meta);
 	if (problem != NULL)
 		omendb_corrupted(index, "Block %u: %s.", blkno, problem);

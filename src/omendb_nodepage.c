@@ -234,14 +234,36 @@ omendb_lock_node_page(Relation index, const OmenMetaPageData *meta,
 
 	if (omendb_is_label_block(meta, blkno))
 		return InvalidBuffer;
-	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	buf = omendb_lock_index_page(index, blkno, strategy, mode);
+	if (BufferIsValid(buf))
+		omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
+	return buf;
+}
+
+/*
+ * Read a page past the meta page under a lock of the given mode, or
+ * InvalidBuffer if it is all zero (a crash after extending the index
+ * leaves such pages).  Without a strategy, the page is looked for where
+ * it was last found (omendb_read_recent_buffer): scans read label and
+ * node pages over and over.
+ */
+Buffer
+omendb_lock_index_page(Relation index, BlockNumber blkno,
+					   BufferAccessStrategy strategy, int mode)
+{
+	Buffer		buf;
+
+	if (strategy == NULL)
+		buf = omendb_read_recent_buffer(index, blkno);
+	else
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 strategy);
 	LockBuffer(buf, mode);
 	if (PageIsNew(BufferGetPage(buf)))
 	{
 		UnlockReleaseBuffer(buf);
 		return InvalidBuffer;
 	}
-	omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
 	return buf;
 }
 

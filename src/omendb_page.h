@@ -72,6 +72,8 @@ extern OffsetNumber omendb_node_offset(const OmenMetaPageData *meta,
 									   uint32 node);
 extern uint32 omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 							 OffsetNumber off);
+extern Buffer omendb_lock_index_page(Relation index, BlockNumber blkno,
+									 BufferAccessStrategy strategy, int mode);
 extern Buffer omendb_lock_node_page(Relation index,
 									const OmenMetaPageData *meta,
 									BlockNumber blkno,
@@ -126,6 +128,7 @@ extern OmenIndexInfo *omendb_copy_info(const OmenIndexInfo *info);
 extern void omendb_invalidate_info(Relation index);
 
 /* omendb_reader.c */
+extern Buffer omendb_read_recent_buffer(Relation index, BlockNumber blkno);
 extern Buffer omendb_read_node_buffer(Relation index, BlockNumber blkno);
 extern void omendb_visit_nodes(Relation index, const OmenMetaPageData *meta,
 							   const uint32 *nodes, int n,

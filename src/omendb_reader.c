@@ -77,13 +77,13 @@ noderef_cmp(const void *a, const void *b)
 
 static Buffer *recent_buffers = NULL;
 
+/* Pin a page of the index, looking first where it was last found. */
 Buffer
-omendb_read_node_buffer(Relation index, BlockNumber blkno)
+omendb_read_recent_buffer(Relation index, BlockNumber blkno)
 {
 	uint32		slot;
 	Buffer		buf;
 
-	omendb_node_page_pins++;
 	if (recent_buffers == NULL)
 		recent_buffers = MemoryContextAllocZero(TopMemoryContext,
 												sizeof(Buffer) * RECENT_BUFFER_SLOTS);
@@ -95,6 +95,14 @@ omendb_read_node_buffer(Relation index, BlockNumber blkno)
 	buf = ReadBuffer(index, blkno);
 	recent_buffers[slot] = buf;
 	return buf;
+}
+
+/* omendb_read_recent_buffer for a node page, counted for the scan stats. */
+Buffer
+omendb_read_node_buffer(Relation index, BlockNumber blkno)
+{
+	omendb_node_page_pins++;
+	return omendb_read_recent_buffer(index, blkno);
 }
 
 /* Sort a few refs by block and offset (insertion sort: n is small). */

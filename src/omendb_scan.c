@@ -800,6 +800,14 @@ swept_score_visitor(OmenNodeHeader node, int idx, void *arg)
 	set_liveness(sa->so, node, sn);
 }
 
+/* Whether passes over the node pages may read the label directory. */
+static inline bool
+sweep_reads_labels(OmenScanOpaque so)
+{
+	return so->q.filter.nkeys > 0 && so->info->meta.label_stride > 0 &&
+		so->q.label_directory;
+}
+
 /*
  * Score nodes from their pages (one lock per page) into out[0 .. n): met
  * through edges, or, if swept, by reading the node pages in turn.
@@ -817,11 +825,12 @@ score_nodes(OmenScanOpaque so, const uint32 *nodes, int n, ScanNode *out,
 	if (!swept)
 		omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
 						   score_visitor, &sa);
-	else if (so->q.filter.nkeys > 0)
+	else if (so->q.filter.nkeys > 0 && !sweep_reads_labels(so))
 		/* a swept node that fails the filter is read no further */
 		omendb_visit_node_labels(so->index, &so->info->meta, nodes, n,
 								 swept_score_visitor, &sa);
 	else
+		/* unfiltered, or the directory passed them: read them whole */
 		omendb_visit_nodes(so->index, &so->info->meta, nodes, n,
 						   swept_score_visitor, &sa);
 	so->stats.run.nodes_met += n;
@@ -958,14 +967,6 @@ select_first_batch(OmenScanOpaque so)
 		so->first.nodes[so->first.batch[i]].batched = true;
 	so->first.nbatch = kept;
 	so->first.next = 0;
-}
-
-/* Whether passes over the node pages may read the label directory. */
-static inline bool
-sweep_reads_labels(OmenScanOpaque so)
-{
-	return so->q.filter.nkeys > 0 && so->info->meta.label_stride > 0 &&
-		so->q.label_directory;
 }
 
 /* Rows a walk is taken to owe, for comparing its cost with a sweep's. */

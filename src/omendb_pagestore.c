@@ -28,7 +28,10 @@
  * index's pages.  So the visited set can be a bitmap of one bit per slot;
  * but zeroing that for a LIMIT query that meets a few hundred nodes of a
  * large index would cost more than the query, so it starts as a hash and
- * becomes a bitmap once the bitmap is the smaller of the two.
+ * becomes a bitmap once the bitmap is the smaller of the two.  An index
+ * whose bitmap is no larger than the hash's first table starts with the
+ * bitmap: a bit test instead of a hash probe for every edge a search
+ * follows (on Fashion-MNIST the probes took 9% of a filtered walk).
  * ----------------------------------------------------------------
  */
 
@@ -52,6 +55,12 @@ typedef struct VisitedEntry
 /* Hash members at which a bitmap is first weighed against the hash. */
 #define VISITED_HASH_CHECK	1024
 
+/*
+ * The largest bitmap a search starts with, about the size of the hash's
+ * first table (1024 members): 131,072 node slots.
+ */
+#define VISITED_FIRST_BITMAP_BYTES	(16 * 1024)
+
 struct OmenVisitedSet
 {
 	visited_hash *hash;			/* while small */
@@ -69,11 +78,37 @@ bitmap_bytes(uint64 nbits)
 	return (Size) ((nbits + 63) / 64) * sizeof(uint64);
 }
 
+/*
+ * Start the visited set empty: as a bitmap if the index is small enough
+ * (as far as the cached bound on node ids knows; a bitmap grows when a
+ * node lies past it), else as a hash.
+ */
 static void
 reset_visited(OmenPageStore *ps)
 {
 	OmenVisitedSet *vs = ps->visited;
+	uint64		slots = omendb_cached_node_limit(ps->index);
 
+	if (slots == 0)
+		slots = omendb_node_slots(ps->index, ps->meta);
+	if (bitmap_bytes(slots) <= VISITED_FIRST_BITMAP_BYTES)
+	{
+		if (vs->hash)
+		{
+			visited_destroy(vs->hash);
+			vs->hash = NULL;
+		}
+		if (vs->bits && vs->nbits >= slots)
+			memset(vs->bits, 0, bitmap_bytes(vs->nbits));
+		else
+		{
+			if (vs->bits)
+				pfree(vs->bits);
+			vs->bits = MemoryContextAllocZero(ps->cxt, bitmap_bytes(slots));
+			vs->nbits = slots;
+		}
+		return;
+	}
 	if (vs->hash && vs->hash->members == 0)
 		return;
 	if (vs->hash)

@@ -504,8 +504,8 @@ extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
  * scoring a row that may pass, from its page, OMENDB_SWEPT_ROW_COST of
  * one (README.omendb, "The label directory").
  */
-#define OMENDB_LABEL_SLOTS_PER_NODE_MET	140.0
-#define OMENDB_SWEPT_ROW_COST			2.0
+#define OMENDB_LABEL_SLOTS_PER_NODE_MET	200.0
+#define OMENDB_SWEPT_ROW_COST			1.6
 
 extern IndexScanDesc omendb_beginscan(Relation index, int nkeys, int norderbys);
 extern void omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,

@@ -1014,12 +1014,13 @@ first_search_passing(OmenScanOpaque so, int *live, int *passed)
 }
 
 /*
- * Meeting a node through an edge costs a filtered walk about six times
- * what meeting it in a sweep of the node pages does (Fashion-MNIST: 0.48
- * us a node met walking under a 1% filter, 0.083 us sweeping every node
- * under a filter nothing passes).  So a walk that has gone on past its
- * first batch to meet a sixth of the index's nodes more and still owes
- * rows has spent what the sweep would, and the sweep returns the rest
+ * Meeting a node through an edge costs a filtered walk four to six times
+ * what meeting it in a sweep of the node pages does (Fashion-MNIST:
+ * 0.37-0.48 us a node met walking under a filter, 0.083-0.087 us
+ * sweeping every node under a filter nothing passes).  So a walk that has
+ * gone on past its first batch to meet a sixth of the index's nodes more
+ * and still owes rows has spent about what the sweep would, and the sweep
+ * returns the rest
  * (begin_sweep): however rare the rows that pass, the scan costs at most
  * about twice the sweep, where a walk to the last of them could meet
  * every node at the higher rate (a tenant of 10 rows in 60,000: 45 ms).

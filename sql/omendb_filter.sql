@@ -669,6 +669,7 @@ INSERT INTO flt_sig SELECT i, pg_temp.vec(i),
 		  FROM generate_series(1, 1 + (hashint4(i) & 65535) % 5) k)
 FROM generate_series(1, 4000) i;
 CREATE INDEX flt_sig_idx ON flt_sig USING omendb (v, tags);
+SELECT signature_bits FROM omendb_index_stats('flt_sig_idx');
 CREATE FUNCTION pg_temp.signature_passes(t int, OUT matching bigint,
 	OUT returned bigint, OUT passed bigint) LANGUAGE plpgsql AS $$
 BEGIN

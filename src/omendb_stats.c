@@ -72,6 +72,7 @@ typedef enum StatsColumn
 	STATS_VACUUM_REPAIRED,
 	STATS_VACUUM_LINKED,
 	STATS_WALK_RATE,
+	STATS_SIGNATURE_BITS,
 	STATS_NCOLUMNS
 } StatsColumn;
 
@@ -260,6 +261,7 @@ index_stats(Relation index, int64 bytes, Datum *values, bool *nulls)
 	/* NULL until measured (omendb_measure_walk_rate) */
 	nulls[STATS_WALK_RATE] = !(meta.walk_rate > 0);
 	values[STATS_WALK_RATE] = Float4GetDatum(meta.walk_rate);
+	values[STATS_SIGNATURE_BITS] = Int32GetDatum(meta.signature_bits);
 
 	nulls[STATS_MEAN_DEGREE] = nulls[STATS_CLAMPED_FRACTION] =
 		nulls[STATS_MEAN_ERROR_RATIO] = true;

@@ -18,8 +18,8 @@ CREATE FUNCTION omendb_index_stats(index regclass,
 	OUT entry_node bigint,
 	OUT vacuum_deleted bigint, OUT vacuum_freed bigint,
 	OUT vacuum_repaired bigint, OUT vacuum_linked bigint,
-	OUT walk_rate float4)
+	OUT walk_rate float4, OUT signature_bits int)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 GRANT EXECUTE ON FUNCTION omendb_index_stats(regclass) TO PUBLIC;
 COMMENT ON FUNCTION omendb_index_stats(regclass) IS
-	'summary of an omendb index from its meta page and a sample of its node pages: node slots, live, deleted and free nodes, size, build parameters and options, sampled out-degree and quantizer fitness, what the last VACUUM cleanup did, and the walk rate the planner uses; for whoever may SELECT from its table';
+	'summary of an omendb index from its meta page and a sample of its node pages: node slots, live, deleted and free nodes, size, build parameters and options, sampled out-degree and quantizer fitness, what the last VACUUM cleanup did, the walk rate the planner uses, and the bits an array element sets in its signatures; for whoever may SELECT from its table';

@@ -10,7 +10,7 @@
 #     sequential scan returns, after deletes, VACUUM and inserts into the
 #     freed slots too;
 #   - REINDEX gives the index two bits an element again, with the same
-#     answers.
+#     answers; omendb_index_stats shows the bits throughout.
 #
 # Checksums are off (initdb's default before PostgreSQL 18, asked for from
 # 18 on), so the pages can be changed freely.
@@ -106,6 +106,8 @@ substr($bytes, $PD_LOWER, 2) = pack('S', $SIGNATURE_BITS);
 write_file($path, $bytes);
 $node->start;
 
+is($node->safe_psql($db, "SELECT signature_bits FROM omendb_index_stats('items_tags')"),
+	'1', 'omendb_index_stats shows one bit an element');
 insert_rows(1, 3000);
 omendb_check_ok($node, $db, 'items_tags',
 	'an index whose meta page predates signature_bits labels inserted rows with one bit an element',
@@ -130,6 +132,8 @@ $node->safe_psql($db, 'REINDEX INDEX items_tags');
 ($path, $bytes) = stopped_meta();
 is(u32($bytes, $SIGNATURE_BITS), 2, 'REINDEX gives the index two bits an element');
 $node->start;
+is($node->safe_psql($db, "SELECT signature_bits FROM omendb_index_stats('items_tags')"),
+	'2', 'omendb_index_stats shows two bits an element after REINDEX');
 omendb_check_ok($node, $db, 'items_tags', 'after REINDEX the heap check passes',
 	heapallindexed => 1, live_nodes => 3000 - int(3000 / 7) + 300);
 filters_exact('two bits an element, after REINDEX');

@@ -1020,10 +1020,10 @@ first_search_passing(OmenScanOpaque so, int *live, int *passed)
  * sweeping every node under a filter nothing passes).  So a walk that has
  * gone on past its first batch to meet a sixth of the index's nodes more
  * and still owes rows has spent about what the sweep would, and the sweep
- * returns the rest
- * (begin_sweep): however rare the rows that pass, the scan costs at most
- * about twice the sweep, where a walk to the last of them could meet
- * every node at the higher rate (a tenant of 10 rows in 60,000: 45 ms).
+ * returns the rest (begin_sweep): however rare the rows that pass, the
+ * scan costs at most about twice the sweep, where a walk to the last of
+ * them could meet every node at the higher rate (a tenant of 10 rows in
+ * 60,000: 45 ms).
  * Only filtered scans: an unfiltered one returns a row every node or two.
  * Radius scans stop at their radius instead.
  */
@@ -2083,7 +2083,8 @@ omendb_beginscan(Relation index, int nkeys, int norderbys)
 	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
 	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
 	so->index = index;
-	so->filter_columns = omendb_filter_columns(index, filter_signature_bits(index));
+	so->filter_columns = omendb_filter_columns(index,
+											   filter_signature_bits(index));
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb scan",
 									ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;

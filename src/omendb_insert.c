@@ -633,7 +633,7 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 	const void *value = NULL;
 	uint64	   *labels = NULL;
 	int			natts = IndexRelationGetNumberOfKeyAttributes(index);
-	const OmenMetaPageData *meta;
+	OmenMetaPageData meta;
 
 	if (isnull[0])
 		return false;
@@ -642,14 +642,15 @@ omendb_insert(Relation index, Datum *values, bool *isnull,
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(tmpcxt);
 	vec = omendb_datum_vector(index, values[0]);
-	meta = &omendb_get_info(index)->meta;
+	/* a copy: detoasting and catalog lookups may drop the relcache's */
+	meta = omendb_get_info(index)->meta;
 	/* (the meta page decides once the index has its layout) */
-	if (omendb_stores_vectors(index) || meta->value_size > 0)
+	if (omendb_stores_vectors(index) || meta.value_size > 0)
 		value = PG_DETOAST_DATUM(values[0]);
 	if (natts > 1)
 	{
 		labels = palloc(OmenLabelSize(natts));
-		omendb_filter_labels(omendb_filter_columns(index, meta->signature_bits),
+		omendb_filter_labels(omendb_filter_columns(index, meta.signature_bits),
 							 values + 1, isnull + 1, labels);
 	}
 	omendb_insert_vector(index, vec->x, vec->dim, value, heap_tid, labels,

@@ -33,10 +33,9 @@ plan skip_all => 'page offsets are written for a little-endian machine'
 my $node = omen_node('metadims', init => { no_data_checksums => 1 }, conf => ['autovacuum = off']);
 my $db = 'postgres';
 
-# OmenMetaPageData right after the 24-byte page header; pd_lower at 12.
-my $PD_LOWER = 12;
+# OmenMetaPageData right after the 24-byte page header ($PD_LOWER and
+# $META_END come from OmenTest).
 my %META = (quantizer => 24 + 12, code_size => 24 + 28, code_dims => 24 + 68);
-my $META_END = 24 + 136;
 
 sub vec_sql
 {
@@ -71,9 +70,6 @@ sub index_file
 	return $node->data_dir . '/'
 	  . $node->safe_psql($db, "SELECT pg_relation_filepath('$index')");
 }
-
-sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
-sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }
 
 # The index file after a clean shutdown; the cluster is left stopped.
 sub stopped_file

@@ -56,17 +56,13 @@ my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'base', has_streaming => 1);
 $standby->start;
 
-# OmenMetaPageData right after the 24-byte page header; pd_lower at 12.
-my $PD_LOWER = 12;
+# OmenMetaPageData right after the 24-byte page header ($PD_LOWER and
+# $META_END come from OmenTest).
 my %META = (
 	code_dims => 24 + 68,
 	deleted_nodes => 24 + 72,
 	free_nodes => 24 + 76,
 	counted_until => 24 + 80);
-my $META_END = 24 + 136;
-
-sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
-sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }
 
 $primary->safe_psql(
 	$db, qq{

@@ -38,8 +38,8 @@ plan skip_all => 'page offsets are written for a little-endian machine'
 note('child subreaper: ' . (become_subreaper() ? 'yes' : 'no'));
 
 my $BLCKSZ = 8192;
-my $PD_LOWER = 12;
-# OmenMetaPageData right after the 24-byte page header
+# OmenMetaPageData right after the 24-byte page header ($PD_LOWER and
+# $META_END come from OmenTest)
 my %META = (
 	nquant_blocks => 24 + 44,
 	first_node_block => 24 + 48,
@@ -50,11 +50,7 @@ my %META = (
 	quant_refitting => 24 + 112,
 	quant_refits => 24 + 116,
 	relink_from => 24 + 120);
-my $META_END = 24 + 136;
 my $NO_NODE = 0xFFFFFFFF;
-
-sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
-sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }
 
 my $primary = omen_node(
 	'primary',

@@ -30,13 +30,9 @@ plan skip_all => 'page offsets are written for a little-endian machine'
 my $node = omen_node('sigbits', init => { no_data_checksums => 1 }, conf => ['autovacuum = off']);
 my $db = 'postgres';
 
-# OmenMetaPageData right after the 24-byte page header; pd_lower at 12.
-my $PD_LOWER = 12;
+# OmenMetaPageData right after the 24-byte page header ($PD_LOWER and
+# $META_END come from OmenTest).
 my $SIGNATURE_BITS = 24 + 132;
-my $META_END = 24 + 136;
-
-sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
-sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }
 
 # rows from..to: 8 pseudo-random coordinates, 1 to 5 of 60 tags
 sub insert_rows

@@ -55,8 +55,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use OmenTest;
 
-plan skip_all => 'page offsets are written for a little-endian machine'
-  unless pack('L', 1) eq pack('V', 1);
+skip_unless_little_endian();
 
 my $node = omen_node('corrupt', init => { no_data_checksums => 1 }, conf => ['autovacuum = off']);
 my $db = 'postgres';

@@ -32,8 +32,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use OmenTest;
 
-plan skip_all => 'page offsets are written for a little-endian machine'
-  unless pack('L', 1) eq pack('V', 1);
+skip_unless_little_endian();
 
 # The kill delays are random; the seed is printed so that a failing run's
 # schedule can be repeated (the timing of the load cannot).

@@ -33,8 +33,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use OmenTest;
 
-plan skip_all => 'page offsets are written for a little-endian machine'
-  unless pack('L', 1) eq pack('V', 1);
+skip_unless_little_endian();
 note('child subreaper: ' . (become_subreaper() ? 'yes' : 'no'));
 
 my $BLCKSZ = 8192;

@@ -18,6 +18,9 @@
 #                                 every child of it too; end the IPC::Run
 #                                 handles @h; wait until no process of the
 #                                 old server is left
+#   skip_unless_little_endian()   skip the whole test on a big-endian
+#                                 machine, whose page bytes the offsets
+#                                 and readers below do not describe
 #   $PD_LOWER, $META_END          where a page header keeps pd_lower, and
 #                                 where the meta page's data ends
 #   u16($bytes, $at), u32(...)    an unsigned integer read from page bytes
@@ -41,13 +44,21 @@ use Test::More;
 
 our @EXPORT =
   qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of omendb_check_ok
-  read_file write_file become_subreaper crash_node $PD_LOWER $META_END u16 u32);
+  read_file write_file become_subreaper crash_node skip_unless_little_endian
+  $PD_LOWER $META_END u16 u32);
 
 # The page layout the tests that edit index pages rely on (src/omendb.h,
 # PostgreSQL's page header): OmenMetaPageData right after the 24-byte page
 # header, whose pd_lower is at byte 12.
 our $PD_LOWER = 12;
 our $META_END = 24 + 136;
+
+sub skip_unless_little_endian
+{
+	plan skip_all => 'page offsets are written for a little-endian machine'
+	  unless pack('L', 1) eq pack('V', 1);
+	return;
+}
 
 sub u16 { my ($b, $at) = @_; return unpack('S', substr($b, $at, 2)); }
 sub u32 { my ($b, $at) = @_; return unpack('L', substr($b, $at, 4)); }

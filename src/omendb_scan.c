@@ -2313,20 +2313,18 @@ filter_is_rare(OmenScanOpaque so)
 	return directory_beats_walk(so, passing);
 }
 
-/* Label pages spread over the index that sampled_filter_is_rare reads. */
+/* Label pages spread over the index that sampled_filter_share reads. */
 #define LABEL_SAMPLE_PAGES	8
 
 /*
- * Whether a sample of the label directory says that the filter keys pass
- * so few rows that a sweep through the directory costs less than a walk
- * (as filter_is_rare weighs them): then the scan need not search at all.
- * Reading a few label pages costs a few nodes met; a walk would find out
- * only after its initial search, which costs a rare filter's scan about
- * as much as the sweep.  A sample that misses rows clustered between its
- * pages makes the sweep look cheaper than it is, never the result wrong.
+ * The share of node slots whose directory entries pass the filter keys,
+ * from a sample of label pages spread over the index; -1 where there is
+ * no directory to read.  Reading a few label pages costs a few nodes met.
+ * A sample that misses rows clustered between its pages makes the filter
+ * look rarer than it is, never a result wrong.
  */
-static bool
-sampled_filter_is_rare(OmenScanOpaque so)
+static double
+sampled_filter_share(OmenScanOpaque so)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	BlockNumber ngroups;
@@ -2336,10 +2334,10 @@ sampled_filter_is_rare(OmenScanOpaque so)
 	bool	   *match;
 
 	if (!sweep_reads_labels(so))
-		return false;
+		return -1;
 	ngroups = omendb_label_blocks_before(meta, RelationGetNumberOfBlocks(so->index));
 	if (ngroups == 0)
-		return false;
+		return -1;
 	nentries = OmenLabelEntries(meta);
 	npages = Min(ngroups, LABEL_SAMPLE_PAGES);
 	match = label_match_array(so);
@@ -2352,8 +2350,32 @@ sampled_filter_is_rare(OmenScanOpaque so)
 		for (uint32 e = 0; e < nentries; e++)
 			passed += match[e];
 	}
-	return directory_beats_walk(so, (passed + 0.5) /
-								((double) npages * nentries + 1.0));
+	return (passed + 0.5) / ((double) npages * nentries + 1.0);
+}
+
+/*
+ * The initial search's list for a filtered walk.  The walk owes ROWS_OWED
+ * rows that pass, which lie among about ROWS_OWED / passing of the rows
+ * nearest the query.  The initial search vouches for the order of the
+ * rows within its list, and the first batch returns those that pass as
+ * they are; past the list the walk finds them, and a row it reaches only
+ * after farther ones comes out late.  So the list grows to that depth, up
+ * to FILTERED_LIST_MAX times the list asked for.  On Fashion-MNIST a
+ * 10%-selective filter's recall@10 went from 0.986 to 0.995 at the
+ * default list, with 5% fewer nodes met (the search's list keeps the
+ * nearest, where a walk goes on through all it met); a 4% filter met 8%
+ * fewer at the same recall.  (The late-row rule stays: it guards the rows
+ * past the list, which a deeper LIMIT or a rarer filter asks for.)
+ */
+#define FILTERED_LIST_MAX	4
+
+static int
+filtered_list_size(OmenScanOpaque so, double passing)
+{
+	double		depth = ROWS_OWED / passing;
+
+	return (int) Max(so->q.list_size,
+					 Min(depth, (double) so->q.list_size * FILTERED_LIST_MAX));
 }
 
 /* Set up the search on the first call, once per rescan. */
@@ -2364,6 +2386,7 @@ start_scan(IndexScanDesc scan)
 	OmenMetaPageData cur;
 	const OmenMetaPageData *meta;
 	bool		rare;
+	double		passing;
 
 	so->started = true;
 	if (so->q.empty)
@@ -2419,9 +2442,15 @@ start_scan(IndexScanDesc scan)
 
 	/*
 	 * (a cosine index of zero nodes alone has no entry point: sweep; nor
-	 * need a scan search whose filter the label directory says is rare)
+	 * need a scan search whose filter a sample of the label directory says
+	 * is rare, so that a sweep costs less than a walk, as filter_is_rare
+	 * weighs them: a walk would find out only after its initial search,
+	 * which costs a rare filter's scan about as much as the sweep)
 	 */
-	rare = sampled_filter_is_rare(so);
+	passing = sampled_filter_share(so);
+	rare = passing >= 0 && directory_beats_walk(so, passing);
+	if (passing >= 0 && !rare && so->q.ordered)
+		so->q.list_size = filtered_list_size(so, passing);
 	if (cur.entry_node != OMENDB_INVALID_NODE && !rare)
 		omendb_stream_beam(&so->graph.search, cur.entry_node, so->q.list_size);
 

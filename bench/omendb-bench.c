@@ -2925,15 +2925,38 @@ write_state_csv(const char *path, const StateRun *run)
 		die("could not write \"%s\"", path);
 }
 
+/* "PostgreSQL 15.x (shared_buffers 2GB), extension omendb 0.x" */
+static char *
+describe_server(PGconn *conn, const char *extension)
+{
+	char	   *quoted = PQescapeLiteral(conn, extension, strlen(extension));
+	char		sql[256];
+	char	   *version = query_value(conn, "SHOW server_version");
+	char	   *buffers = query_value(conn, "SHOW shared_buffers");
+	char	   *ext;
+	char	   *out;
+	size_t		len;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT extversion FROM pg_extension WHERE extname = %s", quoted);
+	PQfreemem(quoted);
+	ext = query_value(conn, sql);
+	len = strlen(version) + strlen(buffers) + strlen(ext) + strlen(extension) + 64;
+	out = xmalloc(len);
+	snprintf(out, len, "PostgreSQL %s (shared_buffers %s), extension %s %s",
+			 version, buffers, extension, ext);
+	free(version);
+	free(buffers);
+	free(ext);
+	return out;
+}
+
 /* --churn or --build-empty, from the connection on: run, write, print. */
 static void
 run_states(PGconn *conn, StateRun *run)
 {
 	const BenchOptions *opt = run->opt;
 	char		path[1100];
-	char	   *version;
-	char	   *quoted = PQescapeLiteral(conn, opt->extension, strlen(opt->extension));
-	char		sql[256];
 	FILE	   *f;
 
 	run->states = xmalloc((opt->churn ? opt->churn_rounds + 2 : 2) *
@@ -2945,20 +2968,7 @@ run_states(PGconn *conn, StateRun *run)
 		run_build_empty(conn, run);
 	read_loadavg(run->load_after, sizeof(run->load_after));
 
-	version = query_value(conn, "SHOW server_version");
-	snprintf(sql, sizeof(sql),
-			 "SELECT extversion FROM pg_extension WHERE extname = %s", quoted);
-	PQfreemem(quoted);
-	{
-		char	   *ext = query_value(conn, sql);
-		size_t		len = strlen(version) + strlen(ext) + strlen(opt->extension) + 64;
-
-		run->server = xmalloc(len);
-		snprintf(run->server, len, "PostgreSQL %s, extension %s %s", version,
-				 opt->extension, ext);
-		free(ext);
-	}
-	free(version);
+	run->server = describe_server(conn, opt->extension);
 
 	snprintf(path, sizeof(path), "%s/%s.csv", opt->out_dir, opt->name);
 	write_state_csv(path, run);
@@ -3729,29 +3739,6 @@ write_filter_csv(const char *path, const FilterRun *run)
 	}
 	if (fclose(f) != 0)
 		die("could not write \"%s\"", path);
-}
-
-/* "PostgreSQL 15.x, extension omendb 0.x" */
-static char *
-describe_server(PGconn *conn, const char *extension)
-{
-	char	   *quoted = PQescapeLiteral(conn, extension, strlen(extension));
-	char		sql[256];
-	char	   *version = query_value(conn, "SHOW server_version");
-	char	   *ext;
-	char	   *out;
-	size_t		len;
-
-	snprintf(sql, sizeof(sql),
-			 "SELECT extversion FROM pg_extension WHERE extname = %s", quoted);
-	PQfreemem(quoted);
-	ext = query_value(conn, sql);
-	len = strlen(version) + strlen(ext) + strlen(extension) + 64;
-	out = xmalloc(len);
-	snprintf(out, len, "PostgreSQL %s, extension %s %s", version, extension, ext);
-	free(version);
-	free(ext);
-	return out;
 }
 
 /*

@@ -192,4 +192,55 @@ SELECT nodes, live_nodes FROM omendb_check('rq16k_ip', true);
 DROP TABLE rq16k;
 
 DROP TABLE rq1, rq7, rq64, rq_empty;
+
+-- 8. With omendb.exact_order off, a scan bounds each row by its estimate
+-- less a probable error instead of the rigorous bound: far fewer rows go
+-- to the executor's re-check, rows the walk has met still come out in
+-- exact order (here, with an exhaustive list, every one), and a scan
+-- without LIMIT still returns every row once.  The rows lie along a
+-- curve, so that a row's nearest neighbours are nearly in its direction
+-- from the centre, where the probable error is smallest.
+CREATE TABLE rq_curve (id int, v vector(512));
+INSERT INTO rq_curve
+	SELECT g, array_agg(cos(g / 300.0 * (1 + (hashint4(i) & 1023) / 256.0) + i) ORDER BY i)::vector
+	FROM generate_series(1, 3000) g, generate_series(1, 512) i GROUP BY g;
+CREATE INDEX rq_curve_l2 ON rq_curve USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
+
+-- rechecked_per_query(): the rows re-checked per query of 30 LIMIT 10
+-- queries at the default search list.
+CREATE FUNCTION pg_temp.rechecked_per_query() RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	r float8;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('omendb.search_list_size', '0', true);
+	PERFORM omendb_scan_stats_reset();
+	FOR q IN 1..30 LOOP
+		PERFORM id FROM (SELECT id FROM rq_curve
+						 ORDER BY v <-> (SELECT v FROM rq_curve WHERE id = q * 97)
+						 LIMIT 10) s;
+	END LOOP;
+	SELECT rows_rechecked::float8 / scans INTO r
+		FROM omendb_scan_stats() WHERE scope = 'backend';
+	RETURN r;
+END
+$$;
+SET omendb.exact_order = on;
+CREATE TEMP TABLE rechecks_on AS SELECT pg_temp.rechecked_per_query() AS n;
+SET omendb.exact_order = off;
+SELECT pg_temp.rechecked_per_query() < n / 2 AS fewer_than_half FROM rechecks_on;
+SELECT pg_temp.exact_everywhere('rq_curve', '<->', 30) AS probable_l2;
+SET enable_seqscan = off;
+SELECT count(*) AS rows, count(DISTINCT id) AS distinct_rows
+	FROM (SELECT id FROM rq_curve ORDER BY v <-> (SELECT v FROM rq_curve WHERE id = 1)) s;
+RESET enable_seqscan;
+DROP INDEX rq_curve_l2;
+CREATE INDEX rq_curve_cos ON rq_curve USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
+SELECT pg_temp.exact_everywhere('rq_curve', '<=>', 30) AS probable_cos;
+DROP INDEX rq_curve_cos;
+CREATE INDEX rq_curve_ip ON rq_curve USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq', bits = 2);
+SELECT pg_temp.exact_everywhere('rq_curve', '<#>', 30) AS probable_ip;
+RESET omendb.exact_order;
+DROP TABLE rq_curve;
+
 RESET omendb.search_list_size;

@@ -734,7 +734,7 @@ train(BuildState *bs)
 	bs->quant = omendb_quant_train(bs->quantizer, bs->cdim, bs->minv, bs->maxv,
 								   bs->centroidv);
 	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv, bs->cdim,
-					  false);
+					  OMENDB_QUERY_GRAPH);
 	omendb_query_init_code(&bs->pivot, bs->quant, NULL);
 }
 

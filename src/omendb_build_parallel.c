@@ -388,7 +388,7 @@ use_written_quantizer(BuildState *bs)
 {
 	bs->quant = omendb_copy_info(omendb_get_info(bs->index))->quant;
 	omendb_query_init(&bs->centroid, bs->quant, OMENDB_METRIC_L2, bs->centroidv,
-					  bs->cdim, false);
+					  bs->cdim, OMENDB_QUERY_GRAPH);
 }
 
 /* Size of the shared struct with its centroid. */
@@ -601,7 +601,7 @@ omendb_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	bs.v = palloc(sizeof(float) * bs.cdim);
 	bs.quant = omendb_copy_info(omendb_get_info(index))->quant;
 	omendb_query_init(&bs.centroid, bs.quant, OMENDB_METRIC_L2, sh->centroid,
-					  sh->cdim, false);
+					  sh->cdim, OMENDB_QUERY_GRAPH);
 	attach_shared_graph(&bs, sh, toc);
 
 	place_shared(&bs, heap, indexInfo,

@@ -94,10 +94,24 @@ typedef struct OmenRaBitQQuery
 	double		abs_slack;		/* what floats below the normal range can
 								 * cost a bound */
 	double		probable_scale; /* if not 0, scans bound distances with
-								 * high probability (omendb.exact_order
-								 * off): epsilon0 |z| / sqrt(D - 1) */
+								 * high probability (OMENDB_QUERY_SCAN_PROBABLE):
+								 * epsilon0 |z| / sqrt(D - 1) */
 	const uint8 *qcode;			/* if set, the query is this code */
 } OmenRaBitQQuery;
+
+/*
+ * What a vector query is prepared for (omendb_query_init).  Probable bounds
+ * fall short of the exact distance with a small probability, so a scan
+ * asks for them only where it computes exact distances itself instead of
+ * leaving them to the executor's recheck (README.omendb, "RaBitQ").
+ */
+typedef enum OmenQueryUse
+{
+	OMENDB_QUERY_GRAPH,			/* code distances: builds and refits */
+	OMENDB_QUERY_SCAN,			/* and rigorous bounds, for a scan */
+	OMENDB_QUERY_SCAN_PROBABLE	/* or probable ones, where the quantizer
+								 * has them */
+} OmenQueryUse;
 
 /* A query prepared for code distances (omendb_query_init*). */
 struct OmenQuery
@@ -203,7 +217,7 @@ struct OmenQuantRoutine
 	/* Queries: see the wrappers below. */
 	void		(*query_init) (OmenQuery *query, const OmenQuantState *qs,
 							   OmenMetric metric, const float *x, int dim,
-							   bool scan);
+							   OmenQueryUse use);
 	void		(*query_init_code) (OmenQuery *query,
 									const OmenQuantState *qs,
 									const uint8 *code);
@@ -344,9 +358,9 @@ omendb_fitness_add(OmenFitness *fit, const OmenNodeHeader node, bool zero)
  */
 static inline void
 omendb_query_init(OmenQuery *query, const OmenQuantState *qs,
-				  OmenMetric metric, const float *x, int dim, bool scan)
+				  OmenMetric metric, const float *x, int dim, OmenQueryUse use)
 {
-	qs->routine->query_init(query, qs, metric, x, dim, scan);
+	qs->routine->query_init(query, qs, metric, x, dim, use);
 }
 
 /*

@@ -813,7 +813,7 @@ query_start(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
  */
 static void
 rabitq_query_init(OmenQuery *query, const OmenQuantState *qs,
-				  OmenMetric metric, const float *x, int dim, bool scan)
+				  OmenMetric metric, const float *x, int dim, OmenQueryUse use)
 {
 	const RaBitQState *s = AsRaBitQ(qs);
 	OmenRaBitQQuery *rq = &query->impl.rabitq;
@@ -863,7 +863,7 @@ rabitq_query_init(OmenQuery *query, const OmenQuantState *qs,
 	 */
 	rq->vz_slack = 2 * (s->pdims / 4 + 8) * DBL_EPSILON * levels * zabs;
 	rq->abs_slack = sqrt((double) dim * FLT_TRUE_MIN / 2);
-	if (scan && !omendb_exact_order)
+	if (use == OMENDB_QUERY_SCAN_PROBABLE)
 		rq->probable_scale = RABITQ_EPSILON0 * rq->znorm / sqrt(s->pdims - 1);
 	pfree(xd);
 	pfree(z);
@@ -924,25 +924,45 @@ rabitq_code_distance(const OmenQuery *query, const uint8 *code)
 }
 
 /*
- * The likely error of the estimate of <y, z>, RABITQ_EPSILON0 standard
+ * The likely error of the estimate ip of <y, z>, RABITQ_EPSILON0 standard
  * deviations of it.  Writing y = |y| (c n + s p), n the unit vector along
  * v and p a unit vector orthogonal to it (c = |y^| / |y|, the cosine
  * between y and v), the estimate |y| <n, z> / c is off by (|y| s / c)
  * <w, z>, w = s n - c p a unit vector orthogonal to y.  Over the random
- * rotation w is uniform among those, so <w, z> has standard deviation at
- * most |z| / sqrt(D - 1), as the RaBitQ paper bounds it.
+ * rotation w is uniform among those, so <w, z> = <w, z'>, z' the part of
+ * z orthogonal to y, has standard deviation |z'| / sqrt(D - 1).  The RaBitQ
+ * paper bounds |z'| by |z|; but near neighbours are the rows whose order
+ * matters, and z' is short for them.  While the error is within its
+ * bound E, |<y, z>| >= |ip| - E, so |z'|^2 <= |z|^2 - (|ip| - E)^2 / |y|^2,
+ * which bounds the error again, more tightly; two rounds of this get most
+ * of what a fixed point would.
  */
+#define PROBABLE_ERROR_ROUNDS	2
+
 static inline double
-probable_error(const OmenRaBitQQuery *rq, const RaBitQFactors *f)
+probable_error(const OmenRaBitQQuery *rq, const RaBitQFactors *f, double ip)
 {
 	double		c;
+	double		per_z;
+	double		err;
 
 	if (!(f->ynorm > 0))
 		return 0;
 	c = Min((double) f->yhat / f->ynorm, 1);
 	if (!(c > 0))
 		return INFINITY;
-	return rq->probable_scale * f->ynorm * sqrt(1 - c * c) / c;
+	/* the error with z' as long as z */
+	per_z = rq->probable_scale * f->ynorm * sqrt(1 - c * c) / c;
+	err = per_z;
+	for (int round = 0; round < PROBABLE_ERROR_ROUNDS; round++)
+	{
+		double		cos_yz = (fabs(ip) - err) / ((double) f->ynorm * rq->znorm);
+
+		if (!(cos_yz > 0))
+			break;
+		err = per_z * sqrt(1 - Min(cos_yz, 1) * Min(cos_yz, 1));
+	}
+	return err;
 }
 
 /*
@@ -986,7 +1006,7 @@ rabitq_score_node(const OmenQuery *query, const OmenNodeHeader node,
 			if (!isfinite(lb) || lb < 0)
 				lb = 0;
 			if (rq->probable_scale > 0)
-				lb = Max(lb, sqrt(Max(est - 2 * probable_error(rq, &f), 0)));
+				lb = Max(lb, sqrt(Max(est - 2 * probable_error(rq, &f, (double) f.ip_scale * vz), 0)));
 			est = sqrt(Max(est, 0));
 			if (query->metric == OMENDB_METRIC_L2)
 			{
@@ -1009,7 +1029,7 @@ rabitq_score_node(const OmenQuery *query, const OmenNodeHeader node,
 			if (isnan(lb) || lb == INFINITY)
 				lb = -INFINITY;
 			if (rq->probable_scale > 0)
-				lb = Max(lb, (double) *approx - probable_error(rq, &f));
+				lb = Max(lb, (double) *approx - probable_error(rq, &f, (double) f.ip_scale * vz));
 			return lb;
 		default:
 			break;

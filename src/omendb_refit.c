@@ -532,7 +532,7 @@ move_entry_point(Relation index, const float *centroid)
 		return;
 	omendb_pagestore_init(&ps, index, meta, ii->quant, true);
 	omendb_query_init(&query, ii->quant, OMENDB_METRIC_L2, centroid,
-					  meta->code_dims, false);
+					  meta->code_dims, OMENDB_QUERY_GRAPH);
 	n = omendb_greedy_search(&ps.store, &query, cur.entry_node,
 							 meta->build_list_size, OMENDB_INVALID_NODE, &cands);
 	if (n == 0 || cands[0].node == cur.entry_node)

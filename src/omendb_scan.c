@@ -52,6 +52,7 @@
 #include <math.h>
 
 #include "access/relscan.h"
+#include "access/tableam.h"
 #include "access/xlog.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_operator_d.h"
@@ -125,6 +126,8 @@ typedef struct ScanQuery
 	Vector	   *qvec;			/* the detoasted query */
 	float	   *qv;				/* the query as indexed */
 	OmenQuery	query;
+	OmenQueryUse query_use;		/* OMENDB_QUERY_SCAN, or _PROBABLE where
+								 * the scan computes exact distances */
 	int			list_size;
 	double		bound_cap;		/* no bound may exceed this, and */
 	double		norm_cap;		/* a node longer than this has bound
@@ -289,8 +292,9 @@ typedef struct ScanKills
 /* Exact distances from stored values (see "Stored values" below). */
 typedef struct ScanExact
 {
-	bool		on;				/* the index stores values: rows go out in
-								 * exact order, not rechecked */
+	bool		on;				/* rows go out in exact order, not
+								 * rechecked: the index stores values, or
+								 * (from_heap) bounds are probable */
 	bool		balls;			/* and the ball keys are decided on them,
 								 * not rechecked */
 	FmgrInfo   *fn;				/* the ORDER BY operator's function */
@@ -300,6 +304,11 @@ typedef struct ScanExact
 	bool		value_found;
 	ItemPointerData value_tid;	/* the row whose value is wanted */
 	uint32		value_node;		/* and its node */
+	bool		from_heap;		/* values come from the heap rows */
+	AttrNumber	heap_attnum;	/* the indexed column in the heap */
+	struct IndexFetchTableData *fetch;	/* from_heap: the heap, */
+	TupleTableSlot *slot;		/* a row of it, */
+	MemoryContext rowcxt;		/* and what one row's distance allocates */
 	ResultHeap	rows;			/* rows whose exact distance is known, by
 								 * that distance (in the bound field),
 								 * waiting for their turn */
@@ -653,7 +662,7 @@ prepare_other_set(OmenScanOpaque so, int set)
 	OmenQuery  *other = palloc(sizeof(OmenQuery));
 
 	omendb_query_init(other, omendb_read_quant(so->index, meta, set),
-					  meta->metric, so->q.qv, meta->code_dims, true);
+					  meta->metric, so->q.qv, meta->code_dims, so->q.query_use);
 	other->qset = set;
 	so->q.query.other = other;
 	MemoryContextSwitchTo(oldcxt);
@@ -1677,6 +1686,14 @@ next_result(OmenScanOpaque so, ResultItem *out)
  * deleted and its heap space cleaned up, which cancels any query whose
  * snapshot still sees the row: so a slot that no longer holds the row is
  * a row this scan's snapshot cannot see, and is skipped.
+ *
+ * Without stored values, a scan whose bounds are only probable
+ * (omendb.exact_order off) reads the values from the heap rows instead,
+ * as the executor's recheck would: a probable bound above a row's exact
+ * distance would make the executor stop the query with an error ("index
+ * returned tuples in wrong order"), where here it can only let a row out
+ * late.  The row is fetched under the scan's MVCC snapshot, and one it
+ * cannot see is skipped, as the executor would skip it.
  * ----------------------------------------------------------------
  */
 
@@ -1718,15 +1735,54 @@ read_value(OmenScanOpaque so, const ResultItem *row)
 }
 
 /*
- * The exact distance of a row from its node's stored value; false if the
- * slot no longer holds the row.  The operator's function runs with no
- * buffer lock held.
+ * The exact distance of a row from its heap row's value; false if the
+ * scan's snapshot cannot see the row.  The operator's function detoasts
+ * the value (a vector's through the TOAST cache, where the executor's
+ * projection of the ORDER BY column finds it again).
  */
 static bool
-exact_distance(OmenScanOpaque so, const ResultItem *row, double *dist)
+heap_exact_distance(IndexScanDesc scan, OmenScanOpaque so,
+					const ResultItem *row, double *dist)
+{
+	ScanExact  *ex = &so->exact;
+	ItemPointerData tid = row->tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	bool		isnull;
+	Datum		value;
+	MemoryContext oldcxt;
+
+	so->stats.run.rows_rechecked++;
+	if (!table_index_fetch_tuple(ex->fetch, &tid, scan->xs_snapshot, ex->slot,
+								 &call_again, &all_dead))
+		return false;
+	value = slot_getattr(ex->slot, ex->heap_attnum, &isnull);
+	if (isnull)
+		elog(ERROR, "omendb: heap row (%u,%u) of index \"%s\" has no value",
+			 ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid),
+			 RelationGetRelationName(so->index));
+	oldcxt = MemoryContextSwitchTo(ex->rowcxt);
+	*dist = DatumGetFloat8(FunctionCall2Coll(ex->fn, ex->collation, value,
+											 ex->query));
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(ex->rowcxt);
+	ExecClearTuple(ex->slot);
+	return true;
+}
+
+/*
+ * The exact distance of a row, from its node's stored value or its heap
+ * row; false if the slot no longer holds the row, or the scan cannot see
+ * it.  The operator's function runs with no buffer lock held.
+ */
+static bool
+exact_distance(IndexScanDesc scan, OmenScanOpaque so, const ResultItem *row,
+			   double *dist)
 {
 	ScanExact  *ex = &so->exact;
 
+	if (ex->from_heap)
+		return heap_exact_distance(scan, so, row, dist);
 	if (!read_value(so, row))
 		return false;
 	*dist = DatumGetFloat8(FunctionCall2Coll(ex->fn, ex->collation,
@@ -1757,18 +1813,50 @@ value_in_balls(IndexScanDesc scan, OmenScanOpaque so)
 }
 
 /*
- * Set up what the stored values decide, in an index that has them:
- * exact distances for a scan in order of distance, and the ball keys.
+ * The heap column of an index on a plain column, or 0 for an expression
+ * index, whose values the scan cannot read from the heap row.
+ */
+static AttrNumber
+indexed_heap_column(Relation index)
+{
+	return index->rd_index->indkey.values[0];
+}
+
+/*
+ * Whether the scan may bound rows by probable bounds: where omendb.exact_order
+ * is off and it can compute each row's exact distance itself, from stored
+ * values or, under an MVCC snapshot, from the heap rows of a plain column.
+ */
+static OmenQueryUse
+scan_query_use(IndexScanDesc scan, OmenScanOpaque so)
+{
+	if (omendb_exact_order || !so->q.ordered)
+		return OMENDB_QUERY_SCAN;
+	if (so->info->meta.value_size > 0)
+		return OMENDB_QUERY_SCAN_PROBABLE;
+	if (scan->heapRelation != NULL && scan->xs_snapshot != NULL &&
+		IsMVCCSnapshot(scan->xs_snapshot) &&
+		indexed_heap_column(so->index) != 0)
+		return OMENDB_QUERY_SCAN_PROBABLE;
+	return OMENDB_QUERY_SCAN;
+}
+
+/*
+ * Set up what the scan decides on exact values: with stored values, exact
+ * distances for a scan in order of distance, and the ball keys; without,
+ * exact distances from the heap rows where its bounds are probable.
  */
 static void
 begin_exact(IndexScanDesc scan, OmenScanOpaque so)
 {
 	ScanExact  *ex = &so->exact;
+	bool		stored = so->info->meta.value_size > 0;
 
 	memset(ex, 0, sizeof(ScanExact));
-	if (so->info->meta.value_size == 0 || so->q.null_query)
+	if (so->q.null_query)
 		return;
-	if (so->q.ordered)
+	if (so->q.ordered &&
+		(stored || so->q.query_use == OMENDB_QUERY_SCAN_PROBABLE))
 	{
 		ScanKey		key = &scan->orderByData[0];
 
@@ -1777,9 +1865,34 @@ begin_exact(IndexScanDesc scan, OmenScanOpaque so)
 		ex->collation = key->sk_collation;
 		ex->query = PointerGetDatum(PG_DETOAST_DATUM(key->sk_argument));
 	}
-	ex->balls = so->q.has_balls;
+	if (ex->on && !stored)
+	{
+		ex->from_heap = true;
+		ex->heap_attnum = indexed_heap_column(so->index);
+		ex->fetch = table_index_fetch_begin(scan->heapRelation);
+		ex->slot = table_slot_create(scan->heapRelation, NULL);
+		ex->rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "omendb exact distance",
+										   ALLOCSET_DEFAULT_SIZES);
+		return;
+	}
+	ex->balls = stored && so->q.has_balls;
 	if (ex->on || ex->balls)
 		ex->value = palloc(MAXALIGN(so->info->meta.value_size));
+}
+
+/* Let go of the heap, if exact distances came from it. */
+static void
+end_exact(OmenScanOpaque so)
+{
+	ScanExact  *ex = &so->exact;
+
+	if (ex->slot != NULL)
+		ExecDropSingleTupleTableSlot(ex->slot);
+	if (ex->fetch != NULL)
+		table_index_fetch_end(ex->fetch);
+	ex->slot = NULL;
+	ex->fetch = NULL;
 }
 
 /*
@@ -1811,7 +1924,7 @@ next_exact(IndexScanDesc scan, OmenScanOpaque so, ResultItem *out)
 			return false;
 		ex->have_next = false;
 		item = ex->next;
-		if (exact_distance(so, &ex->next, &item.bound) &&
+		if (exact_distance(scan, so, &ex->next, &item.bound) &&
 			(!ex->balls || value_in_balls(scan, so)))
 			heap_insert(&ex->rows, item);
 		CHECK_FOR_INTERRUPTS();
@@ -2184,6 +2297,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	apply_kills(scan);
 	so->kills.have_last = false;
 	end_sort(so);
+	end_exact(so);
 	MemoryContextReset(so->cxt);
 	so->started = false;
 	so->q.null_query = false;
@@ -2418,8 +2532,9 @@ start_scan(IndexScanDesc scan)
 
 	so->q.qv = palloc(sizeof(float) * meta->code_dims);
 	omendb_prepare_query(meta->metric, so->q.qvec->x, meta->dimensions, so->q.qv);
+	so->q.query_use = scan_query_use(scan, so);
 	omendb_query_init(&so->q.query, so->info->quant, meta->metric, so->q.qv,
-					  meta->code_dims, true);
+					  meta->code_dims, so->q.query_use);
 	omendb_float_sums_limits(omendb_index_float_sums(scan->indexRelation),
 							 meta->metric, so->q.qvec->x, meta->dimensions,
 							 &so->q.bound_cap, &so->q.norm_cap);
@@ -2430,7 +2545,7 @@ start_scan(IndexScanDesc scan)
 		OmenQuery  *other = palloc(sizeof(OmenQuery));
 
 		omendb_query_init(other, so->info->quant_other, meta->metric,
-						  so->q.qv, meta->code_dims, true);
+						  so->q.qv, meta->code_dims, so->q.query_use);
 		other->qset = 1 - meta->quant_current;
 		so->q.query.other = other;
 	}
@@ -2574,6 +2689,7 @@ omendb_endscan(IndexScanDesc scan)
 	end_run(scan);
 	apply_kills(scan);
 	end_sort(so);
+	end_exact(so);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

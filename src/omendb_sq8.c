@@ -726,7 +726,7 @@ query_init_l1(OmenQuery *query, const SQ8State *s, const float *x)
  */
 static void
 sq8_query_init(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
-			   const float *x, int dim, bool scan)
+			   const float *x, int dim, OmenQueryUse use)
 {
 	const SQ8State *s = AsSQ8(qs);
 	OmenSQ8Query *sq = &query->impl.sq8;
@@ -743,7 +743,7 @@ sq8_query_init(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
 		query_init_ip(query, s, x);
 	else if (metric == OMENDB_METRIC_L1)
 		query_init_l1(query, s, x);
-	else if (scan && omendb_kern.sq8_scan != NULL)
+	else if (use != OMENDB_QUERY_GRAPH && omendb_kern.sq8_scan != NULL)
 		query_init_rounded(query, s, x);
 	else
 	{

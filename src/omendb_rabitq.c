@@ -51,7 +51,7 @@
  * With omendb.exact_order off, scans take an estimate's error to be at most
  * this many standard deviations (README.omendb, "RaBitQ").
  */
-#define RABITQ_EPSILON0 4.0
+#define RABITQ_EPSILON0 2.0
 #define RABITQ_SEED		UINT64CONST(0x6f6d656e64627251)
 
 /*

@@ -240,7 +240,35 @@ SELECT pg_temp.exact_everywhere('rq_curve', '<=>', 30) AS probable_cos;
 DROP INDEX rq_curve_cos;
 CREATE INDEX rq_curve_ip ON rq_curve USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq', bits = 2);
 SELECT pg_temp.exact_everywhere('rq_curve', '<#>', 30) AS probable_ip;
+
+-- Rows dead to every snapshot that such a scan meets in the heap are
+-- flagged in the index, as the executor's kills would be: a second run
+-- re-checks fewer rows.
+CREATE TABLE rq_dead (id int, v vector(64)) WITH (autovacuum_enabled = off);
+INSERT INTO rq_dead
+	SELECT g, array_agg(cos(g / 50.0 * (1 + (hashint4(i) & 1023) / 256.0) + i) ORDER BY i)::vector
+	FROM generate_series(1, 3000) g, generate_series(1, 64) i GROUP BY g;
+CREATE INDEX rq_dead_idx ON rq_dead USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
+DELETE FROM rq_dead WHERE id BETWEEN 1400 AND 1600;
+CREATE FUNCTION pg_temp.dead_rechecked() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('omendb.search_list_size', '0', true);
+	PERFORM omendb_scan_stats_reset();
+	PERFORM id FROM (SELECT id FROM rq_dead
+					 ORDER BY v <-> (SELECT v FROM rq_dead WHERE id = 1399)
+					 LIMIT 10) s;
+	SELECT rows_rechecked INTO n FROM omendb_scan_stats() WHERE scope = 'backend';
+	RETURN n;
+END
+$$;
+CREATE TEMP TABLE dead_first AS SELECT pg_temp.dead_rechecked() AS n;
+SELECT pg_temp.dead_rechecked() < n AS fewer_after_kills,
+	   (SELECT deleted_nodes > 0 FROM omendb_index_stats('rq_dead_idx')) AS nodes_flagged
+	FROM dead_first;
 RESET omendb.exact_order;
-DROP TABLE rq_curve;
+DROP TABLE rq_curve, rq_dead;
 
 RESET omendb.search_list_size;

@@ -1734,6 +1734,8 @@ read_value(OmenScanOpaque so, const ResultItem *row)
 	return ex->value_found;
 }
 
+static void remember_kill(IndexScanDesc scan, const ScanKill *kill);
+
 /*
  * The exact distance of a row from its heap row's value; false if the
  * scan's snapshot cannot see the row.  The operator's function detoasts
@@ -1755,7 +1757,16 @@ heap_exact_distance(IndexScanDesc scan, OmenScanOpaque so,
 	so->stats.run.rows_rechecked++;
 	if (!table_index_fetch_tuple(ex->fetch, &tid, scan->xs_snapshot, ex->slot,
 								 &call_again, &all_dead))
+	{
+		/* dead to every snapshot: flag it, as the executor would have */
+		if (all_dead && !scan->xactStartedInRecovery)
+		{
+			ScanKill	kill = {row->node, row->tid};
+
+			remember_kill(scan, &kill);
+		}
 		return false;
+	}
 	value = slot_getattr(ex->slot, ex->heap_attnum, &isnull);
 	if (isnull)
 		elog(ERROR, "omendb: heap row (%u,%u) of index \"%s\" has no value",
@@ -2152,12 +2163,19 @@ note_kill(IndexScanDesc scan)
 	ScanKills  *kills = &((OmenScanOpaque) scan->opaque)->kills;
 
 	if (scan->kill_prior_tuple && kills->have_last)
-	{
-		kills->items[kills->n++] = kills->last;
-		if (kills->n == SCAN_KILL_BATCH)
-			apply_kills(scan);
-	}
+		remember_kill(scan, &kills->last);
 	kills->have_last = false;
+}
+
+/* Remember a row dead to every snapshot, for apply_kills. */
+static void
+remember_kill(IndexScanDesc scan, const ScanKill *kill)
+{
+	ScanKills  *kills = &((OmenScanOpaque) scan->opaque)->kills;
+
+	kills->items[kills->n++] = *kill;
+	if (kills->n == SCAN_KILL_BATCH)
+		apply_kills(scan);
 }
 
 /* The row gettuple returns, to be killed if the executor finds it dead. */

@@ -234,6 +234,12 @@ SET enable_seqscan = off;
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_rows
 	FROM (SELECT id FROM rq_curve ORDER BY v <-> (SELECT v FROM rq_curve WHERE id = 1)) s;
 RESET enable_seqscan;
+-- A radius query keeps rigorous bounds: it returns every row within the
+-- radius, as a sequential scan finds them.
+SELECT bool_and(pg_temp.same_as_exact(format(
+		'SELECT id FROM rq_curve WHERE v <-> (SELECT v FROM rq_curve WHERE id = %s) < %s ORDER BY id',
+		q, r))) AS radius_exact
+	FROM generate_series(100, 2900, 400) q, (VALUES (2.0), (4.0), (8.0)) rr(r);
 DROP INDEX rq_curve_l2;
 CREATE INDEX rq_curve_cos ON rq_curve USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');
 SELECT pg_temp.exact_everywhere('rq_curve', '<=>', 30) AS probable_cos;

@@ -1837,11 +1837,13 @@ indexed_heap_column(Relation index)
  * Whether the scan may bound rows by probable bounds: where omendb.exact_order
  * is off and it can compute each row's exact distance itself, from stored
  * values or, under an MVCC snapshot, from the heap rows of a plain column.
+ * A radius scan keeps rigorous bounds: it stops at the first bound past
+ * the radius, and must not stop before a row within it.
  */
 static OmenQueryUse
 scan_query_use(IndexScanDesc scan, OmenScanOpaque so)
 {
-	if (omendb_exact_order || !so->q.ordered)
+	if (omendb_exact_order || !so->q.ordered || so->q.has_radius)
 		return OMENDB_QUERY_SCAN;
 	if (so->info->meta.value_size > 0)
 		return OMENDB_QUERY_SCAN_PROBABLE;

@@ -234,10 +234,11 @@ SET enable_seqscan = off;
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_rows
 	FROM (SELECT id FROM rq_curve ORDER BY v <-> (SELECT v FROM rq_curve WHERE id = 1)) s;
 RESET enable_seqscan;
--- A radius query keeps rigorous bounds: it returns every row within the
--- radius, as a sequential scan finds them.
+-- A radius query in order of distance keeps rigorous bounds: it returns
+-- every row within the radius, in order, as a sequential scan finds them.
 SELECT bool_and(pg_temp.same_as_exact(format(
-		'SELECT id FROM rq_curve WHERE v <-> (SELECT v FROM rq_curve WHERE id = %s) < %s ORDER BY id',
+		'SELECT id FROM rq_curve WHERE v <-> (SELECT v FROM rq_curve WHERE id = %1$s) < %2$s
+		 ORDER BY v <-> (SELECT v FROM rq_curve WHERE id = %1$s), id',
 		q, r))) AS radius_exact
 	FROM generate_series(100, 2900, 400) q, (VALUES (2.0), (4.0), (8.0)) rr(r);
 DROP INDEX rq_curve_l2;

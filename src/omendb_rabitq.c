@@ -988,25 +988,27 @@ rabitq_score_node(const OmenQuery *query, const OmenNodeHeader node,
 	double		mags = (double) query->qnorm + node->norm + 2 * s->cnorm + err;
 	RaBitQFactors f;
 	double		vz;
+	double		ip;
 	double		est;
 	double		lo2;
 	double		lb;
 
 	memcpy(&f, code, sizeof(f));
 	vz = lut_dot(rq->lut, RaBitQPlanes(code), s->pdims, s->bits) - h * rq->zsum;
+	/* the estimate of <y, z> */
+	ip = (double) f.ip_scale * vz;
 	switch (query->metric)
 	{
 		case OMENDB_METRIC_L2:
 		case OMENDB_METRIC_COSINE:
-			est = (double) f.ynorm * f.ynorm + rq->znorm * rq->znorm -
-				2 * (double) f.ip_scale * vz;
+			est = (double) f.ynorm * f.ynorm + rq->znorm * rq->znorm - 2 * ip;
 			lo2 = (rq->znorm * rq->znorm + (double) f.yhat * f.yhat) * (1 - rel) -
 				2 * (double) f.delta * vz - 2 * fabs((double) f.delta) * rq->vz_slack;
 			lb = sqrt(Max(lo2, 0)) - err * (1 + rel) - rel * mags - rq->abs_slack;
 			if (!isfinite(lb) || lb < 0)
 				lb = 0;
 			if (rq->probable_scale > 0)
-				lb = Max(lb, sqrt(Max(est - 2 * probable_error(rq, &f, (double) f.ip_scale * vz), 0)));
+				lb = Max(lb, sqrt(Max(est - 2 * probable_error(rq, &f, ip), 0)));
 			est = sqrt(Max(est, 0));
 			if (query->metric == OMENDB_METRIC_L2)
 			{
@@ -1022,14 +1024,14 @@ rabitq_score_node(const OmenQuery *query, const OmenNodeHeader node,
 			 * q . x = q . c + <z, y> for z = P q: estimated through the
 			 * estimator, bounded by <z, y^> + |q| e.
 			 */
-			*approx = (float) -(rq->qc + (double) f.ip_scale * vz);
+			*approx = (float) -(rq->qc + ip);
 			lb = -(rq->qc + (double) f.delta * vz) - (double) query->qnorm * err -
 				fabs((double) f.delta) * rq->vz_slack -
 				rel * (double) query->qnorm * mags - rq->abs_slack * (mags + 1);
 			if (isnan(lb) || lb == INFINITY)
 				lb = -INFINITY;
 			if (rq->probable_scale > 0)
-				lb = Max(lb, (double) *approx - probable_error(rq, &f, (double) f.ip_scale * vz));
+				lb = Max(lb, (double) *approx - probable_error(rq, &f, ip));
 			return lb;
 		default:
 			break;

@@ -206,19 +206,20 @@ INSERT INTO rq_curve
 	FROM generate_series(1, 3000) g, generate_series(1, 512) i GROUP BY g;
 CREATE INDEX rq_curve_l2 ON rq_curve USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
 
--- rechecked_per_query(): the rows re-checked per query of 30 LIMIT 10
--- queries at the default search list.
-CREATE FUNCTION pg_temp.rechecked_per_query() RETURNS float8 LANGUAGE plpgsql AS $$
+-- rechecked_per_query(tab, ids): the rows re-checked per query of LIMIT
+-- 10 queries by tab's rows of those ids, at the default search list.
+CREATE FUNCTION pg_temp.rechecked_per_query(tab text, ids int[]) RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE
 	r float8;
+	q int;
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('omendb.search_list_size', '0', true);
 	PERFORM omendb_scan_stats_reset();
-	FOR q IN 1..30 LOOP
-		PERFORM id FROM (SELECT id FROM rq_curve
-						 ORDER BY v <-> (SELECT v FROM rq_curve WHERE id = q * 97)
-						 LIMIT 10) s;
+	FOREACH q IN ARRAY ids LOOP
+		EXECUTE format('SELECT count(*) FROM (SELECT id FROM %1$I
+						ORDER BY v <-> (SELECT v FROM %1$I WHERE id = %2$s) LIMIT 10) s',
+					   tab, q);
 	END LOOP;
 	SELECT rows_rechecked::float8 / scans INTO r
 		FROM omendb_scan_stats() WHERE scope = 'backend';
@@ -226,9 +227,11 @@ BEGIN
 END
 $$;
 SET omendb.exact_order = on;
-CREATE TEMP TABLE rechecks_on AS SELECT pg_temp.rechecked_per_query() AS n;
+CREATE TEMP TABLE rechecks_on AS
+	SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) AS n;
 SET omendb.exact_order = off;
-SELECT pg_temp.rechecked_per_query() < n / 2 AS fewer_than_half FROM rechecks_on;
+SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) < n / 2
+	AS fewer_than_half FROM rechecks_on;
 SELECT pg_temp.exact_everywhere('rq_curve', '<->', 30) AS probable_l2;
 SET enable_seqscan = off;
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_rows
@@ -257,22 +260,9 @@ INSERT INTO rq_dead
 	FROM generate_series(1, 3000) g, generate_series(1, 64) i GROUP BY g;
 CREATE INDEX rq_dead_idx ON rq_dead USING omendb (v vector_l2_ops) WITH (quantizer = 'rabitq');
 DELETE FROM rq_dead WHERE id BETWEEN 1400 AND 1600;
-CREATE FUNCTION pg_temp.dead_rechecked() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-	n bigint;
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	PERFORM set_config('omendb.search_list_size', '0', true);
-	PERFORM omendb_scan_stats_reset();
-	PERFORM id FROM (SELECT id FROM rq_dead
-					 ORDER BY v <-> (SELECT v FROM rq_dead WHERE id = 1399)
-					 LIMIT 10) s;
-	SELECT rows_rechecked INTO n FROM omendb_scan_stats() WHERE scope = 'backend';
-	RETURN n;
-END
-$$;
-CREATE TEMP TABLE dead_first AS SELECT pg_temp.dead_rechecked() AS n;
-SELECT pg_temp.dead_rechecked() < n AS fewer_after_kills,
+CREATE TEMP TABLE dead_first AS
+	SELECT pg_temp.rechecked_per_query('rq_dead', ARRAY[1399]) AS n;
+SELECT pg_temp.rechecked_per_query('rq_dead', ARRAY[1399]) < n AS fewer_after_kills,
 	   (SELECT deleted_nodes > 0 FROM omendb_index_stats('rq_dead_idx')) AS nodes_flagged
 	FROM dead_first;
 RESET omendb.exact_order;

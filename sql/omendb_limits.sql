@@ -9,13 +9,22 @@
 SET jit = off;
 
 -- exact(query): whether query returns the same rows in the same order by
--- the index as by a sequential scan and sort.
+-- the index as by a sequential scan and sort.  Raises an error unless the
+-- index's ordered scan answers it, with no sort above it.
 CREATE FUNCTION pg_temp.exact(query text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
+	plan text := '';
+	line text;
 	got int[];
 	want int[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	IF plan !~ 'Index Scan using \S+ on ' OR plan !~ 'Order By:' OR plan ~ 'Sort' THEN
+		RAISE EXCEPTION 'not an ordered index scan: %', plan;
+	END IF;
 	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO got;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
@@ -101,8 +110,10 @@ VACUUM (INDEX_CLEANUP ON) omendb_alt;
 SELECT live_nodes = (SELECT count(v) FROM omendb_alt) AS one_node_per_vector FROM omendb_check('omendb_alt_l2', true);
 
 -- 4. Plans.  Without LIMIT on the whole table a sort of a sequential scan
--- is cheaper than walking the graph; a second sort key is an incremental
--- sort over the index scan; OFFSET reads past the rows it skips; all exact.
+-- is cheaper than walking the graph; a second sort key is a sort of a
+-- sequential scan too (PostgreSQL takes an index's ordering operator for
+-- the whole ORDER BY or not at all); OFFSET reads past the rows it skips;
+-- the index scans are exact.
 -- ANALYZE first, so that the plans do not depend on whether autovacuum
 -- has analyzed the table since the updates above.
 ANALYZE omendb_alt;
@@ -115,8 +126,7 @@ EXPLAIN (COSTS OFF) SELECT id FROM omendb_alt ORDER BY v <-> '[1,1,1,1,1,1,1,1,1
 -- recall after churn is pinned down by test/tap/010_recall.pl and
 -- 029_vacuum_repair.pl.
 SET omendb.search_list_size = 10000;
-SELECT pg_temp.exact($$SELECT id FROM omendb_alt ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]', id LIMIT 10$$) AS second_key,
-	   pg_temp.exact($$SELECT id FROM omendb_alt ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10 OFFSET 20$$) AS with_offset;
+SELECT pg_temp.exact($$SELECT id FROM omendb_alt ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10 OFFSET 20$$) AS with_offset;
 SELECT pg_temp.exact($$SELECT id FROM omendb_alt ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]'$$) AS whole_table_exhaustive_list;
 RESET omendb.search_list_size;
 

@@ -9,27 +9,54 @@
 --
 SET jit = off;
 
--- same_as_exact(query): whether query returns the same ids in the same
--- order by the index as by a sequential scan and sort.
-CREATE FUNCTION pg_temp.same_as_exact(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+-- same_as_exact(tab, op, q, n, qual): whether the index returns the n rows
+-- of tab nearest the vector q by op (of those qual passes; every one if n
+-- is NULL) at the distances a sequential scan and sort finds, in their
+-- order; rows at equal distances may come in any order, and at the LIMIT
+-- either of them.  Raises an error unless the plan is the index's ordered
+-- scan with no sort above it, so that a sort cannot pass for the index.
+CREATE FUNCTION pg_temp.same_as_exact(tab text, op text, q text, n int, qual text DEFAULT 'true')
+RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
-	got int[];
-	want int[];
+	query text := format('SELECT id, v %2$s (%3$s) AS d FROM %1$I WHERE %4$s ORDER BY v %2$s (%3$s) %5$s',
+						 tab, op, q, qual, 'LIMIT ' || n);
+	ranked text := format('SELECT s.*, row_number() OVER () AS o FROM (%s) s', query);
+	plan text := '';
+	line text;
+	got_d float8[];
+	want_d float8[];
+	got_ids int[];
+	want_ids int[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO got;
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	IF plan !~ ('Index Scan using \S+ on ' || tab || '\M') OR plan !~ 'Order By:' OR plan ~ 'Sort' THEN
+		RAISE EXCEPTION 'not an ordered scan of an index on %: %', tab, plan;
+	END IF;
+	EXECUTE format('SELECT array_agg(d ORDER BY o) FROM (%s) r', ranked) INTO got_d;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
 	PERFORM set_config('enable_bitmapscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO want;
+	EXECUTE format('SELECT array_agg(d ORDER BY o) FROM (%s) r', ranked) INTO want_d;
+	IF got_d IS DISTINCT FROM want_d THEN
+		RETURN false;
+	END IF;
+	-- the same rows, but for ties at the LIMIT
+	EXECUTE format('SELECT array_agg(id ORDER BY d, id) FROM (%s) r WHERE $1 IS NULL OR d < $2', query)
+		INTO want_ids USING n, want_d[cardinality(want_d)];
+	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN got IS NOT DISTINCT FROM want;
+	PERFORM set_config('enable_bitmapscan', 'on', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY d, id) FROM (%s) r WHERE $1 IS NULL OR d < $2', query)
+		INTO got_ids USING n, want_d[cardinality(want_d)];
+	RETURN got_ids IS NOT DISTINCT FROM want_ids;
 END
 $$;
 
--- exact_everywhere(tab, op, n): same_as_exact for the n nearest rows (by
--- op, ties broken by id) of 12 queries spread over the data, and a query
--- that is no row.
+-- exact_everywhere(tab, op, n): same_as_exact for the n nearest rows of 12
+-- queries spread over the data, and a query that is no row.
 CREATE FUNCTION pg_temp.exact_everywhere(tab text, op text, n int) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
 	ok boolean := true;
@@ -37,13 +64,11 @@ DECLARE
 BEGIN
 	EXECUTE format('SELECT count(*) FROM %I', tab) INTO rows;
 	FOR q IN 1..12 LOOP
-		ok := ok AND pg_temp.same_as_exact(format(
-			'SELECT id FROM %I ORDER BY v %s (SELECT v FROM %I WHERE id = %s), id LIMIT %s',
-			tab, op, tab, 1 + (q * 7919) % rows, n));
+		ok := ok AND pg_temp.same_as_exact(tab, op,
+			format('SELECT v FROM %I WHERE id = %s', tab, 1 + (q * 7919) % rows), n);
 	END LOOP;
-	ok := ok AND pg_temp.same_as_exact(format(
-		'SELECT id FROM %I ORDER BY v %s (SELECT a.v + b.v FROM %I a, %I b WHERE a.id = 1 AND b.id = 2), id LIMIT %s',
-		tab, op, tab, tab, n));
+	ok := ok AND pg_temp.same_as_exact(tab, op,
+		format('SELECT a.v + b.v FROM %1$I a, %1$I b WHERE a.id = 1 AND b.id = 2', tab), n);
 	RETURN ok;
 END
 $$;
@@ -121,7 +146,7 @@ CREATE INDEX rq64_cos ON rq64 USING omendb (v vector_cosine_ops) WITH (quantizer
 SELECT pg_temp.exact_everywhere('rq7', '<=>', 30) AS cos_7,
 	   pg_temp.exact_everywhere('rq64', '<=>', 30) AS cos_64;
 -- one dimension has two directions: every distance is 0 or 2
-SELECT pg_temp.same_as_exact('SELECT id FROM rq1 ORDER BY v <=> ''[-3]'', id') AS cos_1;
+SELECT pg_temp.same_as_exact('rq1', '<=>', '''[-3]''::vector', NULL) AS cos_1;
 DROP INDEX rq1_cos, rq7_cos, rq64_cos;
 
 CREATE INDEX rq1_ip ON rq1 USING omendb (v vector_ip_ops) WITH (quantizer = 'rabitq');
@@ -239,10 +264,9 @@ SELECT count(*) AS rows, count(DISTINCT id) AS distinct_rows
 RESET enable_seqscan;
 -- A radius query in order of distance keeps rigorous bounds: it returns
 -- every row within the radius, in order, as a sequential scan finds them.
-SELECT bool_and(pg_temp.same_as_exact(format(
-		'SELECT id FROM rq_curve WHERE v <-> (SELECT v FROM rq_curve WHERE id = %1$s) < %2$s
-		 ORDER BY v <-> (SELECT v FROM rq_curve WHERE id = %1$s), id',
-		q, r))) AS radius_exact
+SELECT bool_and(pg_temp.same_as_exact('rq_curve', '<->',
+		format('SELECT v FROM rq_curve WHERE id = %s', q), NULL,
+		format('v <-> (SELECT v FROM rq_curve WHERE id = %s) < %s', q, r))) AS radius_exact
 	FROM generate_series(100, 2900, 400) q, (VALUES (2.0), (4.0), (8.0)) rr(r);
 DROP INDEX rq_curve_l2;
 CREATE INDEX rq_curve_cos ON rq_curve USING omendb (v vector_cosine_ops) WITH (quantizer = 'rabitq');

@@ -8,27 +8,54 @@
 --
 SET jit = off;
 
--- same_as_exact(query): whether query returns the same ids in the same
--- order by the index as by a sequential scan and sort.
-CREATE FUNCTION pg_temp.same_as_exact(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+-- same_as_exact(tab, op, q, n, qual): whether the index returns the n rows
+-- of tab nearest the vector q by op (of those qual passes; every one if n
+-- is NULL) at the distances a sequential scan and sort finds, in their
+-- order; rows at equal distances may come in any order, and at the LIMIT
+-- either of them.  Raises an error unless the plan is the index's ordered
+-- scan with no sort above it, so that a sort cannot pass for the index.
+CREATE FUNCTION pg_temp.same_as_exact(tab text, op text, q text, n int, qual text DEFAULT 'true')
+RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
-	got int[];
-	want int[];
+	query text := format('SELECT id, v %2$s (%3$s) AS d FROM %1$I WHERE %4$s ORDER BY v %2$s (%3$s) %5$s',
+						 tab, op, q, qual, 'LIMIT ' || n);
+	ranked text := format('SELECT s.*, row_number() OVER () AS o FROM (%s) s', query);
+	plan text := '';
+	line text;
+	got_d float8[];
+	want_d float8[];
+	got_ids int[];
+	want_ids int[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO got;
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	IF plan !~ ('Index Scan using \S+ on ' || tab || '\M') OR plan !~ 'Order By:' OR plan ~ 'Sort' THEN
+		RAISE EXCEPTION 'not an ordered scan of an index on %: %', tab, plan;
+	END IF;
+	EXECUTE format('SELECT array_agg(d ORDER BY o) FROM (%s) r', ranked) INTO got_d;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
 	PERFORM set_config('enable_bitmapscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO want;
+	EXECUTE format('SELECT array_agg(d ORDER BY o) FROM (%s) r', ranked) INTO want_d;
+	IF got_d IS DISTINCT FROM want_d THEN
+		RETURN false;
+	END IF;
+	-- the same rows, but for ties at the LIMIT
+	EXECUTE format('SELECT array_agg(id ORDER BY d, id) FROM (%s) r WHERE $1 IS NULL OR d < $2', query)
+		INTO want_ids USING n, want_d[cardinality(want_d)];
+	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN got IS NOT DISTINCT FROM want;
+	PERFORM set_config('enable_bitmapscan', 'on', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY d, id) FROM (%s) r WHERE $1 IS NULL OR d < $2', query)
+		INTO got_ids USING n, want_d[cardinality(want_d)];
+	RETURN got_ids IS NOT DISTINCT FROM want_ids;
 END
 $$;
 
--- exact_everywhere(tab, op, n): same_as_exact for the n nearest rows (by
--- op, ties broken by id) of 12 queries spread over the data, and a query
--- that is no row.
+-- exact_everywhere(tab, op, n): same_as_exact for the n nearest rows of 12
+-- queries spread over the data, and a query that is no row.
 CREATE FUNCTION pg_temp.exact_everywhere(tab text, op text, n int) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
 	ok boolean := true;
@@ -36,13 +63,11 @@ DECLARE
 BEGIN
 	EXECUTE format('SELECT count(*) FROM %I', tab) INTO rows;
 	FOR q IN 1..12 LOOP
-		ok := ok AND pg_temp.same_as_exact(format(
-			'SELECT id FROM %I ORDER BY v %s (SELECT v FROM %I WHERE id = %s), id LIMIT %s',
-			tab, op, tab, 1 + (q * 7919) % rows, n));
+		ok := ok AND pg_temp.same_as_exact(tab, op,
+			format('SELECT v FROM %I WHERE id = %s', tab, 1 + (q * 7919) % rows), n);
 	END LOOP;
-	ok := ok AND pg_temp.same_as_exact(format(
-		'SELECT id FROM %I ORDER BY v %s (SELECT a.v + b.v FROM %I a, %I b WHERE a.id = 1 AND b.id = 2), id LIMIT %s',
-		tab, op, tab, tab, n));
+	ok := ok AND pg_temp.same_as_exact(tab, op,
+		format('SELECT a.v + b.v FROM %1$I a, %1$I b WHERE a.id = 1 AND b.id = 2', tab), n);
 	RETURN ok;
 END
 $$;
@@ -93,20 +118,37 @@ RESET omendb.search_list_size;
 -- radius queries: the stored values decide the ball condition, with and
 -- without ORDER BY, and for a ball around another vector
 -- same_rows(query): whether query returns some rows, and the same set of
--- ids by the index as by a sequential scan (same_as_exact, in id order).
+-- ids by the index as by a sequential scan.  Raises an error unless the
+-- index answers it.
 CREATE FUNCTION pg_temp.same_rows(query text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
-	n bigint;
+	plan text := '';
+	line text;
+	got int[];
+	want int[];
 BEGIN
-	EXECUTE format('SELECT count(*) FROM (%s) s', query) INTO n;
-	RETURN n > 0 AND pg_temp.same_as_exact(format('SELECT id FROM (%s) r ORDER BY id', query));
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	IF plan !~ 'Index Scan using|Bitmap Index Scan on' THEN
+		RAISE EXCEPTION 'not an index scan: %', plan;
+	END IF;
+	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (%s) s', query) INTO got;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (%s) s', query) INTO want;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	PERFORM set_config('enable_bitmapscan', 'on', true);
+	RETURN cardinality(got) > 0 AND got = want;
 END
 $$;
 SELECT pg_temp.same_rows('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) < 8') AS radius,
 	pg_temp.same_rows('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) <= 8
 		ORDER BY v <-> (SELECT v FROM sv_l2 WHERE id = 9)') AS radius_ordered,
-	pg_temp.same_as_exact('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) < 9
-		ORDER BY v <-> (SELECT v FROM sv_l2 WHERE id = 9), id') AS radius_in_order,
+	pg_temp.same_as_exact('sv_l2', '<->', 'SELECT v FROM sv_l2 WHERE id = 9', NULL,
+		'v <-> (SELECT v FROM sv_l2 WHERE id = 9) < 9') AS radius_in_order,
 	pg_temp.same_rows('SELECT id FROM sv_l2 WHERE v <-> (SELECT v FROM sv_l2 WHERE id = 9) < 13
 		AND v <-> (SELECT v FROM sv_l2 WHERE id = 10) < 13
 		ORDER BY v <-> (SELECT v FROM sv_l2 WHERE id = 9)') AS two_balls;
@@ -153,7 +195,7 @@ CREATE INDEX sv_half_idx ON sv_half USING omendb (v halfvec_l2_ops, cat) WITH (s
 SELECT count(*) AS checked FROM omendb_check('sv_half_idx', true);
 SET omendb.search_list_size = 2000;
 SELECT pg_temp.exact_everywhere('sv_half', '<->', 30) AS halfvec_exact;
-SELECT pg_temp.same_as_exact('SELECT id FROM sv_half WHERE cat = 3 ORDER BY v <-> (SELECT v FROM sv_half WHERE id = 9), id LIMIT 25') AS filtered_exact;
+SELECT pg_temp.same_as_exact('sv_half', '<->', 'SELECT v FROM sv_half WHERE id = 9', 25, 'cat = 3') AS filtered_exact;
 RESET omendb.search_list_size;
 
 -- built empty: the first row sets the value size, and the check compares

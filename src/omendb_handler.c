@@ -131,11 +131,10 @@ _PG_init(void)
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("omendb.exact_order",
 							 "Whether scans bound every row's distance with certainty.",
-							 "On, rows come out in the exact order of the operator.  Off, a "
-							 "rabitq index bounds each row's distance by its estimate's likely "
-							 "error instead: far fewer rows re-checked, and a row out of order "
-							 "as rarely as a 4-sigma error.  SQ8 indexes always bound with "
-							 "certainty.",
+							 "On, rows come out in the exact order of the operator.  Off, scans "
+							 "bound each row's distance by its code's likely error (2 standard "
+							 "deviations) instead, and re-check the rows themselves: fewer rows "
+							 "re-checked, and a row out of order only where an error is larger.",
 							 &omendb_exact_order,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);

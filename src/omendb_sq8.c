@@ -59,6 +59,12 @@ typedef struct SQ8State
 
 #define AsSQ8(qs)		((const SQ8State *) (qs))
 
+/*
+ * With omendb.exact_order off, scans take the cross term of a node's
+ * error to be at most this many standard deviations (query_init_probable).
+ */
+#define SQ8_PROBABLE_SIGMAS 2.0
+
 /* ----------------------------------------------------------------
  *		Layout
  * ----------------------------------------------------------------
@@ -720,6 +726,40 @@ query_init_l1(OmenQuery *query, const SQ8State *s, const float *x)
 }
 
 /*
+ * Probable bounds (omendb.exact_order off).  Given a node's code and its
+ * error e = |r|, r = x - x^, the row lies somewhere in the code's cell at
+ * that distance from x^, and |q - x|^2 = |q - x^|^2 + e^2 - 2 <q - x^, r>.
+ * The rigorous bound takes the cross term at its largest, |q - x^| e, which
+ * is the triangle inequality.  Over the cell r's coordinates are independent
+ * and each spans its dimension's step, so the cross term has standard
+ * deviation at most |q - x^| e max(step) / sqrt(sum of step^2): about
+ * |q - x^| e / sqrt(D).  A dimension constant over the data has no error
+ * but takes the largest step (sq8_train); counting one dimension at the
+ * largest step leaves them out, and makes the figure larger, not smaller.
+ * A node with a clamped code has its error in the clamped dimensions, and
+ * keeps its rigorous bound.
+ */
+static void
+query_init_probable(OmenQuery *query, const SQ8State *s)
+{
+	OmenSQ8Query *sq = &query->impl.sq8;
+	const float *step = SQ8Step(s);
+	double		top = 0;
+	double		ss = 0;
+
+	for (int i = 0; i < query->dim; i++)
+		top = Max(top, (double) step[i]);
+	for (int i = 0; i < query->dim; i++)
+		if (step[i] < top)
+			ss += (double) step[i] * step[i];
+	ss += top * top;
+	if (!(top > 0) || !isfinite(ss))
+		return;
+	sq->probable_cross = SQ8_PROBABLE_SIGMAS * top / sqrt(ss);
+	sq->probable_error_limit = sq8_unclamped_error_limit(&s->base);
+}
+
+/*
  * A scan query (for sq8_score_node) gets the integer form where the metric
  * and CPU allow (L2 and cosine with a fast integer kernel), else the float
  * kernel's; L1 has a kernel of its own.
@@ -775,6 +815,9 @@ sq8_query_init(OmenQuery *query, const OmenQuantState *qs, OmenMetric metric,
 		if (metric == OMENDB_METRIC_L2)
 			sq->abs_slack += 2 * FLT_EPSILON * sqrt(spread) + steps * FLT_TRUE_MIN;
 	}
+	if (use == OMENDB_QUERY_SCAN_PROBABLE &&
+		(metric == OMENDB_METRIC_L2 || metric == OMENDB_METRIC_COSINE))
+		query_init_probable(query, s);
 }
 
 static void sq8_query_from_code(OmenQuery *query, const uint8 *code);
@@ -883,6 +926,13 @@ sq8_score_l1(const OmenQuery *query, const OmenNodeHeader node,
 	return lb * (1 - rel);
 }
 
+/* Whether a scan bounds this node probably (query_init_probable). */
+static inline bool
+probable(const OmenSQ8Query *sq, double err)
+{
+	return sq->probable_cross > 0 && err <= sq->probable_error_limit;
+}
+
 /*
  * The quantization error e = |x - x^| bounds how far the decoded point is
  * from the real one: by the triangle inequality |q - x| >= |q - x^| - e,
@@ -895,6 +945,9 @@ sq8_score_l1(const OmenQuery *query, const OmenNodeHeader node,
  * Where the query has a rounded form (L2 and cosine, with a fast integer
  * kernel), the integer kernel gives the distance to the decoded vector
  * instead, and a lower figure for the bound.
+ *
+ * With probable bounds the cross term is taken at its likely largest
+ * instead (query_init_probable), never below the rigorous bound.
  */
 static double
 sq8_score_node(const OmenQuery *query, const OmenNodeHeader node,
@@ -905,6 +958,7 @@ sq8_score_node(const OmenQuery *query, const OmenNodeHeader node,
 	double		err = node->error;
 	double		d;
 	double		dlo;
+	double		dist_lo;
 	double		lb;
 
 	switch (query->metric)
@@ -919,10 +973,14 @@ sq8_score_node(const OmenQuery *query, const OmenNodeHeader node,
 				dlo = d = sqrt(Max(omendb_kern.sq8_l2(sq->qcode, sq->weight, code, query->dim), 0));
 			d *= sq->dist_unscale;
 			dlo *= sq->dist_unscale;
+			dist_lo = dlo - err;
+			if (probable(sq, err))
+				dist_lo = Max(dist_lo, sqrt(Max(dlo * dlo - err * err -
+												2 * sq->probable_cross * d * err, 0)));
 			if (query->metric == OMENDB_METRIC_L2)
 			{
 				*approx = (float) d;
-				lb = dlo - err - rel * ((double) query->qnorm + node->norm + err)
+				lb = dist_lo - rel * ((double) query->qnorm + node->norm + err)
 					- sq->abs_slack;
 				if (!isfinite(lb) || lb < 0)
 					lb = 0;
@@ -930,7 +988,7 @@ sq8_score_node(const OmenQuery *query, const OmenNodeHeader node,
 			}
 			/* unit vectors: cosine distance = |q - x|^2 / 2 */
 			*approx = (float) (d * d / 2);
-			lb = dlo - err - rel * (2.0 + err);
+			lb = dist_lo - rel * (2.0 + err);
 			if (!isfinite(lb) || lb < 0)
 				lb = 0;
 			/* the executor's cosine distance may round below 0 */

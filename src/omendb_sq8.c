@@ -726,18 +726,23 @@ query_init_l1(OmenQuery *query, const SQ8State *s, const float *x)
 }
 
 /*
- * Probable bounds (omendb.exact_order off).  Given a node's code and its
- * error e = |r|, r = x - x^, the row lies somewhere in the code's cell at
- * that distance from x^, and |q - x|^2 = |q - x^|^2 + e^2 - 2 <q - x^, r>.
- * The rigorous bound takes the cross term at its largest, |q - x^| e, which
- * is the triangle inequality.  Over the cell r's coordinates are independent
- * and each spans its dimension's step, so the cross term has standard
- * deviation at most |q - x^| e max(step) / sqrt(sum of step^2): about
- * |q - x^| e / sqrt(D).  A dimension constant over the data has no error
- * but takes the largest step (sq8_train); counting one dimension at the
- * largest step leaves them out, and makes the figure larger, not smaller.
- * A node with a clamped code has its error in the clamped dimensions, and
- * keeps its rigorous bound.
+ * Probable bounds (omendb.exact_order off), for L2 and cosine.  Given a
+ * node's code and its error e = |r|, r = x - x^,
+ *
+ *		|q - x|^2 = |q - x^|^2 - e^2 - 2 <q - x, r>
+ *
+ * and the rigorous bound is what the largest cross term leaves (the
+ * triangle inequality).  Over the code's cell r's coordinates are
+ * independent, each within its dimension's step, so for a q - x that does
+ * not depend on where x lies in the cell the cross term has standard
+ * deviation at most |q - x| e max(step) / sqrt(sum of step^2), about
+ * |q - x| e / sqrt(D); the scan takes |q - x^| for |q - x|.  (Taking
+ * q - x^ as the independent one gives + e^2 instead, and puts a row
+ * queried by its own vector e sqrt(2) from itself.)  A dimension constant
+ * over the data has no error but takes the largest step (sq8_train);
+ * counting one dimension at the largest step leaves them out, and makes
+ * the figure larger, not smaller.  A node with a clamped code has its
+ * error in the clamped dimensions, and keeps its rigorous bound.
  */
 static void
 query_init_probable(OmenQuery *query, const SQ8State *s)

@@ -43,13 +43,18 @@ SELECT id FROM omendb_bad ORDER BY v <-> '[]' LIMIT 1;
 SELECT id FROM omendb_bad ORDER BY v <-> ARRAY[]::real[]::vector LIMIT 1;
 
 -- A NULL query (also as a parameter) returns every row, NULL distances
--- last; no error.
-SELECT count(*) AS all_rows, count(DISTINCT id) AS distinct_rows FROM (SELECT id FROM omendb_bad ORDER BY v <-> NULL) s;
+-- last; no error.  (A constant NULL would let the planner drop the ORDER
+-- BY; these reach the index, a generic plan's parameter included.)
+EXPLAIN (COSTS OFF) SELECT id FROM omendb_bad ORDER BY v <-> (SELECT NULL::vector);
+SELECT count(*) AS all_rows, count(DISTINCT id) AS distinct_rows FROM (SELECT id FROM omendb_bad ORDER BY v <-> (SELECT NULL::vector)) s;
+SET plan_cache_mode = force_generic_plan;
 PREPARE omendb_bad_q(vector) AS SELECT id FROM omendb_bad ORDER BY v <-> $1 LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE omendb_bad_q(NULL);
 EXECUTE omendb_bad_q(NULL);
 EXECUTE omendb_bad_q('[1,1,-1]');
 EXECUTE omendb_bad_q('[1,1]');
 DEALLOCATE omendb_bad_q;
+RESET plan_cache_mode;
 
 -- Rows that fail leave nothing behind in the index: every row is found
 -- once, by each index.
@@ -61,15 +66,20 @@ FROM omendb_bad_ids;
 DROP TABLE omendb_bad_ids;
 RESET enable_seqscan;
 
--- Random reloptions and settings: each is accepted and works, or is
--- refused with 22023 (invalid_parameter_value) or 54000 (a node too big
--- for a page); nothing else (which would abort the block).
+-- Random reloptions and settings: each is accepted and works (the query
+-- runs through the new index, on a copy of the table without the others),
+-- or is refused with 22023 (invalid_parameter_value) or 54000 (a node too
+-- big for a page); nothing else (which would abort the block).
+CREATE TABLE omendb_bad_r AS SELECT * FROM omendb_bad;
+SET enable_seqscan = off;
 \set VERBOSITY terse
 DO $$
 DECLARE
 	opts text;
 	ok int := 0;
 	refused int := 0;
+	plan text;
+	line text;
 BEGIN
 	PERFORM setseed(0.42);
 	FOR i IN 1..60 LOOP
@@ -78,9 +88,16 @@ BEGIN
 					   (ARRAY['7', '8', '20', '64', '1000', '1001', '0'])[1 + floor(random() * 7)],
 					   (ARRAY['0.9', '1', '1.2', '2', '2.01', '-3', '1e10'])[1 + floor(random() * 7)]);
 		BEGIN
-			EXECUTE 'CREATE INDEX omendb_bad_rand ON omendb_bad USING omendb (v) WITH (' || opts || ')';
+			EXECUTE 'CREATE INDEX omendb_bad_rand ON omendb_bad_r USING omendb (v) WITH (' || opts || ')';
 			EXECUTE 'SET LOCAL omendb.search_list_size = ' || floor(random() * 50)::int;
-			PERFORM 1 FROM (SELECT id FROM omendb_bad ORDER BY v <-> '[1,2,3]' LIMIT 5) s;
+			plan := '';
+			FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) SELECT id FROM omendb_bad_r ORDER BY v <-> ''[1,2,3]'' LIMIT 5' LOOP
+				plan := plan || line || E'\n';
+			END LOOP;
+			IF plan !~ 'Index Scan using omendb_bad_rand' THEN
+				RAISE EXCEPTION 'not a scan of omendb_bad_rand: %', plan;
+			END IF;
+			PERFORM 1 FROM (SELECT id FROM omendb_bad_r ORDER BY v <-> '[1,2,3]' LIMIT 5) s;
 			EXECUTE 'DROP INDEX omendb_bad_rand';
 			ok := ok + 1;
 		EXCEPTION WHEN invalid_parameter_value OR program_limit_exceeded THEN
@@ -90,12 +107,15 @@ BEGIN
 	RAISE NOTICE 'random options: % accepted, % refused', ok, refused;
 END $$;
 \set VERBOSITY sqlstate
+DROP TABLE omendb_bad_r;
 SET omendb.search_list_size = -1;
 SET omendb.search_list_size = 10001;
 SET omendb.search_list_size = 'many';
 SET omendb.search_list_size = 10000;
+EXPLAIN (COSTS OFF) SELECT id FROM omendb_bad ORDER BY v <-> '[1,2,3]' LIMIT 5;
 SELECT count(*) FROM (SELECT id FROM omendb_bad ORDER BY v <-> '[1,2,3]' LIMIT 5) s;
 RESET omendb.search_list_size;
+RESET enable_seqscan;
 CREATE INDEX ON omendb_bad USING omendb (v) WITH (quantizer = 'pq');
 CREATE INDEX ON omendb_bad USING omendb (v) WITH (quantizer = '');
 CREATE INDEX ON omendb_bad USING omendb (v) WITH (no_such_option = 1);

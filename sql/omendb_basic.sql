@@ -296,14 +296,26 @@ LANGUAGE sql AS $$
 								   'NaN', q, tab, q, lim))
 $$;
 -- nan_ids(tab, q): the ids an index scan returns at distance NaN, sorted.
+-- OFFSET 0 keeps the test on the distance out of the scan's query, where
+-- it would make the ORDER BY, and with it the index, unneeded; raises
+-- unless the index's ordered scan answers.
 CREATE FUNCTION pg_temp.nan_ids(tab text, q text) RETURNS int[]
 LANGUAGE plpgsql AS $$
 DECLARE
+	query text := format('SELECT array_agg(id ORDER BY id) FROM (SELECT id, v <=> %L AS d FROM %I ORDER BY v <=> %L OFFSET 0) s WHERE d = %L',
+						 q, tab, q, 'NaN');
+	plan text := '';
+	line text;
 	ids int[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (SELECT id, v <=> %L AS d FROM %I ORDER BY v <=> %L) s WHERE d = %L',
-				   q, tab, q, 'NaN') INTO ids;
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	IF plan !~ ('Index Scan using \S+ on ' || tab || '\M') OR plan !~ 'Order By:' THEN
+		RAISE EXCEPTION 'not an ordered scan of an index on %: %', tab, plan;
+	END IF;
+	EXECUTE query INTO ids;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	RETURN ids;
 END

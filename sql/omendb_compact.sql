@@ -32,14 +32,24 @@ CREATE TEMP TABLE fresh AS
 SELECT c.relname AS index_name, pg_relation_size(c.oid) AS bytes
 FROM pg_class c WHERE c.relname IN ('cmp_l2', 'cmp_cos', 'cmp_sv');
 
--- misses(index): rows not among the first 3 that index returns for their
--- own vector (zero vectors left out: their cosine distance is NaN)
-CREATE FUNCTION misses(op text) RETURNS bigint LANGUAGE plpgsql AS $$
+-- misses(op, index): rows not among the first 3 that index returns for
+-- their own vector by op (zero vectors left out: their cosine distance is
+-- NaN); raises if the planner takes another index for it
+CREATE FUNCTION misses(op text, index text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+	query text := format('SELECT count(*) FROM cmp t WHERE t.id %% 50 <> 0 AND
+		t.id NOT IN (SELECT u.id FROM cmp u ORDER BY u.v %s t.v LIMIT 3)', op);
+	plan text := '';
+	line text;
 	n bigint;
 BEGIN
-	EXECUTE format('SELECT count(*) FROM cmp t WHERE t.id %% 50 <> 0 AND
-		t.id NOT IN (SELECT u.id FROM cmp u ORDER BY u.v %s t.v LIMIT 3)', op) INTO n;
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	IF plan !~ ('Index Scan using ' || index || ' on cmp u') THEN
+		RAISE EXCEPTION 'not a scan of %: %', index, plan;
+	END IF;
+	EXECUTE query INTO n;
 	RETURN n;
 END $$;
 
@@ -67,9 +77,14 @@ SELECT f.index_name,
 FROM fresh f, LATERAL omendb_check(f.index_name::regclass, true) k
 ORDER BY f.index_name;
 
--- Every row finds itself through each index.
-SELECT count(*) AS live_rows, misses('<->') AS missed_l2, misses('<=>') AS missed_cos
+-- Every row finds itself through each index (the one with stored vectors
+-- while the other L2 index is out of the way).
+SELECT count(*) AS live_rows, misses('<->', 'cmp_l2') AS missed_l2, misses('<=>', 'cmp_cos') AS missed_cos
 FROM cmp;
+BEGIN;
+DROP INDEX cmp_l2;
+SELECT misses('<->', 'cmp_sv') AS missed_sv;
+ROLLBACK;
 SET enable_indexscan = off;
 SET enable_bitmapscan = off;
 SET enable_seqscan = on;
@@ -108,9 +123,13 @@ SELECT f.index_name,
 	   k.live_nodes = (SELECT count(*) FROM cmp) AS node_for_each_row
 FROM fresh f, LATERAL omendb_check(f.index_name::regclass, true) k
 ORDER BY f.index_name;
-SELECT count(*) AS live_rows, misses('<->') AS missed_l2, misses('<=>') AS missed_cos
+SELECT count(*) AS live_rows, misses('<->', 'cmp_l2') AS missed_l2, misses('<=>', 'cmp_cos') AS missed_cos
 FROM cmp;
+BEGIN;
+DROP INDEX cmp_l2;
+SELECT misses('<->', 'cmp_sv') AS missed_sv;
+ROLLBACK;
 
 DROP TABLE cmp;
 DROP FUNCTION cmp_vec(int);
-DROP FUNCTION misses(text);
+DROP FUNCTION misses(text, text);

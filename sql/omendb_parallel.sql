@@ -112,8 +112,12 @@ SET omendb.search_list_size = 200;
 SELECT pg_temp.self_matches('<=>') >= 5920 AS self_matches_at_list_200_at_least_5920;
 RESET omendb.search_list_size;
 SET enable_seqscan = off;
+-- gen() is volatile, so its value comes from an InitPlan: as an ORDER BY
+-- argument it would leave the index out
+EXPLAIN (COSTS OFF)
+SELECT c FROM omendb_par WHERE c = 1 ORDER BY v <=> (SELECT pg_temp.gen(7)) LIMIT 50;
 SELECT bool_and(c = 1) AS filter_holds, count(*) AS n
-FROM (SELECT c FROM omendb_par WHERE c = 1 ORDER BY v <=> pg_temp.gen(7) LIMIT 50) s;
+FROM (SELECT c FROM omendb_par WHERE c = 1 ORDER BY v <=> (SELECT pg_temp.gen(7)) LIMIT 50) s;
 RESET enable_seqscan;
 DROP INDEX omendb_par_cos;
 

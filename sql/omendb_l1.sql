@@ -181,9 +181,12 @@ SELECT id FROM l1_t ORDER BY h <+> '[1,2,3]'::halfvec LIMIT 1;
 -- An empty query is not a vector.
 SELECT id FROM l1_t ORDER BY v <+> '[]' LIMIT 1;
 \set VERBOSITY default
--- A NULL query returns every row, with NULL distances.
+-- A NULL query returns every row with a vector, with NULL distances (the
+-- NULL known only at run time, so that the planner keeps the ORDER BY and
+-- the index).
+EXPLAIN (COSTS OFF) SELECT id FROM l1_t ORDER BY v <+> (SELECT NULL::vector);
 SELECT count(*) AS all_rows, count(DISTINCT id) AS distinct_rows, count(d) AS non_null
-FROM (SELECT id, v <+> NULL AS d FROM l1_t ORDER BY v <+> NULL) s;
+FROM (SELECT id, v <+> (SELECT NULL::vector) AS d FROM l1_t ORDER BY v <+> (SELECT NULL::vector)) s;
 RESET enable_seqscan;
 SELECT count(*) AS rows_unchanged FROM l1_t;
 

@@ -10,8 +10,9 @@
 #   - both pgbench runs processed every transaction and none failed, and the
 #     server log shows no error or crashed backend;
 #   - omendb_check() passes (a skip where it does not exist yet);
-#   - every live row is the top-1 answer for its own vector (rows the
-#     default search list misses must be found with an exhaustive one);
+#   - every live row is the top-1 answer of an index scan (EXPLAIN) for
+#     its own vector (rows the default search list misses must be found
+#     with an exhaustive one);
 #   - an exhaustive index scan returns every live row once, and no deleted
 #     row's vector is returned.
 use strict;
@@ -165,22 +166,37 @@ omendb_check_ok($node, $db, 'items_v',
 	heapallindexed => 1,
 	live_nodes => $live);
 
-my @missed = split(
-	/\n/,
-	$node->safe_psql(
-		$db, q{
-SET enable_seqscan = off;
+my $self_lookup = q{
 SELECT t.id FROM items t
 LEFT JOIN LATERAL (SELECT u.id, u.v <-> t.v AS d FROM items u ORDER BY u.v <-> t.v LIMIT 1) n ON true
-WHERE n.id IS NULL OR (n.id <> t.id AND n.d <> 0)}));
+WHERE n.id IS NULL OR (n.id <> t.id AND n.d <> 0)};
+
+# The top-1 answer for the vector of row $id.  The vector comes from a
+# subquery: were it a column of another relation of the same FROM, the
+# planner could not order the index scan by it, and would sort the whole
+# table instead.
+sub own_top1_sql
+{
+	my ($id) = @_;
+	return qq{
+SELECT u.id FROM items u
+ORDER BY u.v <-> (SELECT t.v FROM items t WHERE t.id = $id) LIMIT 1};
+}
+like(
+	plan_of($node, $db, $self_lookup, 'SET enable_seqscan = off'),
+	qr/Index Scan using items_v on items u/,
+	'the lookup of every row by its own vector uses the omendb index');
+like(
+	plan_of($node, $db, own_top1_sql(1), 'SET enable_seqscan = off'),
+	qr/Index Scan using items_v on items u\n\s*Order By: \(v <-> \$\d+\)/,
+	'the lookup of one row by its own vector is an omendb index scan in distance order');
+
+my @missed = split(/\n/, $node->safe_psql($db, "SET enable_seqscan = off;\n$self_lookup"));
 my @lost;
 for my $id (@missed)
 {
-	my $got = $node->safe_psql(
-		$db, qq{
-SET enable_seqscan = off;
-SET omendb.search_list_size = 10000;
-SELECT u.id FROM items u, items t WHERE t.id = $id ORDER BY u.v <-> t.v LIMIT 1});
+	my $got = $node->safe_psql($db,
+		"SET enable_seqscan = off;\nSET omendb.search_list_size = 10000;\n" . own_top1_sql($id));
 	push @lost, "$id (found $got)" if $got ne $id;
 }
 is(scalar(@lost), 0, "each of the $live live rows is the top-1 answer for its own vector")

@@ -158,6 +158,18 @@ SELECT t.id FROM items t
 LEFT JOIN LATERAL (SELECT u.id, u.v <-> t.v AS d FROM items u ORDER BY u.v <-> t.v LIMIT 1) n ON true
 WHERE n.id IS NULL OR (n.id <> t.id AND n.d <> 0)};
 
+# The top-1 answer for the vector of row $id.  The vector comes from a
+# subquery: were it a column of another relation of the same FROM, the
+# planner could not order the index scan by it, and would sort the whole
+# table instead.
+sub own_top1_sql
+{
+	my ($id) = @_;
+	return qq{
+SELECT u.id FROM items u
+ORDER BY u.v <-> (SELECT t.v FROM items t WHERE t.id = $id) LIMIT 1};
+}
+
 # Vectors no visible row has; the nearest row to each must be at a
 # distance > 0.  Returns "checked|ok".  (The vectors are computed once,
 # not again in each index scan's recheck of every row it returns.)
@@ -193,16 +205,17 @@ SELECT (SELECT count(*) FROM (SELECT id FROM inserted EXCEPT SELECT id FROM dele
 		plan_of($node, $db, $self_lookup, 'SET enable_seqscan = off'),
 		qr/Index Scan using items_v on items u/,
 		"$r: the per-row lookup by distance uses the omendb index");
+	like(
+		plan_of($node, $db, own_top1_sql(1), 'SET enable_seqscan = off'),
+		qr/Index Scan using items_v on items u\n\s*Order By: \(v <-> \$\d+\)/,
+		"$r: the lookup of one row by its own vector is an omendb index scan in distance order");
 
 	my $live = $node->safe_psql($db, 'SELECT count(*) FROM items');
 	my @missed = split(/\n/, q1($self_lookup));
 	my @lost;
 	for my $id (@missed)
 	{
-		my $got = q1(qq{
-SET omendb.search_list_size = 10000;
-SELECT u.id FROM items u, items t WHERE t.id = $id
-ORDER BY u.v <-> t.v LIMIT 1});
+		my $got = q1("SET omendb.search_list_size = 10000;\n" . own_top1_sql($id));
 		push @lost, "$id (found $got)" if $got ne $id;
 	}
 	is(scalar(@lost), 0,

@@ -80,10 +80,10 @@ typedef struct OmenSQ8Query
 	double		cross_slack;	/* what rounding qcross can cost */
 
 	/*
-	 * With probable bounds (OMENDB_QUERY_SCAN_PROBABLE), a scan takes
-	 * |<q - x^, x - x^>| to be at most probable_cross |q - x^| e, for a node
-	 * whose error e is at most probable_error_limit (no code clamped);
-	 * probable_cross is 0 for rigorous bounds.
+	 * With probable bounds (OMENDB_QUERY_SCAN_PROBABLE, L2 and cosine), a
+	 * scan takes <q - x, x - x^> to be at most probable_cross |q - x^| e, for
+	 * a node whose error e is at most probable_error_limit (no code
+	 * clamped); probable_cross is 0 for rigorous bounds.
 	 */
 	double		probable_cross;
 	double		probable_error_limit;

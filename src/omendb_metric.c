@@ -106,6 +106,7 @@ omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
 					  float ip_max_norm, float *out, float *norm)
 {
 	double		ss = 0;
+	double		len;
 
 	for (int i = 0; i < dim; i++)
 		ss += (double) in[i] * in[i];
@@ -127,8 +128,10 @@ omendb_prepare_vector(OmenMetric metric, const float *in, int dim,
 				memset(out, 0, sizeof(float) * dim);
 				return false;
 			}
+			/* divided, not multiplied by 1 / |in|: codes are encoded so */
+			len = sqrt(ss);
 			for (int i = 0; i < dim; i++)
-				out[i] = (float) (in[i] / sqrt(ss));
+				out[i] = (float) (in[i] / len);
 			*norm = 1.0f;
 			return true;
 	}

@@ -195,10 +195,11 @@ sub same_quantizer_pages
 uses_indexes($standby, 'standby');
 compare('after build, concurrent inserts, deletes, updates, VACUUM');
 
-# With omendb.exact_order off the RaBitQ indexes' scans read the rows'
-# vectors from the heap themselves (and on the primary flag the dead rows
-# they meet there); on the standby, in recovery, they do the same reads
-# and flag nothing, and answer as the primary does.
+# With omendb.exact_order off the scans of the RaBitQ indexes and of the
+# SQ8 L2 and cosine ones bound rows by their likely errors and read the
+# rows' vectors from the heap themselves (and on the primary flag the dead
+# rows they meet there); on the standby, in recovery, they do the same
+# reads and flag nothing, and answer as the primary does.
 {
 	my $probable_sql = "SET omendb.exact_order = off; $topk_sql";
 	$primary->safe_psql($db, $probable_sql);

@@ -45,6 +45,11 @@ typedef struct SQ8State
 	bool		iweight_ok;		/* iweight is faithful enough to use */
 	double		sweight_scale;	/* sweight * sweight_scale <= weight */
 	int64		sweight_sum;	/* sum of sweight */
+	double		error_spread;	/* the largest step over the root of the
+								 * sum of squared steps, one dimension at
+								 * the largest step counted
+								 * (query_init_probable) */
+	double		unclamped_limit;	/* sq8_unclamped_error_limit */
 	float		data[FLEXIBLE_ARRAY_MEMBER];
 } SQ8State;
 
@@ -142,6 +147,8 @@ weight_of_step(double s)
  * the total weight sits in dimensions rounded by more than 10%, graph
  * building uses the float kernel instead.
  */
+static double sq8_unclamped_error_limit(const OmenQuantState *qs);
+
 static void
 sq8_finish(SQ8State *s)
 {
@@ -198,6 +205,26 @@ sq8_finish(SQ8State *s)
 		sweight[i] = (int16) w;
 		s->sweight_sum += sweight[i];
 	}
+
+	/*
+	 * What a probable bound needs (query_init_probable).  A dimension
+	 * constant over the data has no error but takes the largest step;
+	 * counting one dimension at the largest step leaves such dimensions
+	 * out, and makes the figure larger, not smaller.
+	 */
+	{
+		double		top = 0;
+		double		ss = 0;
+
+		for (int i = 0; i < dims; i++)
+			top = Max(top, (double) step[i]);
+		for (int i = 0; i < dims; i++)
+			if (step[i] < top)
+				ss += (double) step[i] * step[i];
+		ss += top * top;
+		s->error_spread = (top > 0 && isfinite(ss)) ? top / sqrt(ss) : 0;
+	}
+	s->unclamped_limit = sq8_unclamped_error_limit(&s->base);
 }
 
 /*
@@ -736,32 +763,19 @@ query_init_l1(OmenQuery *query, const SQ8State *s, const float *x)
  * independent, each within its dimension's step, so for a q - x that does
  * not depend on where x lies in the cell the cross term has standard
  * deviation at most |q - x| e max(step) / sqrt(sum of step^2), about
- * |q - x| e / sqrt(D); the scan takes |q - x^| for |q - x|.  (Taking
- * q - x^ as the independent one gives + e^2 instead, and puts a row
- * queried by its own vector e sqrt(2) from itself.)  A dimension constant
- * over the data has no error but takes the largest step (sq8_train);
- * counting one dimension at the largest step leaves them out, and makes
- * the figure larger, not smaller.  A node with a clamped code has its
- * error in the clamped dimensions, and keeps its rigorous bound.
+ * |q - x| e / sqrt(D) (the quantizer's error_spread); the scan takes
+ * |q - x^| for |q - x|.  (Taking q - x^ as the independent one gives + e^2
+ * instead, and puts a row queried by its own vector e sqrt(2) from
+ * itself.)  A node with a clamped code has its error in the clamped
+ * dimensions, and keeps its rigorous bound.
  */
 static void
 query_init_probable(OmenQuery *query, const SQ8State *s)
 {
 	OmenSQ8Query *sq = &query->impl.sq8;
-	const float *step = SQ8Step(s);
-	double		top = 0;
-	double		ss = 0;
 
-	for (int i = 0; i < query->dim; i++)
-		top = Max(top, (double) step[i]);
-	for (int i = 0; i < query->dim; i++)
-		if (step[i] < top)
-			ss += (double) step[i] * step[i];
-	ss += top * top;
-	if (!(top > 0) || !isfinite(ss))
-		return;
-	sq->probable_cross = SQ8_PROBABLE_SIGMAS * top / sqrt(ss);
-	sq->probable_error_limit = sq8_unclamped_error_limit(&s->base);
+	sq->probable_cross = SQ8_PROBABLE_SIGMAS * s->error_spread;
+	sq->probable_error_limit = s->unclamped_limit;
 }
 
 /*

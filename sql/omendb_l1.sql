@@ -181,10 +181,24 @@ SELECT id FROM l1_t ORDER BY h <+> '[1,2,3]'::halfvec LIMIT 1;
 -- An empty query is not a vector.
 SELECT id FROM l1_t ORDER BY v <+> '[]' LIMIT 1;
 \set VERBOSITY default
+-- index_ordered(query): whether query's plan is an omendb index scan in
+-- order of distance, with no sort above it (asked as a boolean: how EXPLAIN
+-- shows an InitPlan's value differs between PostgreSQL versions).
+CREATE FUNCTION pg_temp.index_ordered(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	plan text := '';
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	RETURN plan ~ 'Index Scan using \S+ on ' AND plan ~ 'Order By:' AND plan !~ 'Sort';
+END
+$$;
 -- A NULL query returns every row with a vector, with NULL distances (the
 -- NULL known only at run time, so that the planner keeps the ORDER BY and
 -- the index).
-EXPLAIN (COSTS OFF) SELECT id FROM l1_t ORDER BY v <+> (SELECT NULL::vector);
+SELECT pg_temp.index_ordered('SELECT id FROM l1_t ORDER BY v <+> (SELECT NULL::vector)') AS null_query_by_index;
 SELECT count(*) AS all_rows, count(DISTINCT id) AS distinct_rows, count(d) AS non_null
 FROM (SELECT id, v <+> (SELECT NULL::vector) AS d FROM l1_t ORDER BY v <+> (SELECT NULL::vector)) s;
 RESET enable_seqscan;

@@ -110,10 +110,11 @@ VACUUM (INDEX_CLEANUP ON) omendb_alt;
 SELECT live_nodes = (SELECT count(v) FROM omendb_alt) AS one_node_per_vector FROM omendb_check('omendb_alt_l2', true);
 
 -- 4. Plans.  Without LIMIT on the whole table a sort of a sequential scan
--- is cheaper than walking the graph; a second sort key is a sort of a
--- sequential scan too (PostgreSQL takes an index's ordering operator for
--- the whole ORDER BY or not at all); OFFSET reads past the rows it skips;
--- the index scans are exact.
+-- is cheaper than walking the graph; a second sort key is, from PostgreSQL
+-- 17, an incremental sort over the index scan, and before it a sort of a
+-- sequential scan (the planner took an index's ordering operator for the
+-- whole ORDER BY or not at all); OFFSET reads past the rows it skips; the
+-- index scans are exact.
 -- ANALYZE first, so that the plans do not depend on whether autovacuum
 -- has analyzed the table since the updates above.
 ANALYZE omendb_alt;

@@ -149,6 +149,28 @@ weight_of_step(double s)
  */
 static double sq8_unclamped_error_limit(const OmenQuantState *qs);
 
+/*
+ * The largest step over the root of the sum of squared steps, for probable
+ * bounds (query_init_probable).  A dimension constant over the data has no
+ * error but takes the largest step (sq8_train); counting one dimension at
+ * the largest step leaves such dimensions out, and makes the figure
+ * larger, not smaller.
+ */
+static double
+error_spread(const float *step, int dims)
+{
+	double		top = 0;
+	double		ss = 0;
+
+	for (int i = 0; i < dims; i++)
+		top = Max(top, (double) step[i]);
+	for (int i = 0; i < dims; i++)
+		if (step[i] < top)
+			ss += (double) step[i] * step[i];
+	ss += top * top;
+	return (top > 0 && isfinite(ss)) ? top / sqrt(ss) : 0;
+}
+
 static void
 sq8_finish(SQ8State *s)
 {
@@ -205,25 +227,7 @@ sq8_finish(SQ8State *s)
 		sweight[i] = (int16) w;
 		s->sweight_sum += sweight[i];
 	}
-
-	/*
-	 * What a probable bound needs (query_init_probable).  A dimension
-	 * constant over the data has no error but takes the largest step;
-	 * counting one dimension at the largest step leaves such dimensions
-	 * out, and makes the figure larger, not smaller.
-	 */
-	{
-		double		top = 0;
-		double		ss = 0;
-
-		for (int i = 0; i < dims; i++)
-			top = Max(top, (double) step[i]);
-		for (int i = 0; i < dims; i++)
-			if (step[i] < top)
-				ss += (double) step[i] * step[i];
-		ss += top * top;
-		s->error_spread = (top > 0 && isfinite(ss)) ? top / sqrt(ss) : 0;
-	}
+	s->error_spread = error_spread(step, dims);
 	s->unclamped_limit = sq8_unclamped_error_limit(&s->base);
 }
 

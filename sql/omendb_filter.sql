@@ -222,8 +222,8 @@ SELECT n, filter, k.* FROM (VALUES
 -- bool, date, timestamp, timestamptz: integer labels too, every operator
 -- exact, infinities included.  A bare boolean column and NOT, IS TRUE
 -- are the executor's, and so are b = true, b = false and b IN (true),
--- which the planner simplifies to b or NOT b (README.md); b = ANY (...)
--- reaches the index.
+-- which the planner simplifies to b or NOT b, and b = ANY (...), which it
+-- passes to an ordered scan on the first column only (README.md).
 SELECT n, filter, k.* FROM (VALUES
 	(1, 'b = true'),
 	(2, 'b = false'),

@@ -8,6 +8,10 @@
 #   knn_query(%a)                 SQL for the top-k of every query
 #   knn_stats($node, $db, %a)     run it and measure it against a truth table
 #   plan_of($node, $db, $sql, @settings)  EXPLAIN (COSTS OFF) output
+#   own_top_sql($table, $id, $k)  SQL for the first k rows of table by
+#                                 v <-> the vector of its row id
+#   $ORDER_BY_PARAM               a plan's "Order By: (v <-> ...)" on a
+#                                 value known at run time
 #   omendb_check_ok($node, $db, $index, $name, %opts)
 #                                 one test: omendb_check() on the index
 #                                 raises no error (a skip if the server has
@@ -43,7 +47,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT =
-  qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of omendb_check_ok
+  qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of own_top_sql
+  $ORDER_BY_PARAM omendb_check_ok
   read_file write_file become_subreaper crash_node skip_unless_little_endian
   $PD_LOWER $META_END u16 u32);
 
@@ -199,6 +204,22 @@ sub plan_of
 	my $pre = join('', map { "$_;\n" } @settings);
 	return $node->safe_psql($db, "${pre}EXPLAIN (COSTS OFF) $sql");
 }
+
+# The first $k rows of $table by v <-> the vector of its row $id.  The
+# vector comes from a subquery: were it a column of another relation of the
+# same FROM, the planner could not order the index scan by it, and would
+# sort the whole table instead.
+sub own_top_sql
+{
+	my ($table, $id, $k) = @_;
+	return qq{
+SELECT u.id FROM $table u
+ORDER BY u.v <-> (SELECT t.v FROM $table t WHERE t.id = $id) LIMIT $k};
+}
+
+# How a plan shows an index scan ordered by v <-> a value known only at run
+# time (a subquery's): "$0" up to PostgreSQL 16, "(InitPlan 1).col1" from 17.
+our $ORDER_BY_PARAM = qr/Order By: \(v <-> (?:\$\d+|\(InitPlan \d+\)\.col\d+)\)/;
 
 # One test named $name: SELECT * FROM omendb_check($index, heapallindexed)
 # completes without an error (the function raises one on a corrupt index)

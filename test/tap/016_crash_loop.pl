@@ -279,7 +279,13 @@ sub run_rounds
 		$logpos = -s $node->logfile;
 		like($log, qr/database system was interrupted|not properly shut down/,
 			"$round: the server went through crash recovery");
-		my @errors = grep { /\b(ERROR|PANIC|TRAP)\b|inconsistent page|terminated by signal/ } split(/\n/, $log);
+		# When the postmaster alone is killed, its checkpointer exits too,
+		# and a CHECKPOINT a backend still runs then has no one to ask:
+		# the server going away, not the index.
+		my @errors = grep {
+			/\b(ERROR|PANIC|TRAP)\b|inconsistent page|terminated by signal/
+			  && !(!$all && /ERROR:  could not signal for checkpoint: No such process$/)
+		} split(/\n/, $log);
 		is(scalar(@errors), 0,
 			"$round: no ERROR or backend crash under the load, and recovery found no inconsistent page")
 		  or diag(join("\n", @errors[ 0 .. ($#errors < 19 ? $#errors : 19) ]));

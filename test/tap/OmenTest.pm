@@ -52,6 +52,10 @@ our @EXPORT =
   read_file write_file become_subreaper crash_node skip_unless_little_endian
   $PD_LOWER $META_END u16 u32);
 
+# A failure's diagnostics go where its "not ok" line goes, in order with
+# it, so that an excerpt of a run's output around the failure shows why.
+Test::More->builder->failure_output(\*STDOUT);
+
 # The page layout the tests that edit index pages rely on (src/omendb.h,
 # PostgreSQL's page header): OmenMetaPageData right after the 24-byte page
 # header, whose pd_lower is at byte 12.

@@ -1249,7 +1249,11 @@ free_deleted_nodes(Consolidation *c)
 
 	if (c->ndoomed > 0 && omendb_wait_for_older_snapshots())
 	{
-		consolidate(c, nblocks);
+		/*
+		 * The backends waited for may have put new nodes that link to the
+		 * doomed ones on pages they added after we read: repair those too.
+		 */
+		consolidate(c, RelationGetNumberOfBlocks(c->index));
 		return true;
 	}
 	return false;

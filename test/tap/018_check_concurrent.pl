@@ -14,7 +14,8 @@
 # omendb_check with the heap check, in READ COMMITTED and REPEATABLE
 # READ: any error fails the run.  A second phase checks the index after
 # every VACUUM while inserts add pages: no live node may keep an edge to
-# a slot the VACUUM freed.
+# a slot the VACUUM freed.  A third runs checks beside VACUUMs that refit
+# the quantizer.
 use strict;
 use warnings;
 
@@ -132,6 +133,49 @@ omendb_check_ok($node, $db, 'wide_v',
 	'afterwards wide_v passes omendb_check with one live node per row',
 	heapallindexed => 1,
 	live_nodes => $node->safe_psql($db, 'SELECT count(*) FROM wide'));
+
+# A refit changes the meta page's parameter set, its epoch and whether a
+# refit is under way: omendb_check, reading the meta page before and after
+# the node pages, must not take that for damage.  An index created empty
+# over vectors whose range grows with the id clamps new codes all the
+# time, so that most VACUUMs refit while checks run beside them (with
+# the refit's fields compared, this phase failed in each of three runs).
+$node->safe_psql(
+	$db, q{
+CREATE TABLE drift (id int PRIMARY KEY, v vector(64) NOT NULL);
+CREATE INDEX drift_v ON drift USING omendb (v) WITH (build_list_size = 200);
+CREATE SEQUENCE drift_id;
+CREATE FUNCTION drift_vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT array_agg(((hashint4(id * 64 + j) & 65535) / 65536.0) * (1 + id / 100.0))::real[]::vector
+   FROM generate_series(0, 63) j $$;
+});
+$node->pgbench(
+	'--no-vacuum --client=8 --jobs=2 --time=30',
+	0,
+	[qr{processed: [1-9]}],
+	[qr{^$}],
+	'omendb_check beside VACUUMs that refit the quantizer: no errors',
+	{
+		'018_drift_insert.sql@10' => q{
+\set n random(1, 3)
+INSERT INTO drift SELECT i, drift_vec(i) FROM (SELECT nextval('drift_id')::int AS i FROM generate_series(1, :n)) s;
+},
+		'018_drift_delete.sql@3' => q{
+\set r random(1, 1000000000)
+DELETE FROM drift WHERE id = 1 + :r % (SELECT last_value FROM drift_id);
+},
+		'018_drift_vacuum.sql@1' => q{
+VACUUM drift;
+},
+		'018_drift_check.sql@2' => q{
+SELECT nodes FROM omendb_check('drift_v', true);
+},
+	});
+$node->safe_psql($db, 'VACUUM (INDEX_CLEANUP ON) drift');
+omendb_check_ok($node, $db, 'drift_v',
+	'afterwards drift_v passes omendb_check with one live node per row',
+	heapallindexed => 1,
+	live_nodes => $node->safe_psql($db, 'SELECT count(*) FROM drift'));
 
 unlike(slurp_file($node->logfile), qr/terminated by signal|PANIC|is corrupted/,
 	'server log: no crash and no corruption reported');

@@ -94,8 +94,8 @@ is( $node->safe_psql($db, "SELECT live_nodes FROM omendb_check('items_cos', true
 # must be repaired too, or once the slot is freed a live node points at
 # it.  Wide nodes (few to a page, so inserts add pages often) and long
 # insert searches (so an insert that met a node live often ends after
-# VACUUM counted the pages) make the race frequent: repairing only the
-# pages counted before the wait, this phase failed in each of three runs.
+# VACUUM counted the pages) make the race frequent: a repair of only the
+# pages counted before the wait fails this phase in most runs.
 sub vec_sql_256
 {
 	my ($id) = @_;
@@ -138,8 +138,8 @@ omendb_check_ok($node, $db, 'wide_v',
 # refit is under way: omendb_check, reading the meta page before and after
 # the node pages, must not take that for damage.  An index created empty
 # over vectors whose range grows with the id clamps new codes all the
-# time, so that most VACUUMs refit while checks run beside them (with
-# the refit's fields compared, this phase failed in each of three runs).
+# time, so that most VACUUMs refit while checks run beside them (a check
+# that compares the refit's fields fails this phase in most runs).
 $node->safe_psql(
 	$db, q{
 CREATE TABLE drift (id int PRIMARY KEY, v vector(64) NOT NULL);

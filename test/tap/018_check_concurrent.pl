@@ -87,6 +87,40 @@ is( $node->safe_psql($db, "SELECT live_nodes FROM omendb_check('items_l2', true)
 is( $node->safe_psql($db, "SELECT live_nodes FROM omendb_check('items_cos', true)"),
 	$node->safe_psql($db, 'SELECT count(*) FROM items WHERE id % 2 = 0'),
 	'afterwards the partial index items_cos has one live node per row it covers');
+
+# Thirty seconds of eight clients inserting into table, deleting from it
+# (weight $delete_weight against the inserts' 10) and running the scripts
+# of %more; then one live node per row once a VACUUM has settled it.  The
+# table's rows take ids from the sequence ${table}_id and vectors from
+# ${table}_vec(id).
+sub churn_and_check
+{
+	my ($table, $name, $delete_weight, %more) = @_;
+	$node->pgbench(
+		'--no-vacuum --client=8 --jobs=2 --time=30',
+		0,
+		[qr{processed: [1-9]}],
+		[qr{^$}],
+		$name,
+		{
+			"018_${table}_insert.sql\@10" => qq{
+\\set n random(1, 3)
+INSERT INTO $table SELECT i, ${table}_vec(i) FROM (SELECT nextval('${table}_id')::int AS i FROM generate_series(1, :n)) s;
+},
+			"018_${table}_delete.sql\@$delete_weight" => qq{
+\\set r random(1, 1000000000)
+DELETE FROM $table WHERE id = 1 + :r % (SELECT last_value FROM ${table}_id);
+},
+			%more
+		});
+	$node->safe_psql($db, "VACUUM (INDEX_CLEANUP ON) $table");
+	omendb_check_ok($node, $db, "${table}_v",
+		"afterwards ${table}_v passes omendb_check with one live node per row",
+		heapallindexed => 1,
+		live_nodes => $node->safe_psql($db, "SELECT count(*) FROM $table"));
+	return;
+}
+
 # VACUUM's cleanup counts the node pages, waits for the backends that may
 # still hold a deleted node as live, then takes every edge into it out
 # of every list.  An insert it waited for may have added a page in the
@@ -96,43 +130,23 @@ is( $node->safe_psql($db, "SELECT live_nodes FROM omendb_check('items_cos', true
 # insert searches (so an insert that met a node live often ends after
 # VACUUM counted the pages) make the race frequent: a repair of only the
 # pages counted before the wait fails this phase in most runs.
-sub vec_sql_256
-{
-	my ($id) = @_;
-	return "(SELECT array_agg((hashint4($id * 256 + j) & 65535) / 65536.0)::real[] FROM generate_series(0, 255) j)";
-}
 $node->safe_psql(
-	$db, qq{
+	$db, q{
+CREATE FUNCTION wide_vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT array_agg((hashint4(id * 256 + j) & 65535) / 65536.0)::real[]::vector
+   FROM generate_series(0, 255) j $$;
 CREATE TABLE wide (id int PRIMARY KEY, v vector(256) NOT NULL);
-INSERT INTO wide SELECT i, @{[ vec_sql_256('i') ]} FROM generate_series(1, 2000) i;
+INSERT INTO wide SELECT i, wide_vec(i) FROM generate_series(1, 2000) i;
 CREATE INDEX wide_v ON wide USING omendb (v) WITH (graph_degree = 64, build_list_size = 600);
 CREATE SEQUENCE wide_id START 2001;
 });
-$node->pgbench(
-	'--no-vacuum --client=8 --jobs=2 --time=30',
-	0,
-	[qr{processed: [1-9]}],
-	[qr{^$}],
+churn_and_check('wide',
 	'inserts adding pages while VACUUM frees deleted nodes, each VACUUM followed by omendb_check: no live node links to a free slot',
-	{
-		'018_wide_insert.sql@10' => qq{
-\\set n random(1, 3)
-INSERT INTO wide SELECT i, @{[ vec_sql_256('i') ]} FROM (SELECT nextval('wide_id')::int AS i FROM generate_series(1, :n)) s;
-},
-		'018_wide_delete.sql@4' => q{
-\set r random(1, 1000000000)
-DELETE FROM wide WHERE id = 1 + :r % (SELECT last_value FROM wide_id);
-},
-		'018_wide_vacuum.sql@1' => q{
+	4,
+	'018_wide_vacuum.sql@1' => q{
 VACUUM wide;
 SELECT nodes FROM omendb_check('wide_v');
-},
-	});
-$node->safe_psql($db, 'VACUUM (INDEX_CLEANUP ON) wide');
-omendb_check_ok($node, $db, 'wide_v',
-	'afterwards wide_v passes omendb_check with one live node per row',
-	heapallindexed => 1,
-	live_nodes => $node->safe_psql($db, 'SELECT count(*) FROM wide'));
+});
 
 # A refit changes the meta page's parameter set, its epoch and whether a
 # refit is under way: omendb_check, reading the meta page before and after
@@ -142,40 +156,17 @@ omendb_check_ok($node, $db, 'wide_v',
 # that compares the refit's fields fails this phase in most runs).
 $node->safe_psql(
 	$db, q{
-CREATE TABLE drift (id int PRIMARY KEY, v vector(64) NOT NULL);
-CREATE INDEX drift_v ON drift USING omendb (v) WITH (build_list_size = 200);
-CREATE SEQUENCE drift_id;
 CREATE FUNCTION drift_vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT array_agg(((hashint4(id * 64 + j) & 65535) / 65536.0) * (1 + id / 100.0))::real[]::vector
    FROM generate_series(0, 63) j $$;
+CREATE TABLE drift (id int PRIMARY KEY, v vector(64) NOT NULL);
+CREATE INDEX drift_v ON drift USING omendb (v) WITH (build_list_size = 200);
+CREATE SEQUENCE drift_id;
 });
-$node->pgbench(
-	'--no-vacuum --client=8 --jobs=2 --time=30',
-	0,
-	[qr{processed: [1-9]}],
-	[qr{^$}],
-	'omendb_check beside VACUUMs that refit the quantizer: no errors',
-	{
-		'018_drift_insert.sql@10' => q{
-\set n random(1, 3)
-INSERT INTO drift SELECT i, drift_vec(i) FROM (SELECT nextval('drift_id')::int AS i FROM generate_series(1, :n)) s;
-},
-		'018_drift_delete.sql@3' => q{
-\set r random(1, 1000000000)
-DELETE FROM drift WHERE id = 1 + :r % (SELECT last_value FROM drift_id);
-},
-		'018_drift_vacuum.sql@1' => q{
-VACUUM drift;
-},
-		'018_drift_check.sql@2' => q{
-SELECT nodes FROM omendb_check('drift_v', true);
-},
-	});
-$node->safe_psql($db, 'VACUUM (INDEX_CLEANUP ON) drift');
-omendb_check_ok($node, $db, 'drift_v',
-	'afterwards drift_v passes omendb_check with one live node per row',
-	heapallindexed => 1,
-	live_nodes => $node->safe_psql($db, 'SELECT count(*) FROM drift'));
+churn_and_check('drift', 'omendb_check beside VACUUMs that refit the quantizer: no errors',
+	3,
+	'018_drift_vacuum.sql@1' => "VACUUM drift;\n",
+	'018_drift_check.sql@2' => "SELECT nodes FROM omendb_check('drift_v', true);\n");
 
 unlike(slurp_file($node->logfile), qr/terminated by signal|PANIC|is corrupted/,
 	'server log: no crash and no corruption reported');

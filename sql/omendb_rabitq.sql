@@ -307,6 +307,25 @@ INSERT INTO sq8_clamped SELECT id, v FROM rq_curve;
 SELECT clamped_nodes > 0 AS codes_clamped FROM omendb_check('sq8_clamped_l2', true);
 SELECT pg_temp.exact_everywhere('sq8_clamped', '<->', 30) AS sq8_clamped_l2;
 DROP TABLE sq8_clamped;
+-- Rows inserted after the build far outside the ranges in one dimension
+-- clamp there, and their error lies in that dimension instead of spread
+-- over all 256, so the probable cross term understates it: a query
+-- beyond them in that dimension would get rows out of order (4 of its 40
+-- nearest, with the probable bound for every node).  Clamped nodes keep
+-- their rigorous bounds.
+CREATE TABLE sq8_outliers (id int, v vector(256));
+INSERT INTO sq8_outliers
+	SELECT i, array_agg((hashint4(i * 256 + j) & 65535) / 65536.0 ORDER BY j)::vector
+	FROM generate_series(1, 2000) i, generate_series(0, 255) j GROUP BY i;
+CREATE INDEX sq8_outliers_l2 ON sq8_outliers USING omendb (v vector_l2_ops);
+INSERT INTO sq8_outliers
+	SELECT 10000 + i, (array[5 + 0.1 * i] || array_fill(0.5::float8, array[255]))::real[]::vector
+	FROM generate_series(0, 49) i;
+SELECT clamped_nodes FROM omendb_check('sq8_outliers_l2', true);
+SELECT pg_temp.same_as_exact('sq8_outliers', '<->',
+	'(array[6.0::float8] || array_fill(0.5::float8, array[255]))::real[]::vector', 40)
+	AS sq8_outliers_l2;
+DROP TABLE sq8_outliers;
 
 -- Rows dead to every snapshot that such a scan meets in the heap are
 -- flagged in the index, as the executor's kills would be: a second run

@@ -319,7 +319,7 @@ INSERT INTO sq8_outliers
 	FROM generate_series(1, 2000) i, generate_series(0, 255) j GROUP BY i;
 CREATE INDEX sq8_outliers_l2 ON sq8_outliers USING omendb (v vector_l2_ops);
 INSERT INTO sq8_outliers
-	SELECT 10000 + i, (array[5 + 0.1 * i] || array_fill(0.5::float8, array[255]))::real[]::vector
+	SELECT 10000 + i, (array[(5 + 0.1 * i)::float8] || array_fill(0.5::float8, array[255]))::real[]::vector
 	FROM generate_series(0, 49) i;
 SELECT clamped_nodes FROM omendb_check('sq8_outliers_l2', true);
 SELECT pg_temp.same_as_exact('sq8_outliers', '<->',

@@ -220,6 +220,8 @@ typedef struct SettingResult
 	double		index_ms;
 	double		index_cpu_ms;	/* the same of the backend's CPU time, or NAN */
 	double		floor_qps;		/* median of the floor passes beside it */
+	double		nodes_met;		/* per query, from omendb_scan_stats(), or NAN */
+	double		page_visits;	/* the same of its pages_pinned */
 } SettingResult;
 
 /* ---------------------------------------------------------------- */
@@ -1904,6 +1906,46 @@ backend_cpu_ms(PGconn *conn)
 }
 
 /*
+ * Zero this backend's omendb scan counters; false where the database has
+ * no omendb_scan_stats() (pgvector's side of --compare).
+ */
+static bool
+reset_scan_counters(PGconn *conn)
+{
+	char	   *v = query_value(conn,
+								"SELECT to_regprocedure('omendb_scan_stats_reset()') IS NOT NULL");
+	bool		have = strcmp(v, "t") == 0;
+
+	free(v);
+	if (have)
+		exec_sql(conn, "SELECT omendb_scan_stats_reset()");
+	return have;
+}
+
+/*
+ * Nodes met and pages pinned per scan since reset_scan_counters: counts
+ * of the server's work that, unlike the times, do not move with the
+ * machine's load.
+ */
+static void
+read_scan_counters(PGconn *conn, double *nodes_met, double *page_visits)
+{
+	PGresult   *res = PQexec(conn,
+							 "SELECT nodes_met::float8 / scans, pages_pinned::float8 / scans "
+							 "FROM omendb_scan_stats() WHERE scope = 'backend' AND scans > 0");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("omendb_scan_stats() failed: %s", PQerrorMessage(conn));
+	*nodes_met = *page_visits = NAN;
+	if (PQntuples(res) == 1)
+	{
+		*nodes_met = atof(PQgetvalue(res, 0, 0));
+		*page_visits = atof(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+}
+
+/*
  * Apply one sweep setting on a clean session, then time the queries.  Each
  * timed search pass follows a floor pass, and the index time is the median
  * of the pairs' differences: on a shared machine the floor drifts by 20%
@@ -1925,6 +1967,7 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	double	   *index_ms = xmalloc(opt->repeat * sizeof(double));
 	double	   *cpu_ms = xmalloc(opt->repeat * sizeof(double));
 	bool		cpu = true;
+	bool		counters;
 
 	/* Settings do not accumulate: each starts from the session defaults. */
 	exec_sql(conn, "RESET ALL");
@@ -1939,8 +1982,12 @@ measure_setting(PGconn *conn, const BenchOptions *opt, const Dataset *ds,
 	prepare_statement(conn, "search", search_sql, 1, &vector_oid);
 	report_plan(conn, search_sql, qp, vector_oid);
 
-	/* Warm-up pass: fills caches, not timed. */
+	/* Warm-up pass: fills caches, not timed; counts the scans' work. */
+	counters = reset_scan_counters(conn);
 	run_search_pass(conn, qp, k, ids, counts, lat);
+	out->nodes_met = out->page_visits = NAN;
+	if (counters)
+		read_scan_counters(conn, &out->nodes_met, &out->page_visits);
 	for (int i = 0; i < opt->repeat; i++)
 	{
 		double		elapsed,
@@ -2476,6 +2523,7 @@ static void
 measure_state(PGconn *conn, StateRun *run, IndexState *st)
 {
 	char		sql[256];
+	char		counts[80];
 
 	st->live_rows = query_int(conn, "SELECT count(*) FROM items");
 	snprintf(sql, sizeof(sql),
@@ -2493,10 +2541,15 @@ measure_state(PGconn *conn, StateRun *run, IndexState *st)
 		r->setting = run->settings[i];
 		measure_setting(conn, run->opt, run->ds, run->truth, run->qp,
 						run->vector_oid, r->setting, r);
-		progress("  %s: recall %.4f, index %.3f ms, CPU %.3f ms (%.1f QPS, floor %.0f QPS)",
+		counts[0] = '\0';
+		if (!isnan(r->nodes_met))
+			snprintf(counts, sizeof(counts),
+					 "; %.0f nodes met on %.0f page visits a query",
+					 r->nodes_met, r->page_visits);
+		progress("  %s: recall %.4f, index %.3f ms, CPU %.3f ms (%.1f QPS, floor %.0f QPS)%s",
 				 r->setting[0] ? r->setting : "(default settings)",
 				 r->pass.recall, r->index_ms, r->index_cpu_ms, r->pass.qps,
-				 r->floor_qps);
+				 r->floor_qps, counts);
 	}
 }
 
@@ -2738,8 +2791,29 @@ typedef enum Figure
 {
 	FIG_RECALL,
 	FIG_INDEX_MS,
-	FIG_CPU_MS
+	FIG_CPU_MS,
+	FIG_NODES_MET,
+	FIG_PAGE_VISITS
 } Figure;
+
+static double
+figure_value(const SettingResult *r, Figure fig)
+{
+	switch (fig)
+	{
+		case FIG_RECALL:
+			return r->pass.recall;
+		case FIG_INDEX_MS:
+			return r->index_ms;
+		case FIG_CPU_MS:
+			return r->index_cpu_ms;
+		case FIG_NODES_MET:
+			return r->nodes_met;
+		case FIG_PAGE_VISITS:
+			return r->page_visits;
+	}
+	return NAN;
+}
 
 /*
  * Print " / "-joined cells of a figure of every setting; with ref, recall
@@ -2752,12 +2826,9 @@ print_setting_cells(FILE *f, const StateRun *run, const IndexState *st,
 	fputs(" |", f);
 	for (int i = 0; i < run->nsettings; i++)
 	{
-		const SettingResult *r = &st->results[i];
 		const SettingResult *b = ref ? &ref->results[i] : NULL;
-		double		v = fig == FIG_RECALL ? r->pass.recall :
-			fig == FIG_INDEX_MS ? r->index_ms : r->index_cpu_ms;
-		double		bv = !b ? 0 : fig == FIG_RECALL ? b->pass.recall :
-			fig == FIG_INDEX_MS ? b->index_ms : b->index_cpu_ms;
+		double		v = figure_value(&st->results[i], fig);
+		double		bv = b ? figure_value(b, fig) : 0;
 
 		fputs(i ? " / " : " ", f);
 		if (isnan(v) || (b && isnan(bv)))
@@ -2766,6 +2837,8 @@ print_setting_cells(FILE *f, const StateRun *run, const IndexState *st,
 			fprintf(f, b ? "%+.4f" : "%.4f", b ? v - bv : v);
 		else if (b)
 			fprintf(f, "%.2fx", v / bv);
+		else if (fig == FIG_NODES_MET || fig == FIG_PAGE_VISITS)
+			fprintf(f, "%.0f", v);
 		else
 			fprintf(f, "%.3f", v);
 	}
@@ -2839,9 +2912,11 @@ write_state_report(FILE *f, const StateRun *run)
 	fprintf(f, "\n\n");
 
 	fprintf(f, "| state | live rows | index MB | B/live row | recall@%d (%s) "
-			"| index ms (%s) | CPU ms (%s) | build s | %s s | VACUUM s |\n",
-			opt->k, labels, labels, labels, opt->churn ? "re-insert" : "COPY");
-	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|\n");
+			"| index ms (%s) | CPU ms (%s) | build s | %s s | VACUUM s "
+			"| nodes met (%s) | page visits (%s) |\n",
+			opt->k, labels, labels, labels, opt->churn ? "re-insert" : "COPY",
+			labels, labels);
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int s = 0; s < run->nstates; s++)
 	{
 		const IndexState *st = &run->states[s];
@@ -2855,6 +2930,8 @@ write_state_report(FILE *f, const StateRun *run)
 		print_seconds_cell(f, st->build_s, "%.1f");
 		print_seconds_cell(f, st->insert_s, "%.1f");
 		print_seconds_cell(f, st->vacuum_s, "%.1f");
+		print_setting_cells(f, run, st, NULL, FIG_NODES_MET);
+		print_setting_cells(f, run, st, NULL, FIG_PAGE_VISITS);
 		fprintf(f, " |\n");
 	}
 	fprintf(f, "| %s / %s | | %.2fx | %.2fx", last->label, fresh->label,
@@ -2865,17 +2942,24 @@ write_state_report(FILE *f, const StateRun *run)
 	print_setting_cells(f, run, last, fresh, FIG_INDEX_MS);
 	print_setting_cells(f, run, last, fresh, FIG_CPU_MS);
 	if (opt->churn)
-		fprintf(f, " | | | |\n");
+		fprintf(f, " | | |");
 	else
-		fprintf(f, " | | %.2fx of COPY + build | |\n",
+		fprintf(f, " | | %.2fx of COPY + build |",
 				last->insert_s / (fresh->insert_s + fresh->build_s));
+	print_setting_cells(f, run, last, fresh, FIG_NODES_MET);
+	print_setting_cells(f, run, last, fresh, FIG_PAGE_VISITS);
+	fprintf(f, " |\n");
 
 	fprintf(f, "\nindex ms: the time per query beyond the client path, the "
 			"median over %d timed passes of %d queries of 1/QPS less 1/QPS "
 			"of a primary-key lookup pass run just before each.  CPU ms: "
 			"the same of the backend's CPU time (Linux schedstat), which "
-			"leaves out waits for a core on a loaded machine.  The last "
-			"line: sizes and times as ratios, recall as the difference.\n",
+			"leaves out waits for a core on a loaded machine.  nodes met "
+			"and page visits: per query, the index's own counts "
+			"(omendb_scan_stats()) over the untimed pass before the timed "
+			"ones, which the machine's load does not move.  The last "
+			"line: sizes, times and counts as ratios, recall as the "
+			"difference.\n",
 			opt->repeat, ds->nqueries);
 	free(labels);
 }
@@ -2891,7 +2975,8 @@ write_state_csv(const char *path, const StateRun *run)
 		die("could not create \"%s\": %s", path, strerror(errno));
 	fprintf(f, "dataset,rows,dim,metric,queries,k,state,live_rows,index_bytes,"
 			"bytes_per_live_row,setting,recall,qps,p50,p99,index_ms,index_cpu_ms,"
-			"floor_qps,build_s,delete_s,insert_s,vacuum_s\n");
+			"floor_qps,build_s,delete_s,insert_s,vacuum_s,nodes_met,"
+			"page_visits\n");
 	for (int s = 0; s < run->nstates; s++)
 	{
 		const IndexState *st = &run->states[s];
@@ -2918,6 +3003,11 @@ write_state_csv(const char *path, const StateRun *run)
 				if (!isnan(secs[j]))
 					fprintf(f, "%.3f", secs[j]);
 			}
+			fputc(',', f);
+			if (!isnan(r->nodes_met))
+				fprintf(f, "%.1f,%.1f", r->nodes_met, r->page_visits);
+			else
+				fputc(',', f);
 			fputc('\n', f);
 		}
 	}

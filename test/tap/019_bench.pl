@@ -177,6 +177,8 @@ for my $r (@churn)
 	cmp_ok($r->{recall}, '>=', 0.9, "recall\@10 with re-inserted rows ($label)");
 	positive_ok($r->{index_ms}, "index time per query ($label)");
 	positive_ok($r->{index_cpu_ms}, "index CPU time per query ($label)");
+	positive_ok($r->{nodes_met}, "nodes met per query, from the index's counters ($label)");
+	positive_ok($r->{page_visits}, "page visits per query, from the index's counters ($label)");
 	like($r->{index_bytes}, qr/^[1-9][0-9]*$/, "index size ($label)");
 	if ($r->{state} =~ /^round/)
 	{
@@ -191,8 +193,8 @@ for my $r (@churn)
 	}
 }
 ok(-s "$out/churn.md", 'the table is written beside the CSV');
-like($stdout, qr/^\| round 2 \/ fresh build \| \| [0-9.]+x \| [0-9.]+x \|/m,
-	'the printed table ends with the last round against the fresh build');
+like($stdout, qr/^\| round 2 \/ fresh build \| \| [0-9.]+x \| [0-9.]+x \|.* \| [0-9.]+x \/ [0-9.]+x \/ [0-9.]+x \|$/m,
+	'the printed table ends with the last round against the fresh build, its page visits as ratios');
 
 # --vacuum-first: VACUUM between the DELETE and the re-insert.
 $ok = IPC::Run::run(

@@ -2817,7 +2817,7 @@ figure_value(const SettingResult *r, Figure fig)
 
 /*
  * Print " / "-joined cells of a figure of every setting; with ref, recall
- * as the difference and times as the ratio to ref's.
+ * as the difference and times and counts as the ratio to ref's.
  */
 static void
 print_setting_cells(FILE *f, const StateRun *run, const IndexState *st,

@@ -3109,6 +3109,8 @@ typedef struct FilterResult
 	double		mean_ms;
 	char		plan[128];		/* "graph", "btree", "seq 40%, graph 60%"... */
 	char		plan_detail[512];
+	double		nodes_met;		/* per omendb scan, warm-up pass; or NAN */
+	double		page_visits;
 } FilterResult;
 
 /*
@@ -3633,6 +3635,7 @@ measure_filter_setting(PGconn *conn, FilterRun *run, int s)
 	Oid			types[2] = {run->vector_oid, INT4OID};
 	char		stmt[32];
 	char		sql[512];
+	bool		counters;
 
 	exec_sql(conn, "RESET ALL");
 	if (opt->session_sql)
@@ -3651,7 +3654,11 @@ measure_filter_setting(PGconn *conn, FilterRun *run, int s)
 				 wl->kind == FILTER_NONE ? "" : "WHERE ", filter_clauses[wl->kind],
 				 metric_operators[opt->metric], run->k);
 		prepare_statement(conn, stmt, sql, wl->kind == FILTER_NONE ? 1 : 2, types);
+		counters = reset_scan_counters(conn);
 		run_filter_pass(conn, run, stmt, wl, lat, fr);
+		fr->nodes_met = fr->page_visits = NAN;
+		if (counters)
+			read_scan_counters(conn, &fr->nodes_met, &fr->page_visits);
 		explain_workload(conn, run, stmt, wl, fr);
 		progress("  %s: plan %s: %s", wl->name, fr->plan, fr->plan_detail);
 		recalls[w] = 0;
@@ -3747,8 +3754,9 @@ write_filter_report(FILE *f, const FilterRun *run)
 			opt->session_sql ? opt->session_sql : "");
 
 	fprintf(f, "| setting | workload | WHERE | selectivity | rows/query | min rows "
-			"| recall@%d | p50 ms | p95 ms | p50 / unfiltered | plan |\n", run->k);
-	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+			"| recall@%d | p50 ms | p95 ms | p50 / unfiltered | plan "
+			"| nodes met | page visits |\n", run->k);
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int s = 0; s < run->nsettings; s++)
 	{
 		const FilterResult *base = &run->workloads[0].results[s];
@@ -3760,11 +3768,15 @@ write_filter_report(FILE *f, const FilterRun *run)
 			char		sel[32];
 
 			format_percent(sel, sizeof(sel), fr->selectivity);
-			fprintf(f, "| %s | %s | %s | %s | %.2f | %d | %.4f | %.3f | %.3f | %.2fx | %s |\n",
+			fprintf(f, "| %s | %s | %s | %s | %.2f | %d | %.4f | %.3f | %.3f | %.2fx | %s |",
 					run->settings[s][0] ? run->settings[s] : "default",
 					wl->name, wl->kind == FILTER_NONE ? "" : filter_clauses[wl->kind],
 					sel, fr->rows_mean, fr->rows_min, fr->recall, fr->p50,
 					fr->p95, fr->p50 / base->p50, fr->plan);
+			if (isnan(fr->nodes_met))
+				fprintf(f, " - | - |\n");
+			else
+				fprintf(f, " %.0f | %.0f |\n", fr->nodes_met, fr->page_visits);
 			short_queries += fr->short_queries;
 			wrong_rows += fr->wrong_rows;
 		}
@@ -3778,7 +3790,10 @@ write_filter_report(FILE *f, const FilterRun *run)
 			"items in EXPLAIN EXECUTE of the prepared statement with each "
 			"query's parameters after the warm-up pass, and each plan's share "
 			"of the queries if they differ (graph: an omendb or hnsw index "
-			"scan; btree, gin: those indexes; seq: a sequential scan).\n", run->k, run->k, opt->repeat);
+			"scan; btree, gin: those indexes; seq: a sequential scan).  "
+			"nodes met and page visits: per omendb index scan, the index's "
+			"own counts (omendb_scan_stats()) over the warm-up pass; - where "
+			"no omendb scan ran.\n", run->k, run->k, opt->repeat);
 	if (short_queries || wrong_rows)
 		fprintf(f, "\n**%ld queries returned fewer than min(%d, rows matching) "
 				"rows; %ld rows returned failed the filter or came twice** "
@@ -3800,7 +3815,8 @@ write_filter_csv(const char *path, const FilterRun *run)
 		die("could not create \"%s\": %s", path, strerror(errno));
 	fprintf(f, "dataset,rows,dim,metric,queries,k,setting,workload,filter,"
 			"selectivity,rows_mean,rows_min,short_queries,wrong_rows,recall,"
-			"p50,p95,mean_ms,p50_ratio,plan,plan_detail,build_s,index_bytes\n");
+			"p50,p95,mean_ms,p50_ratio,plan,plan_detail,build_s,index_bytes,"
+			"nodes_met,page_visits\n");
 	for (int s = 0; s < run->nsettings; s++)
 	{
 		const FilterResult *base = &run->workloads[0].results[s];
@@ -3824,7 +3840,12 @@ write_filter_csv(const char *path, const FilterRun *run)
 			csv_quoted(f, fr->plan);	/* "graph 84%, seq 16%" */
 			fputc(',', f);
 			csv_quoted(f, fr->plan_detail);
-			fprintf(f, ",%.2f,%lld\n", run->build_s, run->index_bytes);
+			fprintf(f, ",%.2f,%lld,", run->build_s, run->index_bytes);
+			if (!isnan(fr->nodes_met))
+				fprintf(f, "%.1f,%.1f", fr->nodes_met, fr->page_visits);
+			else
+				fputc(',', f);
+			fputc('\n', f);
 		}
 	}
 	if (fclose(f) != 0)

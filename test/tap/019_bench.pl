@@ -236,6 +236,34 @@ positive_ok($empty[0]{insert_s}, 'the COPY into the indexed table is timed');
 positive_ok($empty[2]{build_s}, 'the build after the COPY is timed');
 cmp_ok($empty[2]{recall}, '>=', 0.9, 'recall of the index built after the COPY');
 
+# --filters: the filtered workloads on the index with filter columns, the
+# graph forced so that every workload walks it.  Every query gets min(k,
+# rows matching) rows, each passing its filter once, and each workload
+# reports the index's counts of its scans.
+$ok = IPC::Run::run(
+	[
+		$bench, @common,
+		'--name' => 'filters', '--filters',
+		'--session-sql' => 'SET enable_seqscan = off'
+	],
+	'>' => \$stdout,
+	'2>' => \$stderr);
+ok($ok, 'a filtered run runs to the end') or diag($stderr);
+my @filters = read_csv("$out/filters.csv");
+is($filters[0]{workload}, 'unfiltered', 'the first workload is the unfiltered query');
+cmp_ok(scalar(@filters), '>=', 6, 'the categories, tenants and tags follow it');
+for my $r (@filters)
+{
+	is("$r->{short_queries}|$r->{wrong_rows}", '0|0',
+		"every query gets its rows, each passing once ($r->{workload})");
+	cmp_ok($r->{recall}, '>=', 0.9, "recall\@10 against the exact filtered answer ($r->{workload})");
+	is($r->{plan}, 'graph', "the omendb index answers ($r->{workload})");
+	positive_ok($r->{nodes_met}, "nodes met per scan, from the index's counters ($r->{workload})");
+	positive_ok($r->{page_visits}, "page visits per scan, from the index's counters ($r->{workload})");
+}
+like($stdout, qr/^Every query returned min\(10, rows matching\) rows/m,
+	'the report says every query got its rows');
+
 # A bad option fails with a message, not a crash or a partial CSV.
 $ok = IPC::Run::run([ $bench, @common, '--name' => 'bad', '--metric' => 'hamming' ],
 	'>' => \$stdout, '2>' => \$stderr);

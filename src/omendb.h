@@ -462,6 +462,8 @@ extern bool omendb_quantizer_named(Relation index);
 /* omendb_cost.c */
 extern float omendb_measure_walk_rate(Relation index);
 extern void omendb_record_walk_rate(Relation index, bool use_wal);
+extern double omendb_new_per_expansion(int degree, int dims);
+extern double omendb_initial_search_nodes(int list, int degree, int dims);
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
 								Cost *indexTotalCost,
@@ -505,7 +507,7 @@ extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
  * one (README.omendb, "The label directory").
  */
 #define OMENDB_LABEL_SLOTS_PER_NODE_MET	200.0
-#define OMENDB_SWEPT_ROW_COST			1.6
+#define OMENDB_SWEPT_ROW_COST			0.9
 
 extern IndexScanDesc omendb_beginscan(Relation index, int nkeys, int norderbys);
 extern void omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,

@@ -464,6 +464,9 @@ extern float omendb_measure_walk_rate(Relation index);
 extern void omendb_record_walk_rate(Relation index, bool use_wal);
 extern double omendb_new_per_expansion(int degree, int dims);
 extern double omendb_initial_search_nodes(int list, int degree, int dims);
+extern double omendb_walk_nodes(double passing, double walk_rate,
+								double initial_nodes);
+extern double omendb_directory_pass_nodes(double slots, double passing);
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
 								Cost *indexTotalCost,
@@ -508,6 +511,12 @@ extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
  */
 #define OMENDB_LABEL_SLOTS_PER_NODE_MET	200.0
 #define OMENDB_SWEPT_ROW_COST			0.9
+
+/*
+ * Rows a filtered walk is taken to owe, for comparing its cost with the
+ * label directory's pass (the LIMIT a scan serves is not known to it).
+ */
+#define OMENDB_ROWS_OWED				10.0
 
 extern IndexScanDesc omendb_beginscan(Relation index, int nkeys, int norderbys);
 extern void omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,

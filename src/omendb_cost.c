@@ -373,6 +373,34 @@ omendb_initial_search_nodes(int list, int degree, int dims)
 }
 
 /*
+ * The nodes a filtered walk meets to OMENDB_ROWS_OWED rows, when a share
+ * passing of the rows pass its filter: initial_nodes for its initial
+ * search (0 once it is done), then about walk_rate nodes a row, each row
+ * a share of them.  (Fashion-MNIST, the ten largest of 1,000 Zipf
+ * tenants, 1.3% to 14% of the rows: about 500 + 4.8 * 10 / passing, where
+ * the walk rate is 3.1, an unfiltered search meets 499 and
+ * omendb_initial_search_nodes says 641; README.omendb, "The label
+ * directory".)
+ */
+double
+omendb_walk_nodes(double passing, double walk_rate, double initial_nodes)
+{
+	return initial_nodes + OMENDB_ROWS_OWED / passing * walk_rate;
+}
+
+/*
+ * The cost of a pass through the label directory of slots node slots, in
+ * nodes a walk meets: testing every slot's entry, and scoring the share
+ * passing of the rows whose entries pass.
+ */
+double
+omendb_directory_pass_nodes(double slots, double passing)
+{
+	return slots / OMENDB_LABEL_SLOTS_PER_NODE_MET +
+		passing * slots * OMENDB_SWEPT_ROW_COST;
+}
+
+/*
  * amcostestimate.  Without an ORDER BY on our operator or a ball key the
  * index is useless, so it costs infinity.  With one, the cost counts the nodes the
  * scan meets.  The initial search expands about list_size nodes (the list
@@ -495,7 +523,8 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * knows it, else all) would cost the walk more, the sweep comes before
 	 * most of them.  With a label directory the sweep reads the packed
 	 * entries and only the pages of rows that may pass, and the scan takes
-	 * it right after its initial search when that is cheaper.
+	 * it instead of the initial search when that is cheaper than the walk,
+	 * its initial search included, as the scan decides.
 	 */
 	if (passing < 1.0 && !can_stop)
 	{
@@ -507,10 +536,15 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 		/* through the label directory: its pages, and the passing rows' */
 		if (label_directory)
-			sweep = ntuples / OMENDB_LABEL_SLOTS_PER_NODE_MET * node_cost +
-				passing * ntuples * OMENDB_SWEPT_ROW_COST * node_cost;
+			sweep = omendb_directory_pass_nodes(ntuples, passing) * node_cost;
 
-		if (wanted * walk_row > sweep)
+		if (label_directory &&
+			sweep < omendb_walk_nodes(passing, walk_new, met_startup) * node_cost)
+		{
+			*indexStartupCost = sweep;
+			*indexTotalCost = sweep + rows_out * out_row;
+		}
+		else if (wanted * walk_row > sweep)
 		{
 			*indexStartupCost += sweep;
 			*indexTotalCost = *indexStartupCost + rows_out * out_row;

@@ -978,27 +978,19 @@ select_first_batch(OmenScanOpaque so)
 	so->first.next = 0;
 }
 
-/* Rows a walk is taken to owe, for comparing its cost with a sweep's. */
-#define ROWS_OWED					10.0
-
 static double
 directory_sweep_cost(OmenScanOpaque so, double passing)
 {
 	double		slots = omendb_node_slots(so->index, &so->info->meta);
 
-	return slots / OMENDB_LABEL_SLOTS_PER_NODE_MET +
-		passing * slots * OMENDB_SWEPT_ROW_COST;
+	return omendb_directory_pass_nodes(slots, passing);
 }
 
 /*
  * Whether a pass through the label directory costs less than a walk to
- * ROWS_OWED rows, when a share passing of the rows pass the filter keys:
- * past its initial search, a walk meets about walk_rate nodes a row, each
- * row a share of them; before it (searched false), the initial search at
- * the list asked for comes first, which the directory's pass does without.
- * (Fashion-MNIST, the ten largest of 1,000 Zipf tenants, 1.3% to 14% of
- * the rows: about 500 + 4.8 * ROWS_OWED / passing nodes met, where the
- * walk rate is 3.1 and an unfiltered search meets 499.)
+ * OMENDB_ROWS_OWED rows, when a share passing of the rows pass the filter
+ * keys; before the initial search (searched false) the walk's price
+ * includes it (omendb_walk_nodes).
  */
 static bool
 directory_beats_walk(OmenScanOpaque so, double passing, bool searched)
@@ -1006,12 +998,13 @@ directory_beats_walk(OmenScanOpaque so, double passing, bool searched)
 	const OmenMetaPageData *meta = &so->info->meta;
 	double		rate = meta->walk_rate > 0 ? meta->walk_rate :
 		meta->graph_degree / 2.0;
-	double		walk = ROWS_OWED / passing * rate;
+	double		initial = 0;
 
 	if (!searched)
-		walk += omendb_initial_search_nodes(so->q.list_size, meta->graph_degree,
-											meta->code_dims);
-	return directory_sweep_cost(so, passing) < walk;
+		initial = omendb_initial_search_nodes(so->q.list_size, meta->graph_degree,
+											  meta->code_dims);
+	return directory_sweep_cost(so, passing) <
+		omendb_walk_nodes(passing, rate, initial);
 }
 
 /*
@@ -2436,9 +2429,9 @@ check_query_dimensions(OmenScanOpaque so)
  *
  * With a label directory the pass tests packed entries and reads only the
  * pages of rows that may pass, so it wins far sooner: when its cost is
- * below a walk's to ROWS_OWED rows at the share of live nodes met that
- * passed (walks meet about walk_rate nodes a row, each row a share of
- * them).  Either way every node is met before the first row, and the
+ * below a walk's to OMENDB_ROWS_OWED rows at the share of live nodes met
+ * that passed (walks meet about walk_rate nodes a row, each row a share
+ * of them).  Either way every node is met before the first row, and the
  * order is exact, as in an exhaustive search.
  */
 static bool
@@ -2497,17 +2490,17 @@ sampled_filter_share(OmenScanOpaque so)
 }
 
 /*
- * The initial search's list for a filtered walk.  The walk owes ROWS_OWED
- * rows that pass, which lie among about ROWS_OWED / passing of the rows
- * nearest the query.  The initial search vouches for the order of the
- * rows within its list, and the first batch returns those that pass as
- * they are; past the list the walk finds them, and a row it reaches only
- * after farther ones comes out late.  So the list grows to that depth, up
- * to FILTERED_LIST_MAX times the list asked for.  On Fashion-MNIST a
- * 10%-selective filter's recall@10 went from 0.986 to 0.995 at the
- * default list, with 5% fewer nodes met (the search's list keeps the
- * nearest, where a walk goes on through all it met); a 4% filter met 8%
- * fewer at the same recall.  (The late-row rule stays: it guards the rows
+ * The initial search's list for a filtered walk.  The walk owes
+ * OMENDB_ROWS_OWED rows that pass, which lie among about OMENDB_ROWS_OWED
+ * / passing of the rows nearest the query.  The initial search vouches
+ * for the order of the rows within its list, and the first batch returns
+ * those that pass as they are; past the list the walk finds them, and a
+ * row it reaches only after farther ones comes out late.  So the list
+ * grows to that depth, up to FILTERED_LIST_MAX times the list asked for.
+ * On Fashion-MNIST a 10%-selective filter's recall@10 went from 0.986 to
+ * 0.995 at the default list, with 5% fewer nodes met (the search's list
+ * keeps the nearest, where a walk goes on through all it met); a 4%
+ * filter met 8% fewer at the same recall.  (The late-row rule stays: it guards the rows
  * past the list, which a deeper LIMIT or a rarer filter asks for.)
  */
 #define FILTERED_LIST_MAX	4
@@ -2515,7 +2508,7 @@ sampled_filter_share(OmenScanOpaque so)
 static int
 filtered_list_size(OmenScanOpaque so, double passing)
 {
-	double		depth = ROWS_OWED / passing;
+	double		depth = OMENDB_ROWS_OWED / passing;
 
 	return (int) Max(so->q.list_size,
 					 Min(depth, (double) so->q.list_size * FILTERED_LIST_MAX));

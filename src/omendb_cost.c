@@ -362,14 +362,14 @@ omendb_new_per_expansion(int degree, int dims)
 }
 
 /*
- * The nodes an initial search with a list of list meets: it expands about
- * list nodes, each meeting omendb_new_per_expansion new ones.  (Fashion-
- * MNIST, R = 32, L = 40: 641, where 489 are met.)
+ * The nodes an initial search with a list of list_size meets: it expands
+ * about that many nodes, each meeting omendb_new_per_expansion new ones.
+ * (Fashion-MNIST, R = 32, L = 40: 641, where 489 are met.)
  */
 double
-omendb_initial_search_nodes(int list, int degree, int dims)
+omendb_initial_search_nodes(int list_size, int degree, int dims)
 {
-	return list * omendb_new_per_expansion(degree, dims) + 1;
+	return list_size * omendb_new_per_expansion(degree, dims) + 1;
 }
 
 /*

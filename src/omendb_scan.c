@@ -2500,8 +2500,9 @@ sampled_filter_share(OmenScanOpaque so)
  * On Fashion-MNIST a 10%-selective filter's recall@10 went from 0.986 to
  * 0.995 at the default list, with 5% fewer nodes met (the search's list
  * keeps the nearest, where a walk goes on through all it met); a 4%
- * filter met 8% fewer at the same recall.  (The late-row rule stays: it guards the rows
- * past the list, which a deeper LIMIT or a rarer filter asks for.)
+ * filter met 8% fewer at the same recall.  (The late-row rule stays: it
+ * guards the rows past the list, which a deeper LIMIT or a rarer filter
+ * asks for.)
  */
 #define FILTERED_LIST_MAX	4
 

@@ -1945,6 +1945,16 @@ read_scan_counters(PGconn *conn, double *nodes_met, double *page_visits)
 	PQclear(res);
 }
 
+/* The last two CSV fields, nodes met and page visits, empty if unknown. */
+static void
+write_csv_counts(FILE *f, double nodes_met, double page_visits)
+{
+	if (isnan(nodes_met))
+		fputs(",\n", f);
+	else
+		fprintf(f, "%.1f,%.1f\n", nodes_met, page_visits);
+}
+
 /*
  * Apply one sweep setting on a clean session, then time the queries.  Each
  * timed search pass follows a floor pass, and the index time is the median
@@ -3004,11 +3014,7 @@ write_state_csv(const char *path, const StateRun *run)
 					fprintf(f, "%.3f", secs[j]);
 			}
 			fputc(',', f);
-			if (!isnan(r->nodes_met))
-				fprintf(f, "%.1f,%.1f", r->nodes_met, r->page_visits);
-			else
-				fputc(',', f);
-			fputc('\n', f);
+			write_csv_counts(f, r->nodes_met, r->page_visits);
 		}
 	}
 	if (fclose(f) != 0)
@@ -3246,9 +3252,9 @@ make_workloads(FilterRun *run)
 	add_workload(run, name, FILTER_TENANT, m - b + 1, m, rng_next(&state));
 	add_workload(run, "tag", FILTER_TAG, 1, FILTER_TAGS, rng_next(&state));
 	progress("filters: %d tenants hold >= %d rows; buckets: ranks 1-%d (%d-%d rows), "
-			 "2-5 (%d-%d rows), %d-%d (%d-%d rows), %d-%d (%d-%d rows)",
+			 "%s%d-%d (%d-%d rows), %d-%d (%d-%d rows)",
 			 m, FILTER_MIN_ROWS, b, fc->tenant_rows[b], fc->tenant_rows[1],
-			 fc->tenant_rows[m < 5 ? m : 5], fc->tenant_rows[m < 2 ? m : 2],
+			 m >= 5 ? "2-5, " : "",
 			 mid, mid + b - 1, fc->tenant_rows[mid + b - 1], fc->tenant_rows[mid],
 			 m - b + 1, m, fc->tenant_rows[m], fc->tenant_rows[m - b + 1]);
 }
@@ -3849,11 +3855,7 @@ write_filter_csv(const char *path, const FilterRun *run)
 			fputc(',', f);
 			csv_quoted(f, fr->plan_detail);
 			fprintf(f, ",%.2f,%lld,", run->build_s, run->index_bytes);
-			if (!isnan(fr->nodes_met))
-				fprintf(f, "%.1f,%.1f", fr->nodes_met, fr->page_visits);
-			else
-				fputc(',', f);
-			fputc('\n', f);
+			write_csv_counts(f, fr->nodes_met, fr->page_visits);
 		}
 	}
 	if (fclose(f) != 0)

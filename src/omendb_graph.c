@@ -788,6 +788,39 @@ omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
 }
 
 /*
+ * RobustPrune of j's neighbours members[0..n-1] and a new one, p: the list
+ * j keeps when it takes the edge j -> p.  An edge of j's to a deleted node
+ * may stay, as it would have before the node was flagged: searches still
+ * walk through the node, and the cleanup that frees it gives j the node's
+ * own neighbours in its place (FreshDiskANN's consolidation).  Dropped
+ * here, it takes the paths through the node with it, for good, where a
+ * node is flagged long before a VACUUM frees it: by a scan's kill, or a
+ * crash in a cleanup between its records (README.omendb, "Deletion and
+ * slot reuse").  No edge to a deleted node is added: p is live.  Returns
+ * how many were written to out[].
+ */
+static int
+prune_with_new_neighbor(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
+						const uint32 *members, int n, uint32 p, double alpha,
+						int degree, uint32 *out)
+{
+	OmenCandidate *cands = palloc(sizeof(OmenCandidate) * (n + 1));
+	uint32		ids[OMENDB_MAX_NEIGHBORS + 1];
+	int			nout;
+
+	memcpy(ids, members, sizeof(uint32) * n);
+	ids[n] = p;
+	omendb_query_from_code(pivot, store->code(store, j));
+	score_candidates(store, pivot, ids, n + 1, cands);
+	for (int i = 0; i < n; i++)
+		cands[i].usable = true;
+	nout = omendb_robust_prune(store, pivot, cands, n + 1, j, alpha, degree,
+							   out);
+	pfree(cands);
+	return nout;
+}
+
+/*
  * After j's list was pruned from members[] down to kept[], hand each live
  * member it dropped to the kept node nearest to it: the prune drops y
  * where a kept z lies nearer to y than j does (or for room), and a search
@@ -840,7 +873,7 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 						uint32 p, double alpha, int degree,
 						bool keep_reachable)
 {
-	uint32		members[OMENDB_MAX_NEIGHBORS + 1];
+	uint32		members[OMENDB_MAX_NEIGHBORS];
 	uint32		pruned[OMENDB_MAX_NEIGHBORS];
 
 	Assert(store->max_degree <= OMENDB_MAX_NEIGHBORS);
@@ -860,8 +893,7 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 		}
 
 		/* full: prune j's neighbours plus p, measured from j */
-		members[n] = p;
-		npruned = omendb_prune_candidates(store, pivot, j, members, n + 1,
+		npruned = prune_with_new_neighbor(store, pivot, j, members, n, p,
 										  alpha, degree, pruned);
 		if (store->replace_neighbors(store, j, members, n, pruned, npruned))
 		{

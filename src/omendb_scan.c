@@ -226,6 +226,7 @@ typedef struct ScanSweep
 								 * graph has nothing more to give */
 	/* under filter keys, passes through the label directory */
 	bool	   *match;			/* a group's entries that pass */
+	uint32	   *group;			/* a group's nodes that pass */
 	BlockNumber full_before;	/* node pages before it hold all their
 								 * slots (the insert page at the start) */
 	/* copies of moved nodes met in such a pass, to meet in their turn */
@@ -1233,7 +1234,10 @@ take_moved_copies(OmenScanOpaque so, uint32 *batch, int cap)
  * Gather the unmet passing nodes of the groups below *blkno, a group at a
  * time down, until there are MEET_PASSING_AT_ONCE or no group is left,
  * into batch (room for pass_batch_room); *blkno becomes the label page of
- * the last group read.  Returns how many.
+ * the last group read.  Returns how many.  Each group goes before those
+ * gathered already, so that the batch is in order of node id, as the
+ * reader visits them: sorting the batch then costs it one comparison a
+ * node, where groups in the order read cost a tenth of a pass's time.
  */
 static int
 gather_passing_nodes(OmenScanOpaque so, BlockNumber *blkno,
@@ -1242,10 +1246,18 @@ gather_passing_nodes(OmenScanOpaque so, BlockNumber *blkno,
 	const OmenMetaPageData *meta = &so->info->meta;
 	int			n = 0;
 
+	if (so->sweep.group == NULL)
+		so->sweep.group = MemoryContextAlloc(so->cxt,
+											 sizeof(uint32) * OmenLabelEntries(meta));
 	while (*blkno > meta->first_node_block && n < MEET_PASSING_AT_ONCE)
 	{
+		int			k;
+
 		*blkno = omendb_label_block(meta, *blkno - 1);
-		n += unmet_passing_nodes(so, *blkno, nblocks, batch + n);
+		k = unmet_passing_nodes(so, *blkno, nblocks, so->sweep.group);
+		memmove(batch + k, batch, sizeof(uint32) * n);
+		memcpy(batch, so->sweep.group, sizeof(uint32) * k);
+		n += k;
 	}
 	return n;
 }
@@ -2389,6 +2401,7 @@ begin_search(OmenScanOpaque so)
 	so->sweep.walk_budget = PG_INT64_MAX;
 	so->sweep.met_all = false;
 	so->sweep.match = NULL;
+	so->sweep.group = NULL;
 	so->sweep.moved = NULL;
 	so->sweep.nmoved = so->sweep.capmoved = 0;
 

@@ -821,8 +821,8 @@ prune_with_new_neighbor(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 }
 
 /*
- * After j's list was pruned from members[] down to kept[], hand each live
- * member it dropped to the kept node nearest to it: the prune drops y
+ * Where j's list is pruned from members[] down to kept[], hand each live
+ * member it drops to the kept node nearest to it: the prune drops y
  * where a kept z lies nearer to y than j does (or for room), and a search
  * that goes from j to z then still has an edge to y.  Appended while z
  * has room.
@@ -895,11 +895,18 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 		/* full: prune j's neighbours plus p, measured from j */
 		npruned = prune_with_new_neighbor(store, pivot, j, members, n, p,
 										  alpha, degree, pruned);
+
+		/*
+		 * Hand on the live members the prune drops before j lets go of
+		 * them, so that each stays linked at every step, across a crash
+		 * between the writes too (omendb_hand_over_edge orders its steps
+		 * so).  If j changed meanwhile and the prune is redone, an edge
+		 * handed on was not needed: a spare slot spent, nothing lost.
+		 */
+		if (keep_reachable)
+			keep_dropped_reachable(store, pivot, members, n, pruned, npruned);
 		if (store->replace_neighbors(store, j, members, n, pruned, npruned))
 		{
-			if (keep_reachable)
-				keep_dropped_reachable(store, pivot, members, n, pruned,
-									   npruned);
 			for (int i = 0; i < npruned; i++)
 				if (pruned[i] == p)
 					return true;

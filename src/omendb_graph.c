@@ -768,6 +768,28 @@ score_candidates(OmenGraphStore *store, const OmenQuery *query,
 }
 
 /*
+ * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code, where
+ * the first nstay may stay though deleted (omendb_add_reverse_edge says
+ * why).
+ */
+static int
+prune_ids(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
+		  const uint32 *ids, int n, int nstay, double alpha, int degree,
+		  uint32 *out)
+{
+	OmenCandidate *cands = palloc(sizeof(OmenCandidate) * Max(n, 1));
+	int			nout;
+
+	omendb_query_from_code(pivot, store->code(store, p));
+	score_candidates(store, pivot, ids, n, cands);
+	for (int i = 0; i < nstay; i++)
+		cands[i].usable = true;
+	nout = omendb_robust_prune(store, pivot, cands, n, p, alpha, degree, out);
+	pfree(cands);
+	return nout;
+}
+
+/*
  * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code: the
  * neighbour list p would have among them.  pivot is a scratch L2 query on
  * the index's quantizer.  Returns how many were written to out[].
@@ -777,47 +799,7 @@ omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
 						const uint32 *ids, int n, double alpha, int degree,
 						uint32 *out)
 {
-	OmenCandidate *cands = palloc(sizeof(OmenCandidate) * Max(n, 1));
-	int			nout;
-
-	omendb_query_from_code(pivot, store->code(store, p));
-	score_candidates(store, pivot, ids, n, cands);
-	nout = omendb_robust_prune(store, pivot, cands, n, p, alpha, degree, out);
-	pfree(cands);
-	return nout;
-}
-
-/*
- * RobustPrune of j's neighbours members[0..n-1] and a new one, p: the list
- * j keeps when it takes the edge j -> p.  An edge of j's to a deleted node
- * may stay, as it would have before the node was flagged: searches still
- * walk through the node, and the cleanup that frees it gives j the node's
- * own neighbours in its place (FreshDiskANN's consolidation).  Dropped
- * here, it takes the paths through the node with it, for good, where a
- * node is flagged long before a VACUUM frees it: by a scan's kill, or a
- * crash in a cleanup between its records (README.omendb, "Deletion and
- * slot reuse").  No edge to a deleted node is added: p is live.  Returns
- * how many were written to out[].
- */
-static int
-prune_with_new_neighbor(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
-						const uint32 *members, int n, uint32 p, double alpha,
-						int degree, uint32 *out)
-{
-	OmenCandidate *cands = palloc(sizeof(OmenCandidate) * (n + 1));
-	uint32		ids[OMENDB_MAX_NEIGHBORS + 1];
-	int			nout;
-
-	memcpy(ids, members, sizeof(uint32) * n);
-	ids[n] = p;
-	omendb_query_from_code(pivot, store->code(store, j));
-	score_candidates(store, pivot, ids, n + 1, cands);
-	for (int i = 0; i < n; i++)
-		cands[i].usable = true;
-	nout = omendb_robust_prune(store, pivot, cands, n + 1, j, alpha, degree,
-							   out);
-	pfree(cands);
-	return nout;
+	return prune_ids(store, pivot, p, ids, n, 0, alpha, degree, out);
 }
 
 /*
@@ -873,7 +855,7 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 						uint32 p, double alpha, int degree,
 						bool keep_reachable)
 {
-	uint32		members[OMENDB_MAX_NEIGHBORS];
+	uint32		members[OMENDB_MAX_NEIGHBORS + 1];
 	uint32		pruned[OMENDB_MAX_NEIGHBORS];
 
 	Assert(store->max_degree <= OMENDB_MAX_NEIGHBORS);
@@ -892,9 +874,20 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 			continue;
 		}
 
-		/* full: prune j's neighbours plus p, measured from j */
-		npruned = prune_with_new_neighbor(store, pivot, j, members, n, p,
-										  alpha, degree, pruned);
+		/*
+		 * Full: prune j's neighbours plus p, measured from j.  j's edges to
+		 * deleted nodes may stay, as they would have before the nodes were
+		 * flagged: searches still walk through them, and the cleanup that
+		 * frees one gives j its own neighbours in its place (FreshDiskANN's
+		 * consolidation).  Dropped here, such an edge would take the paths
+		 * through the node with it for good, where a node is flagged long
+		 * before a VACUUM frees it: by a scan's kill, or a crash in a
+		 * cleanup between its records (README.omendb, "Deletion and slot
+		 * reuse").  No edge to a deleted node is added: p is live.
+		 */
+		members[n] = p;
+		npruned = prune_ids(store, pivot, j, members, n + 1, n, alpha, degree,
+							pruned);
 
 		/*
 		 * Hand on the live members the prune drops before j lets go of

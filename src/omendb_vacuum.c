@@ -51,9 +51,9 @@
 #define REPAIR_IN_EDGES			2
 
 /*
- * A node the repair would leave with fewer out-edges than this lost much
- * of its neighbourhood, and with it the in-edges from there: it is
- * re-linked (see relinked_neighbors and link_thin_nodes).
+ * A node the repair would leave with fewer of its own out-edges than this
+ * lost much of its neighbourhood, and with it the in-edges from there: it
+ * is re-linked (see repaired_neighbors and link_thin_nodes).
  */
 #define THIN_DEGREE(meta)		((meta)->graph_degree / 2)
 
@@ -600,18 +600,21 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 }
 
 /*
- * Remember a node re-linked as thin, for its reverse edges, as long as
+ * Remember a node the repair would leave thin, to be re-linked and given
+ * its reverse edges after the other repairs (link_thin_nodes), as long as
  * there are fewer than the nodes being freed: so a cleanup writes no more
- * reverse edges than inserting the rows it removes would.
+ * reverse edges than inserting the rows it removes would.  Returns whether
+ * it did; if not, the node is re-linked in place, without them.
  */
-static void
+static bool
 note_thin(Consolidation *c, uint32 node)
 {
 	if (c->nthin >= (size_t) c->ndoomed)
-		return;
+		return false;
 	if (c->nthin == c->capthin)
 		c->thin = omendb_grow_array(c->thin, &c->capthin, sizeof(uint32));
 	c->thin[c->nthin++] = node;
+	return true;
 }
 
 /*
@@ -652,8 +655,15 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
  * The neighbours node p gets in place of its edges to doomed nodes: its
  * other neighbours, plus the replacement edges planned for it; only if
  * that overflows p's slots is the whole pruned down to R, as a reverse
- * edge would be.  If that leaves p thin, p is re-linked instead, and
- * *thin says so.  Returns how many were written to out[].
+ * edge would be.  If p keeps few edges of its own, it is thin: re-linked
+ * instead, and *thin says so.  Returns how many were written to out[].
+ *
+ * Thinness is counted before the planned edges.  After a cleanup cut short
+ * in its repair, the next one plans each deleted node's out-neighbours
+ * from the in-neighbours that node has left, many edges to each of them:
+ * counted with those, a node thin the first time no longer looked so, got
+ * no reverse edges, and rows near it were missed (README.omendb,
+ * "Deletion and slot reuse").
  */
 static int
 repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
@@ -694,11 +704,11 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 		if (to != OMENDB_INVALID_NODE)
 			n += store->visit(store, &to, 1, ids + n);
 	}
+	*thin = n < THIN_DEGREE(c->meta);
 	for (int i = lo; i < hi; i++)
 		if (!is_doomed(c, c->planned[i].to))
 			n += store->visit(store, &c->planned[i].to, 1, ids + n);
 
-	*thin = n < THIN_DEGREE(c->meta);
 	if (*thin)
 		n = relinked_neighbors(c, ps, pivot, p, old, nold, ids, n, out);
 	else if (n <= c->meta->max_degree)
@@ -749,35 +759,37 @@ drop_doomed_edges(Consolidation *c, uint32 node)
 }
 
 /*
- * Repair one node whose list changed between reading and writing: read,
- * prune and write again (optimistically, as reverse edges are written),
- * and if inserts keep winning, drop the edges.
+ * Repair one node: read its list, compute the new one and write it if the
+ * list is still as read (optimistically, as reverse edges are written),
+ * and if inserts keep winning, drop the edges.  With defer_thin, a node the
+ * repair would leave thin is left for link_thin_nodes instead (note_thin),
+ * as long as there is room.  Returns whether the list written is a thin
+ * node's, re-linked; nbrs[] and *n hold it.
  */
-static void
+static bool
 repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
-			uint32 node)
+			uint32 node, bool defer_thin, uint32 *nbrs, int *n)
 {
 	uint32		old[OMENDB_MAX_NEIGHBORS];
-	uint32		new[OMENDB_MAX_NEIGHBORS];
 
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
-		int			n = ps->store.neighbors(&ps->store, node, old);
-		int			nnew;
+		int			nold = ps->store.neighbors(&ps->store, node, old);
 		bool		thin;
 
-		if (!has_doomed_edge(c, old, n))
-			return;
-		nnew = repaired_neighbors(c, ps, pivot, node, old, n, new, &thin);
-		if (ps->store.replace_neighbors(&ps->store, node, old, n, new, nnew))
+		if (!has_doomed_edge(c, old, nold))
+			return false;
+		*n = repaired_neighbors(c, ps, pivot, node, old, nold, nbrs, &thin);
+		if (thin && defer_thin && note_thin(c, node))
+			return false;
+		if (ps->store.replace_neighbors(&ps->store, node, old, nold, nbrs, *n))
 		{
 			c->repaired++;
-			if (thin)
-				note_thin(c, node);
-			return;
+			return thin;
 		}
 	}
 	drop_doomed_edges(c, node);
+	return false;
 }
 
 /* The nodes of one page that need a repair, as read. */
@@ -851,6 +863,8 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 		OmenNodeHeader hdr = omendb_page_node(c->index, BufferGetPage(buf),
 											  meta, pr->off[i]);
 
+		if (pr->thin[i] && note_thin(c, omendb_node_id(meta, blkno, pr->off[i])))
+			continue;
 		if (hdr->nneighbors != pr->nold[i] ||
 			memcmp(OmenNodeNeighbors(hdr), pr->old + i * maxdeg,
 				   sizeof(uint32) * pr->nold[i]) != 0)
@@ -868,15 +882,18 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 			   sizeof(uint32) * pr->nnew[i]);
 		hdr->nneighbors = pr->nnew[i];
 		c->repaired++;
-		if (pr->thin[i])
-			note_thin(c, omendb_node_id(meta, blkno, pr->off[i]));
 	}
 	if (work != NULL)
 		omendb_edit_finish(&edit);
 	UnlockReleaseBuffer(buf);
 
 	for (int i = 0; i < nretry; i++)
-		repair_node(c, ps, pivot, pr->retry[i]);
+	{
+		uint32		nbrs[OMENDB_MAX_NEIGHBORS];
+		int			n;
+
+		(void) repair_node(c, ps, pivot, pr->retry[i], true, nbrs, &n);
+	}
 }
 
 /*
@@ -958,16 +975,22 @@ free_doomed_nodes(Consolidation *c)
 }
 
 /*
- * Give each node re-linked as thin the reverse edges of its new list, as
- * an insert gives a new node (appended while a list has room, else pruned
- * in).  A node that lost most of its out-neighbours to deletes lost most
- * of its near in-neighbours with them, since near neighbours link each
- * other, and the repair hands it in-edges only from its deleted
- * in-neighbours' in-neighbours, which lie farther out: without these, a
- * search that closes in on the node finds no edge to it (README.omendb,
- * "Deletion and slot reuse").  Runs before the freeing, so that the
- * deleted in-neighbours keep their edges to the node until its new
- * in-edges are written.
+ * Re-link each node the repair would leave thin, and give it the reverse
+ * edges of its new list, as an insert gives a new node (appended while a
+ * list has room, else pruned in).  A node that lost most of its
+ * out-neighbours to deletes lost most of its near in-neighbours with them,
+ * since near neighbours link each other, and the repair hands it in-edges
+ * only from its deleted in-neighbours' in-neighbours, which lie farther
+ * out: without these, a search that closes in on the node finds no edge to
+ * it (README.omendb, "Deletion and slot reuse").
+ *
+ * After the other repairs, so that the reverse edges go into repaired
+ * lists, and before the freeing, so that the deleted in-neighbours keep
+ * their edges to the node until its new in-edges are written.  Each node's
+ * list is written just before its reverse edges: nothing on disk says a
+ * list was re-linked, and a crash between the two leaves that one node
+ * without them for good, where a node not yet re-linked still has its
+ * edges to deleted nodes, and the next VACUUM re-links it.
  */
 static void
 link_thin_nodes(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot)
@@ -979,10 +1002,10 @@ link_thin_nodes(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot)
 		int			n;
 
 		OMENDB_VACUUM_DELAY_POINT();
-		n = ps->store.neighbors(&ps->store, c->thin[i], nbrs);
-		(void) omendb_add_reverse_edges(&ps->store, pivot, c->thin[i], nbrs, n,
-										c->meta->alpha, c->meta->graph_degree,
-										true);
+		if (repair_node(c, ps, pivot, c->thin[i], false, nbrs, &n))
+			(void) omendb_add_reverse_edges(&ps->store, pivot, c->thin[i],
+											nbrs, n, c->meta->alpha,
+											c->meta->graph_degree, true);
 		omendb_pagestore_forget_codes(ps);
 	}
 }

@@ -462,6 +462,7 @@ extern bool omendb_quantizer_named(Relation index);
 /* omendb_cost.c */
 extern float omendb_measure_walk_rate(Relation index);
 extern void omendb_record_walk_rate(Relation index, bool use_wal);
+extern double omendb_new_per_expansion(int degree, int dims);
 extern double omendb_initial_search_nodes(int list_size, int degree, int dims);
 extern double omendb_walk_nodes(double passing, double walk_rate,
 								double initial_nodes);

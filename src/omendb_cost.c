@@ -351,8 +351,8 @@ planned_walk_rate(IndexOptInfo *index, bool *label_directory)
  * dimensions, a node or two in few, where the lists of nearby nodes
  * overlap (see omendb_costestimate); dims 0 if unknown.
  */
-static double
-new_per_expansion_estimate(int degree, int dims)
+double
+omendb_new_per_expansion(int degree, int dims)
 {
 	double		n = degree / 2.0;
 
@@ -363,13 +363,13 @@ new_per_expansion_estimate(int degree, int dims)
 
 /*
  * The nodes an initial search with a list of list_size meets: it expands
- * about that many nodes, each meeting new_per_expansion_estimate new ones.
+ * about that many nodes, each meeting omendb_new_per_expansion new ones.
  * (Fashion-MNIST, R = 32, L = 40: 641, where 489 are met.)
  */
 double
 omendb_initial_search_nodes(int list_size, int degree, int dims)
 {
-	return list_size * new_per_expansion_estimate(degree, dims) + 1;
+	return list_size * omendb_new_per_expansion(degree, dims) + 1;
 }
 
 /*
@@ -474,7 +474,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 	list = omendb_effective_list_size(omendb_planned_index_metric(index));
 	dims = planned_index_dimensions(root, index);
-	new_per_expansion = new_per_expansion_estimate(degree, dims);
+	new_per_expansion = omendb_new_per_expansion(degree, dims);
 	met_startup = Min(ntuples, omendb_initial_search_nodes(list, degree, dims));
 
 	/*

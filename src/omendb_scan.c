@@ -998,7 +998,7 @@ directory_beats_walk(OmenScanOpaque so, double passing, bool searched)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	double		rate = meta->walk_rate > 0 ? meta->walk_rate :
-		meta->graph_degree / 2.0;
+		omendb_new_per_expansion(meta->graph_degree, meta->code_dims);
 	double		initial = 0;
 
 	if (!searched)

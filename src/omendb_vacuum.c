@@ -661,9 +661,9 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
  * Thinness is counted before the planned edges.  After a cleanup cut short
  * in its repair, the next one plans each deleted node's out-neighbours
  * from the in-neighbours that node has left, many edges to each of them:
- * counted with those, a node thin the first time no longer looked so, got
- * no reverse edges, and rows near it were missed (README.omendb,
- * "Deletion and slot reuse").
+ * counted with those, a node thin the first time would not look so and
+ * would get no reverse edges, and rows near it would be missed
+ * (README.omendb, "Deletion and slot reuse").
  */
 static int
 repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,

@@ -656,7 +656,9 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
  * other neighbours, plus the replacement edges planned for it; only if
  * that overflows p's slots is the whole pruned down to R, as a reverse
  * edge would be.  If p keeps few edges of its own, it is thin: re-linked
- * instead, and *thin says so.  Returns how many were written to out[].
+ * instead, and *thin says so; with defer_thin it is left for
+ * link_thin_nodes (note_thin), as long as there is room, and the result is
+ * -1.  Otherwise returns how many were written to out[].
  *
  * Thinness is counted before the planned edges.  After a cleanup cut short
  * in its repair, the next one plans each deleted node's out-neighbours
@@ -667,8 +669,8 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
  */
 static int
 repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
-				   uint32 p, const uint32 *old, int nold, uint32 *out,
-				   bool *thin)
+				   uint32 p, const uint32 *old, int nold, bool defer_thin,
+				   uint32 *out, bool *thin)
 {
 	OmenGraphStore *store = &ps->store;
 	int			lo = 0;
@@ -705,6 +707,11 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 			n += store->visit(store, &to, 1, ids + n);
 	}
 	*thin = n < THIN_DEGREE(c->meta);
+	if (*thin && defer_thin && note_thin(c, p))
+	{
+		pfree(ids);
+		return -1;
+	}
 	for (int i = lo; i < hi; i++)
 		if (!is_doomed(c, c->planned[i].to))
 			n += store->visit(store, &c->planned[i].to, 1, ids + n);
@@ -762,9 +769,9 @@ drop_doomed_edges(Consolidation *c, uint32 node)
  * Repair one node: read its list, compute the new one and write it if the
  * list is still as read (optimistically, as reverse edges are written),
  * and if inserts keep winning, drop the edges.  With defer_thin, a node the
- * repair would leave thin is left for link_thin_nodes instead (note_thin),
- * as long as there is room.  Returns whether the list written is a thin
- * node's, re-linked; nbrs[] and *n hold it.
+ * repair would leave thin may be left for link_thin_nodes instead
+ * (repaired_neighbors).  Returns whether the list written is a thin node's,
+ * re-linked; nbrs[] and *n hold it.
  */
 static bool
 repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
@@ -779,8 +786,9 @@ repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 
 		if (!has_doomed_edge(c, old, nold))
 			return false;
-		*n = repaired_neighbors(c, ps, pivot, node, old, nold, nbrs, &thin);
-		if (thin && defer_thin && note_thin(c, node))
+		*n = repaired_neighbors(c, ps, pivot, node, old, nold, defer_thin,
+								nbrs, &thin);
+		if (*n < 0)
 			return false;
 		if (ps->store.replace_neighbors(&ps->store, node, old, nold, nbrs, *n))
 		{
@@ -798,8 +806,7 @@ typedef struct PageRepair
 	int			n;
 	OffsetNumber off[MaxOffsetNumber];
 	int			nold[MaxOffsetNumber];
-	int			nnew[MaxOffsetNumber];
-	bool		thin[MaxOffsetNumber];
+	int			nnew[MaxOffsetNumber];	/* -1: left for link_thin_nodes */
 	uint32		retry[MaxOffsetNumber];
 	uint32	   *old;			/* max_degree per node */
 	uint32	   *new;
@@ -849,10 +856,14 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 		return;
 
 	for (int i = 0; i < pr->n; i++)
+	{
+		bool		thin;
+
 		pr->nnew[i] = repaired_neighbors(c, ps, pivot,
 										 omendb_node_id(meta, blkno, pr->off[i]),
-										 pr->old + i * maxdeg, pr->nold[i],
-										 pr->new + i * maxdeg, &pr->thin[i]);
+										 pr->old + i * maxdeg, pr->nold[i], true,
+										 pr->new + i * maxdeg, &thin);
+	}
 
 	buf = omendb_lock_node_page(c->index, meta, blkno, c->info->strategy,
 								BUFFER_LOCK_EXCLUSIVE);
@@ -863,8 +874,8 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 		OmenNodeHeader hdr = omendb_page_node(c->index, BufferGetPage(buf),
 											  meta, pr->off[i]);
 
-		if (pr->thin[i] && note_thin(c, omendb_node_id(meta, blkno, pr->off[i])))
-			continue;
+		if (pr->nnew[i] < 0)
+			continue;			/* left for link_thin_nodes */
 		if (hdr->nneighbors != pr->nold[i] ||
 			memcmp(OmenNodeNeighbors(hdr), pr->old + i * maxdeg,
 				   sizeof(uint32) * pr->nold[i]) != 0)

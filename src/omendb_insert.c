@@ -245,6 +245,81 @@ release_if_valid(Buffer buf)
 }
 
 /*
+ * Write the node into a free slot of buf, a node page exclusively locked
+ * that counts one or more, in one WAL record; releases buf.  Returns
+ * whether the page has free slots left.
+ */
+static bool
+take_free_slot(Relation index, const OmenMetaPageData *meta, Buffer buf,
+			   const char *image, bool graph_node, bool use_wal,
+			   uint32 *node, uint32 *entry)
+{
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	Page		page = BufferGetPage(buf);
+	OmenMetaPageData cur;
+	Buffer		metabuf;
+	Buffer		labelbuf;
+	OmenPageEdit edit;
+	OffsetNumber off;
+	bool		more;
+
+	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		if (omendb_page_node(index, page, meta, off)->flags & OMENDB_NODE_FREE)
+			break;
+	if (off > PageGetMaxOffsetNumber(page))
+		omendb_corrupted(index, "Block %u: %u free slots counted, none found.",
+						 blkno, OmenPageGetOpaque(page)->nfree);
+
+	omendb_read_meta(index, &cur);
+	omendb_edit_begin(&edit, index, use_wal);
+	page = omendb_edit_page(&edit, buf, false);
+	memcpy(omendb_page_node(index, page, meta, off), image, meta->node_size);
+	more = --OmenPageGetOpaque(page)->nfree > 0;
+	*node = omendb_node_id(meta, blkno, off);
+	metabuf = publish_node(index, &edit, &cur, *node, graph_node,
+						   InvalidBlockNumber, true, entry);
+	labelbuf = omendb_write_label_entry(index, &edit, meta, *node,
+										OmenNodeLabels((OmenNodeHeader) image, meta),
+										NULL);
+	omendb_edit_finish(&edit);
+	release_if_valid(labelbuf);
+	release_if_valid(metabuf);
+	UnlockReleaseBuffer(buf);
+	return more;
+}
+
+/*
+ * Lock node page blkno exclusively if it is one inserts may take a free
+ * slot of (not past the last node page, where a truncation cut short may
+ * have left pages of free slots) and it counts one; else InvalidBuffer.
+ */
+static Buffer
+lock_page_with_free_slot(Relation index, const OmenMetaPageData *meta,
+						 BlockNumber blkno)
+{
+	OmenMetaPageData cur;
+	Buffer		buf;
+	Page		page;
+
+	if (blkno < meta->first_node_block ||
+		blkno >= RelationGetNumberOfBlocks(index))
+		return InvalidBuffer;
+	omendb_read_meta(index, &cur);
+	if (cur.insert_block == InvalidBlockNumber || blkno > cur.insert_block)
+		return InvalidBuffer;
+	buf = ReadBuffer(index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) || OmenPageGetOpaque(page)->nfree == 0)
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBuffer;
+	}
+	omendb_check_node_page(index, buf, page, meta);
+	return buf;
+}
+
+/*
  * Write the node into a free slot that VACUUM left, if the free space map
  * knows a page with one; one WAL record.  The map is only a hint (not
  * WAL-logged, and a page is taken out of it when handed out), so a page
@@ -259,58 +334,99 @@ reuse_free_slot(Relation index, const OmenMetaPageData *meta,
 	for (;;)
 	{
 		BlockNumber blkno = GetFreeIndexPage(index);
-		OmenMetaPageData cur;
 		Buffer		buf;
-		Buffer		metabuf;
-		Buffer		labelbuf;
-		Page		page;
-		OmenPageEdit edit;
-		OffsetNumber off;
-		bool		more;
 
 		if (blkno == InvalidBlockNumber)
 			return false;
-		if (blkno < meta->first_node_block ||
-			blkno >= RelationGetNumberOfBlocks(index))
+		buf = lock_page_with_free_slot(index, meta, blkno);
+		if (!BufferIsValid(buf))
 			continue;
-		omendb_read_meta(index, &cur);
-		/* (past the last node page: left by a truncation cut short) */
-		if (cur.insert_block == InvalidBlockNumber || blkno > cur.insert_block)
-			continue;
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		if (PageIsNew(page) || OmenPageGetOpaque(page)->nfree == 0)
-		{
-			UnlockReleaseBuffer(buf);
-			continue;
-		}
-		omendb_check_node_page(index, buf, page, meta);
-		for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-			if (omendb_page_node(index, page, meta, off)->flags & OMENDB_NODE_FREE)
-				break;
-		if (off > PageGetMaxOffsetNumber(page))
-			omendb_corrupted(index, "Block %u: %u free slots counted, none found.",
-							 blkno, OmenPageGetOpaque(page)->nfree);
-
-		omendb_edit_begin(&edit, index, use_wal);
-		page = omendb_edit_page(&edit, buf, false);
-		memcpy(omendb_page_node(index, page, meta, off), image, meta->node_size);
-		more = --OmenPageGetOpaque(page)->nfree > 0;
-		*node = omendb_node_id(meta, blkno, off);
-		metabuf = publish_node(index, &edit, &cur, *node, graph_node,
-							   InvalidBlockNumber, true, entry);
-		labelbuf = omendb_write_label_entry(index, &edit, meta, *node,
-											OmenNodeLabels((OmenNodeHeader) image, meta),
-											NULL);
-		omendb_edit_finish(&edit);
-		release_if_valid(labelbuf);
-		release_if_valid(metabuf);
-		UnlockReleaseBuffer(buf);
-		if (more)
+		if (take_free_slot(index, meta, buf, image, graph_node, use_wal,
+						   node, entry))
 			RecordFreeIndexPage(index, blkno);
 		return true;
 	}
+}
+
+/*
+ * Pages to try for a free slot near the node's out-neighbours nbrs
+ * (nearest first): each neighbour's page, those holding more of them
+ * first, the nearest neighbour's first among equals.  Returns how many,
+ * at most OMENDB_NEAR_PAGES_TRIED.
+ */
+#define OMENDB_NEAR_PAGES_TRIED 4
+
+static int
+pages_near(const OmenMetaPageData *meta, const uint32 *nbrs, int n,
+		   BlockNumber *pages)
+{
+	int			votes[OMENDB_NEAR_PAGES_TRIED];
+	int			npages = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		BlockNumber b = omendb_node_block(meta, nbrs[i]);
+		int			v = 0;
+		int			at;
+		bool		seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = omendb_node_block(meta, nbrs[j]) == b;
+		if (seen)
+			continue;
+		for (int j = i; j < n; j++)
+			v += omendb_node_block(meta, nbrs[j]) == b;
+		/* insert by votes, after the nearer pages of as many */
+		for (at = npages; at > 0 && votes[at - 1] < v; at--)
+			;
+		if (at >= OMENDB_NEAR_PAGES_TRIED)
+			continue;
+		if (npages < OMENDB_NEAR_PAGES_TRIED)
+			npages++;
+		for (int k = npages - 1; k > at; k--)
+		{
+			pages[k] = pages[k - 1];
+			votes[k] = votes[k - 1];
+		}
+		pages[at] = b;
+		votes[at] = v;
+	}
+	return npages;
+}
+
+/*
+ * Write the node into a free slot on a page near its out-neighbours, if
+ * one of the pages pages_near names has one, so that the nodes a search
+ * meets together share pages as a build numbers them.  Only when the meta
+ * page counts free slots (or may not count them all).  The free space map
+ * keeps naming the page; it is checked when handed out.
+ */
+static bool
+reuse_free_slot_near(Relation index, const OmenMetaPageData *meta,
+					 const char *image, bool use_wal,
+					 uint32 *node, uint32 *entry)
+{
+	OmenNodeHeader hdr = (OmenNodeHeader) image;
+	BlockNumber pages[OMENDB_NEAR_PAGES_TRIED];
+	OmenMetaPageData cur;
+	int			npages;
+
+	omendb_read_meta(index, &cur);
+	if (cur.free_nodes == 0 && omendb_meta_counts_all(&cur))
+		return false;
+	npages = pages_near(meta, OmenNodeNeighbors(hdr), hdr->nneighbors, pages);
+	for (int i = 0; i < npages; i++)
+	{
+		Buffer		buf = lock_page_with_free_slot(index, meta, pages[i]);
+
+		if (BufferIsValid(buf))
+		{
+			(void) take_free_slot(index, meta, buf, image, true, use_wal,
+								  node, entry);
+			return true;
+		}
+	}
+	return false;
 }
 
 /*
@@ -396,6 +512,9 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 {
 	uint32		node;
 
+	if (graph_node &&
+		reuse_free_slot_near(index, meta, image, use_wal, &node, entry))
+		return node;
 	if (reuse_free_slot(index, meta, image, graph_node, use_wal, &node, entry))
 		return node;
 

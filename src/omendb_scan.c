@@ -1532,7 +1532,9 @@ finish_radius(OmenScanOpaque so)
  * default search list, in proportion to the list (omendb.search_list_size
  * buys recall here as it does for the first batch), at most
  * MAX_PAST_SHARE.  A quarter took the late rows there to 1.8%, for 63%
- * more nodes met; on Fashion-MNIST 11% more at a 10% filter, 20% at 1%.
+ * more nodes met.  On Fashion-MNIST a 10% filter meets 3% more (948
+ * nodes a query against 920, recall@10 0.9963 against 0.9957): its
+ * initial search's list holds most of its rows (filtered_list_size).
  */
 #define PAST_SHARE_AT_DEFAULT_LIST	0.25
 #define MAX_PAST_SHARE				0.75

@@ -806,8 +806,9 @@ omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
  * Where j's list is pruned from members[] down to kept[], hand each live
  * member it drops to the kept node nearest to it: the prune drops y
  * where a kept z lies nearer to y than j does (or for room), and a search
- * that goes from j to z then still has an edge to y.  Appended while z
- * has room.
+ * that goes from j to z then still has an edge to y.  Appended to the
+ * nearest kept node with room: a full z would cut y off, and the next
+ * nearest still leads there from j.
  */
 static void
 keep_dropped_reachable(OmenGraphStore *store, OmenQuery *pivot,
@@ -821,7 +822,6 @@ keep_dropped_reachable(OmenGraphStore *store, OmenQuery *pivot,
 	{
 		uint32		y = members[i];
 		bool		dropped = true;
-		int			best = -1;
 
 		for (int k = 0; k < nkept && dropped; k++)
 			dropped = kept[k] != y;
@@ -832,11 +832,17 @@ keep_dropped_reachable(OmenGraphStore *store, OmenQuery *pivot,
 		if (!usable[0])
 			continue;
 		store->score(store, pivot, kept, nkept, dists, usable);
-		for (int k = 0; k < nkept; k++)
-			if (usable[k] && (best < 0 || dists[k] < dists[best]))
-				best = k;
-		if (best >= 0)
-			(void) store->append_neighbor(store, kept[best], y);
+		for (;;)
+		{
+			int			best = -1;
+
+			for (int k = 0; k < nkept; k++)
+				if (usable[k] && (best < 0 || dists[k] < dists[best]))
+					best = k;
+			if (best < 0 || store->append_neighbor(store, kept[best], y))
+				break;
+			usable[best] = false;	/* full: try the next nearest */
+		}
 	}
 }
 

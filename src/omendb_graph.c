@@ -847,6 +847,26 @@ keep_dropped_reachable(OmenGraphStore *store, OmenQuery *pivot,
 }
 
 /*
+ * RobustPrune(p, ids[0..n-1]) as omendb_prune_candidates, for a list that
+ * replaces p's own: the first nlinked of ids are p's neighbours now, and
+ * each of those the prune drops is handed on to the nearest kept node with
+ * room (keep_dropped_reachable), as a full list's re-prune hands them on.
+ * The caller writes p's new list after this returns, so that a crash
+ * between the records leaves each dropped node linked.
+ */
+int
+omendb_prune_keeping_linked(OmenGraphStore *store, OmenQuery *pivot,
+							uint32 p, const uint32 *ids, int n, int nlinked,
+							double alpha, int degree, uint32 *out)
+{
+	int			nout = prune_ids(store, pivot, p, ids, n, 0, alpha, degree,
+								 out);
+
+	keep_dropped_reachable(store, pivot, ids, nlinked, out, nout);
+	return nout;
+}
+
+/*
  * Add the edge j -> p.  While j has spare slots the edge is appended; when
  * j is full, j's neighbours plus p are re-pruned down to R (the overflow-
  * then-prune rule).  Optimistic: read j, compute, and write only if j did

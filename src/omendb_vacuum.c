@@ -655,7 +655,11 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
  * The neighbours node p gets in place of its edges to doomed nodes: its
  * other neighbours, plus the replacement edges planned for it; only if
  * that overflows p's slots is the whole pruned down to R, as a reverse
- * edge would be.  If p keeps few edges of its own, it is thin: re-linked
+ * edge would be, and the neighbours of its own that the prune drops are
+ * handed on as a reverse edge's prune hands them (a row far from the
+ * others can lose its last near in-edge to such a prune, and be missed
+ * where the cleanup stops halfway).  If p keeps few edges of its own, it
+ * is thin: re-linked
  * instead, and *thin says so; with defer_thin it is left for
  * link_thin_nodes (note_thin), as long as there is room, and the result is
  * -1.  Otherwise returns how many were written to out[].
@@ -679,6 +683,7 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	uint32	   *ids;
 	uint32		self;
 	int			n = 0;
+	int			nown;
 
 	/* the planned edges from p: a range of the array sorted by source */
 	while (lo < hi)
@@ -706,6 +711,7 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 		if (to != OMENDB_INVALID_NODE)
 			n += store->visit(store, &to, 1, ids + n);
 	}
+	nown = n;
 	*thin = n < THIN_DEGREE(c->meta);
 	if (*thin && defer_thin && note_thin(c, p))
 	{
@@ -721,8 +727,9 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	else if (n <= c->meta->max_degree)
 		memcpy(out, ids, sizeof(uint32) * n);
 	else
-		n = omendb_prune_candidates(store, pivot, p, ids, n, c->meta->alpha,
-									c->meta->graph_degree, out);
+		n = omendb_prune_keeping_linked(store, pivot, p, ids, n, nown,
+										c->meta->alpha, c->meta->graph_degree,
+										out);
 	pfree(ids);
 	return n;
 }

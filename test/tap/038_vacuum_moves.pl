@@ -32,7 +32,7 @@ my $ROUNDS = 8;
 sub vec_sql
 {
 	my ($i) = @_;
-	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 16) j)";
+	return wave_vec_sql($i, 16);
 }
 
 $node->safe_psql(

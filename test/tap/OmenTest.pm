@@ -48,7 +48,7 @@ use Test::More;
 
 our @EXPORT =
   qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of own_top_sql
-  $ORDER_BY_PARAM omendb_check_ok
+  wave_vec_sql $ORDER_BY_PARAM omendb_check_ok
   read_file write_file become_subreaper crash_node skip_unless_little_endian
   $PD_LOWER $META_END u16 u32);
 
@@ -207,6 +207,15 @@ sub plan_of
 	my ($node, $db, $sql, @settings) = @_;
 	my $pre = join('', map { "$_;\n" } @settings);
 	return $node->safe_psql($db, "${pre}EXPLAIN (COSTS OFF) $sql");
+}
+
+# SQL for a $dims-dimensional real[] from row number $i (an SQL expression):
+# element j is sin(0.37 i j + j^2) + cos(0.011 i j), distinct for distinct
+# rows.
+sub wave_vec_sql
+{
+	my ($i, $dims) = @_;
+	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, $dims) j)";
 }
 
 # The first $k rows of $table by v <-> the vector of its row $id.  The

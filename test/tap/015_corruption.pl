@@ -65,7 +65,7 @@ my $BLCKSZ = 8192;
 sub vec_sql
 {
 	my ($i) = @_;
-	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 32) j)";
+	return wave_vec_sql($i, 32);
 }
 my $query_vec = '[' . join(',', map { sprintf('%.2f', sin($_)) } 1 .. 32) . ']';
 

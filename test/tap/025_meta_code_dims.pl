@@ -39,7 +39,7 @@ my %META = (quantizer => 24 + 12, code_size => 24 + 28, code_dims => 24 + 68);
 sub vec_sql
 {
 	my ($i) = @_;
-	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 32) j)";
+	return wave_vec_sql($i, 32);
 }
 my $query_vec = '[' . join(',', map { sprintf('%.2f', sin($_)) } 1 .. 32) . ']';
 

@@ -47,7 +47,7 @@ my $coord = omen_node('coordinator');
 sub vec_sql
 {
 	my ($i) = @_;
-	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 16) j)::vector(16)";
+	return wave_vec_sql($i, 16) . '::vector(16)';
 }
 
 for my $shard (@shards)

@@ -33,7 +33,7 @@ my $subscriber = omen_node('subscriber');
 sub vec_sql
 {
 	my ($i) = @_;
-	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 32) j)";
+	return wave_vec_sql($i, 32);
 }
 my $vec_i = vec_sql('i');
 my $schema = qq{

@@ -33,7 +33,7 @@ $standby->start;
 sub vec_sql
 {
 	my ($i) = @_;
-	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, 16) j)";
+	return wave_vec_sql($i, 16);
 }
 my $vec_i = vec_sql('i');
 my $q = "'[0.5,0.1,-0.3,0.2,0.5,0.1,-0.3,0.2,0.5,0.1,-0.3,0.2,0.5,0.1,-0.3,0.2]'::vector";

@@ -72,7 +72,7 @@ my $db = 'postgres';
 sub vec_sql
 {
 	my ($i, $d) = @_;
-	return "(SELECT array_agg(sin($i * 0.37 * j + j * j) + cos($i * 0.011 * j))::real[] FROM generate_series(1, $d) j)";
+	return wave_vec_sql($i, $d);
 }
 my $qvec = '[' . join(',', map { sprintf('%.3f', sin($_ * 1.7)) } 1 .. 32) . ']';
 

@@ -25,6 +25,7 @@
 #include "utils/rel.h"
 
 #include "omendb.h"
+#include "omendb_graph.h"
 #include "omendb_labels.h"
 #include "omendb_page.h"
 
@@ -190,34 +191,22 @@ move_node(Relation index, const OmenMetaPageData *meta,
 /*
  * The page before the tail to move a node to: the one holding most of its
  * neighbours among those with a free slot (the nearest such neighbour's,
- * on a tie), so that the nodes a search meets together share pages, as a
- * build numbers them; else the first page with a free slot.
+ * on a tie: omendb_neighbor_pages), so that the nodes a search meets
+ * together share pages, as a build numbers them; else the first page with
+ * a free slot.
  */
 static BlockNumber
 home_block(const OmenMetaPageData *meta, const PageStates *states,
 		   BlockNumber cut, const uint32 *nbrs, int n)
 {
 	BlockNumber first = meta->first_node_block;
-	BlockNumber best = InvalidBlockNumber;
-	int			best_votes = 0;
+	BlockNumber pages[OMENDB_MAX_NEIGHBORS];
+	int			npages = omendb_neighbor_pages(meta, nbrs, n, pages);
 
-	for (int i = 0; i < n; i++)
-	{
-		BlockNumber b = omendb_node_block(meta, nbrs[i]);
-		int			votes = 0;
-
-		if (b < first || b >= cut || states[b - first].free == 0)
-			continue;
-		for (int j = 0; j < n; j++)
-			votes += omendb_node_block(meta, nbrs[j]) == b;
-		if (votes > best_votes)
-		{
-			best = b;
-			best_votes = votes;
-		}
-	}
-	if (best != InvalidBlockNumber)
-		return best;
+	for (int i = 0; i < npages; i++)
+		if (pages[i] >= first && pages[i] < cut &&
+			states[pages[i] - first].free > 0)
+			return pages[i];
 	for (BlockNumber b = first; b < cut; b++)
 		if (states[b - first].free > 0)
 			return b;

@@ -348,58 +348,16 @@ reuse_free_slot(Relation index, const OmenMetaPageData *meta,
 	}
 }
 
-/*
- * Pages to try for a free slot near the node's out-neighbours nbrs
- * (nearest first): each neighbour's page, those holding more of them
- * first, the nearest neighbour's first among equals.  Returns how many,
- * at most OMENDB_NEAR_PAGES_TRIED.
- */
+/* How many of the pages nearest a new node's neighbours an insert tries. */
 #define OMENDB_NEAR_PAGES_TRIED 4
-
-static int
-pages_near(const OmenMetaPageData *meta, const uint32 *nbrs, int n,
-		   BlockNumber *pages)
-{
-	int			votes[OMENDB_NEAR_PAGES_TRIED];
-	int			npages = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		BlockNumber b = omendb_node_block(meta, nbrs[i]);
-		int			v = 0;
-		int			at;
-		bool		seen = false;
-
-		for (int j = 0; j < i && !seen; j++)
-			seen = omendb_node_block(meta, nbrs[j]) == b;
-		if (seen)
-			continue;
-		for (int j = i; j < n; j++)
-			v += omendb_node_block(meta, nbrs[j]) == b;
-		/* insert by votes, after the nearer pages of as many */
-		for (at = npages; at > 0 && votes[at - 1] < v; at--)
-			;
-		if (at >= OMENDB_NEAR_PAGES_TRIED)
-			continue;
-		if (npages < OMENDB_NEAR_PAGES_TRIED)
-			npages++;
-		for (int k = npages - 1; k > at; k--)
-		{
-			pages[k] = pages[k - 1];
-			votes[k] = votes[k - 1];
-		}
-		pages[at] = b;
-		votes[at] = v;
-	}
-	return npages;
-}
 
 /*
  * Write the node into a free slot on a page near its out-neighbours, if
- * one of the pages pages_near names has one, so that the nodes a search
- * meets together share pages as a build numbers them.  Only when the meta
- * page counts free slots (or may not count them all).  The free space map
- * keeps naming the page; it is checked when handed out.
+ * one of the first OMENDB_NEAR_PAGES_TRIED that omendb_neighbor_pages
+ * names has one, so that the nodes a search meets together share pages as
+ * a build numbers them.  Only when the meta page counts free slots (or may
+ * not count them all).  The free space map keeps naming the page; it is
+ * checked when handed out.
  */
 static bool
 reuse_free_slot_near(Relation index, const OmenMetaPageData *meta,
@@ -407,15 +365,16 @@ reuse_free_slot_near(Relation index, const OmenMetaPageData *meta,
 					 uint32 *node, uint32 *entry)
 {
 	OmenNodeHeader hdr = (OmenNodeHeader) image;
-	BlockNumber pages[OMENDB_NEAR_PAGES_TRIED];
+	BlockNumber pages[OMENDB_MAX_NEIGHBORS];
 	OmenMetaPageData cur;
 	int			npages;
 
 	omendb_read_meta(index, &cur);
 	if (cur.free_nodes == 0 && omendb_meta_counts_all(&cur))
 		return false;
-	npages = pages_near(meta, OmenNodeNeighbors(hdr), hdr->nneighbors, pages);
-	for (int i = 0; i < npages; i++)
+	npages = omendb_neighbor_pages(meta, OmenNodeNeighbors(hdr),
+								   hdr->nneighbors, pages);
+	for (int i = 0; i < Min(npages, OMENDB_NEAR_PAGES_TRIED); i++)
 	{
 		Buffer		buf = lock_page_with_free_slot(index, meta, pages[i]);
 

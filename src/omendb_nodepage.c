@@ -16,6 +16,7 @@
 #include "lib/stringinfo.h"
 #include "storage/bufmgr.h"
 
+#include "omendb_graph.h"
 #include "omendb_labels.h"
 #include "omendb_page.h"
 #include "omendb_scan_stats.h"
@@ -217,6 +218,47 @@ omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 {
 	return (blkno - meta->first_node_block) * meta->nodes_per_page +
 		(off - FirstOffsetNumber);
+}
+
+/*
+ * The distinct pages of nodes nbrs[0..n-1] (a neighbour list, nearest
+ * first), those holding more of them first, the nearest one's first among
+ * equals: where a node placed near its neighbours should go, so that the
+ * nodes a search meets together share pages.  pages[] has room for n.
+ * Returns how many.
+ */
+int
+omendb_neighbor_pages(const OmenMetaPageData *meta, const uint32 *nbrs,
+					  int n, BlockNumber *pages)
+{
+	int			votes[OMENDB_MAX_NEIGHBORS];
+	int			npages = 0;
+
+	Assert(n <= OMENDB_MAX_NEIGHBORS);
+	for (int i = 0; i < n; i++)
+	{
+		BlockNumber b = omendb_node_block(meta, nbrs[i]);
+		bool		seen = false;
+		int			v = 0;
+		int			at;
+
+		for (int k = 0; k < npages && !seen; k++)
+			seen = pages[k] == b;
+		if (seen)
+			continue;
+		for (int j = i; j < n; j++)
+			v += omendb_node_block(meta, nbrs[j]) == b;
+		/* after the nearer pages of as many votes */
+		for (at = npages; at > 0 && votes[at - 1] < v; at--)
+		{
+			pages[at] = pages[at - 1];
+			votes[at] = votes[at - 1];
+		}
+		pages[at] = b;
+		votes[at] = v;
+		npages++;
+	}
+	return npages;
 }
 
 /*

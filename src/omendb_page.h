@@ -72,6 +72,9 @@ extern OffsetNumber omendb_node_offset(const OmenMetaPageData *meta,
 									   uint32 node);
 extern uint32 omendb_node_id(const OmenMetaPageData *meta, BlockNumber blkno,
 							 OffsetNumber off);
+extern int	omendb_neighbor_pages(const OmenMetaPageData *meta,
+								  const uint32 *nbrs, int n,
+								  BlockNumber *pages);
 extern Buffer omendb_lock_index_page(Relation index, BlockNumber blkno,
 									 BufferAccessStrategy strategy, int mode);
 extern Buffer omendb_lock_node_page(Relation index,

@@ -29,17 +29,11 @@ my $db = 'postgres';
 my $NROWS = 20000;
 my $ROUNDS = 8;
 
-sub vec_sql
-{
-	my ($i) = @_;
-	return wave_vec_sql($i, 16);
-}
-
 $node->safe_psql(
 	$db, qq{
 CREATE EXTENSION omendb;
 CREATE TABLE items (id int PRIMARY KEY, v vector(16)) WITH (autovacuum_enabled = off);
-INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM generate_series(1, $NROWS) i;
+INSERT INTO items SELECT i, @{[ wave_vec_sql('i', 16) ]} FROM generate_series(1, $NROWS) i;
 CREATE INDEX items_v ON items USING omendb (v);
 });
 my $fresh_bytes = $node->safe_psql($db, "SELECT pg_relation_size('items_v')");
@@ -51,7 +45,7 @@ my $rounds_sql = join(
 		my $from = $NROWS + ($_ - 1) * ($NROWS / 5) + 1;
 		my $to = $NROWS + $_ * ($NROWS / 5);
 		"DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY hashint4(id + $_) LIMIT @{[ $NROWS / 5 ]});\n"
-		  . "INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM generate_series($from, $to) i;\n"
+		  . "INSERT INTO items SELECT i, @{[ wave_vec_sql('i', 16) ]} FROM generate_series($from, $to) i;\n"
 		  . "VACUUM items;\n"
 	} (1 .. $ROUNDS)) . "\\q\n";
 my ($bg_out, $bg_err) = ('', '');

@@ -29,18 +29,12 @@ my $NROWS = 10000;
 my $NDELETE = 200;				# 2%: VACUUM frees them and moves nothing
 my $NINSERT = 100;
 
-sub vec_sql
-{
-	my ($i) = @_;
-	return wave_vec_sql($i, 16);
-}
-
 $node->safe_psql(
 	$db, qq{
 CREATE EXTENSION omendb;
 CREATE EXTENSION pageinspect;
 CREATE TABLE items (id int PRIMARY KEY, v vector(16)) WITH (autovacuum_enabled = off);
-INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM generate_series(1, $NROWS) i;
+INSERT INTO items SELECT i, @{[ wave_vec_sql('i', 16) ]} FROM generate_series(1, $NROWS) i;
 CREATE INDEX items_v ON items USING omendb (v);
 DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY hashint4(id) LIMIT $NDELETE);
 VACUUM items;
@@ -50,7 +44,7 @@ is($node->safe_psql($db, "SELECT free_nodes FROM omendb_index_stats('items_v')")
 	$NDELETE, "VACUUM freed the $NDELETE deleted rows' slots and moved no node into them");
 
 $node->safe_psql($db,
-	"INSERT INTO items SELECT i, @{[ vec_sql('i') ]} FROM generate_series($NROWS + 1, $NROWS + $NINSERT) i"
+	"INSERT INTO items SELECT i, @{[ wave_vec_sql('i', 16) ]} FROM generate_series($NROWS + 1, $NROWS + $NINSERT) i"
 );
 is($node->safe_psql($db, "SELECT pg_relation_size('items_v')"),
 	$bytes_before, "the $NINSERT new rows took free slots: the index did not grow");

@@ -28,7 +28,8 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql \
 # columns").
 DATA = pgvector/omendb_pgvector.control pgvector/omendb_pgvector--0.2.0.sql
 
-# Every sql/*.sql except the install script is a pg_regress test.
+# Every sql/*.sql except the install script is a pg_regress test (not
+# sql/include/*.sql: the helper functions tests read with \i).
 REGRESS = $(sort $(basename $(notdir $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

@@ -42,20 +42,7 @@ SELECT id FROM omendb_bad ORDER BY v <=> '[1]' LIMIT 1;
 SELECT id FROM omendb_bad ORDER BY v <-> '[]' LIMIT 1;
 SELECT id FROM omendb_bad ORDER BY v <-> ARRAY[]::real[]::vector LIMIT 1;
 
--- index_ordered(query): whether query's plan is an omendb index scan in
--- order of distance, with no sort above it (asked as a boolean: how EXPLAIN
--- shows an InitPlan's value differs between PostgreSQL versions).
-CREATE FUNCTION pg_temp.index_ordered(query text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	plan text := '';
-	line text;
-BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-		plan := plan || line || E'\n';
-	END LOOP;
-	RETURN plan ~ 'Index Scan using \S+ on ' AND plan ~ 'Order By:' AND plan !~ 'Sort';
-END
-$$;
+\i sql/include/index_ordered.sql
 
 -- A NULL query (also as a parameter) returns every row, NULL distances
 -- last; no error.  (A constant NULL would let the planner drop the ORDER

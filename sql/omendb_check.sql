@@ -56,15 +56,7 @@ LANGUAGE sql AS $$
 	ORDER BY 1
 $$;
 
--- err(sql): the SQLSTATE and message of the error a statement raises.
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/err.sql
 
 -- 300 rows of 4 dimensions and 10 NULLs, one index per operator class.
 CREATE TABLE chk_t (id int PRIMARY KEY, v vector(4), note text);

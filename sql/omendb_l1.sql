@@ -181,20 +181,7 @@ SELECT id FROM l1_t ORDER BY h <+> '[1,2,3]'::halfvec LIMIT 1;
 -- An empty query is not a vector.
 SELECT id FROM l1_t ORDER BY v <+> '[]' LIMIT 1;
 \set VERBOSITY default
--- index_ordered(query): whether query's plan is an omendb index scan in
--- order of distance, with no sort above it (asked as a boolean: how EXPLAIN
--- shows an InitPlan's value differs between PostgreSQL versions).
-CREATE FUNCTION pg_temp.index_ordered(query text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	plan text := '';
-	line text;
-BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-		plan := plan || line || E'\n';
-	END LOOP;
-	RETURN plan ~ 'Index Scan using \S+ on ' AND plan ~ 'Order By:' AND plan !~ 'Sort';
-END
-$$;
+\i sql/include/index_ordered.sql
 -- A NULL query returns every row with a vector, with NULL distances (the
 -- NULL known only at run time, so that the planner keeps the ORDER BY and
 -- the index).

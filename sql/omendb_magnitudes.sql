@@ -86,17 +86,7 @@ SELECT live_nodes FROM omendb_check('omendb_tiny_ip', true);
 SELECT live_nodes FROM omendb_check('omendb_tiny_cos', true);
 DROP TABLE omendb_tiny, omendb_tiny_scales;
 
--- index_hits(query): shared buffers the index scan of query touched.
-CREATE FUNCTION pg_temp.index_hits(query text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE
-	plan json;
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, FORMAT JSON) ' || query INTO plan;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	RETURN (plan -> 0 -> 'Plan' -> 'Plans' -> 0 ->> 'Shared Hit Blocks')::int;
-END
-$$;
+\i sql/include/index_hits.sql
 
 -- work(s, op): buffers a LIMIT 10 query by op touches in an index over
 -- 3,000 16-d rows scaled by s (the same rows, and query, at every scale).

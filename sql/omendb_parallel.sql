@@ -112,20 +112,7 @@ SET omendb.search_list_size = 200;
 SELECT pg_temp.self_matches('<=>') >= 5920 AS self_matches_at_list_200_at_least_5920;
 RESET omendb.search_list_size;
 SET enable_seqscan = off;
--- index_ordered(query): whether query's plan is an omendb index scan in
--- order of distance, with no sort above it (asked as a boolean: how EXPLAIN
--- shows an InitPlan's value differs between PostgreSQL versions).
-CREATE FUNCTION pg_temp.index_ordered(query text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	plan text := '';
-	line text;
-BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-		plan := plan || line || E'\n';
-	END LOOP;
-	RETURN plan ~ 'Index Scan using \S+ on ' AND plan ~ 'Order By:' AND plan !~ 'Sort';
-END
-$$;
+\i sql/include/index_ordered.sql
 -- gen() is volatile, so its value comes from an InitPlan: as an ORDER BY
 -- argument it would leave the index out
 SELECT pg_temp.index_ordered('SELECT c FROM omendb_par WHERE c = 1 ORDER BY v <=> (SELECT pg_temp.gen(7)) LIMIT 50')

@@ -6,15 +6,7 @@
 --
 SET jit = off;
 
--- err(sql): the SQLSTATE and message sql fails with, or 'no error'.
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/err.sql
 
 -- err_detail(sql): the same, with the error's detail.
 CREATE FUNCTION pg_temp.err_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$

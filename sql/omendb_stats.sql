@@ -78,15 +78,7 @@ LANGUAGE sql AS $$
 	FROM omendb_index_stats(idx)
 $$;
 
--- err(sql): the SQLSTATE and message of the error a statement raises.
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/err.sql
 
 -- 3,000 rows of 8 dimensions (about 40 nodes a page: 75 node pages, more
 -- than the sample reads), autovacuum off so that only this file's VACUUMs

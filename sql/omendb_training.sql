@@ -10,34 +10,8 @@
 --
 SET jit = off;
 
--- index_hits(query): shared buffers the index scan of query touched.
-CREATE FUNCTION pg_temp.index_hits(query text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE
-	plan json;
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, FORMAT JSON) ' || query INTO plan;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	RETURN (plan -> 0 -> 'Plan' -> 'Plans' -> 0 ->> 'Shared Hit Blocks')::int;
-END
-$$;
-
--- same_as_exact(query): whether query returns the same ids in the same
--- order by the index as by a sequential scan and sort.
-CREATE FUNCTION pg_temp.same_as_exact(query text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	got int[];
-	want int[];
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO got;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	PERFORM set_config('enable_indexscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (%s) s', query) INTO want;
-	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN got = want;
-END
-$$;
+\i sql/include/index_hits.sql
+\i sql/include/same_as_exact_query.sql
 
 -- Cosine: a first row of tiny elements is the unit vector
 -- [0.026, 0.052, ... 0.41] to the index, so the quantizer trains on that

@@ -2,15 +2,7 @@
 -- vector_casts: casts between vector and arrays, and the length coercion.
 --
 
--- Report the SQLSTATE and message of the error a statement raises.
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/error_of.sql
 
 -- The casts and their contexts: arrays convert to vector on assignment,
 -- vector to real[] implicitly, vector to vector(n) is the length coercion.

@@ -3,15 +3,7 @@
 -- l2_normalize, subvector, and the properties every function declares.
 --
 
--- Report the SQLSTATE and message of the error a statement raises.
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/error_of.sql
 
 -- The distance functions behind the operators; inner_product is the
 -- positive inner product, vector_negative_inner_product (<#>) its negation.

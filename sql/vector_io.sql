@@ -3,15 +3,7 @@
 -- modifier, and COPY.
 --
 
--- Report the SQLSTATE and message of the error a statement raises.
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/error_of.sql
 
 -- Text form: '[x1,x2,...]' without spaces on output.
 SELECT '[1,2,3]'::vector;

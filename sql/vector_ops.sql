@@ -3,15 +3,7 @@
 -- operators, and the btree operator class.
 --
 
--- Report the SQLSTATE and message of the error a statement raises.
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/error_of.sql
 
 -- <-> is Euclidean distance, <#> the negative inner product, <=> cosine
 -- distance and <+> L1 (taxicab) distance, all double precision.

@@ -57,6 +57,17 @@ sub positive_ok
 	  or diag('got: ' . ($value // 'nothing'));
 }
 
+# A figure that is a difference of two timed passes (index ms: the search
+# pass less the floor pass), as the tool prints it: digits, a point,
+# digits, and a sign when the floor pass took the longer, as on a machine
+# busy with other work.  It is measured, not bounded: timing is noise here.
+sub difference_ok
+{
+	my ($value, $name) = @_;
+	ok(defined $value && $value =~ /^-?[0-9]+\.[0-9]+$/, $name)
+	  or diag('got: ' . ($value // 'nothing'));
+}
+
 my ($stdout, $stderr);
 my $ok = IPC::Run::run(
 	[
@@ -85,7 +96,7 @@ for my $r (@rows)
 	cmp_ok($r->{recall}, '>=', 0.95, "recall\@10 of the index ($label)");
 	positive_ok($r->{qps}, "QPS measured ($label)");
 	positive_ok($r->{floor_qps}, "a floor measured beside the setting ($label)");
-	positive_ok($r->{index_ms}, "index time per query reported ($label)");
+	difference_ok($r->{index_ms}, "index time per query reported ($label)");
 	positive_ok($r->{p50}, "p50 latency measured ($label)");
 	cmp_ok($r->{p50}, '<=', $r->{p95}, "p50 <= p95 ($label)");
 	cmp_ok($r->{p95}, '<=', $r->{p99}, "p95 <= p99 ($label)");
@@ -175,8 +186,8 @@ for my $r (@churn)
 {
 	my $label = "$r->{state}, " . ($r->{setting} || 'default');
 	cmp_ok($r->{recall}, '>=', 0.9, "recall\@10 with re-inserted rows ($label)");
-	positive_ok($r->{index_ms}, "index time per query ($label)");
-	positive_ok($r->{index_cpu_ms}, "index CPU time per query ($label)");
+	difference_ok($r->{index_ms}, "index time per query ($label)");
+	difference_ok($r->{index_cpu_ms}, "index CPU time per query ($label)");
 	positive_ok($r->{nodes_met}, "nodes met per query, from the index's counters ($label)");
 	positive_ok($r->{page_visits}, "page visits per query, from the index's counters ($label)");
 	like($r->{index_bytes}, qr/^[1-9][0-9]*$/, "index size ($label)");

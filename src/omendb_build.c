@@ -91,9 +91,10 @@ graph_node_limit(Size per_node)
 }
 
 /*
- * Place node p (already encoded, with no neighbours yet) in the in-memory
- * graph: its out-edges, their reverse edges, and the entry point kept at
- * the node nearest the centroid.  The first node becomes the entry point.
+ * Place node p (already encoded from bs->v, with no neighbours yet) in the
+ * in-memory graph: its out-edges, their reverse edges, and the entry point
+ * kept at the node nearest the centroid.  The first node becomes the entry
+ * point.  Runs in the row's memory context (a vector query allocates).
  * p's own list is complete before any reverse edge leads to it, so that a
  * concurrent search (parallel build) never meets p half placed.
  */
@@ -110,7 +111,8 @@ omendb_build_graph_insert(BuildState *bs, uint32 p)
 	if (!omendb_build_entry_to_place_from(bs, p, d, &entry))
 		return;
 
-	omendb_query_init_code(&bs->query, bs->quant, OmenMemStoreCode(g, p));
+	omendb_query_init_placement(&bs->query, bs->quant, bs->v,
+								OmenMemStoreCode(g, p));
 	n = omendb_find_neighbors(&g->store, &bs->query, &bs->pivot, entry,
 							  bs->place_list, p, bs->alpha, bs->degree, nbrs);
 	if (!g->store.replace_neighbors(&g->store, p, nbrs, 0, nbrs, n))
@@ -119,6 +121,17 @@ omendb_build_graph_insert(BuildState *bs, uint32 p)
 	(void) omendb_add_reverse_edges(&g->store, &bs->pivot, p, nbrs, n,
 									bs->alpha, bs->degree, false);
 	omendb_build_offer_entry(bs, p, d);
+}
+
+/*
+ * Whether the build refines its graph.  Not where the quantizer places
+ * nodes by their vectors: the refining pass searches from the codes, and
+ * would trade the neighbours the vectors found for worse ones.
+ */
+bool
+omendb_build_refines(const BuildState *bs)
+{
+	return !bs->quant->places_by_vector;
 }
 
 /*
@@ -140,8 +153,8 @@ omendb_build_refine_one(BuildState *bs, uint32 p, MemoryContext nodecxt)
 
 /*
  * The refining pass over the in-memory graph (Vamana's second pass,
- * Algorithm 3 of the paper).  Placing a node saw the graph as it was then;
- * this pass sees all of it.  On clustered data it buys much recall at the
+ * Algorithm 3 of the paper), where the build refines.  Placing a node saw
+ * the graph as it was then; this pass sees all of it.  On clustered data it buys much recall at the
  * same search list; on Fashion-MNIST it is level (README.omendb, "Build").
  */
 static void
@@ -150,6 +163,8 @@ graph_refine(BuildState *bs)
 	OmenMemStore *g = &bs->g;
 	MemoryContext nodecxt;
 
+	if (!omendb_build_refines(bs))
+		return;
 	/* what refining a node allocates is freed after each node */
 	nodecxt = AllocSetContextCreate(CurrentMemoryContext, "omendb refine node",
 									ALLOCSET_DEFAULT_SIZES);

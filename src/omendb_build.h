@@ -87,6 +87,7 @@ extern void omendb_build_encode_node(BuildState *bs, uint32 p,
 									 ItemPointer tid, const float *x,
 									 float norm);
 extern void omendb_build_graph_insert(BuildState *bs, uint32 p);
+extern bool omendb_build_refines(const BuildState *bs);
 extern void omendb_build_refine_one(BuildState *bs, uint32 p,
 									MemoryContext nodecxt);
 extern void omendb_build_graph_callback(Relation index, ItemPointer tid,

@@ -620,18 +620,22 @@ omendb_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	table_close(heap, heapmode);
 }
 
-/* Tell the workers what comes after pass 2; true if it is refining. */
+/*
+ * Tell the workers what comes after pass 2: refining, if the build refines
+ * and the graph is still in memory.  Returns whether it is (not flushed).
+ */
 static bool
-start_next_phase(OmenBuildShared *sh)
+start_next_phase(OmenBuildShared *sh, bool refines)
 {
-	bool		refine;
+	bool		in_memory;
 
 	SpinLockAcquire(&sh->mutex);
-	refine = (sh->graph == OMENDB_GRAPH_IN_MEMORY);
-	sh->phase = refine ? OMENDB_PARALLEL_REFINE : OMENDB_PARALLEL_DONE;
+	in_memory = (sh->graph == OMENDB_GRAPH_IN_MEMORY);
+	sh->phase = in_memory && refines ?
+		OMENDB_PARALLEL_REFINE : OMENDB_PARALLEL_DONE;
 	SpinLockRelease(&sh->mutex);
 	ConditionVariableBroadcast(&sh->cv);
-	return refine;
+	return in_memory;
 }
 
 /*
@@ -708,7 +712,7 @@ omendb_build_graph_parallel(BuildState *bs, Relation heap,
 	int			zero_cap;
 	int			nlocks;
 	int			querylen = debug_query_string ? strlen(debug_query_string) : 0;
-	bool		refine;
+	bool		in_memory;
 	double		heap_rows;
 	int			worker_nodes;
 
@@ -794,8 +798,8 @@ omendb_build_graph_parallel(BuildState *bs, Relation heap,
 	wait_for_workers(sh, pcxt, &sh->nplace_done, false);
 
 	/* the refining pass, unless the graph was flushed */
-	refine = start_next_phase(sh);
-	if (refine)
+	in_memory = start_next_phase(sh, omendb_build_refines(bs));
+	if (in_memory && omendb_build_refines(bs))
 	{
 		load_shared_graph(bs);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_REFINE);
@@ -816,7 +820,7 @@ omendb_build_graph_parallel(BuildState *bs, Relation heap,
 							 worker_nodes, worker_nodes + bs->nplaced)));
 
 	/* the leader alone writes the graph, as refine_and_write does serially */
-	if (refine)
+	if (in_memory)
 	{
 		load_shared_graph(bs);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMENDB_PHASE_WRITE);

@@ -587,15 +587,16 @@ check_dimensions(Relation index, const OmenMetaPageData *meta, int dim)
 /*
  * Fill in the node image for a heap row's vector: header and code, no
  * neighbours yet, and an error bound that allows for float-sums distances
- * (omendb_float_sums_error).  Returns false for a zero vector under
- * cosine, whose image is a zero node, outside the graph.
+ * (omendb_float_sums_error); v (code_dims floats) receives the vector as
+ * indexed.  Returns false for a zero vector under cosine, whose image is a
+ * zero node, outside the graph.
  */
 static bool
 node_image(Relation index, OmenIndexInfo *info, bool float_sums,
-		   const float *x, int dim, ItemPointer tid, OmenNodeHeader hdr)
+		   const float *x, int dim, ItemPointer tid, OmenNodeHeader hdr,
+		   float *v)
 {
 	const OmenMetaPageData *meta = &info->meta;
-	float	   *v = palloc(sizeof(float) * meta->code_dims);
 	float		norm;
 
 	if (!omendb_prepare_vector(meta->metric, x, dim, meta->ip_max_norm, v, &norm))
@@ -631,6 +632,7 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	OmenMetaPageData cur;
 	char	   *image;
 	OmenNodeHeader hdr;
+	float	   *v;
 	OmenQuery	query;
 	OmenQuery	pivot;
 	OmenPageStore ps;
@@ -650,7 +652,8 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 
 	image = palloc0(meta->node_size);
 	hdr = (OmenNodeHeader) image;
-	in_graph = node_image(index, info, float_sums, x, dim, tid, hdr);
+	v = palloc(sizeof(float) * meta->code_dims);
+	in_graph = node_image(index, info, float_sums, x, dim, tid, hdr, v);
 	if (meta->label_size > 0)
 		memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
 	if (meta->value_size > 0 && in_graph)
@@ -666,7 +669,8 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	}
 
 	/* graph distances are L2 in code space for every metric */
-	omendb_query_init_code(&query, info->quant, OmenNodeCode(hdr, meta->max_degree));
+	omendb_query_init_placement(&query, info->quant, v,
+								OmenNodeCode(hdr, meta->max_degree));
 	omendb_query_init_code(&pivot, info->quant, NULL);
 	omendb_pagestore_init(&ps, index, meta, info->quant, use_wal);
 

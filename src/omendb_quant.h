@@ -35,6 +35,16 @@ struct OmenQuantState
 	const OmenQuantRoutine *routine;
 	Size		size;			/* of the whole chunk */
 	int			dims;			/* code dimensions */
+
+	/*
+	 * Whether the graph is built from the vectors rather than the codes: a
+	 * new node's neighbours are searched for from its vector, and a build
+	 * does not refine its graph by searches from the codes.  For codes whose
+	 * distances to one another are much coarser than their distances to a
+	 * vector, so that a search from a code finds worse neighbours than the
+	 * one from the vector did (one-bit RaBitQ; README.omendb, "RaBitQ").
+	 */
+	bool		places_by_vector;
 };
 
 /*
@@ -381,6 +391,22 @@ omendb_query_init_code(OmenQuery *query, const OmenQuantState *qs,
 					   const uint8 *code)
 {
 	qs->routine->query_init_code(query, qs, code);
+}
+
+/*
+ * The query a new node's neighbours are searched for from: its vector as
+ * indexed (v, code dimensions), where the quantizer places by vector, else
+ * its code.  A vector query allocates in the current memory context.
+ */
+static inline void
+omendb_query_init_placement(OmenQuery *query, const OmenQuantState *qs,
+							const float *v, const uint8 *code)
+{
+	if (qs->places_by_vector)
+		qs->routine->query_init(query, qs, OMENDB_METRIC_L2, v, qs->dims,
+								OMENDB_QUERY_GRAPH);
+	else
+		qs->routine->query_init_code(query, qs, code);
 }
 
 /* Re-point a code query at another code (RobustPrune's pivot). */

@@ -171,6 +171,8 @@ rabitq_alloc(int cdim, int bits, uint64 seed)
 	s->base.routine = &omendb_rabitq_routine;
 	s->base.size = size;
 	s->base.dims = cdim;
+	/* (one-bit codes' distances to one another are coarse: see there) */
+	s->base.places_by_vector = (bits == 1);
 	s->bits = bits;
 	s->pdims = pdims;
 	s->block = 1;

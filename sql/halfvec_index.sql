@@ -12,36 +12,12 @@
 --
 SET jit = off;
 
--- vs_exact(op, k): for every query, the distances of its k nearest rows
--- by op, forced onto the index and then computed by a sequential scan;
--- 'same as exact' or the two answers ('index not used' if the forced plan
--- has no index ORDER BY).
-CREATE FUNCTION pg_temp.vs_exact(op text, k int) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	query text := format('SELECT q.qid, (SELECT array_agg(d) FROM (SELECT t.v %1$s q.v AS d FROM halfvec_idx_t t ORDER BY t.v %1$s q.v LIMIT %2$s) s) FROM halfvec_idx_q q ORDER BY q.qid',
-						 op, k);
-	line text;
-	plan text := '';
-	got text;
-	want text;
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-		plan := plan || line || E'\n';
-	END LOOP;
-	EXECUTE format('SELECT array_agg(r::text)::text FROM (%s) r', query) INTO got;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	PERFORM set_config('enable_indexscan', 'off', true);
-	EXECUTE format('SELECT array_agg(r::text)::text FROM (%s) r', query) INTO want;
-	PERFORM set_config('enable_indexscan', 'on', true);
-	IF plan NOT LIKE '%Order By:%' THEN
-		RETURN 'index not used: ' || plan;
-	ELSIF got IS NOT DISTINCT FROM want THEN
-		RETURN 'same as exact';
-	ELSE
-		RETURN format('DIFFERENT: index %s, exact %s', got, want);
-	END IF;
-END
+\i sql/include/vs_exact.sql
+-- nearest_vs_exact(op, k): vs_exact of the distances of every query's k
+-- nearest rows by op.
+CREATE FUNCTION pg_temp.nearest_vs_exact(op text, k int) RETURNS text LANGUAGE sql AS $$
+	SELECT pg_temp.vs_exact(format('SELECT q.qid, (SELECT array_agg(d) FROM (SELECT t.v %1$s q.v AS d FROM halfvec_idx_t t ORDER BY t.v %1$s q.v LIMIT %2$s) s) FROM halfvec_idx_q q ORDER BY q.qid',
+								   op, k))
 $$;
 
 -- order_check(op): the first 100 rows of each query's index scan come in
@@ -70,9 +46,9 @@ RETURNS TABLE (op text, top10 text, queries bigint, rows_returned bigint,
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM set_config('omendb.search_list_size', '1000', true);
-	RETURN QUERY SELECT 'l2', pg_temp.vs_exact('<->', 10), NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
-		UNION ALL SELECT 'ip', pg_temp.vs_exact('<#>', 10), NULL, NULL, NULL, NULL
-		UNION ALL SELECT 'cosine', pg_temp.vs_exact('<=>', 10), NULL, NULL, NULL, NULL;
+	RETURN QUERY SELECT 'l2', pg_temp.nearest_vs_exact('<->', 10), NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
+		UNION ALL SELECT 'ip', pg_temp.nearest_vs_exact('<#>', 10), NULL, NULL, NULL, NULL
+		UNION ALL SELECT 'cosine', pg_temp.nearest_vs_exact('<=>', 10), NULL, NULL, NULL, NULL;
 	PERFORM set_config('omendb.search_list_size', '1', true);
 	RETURN QUERY SELECT 'l2', NULL, * FROM pg_temp.order_check('<->')
 		UNION ALL SELECT 'ip', NULL, * FROM pg_temp.order_check('<#>')

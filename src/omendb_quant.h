@@ -280,10 +280,6 @@ extern OmenQuantState *omendb_read_quant(Relation index,
 										 const OmenMetaPageData *meta,
 										 int set);
 
-/* omendb_refit.c */
-extern int	omendb_refit_max_pages;
-extern void omendb_refit(IndexVacuumInfo *info);
-
 /* omendb_sq8.c */
 extern const OmenQuantRoutine omendb_sq8_routine;
 
@@ -369,6 +365,32 @@ omendb_fitness_add(OmenFitness *fit, const OmenNodeHeader node, bool zero)
 		fit->ratio_sum += node->error / fit->cell_radius[set];
 	}
 }
+
+/*
+ * What a pass over the live graph nodes learns of the current parameters'
+ * fit, for a refit's verdict: their error bounds, and the least and
+ * greatest byte of the codes they encoded (SQ8's span of each dimension).
+ * VACUUM's cleanup gathers it in the pass over the nodes it makes anyway,
+ * so that deciding whether to refit takes no second pass.
+ */
+typedef struct OmenFitSurvey
+{
+	OmenFitness fit;
+	uint32		quant_epoch;	/* of the parameters it measured */
+	int			code_size;
+	uint8	   *lo;
+	uint8	   *hi;
+} OmenFitSurvey;
+
+/* omendb_refit.c */
+extern int	omendb_refit_max_pages;
+extern void omendb_fit_survey_init(OmenFitSurvey *survey,
+								   const OmenQuantState *qs,
+								   const OmenMetaPageData *meta);
+extern void omendb_fit_survey_add(OmenFitSurvey *survey,
+								  const OmenMetaPageData *meta,
+								  const OmenNodeHeader hdr);
+extern void omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey);
 
 /*
  * Prepare a query for code distances.  x is the vector as indexed (see

@@ -127,26 +127,45 @@ is_graph_node(const OmenMetaPageData *meta, OmenNodeHeader hdr)
 	return hdr->flags == OMENDB_NODE_LIVE && !OmenNodeIsZero(meta->metric, hdr);
 }
 
-/*
- * Whether the current parameters fit the live graph nodes poorly enough to
- * refit (see REFIT_* above), from the nodes' codes and error bounds alone;
- * *why says how.  Read-only, page by page.
- */
-static bool
-fit_is_poor(Relation index, const OmenIndexInfo *ii,
-			BufferAccessStrategy strategy, char **why)
+/* Start a survey of the nodes that the current parameter set encoded. */
+void
+omendb_fit_survey_init(OmenFitSurvey *survey, const OmenQuantState *qs,
+					   const OmenMetaPageData *meta)
+{
+	omendb_fitness_init(&survey->fit, qs, meta->quant_current, NULL);
+	survey->quant_epoch = meta->quant_epoch;
+	survey->code_size = meta->code_size;
+	survey->lo = palloc(meta->code_size);
+	survey->hi = palloc0(meta->code_size);
+	memset(survey->lo, 0xFF, meta->code_size);
+}
+
+/* Add a node read from its page, if it is a live graph node. */
+void
+omendb_fit_survey_add(OmenFitSurvey *survey, const OmenMetaPageData *meta,
+					  const OmenNodeHeader hdr)
+{
+	const uint8 *code = OmenNodeCode(hdr, meta->max_degree);
+
+	if (!is_graph_node(meta, hdr))
+		return;
+	omendb_fitness_add(&survey->fit, hdr, false);
+	for (int i = 0; i < survey->code_size; i++)
+	{
+		survey->lo[i] = Min(survey->lo[i], code[i]);
+		survey->hi[i] = Max(survey->hi[i], code[i]);
+	}
+}
+
+/* Survey the live graph nodes, page by page, read-only. */
+static void
+survey_fit(Relation index, const OmenIndexInfo *ii,
+		   BufferAccessStrategy strategy, OmenFitSurvey *survey)
 {
 	const OmenMetaPageData *meta = &ii->meta;
-	int			dims = meta->code_size;
-	uint8	   *lo = palloc(dims);
-	uint8	   *hi = palloc0(dims);
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	OmenFitness fit;
-	double		radius;
-	double		fitted;
 
-	memset(lo, 0xFF, dims);
-	omendb_fitness_init(&fit, ii->quant, meta->quant_current, NULL);
+	omendb_fit_survey_init(survey, ii->quant, meta);
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
 		Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
@@ -158,31 +177,34 @@ fit_is_poor(Relation index, const OmenIndexInfo *ii,
 		page = BufferGetPage(buf);
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			OmenNodeHeader hdr = omendb_page_node_at(index, page, meta,
-													 blkno, off);
-			const uint8 *code = OmenNodeCode(hdr, meta->max_degree);
-
-			if (!is_graph_node(meta, hdr))
-				continue;
-			omendb_fitness_add(&fit, hdr, false);
-			for (int i = 0; i < dims; i++)
-			{
-				lo[i] = Min(lo[i], code[i]);
-				hi[i] = Max(hi[i], code[i]);
-			}
-		}
+			omendb_fit_survey_add(survey, meta,
+								  omendb_page_node_at(index, page, meta,
+													  blkno, off));
 		UnlockReleaseBuffer(buf);
 		OMENDB_VACUUM_DELAY_POINT();
 	}
-	if (fit.ratio_nodes < REFIT_MIN_NODES)
+}
+
+/*
+ * Whether the current parameters fit the live graph nodes poorly enough to
+ * refit (see REFIT_* above), from a survey of the nodes' codes and error
+ * bounds alone; *why says how.
+ */
+static bool
+fit_is_poor(const OmenIndexInfo *ii, const OmenFitSurvey *survey, char **why)
+{
+	const OmenFitness *fit = &survey->fit;
+	double		radius;
+	double		fitted;
+
+	if (fit->ratio_nodes < REFIT_MIN_NODES)
 		return false;
 
 	radius = omendb_quant_cell_radius(ii->quant);
-	fitted = ii->quant->routine->span_radius(ii->quant, lo, hi);
-	if (fit.clamped > REFIT_CLAMPED_FRACTION * fit.ratio_nodes)
+	fitted = ii->quant->routine->span_radius(ii->quant, survey->lo, survey->hi);
+	if (fit->clamped > REFIT_CLAMPED_FRACTION * fit->ratio_nodes)
 		*why = psprintf("%.1f%% of the codes were clamped",
-						100.0 * fit.clamped / fit.ratio_nodes);
+						100.0 * fit->clamped / fit->ratio_nodes);
 	else if (fitted < REFIT_RADIUS_RATIO * radius)
 		*why = psprintf("the codes span ranges whose cell radius is %.0f%% of the quantizer's",
 						100.0 * fitted / radius);
@@ -678,7 +700,7 @@ relink(IndexVacuumInfo *info, BlockNumber pages)
  * re-encoded, for the scans and inserts that started before the switch.
  */
 void
-omendb_refit(IndexVacuumInfo *info)
+omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 {
 	Relation	index = info->index;
 	OmenIndexInfo *ii = omendb_copy_info(omendb_get_info(index));
@@ -703,7 +725,15 @@ omendb_refit(IndexVacuumInfo *info)
 	}
 	if (!meta->quant_refitting)
 	{
-		if (!fit_is_poor(index, ii, info->strategy, &why))
+		OmenFitSurvey own;
+
+		/* (a survey of other parameters than these says nothing of them) */
+		if (survey == NULL || survey->quant_epoch != meta->quant_epoch)
+		{
+			survey_fit(index, ii, info->strategy, &own);
+			survey = &own;
+		}
+		if (!fit_is_poor(ii, survey, &why))
 			return;
 		centroid = palloc(sizeof(float) * meta->code_dims);
 		qs = train_on_rows(index, meta, info->strategy, centroid);

@@ -94,6 +94,8 @@ typedef struct Consolidation
 	uint32		nread;			/* node ids below this were read */
 
 	bool	   *live_graph;		/* by node id: a live node in the graph */
+	OmenFitSurvey *survey;		/* if not NULL, what the pass learns of the
+								 * quantizer's fit, for the refit */
 
 	/* figures */
 	double		live;
@@ -332,6 +334,8 @@ static void
 read_node(Consolidation *c, uint32 node, OmenNodeHeader hdr, void *arg)
 {
 	c->nread = Max(c->nread, node + 1);
+	if (c->survey != NULL)
+		omendb_fit_survey_add(c->survey, c->meta, hdr);
 	if (hdr->flags & OMENDB_NODE_LIVE)
 	{
 		c->live++;
@@ -1351,6 +1355,7 @@ IndexBulkDeleteResult *
 omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	Consolidation c;
+	OmenFitSurvey survey;
 	bool		freed = false;
 
 	if (info->analyze_only)
@@ -1367,6 +1372,12 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		return stats;
 	}
 
+	/* the refit's survey of the codes, in the pass that reads them anyway */
+	if (c.meta->quant_sets >= 2 && !c.meta->quant_refitting)
+	{
+		omendb_fit_survey_init(&survey, c.ii->quant, c.meta);
+		c.survey = &survey;
+	}
 	freed = free_deleted_nodes(&c);
 	stats->num_index_tuples = c.live;
 	report_cleanup(&c, freed);
@@ -1377,7 +1388,7 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	record_cleanup(c.index, &c);
 	stats->num_pages = RelationGetNumberOfBlocks(c.index);
 
-	omendb_refit(info);
+	omendb_refit(info, c.survey);
 	omendb_record_walk_rate(c.index, true);
 	return stats;
 }

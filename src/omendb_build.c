@@ -154,8 +154,9 @@ omendb_build_refine_one(BuildState *bs, uint32 p, MemoryContext nodecxt)
 /*
  * The refining pass over the in-memory graph (Vamana's second pass,
  * Algorithm 3 of the paper), where the build refines.  Placing a node saw
- * the graph as it was then; this pass sees all of it.  On clustered data it buys much recall at the
- * same search list; on Fashion-MNIST it is level (README.omendb, "Build").
+ * the graph as it was then; this pass sees all of it.  On clustered data
+ * it buys much recall at the same search list; on Fashion-MNIST it is
+ * level (README.omendb, "Build").
  */
 static void
 graph_refine(BuildState *bs)

@@ -171,7 +171,7 @@ rabitq_alloc(int cdim, int bits, uint64 seed)
 	s->base.routine = &omendb_rabitq_routine;
 	s->base.size = size;
 	s->base.dims = cdim;
-	/* (one-bit codes' distances to one another are coarse: see there) */
+	/* one-bit codes rank each other coarsely (places_by_vector) */
 	s->base.places_by_vector = (bits == 1);
 	s->bits = bits;
 	s->pdims = pdims;

@@ -157,34 +157,6 @@ omendb_fit_survey_add(OmenFitSurvey *survey, const OmenMetaPageData *meta,
 	}
 }
 
-/* Survey the live graph nodes, page by page, read-only. */
-static void
-survey_fit(Relation index, const OmenIndexInfo *ii,
-		   BufferAccessStrategy strategy, OmenFitSurvey *survey)
-{
-	const OmenMetaPageData *meta = &ii->meta;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-
-	omendb_fit_survey_init(survey, ii->quant, meta);
-	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
-	{
-		Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
-												BUFFER_LOCK_SHARE);
-		Page		page;
-
-		if (!BufferIsValid(buf))
-			continue;
-		page = BufferGetPage(buf);
-		for (OffsetNumber off = FirstOffsetNumber;
-			 off <= PageGetMaxOffsetNumber(page); off++)
-			omendb_fit_survey_add(survey, meta,
-								  omendb_page_node_at(index, page, meta,
-													  blkno, off));
-		UnlockReleaseBuffer(buf);
-		OMENDB_VACUUM_DELAY_POINT();
-	}
-}
-
 /*
  * Whether the current parameters fit the live graph nodes poorly enough to
  * refit (see REFIT_* above), from a survey of the nodes' codes and error
@@ -692,7 +664,8 @@ relink(IndexVacuumInfo *info, BlockNumber pages)
 /*
  * VACUUM's part: resume an unfinished refit, or start one if the fit is
  * poor, and relink the graph once it is done (or go on relinking).
- * Called by amvacuumcleanup after the rest of the cleanup.  Scans
+ * Called by amvacuumcleanup after the rest of the cleanup, with what its
+ * pass over the nodes learned of the fit (none: no refit starts).  Scans
  * and inserts go on meanwhile; two waits for older snapshots keep every
  * backend's copy of the parameters true (README.omendb, "Refitting the
  * quantizer"): before the set not in use is overwritten, for the scans
@@ -725,15 +698,9 @@ omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 	}
 	if (!meta->quant_refitting)
 	{
-		OmenFitSurvey own;
-
 		/* (a survey of other parameters than these says nothing of them) */
-		if (survey == NULL || survey->quant_epoch != meta->quant_epoch)
-		{
-			survey_fit(index, ii, info->strategy, &own);
-			survey = &own;
-		}
-		if (!fit_is_poor(ii, survey, &why))
+		if (survey == NULL || survey->quant_epoch != meta->quant_epoch ||
+			!fit_is_poor(ii, survey, &why))
 			return;
 		centroid = palloc(sizeof(float) * meta->code_dims);
 		qs = train_on_rows(index, meta, info->strategy, centroid);

@@ -235,6 +235,19 @@ typedef struct OmenMetaPageData
 	uint32		signature_bits; /* bits each array element sets in an array
 								 * column's signature label (omendb_filter.h):
 								 * OMENDB_SIGNATURE_BITS, or 1 */
+
+	/*
+	 * Changes after build, under the meta page's lock.  A meta page whose
+	 * pd_lower ends before quiet_slots predates it and is read as 0.
+	 */
+	uint32		quiet_slots;	/* node slots plus one when the last VACUUM
+								 * cleanup ended, if it found nothing to do
+								 * and nothing changed while it ran; 0 once
+								 * a record counts a node changing state,
+								 * or after any other cleanup.  A cleanup
+								 * that finds it equal to the slots plus
+								 * one skips reading the index
+								 * (README.omendb, "Quiet cleanups") */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -534,7 +547,8 @@ extern IndexBulkDeleteResult *omendb_vacuumcleanup(IndexVacuumInfo *info,
 extern bool omendb_wait_for_older_snapshots(void);
 
 /* omendb_compact.c */
-extern uint32 omendb_move_tail_nodes(IndexVacuumInfo *info);
-extern BlockNumber omendb_truncate_empty_tail(IndexVacuumInfo *info);
+extern uint32 omendb_move_tail_nodes(IndexVacuumInfo *info, bool *held);
+extern BlockNumber omendb_truncate_empty_tail(IndexVacuumInfo *info,
+											  bool *held);
 
 #endif							/* OMENDB_H */

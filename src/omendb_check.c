@@ -230,6 +230,7 @@ compare_meta(CheckState *cs, const OmenMetaPageData *later)
 	a.vacuum_freed = b.vacuum_freed = 0;
 	a.vacuum_repaired = b.vacuum_repaired = 0;
 	a.vacuum_linked = b.vacuum_linked = 0;
+	a.quiet_slots = b.quiet_slots = 0;
 	if (memcmp(&a, &b, sizeof(OmenMetaPageData)) != 0)
 		omendb_corrupted(cs->index, "Block %u: the fixed fields of the meta page changed while the index was being checked.",
 						 OMENDB_METAPAGE_BLKNO);

@@ -258,9 +258,10 @@ read_tail_page(Relation index, const OmenMetaPageData *meta,
  * move counts its deleted node and its taken slot together, whatever
  * their pages.  Returns how many moved; the caller then cleans up again,
  * which frees the old slots once every edge to them leads to the copies.
+ * *held says whether older snapshots held back moves it would have made.
  */
 uint32
-omendb_move_tail_nodes(IndexVacuumInfo *info)
+omendb_move_tail_nodes(IndexVacuumInfo *info, bool *held)
 {
 	Relation	index = info->index;
 	OmenMetaPageData meta;
@@ -272,6 +273,7 @@ omendb_move_tail_nodes(IndexVacuumInfo *info)
 	TailPage   *tp;
 	uint32		nmoved = 0;
 
+	*held = false;
 	omendb_read_meta(index, &meta);
 	first = meta.first_node_block;
 	if (!meta.quant_trained || meta.free_nodes < meta.nodes_per_page ||
@@ -290,7 +292,10 @@ omendb_move_tail_nodes(IndexVacuumInfo *info)
 	 * slot as free, and meet it again when a node moves there.
 	 */
 	if (cut < nblocks && !omendb_wait_for_older_snapshots())
+	{
+		*held = true;
 		cut = nblocks;
+	}
 
 	tp = palloc(sizeof(TailPage));
 	tp->nbrs = palloc(sizeof(uint32) * meta.max_degree * MaxOffsetNumber);
@@ -378,10 +383,11 @@ lock_for_truncation(Relation index)
  * names the new last page and stops counting the free slots past it, then
  * the file is cut.  A crash between the two leaves empty node pages past
  * the last one, which inserts set up afresh and the next VACUUM cuts.
- * The first node page always stays.  Returns the pages cut.
+ * The first node page always stays.  Returns the pages cut; *held says
+ * whether others' use of the index kept it from cutting empty pages.
  */
 BlockNumber
-omendb_truncate_empty_tail(IndexVacuumInfo *info)
+omendb_truncate_empty_tail(IndexVacuumInfo *info, bool *held)
 {
 	Relation	index = info->index;
 	OmenMetaPageData meta;
@@ -389,6 +395,8 @@ omendb_truncate_empty_tail(IndexVacuumInfo *info)
 	BlockNumber new_end;
 	int			nfree_last;
 	int		   *nfree;
+
+	*held = false;
 
 	/*
 	 * Look at the last page first: the lock is WAL-logged, and a standby
@@ -402,7 +410,10 @@ omendb_truncate_empty_tail(IndexVacuumInfo *info)
 		return 0;
 
 	if (!lock_for_truncation(index))
+	{
+		*held = true;
 		return 0;
+	}
 	omendb_read_meta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
 	if (!meta.quant_trained || meta.insert_block == InvalidBlockNumber ||

@@ -13,6 +13,7 @@
 #include "utils/memutils.h"
 
 #include "omendb_filter.h"
+#include "omendb_labels.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
 
@@ -312,6 +313,13 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 		return psprintf("meta page counts %u deleted nodes and %u free slots on the node pages before block %u, with insert block %u",
 						meta->deleted_nodes, meta->free_nodes,
 						meta->counted_until, meta->insert_block);
+
+	/* a quiet cleanup found every node counted, none deleted but the entry */
+	if (meta->quiet_slots != 0 &&
+		(meta->deleted_nodes > 1 || meta->counted_until != InvalidBlockNumber))
+		return psprintf("meta page records a quiet cleanup of %u node slots, but counts %u deleted nodes on the node pages before block %u",
+						meta->quiet_slots - 1, meta->deleted_nodes,
+						meta->counted_until);
 	return NULL;
 }
 
@@ -327,7 +335,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
  * right before value_size, and are read with none; those written before
  * the label directory end right before label_stride, and have none;
  * those written before two-bit signatures end right before
- * signature_bits, and are read with one.
+ * signature_bits, and are read with one; those written before quiet
+ * cleanups end right before quiet_slots, and are read with none.
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
@@ -345,6 +354,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, label_stride))
 #define META_END_WITHOUT_SIGNATURE_BITS \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, signature_bits))
+#define META_END_WITHOUT_QUIET_SLOTS \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, quiet_slots))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -360,6 +371,7 @@ omendb_meta_page_problem(Page page)
 	if (problem != NULL)
 		return problem;
 	if ((ph->pd_lower != META_END &&
+		 ph->pd_lower != META_END_WITHOUT_QUIET_SLOTS &&
 		 ph->pd_lower != META_END_WITHOUT_SIGNATURE_BITS &&
 		 ph->pd_lower != META_END_WITHOUT_LABEL_STRIDE &&
 		 ph->pd_lower != META_END_WITHOUT_VALUE_SIZE &&
@@ -374,28 +386,62 @@ omendb_meta_page_problem(Page page)
 }
 
 /*
+ * Whether a meta page can grow to the current layout: whether it has the
+ * quantizer parameter sets, the last fields that a page without them is
+ * not read with constants for.
+ */
+bool
+omendb_meta_page_can_grow(Page page)
+{
+	return ((PageHeader) page)->pd_lower >= META_END_WITHOUT_RELINK;
+}
+
+/*
+ * Grow a meta page being edited to the current layout, giving the fields
+ * it lacks the values a page without them is read with
+ * (omendb_meta_from_page).  The bytes past pd_lower need not be zero.
+ */
+static void
+grow_meta_page(Page page)
+{
+	PageHeader	ph = (PageHeader) page;
+	OmenMetaPage m = OmenPageGetMeta(page);
+
+	Assert(omendb_meta_page_can_grow(page));
+	if (ph->pd_lower >= META_END)
+		return;
+	if (ph->pd_lower < META_END_WITHOUT_VALUE_SIZE)
+		m->relink_from = OMENDB_INVALID_NODE;
+	if (ph->pd_lower < META_END_WITHOUT_LABEL_STRIDE)
+		m->value_size = 0;
+	if (ph->pd_lower < META_END_WITHOUT_SIGNATURE_BITS)
+		m->label_stride = 0;
+	if (ph->pd_lower < META_END_WITHOUT_QUIET_SLOTS)
+		m->signature_bits = 1;
+	m->quiet_slots = 0;
+	ph->pd_lower = META_END;
+}
+
+/*
  * Set where the relink goes on from, on a meta page being edited; one
  * that predates the field grows to cover it.
  */
 void
 omendb_meta_set_relink(Page page, uint32 relink_from)
 {
-	PageHeader	ph = (PageHeader) page;
-
-	if (ph->pd_lower < META_END)
-	{
-		Assert(ph->pd_lower == META_END_WITHOUT_RELINK ||
-			   ph->pd_lower == META_END_WITHOUT_VALUE_SIZE ||
-			   ph->pd_lower == META_END_WITHOUT_LABEL_STRIDE ||
-			   ph->pd_lower == META_END_WITHOUT_SIGNATURE_BITS);
-		if (ph->pd_lower < META_END_WITHOUT_LABEL_STRIDE)
-			OmenPageGetMeta(page)->value_size = 0;
-		if (ph->pd_lower < META_END_WITHOUT_SIGNATURE_BITS)
-			OmenPageGetMeta(page)->label_stride = 0;
-		OmenPageGetMeta(page)->signature_bits = 1;
-		ph->pd_lower = META_END;
-	}
+	grow_meta_page(page);
 	OmenPageGetMeta(page)->relink_from = relink_from;
+}
+
+/*
+ * Set quiet_slots on a meta page being edited, which can grow to cover
+ * the field.
+ */
+void
+omendb_meta_set_quiet_slots(Page page, uint32 quiet_slots)
+{
+	grow_meta_page(page);
+	OmenPageGetMeta(page)->quiet_slots = quiet_slots;
 }
 
 /*
@@ -530,6 +576,9 @@ omendb_meta_count_nodes(Page page, BlockNumber blkno, int deleted, int freed)
 
 	if (!omendb_meta_page_has_counters(page) || blkno >= m->counted_until)
 		return;
+	/* a node changed state: the last cleanup's quiet is over */
+	if (((PageHeader) page)->pd_lower >= META_END)
+		m->quiet_slots = 0;
 	d = (int64) m->deleted_nodes + deleted;
 	f = (int64) m->free_nodes + freed;
 	if (d < 0 || f < 0 || d > PG_UINT32_MAX || f > PG_UINT32_MAX)
@@ -592,6 +641,66 @@ omendb_edit_meta_page(Relation index, OmenPageEdit *edit, bool use_wal,
 	LockBuffer(*metabuf, BUFFER_LOCK_EXCLUSIVE);
 	omendb_edit_begin(edit, index, use_wal);
 	return omendb_edit_page(edit, *metabuf, false);
+}
+
+/*
+ * Lock the meta page and the node slots at one moment: the insert page
+ * share-locked first, then the meta page in mode (the locking order of
+ * every writer), so that neither a new slot nor a counted change of a
+ * node's state can come between them.  If the insert page moved before we
+ * had both, try again.  Returns the node slots; *meta is the meta page,
+ * and *buf and *metabuf the two buffers, locked, for the caller to
+ * release (*buf InvalidBuffer when there is no node page yet).
+ */
+int64
+omendb_lock_meta_and_slots(Relation index, int mode, OmenMetaPageData *meta,
+						   Buffer *buf, Buffer *metabuf)
+{
+	for (;;)
+	{
+		BlockNumber blkno;
+
+		omendb_read_meta(index, meta);
+		blkno = meta->insert_block;
+		*buf = InvalidBuffer;
+		if (blkno != InvalidBlockNumber)
+		{
+			*buf = ReadBuffer(index, blkno);
+			LockBuffer(*buf, BUFFER_LOCK_SHARE);
+			omendb_check_node_page(index, *buf, BufferGetPage(*buf), meta);
+		}
+		*metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+		LockBuffer(*metabuf, mode);
+		omendb_meta_from_page(index, BufferGetPage(*metabuf), meta);
+		if (meta->insert_block == blkno)
+		{
+			/* no node page yet, and none without the meta page saying so */
+			if (blkno == InvalidBlockNumber)
+				return 0;
+			return (int64) (blkno - meta->first_node_block -
+							omendb_label_blocks_before(meta, blkno)) *
+				meta->nodes_per_page +
+				PageGetMaxOffsetNumber(BufferGetPage(*buf));
+		}
+		UnlockReleaseBuffer(*metabuf);
+		if (BufferIsValid(*buf))
+			UnlockReleaseBuffer(*buf);
+	}
+}
+
+/* The same, the two pages released again. */
+int64
+omendb_read_meta_and_slots(Relation index, OmenMetaPageData *meta)
+{
+	Buffer		buf;
+	Buffer		metabuf;
+	int64		slots = omendb_lock_meta_and_slots(index, BUFFER_LOCK_SHARE,
+												   meta, &buf, &metabuf);
+
+	UnlockReleaseBuffer(metabuf);
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+	return slots;
 }
 
 /* Read the meta page (omendb_meta_from_page) under a share lock. */

@@ -115,6 +115,8 @@ extern void omendb_meta_from_page(Relation index, Page page,
 								  OmenMetaPageData *meta);
 extern void omendb_write_meta_page(Page page, const OmenMetaPageData *meta);
 extern void omendb_meta_set_relink(Page page, uint32 relink_from);
+extern bool omendb_meta_page_can_grow(Page page);
+extern void omendb_meta_set_quiet_slots(Page page, uint32 quiet_slots);
 extern void omendb_meta_set_walk_rate(Relation index, float rate, bool use_wal);
 extern bool omendb_meta_page_has_counters(Page page);
 extern void omendb_meta_page_add_counters(Page page,
@@ -126,6 +128,11 @@ extern Buffer omendb_count_nodes(Relation index, OmenPageEdit *edit,
 extern Page omendb_edit_meta_page(Relation index, OmenPageEdit *edit,
 								  bool use_wal, Buffer *metabuf);
 extern void omendb_read_meta(Relation index, OmenMetaPageData *meta);
+extern int64 omendb_lock_meta_and_slots(Relation index, int mode,
+									   OmenMetaPageData *meta,
+									   Buffer *buf, Buffer *metabuf);
+extern int64 omendb_read_meta_and_slots(Relation index,
+										OmenMetaPageData *meta);
 extern OmenIndexInfo *omendb_get_info(Relation index);
 extern OmenIndexInfo *omendb_copy_info(const OmenIndexInfo *info);
 extern void omendb_invalidate_info(Relation index);

@@ -390,7 +390,7 @@ extern void omendb_fit_survey_init(OmenFitSurvey *survey,
 extern void omendb_fit_survey_add(OmenFitSurvey *survey,
 								  const OmenMetaPageData *meta,
 								  const OmenNodeHeader hdr);
-extern void omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey);
+extern bool omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey);
 
 /*
  * Prepare a query for code distances.  x is the vector as indexed (see

@@ -671,8 +671,9 @@ relink(IndexVacuumInfo *info, BlockNumber pages)
  * quantizer"): before the set not in use is overwritten, for the scans
  * that may hold it from an earlier refit, and before any node is
  * re-encoded, for the scans and inserts that started before the switch.
+ * Returns whether the quantizer was fit, with nothing to do or resume.
  */
-void
+bool
 omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 {
 	Relation	index = info->index;
@@ -689,30 +690,30 @@ omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 	omendb_read_meta(index, &cur);
 	if (!meta->quant_trained || meta->quant_sets < 2 ||
 		cur.insert_block == InvalidBlockNumber)
-		return;
+		return true;
 	if (cur.relink_from != OMENDB_INVALID_NODE)
 	{
 		/* a refit's relink is unfinished: finish it before another refit */
 		relink(info, 0);
-		return;
+		return false;
 	}
 	if (!meta->quant_refitting)
 	{
 		/* (a survey of other parameters than these says nothing of them) */
 		if (survey == NULL || survey->quant_epoch != meta->quant_epoch ||
 			!fit_is_poor(ii, survey, &why))
-			return;
+			return true;
 		centroid = palloc(sizeof(float) * meta->code_dims);
 		qs = train_on_rows(index, meta, info->strategy, centroid);
 		if (qs == NULL)
-			return;
+			return false;
 		if (!omendb_wait_for_older_snapshots())
 		{
 			ereport(info->message_level,
 					(errmsg("index \"%s\": could not refit the quantizer yet, as %s",
 							RelationGetRelationName(index), why),
 					 errdetail("Backends with older snapshots were still running.")));
-			return;
+			return false;
 		}
 		/* only VACUUM refits, one at a time: the meta page is as we read it */
 		switch_parameter_sets(index, qs);
@@ -726,7 +727,7 @@ omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 				(errmsg("index \"%s\": switched the quantizer to new parameters, as %s, but could not re-encode the nodes yet",
 						RelationGetRelationName(index), why),
 				 errdetail("Backends with older snapshots were still running.")));
-		return;
+		return false;
 	}
 	done = recode_nodes(index, info->strategy, &counts);
 	if (done)
@@ -745,4 +746,5 @@ omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 			move_entry_point(index, centroid);
 		relink(info, counts.pages);
 	}
+	return false;
 }

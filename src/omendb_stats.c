@@ -86,47 +86,6 @@ typedef struct NodeSample
 } NodeSample;
 
 /*
- * Read the meta page and the node slots at one moment: the insert page
- * share-locked first, then the meta page (the locking order of every
- * writer), so that neither a new slot nor a counted change of a node's
- * state can come between them.  If the insert page moved before we had
- * both, try again.  Returns the node slots; *meta is the meta page.
- */
-static int64
-read_meta_and_slots(Relation index, OmenMetaPageData *meta)
-{
-	for (;;)
-	{
-		Buffer		buf;
-		Buffer		metabuf;
-		BlockNumber blkno;
-		int64		nodes;
-
-		omendb_read_meta(index, meta);
-		blkno = meta->insert_block;
-		if (blkno == InvalidBlockNumber)
-		{
-			/* no node page yet, and none without the meta page saying so */
-			return 0;
-		}
-
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		omendb_check_node_page(index, buf, BufferGetPage(buf), meta);
-		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
-		LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-		omendb_meta_from_page(index, BufferGetPage(metabuf), meta);
-		nodes = (int64) (blkno - meta->first_node_block -
-						 omendb_label_blocks_before(meta, blkno)) * meta->nodes_per_page +
-			PageGetMaxOffsetNumber(BufferGetPage(buf));
-		UnlockReleaseBuffer(metabuf);
-		UnlockReleaseBuffer(buf);
-		if (meta->insert_block == blkno)
-			return nodes;
-	}
-}
-
-/*
  * Read up to STATS_SAMPLE_PAGES node pages, evenly spread over the node
  * pages before and including last, one at a time under a share lock, and
  * add up their live nodes.
@@ -204,7 +163,7 @@ static void
 index_stats(Relation index, int64 bytes, Datum *values, bool *nulls)
 {
 	OmenMetaPageData meta;
-	int64		nodes = read_meta_and_slots(index, &meta);
+	int64		nodes = omendb_read_meta_and_slots(index, &meta);
 	const OmenQuantRoutine *quant = omendb_quant_routine(meta.quantizer);
 
 	values[STATS_NODES] = Int64GetDatum(nodes);

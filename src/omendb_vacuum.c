@@ -100,6 +100,9 @@ typedef struct Consolidation
 	/* figures */
 	double		live;
 	uint32		deleted;
+	uint32		entry_deleted;	/* 1 if the entry point was the one deleted
+								 * node read, which stays (keep_entry_point):
+								 * then there is nothing to free */
 	uint32		free;
 	uint32		freed;			/* deleted nodes freed */
 	uint32		repaired;		/* nodes given new neighbours */
@@ -1271,6 +1274,23 @@ begin_cleanup(IndexVacuumInfo *info, Consolidation *c)
 }
 
 /*
+ * Whether the deleted nodes read are the entry point alone, which is
+ * never freed and has no edge to a deleted node to repair: its edges to
+ * nodes freed earlier were repaired then.
+ */
+static bool
+only_entry_point_doomed(const Consolidation *c)
+{
+	OmenMetaPageData cur;
+
+	if (c->ndoomed != 1 || c->deleted != 1)
+		return false;
+	omendb_read_meta(c->index, &cur);
+	return c->doomed[0].node == cur.entry_node &&
+		c->doomed[0].moved_to == OMENDB_INVALID_NODE;
+}
+
+/*
  * Read every node, then, once the backends that may still hold the
  * deleted ones as live have ended, take those out of the graph and free
  * their slots.  Returns whether it freed them.
@@ -1290,6 +1310,11 @@ free_deleted_nodes(Consolidation *c)
 	c->maxdoomed = max_doomed_nodes(c->meta, c->nslots);
 	visit_all_nodes(c, nblocks, true, read_node, NULL);
 	find_moved_nodes(c);
+	if (only_entry_point_doomed(c))
+	{
+		c->entry_deleted = 1;
+		c->ndoomed = 0;
+	}
 
 	if (c->ndoomed > 0 && omendb_wait_for_older_snapshots())
 	{
@@ -1325,30 +1350,117 @@ report_cleanup(const Consolidation *c, bool freed)
  * clean up again to free their old slots (omendb_compact.c), and give the
  * pages left empty back.  Not in a parallel VACUUM: the truncation's lock
  * needs a transaction id, which a parallel operation cannot assign, and
- * without it the moves would gain nothing.
+ * without it the moves would gain nothing.  Returns whether there was
+ * nothing to move or cut.
  */
-static void
+static bool
 compact(IndexVacuumInfo *info)
 {
 	Consolidation c;
 	uint32		moved;
 	bool		freed = false;
 	BlockNumber cut;
+	bool		moves_held;
+	bool		cut_held;
 
 	if (IsInParallelMode())
-		return;
-	moved = omendb_move_tail_nodes(info);
+		return false;
+	moved = omendb_move_tail_nodes(info, &moves_held);
 	if (moved > 0)
 	{
 		begin_cleanup(info, &c);
 		freed = free_deleted_nodes(&c);
 		report_cleanup(&c, freed);
 	}
-	cut = omendb_truncate_empty_tail(info);
+	cut = omendb_truncate_empty_tail(info, &cut_held);
 	if (moved > 0 || cut > 0)
 		ereport(info->message_level,
 				(errmsg("index \"%s\": moved %u nodes off its last pages; %u pages truncated",
 						RelationGetRelationName(info->index), moved, cut)));
+	return moved == 0 && cut == 0 && !moves_held && !cut_held;
+}
+
+/* ----------------------------------------------------------------
+ *		Quiet cleanups
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Whether nothing has changed since a cleanup that found nothing to do:
+ * it recorded the node slots then, every record that has since counted a
+ * node changing state has cleared that (omendb_meta_count_nodes), and a
+ * node put in a new slot would have made more slots.  A cleanup would then
+ * read every node to find again what that one found.
+ */
+static bool
+unchanged_since_quiet_cleanup(const OmenMetaPageData *meta, int64 slots)
+{
+	return meta->quiet_slots != 0 &&
+		(int64) meta->quiet_slots == slots + 1 &&
+		omendb_meta_counts_all(meta) &&
+		!meta->quant_refitting &&
+		meta->relink_from == OMENDB_INVALID_NODE;
+}
+
+/*
+ * Skip the cleanup of an index unchanged since a quiet one, as nbtree
+ * skips its cleanup pass when it has no pages to recycle.  The counters
+ * give the statistics the pass would have counted.
+ */
+static IndexBulkDeleteResult *
+skip_cleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			 const OmenMetaPageData *meta, int64 slots)
+{
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	stats->num_index_tuples = slots - meta->free_nodes - meta->deleted_nodes;
+	stats->estimated_count = false;
+	ereport(info->message_level,
+			(errmsg("index \"%s\": nothing changed since its last cleanup, which found nothing to do; not read again",
+					RelationGetRelationName(info->index))));
+	return stats;
+}
+
+/*
+ * Record on the meta page whether this cleanup was quiet: it found nothing
+ * to do (quiet; no deleted node but a deleted entry point, which stays),
+ * and the slots, free slots and deleted nodes are still as they were when
+ * it began (start, with slots).  Whatever others did while it ran shows
+ * there: between cleanups, slots only grow, free slots only shrink and
+ * deleted nodes only grow.  Both pages are locked while we look, as
+ * writers lock them, so that no change comes between.
+ */
+static void
+record_quiet(Relation index, bool quiet, const OmenMetaPageData *start,
+			 int64 slots)
+{
+	OmenMetaPageData meta;
+	Buffer		buf;
+	Buffer		metabuf;
+	int64		now = omendb_lock_meta_and_slots(index, BUFFER_LOCK_EXCLUSIVE,
+												 &meta, &buf, &metabuf);
+	uint32		quiet_slots = 0;
+	OmenPageEdit edit;
+
+	if (quiet && now == slots && slots < PG_UINT32_MAX &&
+		meta.free_nodes == start->free_nodes &&
+		meta.deleted_nodes == start->deleted_nodes && meta.deleted_nodes <= 1 &&
+		omendb_meta_counts_all(&meta) && omendb_meta_counts_all(start) &&
+		!meta.quant_refitting && meta.relink_from == OMENDB_INVALID_NODE)
+		quiet_slots = (uint32) slots + 1;
+	/* (a page too old to grow to the field is read with it 0) */
+	if (meta.quiet_slots != quiet_slots &&
+		omendb_meta_page_can_grow(BufferGetPage(metabuf)))
+	{
+		omendb_edit_begin(&edit, index, true);
+		omendb_meta_set_quiet_slots(omendb_edit_page(&edit, metabuf, false),
+									quiet_slots);
+		omendb_edit_finish(&edit);
+	}
+	UnlockReleaseBuffer(metabuf);
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
 }
 
 IndexBulkDeleteResult *
@@ -1357,9 +1469,15 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	Consolidation c;
 	OmenFitSurvey survey;
 	bool		freed = false;
+	OmenMetaPageData start;
+	int64		slots;
+	bool		quiet;
 
 	if (info->analyze_only)
 		return stats;
+	slots = omendb_read_meta_and_slots(info->index, &start);
+	if (unchanged_since_quiet_cleanup(&start, slots))
+		return skip_cleanup(info, stats, &start, slots);
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 
@@ -1381,14 +1499,18 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	freed = free_deleted_nodes(&c);
 	stats->num_index_tuples = c.live;
 	report_cleanup(&c, freed);
+	quiet = c.deleted == c.entry_deleted;
 	/* (older snapshots that held the freeing up would hold the moves up) */
 	if (freed || c.ndoomed == 0)
-		compact(info);
+		quiet &= compact(info);
+	else
+		quiet = false;
 	IndexFreeSpaceMapVacuum(c.index);
 	record_cleanup(c.index, &c);
 	stats->num_pages = RelationGetNumberOfBlocks(c.index);
 
-	omendb_refit(info, c.survey);
+	quiet &= omendb_refit(info, c.survey);
 	omendb_record_walk_rate(c.index, true);
+	record_quiet(c.index, quiet, &start, slots);
 	return stats;
 }

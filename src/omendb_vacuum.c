@@ -813,6 +813,45 @@ repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	return false;
 }
 
+/*
+ * Re-link a thin node: its reverse edges first, then its list.  Nothing on
+ * disk says that a list was re-linked, so a crash between the two must
+ * leave the list as it was: with its edges to deleted nodes, thin, for the
+ * next VACUUM to re-link again.  (Written first, the list would no longer
+ * look thin, and the node would keep none of the reverse edges for good.)
+ * The reverse edges of a list that an insert then changed under us stay:
+ * in-edges to a live node, none of them wrong.
+ */
+static void
+relink_thin_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
+				 uint32 node)
+{
+	uint32		old[OMENDB_MAX_NEIGHBORS];
+	uint32		nbrs[OMENDB_MAX_NEIGHBORS];
+
+	for (int attempt = 0; attempt < 3; attempt++)
+	{
+		int			nold = ps->store.neighbors(&ps->store, node, old);
+		int			n;
+		bool		thin;
+
+		if (!has_doomed_edge(c, old, nold))
+			return;
+		n = repaired_neighbors(c, ps, pivot, node, old, nold, false,
+							   nbrs, &thin);
+		if (thin)
+			(void) omendb_add_reverse_edges(&ps->store, pivot, node, nbrs, n,
+											c->meta->alpha,
+											c->meta->graph_degree, true);
+		if (ps->store.replace_neighbors(&ps->store, node, old, nold, nbrs, n))
+		{
+			c->repaired++;
+			return;
+		}
+	}
+	drop_doomed_edges(c, node);
+}
+
 /* The nodes of one page that need a repair, as read. */
 typedef struct PageRepair
 {
@@ -1010,26 +1049,15 @@ free_doomed_nodes(Consolidation *c)
  *
  * After the other repairs, so that the reverse edges go into repaired
  * lists, and before the freeing, so that the deleted in-neighbours keep
- * their edges to the node until its new in-edges are written.  Each node's
- * list is written just before its reverse edges: nothing on disk says a
- * list was re-linked, and a crash between the two leaves that one node
- * without them for good, where a node not yet re-linked still has its
- * edges to deleted nodes, and the next VACUUM re-links it.
+ * their edges to the node until its new in-edges are written.
  */
 static void
 link_thin_nodes(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot)
 {
-	uint32		nbrs[OMENDB_MAX_NEIGHBORS];
-
 	for (size_t i = 0; i < c->nthin; i++)
 	{
-		int			n;
-
 		OMENDB_VACUUM_DELAY_POINT();
-		if (repair_node(c, ps, pivot, c->thin[i], false, nbrs, &n))
-			(void) omendb_add_reverse_edges(&ps->store, pivot, c->thin[i],
-											nbrs, n, c->meta->alpha,
-											c->meta->graph_degree, true);
+		relink_thin_node(c, ps, pivot, c->thin[i]);
 		omendb_pagestore_forget_codes(ps);
 	}
 }

@@ -165,14 +165,9 @@ ORDER BY u.v <-> (SELECT t.v FROM items t WHERE t.id = $id) LIMIT 3) s});
 	}
 	is(scalar(@lost), 0,
 		"$what: each of $n live rows is among the first 3 answers for its own vector at the longest search list (no row lost)");
-  TODO:
-	{
-		local $TODO =
-		  'a kill between a re-linked node\'s list and its reverse edges can leave a row found only at a longer list';
-		is(scalar(@missed), 0,
-			"$what: each of $n live rows is among the first 3 answers for its own vector at the default search list")
-		  or diag('missed: ' . join('; ', @detail[ 0 .. ($#detail < 19 ? $#detail : 19) ]));
-	}
+	is(scalar(@missed), 0,
+		"$what: each of $n live rows is among the first 3 answers for its own vector at the default search list")
+	  or diag('missed: ' . join('; ', @detail[ 0 .. ($#detail < 19 ? $#detail : 19) ]));
 }
 
 # No deleted row's vector is returned: for a sample of the ids no row has

@@ -783,48 +783,18 @@ drop_doomed_edges(Consolidation *c, uint32 node)
  * list is still as read (optimistically, as reverse edges are written),
  * and if inserts keep winning, drop the edges.  With defer_thin, a node the
  * repair would leave thin may be left for link_thin_nodes instead
- * (repaired_neighbors).  Returns whether the list written is a thin node's,
- * re-linked; nbrs[] and *n hold it.
- */
-static bool
-repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
-			uint32 node, bool defer_thin, uint32 *nbrs, int *n)
-{
-	uint32		old[OMENDB_MAX_NEIGHBORS];
-
-	for (int attempt = 0; attempt < 3; attempt++)
-	{
-		int			nold = ps->store.neighbors(&ps->store, node, old);
-		bool		thin;
-
-		if (!has_doomed_edge(c, old, nold))
-			return false;
-		*n = repaired_neighbors(c, ps, pivot, node, old, nold, defer_thin,
-								nbrs, &thin);
-		if (*n < 0)
-			return false;
-		if (ps->store.replace_neighbors(&ps->store, node, old, nold, nbrs, *n))
-		{
-			c->repaired++;
-			return thin;
-		}
-	}
-	drop_doomed_edges(c, node);
-	return false;
-}
-
-/*
- * Re-link a thin node: its reverse edges first, then its list.  Nothing on
- * disk says that a list was re-linked, so a crash between the two must
- * leave the list as it was: with its edges to deleted nodes, thin, for the
- * next VACUUM to re-link again.  (Written first, the list would no longer
- * look thin, and the node would keep none of the reverse edges for good.)
- * The reverse edges of a list that an insert then changed under us stay:
- * in-edges to a live node, none of them wrong.
+ * (repaired_neighbors), or else is re-linked in place.  Without it, a thin
+ * node is re-linked and given the reverse edges of its new list first,
+ * then the list: nothing on disk says that a list was re-linked, so a
+ * crash between the two must leave the list as it was, with its edges to
+ * deleted nodes, thin, for the next VACUUM to re-link again.  (Written
+ * first, the list would no longer look thin, and the node would keep none
+ * of the reverse edges for good.)  The reverse edges of a list that an
+ * insert then changed under us stay: in-edges to a live node, none wrong.
  */
 static void
-relink_thin_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
-				 uint32 node)
+repair_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
+			uint32 node, bool defer_thin)
 {
 	uint32		old[OMENDB_MAX_NEIGHBORS];
 	uint32		nbrs[OMENDB_MAX_NEIGHBORS];
@@ -837,9 +807,11 @@ relink_thin_node(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 
 		if (!has_doomed_edge(c, old, nold))
 			return;
-		n = repaired_neighbors(c, ps, pivot, node, old, nold, false,
+		n = repaired_neighbors(c, ps, pivot, node, old, nold, defer_thin,
 							   nbrs, &thin);
-		if (thin)
+		if (n < 0)
+			return;
+		if (thin && !defer_thin)
 			(void) omendb_add_reverse_edges(&ps->store, pivot, node, nbrs, n,
 											c->meta->alpha,
 											c->meta->graph_degree, true);
@@ -951,12 +923,7 @@ repair_page(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	UnlockReleaseBuffer(buf);
 
 	for (int i = 0; i < nretry; i++)
-	{
-		uint32		nbrs[OMENDB_MAX_NEIGHBORS];
-		int			n;
-
-		(void) repair_node(c, ps, pivot, pr->retry[i], true, nbrs, &n);
-	}
+		repair_node(c, ps, pivot, pr->retry[i], true);
 }
 
 /*
@@ -1057,7 +1024,7 @@ link_thin_nodes(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot)
 	for (size_t i = 0; i < c->nthin; i++)
 	{
 		OMENDB_VACUUM_DELAY_POINT();
-		relink_thin_node(c, ps, pivot, c->thin[i]);
+		repair_node(c, ps, pivot, c->thin[i], false);
 		omendb_pagestore_forget_codes(ps);
 	}
 }

@@ -1441,8 +1441,7 @@ record_quiet(Relation index, bool quiet, const OmenMetaPageData *start,
 	if (quiet && now == slots && slots < PG_UINT32_MAX &&
 		meta.free_nodes == start->free_nodes &&
 		meta.deleted_nodes == start->deleted_nodes && meta.deleted_nodes <= 1 &&
-		omendb_meta_counts_all(&meta) && omendb_meta_counts_all(start) &&
-		!meta.quant_refitting && meta.relink_from == OMENDB_INVALID_NODE)
+		omendb_meta_counts_all(&meta) && omendb_meta_counts_all(start))
 		quiet_slots = (uint32) slots + 1;
 	/* (a page too old to grow to the field is read with it 0) */
 	if (meta.quiet_slots != quiet_slots &&

@@ -132,6 +132,21 @@ SHOW omendb.search_list_size;
 COMMIT;
 SHOW omendb.search_list_size;
 
+-- omendb.exact_order: auto (the default: certain bounds for SQ8, likely
+-- ones for RaBitQ), on or off, which it also takes spelt as a boolean
+-- setting; anything else is rejected, the setting unchanged.
+SHOW omendb.exact_order;
+SET omendb.exact_order = on;
+SHOW omendb.exact_order;
+SET omendb.exact_order = false;
+SHOW omendb.exact_order;
+SET omendb.exact_order = 'yes';
+SHOW omendb.exact_order;
+SET omendb.exact_order = maybe;
+SHOW omendb.exact_order;
+RESET omendb.exact_order;
+SHOW omendb.exact_order;
+
 -- The omendb prefix is reserved: unknown omendb.* settings are rejected
 -- rather than silently accepted as placeholders.
 SET omendb.search_list = 10;

@@ -6,9 +6,12 @@
 -- returns every row in exact order whatever the graph's shape, so that a
 -- bound that does not hold shows as a wrong order; recall at the default
 -- list is checked against a floor, never printed.  Section 8 checks the
--- probable bounds of omendb.exact_order = off, RaBitQ's and SQ8's.
+-- probable bounds of omendb.exact_order = off, RaBitQ's and SQ8's, and
+-- that its default, auto, means off for RaBitQ and on for SQ8; the
+-- sections before it ask for the rigorous bounds.
 --
 SET jit = off;
+SET omendb.exact_order = on;
 
 \i sql/include/same_as_exact_nearest.sql
 \i sql/include/exact_everywhere.sql
@@ -195,8 +198,14 @@ SET omendb.exact_order = on;
 CREATE TEMP TABLE rechecks_on AS
 	SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) AS n;
 SET omendb.exact_order = off;
-SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) < n / 2
-	AS fewer_than_half FROM rechecks_on;
+CREATE TEMP TABLE rechecks_off AS
+	SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) AS n;
+SELECT off.n < on_.n / 2 AS fewer_than_half FROM rechecks_off off, rechecks_on on_;
+-- The default bounds a RaBitQ index's rows as off does.
+SET omendb.exact_order = auto;
+SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) = n
+	AS auto_is_off_for_rabitq FROM rechecks_off;
+SET omendb.exact_order = off;
 SELECT pg_temp.exact_everywhere('rq_curve', '<->', 30) AS probable_l2;
 SET enable_seqscan = off;
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_rows
@@ -227,6 +236,11 @@ CREATE TEMP TABLE sq8_rechecks_on AS
 SET omendb.exact_order = off;
 SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) < n
 	AS sq8_fewer FROM sq8_rechecks_on;
+-- The default bounds an SQ8 index's rows as on does.
+SET omendb.exact_order = auto;
+SELECT pg_temp.rechecked_per_query('rq_curve', array(SELECT g * 97 FROM generate_series(1, 30) g)) = n
+	AS auto_is_on_for_sq8 FROM sq8_rechecks_on;
+SET omendb.exact_order = off;
 SELECT pg_temp.exact_everywhere('rq_curve', '<->', 30) AS sq8_probable_l2;
 DROP INDEX rq_curve_sq8;
 CREATE INDEX rq_curve_sq8 ON rq_curve USING omendb (v vector_cosine_ops);
@@ -280,7 +294,7 @@ CREATE TEMP TABLE dead_first AS
 SELECT pg_temp.rechecked_per_query('rq_dead', ARRAY[1399]) < n AS fewer_after_kills,
 	   (SELECT deleted_nodes > 0 FROM omendb_index_stats('rq_dead_idx')) AS nodes_flagged
 	FROM dead_first;
-RESET omendb.exact_order;
+SET omendb.exact_order = on;
 DROP TABLE rq_curve, rq_dead;
 
 RESET omendb.search_list_size;

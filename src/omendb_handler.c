@@ -38,9 +38,23 @@ int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
 bool		omendb_radius_exact = true;
 bool		omendb_label_directory = true;
-bool		omendb_exact_order = true;
+int			omendb_exact_order = OMENDB_EXACT_ORDER_AUTO;
 
 static relopt_kind omendb_relopt_kind;
+
+/* omendb.exact_order takes on and off as a boolean setting spells them. */
+static const struct config_enum_entry exact_order_options[] = {
+	{"auto", OMENDB_EXACT_ORDER_AUTO, false},
+	{"on", OMENDB_EXACT_ORDER_ON, false},
+	{"off", OMENDB_EXACT_ORDER_OFF, false},
+	{"true", OMENDB_EXACT_ORDER_ON, true},
+	{"false", OMENDB_EXACT_ORDER_OFF, true},
+	{"yes", OMENDB_EXACT_ORDER_ON, true},
+	{"no", OMENDB_EXACT_ORDER_OFF, true},
+	{"1", OMENDB_EXACT_ORDER_ON, true},
+	{"0", OMENDB_EXACT_ORDER_OFF, true},
+	{NULL, 0, false}
+};
 
 static void check_list_covers_degree(int list, int degree);
 static uint16 quantizer_spec(const OmenOptions *opts);
@@ -129,14 +143,17 @@ _PG_init(void)
 							 &omendb_radius_exact,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("omendb.exact_order",
+	DefineCustomEnumVariable("omendb.exact_order",
 							 "Whether scans bound every row's distance with certainty.",
 							 "On, rows come out in the exact order of the operator.  Off, scans "
 							 "bound each row's distance by its code's likely error (2 standard "
 							 "deviations) instead, and re-check the rows themselves: fewer rows "
-							 "re-checked, and a row out of order only where an error is larger.",
+							 "re-checked, and a row out of order only where an error is larger.  "
+							 "Auto: on for SQ8 indexes, off for RaBitQ ones, whose certain bounds "
+							 "are loose.",
 							 &omendb_exact_order,
-							 true,
+							 OMENDB_EXACT_ORDER_AUTO,
+							 exact_order_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("omendb.refit_max_pages",
 							"Node pages one VACUUM re-encodes when it refits an index's quantizer.",

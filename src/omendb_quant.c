@@ -46,6 +46,18 @@ omendb_quant_bits_valid(const OmenQuantRoutine *routine, int bits)
 	return bits >= 1 && bits <= routine->max_bits;
 }
 
+/*
+ * Whether scans of codes from this quantizer bound rows with certainty:
+ * omendb.exact_order, and under auto the quantizer's own default.
+ */
+bool
+omendb_bounds_certain(const OmenQuantState *qs)
+{
+	if (omendb_exact_order == OMENDB_EXACT_ORDER_AUTO)
+		return qs->routine->certain_by_default;
+	return omendb_exact_order == OMENDB_EXACT_ORDER_ON;
+}
+
 /* The routines of a quantizer reloption value, or NULL. */
 const OmenQuantRoutine *
 omendb_quant_routine_by_name(const char *name)

@@ -245,10 +245,27 @@ struct OmenQuantRoutine
 	double		(*score_node) (const OmenQuery *query,
 							   const OmenNodeHeader node, const uint8 *code,
 							   float *approx);
+
+	/*
+	 * Whether scans bound rows with certainty under omendb.exact_order =
+	 * auto: where its certain bounds are tight enough that a scan meets few
+	 * more nodes for them (README.omendb, "Exact order by default").
+	 */
+	bool		certain_by_default;
 };
 
+/* omendb.exact_order */
+typedef enum OmenExactOrder
+{
+	OMENDB_EXACT_ORDER_OFF,
+	OMENDB_EXACT_ORDER_ON,
+	OMENDB_EXACT_ORDER_AUTO		/* the quantizer's certain_by_default */
+} OmenExactOrder;
+
 /* omendb_handler.c */
-extern bool omendb_exact_order;
+extern int	omendb_exact_order;
+
+extern bool omendb_bounds_certain(const OmenQuantState *qs);
 
 /* omendb_quant.c */
 extern const OmenQuantRoutine *omendb_quant_routine(uint16 quantizer);

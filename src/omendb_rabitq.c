@@ -48,8 +48,9 @@
 #define RABITQ_ROUNDS	4
 
 /*
- * With omendb.exact_order off, scans take an estimate's error to be at most
- * this many standard deviations (README.omendb, "RaBitQ").
+ * With probable bounds (omendb.exact_order off, or auto), scans take an
+ * estimate's error to be at most this many standard deviations
+ * (README.omendb, "RaBitQ").
  */
 #define RABITQ_EPSILON0 2.0
 #define RABITQ_SEED		UINT64CONST(0x6f6d656e64627251)
@@ -969,7 +970,7 @@ probable_error(const OmenRaBitQQuery *rq, const RaBitQFactors *f, double ip)
 
 /*
  * Score a node: the estimate for navigation and a rigorous bound (or,
- * with omendb.exact_order off, a probable one).  With
+ * with probable bounds, a probable one).  With
  * y^ = delta v the decoded offset, |z - y^|^2 = |z|^2 + |y^|^2 - 2 delta
  * <v, z>, and |q - x| >= |z - y^| - e.  The table's sums of <v, z> are off
  * by at most vz_slack; the bound takes twice delta times that off the
@@ -1066,4 +1067,5 @@ const OmenQuantRoutine omendb_rabitq_routine = {
 	.query_from_code = rabitq_query_from_code,
 	.code_distance = rabitq_code_distance,
 	.score_node = rabitq_score_node,
+	.certain_by_default = false,
 };

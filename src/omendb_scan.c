@@ -1704,7 +1704,7 @@ next_result(OmenScanOpaque so, ResultItem *out)
  * a row this scan's snapshot cannot see, and is skipped.
  *
  * Without stored values, a scan whose bounds are only probable
- * (omendb.exact_order off) reads the values from the heap rows instead,
+ * (omendb_bounds_certain) reads the values from the heap rows instead,
  * as the executor's recheck would: a probable bound above a row's exact
  * distance would make the executor stop the query with an error ("index
  * returned tuples in wrong order"), where here it can only let a row out
@@ -1851,7 +1851,7 @@ indexed_heap_column(Relation index)
 
 /*
  * Whether the scan may bound rows by probable bounds: where omendb.exact_order
- * is off and it can compute each row's exact distance itself, from stored
+ * does not ask for certain ones (omendb_bounds_certain) and it can compute each row's exact distance itself, from stored
  * values or, under an MVCC snapshot, from the heap rows of a plain column.
  * A radius scan keeps rigorous bounds: it stops at the first bound past
  * the radius, and must not stop before a row within it.
@@ -1859,7 +1859,8 @@ indexed_heap_column(Relation index)
 static OmenQueryUse
 scan_query_use(IndexScanDesc scan, OmenScanOpaque so)
 {
-	if (omendb_exact_order || !so->q.ordered || so->q.has_radius)
+	if (omendb_bounds_certain(so->info->quant) || !so->q.ordered ||
+		so->q.has_radius)
 		return OMENDB_QUERY_SCAN;
 	if (so->info->meta.value_size > 0)
 		return OMENDB_QUERY_SCAN_PROBABLE;

@@ -1060,4 +1060,5 @@ const OmenQuantRoutine omendb_sq8_routine = {
 	.query_from_code = sq8_query_from_code,
 	.code_distance = sq8_code_distance,
 	.score_node = sq8_score_node,
+	.certain_by_default = true,
 };

@@ -249,14 +249,14 @@ SELECT lives_ok(
 SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
-	$$ VALUES ('omendb.exact_order', 'bool', NULL, NULL, 'on', 'user'),
+	$$ VALUES ('omendb.exact_order', 'enum', NULL, NULL, 'auto', 'user'),
 			  ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.label_directory', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.radius_exact', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.refit_max_pages', 'integer', '0', '2147483647', '0', 'user'),
 			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'seven settings, user-settable: omendb.exact_order, bool, default on; '
+	'seven settings, user-settable: omendb.exact_order, enum, default auto; '
 	'omendb.explain_counters, bool, default on; '
 	'omendb.label_directory, bool, default on; '
 	'omendb.radius_exact, boolean, default on; '

@@ -316,6 +316,7 @@ typedef struct ScanExact
 	bool		have_next;		/* next is the next row of next_result */
 	bool		exhausted;		/* next_result has no more */
 	ResultItem	next;
+	double		last_out;		/* exact distance of the last row returned */
 } ScanExact;
 
 /*
@@ -1883,6 +1884,7 @@ begin_exact(IndexScanDesc scan, OmenScanOpaque so)
 	bool		stored = so->info->meta.value_size > 0;
 
 	memset(ex, 0, sizeof(ScanExact));
+	ex->last_out = -INFINITY;
 	if (so->q.null_query)
 		return;
 	if (so->q.ordered &&
@@ -1929,6 +1931,13 @@ end_exact(OmenScanOpaque so)
  * The next row in order of exact distance, which its bound field holds;
  * false when none is left.  A row outside a ball key's ball is dropped as
  * its value is read.
+ *
+ * With probable bounds a row's error can exceed its bound's margin, and
+ * the row then turns up after a farther one went out.  Like a row the
+ * graph leads to late, it is held back until the graph is exhausted
+ * (hold_back): out of order it would break the query's ORDER BY, held
+ * back it costs at most a recall miss.  (With certain bounds no row gets
+ * here late: next_result holds those back itself.)
  */
 static bool
 next_exact(IndexScanDesc scan, OmenScanOpaque so, ResultItem *out)
@@ -1948,6 +1957,13 @@ next_exact(IndexScanDesc scan, OmenScanOpaque so, ResultItem *out)
 			(ex->exhausted || float8_le(ex->rows.items[0].bound, ex->next.bound)))
 		{
 			*out = result_pop(&ex->rows);
+			if (out->bound < ex->last_out && so->q.ordered &&
+				!so->sweep.done)
+			{
+				hold_back(so, *out);
+				continue;
+			}
+			ex->last_out = Max(ex->last_out, out->bound);
 			return true;
 		}
 		if (ex->exhausted)

@@ -768,20 +768,24 @@ score_candidates(OmenGraphStore *store, const OmenQuery *query,
 }
 
 /*
- * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code, where
- * the first nstay may stay though deleted (omendb_add_reverse_edge says
- * why).
+ * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code, or by
+ * from where it is p's own query (its vector), where the first nstay may
+ * stay though deleted (omendb_add_reverse_edge says why).
  */
 static int
-prune_ids(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
-		  const uint32 *ids, int n, int nstay, double alpha, int degree,
-		  uint32 *out)
+prune_ids(OmenGraphStore *store, OmenQuery *pivot, const OmenQuery *from,
+		  uint32 p, const uint32 *ids, int n, int nstay, double alpha,
+		  int degree, uint32 *out)
 {
 	OmenCandidate *cands = palloc(sizeof(OmenCandidate) * Max(n, 1));
 	int			nout;
 
-	omendb_query_from_code(pivot, store->code(store, p));
-	score_candidates(store, pivot, ids, n, cands);
+	if (from == NULL)
+	{
+		omendb_query_from_code(pivot, store->code(store, p));
+		from = pivot;
+	}
+	score_candidates(store, from, ids, n, cands);
 	for (int i = 0; i < nstay; i++)
 		cands[i].usable = true;
 	nout = omendb_robust_prune(store, pivot, cands, n, p, alpha, degree, out);
@@ -790,16 +794,17 @@ prune_ids(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
 }
 
 /*
- * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code: the
- * neighbour list p would have among them.  pivot is a scratch L2 query on
- * the index's quantizer.  Returns how many were written to out[].
+ * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code, or
+ * from its vector where from is a query for it: the neighbour list p would
+ * have among them.  pivot is a scratch L2 query on the index's quantizer.
+ * Returns how many were written to out[].
  */
 int
-omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot, uint32 p,
-						const uint32 *ids, int n, double alpha, int degree,
-						uint32 *out)
+omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot,
+						const OmenQuery *from, uint32 p, const uint32 *ids,
+						int n, double alpha, int degree, uint32 *out)
 {
-	return prune_ids(store, pivot, p, ids, n, 0, alpha, degree, out);
+	return prune_ids(store, pivot, from, p, ids, n, 0, alpha, degree, out);
 }
 
 /*
@@ -856,11 +861,12 @@ keep_dropped_reachable(OmenGraphStore *store, OmenQuery *pivot,
  */
 int
 omendb_prune_keeping_linked(OmenGraphStore *store, OmenQuery *pivot,
-							uint32 p, const uint32 *ids, int n, int nlinked,
-							double alpha, int degree, uint32 *out)
+							const OmenQuery *from, uint32 p, const uint32 *ids,
+							int n, int nlinked, double alpha, int degree,
+							uint32 *out)
 {
-	int			nout = prune_ids(store, pivot, p, ids, n, 0, alpha, degree,
-								 out);
+	int			nout = prune_ids(store, pivot, from, p, ids, n, 0, alpha,
+								 degree, out);
 
 	keep_dropped_reachable(store, pivot, ids, nlinked, out, nout);
 	return nout;
@@ -912,8 +918,8 @@ omendb_add_reverse_edge(OmenGraphStore *store, OmenQuery *pivot, uint32 j,
 		 * reuse").  No edge to a deleted node is added: p is live.
 		 */
 		members[n] = p;
-		npruned = prune_ids(store, pivot, j, members, n + 1, n, alpha, degree,
-							pruned);
+		npruned = prune_ids(store, pivot, NULL, j, members, n + 1, n,
+							alpha, degree, pruned);
 
 		/*
 		 * Hand on the live members the prune drops before j lets go of

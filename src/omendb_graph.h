@@ -231,10 +231,12 @@ extern int	omendb_robust_prune(OmenGraphStore *store, OmenQuery *pivot,
 								uint32 self, double alpha, int degree,
 								uint32 *out);
 extern int	omendb_prune_candidates(OmenGraphStore *store, OmenQuery *pivot,
-									uint32 p, const uint32 *ids, int n,
-									double alpha, int degree, uint32 *out);
+									const OmenQuery *from, uint32 p,
+									const uint32 *ids, int n, double alpha,
+									int degree, uint32 *out);
 extern int	omendb_prune_keeping_linked(OmenGraphStore *store,
-										OmenQuery *pivot, uint32 p,
+										OmenQuery *pivot,
+										const OmenQuery *from, uint32 p,
 										const uint32 *ids, int n, int nlinked,
 										double alpha, int degree, uint32 *out);
 extern bool omendb_add_reverse_edges(OmenGraphStore *store, OmenQuery *pivot,

@@ -409,6 +409,14 @@ extern void omendb_fit_survey_add(OmenFitSurvey *survey,
 								  const OmenNodeHeader hdr);
 extern bool omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey);
 
+/* omendb_heapvec.c */
+typedef struct OmenHeapVectors OmenHeapVectors;
+extern OmenHeapVectors *omendb_heap_vectors_begin(Relation index);
+extern void omendb_heap_vectors_end(OmenHeapVectors *hv);
+extern bool omendb_heap_vector(OmenHeapVectors *hv, Relation index,
+							   const OmenMetaPageData *meta, ItemPointer tid,
+							   float *v);
+
 /*
  * Prepare a query for code distances.  x is the vector as indexed (see
  * omendb_prepare_vector), of dim code dimensions; the caller keeps it

@@ -20,15 +20,10 @@
 
 #include <math.h>
 
-#include "access/table.h"
-#include "access/tableam.h"
-#include "catalog/index.h"
 #include "commands/vacuum.h"
-#include "executor/executor.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
 #include "omendb_graph.h"
 #include "omendb_metric.h"
@@ -49,76 +44,6 @@ int			omendb_refit_max_pages = 0;
 #define REFIT_CLAMPED_FRACTION	0.01
 #define REFIT_RADIUS_RATIO		0.8
 #define REFIT_MIN_NODES			100
-
-/* The vectors of heap rows, by TID, as the index holds them. */
-typedef struct HeapVectors
-{
-	Relation	heap;
-	IndexInfo  *indexInfo;
-	EState	   *estate;
-	ExprContext *econtext;
-	TupleTableSlot *slot;
-	IndexFetchTableData *fetch;
-} HeapVectors;
-
-static void
-heap_vectors_begin(HeapVectors *hv, Relation index)
-{
-	hv->heap = table_open(IndexGetRelation(RelationGetRelid(index), false),
-						  AccessShareLock);
-	hv->indexInfo = BuildIndexInfo(index);
-	hv->estate = CreateExecutorState();
-	hv->econtext = GetPerTupleExprContext(hv->estate);
-	hv->slot = table_slot_create(hv->heap, NULL);
-	hv->econtext->ecxt_scantuple = hv->slot;
-	hv->fetch = table_index_fetch_begin(hv->heap);
-}
-
-static void
-heap_vectors_end(HeapVectors *hv)
-{
-	table_index_fetch_end(hv->fetch);
-	ExecDropSingleTupleTableSlot(hv->slot);
-	FreeExecutorState(hv->estate);
-	table_close(hv->heap, AccessShareLock);
-}
-
-/*
- * The vector, as indexed (code_dims floats into v), of the heap row a live
- * node points to, or false if there is none to be had: the row's line
- * pointer is dead, or its vector is a zero vector under cosine.  Any
- * version will do (SnapshotAny): the index points to a HOT chain's root,
- * and every version in the chain has the same indexed value.  Called with
- * no buffer lock held: this reads the heap and detoasts.
- */
-static bool
-heap_vector(HeapVectors *hv, Relation index, const OmenMetaPageData *meta,
-			ItemPointer tid, float *v)
-{
-	ItemPointerData t = *tid;
-	bool		call_again = false;
-	bool		all_dead = false;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-	Vector	   *vec;
-	float		norm;
-	bool		found;
-
-	ResetExprContext(hv->econtext);
-	found = table_index_fetch_tuple(hv->fetch, &t, SnapshotAny, hv->slot,
-									&call_again, &all_dead);
-	if (!found)
-		return false;
-	FormIndexDatum(hv->indexInfo, hv->slot, hv->estate, values, isnull);
-	ExecClearTuple(hv->slot);
-	if (isnull[0])
-		return false;
-	vec = omendb_datum_vector(index, values[0]);
-	if (vec->dim != meta->dimensions)
-		return false;
-	return omendb_prepare_vector(meta->metric, vec->x, vec->dim,
-								 meta->ip_max_norm, v, &norm);
-}
 
 /* A live node of the graph: what the fit is measured on and trained for. */
 static inline bool
@@ -204,7 +129,7 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 												 "omendb refit rows",
 												 ALLOCSET_DEFAULT_SIZES);
 	double	   *sum = palloc0(sizeof(double) * cdim);
-	HeapVectors hv;
+	OmenHeapVectors *hv;
 	uint64		nrows = 0;
 	OmenQuantState *qs = NULL;
 
@@ -213,7 +138,7 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 		minv[i] = INFINITY;
 		maxv[i] = -INFINITY;
 	}
-	heap_vectors_begin(&hv, index);
+	hv = omendb_heap_vectors_begin(index);
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
 		Buffer		buf = omendb_lock_node_page(index, meta, blkno, strategy,
@@ -239,7 +164,7 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 		oldcxt = MemoryContextSwitchTo(rowcxt);
 		for (int k = 0; k < ntids; k++)
 		{
-			if (!heap_vector(&hv, index, meta, &tids[k], v))
+			if (!omendb_heap_vector(hv, index, meta, &tids[k], v))
 				continue;
 			nrows++;
 			for (int i = 0; i < cdim; i++)
@@ -253,7 +178,7 @@ train_on_rows(Relation index, const OmenMetaPageData *meta,
 		MemoryContextReset(rowcxt);
 		OMENDB_VACUUM_DELAY_POINT();
 	}
-	heap_vectors_end(&hv);
+	omendb_heap_vectors_end(hv);
 
 	for (int i = 0; i < cdim; i++)
 		centroid[i] = nrows > 0 ? (float) (sum[i] / nrows) : 0;
@@ -347,7 +272,7 @@ typedef struct RecodeCounts
  */
 static bool
 recode_page(Relation index, const OmenIndexInfo *ii, BlockNumber blkno,
-			BufferAccessStrategy strategy, HeapVectors *hv, Recode *rc,
+			BufferAccessStrategy strategy, OmenHeapVectors *hv, Recode *rc,
 			float *v, RecodeCounts *counts)
 {
 	const OmenMetaPageData *meta = &ii->meta;
@@ -383,7 +308,7 @@ recode_page(Relation index, const OmenIndexInfo *ii, BlockNumber blkno,
 	for (int k = 0; k < n; k++)
 	{
 		if (rc[k].flags == OMENDB_NODE_LIVE &&
-			heap_vector(hv, index, meta, &rc[k].tid, v))
+			omendb_heap_vector(hv, index, meta, &rc[k].tid, v))
 		{
 			rc[k].error = omendb_quant_encode(ii->quant, v, rc[k].code);
 			counts->from_rows++;
@@ -454,13 +379,13 @@ recode_nodes(Relation index, BufferAccessStrategy strategy,
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
 												 "omendb refit rows",
 												 ALLOCSET_DEFAULT_SIZES);
-	HeapVectors hv;
+	OmenHeapVectors *hv;
 	bool		done = true;
 
 	Assert(meta->quant_refitting && ii->quant_other != NULL);
 	for (int k = 0; k < meta->nodes_per_page; k++)
 		rc[k].code = palloc(meta->code_size);
-	heap_vectors_begin(&hv, index);
+	hv = omendb_heap_vectors_begin(index);
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
 		MemoryContext oldcxt;
@@ -472,12 +397,12 @@ recode_nodes(Relation index, BufferAccessStrategy strategy,
 			break;
 		}
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		(void) recode_page(index, ii, blkno, strategy, &hv, rc, v, counts);
+		(void) recode_page(index, ii, blkno, strategy, hv, rc, v, counts);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
 		OMENDB_VACUUM_DELAY_POINT();
 	}
-	heap_vectors_end(&hv);
+	omendb_heap_vectors_end(hv);
 	MemoryContextDelete(rowcxt);
 	return done;
 }

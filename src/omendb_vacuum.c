@@ -77,6 +77,17 @@ typedef struct EdgePair
 	uint32		to;
 } EdgePair;
 
+/*
+ * A live out-neighbour x of a doomed node, and that node's in-edges: the
+ * range [start, end) of the in-edges sorted by their target.
+ */
+typedef struct RepairTarget
+{
+	uint32		x;
+	int			start;
+	int			end;
+} RepairTarget;
+
 typedef struct Consolidation
 {
 	IndexVacuumInfo *info;
@@ -115,6 +126,15 @@ typedef struct Consolidation
 								 * ndoomed of them */
 	size_t		nthin;
 	size_t		capthin;
+
+	/*
+	 * Where the quantizer places nodes by vector: the table's rows, and a
+	 * query for the one node being repaired (repair_pivot).
+	 */
+	OmenHeapVectors *hv;
+	float	   *pivot_vec;
+	OmenQuery	pivot_query;
+	MemoryContext pivotcxt;
 } Consolidation;
 
 /* ----------------------------------------------------------------
@@ -241,6 +261,17 @@ vacuum_mem_bytes(void)
 }
 
 /*
+ * The memory a deleted node takes in a cleanup: itself, its list, and the
+ * repair's targets from that list (repair_targets).
+ */
+static double
+doomed_node_bytes(const OmenMetaPageData *meta)
+{
+	return sizeof(DoomedNode) +
+		(sizeof(uint32) + sizeof(RepairTarget)) * meta->max_degree;
+}
+
+/*
  * How many deleted nodes one cleanup takes on: as many as fit the memory
  * a VACUUM may use (the rest wait for the next one).
  */
@@ -248,7 +279,7 @@ static int
 max_doomed_nodes(const OmenMetaPageData *meta, uint32 nslots)
 {
 	double		bytes = vacuum_mem_bytes() - (double) nslots / 8;
-	double		per_node = sizeof(DoomedNode) + sizeof(uint32) * meta->max_degree;
+	double		per_node = doomed_node_bytes(meta);
 
 	return (int) Max(Min(bytes / per_node, (double) (MaxAllocSize / per_node)), 1);
 }
@@ -261,7 +292,7 @@ static int
 max_planned_edges(const Consolidation *c)
 {
 	double		bytes = vacuum_mem_bytes() - (double) c->nslots * 2 -
-		(double) c->ndoomed * (sizeof(DoomedNode) + sizeof(uint32) * c->meta->max_degree);
+		(double) c->ndoomed * doomed_node_bytes(c->meta);
 
 	return (int) Max(Min(bytes / sizeof(EdgePair), (double) (MaxAllocSize / sizeof(EdgePair))),
 					 1024);
@@ -511,6 +542,90 @@ read_edges_to_doomed(Consolidation *c, uint32 node, OmenNodeHeader hdr,
 }
 
 /*
+ * What a repair measures node p's candidates from: its row's vector, where
+ * the quantizer places nodes by vector (codes compared with codes say too
+ * little there: README.omendb, "Placing one-bit nodes"), else NULL, its
+ * code.  Reads p's page, then its heap row: no buffer lock may be held.
+ */
+static const OmenQuery *
+repair_pivot(Consolidation *c, uint32 p)
+{
+	Buffer		buf;
+	ItemPointerData tid;
+	MemoryContext old;
+	bool		found;
+
+	if (c->hv == NULL)
+		return NULL;
+	buf = omendb_lock_node_page(c->index, c->meta,
+								omendb_node_block(c->meta, p),
+								c->info->strategy, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(buf))
+		return NULL;
+	tid = omendb_page_node(c->index, BufferGetPage(buf), c->meta,
+						   omendb_node_offset(c->meta, p))->heaptid;
+	UnlockReleaseBuffer(buf);
+	MemoryContextReset(c->pivotcxt);
+	old = MemoryContextSwitchTo(c->pivotcxt);
+	found = omendb_heap_vector(c->hv, c->index, c->meta, &tid, c->pivot_vec);
+	if (found)
+		omendb_query_init_placement(&c->pivot_query, c->ii->quant,
+									c->pivot_vec, NULL);
+	MemoryContextSwitchTo(old);
+	return found ? &c->pivot_query : NULL;
+}
+
+static int
+repair_target_cmp(const void *a, const void *b)
+{
+	const RepairTarget *ra = a;
+	const RepairTarget *rb = b;
+
+	if (ra->x != rb->x)
+		return ra->x < rb->x ? -1 : 1;
+	return (ra->start > rb->start) - (ra->start < rb->start);
+}
+
+/*
+ * The out-neighbours of the doomed nodes that stay, each with the in-edges
+ * of the doomed node it follows, sorted by out-neighbour: so each is
+ * measured from once (from its vector, a heap fetch, where the quantizer
+ * places by vector), however many doomed nodes led to it.
+ */
+static RepairTarget *
+repair_targets(Consolidation *c, const EdgePair *in, int nin, int *ntargets)
+{
+	RepairTarget *t = NULL;
+	int			n = 0;
+	size_t		cap = 0;
+
+	for (int start = 0, end; start < nin; start = end)
+	{
+		DoomedNode *d = find_doomed(c, in[start].to);
+
+		for (end = start; end < nin && in[end].to == in[start].to; end++)
+			;
+		if (d->moved_to != OMENDB_INVALID_NODE)
+			continue;			/* its in-edges are taken over */
+		for (int j = 0; j < d->nneighbors; j++)
+		{
+			if (is_doomed(c, d->neighbors[j]))
+				continue;
+			if (n == cap)
+				t = omendb_grow_array(t, &cap, sizeof(RepairTarget));
+			t[n].x = d->neighbors[j];
+			t[n].start = start;
+			t[n].end = end;
+			n++;
+		}
+	}
+	if (n > 0)
+		qsort(t, n, sizeof(RepairTarget), repair_target_cmp);
+	*ntargets = n;
+	return t;
+}
+
+/*
  * Plan the edges that replace those into doomed nodes (IP-DiskANN's
  * deletion, Xu et al. 2025): for each doomed node d and each of its
  * out-neighbours x that stays, the REPAIR_IN_EDGES in-neighbours of d
@@ -529,12 +644,15 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	EdgeArray	ea = {NULL, 0, 0, max / 2};
 	int			nin;
 	EdgePair   *in;
+	RepairTarget *targets;
+	int			ntargets;
 	EdgePair   *planned = NULL;
 	int			cap = 0;
 	uint32	   *from = NULL;
 	float	   *dists = NULL;
 	bool	   *usable = NULL;
 	int			capfrom = 0;
+	const OmenQuery *xq = NULL;
 
 	*nplanned = 0;
 	visit_all_nodes(c, nblocks, false, read_edges_to_doomed, &ea);
@@ -543,16 +661,23 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	if (nin == 0)
 		return NULL;
 	qsort(in, nin, sizeof(EdgePair), edge_cmp_to);
-	for (int start = 0, end; start < nin; start = end)
+	targets = repair_targets(c, in, nin, &ntargets);
+	for (int t = 0; t < ntargets; t++)
 	{
-		DoomedNode *d = find_doomed(c, in[start].to);
-		int			k;
+		uint32		x = targets[t].x;
+		int			k = targets[t].end - targets[t].start;
 
-		for (end = start; end < nin && in[end].to == in[start].to; end++)
-			;
-		if (d->moved_to != OMENDB_INVALID_NODE)
-			continue;			/* its in-edges are taken over */
-		k = end - start;
+		if (t == 0 || targets[t - 1].x != x)
+		{
+			omendb_pagestore_forget_codes(ps);
+			CHECK_FOR_INTERRUPTS();
+			xq = repair_pivot(c, x);
+			if (xq == NULL)
+			{
+				omendb_query_from_code(pivot, store->code(store, x));
+				xq = pivot;
+			}
+		}
 		if (k > capfrom)
 		{
 			capfrom = Max(k, 2 * capfrom);
@@ -564,37 +689,29 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 				palloc(sizeof(bool) * capfrom);
 		}
 		for (int i = 0; i < k; i++)
-			from[i] = in[start + i].from;
-
-		for (int j = 0; j < d->nneighbors; j++)
+			from[i] = in[targets[t].start + i].from;
+		for (int done = 0; done < k; done += OMENDB_MAX_NEIGHBORS)
+			store->score(store, xq, from + done,
+						 Min(k - done, OMENDB_MAX_NEIGHBORS),
+						 dists + done, usable + done);
+		for (int r = 0; r < REPAIR_IN_EDGES; r++)
 		{
-			uint32		x = d->neighbors[j];
+			int			best = -1;
 
-			if (is_doomed(c, x))
-				continue;
-			omendb_query_from_code(pivot, store->code(store, x));
-			for (int done = 0; done < k; done += OMENDB_MAX_NEIGHBORS)
-				store->score(store, pivot, from + done,
-							 Min(k - done, OMENDB_MAX_NEIGHBORS),
-							 dists + done, usable + done);
-			for (int r = 0; r < REPAIR_IN_EDGES; r++)
-			{
-				int			best = -1;
-
-				for (int i = 0; i < k; i++)
-					if (from[i] != x && dists[i] >= 0 &&
-						(best < 0 || dists[i] < dists[best]))
-						best = i;
-				if (best < 0)
-					break;
-				dists[best] = -1;
-				add_edge(&planned, nplanned, &cap, max / 2, from[best], x);
-			}
+			for (int i = 0; i < k; i++)
+				if (from[i] != x && dists[i] >= 0 &&
+					(best < 0 || dists[i] < dists[best]))
+					best = i;
+			if (best < 0)
+				break;
+			dists[best] = -1;
+			add_edge(&planned, nplanned, &cap, max / 2, from[best], x);
 		}
-		omendb_pagestore_forget_codes(ps);
-		CHECK_FOR_INTERRUPTS();
 	}
+	omendb_pagestore_forget_codes(ps);
 	pfree(in);
+	if (targets)
+		pfree(targets);
 	if (from)
 	{
 		pfree(from);
@@ -652,7 +769,8 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 				n += store->visit(store, &d->neighbors[j], 1, all + n);
 	}
 	if (n > 0)
-		n = omendb_prune_candidates(store, pivot, p, all, n, c->meta->alpha,
+		n = omendb_prune_candidates(store, pivot, repair_pivot(c, p), p, all,
+									n, c->meta->alpha,
 									c->meta->graph_degree, out);
 	pfree(all);
 	return n;
@@ -733,7 +851,8 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	else if (n <= c->meta->max_degree)
 		memcpy(out, ids, sizeof(uint32) * n);
 	else
-		n = omendb_prune_keeping_linked(store, pivot, p, ids, n, nown,
+		n = omendb_prune_keeping_linked(store, pivot, repair_pivot(c, p), p,
+										ids, n, nown,
 										c->meta->alpha, c->meta->graph_degree,
 										out);
 	pfree(ids);
@@ -1107,6 +1226,14 @@ consolidate(Consolidation *c, BlockNumber nblocks)
 	pr->old = palloc(lists);
 	pr->new = palloc(lists);
 	keep_entry_point(c);
+	if (c->ii->quant->places_by_vector)
+	{
+		c->hv = omendb_heap_vectors_begin(c->index);
+		c->pivot_vec = palloc(sizeof(float) * c->meta->code_dims);
+		c->pivotcxt = AllocSetContextCreate(CurrentMemoryContext,
+											"omendb repair pivot",
+											ALLOCSET_DEFAULT_SIZES);
+	}
 	omendb_pagestore_init(&ps, c->index, c->meta, c->ii->quant, true);
 	omendb_query_init_code(&pivot, c->ii->quant, NULL);
 	c->planned = plan_replacement_edges(c, &ps, &pivot, nblocks,
@@ -1118,6 +1245,11 @@ consolidate(Consolidation *c, BlockNumber nblocks)
 		omendb_pagestore_forget_codes(&ps);
 	}
 	link_thin_nodes(c, &ps, &pivot);
+	if (c->hv != NULL)
+	{
+		omendb_heap_vectors_end(c->hv);
+		c->hv = NULL;
+	}
 	free_doomed_nodes(c);
 	link_unreachable(c);
 	MemoryContextSwitchTo(old);

@@ -56,7 +56,7 @@ LANGUAGE sql AS $$
 	ORDER BY 1
 $$;
 
-\i sql/include/err.sql
+\i sql/include/error_of.sql
 
 -- 300 rows of 4 dimensions and 10 NULLs, one index per operator class.
 CREATE TABLE chk_t (id int PRIMARY KEY, v vector(4), note text);
@@ -265,16 +265,16 @@ DROP TABLE chk_n, chk_u, chk_tmp;
 CREATE TABLE chk_x (id int PRIMARY KEY, v vector(2));
 CREATE SEQUENCE chk_x_seq;
 CREATE VIEW chk_x_view AS SELECT * FROM chk_x;
-SELECT pg_temp.err($$SELECT omendb_check('chk_x')$$);
-SELECT pg_temp.err($$SELECT omendb_check('chk_x_pkey')$$);
-SELECT pg_temp.err($$SELECT omendb_check('chk_x_seq')$$);
-SELECT pg_temp.err($$SELECT omendb_check('chk_x_view')$$);
+SELECT pg_temp.error_of($$SELECT omendb_check('chk_x')$$);
+SELECT pg_temp.error_of($$SELECT omendb_check('chk_x_pkey')$$);
+SELECT pg_temp.error_of($$SELECT omendb_check('chk_x_seq')$$);
+SELECT pg_temp.error_of($$SELECT omendb_check('chk_x_view')$$);
 -- a partitioned index has no data of its own: its partitions' indexes do
 CREATE TABLE chk_part (id int, v vector(2)) PARTITION BY RANGE (id);
 CREATE TABLE chk_part_1 PARTITION OF chk_part FOR VALUES FROM (0) TO (100);
 INSERT INTO chk_part SELECT i, ARRAY[i, -i]::real[] FROM generate_series(0, 99) i;
 CREATE INDEX chk_part_l2 ON chk_part USING omendb (v);
-SELECT pg_temp.err($$SELECT omendb_check('chk_part_l2')$$);
+SELECT pg_temp.error_of($$SELECT omendb_check('chk_part_l2')$$);
 SELECT pg_temp.chk(i.indexrelid, true)
 FROM pg_index i WHERE i.indrelid = 'chk_part_1'::regclass;
 -- STRICT: a NULL argument gives NULL
@@ -313,7 +313,7 @@ CREATE TABLE chk_r (id int, v vector(2));
 INSERT INTO chk_r VALUES (1, '[1,2]'), (2, '[2,1]');
 CREATE INDEX chk_r_l2 ON chk_r USING omendb (v);
 SET ROLE regress_omendb_check;
-SELECT pg_temp.err($$SELECT omendb_check('chk_r_l2')$$);
+SELECT pg_temp.error_of($$SELECT omendb_check('chk_r_l2')$$);
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION omendb_check(regclass, boolean) TO regress_omendb_check;
 SET ROLE regress_omendb_check;

@@ -6,7 +6,7 @@
 --
 SET jit = off;
 
-\i sql/include/err.sql
+\i sql/include/error_of.sql
 
 -- err_detail(sql): the same, with the error's detail.
 CREATE FUNCTION pg_temp.err_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -140,7 +140,7 @@ CREATE INDEX rec_two_l2 ON rec_two USING omendb (v);
 SELECT recall, queries FROM omendb_recall('rec_two_l2', k => 1);
 SELECT pg_temp.err_detail($$SELECT omendb_recall('rec_two_l2', k => 2)$$);
 SELECT recall, queries FROM omendb_recall('rec_two_l2', ARRAY['[1,1]']::vector[], k => 2);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_two_l2', ARRAY['[1,1]']::vector[], k => 3)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_two_l2', ARRAY['[1,1]']::vector[], k => 3)$$);
 DROP TABLE rec_two;
 
 -- 5. Cosine and inner-product indexes: each index's own operator orders
@@ -209,15 +209,15 @@ SELECT recall, queries FROM omendb_recall('omendb_q_l2', sample => 10);
 RESET omendb.search_list_size;
 DROP TABLE omendb_q;
 -- a query of another dimension than the key is the operator's error
-SELECT pg_temp.err($$SELECT omendb_recall('rec_expr_cos', ARRAY[w] ) FROM rec_expr LIMIT 1$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_expr_cos', ARRAY[w] ) FROM rec_expr LIMIT 1$$);
 DROP TABLE rec_part, rec_expr;
 
 -- 7. It runs with the caller's privileges: a role that may not read the
 -- table gets the usual error; granted SELECT, it measures.
 CREATE ROLE regress_omendb_recall;
 SET ROLE regress_omendb_recall;
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', sample => 5)$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', ARRAY['[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]']::vector[])$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', sample => 5)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', ARRAY['[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]']::vector[])$$);
 RESET ROLE;
 GRANT SELECT ON rec TO regress_omendb_recall;
 SET ROLE regress_omendb_recall;
@@ -251,37 +251,37 @@ DROP INDEX rec_l2_again;
 
 -- 10. Errors.
 CREATE INDEX rec_btree ON rec (id);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_btree')$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec')$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_btree')$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec')$$);
 CREATE TABLE rec_parted (id int, v vector(2)) PARTITION BY RANGE (id);
 CREATE TABLE rec_parted_1 PARTITION OF rec_parted FOR VALUES FROM (0) TO (10);
 CREATE INDEX rec_parted_l2 ON rec_parted USING omendb (v);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_parted_l2')$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_parted_l2')$$);
 DROP TABLE rec_parted;
 -- an index the planner may not use, as a failed CREATE INDEX CONCURRENTLY
 -- leaves it
 UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'rec_l2'::regclass;
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2')$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2')$$);
 UPDATE pg_index SET indisvalid = true WHERE indexrelid = 'rec_l2'::regclass;
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', sample => 0)$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', k => 0)$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', k => 3001)$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', target => 0)$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', target => 1.01)$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', target => 'NaN')$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', ARRAY[]::vector[])$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', ARRAY['[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]', NULL]::vector[])$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_l2', ARRAY['[1,2]']::vector[])$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', sample => 0)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', k => 0)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', k => 3001)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', target => 0)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', target => 1.01)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', target => 'NaN')$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', ARRAY[]::vector[])$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', ARRAY['[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]', NULL]::vector[])$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_l2', ARRAY['[1,2]']::vector[])$$);
 -- NULL arguments: a NULL row, as with other strict functions
 SELECT recall IS NULL FROM omendb_recall('rec_l2', NULL::int);
-SELECT pg_temp.err($$SELECT omendb_recall_measure('rec_l2', NULL, NULL, 10, 0.9)$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall_measure('rec_l2', NULL, NULL, 10, 0.9)$$);
 CREATE TABLE rec_empty (v vector(2), c int);
 CREATE INDEX rec_empty_l2 ON rec_empty USING omendb (v);
 CREATE INDEX rec_empty_part ON rec_empty USING omendb (v) WHERE c > 0;
 SELECT pg_temp.err_detail($$SELECT omendb_recall('rec_empty_l2')$$);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_empty_l2', ARRAY['[1,2]']::vector[])$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_empty_l2', ARRAY['[1,2]']::vector[])$$);
 INSERT INTO rec_empty VALUES (NULL, 1), ('[1,2]', 0);
-SELECT pg_temp.err($$SELECT omendb_recall('rec_empty_part')$$);
+SELECT pg_temp.error_of($$SELECT omendb_recall('rec_empty_part')$$);
 DROP TABLE rec_empty;
 DROP INDEX rec_btree;
 

@@ -78,7 +78,7 @@ LANGUAGE sql AS $$
 	FROM omendb_index_stats(idx)
 $$;
 
-\i sql/include/err.sql
+\i sql/include/error_of.sql
 
 -- 3,000 rows of 8 dimensions (about 40 nodes a page: 75 node pages, more
 -- than the sample reads), autovacuum off so that only this file's VACUUMs
@@ -189,26 +189,26 @@ SELECT pg_temp.vac('st_e_l2');
 -- insufficient_privilege (42501), whether or not they know the index.
 CREATE ROLE regress_omendb_stats;
 SET ROLE regress_omendb_stats;
-SELECT pg_temp.err($$SELECT nodes FROM omendb_index_stats('st_t_l2')$$);
+SELECT pg_temp.error_of($$SELECT nodes FROM omendb_index_stats('st_t_l2')$$);
 RESET ROLE;
 GRANT SELECT ON st_t TO regress_omendb_stats;
 SET ROLE regress_omendb_stats;
 SELECT nodes > 0 AS has_nodes FROM omendb_index_stats('st_t_l2');
 -- omendb_check, which reads everything, stays for superusers and grantees.
-SELECT pg_temp.err($$SELECT nodes FROM omendb_check('st_t_l2')$$);
+SELECT pg_temp.error_of($$SELECT nodes FROM omendb_check('st_t_l2')$$);
 RESET ROLE;
 REVOKE SELECT ON st_t FROM regress_omendb_stats;
 DROP ROLE regress_omendb_stats;
 
 -- What is not an omendb index is refused with wrong_object_type (42809).
 CREATE INDEX st_t_btree ON st_t (id);
-SELECT pg_temp.err($$SELECT nodes FROM omendb_index_stats('st_t')$$);
-SELECT pg_temp.err($$SELECT nodes FROM omendb_index_stats('st_t_btree')$$);
-SELECT pg_temp.err($$SELECT nodes FROM omendb_index_stats('st_t_pkey')$$);
+SELECT pg_temp.error_of($$SELECT nodes FROM omendb_index_stats('st_t')$$);
+SELECT pg_temp.error_of($$SELECT nodes FROM omendb_index_stats('st_t_btree')$$);
+SELECT pg_temp.error_of($$SELECT nodes FROM omendb_index_stats('st_t_pkey')$$);
 CREATE TABLE st_p (id int, v vector(8)) PARTITION BY RANGE (id);
 CREATE TABLE st_p1 PARTITION OF st_p FOR VALUES FROM (0) TO (1000);
 CREATE INDEX st_p_l2 ON st_p USING omendb (v);
-SELECT pg_temp.err($$SELECT nodes FROM omendb_index_stats('st_p_l2')$$);
+SELECT pg_temp.error_of($$SELECT nodes FROM omendb_index_stats('st_p_l2')$$);
 SELECT nodes, live_nodes FROM omendb_index_stats('st_p1_v_idx');
 SELECT * FROM omendb_index_stats(NULL);
 

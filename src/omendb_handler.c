@@ -148,9 +148,9 @@ _PG_init(void)
 							 "On, rows come out in the exact order of the operator.  Off, scans "
 							 "bound each row's distance by its code's likely error (2 standard "
 							 "deviations) instead, and re-check the rows themselves: fewer rows "
-							 "re-checked, and a row out of order only where an error is larger.  "
-							 "Auto: on for SQ8 indexes, off for RaBitQ ones, whose certain bounds "
-							 "are loose.",
+							 "re-checked, and a row whose error is larger may be missed.  Auto: "
+							 "on for SQ8 indexes, off for RaBitQ ones, whose certain bounds are "
+							 "loose.",
 							 &omendb_exact_order,
 							 OMENDB_EXACT_ORDER_AUTO,
 							 exact_order_options,

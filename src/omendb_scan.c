@@ -1708,8 +1708,8 @@ next_result(OmenScanOpaque so, ResultItem *out)
  * (omendb_bounds_certain) reads the values from the heap rows instead,
  * as the executor's recheck would: a probable bound above a row's exact
  * distance would make the executor stop the query with an error ("index
- * returned tuples in wrong order"), where here it can only let a row out
- * late.  The row is fetched under the scan's MVCC snapshot, and one it
+ * returned tuples in wrong order"), where here it can only hold a row
+ * back (next_exact).  The row is fetched under the scan's MVCC snapshot, and one it
  * cannot see is skipped, as the executor would skip it.
  * ----------------------------------------------------------------
  */
@@ -1852,8 +1852,9 @@ indexed_heap_column(Relation index)
 
 /*
  * Whether the scan may bound rows by probable bounds: where omendb.exact_order
- * does not ask for certain ones (omendb_bounds_certain) and it can compute each row's exact distance itself, from stored
- * values or, under an MVCC snapshot, from the heap rows of a plain column.
+ * does not ask for certain ones (omendb_bounds_certain) and it can compute
+ * each row's exact distance itself, from stored values or, under an MVCC
+ * snapshot, from the heap rows of a plain column.
  * A radius scan keeps rigorous bounds: it stops at the first bound past
  * the radius, and must not stop before a row within it.
  */

@@ -768,8 +768,8 @@ score_candidates(OmenGraphStore *store, const OmenQuery *query,
 }
 
 /*
- * RobustPrune(p, ids[0..n-1]), the candidates measured from p's code, or by
- * from where it is p's own query (its vector), where the first nstay may
+ * RobustPrune(p, ids[0..n-1]), the candidates measured from from (a query
+ * for p's vector) or, where it is NULL, from p's code; the first nstay may
  * stay though deleted (omendb_add_reverse_edge says why).
  */
 static int

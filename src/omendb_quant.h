@@ -265,9 +265,8 @@ typedef enum OmenExactOrder
 /* omendb_handler.c */
 extern int	omendb_exact_order;
 
-extern bool omendb_bounds_certain(const OmenQuantState *qs);
-
 /* omendb_quant.c */
+extern bool omendb_bounds_certain(const OmenQuantState *qs);
 extern const OmenQuantRoutine *omendb_quant_routine(uint16 quantizer);
 extern const OmenQuantRoutine *omendb_quant_routine_by_name(const char *name);
 extern char *omendb_quant_names(void);

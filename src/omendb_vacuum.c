@@ -777,14 +777,32 @@ relinked_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 }
 
 /*
+ * How long a list of nold neighbours may become in a repair without a
+ * prune: no longer than it was.  A doomed node's edges, about as many in
+ * as out, give way to two planned edges for each out-edge, so lists
+ * appended to up to their slots grew with every cleanup, and a search met
+ * more nodes for each it expanded (README.omendb, "Why the repair keeps
+ * lists short").  Except where the quantizer places nodes by vector: a
+ * prune compares the candidates with one another by their codes, which
+ * say too little there ("Placing one-bit nodes").
+ */
+static int
+max_repaired_degree(const Consolidation *c, int nold)
+{
+	if (c->ii->quant->places_by_vector)
+		return c->meta->max_degree;
+	return nold;
+}
+
+/*
  * The neighbours node p gets in place of its edges to doomed nodes: its
  * other neighbours, plus the replacement edges planned for it; only if
- * that overflows p's slots is the whole pruned down to R, as a reverse
- * edge would be, and the neighbours of its own that the prune drops are
- * handed on as a reverse edge's prune hands them (a row far from the
- * others can lose its last near in-edge to such a prune, and be missed
- * where the cleanup stops halfway).  If p keeps few edges of its own, it
- * is thin: re-linked instead, and *thin says so; with defer_thin it is
+ * that is longer than max_repaired_degree is the whole pruned down to R,
+ * as a reverse edge's would be, and the neighbours of its own that the
+ * prune drops are handed on as a reverse edge's prune hands them (a row
+ * far from the others can lose its last near in-edge to such a prune, and
+ * be missed where the cleanup stops halfway).  If p keeps few edges of its
+ * own, it is thin: re-linked instead, and *thin says so; with defer_thin it is
  * left for link_thin_nodes (note_thin), as long as there is room, and the
  * result is -1.  Otherwise returns how many were written to out[].
  *
@@ -848,7 +866,7 @@ repaired_neighbors(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 
 	if (*thin)
 		n = relinked_neighbors(c, ps, pivot, p, old, nold, ids, n, out);
-	else if (n <= c->meta->max_degree)
+	else if (n <= max_repaired_degree(c, nold))
 		memcpy(out, ids, sizeof(uint32) * n);
 	else
 		n = omendb_prune_keeping_linked(store, pivot, repair_pivot(c, p), p,

@@ -1945,14 +1945,14 @@ read_scan_counters(PGconn *conn, double *nodes_met, double *page_visits)
 	PQclear(res);
 }
 
-/* The last two CSV fields, nodes met and page visits, empty if unknown. */
+/* Two CSV fields, nodes met and page visits, empty if unknown; no line end. */
 static void
 write_csv_counts(FILE *f, double nodes_met, double page_visits)
 {
-	if (isnan(nodes_met))
-		fputs(",\n", f);
+	if (!isnan(nodes_met))
+		fprintf(f, "%.1f,%.1f", nodes_met, page_visits);
 	else
-		fprintf(f, "%.1f,%.1f\n", nodes_met, page_visits);
+		fputc(',', f);
 }
 
 /*
@@ -2485,6 +2485,7 @@ typedef struct IndexState
 	char		label[64];
 	long long	live_rows;
 	long long	index_bytes;
+	double		mean_degree;	/* omendb_index_stats()'s; NAN if none */
 	double		build_s;
 	double		delete_s;
 	double		insert_s;
@@ -2525,7 +2526,34 @@ new_state(StateRun *run, const char *fmt,...)
 	vsnprintf(st->label, sizeof(st->label), fmt, ap);
 	va_end(ap);
 	st->build_s = st->delete_s = st->insert_s = st->vacuum_s = NAN;
+	st->mean_degree = NAN;
 	return st;
+}
+
+/*
+ * The sampled mean out-degree of the omendb index on items, which the nodes
+ * a search meets for each it expands follow; NAN where there is none (the
+ * pgvector side of --compare).
+ */
+static double
+omendb_mean_degree(PGconn *conn)
+{
+	char	   *v;
+	double		degree = NAN;
+
+	if (!query_int(conn, "SELECT (to_regproc('omendb_index_stats') IS NOT NULL)::int"))
+		return NAN;
+	v = query_value(conn,
+					"SELECT coalesce((SELECT s.mean_degree::text "
+					"FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+					"JOIN pg_am a ON a.oid = c.relam, "
+					"LATERAL omendb_index_stats(i.indexrelid) s "
+					"WHERE i.indrelid = 'items'::regclass AND a.amname = 'omendb' "
+					"LIMIT 1), '')");
+	if (v[0] != '\0')
+		degree = atof(v);
+	free(v);
+	return degree;
 }
 
 /* The index's size over the live rows, and every setting of the sweep. */
@@ -2540,6 +2568,7 @@ measure_state(PGconn *conn, StateRun *run, IndexState *st)
 			 "SELECT coalesce(sum(pg_relation_size(indexrelid)), 0) %s",
 			 secondary_indexes_sql);
 	st->index_bytes = query_int(conn, sql);
+	st->mean_degree = omendb_mean_degree(conn);
 	progress("%s: %lld live rows, index %lld bytes (%.1f per live row)",
 			 st->label, st->live_rows, st->index_bytes,
 			 st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
@@ -2921,12 +2950,13 @@ write_state_report(FILE *f, const StateRun *run)
 	}
 	fprintf(f, "\n\n");
 
-	fprintf(f, "| state | live rows | index MB | B/live row | recall@%d (%s) "
+	fprintf(f, "| state | live rows | index MB | B/live row | mean degree "
+			"| recall@%d (%s) "
 			"| index ms (%s) | CPU ms (%s) | build s | %s s | VACUUM s "
 			"| nodes met (%s) | page visits (%s) |\n",
 			opt->k, labels, labels, labels, opt->churn ? "re-insert" : "COPY",
 			labels, labels);
-	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int s = 0; s < run->nstates; s++)
 	{
 		const IndexState *st = &run->states[s];
@@ -2934,6 +2964,7 @@ write_state_report(FILE *f, const StateRun *run)
 		fprintf(f, "| %s | %lld | %.1f | %.1f", st->label, st->live_rows,
 				st->index_bytes / 1e6,
 				st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
+		print_seconds_cell(f, st->mean_degree, "%.1f");
 		print_setting_cells(f, run, st, NULL, FIG_RECALL);
 		print_setting_cells(f, run, st, NULL, FIG_INDEX_MS);
 		print_setting_cells(f, run, st, NULL, FIG_CPU_MS);
@@ -2948,6 +2979,7 @@ write_state_report(FILE *f, const StateRun *run)
 			(double) last->index_bytes / fresh->index_bytes,
 			((double) last->index_bytes / last->live_rows) /
 			((double) fresh->index_bytes / fresh->live_rows));
+	print_seconds_cell(f, last->mean_degree / fresh->mean_degree, "%.2fx");
 	print_setting_cells(f, run, last, fresh, FIG_RECALL);
 	print_setting_cells(f, run, last, fresh, FIG_INDEX_MS);
 	print_setting_cells(f, run, last, fresh, FIG_CPU_MS);
@@ -2967,7 +2999,9 @@ write_state_report(FILE *f, const StateRun *run)
 			"leaves out waits for a core on a loaded machine.  nodes met "
 			"and page visits: per query, the index's own counts "
 			"(omendb_scan_stats()) over the untimed pass before the timed "
-			"ones, which the machine's load does not move.  The last "
+			"ones, which the machine's load does not move.  mean degree: "
+			"the mean out-degree of omendb_index_stats()'s sample of "
+			"nodes.  The last "
 			"line: sizes, times and counts as ratios, recall as the "
 			"difference.\n",
 			opt->repeat, ds->nqueries);
@@ -2986,7 +3020,7 @@ write_state_csv(const char *path, const StateRun *run)
 	fprintf(f, "dataset,rows,dim,metric,queries,k,state,live_rows,index_bytes,"
 			"bytes_per_live_row,setting,recall,qps,p50,p99,index_ms,index_cpu_ms,"
 			"floor_qps,build_s,delete_s,insert_s,vacuum_s,nodes_met,"
-			"page_visits\n");
+			"page_visits,mean_degree\n");
 	for (int s = 0; s < run->nstates; s++)
 	{
 		const IndexState *st = &run->states[s];
@@ -3015,6 +3049,10 @@ write_state_csv(const char *path, const StateRun *run)
 			}
 			fputc(',', f);
 			write_csv_counts(f, r->nodes_met, r->page_visits);
+			fputc(',', f);
+			if (!isnan(st->mean_degree))
+				fprintf(f, "%.2f", st->mean_degree);
+			fputc('\n', f);
 		}
 	}
 	if (fclose(f) != 0)
@@ -3856,6 +3894,7 @@ write_filter_csv(const char *path, const FilterRun *run)
 			csv_quoted(f, fr->plan_detail);
 			fprintf(f, ",%.2f,%lld,", run->build_s, run->index_bytes);
 			write_csv_counts(f, fr->nodes_met, fr->page_visits);
+			fputc('\n', f);
 		}
 	}
 	if (fclose(f) != 0)

@@ -802,9 +802,10 @@ max_repaired_degree(const Consolidation *c, int nold)
  * prune drops are handed on as a reverse edge's prune hands them (a row
  * far from the others can lose its last near in-edge to such a prune, and
  * be missed where the cleanup stops halfway).  If p keeps few edges of its
- * own, it is thin: re-linked instead, and *thin says so; with defer_thin it is
- * left for link_thin_nodes (note_thin), as long as there is room, and the
- * result is -1.  Otherwise returns how many were written to out[].
+ * own, it is thin: re-linked instead, and *thin says so; with defer_thin
+ * it is left for link_thin_nodes (note_thin), as long as there is room,
+ * and the result is -1.  Otherwise returns how many were written to
+ * out[].
  *
  * Thinness is counted before the planned edges.  After a cleanup cut short
  * in its repair, the next one plans each deleted node's out-neighbours

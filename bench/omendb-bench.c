@@ -2883,12 +2883,13 @@ print_setting_cells(FILE *f, const StateRun *run, const IndexState *st,
 	}
 }
 
+/* A table cell of a number, empty where it is NAN (not measured). */
 static void
-print_seconds_cell(FILE *f, double s, const char *format)
+print_number_cell(FILE *f, double x, const char *format)
 {
 	fputs(" | ", f);
-	if (!isnan(s))
-		fprintf(f, format, s);
+	if (!isnan(x))
+		fprintf(f, format, x);
 }
 
 /* The markdown report: what was run, one line per state, the ratios. */
@@ -2964,13 +2965,13 @@ write_state_report(FILE *f, const StateRun *run)
 		fprintf(f, "| %s | %lld | %.1f | %.1f", st->label, st->live_rows,
 				st->index_bytes / 1e6,
 				st->live_rows ? (double) st->index_bytes / st->live_rows : 0);
-		print_seconds_cell(f, st->mean_degree, "%.1f");
+		print_number_cell(f, st->mean_degree, "%.1f");
 		print_setting_cells(f, run, st, NULL, FIG_RECALL);
 		print_setting_cells(f, run, st, NULL, FIG_INDEX_MS);
 		print_setting_cells(f, run, st, NULL, FIG_CPU_MS);
-		print_seconds_cell(f, st->build_s, "%.1f");
-		print_seconds_cell(f, st->insert_s, "%.1f");
-		print_seconds_cell(f, st->vacuum_s, "%.1f");
+		print_number_cell(f, st->build_s, "%.1f");
+		print_number_cell(f, st->insert_s, "%.1f");
+		print_number_cell(f, st->vacuum_s, "%.1f");
 		print_setting_cells(f, run, st, NULL, FIG_NODES_MET);
 		print_setting_cells(f, run, st, NULL, FIG_PAGE_VISITS);
 		fprintf(f, " |\n");
@@ -2979,7 +2980,7 @@ write_state_report(FILE *f, const StateRun *run)
 			(double) last->index_bytes / fresh->index_bytes,
 			((double) last->index_bytes / last->live_rows) /
 			((double) fresh->index_bytes / fresh->live_rows));
-	print_seconds_cell(f, last->mean_degree / fresh->mean_degree, "%.2fx");
+	print_number_cell(f, last->mean_degree / fresh->mean_degree, "%.2fx");
 	print_setting_cells(f, run, last, fresh, FIG_RECALL);
 	print_setting_cells(f, run, last, fresh, FIG_INDEX_MS);
 	print_setting_cells(f, run, last, fresh, FIG_CPU_MS);

@@ -80,9 +80,11 @@ CREATE INDEX omendb_par_l2 ON omendb_par USING omendb (v vector_l2_ops);
 CREATE TEMP TABLE serial AS SELECT pg_temp.recall('<->') AS l2;
 DROP INDEX omendb_par_l2;
 
--- 2. The same index with two workers: sound, every node reachable, all
--- 5,928 nonzero rows their own nearest neighbours, and recall within 0.02
--- of the serial build's.
+-- 2. The same index with two workers: sound, every node reachable, nearly
+-- all of the 5,928 nonzero rows their own nearest neighbours, and recall
+-- within 0.02 of the serial build's.  Which worker places which node
+-- varies: six builds on PostgreSQL 15 found all 5,928, one on PostgreSQL
+-- 18 with other tests running beside it 5,925.
 SET max_parallel_maintenance_workers = 2;
 SET min_parallel_table_scan_size = 0;
 SET maintenance_work_mem = '128MB';
@@ -90,7 +92,7 @@ CREATE INDEX omendb_par_l2 ON omendb_par USING omendb (v vector_l2_ops);
 SELECT nodes, live_nodes, deleted_nodes, reachable_live_nodes = live_nodes AS reachable
 FROM omendb_check('omendb_par_l2', true);
 SELECT reltuples AS index_tuples FROM pg_class WHERE oid = 'omendb_par_l2'::regclass;
-SELECT pg_temp.self_matches('<->') AS self_matches;
+SELECT pg_temp.self_matches('<->') >= 5920 AS self_matches_at_least_5920;
 SELECT pg_temp.recall('<->') >= l2 - 0.02 AS level_with_serial,
 	   pg_temp.recall('<->') >= 0.95 AS recall_at_least_095
 FROM serial;

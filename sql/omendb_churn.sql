@@ -72,7 +72,8 @@ SELECT count(*) AS live_rows, misses(10) AS missed_at_10 FROM churn;
 -- whose replacement edges outnumber the edges it lost is pruned
 -- (README.omendb, "Why the repair keeps lists short").  After two VACUUMs
 -- that each take out 5% of the rows, the sampled mean degree is 4% above
--- the build's; it was 8.5% above when repairs appended up to the slots.
+-- the build's; appending the replacement edges up to the slots leaves it
+-- 8.5% above.
 CREATE TABLE churn_deg (id int PRIMARY KEY, v vector(32) NOT NULL)
 	WITH (autovacuum_enabled = off);
 INSERT INTO churn_deg SELECT i, churn_vec(i) FROM generate_series(1, 5000) i;

@@ -4,9 +4,9 @@
 -- maintenance_work_mem (32 MB a participant) make even a small table get
 -- two workers; the leader takes part.  The graph they build together must
 -- be as sound and as good as a serial build's: every row indexed once with
--- its code (heapallindexed), every graph node reachable, every row its own
--- nearest neighbour through the index, and recall against the exact
--- answer level with a serial build of the same table.  TAP
+-- its code (heapallindexed), every graph node reachable, nearly every row
+-- its own nearest neighbour through the index, and recall against the
+-- exact answer level with a serial build of the same table.  TAP
 -- 037_parallel_build.pl checks that the workers do take part.
 --
 -- Which worker places which node varies from run to run, so results that

@@ -1709,8 +1709,8 @@ next_result(OmenScanOpaque so, ResultItem *out)
  * as the executor's recheck would: a probable bound above a row's exact
  * distance would make the executor stop the query with an error ("index
  * returned tuples in wrong order"), where here it can only hold a row
- * back (next_exact).  The row is fetched under the scan's MVCC snapshot, and one it
- * cannot see is skipped, as the executor would skip it.
+ * back (next_exact).  The row is fetched under the scan's MVCC snapshot,
+ * and one it cannot see is skipped, as the executor would skip it.
  * ----------------------------------------------------------------
  */
 

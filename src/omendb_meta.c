@@ -796,8 +796,12 @@ omendb_get_info(Relation index)
 OmenIndexInfo *
 omendb_copy_info(const OmenIndexInfo *info)
 {
-	return pack_info(&info->meta, info->quant, info->quant_other,
-					 CurrentMemoryContext);
+	OmenIndexInfo *copy = pack_info(&info->meta, info->quant,
+									info->quant_other, CurrentMemoryContext);
+
+	/* slots only grow while a scan holds the copy: a lower bound */
+	copy->node_limit = info->node_limit;
+	return copy;
 }
 
 /* Forget the cached parameters (after training the quantizer). */

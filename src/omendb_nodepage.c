@@ -433,7 +433,13 @@ omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
 uint32
 omendb_node_slots(Relation index, const OmenMetaPageData *meta)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	return omendb_node_slots_below(meta, RelationGetNumberOfBlocks(index));
+}
+
+/* The node slots on an index of nblocks blocks. */
+uint32
+omendb_node_slots_below(const OmenMetaPageData *meta, BlockNumber nblocks)
+{
 	uint64		slots = 0;
 
 	if (nblocks > meta->first_node_block)

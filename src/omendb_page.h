@@ -91,6 +91,8 @@ extern void omendb_fill_zero_node(char *image, const OmenMetaPageData *meta,
 extern char *omendb_node_value_problem(const OmenMetaPageData *meta,
 									   OmenNodeHeader node);
 extern uint32 omendb_node_slots(Relation index, const OmenMetaPageData *meta);
+extern uint32 omendb_node_slots_below(const OmenMetaPageData *meta,
+									  BlockNumber nblocks);
 extern void omendb_node_id_beyond(Relation index,
 								  const OmenMetaPageData *meta, uint32 node,
 								  uint32 *limit, bool may_read,

@@ -229,6 +229,9 @@ typedef struct ScanSweep
 	uint32	   *group;			/* a group's nodes that pass */
 	BlockNumber full_before;	/* node pages before it hold all their
 								 * slots (the insert page at the start) */
+	BlockNumber priced_blocks;	/* the index's blocks when the scan first
+								 * weighed a pass, for estimates only, or
+								 * InvalidBlockNumber */
 	/* copies of moved nodes met in such a pass, to meet in their turn */
 	uint32	   *moved;
 	int			nmoved;
@@ -980,12 +983,29 @@ select_first_batch(OmenScanOpaque so)
 	so->first.next = 0;
 }
 
+/*
+ * The index's blocks, for the scan's estimates: read once a scan, since
+ * each read is a system call and an estimate needs no exact count.
+ */
+static BlockNumber
+priced_blocks(OmenScanOpaque so)
+{
+	if (so->sweep.priced_blocks == InvalidBlockNumber)
+		so->sweep.priced_blocks = RelationGetNumberOfBlocks(so->index);
+	return so->sweep.priced_blocks;
+}
+
+/* The node slots, for the scan's estimates (priced_blocks). */
+static double
+priced_slots(OmenScanOpaque so)
+{
+	return omendb_node_slots_below(&so->info->meta, priced_blocks(so));
+}
+
 static double
 directory_sweep_cost(OmenScanOpaque so, double passing)
 {
-	double		slots = omendb_node_slots(so->index, &so->info->meta);
-
-	return omendb_directory_pass_nodes(slots, passing);
+	return omendb_directory_pass_nodes(priced_slots(so), passing);
 }
 
 /*
@@ -1054,7 +1074,7 @@ walk_budget(OmenScanOpaque so)
 			(int64) directory_sweep_cost(so, first_search_passing(so, &live, &passed));
 	}
 	return so->stats.run.nodes_met +
-		omendb_node_slots(so->index, &so->info->meta) / OMENDB_WALK_SWEEP_COST_RATIO;
+		(int64) priced_slots(so) / OMENDB_WALK_SWEEP_COST_RATIO;
 }
 
 /*
@@ -2504,7 +2524,7 @@ sampled_filter_share(OmenScanOpaque so)
 
 	if (!sweep_reads_labels(so))
 		return -1;
-	ngroups = omendb_label_blocks_before(meta, RelationGetNumberOfBlocks(so->index));
+	ngroups = omendb_label_blocks_before(meta, priced_blocks(so));
 	if (ngroups == 0)
 		return -1;
 	nentries = OmenLabelEntries(meta);
@@ -2585,6 +2605,7 @@ start_scan(IndexScanDesc scan)
 	}
 	/* (VACUUM truncates only under a lock that excludes scans) */
 	so->sweep.full_before = cur.insert_block;
+	so->sweep.priced_blocks = InvalidBlockNumber;
 
 	so->q.qv = palloc(sizeof(float) * meta->code_dims);
 	omendb_prepare_query(meta->metric, so->q.qvec->x, meta->dimensions, so->q.qv);

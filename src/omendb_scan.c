@@ -938,47 +938,106 @@ meet_nodes(OmenSearch *search, const uint32 *nodes, int n,
 #define FIRST_BATCH_PAST_LIST	6
 
 /*
+ * Whether met node a comes after met node b in the first batch: by bound,
+ * then in the order the search met them.
+ */
+static inline bool
+batch_after(const ScanNode *nodes, uint32 a, uint32 b)
+{
+	return nodes[a].bound > nodes[b].bound ||
+		(nodes[a].bound == nodes[b].bound && a > b);
+}
+
+/* Restore the max-heap order of batch[0..n-1] below its root. */
+static void
+batch_sift_down(const ScanNode *nodes, uint32 *batch, int n)
+{
+	uint32		top = batch[0];
+	int			i = 0;
+
+	for (;;)
+	{
+		int			c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && batch_after(nodes, batch[c + 1], batch[c]))
+			c++;
+		if (!batch_after(nodes, batch[c], top))
+			break;
+		batch[i] = batch[c];
+		i = c;
+	}
+	batch[i] = top;
+}
+
+/* Add met node k to the max-heap batch[0..n-1], which has room. */
+static void
+batch_sift_up(const ScanNode *nodes, uint32 *batch, int n, uint32 k)
+{
+	int			i = n;
+
+	while (i > 0 && batch_after(nodes, k, batch[(i - 1) / 2]))
+	{
+		batch[i] = batch[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	batch[i] = k;
+}
+
+/*
  * Select the first batch: the live nodes of smallest bound among those the
- * initial search met, in order of bound, by insertion into a short sorted
- * array (most nodes fail the first comparison); then, under filter keys,
- * only those that pass.  The cut counts every live node, as if there were
- * no filter: the beam vouches for the order of the nodes near the query,
- * not for the nearest few of those that pass, which may lie anywhere past
- * it.  (Cut among the passing ones, a 1%-selective filter's first batch
- * came from all over the beam's neighbourhood, and the nearer rows the
- * walk found next were late: recall@10 0.47 on Fashion-MNIST.)  So a
- * filtered scan returns the rows an unfiltered one would, less those that
- * fail, in the same order.
+ * initial search met, in order of bound; then, under filter keys, only
+ * those that pass.  The cut counts every live node, as if there were no
+ * filter: the beam vouches for the order of the nodes near the query, not
+ * for the nearest few of those that pass, which may lie anywhere past it.
+ * (Cut among the passing ones, a 1%-selective filter's first batch came
+ * from all over the beam's neighbourhood, and the nearer rows the walk
+ * found next were late: recall@10 0.47 on Fashion-MNIST.)  So a filtered
+ * scan returns the rows an unfiltered one would, less those that fail, in
+ * the same order.
+ *
+ * The batch is kept as a max-heap while the met nodes go by, and sorted
+ * at the end: the search meets nodes nearer and nearer, so most of them
+ * enter it, and each entry into a sorted array moved about half of it
+ * (README.omendb, "Deferred heaps").
  */
 static void
 select_first_batch(OmenScanOpaque so)
 {
+	const ScanNode *nodes = so->first.nodes;
 	int			want = so->q.list_size + FIRST_BATCH_PAST_LIST;
+	uint32	   *batch = palloc(sizeof(uint32) * want);
 	int			n = 0;
 	int			kept = 0;
 
-	so->first.batch = palloc(sizeof(uint32) * want);
 	for (size_t k = 0; k < so->first.nnodes; k++)
 	{
-		double		b = so->first.nodes[k].bound;
-		int			j;
-
-		if (!so->first.nodes[k].unfiltered ||
-			(n == want && b >= so->first.nodes[so->first.batch[n - 1]].bound))
+		if (!nodes[k].unfiltered)
 			continue;
-		j = (n < want) ? n++ : n - 1;
-		while (j > 0 && so->first.nodes[so->first.batch[j - 1]].bound > b)
+		if (n < want)
+			batch_sift_up(nodes, batch, n++, (uint32) k);
+		else if (batch_after(nodes, batch[0], (uint32) k))
 		{
-			so->first.batch[j] = so->first.batch[j - 1];
-			j--;
+			batch[0] = (uint32) k;
+			batch_sift_down(nodes, batch, n);
 		}
-		so->first.batch[j] = k;
+	}
+	/* heapsort: the root, the last in order, goes to the end */
+	for (int m = n - 1; m > 0; m--)
+	{
+		uint32		last = batch[m];
+
+		batch[m] = batch[0];
+		batch[0] = last;
+		batch_sift_down(nodes, batch, m);
 	}
 	for (int i = 0; i < n; i++)
-		if (so->first.nodes[so->first.batch[i]].live)
-			so->first.batch[kept++] = so->first.batch[i];
+		if (nodes[batch[i]].live)
+			batch[kept++] = batch[i];
 	for (int i = 0; i < kept; i++)
-		so->first.nodes[so->first.batch[i]].batched = true;
+		so->first.nodes[batch[i]].batched = true;
+	so->first.batch = batch;
 	so->first.nbatch = kept;
 	so->first.next = 0;
 }

@@ -73,7 +73,7 @@
 #define FILTER_BUCKET		10	/* tenants per tenant-size bucket */
 #define FILTER_MIN_ROWS		10	/* rows of a bucket's smallest tenant, at least */
 #define DEFAULT_FILTER_QUERIES	200
-#define DEFAULT_FILTER_REPEAT	3
+#define DEFAULT_FILTER_REPEAT	7
 
 /* Synthetic data: this many cluster centres, points spread around them. */
 #define SYNTH_CLUSTERS		100
@@ -3152,6 +3152,7 @@ typedef struct FilterResult
 	double		p50;			/* medians over the timed passes */
 	double		p95;
 	double		mean_ms;
+	double		p50_ratio;		/* to the unfiltered p50, median over rounds */
 	char		plan[128];		/* "graph", "btree", "seq 40%, graph 60%"... */
 	char		plan_detail[512];
 	double		nodes_met;		/* per omendb scan, warm-up pass; or NAN */
@@ -3668,10 +3669,31 @@ run_filter_pass(PGconn *conn, const FilterRun *run, const char *stmt,
 }
 
 /*
+ * The median over the rounds of workload w's p50 over the unfiltered one
+ * (workload 0) in the same round: the machine's speed drifts over seconds,
+ * and a round's passes follow one another within one.  p50s holds repeat
+ * rounds per workload, in the order they ran.
+ */
+static double
+median_round_ratio(const double *p50s, int w, int repeat)
+{
+	double	   *ratios = xmalloc(repeat * sizeof(double));
+	double		median;
+
+	for (int i = 0; i < repeat; i++)
+		ratios[i] = p50s[(size_t) w * repeat + i] / p50s[i];
+	qsort(ratios, repeat, sizeof(double), compare_doubles);
+	median = ratios[repeat / 2];
+	free(ratios);
+	return median;
+}
+
+/*
  * Every workload at one setting, on a clean session: each prepared, a
  * warm-up pass each and its plan, then --repeat rounds of one timed pass
  * of each workload in turn, so that a drift of the machine's speed falls
- * on all of them alike; latencies are the medians over the rounds.
+ * on all of them alike; latencies are the medians over the rounds, ratios
+ * to the unfiltered query the medians of each round's ratios.
  */
 static void
 measure_filter_setting(PGconn *conn, FilterRun *run, int s)
@@ -3735,13 +3757,20 @@ measure_filter_setting(PGconn *conn, FilterRun *run, int s)
 	{
 		FilterWorkload *wl = &run->workloads[w];
 		FilterResult *fr = &wl->results[s];
-		size_t		at = (size_t) w * opt->repeat;
 		double		matching = 0;
 
 		for (int q = 0; q < nq; q++)
 			matching += wl->matching[q];
 		fr->selectivity = matching / nq / run->ds->nrows;
 		fr->recall = recalls[w];
+		fr->p50_ratio = median_round_ratio(p50s, w, opt->repeat);
+	}
+	for (int w = 0; w < nw; w++)
+	{
+		FilterWorkload *wl = &run->workloads[w];
+		FilterResult *fr = &wl->results[s];
+		size_t		at = (size_t) w * opt->repeat;
+
 		qsort(p50s + at, opt->repeat, sizeof(double), compare_doubles);
 		qsort(p95s + at, opt->repeat, sizeof(double), compare_doubles);
 		qsort(means + at, opt->repeat, sizeof(double), compare_doubles);
@@ -3749,9 +3778,10 @@ measure_filter_setting(PGconn *conn, FilterRun *run, int s)
 		fr->p95 = p95s[at + opt->repeat / 2];
 		fr->mean_ms = means[at + opt->repeat / 2];
 		progress("  %s: selectivity %.4f%%, rows %.2f (min %d, %d short, %ld wrong), "
-				 "recall %.4f, p50 %.3f ms, p95 %.3f ms",
+				 "recall %.4f, p50 %.3f ms (%.2fx unfiltered), p95 %.3f ms",
 				 wl->name, 100 * fr->selectivity, fr->rows_mean, fr->rows_min,
-				 fr->short_queries, fr->wrong_rows, fr->recall, fr->p50, fr->p95);
+				 fr->short_queries, fr->wrong_rows, fr->recall, fr->p50,
+				 fr->p50_ratio, fr->p95);
 	}
 	free(lat);
 	free(p50s);
@@ -3812,8 +3842,6 @@ write_filter_report(FILE *f, const FilterRun *run)
 	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int s = 0; s < run->nsettings; s++)
 	{
-		const FilterResult *base = &run->workloads[0].results[s];
-
 		for (int w = 0; w < run->nworkloads; w++)
 		{
 			const FilterWorkload *wl = &run->workloads[w];
@@ -3825,7 +3853,7 @@ write_filter_report(FILE *f, const FilterRun *run)
 					run->settings[s][0] ? run->settings[s] : "default",
 					wl->name, wl->kind == FILTER_NONE ? "" : filter_clauses[wl->kind],
 					sel, fr->rows_mean, fr->rows_min, fr->recall, fr->p50,
-					fr->p95, fr->p50 / base->p50, fr->plan);
+					fr->p95, fr->p50_ratio, fr->plan);
 			if (isnan(fr->nodes_met))
 				fprintf(f, " - | - |\n");
 			else
@@ -3839,7 +3867,9 @@ write_filter_report(FILE *f, const FilterRun *run)
 			"returned; recall@%d against the exact filtered answer (brute "
 			"force over the loaded vectors), over min(%d, rows matching) per "
 			"query.  p50 and p95: per-query latency on the client, median over "
-			"%d timed passes, one of each workload in turn.  plan: the scans of "
+			"%d timed rounds of one pass of each workload in turn; p50 / "
+			"unfiltered: the median over the rounds of the pass's p50 over the "
+			"unfiltered pass's in the same round.  plan: the scans of "
 			"items in EXPLAIN EXECUTE of the prepared statement with each "
 			"query's parameters after the warm-up pass, and each plan's share "
 			"of the queries if they differ (graph: an omendb or hnsw index "
@@ -3872,8 +3902,6 @@ write_filter_csv(const char *path, const FilterRun *run)
 			"nodes_met,page_visits\n");
 	for (int s = 0; s < run->nsettings; s++)
 	{
-		const FilterResult *base = &run->workloads[0].results[s];
-
 		for (int w = 0; w < run->nworkloads; w++)
 		{
 			const FilterWorkload *wl = &run->workloads[w];
@@ -3889,7 +3917,7 @@ write_filter_csv(const char *path, const FilterRun *run)
 			fprintf(f, ",%.6f,%.3f,%d,%d,%ld,%.4f,%.3f,%.3f,%.3f,%.3f,",
 					fr->selectivity, fr->rows_mean, fr->rows_min,
 					fr->short_queries, fr->wrong_rows, fr->recall, fr->p50,
-					fr->p95, fr->mean_ms, fr->p50 / base->p50);
+					fr->p95, fr->mean_ms, fr->p50_ratio);
 			csv_quoted(f, fr->plan);	/* "graph 84%, seq 16%" */
 			fputc(',', f);
 			csv_quoted(f, fr->plan_detail);

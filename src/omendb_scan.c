@@ -1055,7 +1055,7 @@ priced_blocks(OmenScanOpaque so)
 }
 
 /* The node slots, for the scan's estimates (priced_blocks). */
-static double
+static uint32
 priced_slots(OmenScanOpaque so)
 {
 	return omendb_node_slots_below(&so->info->meta, priced_blocks(so));
@@ -1133,7 +1133,7 @@ walk_budget(OmenScanOpaque so)
 			(int64) directory_sweep_cost(so, first_search_passing(so, &live, &passed));
 	}
 	return so->stats.run.nodes_met +
-		(int64) priced_slots(so) / OMENDB_WALK_SWEEP_COST_RATIO;
+		priced_slots(so) / OMENDB_WALK_SWEEP_COST_RATIO;
 }
 
 /*

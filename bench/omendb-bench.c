@@ -62,6 +62,7 @@
 #define DEFAULT_STATE_REPEAT	3
 #define DEFAULT_STATE_SWEEP \
 	"|SET omendb.search_list_size=80|SET omendb.search_list_size=160"
+#define STATE_PAIR_ROUNDS		5	/* last state against fresh, in turn */
 
 /*
  * --filters: the filter columns of items (see make_filter_columns) and the
@@ -2510,6 +2511,9 @@ typedef struct StateRun
 	char	   *server;
 	char		load_before[64];
 	char		load_after[64];
+	/* per setting: the last state's time over the fresh one's (pair_states) */
+	double	   *pair_index_ratio;
+	double	   *pair_cpu_ratio;
 } StateRun;
 
 static IndexState *
@@ -2592,6 +2596,106 @@ measure_state(PGconn *conn, StateRun *run, IndexState *st)
 	}
 }
 
+/*
+ * Rename items, and its indexes with the same prefix, to table, so that a
+ * fresh items can be loaded and indexed beside it.
+ */
+static void
+set_items_aside(PGconn *conn, const char *table)
+{
+	char		sql[1024];
+
+	snprintf(sql, sizeof(sql),
+			 "DO $$DECLARE i record; BEGIN "
+			 "FOR i IN SELECT c.relname FROM pg_index x "
+			 "JOIN pg_class c ON c.oid = x.indexrelid "
+			 "WHERE x.indrelid = 'items'::regclass LOOP "
+			 "EXECUTE format('ALTER INDEX %%I RENAME TO %%I', i.relname, "
+			 "'%s_' || i.relname); END LOOP; END$$", table);
+	exec_sql(conn, sql);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", table);
+	exec_sql(conn, sql);
+	snprintf(sql, sizeof(sql), "ALTER TABLE items RENAME TO %s", table);
+	exec_sql(conn, sql);
+}
+
+/* Swap the names of items and the table set aside, in one transaction. */
+static void
+swap_items(PGconn *conn, const char *aside)
+{
+	char		sql[512];
+
+	snprintf(sql, sizeof(sql),
+			 "BEGIN; ALTER TABLE items RENAME TO omendb_bench_swap; "
+			 "ALTER TABLE %s RENAME TO items; "
+			 "ALTER TABLE omendb_bench_swap RENAME TO %s; COMMIT",
+			 aside, aside);
+	exec_sql(conn, sql);
+}
+
+static double
+median_of(double *x, int n)
+{
+	qsort(x, n, sizeof(double), compare_doubles);
+	return x[n / 2];
+}
+
+/*
+ * The last state (the table set aside) against the fresh one (items), in
+ * turn: each round measures every setting on both, back to back, the one
+ * first that went second in the round before; each time's ratio is taken
+ * within the round and its median over the rounds kept.  Two states
+ * measured minutes apart on shared cores differ by more than the gap
+ * between them, and a round's two measurements lie seconds apart.  The
+ * table set aside is dropped at the end.
+ */
+static void
+pair_states(PGconn *conn, StateRun *run, const char *aside)
+{
+	int			n = run->nsettings;
+	int			rounds = STATE_PAIR_ROUNDS;
+	double	   *index_ratio = xmalloc((size_t) rounds * sizeof(double));
+	double	   *cpu_ratio = xmalloc((size_t) rounds * sizeof(double));
+	SettingResult last,
+				fresh;
+	char		sql[256];
+
+	run->pair_index_ratio = xmalloc(n * sizeof(double));
+	run->pair_cpu_ratio = xmalloc(n * sizeof(double));
+	for (int i = 0; i < n; i++)
+	{
+		const char *setting = run->settings[i];
+
+		for (int r = 0; r < rounds; r++)
+		{
+			for (int turn = 0; turn < 2; turn++)
+			{
+				if ((turn == 0) == (r % 2 == 0))
+				{
+					swap_items(conn, aside);
+					measure_setting(conn, run->opt, run->ds, run->truth,
+									run->qp, run->vector_oid, setting, &last);
+					swap_items(conn, aside);
+				}
+				else
+					measure_setting(conn, run->opt, run->ds, run->truth,
+									run->qp, run->vector_oid, setting, &fresh);
+			}
+			index_ratio[r] = last.index_ms / fresh.index_ms;
+			cpu_ratio[r] = last.index_cpu_ms / fresh.index_cpu_ms;
+			progress("  %s, round %d of %d in turn: index %.2fx, CPU %.2fx",
+					 setting[0] ? setting : "(default settings)", r + 1,
+					 rounds, index_ratio[r], cpu_ratio[r]);
+		}
+		run->pair_index_ratio[i] = median_of(index_ratio, rounds);
+		run->pair_cpu_ratio[i] = median_of(cpu_ratio, rounds);
+	}
+	snprintf(sql, sizeof(sql), "DROP TABLE %s", aside);
+	exec_sql(conn, sql);
+	free(index_ratio);
+	free(cpu_ratio);
+}
+
 /* Only the run's own VACUUMs: no autovacuum worker between them. */
 static void
 no_autovacuum(PGconn *conn)
@@ -2671,7 +2775,8 @@ churn_round(PGconn *conn, StateRun *run, int m, int *perm, uint64_t *rng,
 
 /*
  * --churn: build, then rounds of delete / re-insert / VACUUM, each measured;
- * at the end a fresh build on the rows the rounds left.
+ * at the end a fresh build on a copy of the rows the rounds left, and the
+ * last round and the fresh build measured in turn.
  */
 static void
 run_churn(PGconn *conn, StateRun *run)
@@ -2705,16 +2810,24 @@ run_churn(PGconn *conn, StateRun *run)
 		churn_round(conn, run, m, perm, &rng, st);
 		measure_state(conn, run, st);
 	}
+	set_items_aside(conn, "churned_items");
+	progress("load: the rows left into a new table beside the churned one...");
+	create_items(conn, opt, ds, false);
+	exec_sql(conn, "INSERT INTO items SELECT * FROM churned_items");
+	exec_sql(conn, "ALTER TABLE items ADD PRIMARY KEY (id)");
+	exec_sql(conn, "VACUUM (ANALYZE) items");
+	no_autovacuum(conn);
 	st = new_state(run, "fresh build");
 	st->build_s = build_index(conn, opt->conninfo, opt->index_sql, &bytes);
 	measure_state(conn, run, st);
+	pair_states(conn, run, "churned_items");
 	free(perm);
 }
 
 /*
  * --build-empty: the index created on the empty table, then every row
- * loaded with COPY; against the table loaded the same way without the
- * index and the index built after.
+ * loaded with COPY; against a second table loaded the same way without the
+ * index and the index built after, the two measured in turn.
  */
 static void
 run_build_empty(PGconn *conn, StateRun *run)
@@ -2741,11 +2854,12 @@ run_build_empty(PGconn *conn, StateRun *run)
 	run->floor_pass = measure_floor(conn, opt, ds, run->qp, run->truth,
 									run->vector_oid);
 	measure_state(conn, run, st);
+	set_items_aside(conn, "built_empty_items");
 
 	st = new_state(run, "built after COPY");
-	drop_secondary_indexes(conn);
-	exec_sql(conn, "TRUNCATE items");
-	progress("load: the same rows again into the table without the index...");
+	create_items(conn, opt, ds, true);
+	no_autovacuum(conn);
+	progress("load: the same rows again into a table without the index...");
 	start = now_seconds();
 	copy_vectors(conn, "items", ds->rows, ds->nrows, ds->dim,
 				 opt->category ? ds->category : NULL, NULL, NULL, NULL);
@@ -2755,6 +2869,7 @@ run_build_empty(PGconn *conn, StateRun *run)
 			 st->vacuum_s);
 	st->build_s = build_index(conn, opt->conninfo, opt->index_sql, &bytes);
 	measure_state(conn, run, st);
+	pair_states(conn, run, "built_empty_items");
 }
 
 /* "2 cores (model), 24 GB" */
@@ -2883,6 +2998,15 @@ print_setting_cells(FILE *f, const StateRun *run, const IndexState *st,
 	}
 }
 
+/* " / "-joined cells of a ratio for each setting. */
+static void
+print_ratio_cells(FILE *f, const StateRun *run, const double *ratio)
+{
+	fputs(" |", f);
+	for (int i = 0; i < run->nsettings; i++)
+		fprintf(f, "%s%.2fx", i ? " / " : " ", ratio[i]);
+}
+
 /* A table cell of a number, empty where it is NAN (not measured). */
 static void
 print_number_cell(FILE *f, double x, const char *format)
@@ -2920,8 +3044,8 @@ write_state_report(FILE *f, const StateRun *run)
 			opt->storage ? opt->storage : "");
 	if (opt->churn)
 		fprintf(f, "Run: %d rounds, each deleting %g%% of the rows drawn at "
-				"random (seed %llu), %s; at the end the index dropped and "
-				"built afresh on the rows left\n",
+				"random (seed %llu), %s; at the end the rows left copied "
+				"into a new table and the index built on it\n",
 				opt->churn_rounds, opt->delete_percent,
 				(unsigned long long) opt->seed,
 				opt->vacuum_first ?
@@ -2932,7 +3056,7 @@ write_state_report(FILE *f, const StateRun *run)
 	else
 		fprintf(f, "Run: the index created on the empty table (with its "
 				"primary key), every row loaded with one COPY, then VACUUM "
-				"(ANALYZE); against the table truncated, loaded the same way "
+				"(ANALYZE); against a second table loaded the same way "
 				"without the index, and the index built after\n");
 	fprintf(f, "Index: %s\n", opt->index_sql);
 	fprintf(f, "Machine: %s; load average %s before the run, %s after\n",
@@ -2982,8 +3106,8 @@ write_state_report(FILE *f, const StateRun *run)
 			((double) fresh->index_bytes / fresh->live_rows));
 	print_number_cell(f, last->mean_degree / fresh->mean_degree, "%.2fx");
 	print_setting_cells(f, run, last, fresh, FIG_RECALL);
-	print_setting_cells(f, run, last, fresh, FIG_INDEX_MS);
-	print_setting_cells(f, run, last, fresh, FIG_CPU_MS);
+	print_ratio_cells(f, run, run->pair_index_ratio);
+	print_ratio_cells(f, run, run->pair_cpu_ratio);
 	if (opt->churn)
 		fprintf(f, " | | |");
 	else
@@ -3002,10 +3126,13 @@ write_state_report(FILE *f, const StateRun *run)
 			"(omendb_scan_stats()) over the untimed pass before the timed "
 			"ones, which the machine's load does not move.  mean degree: "
 			"the mean out-degree of omendb_index_stats()'s sample of "
-			"nodes.  The last "
-			"line: sizes, times and counts as ratios, recall as the "
-			"difference.\n",
-			opt->repeat, ds->nqueries);
+			"nodes.  The last line: sizes and counts as ratios, recall as "
+			"the difference; index ms and CPU ms as the median over %d "
+			"rounds of their ratio within a round, where each round "
+			"measures both indexes back to back, in alternating order "
+			"(the fresh build on a table of its own beside the other, "
+			"which is renamed to items for its turn).\n",
+			opt->repeat, ds->nqueries, STATE_PAIR_ROUNDS);
 	free(labels);
 }
 
@@ -3021,7 +3148,7 @@ write_state_csv(const char *path, const StateRun *run)
 	fprintf(f, "dataset,rows,dim,metric,queries,k,state,live_rows,index_bytes,"
 			"bytes_per_live_row,setting,recall,qps,p50,p99,index_ms,index_cpu_ms,"
 			"floor_qps,build_s,delete_s,insert_s,vacuum_s,nodes_met,"
-			"page_visits,mean_degree\n");
+			"page_visits,mean_degree,index_ms_ratio,index_cpu_ms_ratio\n");
 	for (int s = 0; s < run->nstates; s++)
 	{
 		const IndexState *st = &run->states[s];
@@ -3053,7 +3180,12 @@ write_state_csv(const char *path, const StateRun *run)
 			fputc(',', f);
 			if (!isnan(st->mean_degree))
 				fprintf(f, "%.2f", st->mean_degree);
-			fputc('\n', f);
+			/* The paired ratios belong to the state set against the fresh one. */
+			if (s == run->nstates - 2)
+				fprintf(f, ",%.3f,%.3f\n", run->pair_index_ratio[i],
+						run->pair_cpu_ratio[i]);
+			else
+				fputs(",,\n", f);
 		}
 	}
 	if (fclose(f) != 0)

@@ -5,8 +5,8 @@
 # measures every setting of a sweep, and writes one CSV row per setting
 # with recall, QPS, index time and the floor measured beside that setting;
 # a build reports its phases while it runs; the sequential-scan baseline is
-# exact; the churn and built-empty runs measure every state they make;
-# bad options fail cleanly.
+# exact; the churn and built-empty runs measure every state they make, and
+# the last against the fresh build in turn; bad options fail cleanly.
 #
 # test/run builds the tool and passes its path in OMENDB_BENCH.
 use strict;
@@ -191,6 +191,18 @@ for my $r (@churn)
 	positive_ok($r->{nodes_met}, "nodes met per query, from the index's counters ($label)");
 	positive_ok($r->{page_visits}, "page visits per query, from the index's counters ($label)");
 	like($r->{index_bytes}, qr/^[1-9][0-9]*$/, "index size ($label)");
+	if ($r->{state} eq 'round 2')
+	{
+		difference_ok($r->{index_ms_ratio},
+			"index time over the fresh build's, measured in turn ($label)");
+		difference_ok($r->{index_cpu_ms_ratio},
+			"CPU time over the fresh build's, measured in turn ($label)");
+	}
+	else
+	{
+		is("$r->{index_ms_ratio}|$r->{index_cpu_ms_ratio}", '|',
+			"only the last round is measured in turn with the fresh build ($label)");
+	}
 	if ($r->{state} =~ /^round/)
 	{
 		positive_ok($r->{insert_s}, "re-insert time ($label)");
@@ -246,6 +258,12 @@ like($empty[0]{dataset}, qr/-first0\.001$/, 'the scaled first row is part of the
 positive_ok($empty[0]{insert_s}, 'the COPY into the indexed table is timed');
 positive_ok($empty[2]{build_s}, 'the build after the COPY is timed');
 cmp_ok($empty[2]{recall}, '>=', 0.9, 'recall of the index built after the COPY');
+difference_ok($empty[$_]{index_cpu_ms_ratio},
+	"the built-empty index's CPU time over the other's, measured in turn (setting $_)")
+  for 0 .. 1;
+is($empty[2]{index_cpu_ms_ratio}, '', 'the build after the COPY is the reference');
+like($stdout, qr/^\| built empty \/ built after COPY \| \| 1\.00x \| .* \| [0-9.]+x \/ [0-9.]+x \| [0-9.]+x \/ [0-9.]+x \| \|/m,
+	'the printed table ends with the two indexes measured in turn, as ratios');
 
 # --filters: the filtered workloads on the index with filter columns, the
 # graph forced so that every workload walks it.  Every query gets min(k,

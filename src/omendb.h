@@ -506,6 +506,11 @@ extern bool omendb_insert(Relation index, Datum *values, bool *isnull,
 						  OMENDB_AMINSERT_INDEX_UNCHANGED,
 						  IndexInfo *indexInfo);
 
+extern uint32 omendb_move_node_to_end(Relation index,
+									  const OmenMetaPageData *meta,
+									  BufferAccessStrategy strategy,
+									  uint32 node);
+
 /* omendb_scan.c */
 
 /*
@@ -544,11 +549,51 @@ extern IndexBulkDeleteResult *omendb_bulkdelete(IndexVacuumInfo *info,
 												void *callback_state);
 extern IndexBulkDeleteResult *omendb_vacuumcleanup(IndexVacuumInfo *info,
 												   IndexBulkDeleteResult *stats);
-extern bool omendb_wait_for_older_snapshots(void);
+/*
+ * How long VACUUM waits for older snapshots before it frees nodes or moves
+ * them (omendb_wait_for_older_snapshots): its own work waits for the next
+ * VACUUM if they last longer.
+ */
+#define OMENDB_SNAPSHOT_WAIT_MS		2000
+
+extern bool omendb_wait_for_older_snapshots(int wait_ms);
 
 /* omendb_compact.c */
+typedef enum OmenMoveResult
+{
+	OMENDB_MOVE_DONE,
+	OMENDB_MOVE_NOT_LIVE,		/* the node is no longer live */
+	OMENDB_MOVE_NO_SLOT			/* the page has no free slot left */
+} OmenMoveResult;
+
+extern OmenMoveResult omendb_move_node(Relation index,
+									   const OmenMetaPageData *meta,
+									   BufferAccessStrategy strategy,
+									   BlockNumber fblk, BlockNumber tblk,
+									   OffsetNumber toff);
 extern uint32 omendb_move_tail_nodes(IndexVacuumInfo *info, bool *held);
 extern BlockNumber omendb_truncate_empty_tail(IndexVacuumInfo *info,
 											  bool *held);
+
+/* omendb_renumber.c */
+typedef struct OmenRenumberPlan
+{
+	OmenMetaPageData meta;		/* as the plan read it */
+	uint32		nslots;			/* node slots then */
+	uint32		n;				/* live graph nodes to move */
+	uint32	   *order;			/* their ids, breadth-first from the entry */
+	double		pages_now;		/* pages their neighbours lie on, summed */
+	double		pages_planned;	/* the same once laid out in order */
+} OmenRenumberPlan;
+
+#define OMENDB_DEFAULT_RENUMBER_MIN_GAIN 1.1
+extern double omendb_renumber_min_gain;
+
+extern bool omendb_plan_renumbering(IndexVacuumInfo *info, double mem_bytes,
+									OmenRenumberPlan *plan);
+extern uint32 omendb_move_nodes_to_end(IndexVacuumInfo *info,
+									   OmenRenumberPlan *plan);
+extern uint32 omendb_move_nodes_to_front(IndexVacuumInfo *info,
+										 OmenRenumberPlan *plan, bool *held);
 
 #endif							/* OMENDB_H */

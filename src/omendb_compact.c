@@ -116,15 +116,15 @@ choose_tail(const OmenMetaPageData *meta, const PageStates *states,
  * becomes a deleted node whose one neighbour is the copy, so that every
  * edge to the old slot still leads to the row.  Both pages are locked in
  * block order; nothing else locks two node pages at once.  The record
- * also counts the move on the meta page and writes the copy's entry in
- * the label directory (four pages at most).  Returns false
- * if the node is no longer live or the page no longer has a free slot.
- * (The entry point's page is never in the tail: see choose_tail.)
+ * also counts the move on the meta page, names the copy as the entry
+ * point if the node was it, and writes the copy's entry in the label
+ * directory (four pages at most).  Says whether the node moved, or why
+ * not: no longer live, or no free slot left on fblk.
  */
-static bool
-move_node(Relation index, const OmenMetaPageData *meta,
-		  BufferAccessStrategy strategy, BlockNumber fblk, BlockNumber tblk,
-		  OffsetNumber toff)
+OmenMoveResult
+omendb_move_node(Relation index, const OmenMetaPageData *meta,
+				 BufferAccessStrategy strategy, BlockNumber fblk,
+				 BlockNumber tblk, OffsetNumber toff)
 {
 	Buffer		fbuf;
 	Buffer		tbuf;
@@ -132,12 +132,15 @@ move_node(Relation index, const OmenMetaPageData *meta,
 	Buffer		labelbuf;
 	Page		fpage;
 	Page		tpage;
+	Page		metapage;
 	OmenPageEdit edit;
 	OffsetNumber foff = FirstOffsetNumber;
 	OmenNodeHeader t;
 	uint32	   *nbrs;
-	bool		moved = false;
+	uint32		copy;
+	OmenMoveResult result;
 
+	Assert(fblk < tblk);
 	fbuf = omendb_lock_node_page(index, meta, fblk, strategy,
 								 BUFFER_LOCK_EXCLUSIVE);
 	tbuf = omendb_lock_node_page(index, meta, tblk, strategy,
@@ -150,9 +153,13 @@ move_node(Relation index, const OmenMetaPageData *meta,
 	while (foff <= PageGetMaxOffsetNumber(fpage) &&
 		   omendb_page_node(index, fpage, meta, foff)->flags != OMENDB_NODE_FREE)
 		foff++;
-	if (foff <= PageGetMaxOffsetNumber(fpage) &&
-		omendb_page_node(index, tpage, meta, toff)->flags == OMENDB_NODE_LIVE)
+	if (omendb_page_node(index, tpage, meta, toff)->flags != OMENDB_NODE_LIVE)
+		result = OMENDB_MOVE_NOT_LIVE;
+	else if (foff > PageGetMaxOffsetNumber(fpage))
+		result = OMENDB_MOVE_NO_SLOT;
+	else
 	{
+		copy = omendb_node_id(meta, fblk, foff);
 		omendb_edit_begin(&edit, index, true);
 		fpage = omendb_edit_page(&edit, fbuf, false);
 		tpage = omendb_edit_page(&edit, tbuf, false);
@@ -165,27 +172,32 @@ move_node(Relation index, const OmenMetaPageData *meta,
 		/* (a zero node has no edges to it: it needs no way on) */
 		if (!OmenNodeIsZero(meta->metric, t))
 		{
-			nbrs[0] = omendb_node_id(meta, fblk, foff);
+			nbrs[0] = copy;
 			t->nneighbors = 1;
 		}
 		t->flags = OMENDB_NODE_DELETED;
+		/* the meta page next, as every writer locks it */
+		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		metapage = omendb_edit_page(&edit, metabuf, false);
 		/* (counts cover both pages or neither: see omendb_move_tail_nodes) */
-		metabuf = omendb_count_nodes(index, &edit, tblk, 1, -1);
+		omendb_meta_count_nodes(metapage, tblk, 1, -1);
+		if (OmenPageGetMeta(metapage)->entry_node ==
+			omendb_node_id(meta, tblk, toff))
+			OmenPageGetMeta(metapage)->entry_node = copy;
 		/* the copy's entry in the label directory; the old one may stay */
-		labelbuf = omendb_write_label_entry(index, &edit, meta,
-											omendb_node_id(meta, fblk, foff),
+		labelbuf = omendb_write_label_entry(index, &edit, meta, copy,
 											OmenNodeLabels(omendb_page_node(index, fpage, meta, foff), meta),
 											NULL);
 		omendb_edit_finish(&edit);
 		if (BufferIsValid(labelbuf))
 			UnlockReleaseBuffer(labelbuf);
-		if (BufferIsValid(metabuf))
-			UnlockReleaseBuffer(metabuf);
-		moved = true;
+		UnlockReleaseBuffer(metabuf);
+		result = OMENDB_MOVE_DONE;
 	}
 	UnlockReleaseBuffer(tbuf);
 	UnlockReleaseBuffer(fbuf);
-	return moved;
+	return result;
 }
 
 /*
@@ -291,7 +303,8 @@ omendb_move_tail_nodes(IndexVacuumInfo *info, bool *held)
 	 * one it met: wait for those scans to end.  Later ones meet a free
 	 * slot as free, and meet it again when a node moves there.
 	 */
-	if (cut < nblocks && !omendb_wait_for_older_snapshots())
+	if (cut < nblocks &&
+		!omendb_wait_for_older_snapshots(OMENDB_SNAPSHOT_WAIT_MS))
 	{
 		*held = true;
 		cut = nblocks;
@@ -311,14 +324,20 @@ omendb_move_tail_nodes(IndexVacuumInfo *info, bool *held)
 			if (fblk == InvalidBlockNumber)
 				break;
 			CHECK_FOR_INTERRUPTS();
-			/* (not moved: an insert may have taken the page's last slot) */
-			if (move_node(index, &meta, info->strategy, fblk, tblk, tp->off[i]))
+			switch (omendb_move_node(index, &meta, info->strategy, fblk,
+									 tblk, tp->off[i]))
 			{
-				states[fblk - first].free--;
-				nmoved++;
+				case OMENDB_MOVE_DONE:
+					states[fblk - first].free--;
+					nmoved++;
+					break;
+				case OMENDB_MOVE_NO_SLOT:
+					/* an insert took the page's last slot */
+					states[fblk - first].free = 0;
+					break;
+				case OMENDB_MOVE_NOT_LIVE:
+					break;
 			}
-			else
-				states[fblk - first].free = 0;
 		}
 		if (tblk == cut)
 			break;

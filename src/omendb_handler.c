@@ -161,6 +161,14 @@ _PG_init(void)
 							&omendb_refit_max_pages,
 							0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("omendb.renumber_min_gain",
+							 "How much nearer together VACUUM must be able to bring nodes' neighbours to renumber an index.",
+							 "VACUUM lays the live graph nodes out again breadth-first, as a build "
+							 "does, when their neighbours would then lie on this many times fewer "
+							 "pages than they do.  0 never renumbers.",
+							 &omendb_renumber_min_gain,
+							 OMENDB_DEFAULT_RENUMBER_MIN_GAIN, 0.0, 100.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	omendb_scan_stats_init();
 	OMENDB_MARK_GUC_PREFIX_RESERVED("omendb");
 	omendb_planner_init();

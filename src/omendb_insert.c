@@ -451,14 +451,62 @@ check_unpublished_block(Relation index, const OmenMetaPageData *meta,
 }
 
 /*
- * Allocate a node slot and write the node in one WAL record: a free slot
- * if VACUUM left one, else a new one.  If the index has no entry point yet
- * and the node is a graph node (not a zero node), it becomes the entry
- * point, in the same record; *entry tells the caller which node is the
- * entry point afterwards (OMENDB_INVALID_NODE while there is none).
+ * A live node that a move leaves behind (omendb_move_node_to_end): its page,
+ * locked exclusively by the caller, its offset and its id.
+ */
+typedef struct MoveSource
+{
+	Buffer		buf;
+	OffsetNumber off;
+	uint32		node;
+} MoveSource;
+
+/*
+ * In the record being built, turn the node src names into a deleted node
+ * whose one neighbour is its copy, the new node: every edge to the old slot
+ * then still leads to the row, one hop further.  The meta page counts the
+ * deleted node and, if the old slot was the entry point, names the copy
+ * instead.  metabuf is the meta page if the record holds it already;
+ * returns it, locked, if the record holds it now.
+ */
+static Buffer
+leave_moved_node(Relation index, OmenPageEdit *edit,
+				 const OmenMetaPageData *meta, const MoveSource *src,
+				 uint32 copy, Buffer metabuf)
+{
+	BlockNumber blkno = BufferGetBlockNumber(src->buf);
+	Page		page = omendb_edit_page(edit, src->buf, false);
+	OmenNodeHeader hdr = omendb_page_node(index, page, meta, src->off);
+	uint32	   *nbrs = OmenNodeNeighbors(hdr);
+	Page		metapage;
+
+	memset(nbrs, 0, sizeof(uint32) * meta->max_degree);
+	nbrs[0] = copy;
+	hdr->nneighbors = 1;
+	hdr->flags = OMENDB_NODE_DELETED;
+	if (!BufferIsValid(metabuf))
+	{
+		metabuf = ReadBuffer(index, OMENDB_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	}
+	metapage = omendb_edit_page(edit, metabuf, false);
+	omendb_meta_count_nodes(metapage, blkno, 1, 0);
+	if (OmenPageGetMeta(metapage)->entry_node == src->node)
+		OmenPageGetMeta(metapage)->entry_node = copy;
+	return metabuf;
+}
+
+/*
+ * Append a node to the node pages in one WAL record: on the meta page's
+ * insert_block if it has room, else on the next block, set up as a node
+ * page.  With src, the node is a copy of src's, left behind in the same
+ * record (leave_moved_node).  If
+ * the index has no entry point yet and the node is a graph node (not a
+ * zero node), it becomes the entry point, in the same record; *entry tells
+ * the caller which node is the entry point afterwards (OMENDB_INVALID_NODE
+ * while there is none).
  *
- * New slots are taken on the meta page's insert_block.  When it is full,
- * the next block (insert_block + 1) becomes a node page: either appended,
+ * The next block (insert_block + 1) becomes a node page either appended,
  * or, if a crash left a zeroed page there, reused, so that node pages stay
  * contiguous and node ids map to blocks by arithmetic.  In an index with a
  * label directory, a node page that starts a group comes with the group's
@@ -466,17 +514,10 @@ check_unpublished_block(Relation index, const OmenMetaPageData *meta,
  * written with the node.
  */
 static uint32
-write_node(Relation index, const OmenMetaPageData *meta, const char *image,
-		   bool graph_node, bool use_wal, uint32 *entry)
+append_node(Relation index, const OmenMetaPageData *meta, const char *image,
+			bool graph_node, bool use_wal, const MoveSource *src,
+			uint32 *entry)
 {
-	uint32		node;
-
-	if (graph_node &&
-		reuse_free_slot_near(index, meta, image, use_wal, &node, entry))
-		return node;
-	if (reuse_free_slot(index, meta, image, graph_node, use_wal, &node, entry))
-		return node;
-
 	for (;;)
 	{
 		OmenMetaPageData cur;
@@ -490,6 +531,7 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		Buffer		labelbuf = InvalidBuffer;
 		Buffer		lockedlabels;
 		Page		newlabels = NULL;
+		uint32		node;
 
 		omendb_read_meta(index, &cur);
 		full_block = cur.insert_block;
@@ -537,6 +579,8 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		metabuf = publish_node(index, &edit, &cur, node, graph_node,
 							   extended ? blkno : InvalidBlockNumber, false,
 							   entry);
+		if (src)
+			metabuf = leave_moved_node(index, &edit, meta, src, node, metabuf);
 		/* the label page last; a new group's is set up in this record */
 		if (BufferIsValid(labelbuf))
 		{
@@ -557,6 +601,62 @@ write_node(Relation index, const OmenMetaPageData *meta, const char *image,
 			UnlockRelationForExtension(index, ExclusiveLock);
 		return node;
 	}
+}
+
+/*
+ * Allocate a node slot and write the node in one WAL record: a free slot
+ * if VACUUM left one, else a new one on the insert page (append_node).
+ */
+static uint32
+write_node(Relation index, const OmenMetaPageData *meta, const char *image,
+		   bool graph_node, bool use_wal, uint32 *entry)
+{
+	uint32		node;
+
+	if (graph_node &&
+		reuse_free_slot_near(index, meta, image, use_wal, &node, entry))
+		return node;
+	if (reuse_free_slot(index, meta, image, graph_node, use_wal, &node, entry))
+		return node;
+	return append_node(index, meta, image, graph_node, use_wal, NULL, entry);
+}
+
+/*
+ * Move live graph node node to a new slot appended to the node pages
+ * (append_node), in one record that leaves a deleted node in the old slot
+ * whose one neighbour is the copy (VACUUM's renumbering, omendb_renumber.c).
+ * The caller makes sure the node lies before the insert page, so that its
+ * page, locked first, precedes the page the copy goes to.  Returns the
+ * copy's id, or OMENDB_INVALID_NODE if the node is no longer a live graph
+ * node.
+ */
+uint32
+omendb_move_node_to_end(Relation index, const OmenMetaPageData *meta,
+						BufferAccessStrategy strategy, uint32 node)
+{
+	BlockNumber tblk = omendb_node_block(meta, node);
+	MoveSource	src;
+	OmenNodeHeader hdr;
+	char	   *image;
+	uint32		copy = OMENDB_INVALID_NODE;
+	uint32		entry;
+
+	src.buf = omendb_lock_node_page(index, meta, tblk, strategy,
+									BUFFER_LOCK_EXCLUSIVE);
+	src.off = omendb_node_offset(meta, node);
+	src.node = node;
+	if (!BufferIsValid(src.buf))
+		omendb_corrupted(index, "Block %u: a node page became new.", tblk);
+	hdr = omendb_page_node(index, BufferGetPage(src.buf), meta, src.off);
+	if (hdr->flags == OMENDB_NODE_LIVE && !OmenNodeIsZero(meta->metric, hdr))
+	{
+		image = palloc(meta->node_size);
+		memcpy(image, hdr, meta->node_size);
+		copy = append_node(index, meta, image, true, true, &src, &entry);
+		pfree(image);
+	}
+	UnlockReleaseBuffer(src.buf);
+	return copy;
 }
 
 /* ----------------------------------------------------------------

@@ -632,7 +632,7 @@ omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 		qs = train_on_rows(index, meta, info->strategy, centroid);
 		if (qs == NULL)
 			return false;
-		if (!omendb_wait_for_older_snapshots())
+		if (!omendb_wait_for_older_snapshots(OMENDB_SNAPSHOT_WAIT_MS))
 		{
 			ereport(info->message_level,
 					(errmsg("index \"%s\": could not refit the quantizer yet, as %s",
@@ -646,7 +646,7 @@ omendb_refit(IndexVacuumInfo *info, const OmenFitSurvey *survey)
 	else
 		why = pstrdup("a refit was unfinished");
 
-	if (!omendb_wait_for_older_snapshots())
+	if (!omendb_wait_for_older_snapshots(OMENDB_SNAPSHOT_WAIT_MS))
 	{
 		ereport(info->message_level,
 				(errmsg("index \"%s\": switched the quantizer to new parameters, as %s, but could not re-encode the nodes yet",

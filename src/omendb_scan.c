@@ -1255,14 +1255,14 @@ unmet_passing_nodes(OmenScanOpaque so, BlockNumber label_block,
 
 /*
  * Make room to remember the copies of moved nodes among n nodes about to
- * be met in a pass through the label directory.
+ * be met in a pass in physical order.
  */
 static void
 make_room_for_moved(OmenScanOpaque so, int n)
 {
 	MemoryContext oldcxt;
 
-	if (!sweep_reads_labels(so) || so->sweep.nmoved + n <= so->sweep.capmoved)
+	if (so->sweep.nmoved + n <= so->sweep.capmoved)
 		return;
 	oldcxt = MemoryContextSwitchTo(so->cxt);
 	so->sweep.capmoved = Max(so->sweep.capmoved * 2, so->sweep.nmoved + n);
@@ -1275,16 +1275,19 @@ make_room_for_moved(OmenScanOpaque so, int n)
 }
 
 /*
- * The copies of moved nodes that a pass through the label directory met,
- * up to cap of them into batch, to be met in their turn.  VACUUM may move
- * a row, after the pass read a group's label page, from a page of the
- * group the pass reads later into a slot whose entry the pass read
- * before the move, and skipped: the pass then meets the old slot, which
- * its entry still names, as a deleted node whose one neighbour is the
- * copy (README.omendb, "The label directory").  A row moved before the
- * label page was read has its entry there; one moved after the pass read
- * its old slot was met there.  Inserts after the pass began are rows the
- * scan does not see.  A copy met twice comes out once (first_return).
+ * The copies of moved nodes that a pass in physical order met, up to cap
+ * of them into batch, to be met in their turn.  VACUUM's renumbering moves
+ * rows to later pages, which a pass down from the last page may have read
+ * before the move; the pass then meets the old slot after it, as a deleted
+ * node whose one neighbour is the copy (README.omendb, "Renumbering").  A
+ * pass through the label directory meets the same way a row moved, after
+ * it read a group's label page, from a page of the group it reads later
+ * into a slot whose entry it read before the move, and skipped: the old
+ * slot's entry still names it (README.omendb, "The label directory").  A
+ * row moved before the pass read its old slot was met in its copy, if the
+ * pass reads it after the move, or else through the old slot.  Inserts
+ * after the pass began are rows the scan does not see.  A copy met twice
+ * comes out once (first_return).
  */
 static int
 take_moved_copies(OmenScanOpaque so, uint32 *batch, int cap)
@@ -2087,6 +2090,7 @@ typedef struct SeqArg
 	OmenScanOpaque so;
 	ItemPointerData tid;
 	bool		live;
+	uint32		copy;			/* a moved node's copy, or invalid */
 } SeqArg;
 
 static void
@@ -2096,6 +2100,39 @@ seq_visitor(OmenNodeHeader node, int idx, void *arg)
 
 	sa->tid = node->heaptid;
 	sa->live = node_returnable(sa->so, node);
+	sa->copy = OMENDB_INVALID_NODE;
+	if (node->flags == OMENDB_NODE_DELETED && node->nneighbors == 1)
+		sa->copy = OmenNodeNeighbors(node)[0];
+}
+
+/*
+ * Visit node in a pass in physical order, and if it is a moved node's old
+ * slot, its copy, which the pass may have read before the move (see
+ * take_moved_copies): a copy renumbering moved on again leads on once more.
+ * Returns the node visited last.
+ */
+static uint32
+visit_in_physical_order(OmenScanOpaque so, uint32 node, SeqArg *sa)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	ItemPointerData row;
+
+	sa->so = so;
+	for (int hops = 0;; hops++)
+	{
+		omendb_visit_nodes(so->index, meta, &node, 1, seq_visitor, sa);
+		so->stats.run.nodes_met++;
+		/* (a copy holds the same row; a deleted node's one edge may not) */
+		if (hops > 0 && !ItemPointerEquals(&sa->tid, &row))
+		{
+			sa->live = false;
+			return node;
+		}
+		if (sa->live || sa->copy == OMENDB_INVALID_NODE || hops == 2)
+			return node;
+		row = sa->tid;
+		node = sa->copy;
+	}
 }
 
 static bool
@@ -2124,9 +2161,7 @@ next_in_physical_order(OmenScanOpaque so, ItemPointer tid, uint32 *found)
 		}
 		node = omendb_node_id(meta, so->seq.block,
 							  FirstOffsetNumber + so->seq.next++);
-		sa.so = so;
-		omendb_visit_nodes(so->index, meta, &node, 1, seq_visitor, &sa);
-		so->stats.run.nodes_met++;
+		node = visit_in_physical_order(so, node, &sa);
 		if (sa.live)
 		{
 			*tid = sa.tid;

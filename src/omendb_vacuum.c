@@ -42,7 +42,6 @@
  * How long cleanup waits for backends whose snapshots predate its reading
  * of the deleted nodes; if they are still there, nothing is freed this time.
  */
-#define SNAPSHOT_WAIT_MS		2000
 
 /*
  * How many of a deleted node's in-neighbours get an edge to each of its
@@ -105,6 +104,7 @@ typedef struct Consolidation
 	uint32		nread;			/* node ids below this were read */
 
 	bool	   *live_graph;		/* by node id: a live node in the graph */
+	int			wait_ms;		/* for older snapshots, before freeing */
 	OmenFitSurvey *survey;		/* if not NULL, what the pass learns of the
 								 * quantizer's fit, for the refit */
 
@@ -425,7 +425,7 @@ find_moved_nodes(Consolidation *c)
 /*
  * Wait until every backend of this database that held a snapshot when the
  * deleted nodes were read has ended its transaction, or give up after
- * SNAPSHOT_WAIT_MS.  Whoever read a node while it was still live (an
+ * wait_ms.  Whoever read a node while it was still live (an
  * insert that may yet link to it, a scan that returned it and may yet
  * flag it) had a snapshot then, as CREATE INDEX CONCURRENTLY's waits
  * assume too.  Backends that took theirs later found the nodes deleted:
@@ -433,7 +433,7 @@ find_moved_nodes(Consolidation *c)
  * omendb_refit.c.)
  */
 bool
-omendb_wait_for_older_snapshots(void)
+omendb_wait_for_older_snapshots(int wait_ms)
 {
 	VirtualTransactionId *vxids;
 	int			nvxids;
@@ -446,7 +446,7 @@ omendb_wait_for_older_snapshots(void)
 		while (!VirtualXactLock(vxids[i], false))
 		{
 			if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-										   SNAPSHOT_WAIT_MS))
+										   wait_ms))
 			{
 				pfree(vxids);
 				return false;
@@ -1416,6 +1416,7 @@ begin_cleanup(IndexVacuumInfo *info, Consolidation *c)
 	c->index = info->index;
 	c->ii = omendb_copy_info(omendb_get_info(c->index));
 	c->meta = &c->ii->meta;
+	c->wait_ms = OMENDB_SNAPSHOT_WAIT_MS;
 	count_all_nodes(c->index, info->strategy);
 }
 
@@ -1462,7 +1463,7 @@ free_deleted_nodes(Consolidation *c)
 		c->ndoomed = 0;
 	}
 
-	if (c->ndoomed > 0 && omendb_wait_for_older_snapshots())
+	if (c->ndoomed > 0 && omendb_wait_for_older_snapshots(c->wait_ms))
 	{
 		/*
 		 * The backends waited for may have put new nodes that link to the
@@ -1524,6 +1525,87 @@ compact(IndexVacuumInfo *info)
 				(errmsg("index \"%s\": moved %u nodes off its last pages; %u pages truncated",
 						RelationGetRelationName(info->index), moved, cut)));
 	return moved == 0 && cut == 0 && !moves_held && !cut_held;
+}
+
+/*
+ * How long renumbering's first cleanup waits for older snapshots: until
+ * it frees them, the old slots are deleted nodes on every search's way.
+ */
+#define RENUMBER_WAIT_MS		60000
+
+/*
+ * Lay the live graph nodes out again breadth-first when their layout has
+ * drifted far from that order (omendb_renumber.c): move them to appended
+ * pages, clean up to free their old slots, move them back into those slots
+ * in the same order, clean up again and truncate.  Only if one cleanup can
+ * free every old slot, and no older snapshot is held for long right now:
+ * the first cleanup then waits longer than others do, since until it frees
+ * the old slots, every edge goes through a deleted node.  Not in a
+ * parallel VACUUM, for the truncation, as compact.  Returns whether it
+ * found nothing to do.
+ */
+static bool
+renumber(IndexVacuumInfo *info)
+{
+	OmenRenumberPlan plan;
+	Consolidation c;
+	uint32		out;
+	uint32		back = 0;
+	bool		freed;
+	bool		held = false;
+	BlockNumber cut;
+
+	if (IsInParallelMode())
+		return true;
+	if (!omendb_plan_renumbering(info, vacuum_mem_bytes(), &plan))
+	{
+		if (plan.n > 0)
+			ereport(info->message_level,
+					(errmsg("index \"%s\": the neighbours of its nodes lie on %.2f pages a node, %.2f in breadth-first order: not renumbered",
+							RelationGetRelationName(info->index),
+							plan.pages_now / plan.n, plan.pages_planned / plan.n)));
+		return true;
+	}
+	/* (more memory would not change the layout: nothing to retry) */
+	if (plan.n >= (uint32) max_doomed_nodes(&plan.meta, plan.nslots + plan.n))
+	{
+		ereport(info->message_level,
+				(errmsg("index \"%s\": not renumbered: one cleanup could not free the old slots of its %u nodes in maintenance_work_mem",
+						RelationGetRelationName(info->index), plan.n)));
+		pfree(plan.order);
+		return true;
+	}
+	if (!omendb_wait_for_older_snapshots(OMENDB_SNAPSHOT_WAIT_MS))
+	{
+		ereport(info->message_level,
+				(errmsg("index \"%s\": not renumbered: backends with older snapshots were still running",
+						RelationGetRelationName(info->index))));
+		pfree(plan.order);
+		return false;
+	}
+	out = omendb_move_nodes_to_end(info, &plan);
+
+	begin_cleanup(info, &c);
+	c.wait_ms = RENUMBER_WAIT_MS;
+	freed = free_deleted_nodes(&c);
+	report_cleanup(&c, freed);
+	if (freed)
+	{
+		back = omendb_move_nodes_to_front(info, &plan, &held);
+		if (back > 0)
+		{
+			begin_cleanup(info, &c);
+			report_cleanup(&c, free_deleted_nodes(&c));
+		}
+	}
+	cut = omendb_truncate_empty_tail(info, &held);
+	ereport(info->message_level,
+			(errmsg("index \"%s\": renumbered %u of %u nodes breadth-first; %u pages truncated",
+					RelationGetRelationName(info->index), back, out, cut),
+			 errdetail("Their neighbours lay on %.2f pages a node, %.2f in the new order.",
+					   plan.pages_now / plan.n, plan.pages_planned / plan.n)));
+	pfree(plan.order);
+	return false;
 }
 
 /* ----------------------------------------------------------------
@@ -1655,6 +1737,7 @@ omendb_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	stats->num_pages = RelationGetNumberOfBlocks(c.index);
 
 	quiet &= omendb_refit(info, c.survey);
+	quiet &= renumber(info);
 	omendb_record_walk_rate(c.index, true);
 	record_quiet(c.index, quiet, &start, slots);
 	return stats;

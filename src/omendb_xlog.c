@@ -23,12 +23,22 @@ omendb_edit_begin(OmenPageEdit *edit, Relation index, bool use_wal)
 	edit->nbufs = 0;
 }
 
-/* Add a locked buffer to the change; returns the page image to modify. */
+/*
+ * Add a locked buffer to the change; returns the page image to modify.  A
+ * buffer the change holds already gives the same image again.
+ */
 Page
 omendb_edit_page(OmenPageEdit *edit, Buffer buf, bool new_page)
 {
-	Assert(edit->nbufs < MAX_GENERIC_XLOG_PAGES);
-	edit->bufs[edit->nbufs++] = buf;
+	bool		held = false;
+
+	for (int i = 0; i < edit->nbufs && !held; i++)
+		held = edit->bufs[i] == buf;
+	if (!held)
+	{
+		Assert(edit->nbufs < MAX_GENERIC_XLOG_PAGES);
+		edit->bufs[edit->nbufs++] = buf;
+	}
 	if (edit->state)
 		return GenericXLogRegisterBuffer(edit->state, buf,
 										 new_page ? GENERIC_XLOG_FULL_IMAGE : 0);

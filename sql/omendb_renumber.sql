@@ -1,0 +1,102 @@
+--
+-- omendb_renumber: VACUUM lays an index's live graph nodes out again in
+-- breadth-first order from the entry point, as a build numbers them, when
+-- their neighbours would then lie on omendb.renumber_min_gain times fewer
+-- pages.  Rows inserted one by one lie in the order they came, so a search
+-- pins a page for nearly every node it meets; after renumbering, the nodes
+-- it meets together share pages again.  Each node moves twice, with the
+-- moves compaction makes (to pages appended in the new order, then back
+-- into the slots that frees): the index keeps its size, every row its
+-- node, code and labels, and every search its answers (README.omendb,
+-- "Renumbering").
+--
+SET enable_seqscan = off;
+
+-- 8 dimensions, 60 tight clusters far apart; row i lies in cluster i % 60,
+-- so that rows inserted one after the other lie in different clusters
+CREATE FUNCTION rn_vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE AS
+$$ SELECT array_agg((hashint4((id % 60) * 8 + j) & 255) + (hashint4(id * 8 + j) & 1023) / 1024.0
+				   ORDER BY j)::real[]::vector
+   FROM generate_series(0, 7) j $$;
+
+CREATE TABLE rn (id int PRIMARY KEY, v vector(8) NOT NULL, tag int NOT NULL)
+	WITH (autovacuum_enabled = off);
+-- built empty, with a filter column (labels, a label directory)
+CREATE INDEX rn_v ON rn USING omendb (v, tag);
+INSERT INTO rn SELECT i, rn_vec(i), i % 7 FROM generate_series(1, 6000) i;
+
+-- pages pinned a query, over the searches of every 50th row for its 10
+-- nearest rows, from this backend's scan counters
+CREATE FUNCTION rn_pages_a_query() RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	pages float8;
+BEGIN
+	PERFORM omendb_scan_stats_reset();
+	PERFORM count(*) FROM rn t WHERE t.id % 50 = 0 AND
+		t.id IN (SELECT u.id FROM rn u ORDER BY u.v <-> t.v LIMIT 10);
+	SELECT pages_pinned::float8 / scans INTO pages
+	FROM omendb_scan_stats() WHERE scope = 'backend';
+	RETURN pages;
+END $$;
+
+-- each query row's 10 nearest rows, and its 3 nearest of tag 3, by a sort
+-- of the table
+SET enable_indexscan = off;
+CREATE TEMP TABLE exact AS
+SELECT t.id AS qid,
+	   array(SELECT u.id FROM rn u ORDER BY u.v <-> t.v, u.id LIMIT 10) AS ids,
+	   array(SELECT u.id FROM rn u WHERE u.tag = 3 ORDER BY u.v <-> t.v, u.id LIMIT 3) AS ids_tag3
+FROM rn t WHERE t.id % 50 = 0;
+RESET enable_indexscan;
+
+-- 0 never renumbers: this VACUUM refits the quantizer the index trained
+-- on its first row and relinks the graph, which makes searches pin about
+-- a quarter fewer pages, and leaves the nodes where they are (renumbered,
+-- they would pin less than half).
+CREATE TEMP TABLE inserted AS SELECT rn_pages_a_query() AS pages;
+SET omendb.renumber_min_gain = 0;
+VACUUM rn;
+RESET omendb.renumber_min_gain;
+CREATE TEMP TABLE before AS
+SELECT rn_pages_a_query() AS pages, pg_relation_size('rn_v') AS bytes;
+SELECT b.pages > i.pages / 2 AS not_renumbered FROM before b, inserted i;
+
+-- A row more, so that this VACUUM does not skip its cleanup as unchanged;
+-- it renumbers at the default gain.
+INSERT INTO rn VALUES (6001, rn_vec(6001), 6001 % 7);
+VACUUM rn;
+
+-- Searches pin at most two thirds of the pages they did, the index has
+-- the size it had, and it passes omendb_check with the heap check (every
+-- live node's code and labels those of its row, no edge to a free slot,
+-- the counters as the pages have them), every node reachable.
+SELECT rn_pages_a_query() <= 2 * pages / 3 AS fewer_pages_a_query,
+	   pg_relation_size('rn_v') = bytes AS same_size
+FROM before;
+SELECT k.live_nodes = (SELECT count(*) FROM rn) AS node_for_each_row,
+	   k.deleted_nodes = 0 AS no_deleted_node,
+	   k.reachable_fraction = 1 AS all_reachable
+FROM omendb_check('rn_v', true) k;
+
+-- The same answers as the sort, through the index, unfiltered and with
+-- the filter column's quals.
+SET omendb.search_list_size = 200;
+SELECT count(*) AS differ
+FROM exact e
+WHERE e.ids <> array(SELECT u.id FROM rn u WHERE u.id <> 6001
+					 ORDER BY u.v <-> (SELECT v FROM rn WHERE id = e.qid) LIMIT 10);
+SELECT count(*) AS differ_filtered
+FROM exact e
+WHERE e.ids_tag3 <> array(SELECT u.id FROM rn u WHERE u.tag = 3 AND u.id <> 6001
+						  ORDER BY u.v <-> (SELECT v FROM rn WHERE id = e.qid) LIMIT 3);
+RESET omendb.search_list_size;
+
+-- Laid out in order, the index is not renumbered again.
+INSERT INTO rn VALUES (6002, rn_vec(6002), 6002 % 7);
+CREATE TEMP TABLE renumbered AS SELECT rn_pages_a_query() AS pages;
+VACUUM rn;
+SELECT rn_pages_a_query() = pages AS same_pages_a_query FROM renumbered;
+
+DROP TABLE rn;
+DROP FUNCTION rn_vec(int);
+DROP FUNCTION rn_pages_a_query();

@@ -1,0 +1,361 @@
+/*-------------------------------------------------------------------------
+ *
+ * omendb_renumber.c
+ *	  VACUUM's renumbering: lay the live graph nodes out again in
+ *	  breadth-first order from the entry point, as a build numbers them,
+ *	  once the layout has drifted far from that order.
+ *
+ * A build numbers nodes breadth-first, so that the nodes a search meets
+ * together, the members of one neighbour list, share pages.  Nodes
+ * inserted one by one lie in the order they came, and re-inserted ones
+ * wherever a free slot was: a search then pins a page for nearly every
+ * node it meets.  Renumbering moves each live graph node twice with the
+ * moves compaction makes (omendb_compact.c): first to new pages appended
+ * in the planned order, which frees the old slots once a cleanup has taken
+ * every edge over to the copies, then back into those slots in the same
+ * order, after which a cleanup and the truncation give the appended pages
+ * back.  README.omendb, "Renumbering", gives the protocol and the figures.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "omendb.h"
+#include "omendb_graph.h"
+#include "omendb_labels.h"
+#include "omendb_page.h"
+
+/*
+ * omendb.renumber_min_gain: renumber only when the neighbours of the nodes
+ * lie on this many times the pages they would lie on in breadth-first
+ * order, or more; 0, never.
+ */
+double		omendb_renumber_min_gain = OMENDB_DEFAULT_RENUMBER_MIN_GAIN;
+
+/* Nor an index of fewer node pages than this. */
+#define RENUMBER_MIN_PAGES		64
+
+/* The slots of the index as the plan reads them. */
+typedef struct SlotMap
+{
+	uint32		nslots;
+	int			max_degree;
+	uint8	   *state;			/* SLOT_* of each slot */
+	uint8	   *nnbrs;
+	uint32	   *nbrs;			/* max_degree per slot */
+} SlotMap;
+
+#define SLOT_NONE		0		/* free, a zero node, or no slot */
+#define SLOT_GRAPH		1		/* a live graph node: it moves */
+#define SLOT_DELETED	2		/* a deleted node: traversed, stays */
+
+/* Read the state and neighbours of every slot, a page at a time. */
+static void
+read_slots(IndexVacuumInfo *info, const OmenMetaPageData *meta,
+		   BlockNumber nblocks, SlotMap *map)
+{
+	Relation	index = info->index;
+
+	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		OMENDB_VACUUM_DELAY_POINT();
+		buf = omendb_lock_node_page(index, meta, blkno, info->strategy,
+									BUFFER_LOCK_SHARE);
+		if (!BufferIsValid(buf))
+			continue;
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			OmenNodeHeader hdr = omendb_page_node(index, page, meta, off);
+			uint32		id = omendb_node_id(meta, blkno, off);
+
+			if (id >= map->nslots)
+				break;
+			if (hdr->flags == OMENDB_NODE_LIVE &&
+				!OmenNodeIsZero(meta->metric, hdr))
+				map->state[id] = SLOT_GRAPH;
+			else if (hdr->flags & OMENDB_NODE_DELETED)
+				map->state[id] = SLOT_DELETED;
+			else
+				continue;
+			map->nnbrs[id] = hdr->nneighbors;
+			memcpy(map->nbrs + (Size) id * map->max_degree,
+				   OmenNodeNeighbors(hdr), sizeof(uint32) * hdr->nneighbors);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * The live graph nodes in breadth-first order from the entry point, through
+ * deleted nodes too (a search goes through them); those no walk reaches
+ * follow in id order.  Returns how many.
+ */
+static uint32
+breadth_first(const SlotMap *map, uint32 entry, uint32 *order)
+{
+	uint32	   *queue = MemoryContextAllocHuge(CurrentMemoryContext,
+											   (Size) map->nslots * sizeof(uint32));
+	bool	   *seen = MemoryContextAllocHuge(CurrentMemoryContext,
+											  (Size) map->nslots);
+	uint32		head = 0;
+	uint32		tail = 0;
+	uint32		n = 0;
+
+	memset(seen, 0, map->nslots);
+	if (entry < map->nslots && map->state[entry] != SLOT_NONE)
+	{
+		queue[tail++] = entry;
+		seen[entry] = true;
+	}
+	while (head < tail)
+	{
+		uint32		u = queue[head++];
+		const uint32 *nbrs = map->nbrs + (Size) u * map->max_degree;
+
+		if (map->state[u] == SLOT_GRAPH)
+			order[n++] = u;
+		for (int i = 0; i < map->nnbrs[u]; i++)
+		{
+			uint32		v = nbrs[i];
+
+			if (v < map->nslots && !seen[v] && map->state[v] != SLOT_NONE)
+			{
+				seen[v] = true;
+				queue[tail++] = v;
+			}
+		}
+	}
+	for (uint32 u = 0; u < map->nslots; u++)
+		if (map->state[u] == SLOT_GRAPH && !seen[u])
+			order[n++] = u;
+	pfree(seen);
+	pfree(queue);
+	return n;
+}
+
+/* How many distinct values n page numbers hold. */
+static int
+distinct_pages(uint32 *pages, int n)
+{
+	int			count = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = pages[j] == pages[i];
+		count += !seen;
+	}
+	return count;
+}
+
+/*
+ * Sum over the live graph nodes of the pages their live graph neighbours
+ * lie on: as laid out now (pos NULL), or at the positions pos gives, a
+ * node per slot in that order.  A search that expands a node pins about
+ * as many pages as its neighbours lie on.
+ */
+static double
+neighbour_pages(const SlotMap *map, const OmenMetaPageData *meta,
+				const uint32 *pos)
+{
+	uint32		pages[OMENDB_MAX_NEIGHBORS];
+	double		sum = 0;
+
+	for (uint32 u = 0; u < map->nslots; u++)
+	{
+		const uint32 *nbrs = map->nbrs + (Size) u * map->max_degree;
+		int			n = 0;
+
+		if (map->state[u] != SLOT_GRAPH)
+			continue;
+		for (int i = 0; i < map->nnbrs[u]; i++)
+		{
+			uint32		v = nbrs[i];
+
+			if (v >= map->nslots || map->state[v] != SLOT_GRAPH)
+				continue;
+			pages[n++] = pos ? pos[v] / meta->nodes_per_page :
+				omendb_node_block(meta, v);
+		}
+		sum += distinct_pages(pages, n);
+	}
+	return sum;
+}
+
+/*
+ * Plan a renumbering: read every node, order the live graph nodes
+ * breadth-first, and say whether that order would put their neighbours on
+ * omendb.renumber_min_gain times fewer pages than they lie on now.  Not while a
+ * refit is under way (its relink walks the pages in order), nor when the
+ * slots and their neighbours need more than mem_bytes, nor on an index
+ * whose meta page does not count every node page (a move counts its
+ * deleted node).  On true, plan holds the order to move the nodes in.
+ */
+bool
+omendb_plan_renumbering(IndexVacuumInfo *info, double mem_bytes,
+						OmenRenumberPlan *plan)
+{
+	Relation	index = info->index;
+	OmenMetaPageData meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	SlotMap		map;
+	uint32	   *pos;
+	double		need;
+
+	memset(plan, 0, sizeof(OmenRenumberPlan));
+	omendb_read_meta(index, &meta);
+	if (omendb_renumber_min_gain <= 0 || !meta.quant_trained || meta.quant_refitting ||
+		meta.relink_from != OMENDB_INVALID_NODE ||
+		!omendb_meta_counts_all(&meta) ||
+		meta.entry_node == OMENDB_INVALID_NODE ||
+		meta.insert_block == InvalidBlockNumber ||
+		nblocks < meta.first_node_block + RENUMBER_MIN_PAGES)
+		return false;
+
+	map.nslots = omendb_node_slots_below(&meta, nblocks);
+	map.max_degree = meta.max_degree;
+	need = (double) map.nslots * (3 + sizeof(uint32) * (meta.max_degree + 3));
+	if (need > mem_bytes || need > (double) MaxAllocHugeSize / 2)
+		return false;
+	map.state = MemoryContextAllocHuge(CurrentMemoryContext, map.nslots);
+	memset(map.state, SLOT_NONE, map.nslots);
+	map.nnbrs = MemoryContextAllocHuge(CurrentMemoryContext, map.nslots);
+	map.nbrs = MemoryContextAllocHuge(CurrentMemoryContext,
+									  (Size) map.nslots * meta.max_degree * sizeof(uint32));
+	read_slots(info, &meta, nblocks, &map);
+
+	plan->order = MemoryContextAllocHuge(CurrentMemoryContext,
+										 (Size) map.nslots * sizeof(uint32));
+	plan->n = breadth_first(&map, meta.entry_node, plan->order);
+	pos = MemoryContextAllocHuge(CurrentMemoryContext,
+								 (Size) map.nslots * sizeof(uint32));
+	for (uint32 k = 0; k < plan->n; k++)
+		pos[plan->order[k]] = k;
+	plan->pages_now = neighbour_pages(&map, &meta, NULL);
+	plan->pages_planned = neighbour_pages(&map, &meta, pos);
+	plan->meta = meta;
+	plan->nslots = map.nslots;
+	pfree(pos);
+	pfree(map.nbrs);
+	pfree(map.nnbrs);
+	pfree(map.state);
+
+	if (plan->n < (uint32) RENUMBER_MIN_PAGES * meta.nodes_per_page ||
+		plan->pages_now <= plan->pages_planned * omendb_renumber_min_gain)
+	{
+		pfree(plan->order);
+		plan->order = NULL;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Move the planned nodes, in order, to slots appended to the node pages
+ * (omendb_move_node_to_end): on the insert page while it has room, then on
+ * new pages.  Each old slot is left a deleted node leading to its copy,
+ * for the cleanup that follows to free.  plan's ids become the copies'
+ * (OMENDB_INVALID_NODE for a node deleted meanwhile, or one on the insert
+ * page itself, which stays).  Returns how many moved.
+ */
+uint32
+omendb_move_nodes_to_end(IndexVacuumInfo *info, OmenRenumberPlan *plan)
+{
+	Relation	index = info->index;
+	OmenMetaPageData meta;
+	BlockNumber insert_block;
+	uint32		nmoved = 0;
+
+	omendb_read_meta(index, &meta);
+	insert_block = meta.insert_block;
+	for (uint32 k = 0; k < plan->n; k++)
+	{
+		uint32		node = plan->order[k];
+
+		CHECK_FOR_INTERRUPTS();
+		OMENDB_VACUUM_DELAY_POINT();
+		/* (the insert page only moves on, so one before it stays before) */
+		if (omendb_node_block(&meta, node) >= insert_block)
+			plan->order[k] = OMENDB_INVALID_NODE;
+		else
+			plan->order[k] = omendb_move_node_to_end(index, &meta,
+													 info->strategy, node);
+		nmoved += plan->order[k] != OMENDB_INVALID_NODE;
+	}
+	return nmoved;
+}
+
+/*
+ * Move the planned nodes, now on the appended pages, in order into the
+ * free slots of the node pages before them, from the first on: the slots
+ * the cleanup after omendb_move_nodes_to_end freed.  As compaction does,
+ * first wait for the scans that may have met one of those slots while it
+ * held a deleted node (*held, and nothing moved, if they do not end).
+ * Returns how many moved; a cleanup then frees their old slots and the
+ * truncation gives the pages back.
+ */
+uint32
+omendb_move_nodes_to_front(IndexVacuumInfo *info, OmenRenumberPlan *plan,
+						   bool *held)
+{
+	Relation	index = info->index;
+	OmenMetaPageData meta;
+	BlockNumber fblk;
+	uint32		nmoved = 0;
+
+	*held = false;
+	if (!omendb_wait_for_older_snapshots(OMENDB_SNAPSHOT_WAIT_MS))
+	{
+		*held = true;
+		return 0;
+	}
+	omendb_read_meta(index, &meta);
+	fblk = meta.first_node_block;
+	if (omendb_is_label_block(&meta, fblk))
+		fblk = omendb_next_node_block(&meta, fblk);
+	for (uint32 k = 0; k < plan->n; k++)
+	{
+		uint32		node = plan->order[k];
+		BlockNumber tblk;
+		bool		done = false;
+
+		if (node == OMENDB_INVALID_NODE)
+			continue;
+		tblk = omendb_node_block(&meta, node);
+		CHECK_FOR_INTERRUPTS();
+		OMENDB_VACUUM_DELAY_POINT();
+		while (!done && fblk < tblk)
+		{
+			switch (omendb_move_node(index, &meta, info->strategy, fblk, tblk,
+									 omendb_node_offset(&meta, node)))
+			{
+				case OMENDB_MOVE_DONE:
+					nmoved++;
+					done = true;
+					break;
+				case OMENDB_MOVE_NOT_LIVE:
+					done = true;
+					break;
+				case OMENDB_MOVE_NO_SLOT:
+					fblk = omendb_next_node_block(&meta, fblk);
+					break;
+			}
+		}
+		if (fblk >= tblk)
+			break;
+	}
+	return nmoved;
+}

@@ -581,7 +581,7 @@ typedef struct OmenRenumberPlan
 	OmenMetaPageData meta;		/* as the plan read it */
 	uint32		nslots;			/* node slots then */
 	uint32		n;				/* live graph nodes to move */
-	uint32	   *order;			/* their ids, breadth-first from the entry */
+	uint32	   *order;			/* their ids, breadth-first */
 	double		pages_now;		/* pages their neighbours lie on, summed */
 	double		pages_planned;	/* the same once laid out in order */
 } OmenRenumberPlan;

@@ -104,8 +104,8 @@ read_slots(IndexVacuumInfo *info, const OmenMetaPageData *meta,
 static uint32
 breadth_first(const SlotMap *map, uint32 entry, uint32 *order)
 {
-	uint32	   *queue = MemoryContextAllocHuge(CurrentMemoryContext,
-											   (Size) map->nslots * sizeof(uint32));
+	Size		bytes = (Size) map->nslots * sizeof(uint32);
+	uint32	   *queue = MemoryContextAllocHuge(CurrentMemoryContext, bytes);
 	bool	   *seen = MemoryContextAllocHuge(CurrentMemoryContext,
 											  (Size) map->nslots);
 	uint32		head = 0;
@@ -198,8 +198,8 @@ neighbour_pages(const SlotMap *map, const OmenMetaPageData *meta,
 /*
  * Plan a renumbering: read every node, order the live graph nodes
  * breadth-first, and say whether that order would put their neighbours on
- * omendb.renumber_min_gain times fewer pages than they lie on now.  Not while a
- * refit is under way (its relink walks the pages in order), nor when the
+ * omendb.renumber_min_gain times fewer pages than they lie on now.  Not
+ * while a refit is under way (its relink walks the pages in order), nor when the
  * slots and their neighbours need more than mem_bytes, nor on an index
  * whose meta page does not count every node page (a move counts its
  * deleted node).  On true, plan holds the order to move the nodes in.
@@ -217,7 +217,8 @@ omendb_plan_renumbering(IndexVacuumInfo *info, double mem_bytes,
 
 	memset(plan, 0, sizeof(OmenRenumberPlan));
 	omendb_read_meta(index, &meta);
-	if (omendb_renumber_min_gain <= 0 || !meta.quant_trained || meta.quant_refitting ||
+	if (omendb_renumber_min_gain <= 0 ||
+		!meta.quant_trained || meta.quant_refitting ||
 		meta.relink_from != OMENDB_INVALID_NODE ||
 		!omendb_meta_counts_all(&meta) ||
 		meta.entry_node == OMENDB_INVALID_NODE ||
@@ -233,8 +234,8 @@ omendb_plan_renumbering(IndexVacuumInfo *info, double mem_bytes,
 	map.state = MemoryContextAllocHuge(CurrentMemoryContext, map.nslots);
 	memset(map.state, SLOT_NONE, map.nslots);
 	map.nnbrs = MemoryContextAllocHuge(CurrentMemoryContext, map.nslots);
-	map.nbrs = MemoryContextAllocHuge(CurrentMemoryContext,
-									  (Size) map.nslots * meta.max_degree * sizeof(uint32));
+	map.nbrs = MemoryContextAllocHuge(CurrentMemoryContext, (Size) map.nslots *
+									  meta.max_degree * sizeof(uint32));
 	read_slots(info, &meta, nblocks, &map);
 
 	plan->order = MemoryContextAllocHuge(CurrentMemoryContext,

@@ -1563,7 +1563,8 @@ renumber(IndexVacuumInfo *info)
 			ereport(info->message_level,
 					(errmsg("index \"%s\": the neighbours of its nodes lie on %.2f pages a node, %.2f in breadth-first order: not renumbered",
 							RelationGetRelationName(info->index),
-							plan.pages_now / plan.n, plan.pages_planned / plan.n)));
+							plan.pages_now / plan.n,
+							plan.pages_planned / plan.n)));
 		return true;
 	}
 	/* (more memory would not change the layout: nothing to retry) */

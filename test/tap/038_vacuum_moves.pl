@@ -53,34 +53,9 @@ my $bg = IPC::Run::start(
 	[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($db) ],
 	'<', \$rounds_sql, '>', \$bg_out, '2>', \$bg_err);
 
-# one statement, one snapshot: the table's rows, then each scan's count of
-# rows and of distinct rows.  The NULL query is a subquery's result: the
-# planner drops an ORDER BY on a constant NULL, and would read the table
-# without the index.
-my @check_settings = ('SET enable_seqscan = off', 'SET omendb.search_list_size = 10000');
-my $check_sql = q{
-SELECT (SELECT count(*) FROM items)
-	|| ' ' || (SELECT count(*) || ' ' || count(DISTINCT id)
-			   FROM (SELECT id FROM items ORDER BY v <-> (SELECT NULL::vector(16))) s)
-	|| ' ' || (SELECT count(*) || ' ' || count(DISTINCT id)
-			   FROM (SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]') s)};
-my $check_plan = plan_of($node, $db, $check_sql, @check_settings);
-like($check_plan, qr/Index Scan using items_v on items \w+\n\s*$ORDER_BY_PARAM/,
-	'the scan in physical order is an omendb index scan, its NULL query a parameter');
-like($check_plan, qr/Index Scan using items_v on items \w+\n\s*Order By: \(v <-> '\[0,/,
-	'the scan in distance order is an omendb index scan');
-my $checks = 0;
-my @bad;
-while ($bg->pumpable)
-{
-	my $line = $node->safe_psql($db, join('', map { "$_;\n" } @check_settings) . $check_sql);
-	my ($heap, $phys, $phys_distinct, $ordered, $ordered_distinct) = split / /, $line;
-	push @bad, $line
-	  unless $phys == $heap && $phys_distinct == $heap
-	  && $ordered == $heap && $ordered_distinct == $heap;
-	$checks++;
-	$bg->pump_nb;
-}
+# statements comparing the index scans with the table, each on one
+# snapshot, while the rounds run
+my ($checks, @bad) = scans_during($node, $db, $bg);
 ok($bg->finish, 'the rounds of deletes, inserts and VACUUM ran') or diag($bg_err);
 note("$checks statements compared the index scans with the table during $ROUNDS rounds");
 cmp_ok($checks, '>=', $ROUNDS, 'scans ran throughout the rounds');

@@ -124,30 +124,7 @@ my $bg = IPC::Run::start(
 	[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $primary->connstr($db) ],
 	'<', \$rounds_sql, '>', \$bg_out, '2>', \$bg_err);
 
-my @check_settings = ('SET enable_seqscan = off', 'SET omendb.search_list_size = 10000');
-my $check_sql = q{
-SELECT (SELECT count(*) FROM items)
-	|| ' ' || (SELECT count(*) || ' ' || count(DISTINCT id)
-			   FROM (SELECT id FROM items ORDER BY v <-> (SELECT NULL::vector(16))) s)
-	|| ' ' || (SELECT count(*) || ' ' || count(DISTINCT id)
-			   FROM (SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]') s)};
-my $check_plan = plan_of($primary, $db, $check_sql, @check_settings);
-like($check_plan, qr/Index Scan using items_v on items \w+\n\s*$ORDER_BY_PARAM/,
-	'the scan in physical order is an omendb index scan, its NULL query a parameter');
-like($check_plan, qr/Index Scan using items_v on items \w+\n\s*Order By: \(v <-> '\[0,/,
-	'the scan in distance order is an omendb index scan');
-my $checks = 0;
-my @bad;
-while ($bg->pumpable)
-{
-	my $line = $primary->safe_psql($db, join('', map { "$_;\n" } @check_settings) . $check_sql);
-	my ($heap, $phys, $phys_distinct, $ordered, $ordered_distinct) = split / /, $line;
-	push @bad, $line
-	  unless $phys == $heap && $phys_distinct == $heap
-	  && $ordered == $heap && $ordered_distinct == $heap;
-	$checks++;
-	$bg->pump_nb;
-}
+my ($checks, @bad) = scans_during($primary, $db, $bg);
 ok($bg->finish, 'the rounds of inserts and VACUUM ran') or diag($bg_err);
 my @renumbered = $bg_err =~ /renumbered ([0-9]+) of [0-9]+ nodes/g;
 is(scalar(grep { $_ > 0 } @renumbered), $ROUNDS, 'each VACUUM of the rounds renumbered the index')

@@ -48,7 +48,7 @@ use Test::More;
 
 our @EXPORT =
   qw(omen_node fmnist_dir fmnist_write knn_query knn_stats plan_of own_top_sql
-  wave_vec_sql $ORDER_BY_PARAM omendb_check_ok
+  wave_vec_sql $ORDER_BY_PARAM omendb_check_ok scans_during
   read_file write_file become_subreaper crash_node skip_unless_little_endian
   $PD_LOWER $META_END u16 u32);
 
@@ -233,6 +233,44 @@ ORDER BY u.v <-> (SELECT t.v FROM $table t WHERE t.id = $id) LIMIT $k};
 # How a plan shows an index scan ordered by v <-> a value known only at run
 # time (a subquery's): "$0" up to PostgreSQL 16, "(InitPlan 1).col1" from 17.
 our $ORDER_BY_PARAM = qr/Order By: \(v <-> (?:\$\d+|\(InitPlan \d+\)\.col\d+)\)/;
+
+# While the IPC::Run handle $bg runs (a session that changes table items
+# and VACUUMs it), run statements that each compare, on one snapshot, the
+# rows of items (id, v vector(16), index items_v) with what two index
+# scans return: every live node in physical order (a NULL query, from a
+# subquery: the planner drops an ORDER BY on a constant NULL) and an
+# exhaustive search in distance order.  Two tests check that both are
+# omendb index scans.  Returns how many statements ran and the lines
+# ("rows, physical order all and distinct, distance order all and
+# distinct") of those where a scan missed a row or returned one twice.
+sub scans_during
+{
+	my ($node, $db, $bg) = @_;
+	my @settings = ('SET enable_seqscan = off', 'SET omendb.search_list_size = 10000');
+	my $sql = q{
+SELECT (SELECT count(*) FROM items)
+	|| ' ' || (SELECT count(*) || ' ' || count(DISTINCT id)
+			   FROM (SELECT id FROM items ORDER BY v <-> (SELECT NULL::vector(16))) s)
+	|| ' ' || (SELECT count(*) || ' ' || count(DISTINCT id)
+			   FROM (SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]') s)};
+	my $plan = plan_of($node, $db, $sql, @settings);
+	Test::More::like($plan, qr/Index Scan using items_v on items \w+\n\s*$ORDER_BY_PARAM/,
+		'the scan in physical order is an omendb index scan, its NULL query a parameter');
+	Test::More::like($plan, qr/Index Scan using items_v on items \w+\n\s*Order By: \(v <-> '\[0,/,
+		'the scan in distance order is an omendb index scan');
+	my ($checks, @bad) = (0);
+	while ($bg->pumpable)
+	{
+		my $line = $node->safe_psql($db, join('', map { "$_;\n" } @settings) . $sql);
+		my ($heap, $phys, $phys_distinct, $ordered, $ordered_distinct) = split / /, $line;
+		push @bad, $line
+		  unless $phys == $heap && $phys_distinct == $heap
+		  && $ordered == $heap && $ordered_distinct == $heap;
+		$checks++;
+		$bg->pump_nb;
+	}
+	return ($checks, @bad);
+}
 
 # One test named $name: SELECT * FROM omendb_check($index, heapallindexed)
 # completes without an error (the function raises one on a corrupt index)

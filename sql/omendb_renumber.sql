@@ -12,12 +12,12 @@
 --
 SET enable_seqscan = off;
 
--- 8 dimensions, 60 tight clusters far apart; row i lies in cluster i % 60,
--- so that rows inserted one after the other lie in different clusters
+-- 8 dimensions: three spread over [0, 128) by a hash of the id, five
+-- small, so that rows inserted one after the other lie apart
 CREATE FUNCTION rn_vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE AS
-$$ SELECT array_agg((hashint4((id % 60) * 8 + j) & 255) + (hashint4(id * 8 + j) & 1023) / 1024.0
-				   ORDER BY j)::real[]::vector
-   FROM generate_series(0, 7) j $$;
+$$ SELECT (ARRAY[(hashint4(id) & 1023) / 8.0, (hashint4(id + 77777) & 1023) / 8.0,
+				 (hashint4(id + 555) & 1023) / 8.0] ||
+		   (SELECT array_agg(sin(id * 0.37 * j) * 0.5 ORDER BY j) FROM generate_series(1, 5) j))::real[]::vector $$;
 
 CREATE TABLE rn (id int PRIMARY KEY, v vector(8) NOT NULL, tag int NOT NULL)
 	WITH (autovacuum_enabled = off);
@@ -50,16 +50,16 @@ FROM rn t WHERE t.id % 50 = 0;
 RESET enable_indexscan;
 
 -- 0 never renumbers: this VACUUM refits the quantizer the index trained
--- on its first row and relinks the graph, which makes searches pin about
--- a quarter fewer pages, and leaves the nodes where they are (renumbered,
--- they would pin less than half).
+-- on its first row and relinks the graph, which makes searches pin a
+-- tenth fewer pages, and leaves the nodes where they are (renumbered,
+-- they pin less than two thirds of what they did).
 CREATE TEMP TABLE inserted AS SELECT rn_pages_a_query() AS pages;
 SET omendb.renumber_min_gain = 0;
 VACUUM rn;
 RESET omendb.renumber_min_gain;
 CREATE TEMP TABLE before AS
 SELECT rn_pages_a_query() AS pages, pg_relation_size('rn_v') AS bytes;
-SELECT b.pages > i.pages / 2 AS not_renumbered FROM before b, inserted i;
+SELECT b.pages > 3 * i.pages / 4 AS not_renumbered FROM before b, inserted i;
 
 -- A row more, so that this VACUUM does not skip its cleanup as unchanged;
 -- it renumbers at the default gain.

@@ -16,7 +16,7 @@ SET enable_seqscan = off;
 -- small, so that rows inserted one after the other lie apart
 CREATE FUNCTION rn_vec(id int) RETURNS vector LANGUAGE sql IMMUTABLE AS
 $$ SELECT (ARRAY[(hashint4(id) & 1023) / 8.0, (hashint4(id + 77777) & 1023) / 8.0,
-				 (hashint4(id + 555) & 1023) / 8.0] ||
+				 (hashint4(id + 555) & 1023) / 8.0]::float8[] ||
 		   (SELECT array_agg(sin(id * 0.37 * j) * 0.5 ORDER BY j) FROM generate_series(1, 5) j))::real[]::vector $$;
 
 CREATE TABLE rn (id int PRIMARY KEY, v vector(8) NOT NULL, tag int NOT NULL)

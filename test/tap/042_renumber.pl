@@ -53,7 +53,7 @@ sub spread_vec_sql
 {
 	my ($i) = @_;
 	return "((ARRAY[(hashint4($i) & 1023) / 8.0, (hashint4($i + 77777) & 1023) / 8.0, "
-	  . "(hashint4($i + 555) & 1023) / 8.0] || (SELECT array_agg(sin($i * 0.37 * j) * 0.5) "
+	  . "(hashint4($i + 555) & 1023) / 8.0]::float8[] || (SELECT array_agg(sin($i * 0.37 * j) * 0.5) "
 	  . "FROM generate_series(1, 13) j))::real[]::vector)";
 }
 

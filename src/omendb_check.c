@@ -1104,6 +1104,35 @@ find_live(CheckState *cs, ItemPointer tid, int *n)
 }
 
 /*
+ * Of n live nodes read with one row's TID, the one that still is: VACUUM's
+ * renumbering moves nodes to later pages, so that the pages read up may
+ * meet a row live in its old slot and again in its copy (README.omendb,
+ * "Renumbering").  The old slot is then a deleted node.  Returns NULL
+ * unless exactly one of them is still live with the TID; all are taken as
+ * matched.
+ */
+static LiveNode *
+live_after_move(CheckState *cs, LiveNode *ln, int n)
+{
+	LiveNode   *still = NULL;
+	int			nstill = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		OmenNodeHeader hdr = read_node(cs, ln[i].node);
+
+		ln[i].state = LIVE_MATCHED;
+		if (hdr->flags == OMENDB_NODE_LIVE &&
+			ItemPointerEquals(&hdr->heaptid, &ln[i].tid))
+		{
+			still = &ln[i];
+			nstill++;
+		}
+	}
+	return nstill == 1 ? still : NULL;
+}
+
+/*
  * A heap row the index should hold (visible to the snapshot, the indexed
  * value not NULL, the predicate true): exactly one live node has its TID,
  * with the code and error bound of its vector.
@@ -1137,8 +1166,14 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value,
 	if (n == 0)
 		omendb_corrupted(cs->index, "Heap row (%u,%u) has no live node.", hblk, hoff);
 	if (n > 1)
-		omendb_corrupted(cs->index, "Heap row (%u,%u) has %d live nodes (%u and %u).",
-						 hblk, hoff, n, ln[0].node, ln[1].node);
+	{
+		LiveNode   *still = live_after_move(cs, ln, n);
+
+		if (still == NULL)
+			omendb_corrupted(cs->index, "Heap row (%u,%u) has %d live nodes (%u and %u).",
+							 hblk, hoff, n, ln[0].node, ln[1].node);
+		ln = still;
+	}
 	ln->state = LIVE_MATCHED;
 
 	if (meta->label_size > 0 &&

@@ -500,11 +500,10 @@ leave_moved_node(Relation index, OmenPageEdit *edit,
  * Append a node to the node pages in one WAL record: on the meta page's
  * insert_block if it has room, else on the next block, set up as a node
  * page.  With src, the node is a copy of src's, left behind in the same
- * record (leave_moved_node).  If
- * the index has no entry point yet and the node is a graph node (not a
- * zero node), it becomes the entry point, in the same record; *entry tells
- * the caller which node is the entry point afterwards (OMENDB_INVALID_NODE
- * while there is none).
+ * record (leave_moved_node).  If the index has no entry point yet and the
+ * node is a graph node (not a zero node), it becomes the entry point, in
+ * the same record; *entry tells the caller which node is the entry point
+ * afterwards (OMENDB_INVALID_NODE while there is none).
  *
  * The next block (insert_block + 1) becomes a node page either appended,
  * or, if a crash left a zeroed page there, reused, so that node pages stay

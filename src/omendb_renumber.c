@@ -199,9 +199,9 @@ neighbour_pages(const SlotMap *map, const OmenMetaPageData *meta,
  * Plan a renumbering: read every node, order the live graph nodes
  * breadth-first, and say whether that order would put their neighbours on
  * omendb.renumber_min_gain times fewer pages than they lie on now.  Not
- * while a refit is under way (its relink walks the pages in order), nor when the
- * slots and their neighbours need more than mem_bytes, nor on an index
- * whose meta page does not count every node page (a move counts its
+ * while a refit is under way (its relink walks the pages in order), nor
+ * when the slots and their neighbours need more than mem_bytes, nor on an
+ * index whose meta page does not count every node page (a move counts its
  * deleted node).  On true, plan holds the order to move the nodes in.
  */
 bool

@@ -39,11 +39,6 @@
 #include "omendb_quant.h"
 
 /*
- * How long cleanup waits for backends whose snapshots predate its reading
- * of the deleted nodes; if they are still there, nothing is freed this time.
- */
-
-/*
  * How many of a deleted node's in-neighbours get an edge to each of its
  * out-neighbours, in its place.
  */

@@ -1,8 +1,8 @@
 --
 -- omendb_renumber: VACUUM lays an index's live graph nodes out again in
 -- breadth-first order from the entry point, as a build numbers them, when
--- their neighbours would then lie on omendb.renumber_min_gain times fewer
--- pages.  Rows inserted one by one lie in the order they came, so a search
+-- a search would then pin omendb.renumber_min_gain times fewer pages a
+-- node it expands.  Rows inserted one by one lie in the order they came, so a search
 -- pins a page for nearly every node it meets; after renumbering, the nodes
 -- it meets together share pages again.  Each node moves twice, with the
 -- moves compaction makes (to pages appended in the new order, then back

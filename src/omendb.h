@@ -582,11 +582,13 @@ typedef struct OmenRenumberPlan
 	uint32		nslots;			/* node slots then */
 	uint32		n;				/* live graph nodes to move */
 	uint32	   *order;			/* their ids, breadth-first */
-	double		pages_now;		/* pages their neighbours lie on, summed */
+	uint32		nexpanded;		/* nodes the walk from the entry expands */
+	double		pages_now;		/* pages a search pins to expand them,
+								 * summed (omendb_renumber.c) */
 	double		pages_planned;	/* the same once laid out in order */
 } OmenRenumberPlan;
 
-#define OMENDB_DEFAULT_RENUMBER_MIN_GAIN 1.1
+#define OMENDB_DEFAULT_RENUMBER_MIN_GAIN 1.15
 extern double omendb_renumber_min_gain;
 
 extern bool omendb_plan_renumbering(IndexVacuumInfo *info, double mem_bytes,

@@ -162,10 +162,10 @@ _PG_init(void)
 							0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomRealVariable("omendb.renumber_min_gain",
-							 "How much nearer together VACUUM must be able to bring nodes' neighbours to renumber an index.",
+							 "How many times fewer pages a search must pin for VACUUM to renumber an index.",
 							 "VACUUM lays the live graph nodes out again breadth-first, as a build "
-							 "does, when their neighbours would then lie on this many times fewer "
-							 "pages than they do.  0 never renumbers.",
+							 "does, when a search would then pin this many times fewer pages a "
+							 "node it expands.  0 never renumbers.",
 							 &omendb_renumber_min_gain,
 							 OMENDB_DEFAULT_RENUMBER_MIN_GAIN, 0.0, 100.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);

@@ -1554,12 +1554,12 @@ renumber(IndexVacuumInfo *info)
 		return true;
 	if (!omendb_plan_renumbering(info, vacuum_mem_bytes(), &plan))
 	{
-		if (plan.n > 0)
+		if (plan.nexpanded > 0)
 			ereport(info->message_level,
-					(errmsg("index \"%s\": the neighbours of its nodes lie on %.2f pages a node, %.2f in breadth-first order: not renumbered",
+					(errmsg("index \"%s\": a search pins %.2f pages a node it expands, %.2f in breadth-first order: not renumbered",
 							RelationGetRelationName(info->index),
-							plan.pages_now / plan.n,
-							plan.pages_planned / plan.n)));
+							plan.pages_now / plan.nexpanded,
+							plan.pages_planned / plan.nexpanded)));
 		return true;
 	}
 	/* (more memory would not change the layout: nothing to retry) */
@@ -1598,8 +1598,9 @@ renumber(IndexVacuumInfo *info)
 	ereport(info->message_level,
 			(errmsg("index \"%s\": renumbered %u of %u nodes breadth-first; %u pages truncated",
 					RelationGetRelationName(info->index), back, out, cut),
-			 errdetail("Their neighbours lay on %.2f pages a node, %.2f in the new order.",
-					   plan.pages_now / plan.n, plan.pages_planned / plan.n)));
+			 errdetail("A search pinned %.2f pages a node it expanded, %.2f in the new order.",
+					   plan.pages_now / plan.nexpanded,
+					   plan.pages_planned / plan.nexpanded)));
 	pfree(plan.order);
 	return false;
 }

@@ -254,7 +254,7 @@ SELECT results_eq(
 			  ('omendb.label_directory', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.radius_exact', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.refit_max_pages', 'integer', '0', '2147483647', '0', 'user'),
-			  ('omendb.renumber_min_gain', 'real', '0', '100', '1.1', 'user'),
+			  ('omendb.renumber_min_gain', 'real', '0', '100', '1.15', 'user'),
 			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
 	'eight settings, user-settable: omendb.exact_order, enum, default auto; '
@@ -262,7 +262,7 @@ SELECT results_eq(
 	'omendb.label_directory, bool, default on; '
 	'omendb.radius_exact, boolean, default on; '
 	'omendb.refit_max_pages, integer, default 0 (all); '
-	'omendb.renumber_min_gain, real 0..100, default 1.1; '
+	'omendb.renumber_min_gain, real 0..100, default 1.15; '
 	'omendb.scan_mem_limit, integer kB, default -1 (work_mem); '
 	'omendb.search_list_size, integer 0..10000, default 0 (automatic)');
 

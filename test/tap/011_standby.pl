@@ -185,9 +185,9 @@ sub same_quantizer_pages
 			# the one item, from its line pointer; its header's bits at 8
 			my $item = unpack('L', substr($page, 24, 4)) & 0x7FFF;
 			is(unpack('S', substr($page, $item + 8, 2)), $rq_bits{$index},
-				"$what: $index's quantizer page $blkno on the standby says $rq_bits{$index} bit(s)");
+				"$what: ${index}'s quantizer page $blkno on the standby says $rq_bits{$index} bit(s)");
 			ok($page eq raw_page($primary, $index, $blkno),
-				"$what: $index's quantizer page $blkno on the standby is the primary's, byte for byte");
+				"$what: ${index}'s quantizer page $blkno on the standby is the primary's, byte for byte");
 		}
 	}
 }

@@ -558,6 +558,12 @@ extern IndexBulkDeleteResult *omendb_vacuumcleanup(IndexVacuumInfo *info,
 
 extern bool omendb_wait_for_older_snapshots(int wait_ms);
 
+typedef void (*OmenSlotVisitor) (uint32 node, OmenNodeHeader hdr, void *arg);
+extern void omendb_visit_node_pages(IndexVacuumInfo *info,
+									const OmenMetaPageData *meta,
+									BlockNumber nblocks, bool record_free,
+									OmenSlotVisitor visit, void *arg);
+
 /* omendb_compact.c */
 typedef enum OmenMoveResult
 {

@@ -46,6 +46,7 @@ typedef struct SlotMap
 {
 	uint32		nslots;
 	int			max_degree;
+	uint16		metric;			/* the index's, for zero nodes */
 	uint8	   *state;			/* SLOT_* of each slot */
 	uint8	   *nnbrs;
 	uint32	   *nbrs;			/* max_degree per slot */
@@ -55,45 +56,23 @@ typedef struct SlotMap
 #define SLOT_GRAPH		1		/* a live graph node: it moves */
 #define SLOT_DELETED	2		/* a deleted node: traversed, stays */
 
-/* Read the state and neighbours of every slot, a page at a time. */
+/* Note a slot's state and neighbours (omendb_visit_node_pages). */
 static void
-read_slots(IndexVacuumInfo *info, const OmenMetaPageData *meta,
-		   BlockNumber nblocks, SlotMap *map)
+read_slot(uint32 id, OmenNodeHeader hdr, void *arg)
 {
-	Relation	index = info->index;
+	SlotMap    *map = arg;
 
-	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
-	{
-		Buffer		buf;
-		Page		page;
-
-		OMENDB_VACUUM_DELAY_POINT();
-		buf = omendb_lock_node_page(index, meta, blkno, info->strategy,
-									BUFFER_LOCK_SHARE);
-		if (!BufferIsValid(buf))
-			continue;
-		page = BufferGetPage(buf);
-		for (OffsetNumber off = FirstOffsetNumber;
-			 off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			OmenNodeHeader hdr = omendb_page_node(index, page, meta, off);
-			uint32		id = omendb_node_id(meta, blkno, off);
-
-			if (id >= map->nslots)
-				break;
-			if (hdr->flags == OMENDB_NODE_LIVE &&
-				!OmenNodeIsZero(meta->metric, hdr))
-				map->state[id] = SLOT_GRAPH;
-			else if (hdr->flags & OMENDB_NODE_DELETED)
-				map->state[id] = SLOT_DELETED;
-			else
-				continue;
-			map->nnbrs[id] = hdr->nneighbors;
-			memcpy(map->nbrs + (Size) id * map->max_degree,
-				   OmenNodeNeighbors(hdr), sizeof(uint32) * hdr->nneighbors);
-		}
-		UnlockReleaseBuffer(buf);
-	}
+	if (id >= map->nslots)
+		return;
+	if (hdr->flags == OMENDB_NODE_LIVE && !OmenNodeIsZero(map->metric, hdr))
+		map->state[id] = SLOT_GRAPH;
+	else if (hdr->flags & OMENDB_NODE_DELETED)
+		map->state[id] = SLOT_DELETED;
+	else
+		return;
+	map->nnbrs[id] = hdr->nneighbors;
+	memcpy(map->nbrs + (Size) id * map->max_degree,
+		   OmenNodeNeighbors(hdr), sizeof(uint32) * hdr->nneighbors);
 }
 
 /* depth[] of a node no walk from the entry point reaches */
@@ -254,6 +233,7 @@ omendb_plan_renumbering(IndexVacuumInfo *info, double mem_bytes,
 
 	map.nslots = omendb_node_slots_below(&meta, nblocks);
 	map.max_degree = meta.max_degree;
+	map.metric = meta.metric;
 	need = (double) map.nslots * (3 + sizeof(uint32) * (meta.max_degree + 4));
 	if (need > mem_bytes || need > (double) MaxAllocHugeSize / 2)
 		return false;
@@ -262,7 +242,7 @@ omendb_plan_renumbering(IndexVacuumInfo *info, double mem_bytes,
 	map.nnbrs = MemoryContextAllocHuge(CurrentMemoryContext, map.nslots);
 	map.nbrs = MemoryContextAllocHuge(CurrentMemoryContext, (Size) map.nslots *
 									  meta.max_degree * sizeof(uint32));
-	read_slots(info, &meta, nblocks, &map);
+	omendb_visit_node_pages(info, &meta, nblocks, false, read_slot, &map);
 
 	plan->order = MemoryContextAllocHuge(CurrentMemoryContext,
 										 (Size) map.nslots * sizeof(uint32));

@@ -319,27 +319,23 @@ keep_doomed(Consolidation *c, uint32 node, OmenNodeHeader hdr)
 	c->doomed_bits[node / 64] |= UINT64CONST(1) << (node % 64);
 }
 
-typedef void (*NodeVisitor) (Consolidation *c, uint32 node, OmenNodeHeader hdr,
-							 void *arg);
-
 /*
  * Call visit for every node of the node pages before nblocks, each page
- * share-locked in turn.  With record_free, pages with free slots go into
- * the free space map.
+ * share-locked in turn and its nodes' neighbour ids checked.  With
+ * record_free, pages with free slots go into the free space map.
  */
-static void
-visit_all_nodes(Consolidation *c, BlockNumber nblocks, bool record_free,
-				NodeVisitor visit, void *arg)
+void
+omendb_visit_node_pages(IndexVacuumInfo *info, const OmenMetaPageData *meta,
+						BlockNumber nblocks, bool record_free,
+						OmenSlotVisitor visit, void *arg)
 {
-	const OmenMetaPageData *meta = c->meta;
-
 	for (BlockNumber blkno = meta->first_node_block; blkno < nblocks; blkno++)
 	{
 		Buffer		buf;
 		Page		page;
 
 		OMENDB_VACUUM_DELAY_POINT();
-		buf = omendb_lock_node_page(c->index, meta, blkno, c->info->strategy,
+		buf = omendb_lock_node_page(info->index, meta, blkno, info->strategy,
 									BUFFER_LOCK_SHARE);
 		if (!BufferIsValid(buf))
 			continue;
@@ -347,21 +343,23 @@ visit_all_nodes(Consolidation *c, BlockNumber nblocks, bool record_free,
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
 		{
-			OmenNodeHeader hdr = omendb_page_node(c->index, page, meta, off);
+			OmenNodeHeader hdr = omendb_page_node(info->index, page, meta, off);
 
-			omendb_check_neighbors(c->index, meta, blkno, off, hdr);
-			visit(c, omendb_node_id(meta, blkno, off), hdr, arg);
+			omendb_check_neighbors(info->index, meta, blkno, off, hdr);
+			visit(omendb_node_id(meta, blkno, off), hdr, arg);
 		}
 		if (record_free && OmenPageGetOpaque(page)->nfree > 0)
-			RecordFreeIndexPage(c->index, blkno);
+			RecordFreeIndexPage(info->index, blkno);
 		UnlockReleaseBuffer(buf);
 	}
 }
 
 /* Count a node by state; keep it if deleted; note the live graph nodes. */
 static void
-read_node(Consolidation *c, uint32 node, OmenNodeHeader hdr, void *arg)
+read_node(uint32 node, OmenNodeHeader hdr, void *arg)
 {
+	Consolidation *c = arg;
+
 	c->nread = Max(c->nread, node + 1);
 	if (c->survey != NULL)
 		omendb_fit_survey_add(c->survey, c->meta, hdr);
@@ -515,6 +513,7 @@ add_edge(EdgePair **edges, int *n, int *cap, int max, uint32 from, uint32 to)
 /* The edges being collected, within a memory bound. */
 typedef struct EdgeArray
 {
+	Consolidation *c;
 	EdgePair   *edges;
 	int			n;
 	int			cap;
@@ -523,10 +522,10 @@ typedef struct EdgeArray
 
 /* Collect the edges from a node that stays into doomed nodes. */
 static void
-read_edges_to_doomed(Consolidation *c, uint32 node, OmenNodeHeader hdr,
-					 void *arg)
+read_edges_to_doomed(uint32 node, OmenNodeHeader hdr, void *arg)
 {
 	EdgeArray  *ea = arg;
+	Consolidation *c = ea->c;
 	const uint32 *nbrs = OmenNodeNeighbors(hdr);
 
 	if (is_doomed(c, node))
@@ -636,7 +635,7 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 					   BlockNumber nblocks, int max, int *nplanned)
 {
 	OmenGraphStore *store = &ps->store;
-	EdgeArray	ea = {NULL, 0, 0, max / 2};
+	EdgeArray	ea = {c, NULL, 0, 0, max / 2};
 	int			nin;
 	EdgePair   *in;
 	RepairTarget *targets;
@@ -650,7 +649,8 @@ plan_replacement_edges(Consolidation *c, OmenPageStore *ps, OmenQuery *pivot,
 	const OmenQuery *xq = NULL;
 
 	*nplanned = 0;
-	visit_all_nodes(c, nblocks, false, read_edges_to_doomed, &ea);
+	omendb_visit_node_pages(c->info, c->meta, nblocks, false,
+							read_edges_to_doomed, &ea);
 	in = ea.edges;
 	nin = ea.n;
 	if (nin == 0)
@@ -1450,7 +1450,7 @@ free_deleted_nodes(Consolidation *c)
 										   Max(c->nslots, 1));
 	memset(c->live_graph, 0, Max(c->nslots, 1));
 	c->maxdoomed = max_doomed_nodes(c->meta, c->nslots);
-	visit_all_nodes(c, nblocks, true, read_node, NULL);
+	omendb_visit_node_pages(c->info, c->meta, nblocks, true, read_node, c);
 	find_moved_nodes(c);
 	if (only_entry_point_doomed(c))
 	{

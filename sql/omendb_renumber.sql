@@ -25,15 +25,17 @@ CREATE TABLE rn (id int PRIMARY KEY, v vector(8) NOT NULL, tag int NOT NULL)
 CREATE INDEX rn_v ON rn USING omendb (v, tag);
 INSERT INTO rn SELECT i, rn_vec(i), i % 7 FROM generate_series(1, 6000) i;
 
--- pages pinned a query, over the searches of every 50th row for its 10
--- nearest rows, from this backend's scan counters
-CREATE FUNCTION rn_pages_a_query() RETURNS float8 LANGUAGE plpgsql AS $$
+-- pages pinned a query, over the searches of every nth row of tbl (id, v)
+-- for its 10 nearest rows, from this backend's scan counters
+CREATE FUNCTION pages_a_query(tbl regclass, nth int) RETURNS float8
+LANGUAGE plpgsql AS $$
 DECLARE
 	pages float8;
 BEGIN
 	PERFORM omendb_scan_stats_reset();
-	PERFORM count(*) FROM rn t WHERE t.id % 50 = 0 AND
-		t.id IN (SELECT u.id FROM rn u ORDER BY u.v <-> t.v LIMIT 10);
+	EXECUTE format('SELECT count(*) FROM %1$s t WHERE t.id %% %2$s = 0 AND
+		t.id IN (SELECT u.id FROM %1$s u ORDER BY u.v <-> t.v LIMIT 10)',
+				   tbl, nth);
 	SELECT pages_pinned::float8 / scans INTO pages
 	FROM omendb_scan_stats() WHERE scope = 'backend';
 	RETURN pages;
@@ -53,12 +55,12 @@ RESET enable_indexscan;
 -- on its first row and relinks the graph, which makes searches pin a
 -- tenth fewer pages, and leaves the nodes where they are (renumbered,
 -- they pin less than two thirds of what they did).
-CREATE TEMP TABLE inserted AS SELECT rn_pages_a_query() AS pages;
+CREATE TEMP TABLE inserted AS SELECT pages_a_query('rn', 50) AS pages;
 SET omendb.renumber_min_gain = 0;
 VACUUM rn;
 RESET omendb.renumber_min_gain;
 CREATE TEMP TABLE before AS
-SELECT rn_pages_a_query() AS pages, pg_relation_size('rn_v') AS bytes;
+SELECT pages_a_query('rn', 50) AS pages, pg_relation_size('rn_v') AS bytes;
 SELECT b.pages > 3 * i.pages / 4 AS not_renumbered FROM before b, inserted i;
 
 -- A row more, so that this VACUUM does not skip its cleanup as unchanged;
@@ -70,7 +72,7 @@ VACUUM rn;
 -- the size it had, and it passes omendb_check with the heap check (every
 -- live node's code and labels those of its row, no edge to a free slot,
 -- the counters as the pages have them), every node reachable.
-SELECT rn_pages_a_query() <= 2 * pages / 3 AS fewer_pages_a_query,
+SELECT pages_a_query('rn', 50) <= 2 * pages / 3 AS fewer_pages_a_query,
 	   pg_relation_size('rn_v') = bytes AS same_size
 FROM before;
 SELECT k.live_nodes = (SELECT count(*) FROM rn) AS node_for_each_row,
@@ -93,13 +95,12 @@ RESET omendb.search_list_size;
 
 -- Laid out in order, the index is not renumbered again.
 INSERT INTO rn VALUES (6002, rn_vec(6002), 6002 % 7);
-CREATE TEMP TABLE renumbered AS SELECT rn_pages_a_query() AS pages;
+CREATE TEMP TABLE renumbered AS SELECT pages_a_query('rn', 50) AS pages;
 VACUUM rn;
-SELECT rn_pages_a_query() = pages AS same_pages_a_query FROM renumbered;
+SELECT pages_a_query('rn', 50) = pages AS same_pages_a_query FROM renumbered;
 
 DROP TABLE rn;
 DROP FUNCTION rn_vec(int);
-DROP FUNCTION rn_pages_a_query();
 
 -- Rows with no order to them, uniform in 32 dimensions, inserted one by
 -- one: the members of a node's list share few pages in any order, but
@@ -114,25 +115,14 @@ INSERT INTO rr
 SELECT i, (SELECT array_agg((hashint4(i * 32 + j) & 1023) / 1024.0 ORDER BY j)
 		   FROM generate_series(1, 32) j)::real[]::vector
 FROM generate_series(1, 5000) i;
-CREATE FUNCTION rr_pages_a_query() RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE
-	pages float8;
-BEGIN
-	PERFORM omendb_scan_stats_reset();
-	PERFORM count(*) FROM rr t WHERE t.id % 25 = 0 AND
-		t.id IN (SELECT u.id FROM rr u ORDER BY u.v <-> t.v LIMIT 10);
-	SELECT pages_pinned::float8 / scans INTO pages
-	FROM omendb_scan_stats() WHERE scope = 'backend';
-	RETURN pages;
-END $$;
 -- (this VACUUM refits the quantizer its first row trained)
 SET omendb.renumber_min_gain = 0;
 VACUUM rr;
 RESET omendb.renumber_min_gain;
-CREATE TEMP TABLE rr_before AS SELECT rr_pages_a_query() AS pages;
+CREATE TEMP TABLE rr_before AS SELECT pages_a_query('rr', 25) AS pages;
 INSERT INTO rr SELECT 5001, v FROM rr WHERE id = 1;
 VACUUM rr;
-SELECT rr_pages_a_query() <= 11 * pages / 12 AS fewer_pages_a_query
+SELECT pages_a_query('rr', 25) <= 11 * pages / 12 AS fewer_pages_a_query
 FROM rr_before;
 DROP TABLE rr;
-DROP FUNCTION rr_pages_a_query();
+DROP FUNCTION pages_a_query(regclass, int);

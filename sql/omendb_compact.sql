@@ -77,10 +77,13 @@ SELECT f.index_name,
 FROM fresh f, LATERAL omendb_check(f.index_name::regclass, true) k
 ORDER BY f.index_name;
 
--- Every row finds itself through each index (the one with stored vectors
--- while the other L2 index is out of the way).
+-- Every row finds itself through each index (each L2 index while the
+-- other is out of the way: the planner may take either).
+BEGIN;
+DROP INDEX cmp_sv;
 SELECT count(*) AS live_rows, misses('<->', 'cmp_l2') AS missed_l2, misses('<=>', 'cmp_cos') AS missed_cos
 FROM cmp;
+ROLLBACK;
 BEGIN;
 DROP INDEX cmp_l2;
 SELECT misses('<->', 'cmp_sv') AS missed_sv;
@@ -123,8 +126,11 @@ SELECT f.index_name,
 	   k.live_nodes = (SELECT count(*) FROM cmp) AS node_for_each_row
 FROM fresh f, LATERAL omendb_check(f.index_name::regclass, true) k
 ORDER BY f.index_name;
+BEGIN;
+DROP INDEX cmp_sv;
 SELECT count(*) AS live_rows, misses('<->', 'cmp_l2') AS missed_l2, misses('<=>', 'cmp_cos') AS missed_cos
 FROM cmp;
+ROLLBACK;
 BEGIN;
 DROP INDEX cmp_l2;
 SELECT misses('<->', 'cmp_sv') AS missed_sv;

@@ -183,4 +183,9 @@
 #define OMENDB_HAVE_EXPLAIN_STATE_H 1
 #endif
 
+/* C11's smallest subnormal float, which -std=gnu99 does not define */
+#ifndef FLT_TRUE_MIN
+#define FLT_TRUE_MIN __FLT_DENORM_MIN__
+#endif
+
 #endif							/* OMENDB_COMPAT_H */

@@ -47,6 +47,7 @@
 #define OMENDB_PAGE_QUANT		2
 #define OMENDB_PAGE_NODE		3
 #define OMENDB_PAGE_LABELS		4	/* the label directory (below) */
+#define OMENDB_PAGE_SKETCH		5	/* the sketch's projections (below) */
 
 /*
  * Special space of every omendb page.  Pages use the standard layout (line
@@ -248,6 +249,17 @@ typedef struct OmenMetaPageData
 								 * that finds it equal to the slots plus
 								 * one skips reading the index
 								 * (README.omendb, "Quiet cleanups") */
+
+	/*
+	 * Fixed at build; set with the node layout.  A meta page whose pd_lower
+	 * ends before sketch_words predates it and is read as 0.
+	 */
+	uint32		sketch_words;	/* words of distance sketch in each entry
+								 * of the label directory (below), after
+								 * the labels; 0 when entries carry none.
+								 * Its projections lie on the
+								 * OmenSketchBlocks pages after the
+								 * quantizer pages */
 } OmenMetaPageData;
 
 typedef OmenMetaPageData *OmenMetaPage;
@@ -262,13 +274,22 @@ typedef OmenMetaPageData *OmenMetaPage;
  * keep their arithmetic: the ids of a label page's slots are never used.
  *
  * A label page holds, after its page header and with pd_lower past them,
- * label_size / 8 arrays of uint64 of OmenLabelEntries(meta) entries each,
- * one entry a node slot of the group's node pages in node-id order: array
- * w holds word w of each slot's labels (word 0 the NULL bits).  An entry
- * equals the labels of the live or deleted node in its slot: it is
- * written in the record that writes the node there; a free slot's entry
- * is left as it was (a scan reads the slot before it uses an entry).
+ * OmenEntrySize(meta) / 8 arrays of uint64 of OmenLabelEntries(meta)
+ * entries each, one entry a node slot of the group's node pages in node-id
+ * order: array w holds word w of each slot's entry.  An entry is the
+ * labels of the live or deleted node in its slot (word 0 the NULL bits),
+ * then sketch_words words of its distance sketch (README.omendb, "Distance
+ * sketches"): the cells of the row's vector's projections on the sketch's
+ * directions, one byte each, and of the remainder's length in the last
+ * byte.  It is written in the record that writes the node there; a free
+ * slot's entry is left as it was (a scan reads the slot before it uses an
+ * entry).
+ *
+ * The sketch's directions and cells lie on OmenSketchBlocks pages right
+ * after the quantizer pages, before first_node_block (omendb_sketch.h).
  */
+#define OmenEntrySize(meta) \
+	((meta)->label_size + sizeof(uint64) * (meta)->sketch_words)
 #define OmenLabelEntries(meta) \
 	((uint32) ((meta)->label_stride - 1) * (meta)->nodes_per_page)
 
@@ -434,6 +455,7 @@ typedef struct OmenOptions
 
 extern int	omendb_search_list_size;
 extern bool omendb_label_directory;
+extern bool omendb_directory_sketch;
 extern int	omendb_scan_mem_limit;
 extern int	omendb_effective_list_size(OmenMetric metric);
 extern int	omendb_default_list_size(OmenMetric metric);
@@ -479,7 +501,8 @@ extern double omendb_new_per_expansion(int degree, int dims);
 extern double omendb_initial_search_nodes(int list_size, int degree, int dims);
 extern double omendb_walk_nodes(double passing, double walk_rate,
 								double initial_nodes);
-extern double omendb_directory_pass_nodes(double slots, double passing);
+extern double omendb_directory_pass_nodes(double slots, double passing,
+										  bool sketched);
 extern void omendb_costestimate(PlannerInfo *root, IndexPath *path,
 								double loop_count, Cost *indexStartupCost,
 								Cost *indexTotalCost,
@@ -529,6 +552,16 @@ extern uint32 omendb_move_node_to_end(Relation index,
  */
 #define OMENDB_LABEL_SLOTS_PER_NODE_MET	200.0
 #define OMENDB_SWEPT_ROW_COST			0.9
+
+/*
+ * With distance sketches, a pass bounds each row that may pass by its
+ * entry, at OMENDB_SKETCH_ROW_COST of a node met, and reads the pages of
+ * about OMENDB_SKETCHED_ROWS_READ rows and OMENDB_SKETCHED_SHARE_READ of
+ * the rest (README.omendb, "Distance sketches").
+ */
+#define OMENDB_SKETCH_ROW_COST			0.27
+#define OMENDB_SKETCHED_ROWS_READ		25.0
+#define OMENDB_SKETCHED_SHARE_READ		0.09
 
 /*
  * Rows a filtered walk is taken to owe, for comparing its cost with the

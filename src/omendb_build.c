@@ -58,6 +58,7 @@
 #include "omendb_page.h"
 #include "omendb_pgvector.h"
 #include "omendb_quant.h"
+#include "omendb_sketch.h"
 
 /* ----------------------------------------------------------------
  *		The in-memory graph
@@ -216,6 +217,49 @@ alloc_ranges(BuildState *bs)
 	}
 }
 
+/*
+ * Vectors the sketch learns from, at most, and the bytes they may take:
+ * enough for its principal directions, whatever the table's size.
+ */
+#define SKETCH_SAMPLE_ROWS		2048
+#define SKETCH_SAMPLE_BYTES		(32 * 1024 * 1024)
+
+/* Rows a table needs for a sketch: fewer are read as fast without one. */
+#define SKETCH_MIN_ROWS			256
+
+/*
+ * Keep a uniform sample of the vectors (reservoir sampling, with a fixed
+ * seed so that a build is repeatable), if the index may take a sketch.
+ */
+static void
+sample_vector(BuildState *bs, const float *v)
+{
+	uint64		seen = (uint64) bs->count + 1;
+	int			slot;
+
+	if (!omendb_sketch_possible(bs->metric, bs->label_size))
+		return;
+	if (bs->sample == NULL)
+	{
+		bs->capsample = (int) Min(SKETCH_SAMPLE_ROWS,
+								  Max(SKETCH_SAMPLE_BYTES / (sizeof(float) * bs->dim), 1));
+		bs->sample = palloc(sizeof(float) * bs->dim * (Size) bs->capsample);
+		bs->sample_state = UINT64CONST(0x5DEECE66D);
+	}
+	if (bs->nsample < bs->capsample)
+		slot = bs->nsample++;
+	else
+	{
+		/* an LCG step; row seen replaces a kept one with probability cap / seen */
+		bs->sample_state = bs->sample_state * UINT64CONST(6364136223846793005) +
+			UINT64CONST(1442695040888963407);
+		slot = (int) ((bs->sample_state >> 11) % seen);
+		if (slot >= bs->capsample)
+			return;
+	}
+	memcpy(bs->sample + (Size) slot * bs->dim, v, sizeof(float) * bs->dim);
+}
+
 /* Pass 1: ranges, centroid and count. */
 static void
 range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
@@ -241,6 +285,7 @@ range_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (omendb_prepare_vector(bs->metric, vec->x, bs->dim, 0, bs->v, &norm))
 	{
 		omendb_check_ip_norm(bs->index, bs->metric, norm);
+		sample_vector(bs, bs->v);
 		bs->max_norm = Max(bs->max_norm, norm);
 		for (int i = 0; i < bs->cdim; i++)
 		{
@@ -269,7 +314,8 @@ omendb_build_encode_node(BuildState *bs, uint32 p, ItemPointer tid,
 	g->norms[p] = norm;
 	g->nnbrs[p] = 0;
 	if (g->label_words > 0)
-		memcpy(OmenMemStoreLabels(g, p), bs->labels, bs->label_size);
+		memcpy(OmenMemStoreLabels(g, p), bs->labels,
+			   sizeof(uint64) * g->label_words);
 	if (g->value_size > 0)
 		memcpy(OmenMemStoreValue(g, p), bs->value, g->value_size);
 	g->errors[p] = omendb_float_sums_error(bs->float_sums, bs->metric, x, bs->dim,
@@ -363,6 +409,9 @@ omendb_build_graph_callback(Relation index, ItemPointer tid, Datum *values,
 	}
 	if (bs->label_size > 0)
 		omendb_filter_labels(bs->filter, values + 1, isnull + 1, bs->labels);
+	if (bs->sketch != NULL)
+		omendb_sketch_encode(bs->sketch, vec->x,
+							 bs->labels + bs->label_size / sizeof(uint64));
 	nonzero = omendb_prepare_vector(bs->metric, vec->x, bs->dim,
 									bs->meta.ip_max_norm, bs->v, &norm);
 	/* (a row that came after pass 1 may be new) */
@@ -514,6 +563,9 @@ node_id_in_order(const OmenMetaPageData *meta, uint32 k)
 	return page * meta->nodes_per_page + k % meta->nodes_per_page;
 }
 
+/* The sketch words of a zero node's entry: none are ever read. */
+static const uint64 no_sketch[OMENDB_SKETCH_MAX_WORDS];
+
 /* Write out the label page being filled, if any. */
 static void
 finish_label_page(Buffer labelbuf)
@@ -604,7 +656,10 @@ omendb_build_write_nodes(BuildState *bs)
 				 k, RelationGetRelationName(bs->index));
 		if (BufferIsValid(labelbuf))
 			omendb_set_label_entry(BufferGetPage(labelbuf), meta, node,
-									 OmenNodeLabels((OmenNodeHeader) image, meta));
+								   OmenNodeLabels((OmenNodeHeader) image, meta),
+								   k < g->n ?
+								   OmenMemStoreLabels(g, order[k]) + meta->label_size / sizeof(uint64) :
+								   no_sketch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (BufferIsValid(buf))
@@ -704,7 +759,7 @@ omendb_build_init_state(BuildState *bs, Relation index)
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "omendb build tuple",
 									   ALLOCSET_DEFAULT_SIZES);
 	bs->filter = filter;
-	bs->labels = palloc0(Max(bs->label_size, sizeof(uint64)));
+	bs->labels = palloc0(bs->label_size + sizeof(uint64) * OMENDB_SKETCH_MAX_WORDS);
 }
 
 /*
@@ -801,10 +856,49 @@ write_untrained_meta(BuildState *bs)
 	omendb_build_write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
 }
 
+/*
+ * Learn the distance sketch from pass 1's sample, where the index takes one
+ * (README.omendb, "Distance sketches"): the meta page's layout makes room
+ * for it, and the image to write is returned (NULL: no sketch).
+ */
+static char *
+learn_sketch(BuildState *bs, Size *size)
+{
+	char	   *image;
+	char	   *problem;
+	int			words = OMENDB_SKETCH_WORDS;
+
+	/* fewer directions than dimensions, or the vectors are their own sketch */
+	while (words > 0 && OmenSketchDirections(words) >= bs->dim)
+		words--;
+	if (bs->sample == NULL || bs->nsample < SKETCH_MIN_ROWS ||
+		bs->count < SKETCH_MIN_ROWS || words == 0)
+		return NULL;
+	omendb_meta_set_sketch(&bs->meta, words);
+	if (bs->meta.label_stride == 0)
+	{
+		/* (an entry too large for a label page: no directory) */
+		omendb_meta_set_sketch(&bs->meta, 0);
+		return NULL;
+	}
+	image = omendb_sketch_train(bs->sample, bs->nsample, bs->dim, bs->centroidv,
+								words, size);
+	bs->sketch = omendb_sketch_from_image(image, *size, words, bs->dim,
+										  &problem);
+	if (bs->sketch == NULL)
+		elog(ERROR, "omendb learnt a sketch it cannot read: %s", problem);
+	pfree(bs->sample);
+	bs->sample = NULL;
+	return image;
+}
+
 /* Learn the quantizer from pass 1; the meta and quantizer pages come first. */
 static void
 train_and_write_quantizer(BuildState *bs)
 {
+	char	   *image;
+	Size		size;
+
 	/* M is the inner product's alone: other metrics may overflow it */
 	omendb_fill_meta(&bs->meta, bs->dim, bs->metric, bs->degree, bs->list,
 					 bs->alpha, bs->quantizer,
@@ -812,9 +906,14 @@ train_and_write_quantizer(BuildState *bs)
 					 bs->label_size, bs->value_size);
 	bs->meta.quant_trained = true;
 	train(bs);
+	image = learn_sketch(bs, &size);
 	omendb_build_write_meta(bs->index, MAIN_FORKNUM, &bs->meta, false);
 	omendb_write_quant_sets(bs->index, bs->quant, &bs->meta, MAIN_FORKNUM,
 							false);
+	if (image != NULL)
+		omendb_write_sketch_pages(bs->index, image, size,
+								  omendb_sketch_first_block(&bs->meta),
+								  MAIN_FORKNUM, false);
 }
 
 /*

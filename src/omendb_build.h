@@ -41,7 +41,9 @@ typedef struct BuildState
 	float	   *v;				/* scratch: the vector as indexed */
 	OmenFilterColumns *filter;	/* the filter columns, if any */
 	int			label_size;		/* bytes of their labels on a node */
-	uint64	   *labels;			/* scratch: the row's labels */
+	uint64	   *labels;			/* scratch: the row's labels, then its
+								 * sketch words (its directory entry) */
+	struct OmenSketch *sketch;	/* the sketch, once learnt; or NULL */
 	int			value_size;		/* bytes of a value stored on a node, or
 								 * 0 */
 	const void *value;			/* the row's value, detoasted, if stored */
@@ -53,6 +55,11 @@ typedef struct BuildState
 	float	   *minv;
 	float	   *maxv;
 	double	   *sum;
+	float	   *sample;			/* a uniform sample of the vectors, for
+								 * the sketch (nsample of them) */
+	int			nsample;
+	int			capsample;
+	uint64		sample_state;	/* the sampler's generator */
 
 	/* pass 2 */
 	OmenMetaPageData meta;

@@ -585,6 +585,7 @@ omendb_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	LOCKMODE	indexmode;
 	IndexInfo  *indexInfo;
 	BuildState	bs;
+	OmenIndexInfo *info;
 
 	debug_query_string = shm_toc_lookup(toc, PARALLEL_KEY_QUERY_TEXT, true);
 	pgstat_report_activity(STATE_RUNNING, debug_query_string);
@@ -599,7 +600,9 @@ omendb_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	omendb_build_init_state(&bs, index);
 	bs.meta = sh->meta;
 	bs.v = palloc(sizeof(float) * bs.cdim);
-	bs.quant = omendb_copy_info(omendb_get_info(index))->quant;
+	info = omendb_copy_info(omendb_get_info(index));
+	bs.quant = info->quant;
+	bs.sketch = info->sketch;
 	omendb_query_init(&bs.centroid, bs.quant, OMENDB_METRIC_L2, sh->centroid,
 					  sh->cdim, OMENDB_QUERY_GRAPH);
 	attach_shared_graph(&bs, sh, toc);

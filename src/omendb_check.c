@@ -137,6 +137,7 @@ typedef struct CheckState
 	XLogRecPtr	meta_lsn;		/* the meta page's LSN, as read first */
 	XLogRecPtr	endmeta_lsn;	/* and after the node pages */
 	OmenQuantState *quants[2];	/* each parameter set's quantizer */
+	OmenSketch *sketch;			/* the directory's distance sketch, or NULL */
 	OmenFitness fitness;		/* of the live nodes read */
 
 	/* node slots, by node id */
@@ -842,7 +843,7 @@ check_label_directory(CheckState *cs)
 {
 	const OmenMetaPageData *meta = &cs->meta;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(cs->index);
-	uint64	   *entry = palloc(meta->label_size);
+	uint64	   *entry = palloc(OmenEntrySize(meta));
 
 	if (meta->label_stride == 0)
 		return;
@@ -1133,6 +1134,54 @@ live_after_move(CheckState *cs, LiveNode *ln, int n)
 }
 
 /*
+ * A row's entry in the label directory carries its vector's sketch.  The
+ * node's page is locked, then its label page, in the order of writers, so
+ * that the node and its entry agree; a node that no longer holds the row
+ * (a concurrent VACUUM moved it, and its copy's entry was copied from this
+ * one) is left alone.
+ */
+static void
+check_row_sketch(CheckState *cs, uint32 node, ItemPointer tid, const float *x)
+{
+	const OmenMetaPageData *meta = &cs->meta;
+	BlockNumber blkno = omendb_node_block(meta, node);
+	uint64		want[OMENDB_SKETCH_MAX_WORDS];
+	uint64	   *entry;
+	Buffer		buf;
+	Buffer		labelbuf;
+	OmenNodeHeader hdr;
+
+	omendb_sketch_encode(cs->sketch, x, want);
+	buf = omendb_lock_node_page(cs->index, meta, blkno, cs->strategy,
+								BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(buf))
+		return;
+	hdr = omendb_page_node(cs->index, BufferGetPage(buf), meta,
+						   omendb_node_offset(meta, node));
+	if (hdr->flags != OMENDB_NODE_FREE && ItemPointerEquals(&hdr->heaptid, tid))
+	{
+		labelbuf = omendb_lock_label_page(cs->index, meta,
+										  omendb_label_block(meta, blkno),
+										  cs->strategy, BUFFER_LOCK_SHARE);
+		if (BufferIsValid(labelbuf))
+		{
+			entry = palloc(OmenEntrySize(meta));
+			omendb_get_label_entry(BufferGetPage(labelbuf), meta, node, entry);
+			if (memcmp(entry + meta->label_size / sizeof(uint64), want,
+					   sizeof(uint64) * meta->sketch_words) != 0)
+				omendb_corrupted(cs->index, "Block %u, offset %u (node %u): its sketch on label page %u does not match heap row (%u,%u).",
+								 blkno, omendb_node_offset(meta, node), node,
+								 BufferGetBlockNumber(labelbuf),
+								 ItemPointerGetBlockNumber(tid),
+								 ItemPointerGetOffsetNumber(tid));
+			pfree(entry);
+			UnlockReleaseBuffer(labelbuf);
+		}
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/*
  * A heap row the index should hold (visible to the snapshot, the indexed
  * value not NULL, the predicate true): exactly one live node has its TID,
  * with the code and error bound of its vector.
@@ -1182,6 +1231,9 @@ check_heap_row(CheckState *cs, ItemPointer tid, Datum value,
 						 omendb_node_block(meta, ln->node),
 						 omendb_node_offset(meta, ln->node), ln->node,
 						 hblk, hoff);
+
+	if (cs->sketch != NULL)
+		check_row_sketch(cs, ln->node, tid, vec->x);
 
 	/* a stored value is the row's, byte for byte (a zero node's is +0) */
 	if (meta->value_size > 0 && in_graph)
@@ -1488,6 +1540,8 @@ check_index(Relation index, Relation heap, bool heapallindexed,
 		/* every set: one not in use is still well-formed */
 		for (int set = 0; set < cs->meta.quant_sets; set++)
 			cs->quants[set] = omendb_read_quant(index, &cs->meta, set);
+		if (cs->meta.sketch_words > 0)
+			cs->sketch = omendb_read_sketch(index, &cs->meta);
 		omendb_fitness_init(&cs->fitness, cs->quants[cs->meta.quant_current],
 							cs->meta.quant_current,
 							cs->quants[1 - cs->meta.quant_current]);

@@ -138,6 +138,7 @@ omendb_move_node(Relation index, const OmenMetaPageData *meta,
 	OmenNodeHeader t;
 	uint32	   *nbrs;
 	uint32		copy;
+	uint64		sketch[OMENDB_SKETCH_MAX_WORDS];
 	OmenMoveResult result;
 
 	Assert(fblk < tblk);
@@ -186,9 +187,11 @@ omendb_move_node(Relation index, const OmenMetaPageData *meta,
 			omendb_node_id(meta, tblk, toff))
 			OmenPageGetMeta(metapage)->entry_node = copy;
 		/* the copy's entry in the label directory; the old one may stay */
+		omendb_moved_sketch(index, meta, omendb_node_id(meta, tblk, toff),
+							sketch);
 		labelbuf = omendb_write_label_entry(index, &edit, meta, copy,
 											OmenNodeLabels(omendb_page_node(index, fpage, meta, foff), meta),
-											NULL);
+											sketch, NULL);
 		omendb_edit_finish(&edit);
 		if (BufferIsValid(labelbuf))
 			UnlockReleaseBuffer(labelbuf);

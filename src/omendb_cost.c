@@ -335,7 +335,7 @@ recheck_fetch_cost(PlannerInfo *root, IndexOptInfo *index, int dims)
  * directory: from its meta page (the planner holds a lock on the index).
  */
 static double
-planned_walk_rate(IndexOptInfo *index, bool *label_directory)
+planned_walk_rate(IndexOptInfo *index, bool *label_directory, bool *sketched)
 {
 	Relation	rel = index_open(index->indexoid, NoLock);
 	OmenMetaPageData meta;
@@ -343,6 +343,8 @@ planned_walk_rate(IndexOptInfo *index, bool *label_directory)
 	omendb_read_meta(rel, &meta);
 	index_close(rel, NoLock);
 	*label_directory = meta.label_stride > 0 && omendb_label_directory;
+	*sketched = *label_directory && meta.sketch_words > 0 &&
+		omendb_directory_sketch;
 	return meta.walk_rate;
 }
 
@@ -391,13 +393,21 @@ omendb_walk_nodes(double passing, double walk_rate, double initial_nodes)
 /*
  * The cost of a pass through the label directory of slots node slots, in
  * nodes a walk meets: testing every slot's entry, and scoring the share
- * passing of the rows whose entries pass.
+ * passing of the rows whose entries pass, or, sketched, bounding them all
+ * by their sketches and scoring those whose turn comes.
  */
 double
-omendb_directory_pass_nodes(double slots, double passing)
+omendb_directory_pass_nodes(double slots, double passing, bool sketched)
 {
+	double		rows = passing * slots;
+	double		read = rows;
+
+	if (sketched)
+		read = Min(rows, OMENDB_SKETCHED_ROWS_READ +
+				   OMENDB_SKETCHED_SHARE_READ * rows);
 	return slots / OMENDB_LABEL_SLOTS_PER_NODE_MET +
-		passing * slots * OMENDB_SWEPT_ROW_COST;
+		(sketched ? rows * OMENDB_SKETCH_ROW_COST : 0) +
+		read * OMENDB_SWEPT_ROW_COST;
 }
 
 /*
@@ -450,6 +460,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		node_cost;
 	double		walk_new;
 	bool		label_directory;
+	bool		sketched;
 	double		walk_row;
 	double		out_row;
 	double		rows_out;
@@ -499,7 +510,7 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * reads once, whatever it meets: a row's share of them is at most the
 	 * index's pages over the s * N rows the walk returns in all.
 	 */
-	walk_new = planned_walk_rate(index, &label_directory);
+	walk_new = planned_walk_rate(index, &label_directory, &sketched);
 	if (!(walk_new > 0))
 		walk_new = new_per_expansion;
 	passing = Max(passing, 1.0 / ntuples);
@@ -530,19 +541,22 @@ omendb_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	{
 		double		wanted = root->limit_tuples >= 1 ?
 			Min(root->limit_tuples, rows_out) : rows_out;
+		Cost		pass;
 		Cost		sweep = ntuples / OMENDB_WALK_SWEEP_COST_RATIO * node_cost +
 			seq_page_cost * Max(index->pages, 1) +
 			ntuples * cpu_index_tuple_cost + passing * ntuples * node_cpu;
 
 		/* through the label directory: its pages, and the passing rows' */
 		if (label_directory)
-			sweep = omendb_directory_pass_nodes(ntuples, passing) * node_cost;
+			sweep = omendb_directory_pass_nodes(ntuples, passing, false) * node_cost;
+		pass = label_directory ?
+			omendb_directory_pass_nodes(ntuples, passing, sketched) * node_cost : 0;
 
 		if (label_directory &&
-			sweep < omendb_walk_nodes(passing, walk_new, met_startup) * node_cost)
+			pass < omendb_walk_nodes(passing, walk_new, met_startup) * node_cost)
 		{
-			*indexStartupCost = sweep;
-			*indexTotalCost = sweep + rows_out * out_row;
+			*indexStartupCost = pass;
+			*indexTotalCost = pass + rows_out * out_row;
 		}
 		else if (wanted * walk_row > sweep)
 		{

@@ -276,8 +276,9 @@ typedef struct OmenMemStore
 	float	   *norms;
 	uint32	   *visited;		/* visit epoch per node */
 	uint32		epoch;
-	int			label_words;	/* filter labels per node (meta page's
-								 * label_size / 8), or 0 */
+	int			label_words;	/* directory entry words per node: filter
+								 * labels, then sketch words
+								 * (OmenEntrySize / 8), or 0 */
 	uint64	   *labels;			/* cap * label_words, or NULL */
 	int			value_size;		/* bytes of a stored value (meta page's
 								 * value_size), or 0 */

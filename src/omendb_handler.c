@@ -38,6 +38,7 @@ int			omendb_search_list_size = OMENDB_DEFAULT_SEARCH_LIST;
 int			omendb_scan_mem_limit = -1;
 bool		omendb_radius_exact = true;
 bool		omendb_label_directory = true;
+bool		omendb_directory_sketch = true;
 int			omendb_exact_order = OMENDB_EXACT_ORDER_AUTO;
 
 static relopt_kind omendb_relopt_kind;
@@ -133,6 +134,14 @@ _PG_init(void)
 							 "of walking the graph to them.  Off, it walks, as an index without "
 							 "a directory does.",
 							 &omendb_label_directory,
+							 true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("omendb.directory_sketch",
+							 "Whether a pass through the label directory bounds rows by their sketches.",
+							 "On, a pass through an index's label directory bounds each row that "
+							 "may pass by its entry's distance sketch, and reads the pages of only "
+							 "those whose turn may come.  Off, it reads every such row's page.",
+							 &omendb_directory_sketch,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("omendb.radius_exact",

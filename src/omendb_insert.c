@@ -32,6 +32,16 @@
 #include "omendb_page.h"
 #include "omendb_pgvector.h"
 #include "omendb_quant.h"
+#include "omendb_sketch.h"
+
+/*
+ * A node image as inserts write it: the node item, then the sketch words
+ * of its entry in the label directory (meta->sketch_words of them).
+ */
+#define ImageSize(meta) \
+	((meta)->node_size + sizeof(uint64) * (meta)->sketch_words)
+#define ImageSketch(image, meta) \
+	((const uint64 *) ((image) + (meta)->node_size))
 
 /* ----------------------------------------------------------------
  *		Training the quantizer of an index built empty
@@ -280,7 +290,7 @@ take_free_slot(Relation index, const OmenMetaPageData *meta, Buffer buf,
 						   InvalidBlockNumber, true, entry);
 	labelbuf = omendb_write_label_entry(index, &edit, meta, *node,
 										OmenNodeLabels((OmenNodeHeader) image, meta),
-										NULL);
+										ImageSketch(image, meta), NULL);
 	omendb_edit_finish(&edit);
 	release_if_valid(labelbuf);
 	release_if_valid(metabuf);
@@ -590,6 +600,7 @@ append_node(Relation index, const OmenMetaPageData *meta, const char *image,
 		}
 		lockedlabels = omendb_write_label_entry(index, &edit, meta, node,
 												OmenNodeLabels((OmenNodeHeader) image, meta),
+												ImageSketch(image, meta),
 												newlabels);
 		omendb_edit_finish(&edit);
 		release_if_valid(lockedlabels);
@@ -649,8 +660,9 @@ omendb_move_node_to_end(Relation index, const OmenMetaPageData *meta,
 	hdr = omendb_page_node(index, BufferGetPage(src.buf), meta, src.off);
 	if (hdr->flags == OMENDB_NODE_LIVE && !OmenNodeIsZero(meta->metric, hdr))
 	{
-		image = palloc(meta->node_size);
+		image = palloc(ImageSize(meta));
 		memcpy(image, hdr, meta->node_size);
+		omendb_moved_sketch(index, meta, node, (uint64 *) (image + meta->node_size));
 		copy = append_node(index, meta, image, true, true, &src, &entry);
 		pfree(image);
 	}
@@ -749,12 +761,14 @@ omendb_insert_vector(Relation index, const float *x, int dim,
 	meta = &info->meta;
 	check_dimensions(index, meta, dim);
 
-	image = palloc0(meta->node_size);
+	image = palloc0(ImageSize(meta));
 	hdr = (OmenNodeHeader) image;
 	v = palloc(sizeof(float) * meta->code_dims);
 	in_graph = node_image(index, info, float_sums, x, dim, tid, hdr, v);
 	if (meta->label_size > 0)
 		memcpy(OmenNodeLabels(hdr, meta), labels, meta->label_size);
+	if (meta->sketch_words > 0)
+		omendb_sketch_encode(info->sketch, x, (uint64 *) (image + meta->node_size));
 	if (meta->value_size > 0 && in_graph)
 	{
 		omendb_check_value_size(index, value, meta->value_size);

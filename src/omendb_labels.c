@@ -18,9 +18,13 @@
 
 #include "omendb_filter.h"
 #include "omendb_labels.h"
+#include "omendb_sketch.h"
 
 /* The words of a node's labels, the NULL bits first. */
 #define LabelWords(meta)	((meta)->label_size / sizeof(uint64))
+
+/* The words of an entry: the labels, then the sketch. */
+#define EntryWords(meta)	(OmenEntrySize(meta) / sizeof(uint64))
 
 /* Whether blkno is a label page. */
 bool
@@ -81,7 +85,7 @@ label_words(Page page)
 void
 omendb_init_label_page(Page page, const OmenMetaPageData *meta)
 {
-	Size		len = (Size) OmenLabelEntries(meta) * meta->label_size;
+	Size		len = (Size) OmenLabelEntries(meta) * OmenEntrySize(meta);
 
 	omendb_init_page(page, OMENDB_PAGE_LABELS);
 	memset(label_words(page), 0, len);
@@ -94,7 +98,7 @@ omendb_label_page_problem(Page page, const OmenMetaPageData *meta)
 {
 	PageHeader	ph = (PageHeader) page;
 	char	   *problem = omendb_page_problem(page, OMENDB_PAGE_LABELS);
-	Size		len = (Size) OmenLabelEntries(meta) * meta->label_size;
+	Size		len = (Size) OmenLabelEntries(meta) * OmenEntrySize(meta);
 
 	if (problem != NULL)
 		return problem;
@@ -107,26 +111,27 @@ omendb_label_page_problem(Page page, const OmenMetaPageData *meta)
 	return NULL;
 }
 
-/* Copy a node's entry out of its label page. */
+/* Copy a node's entry (labels, then sketch) out of its label page. */
 void
 omendb_get_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
-					   uint64 *labels)
+					   uint64 *entry)
 {
 	uint32		nentries = OmenLabelEntries(meta);
 	uint32		e = label_entry(meta, node);
 	const uint64 *words = label_words(page);
 
-	for (uint32 w = 0; w < LabelWords(meta); w++)
-		labels[w] = words[(Size) w * nentries + e];
+	for (uint32 w = 0; w < EntryWords(meta); w++)
+		entry[w] = words[(Size) w * nentries + e];
 }
 
 /*
- * Write a node's entry on its label page: an image being edited, or a page
- * a build fills (no WAL).
+ * Write a node's entry on its label page, its labels and its sketch words
+ * (sketch_words of them, if any): an image being edited, or a page a build
+ * fills (no WAL).
  */
 void
 omendb_set_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
-					   const uint64 *labels)
+					   const uint64 *labels, const uint64 *sketch)
 {
 	uint32		nentries = OmenLabelEntries(meta);
 	uint32		e = label_entry(meta, node);
@@ -134,6 +139,8 @@ omendb_set_label_entry(Page page, const OmenMetaPageData *meta, uint32 node,
 
 	for (uint32 w = 0; w < LabelWords(meta); w++)
 		words[(Size) w * nentries + e] = labels[w];
+	for (uint32 w = 0; w < meta->sketch_words; w++)
+		words[(Size) (LabelWords(meta) + w) * nentries + e] = sketch[w];
 }
 
 /*
@@ -159,15 +166,16 @@ omendb_lock_label_page(Relation index, const OmenMetaPageData *meta,
 
 /*
  * In the record being built, which writes node into its slot, write its
- * entry too.  Returns the label page's buffer, locked (the caller releases
- * it after finishing the record), or InvalidBuffer if the index has no
- * directory.  A label page being set up in the same record is passed as
- * new_page, already in the record.
+ * entry too: its labels and sketch words.  Returns the label page's buffer,
+ * locked (the caller releases it after finishing the record), or
+ * InvalidBuffer if the index has no directory.  A label page being set up
+ * in the same record is passed as new_page, already in the record.
  */
 Buffer
 omendb_write_label_entry(Relation index, OmenPageEdit *edit,
 						 const OmenMetaPageData *meta, uint32 node,
-						 const uint64 *labels, Page new_page)
+						 const uint64 *labels, const uint64 *sketch,
+						 Page new_page)
 {
 	BlockNumber blkno;
 	Buffer		buf;
@@ -176,7 +184,7 @@ omendb_write_label_entry(Relation index, OmenPageEdit *edit,
 		return InvalidBuffer;
 	if (new_page != NULL)
 	{
-		omendb_set_label_entry(new_page, meta, node, labels);
+		omendb_set_label_entry(new_page, meta, node, labels, sketch);
 		return InvalidBuffer;
 	}
 	blkno = omendb_label_block(meta, omendb_node_block(meta, node));
@@ -185,8 +193,63 @@ omendb_write_label_entry(Relation index, OmenPageEdit *edit,
 	if (!BufferIsValid(buf))
 		omendb_corrupted(index, "Block %u: the label page of a node page in use is all zero.",
 						 blkno);
-	omendb_set_label_entry(omendb_edit_page(edit, buf, false), meta, node, labels);
+	omendb_set_label_entry(omendb_edit_page(edit, buf, false), meta, node,
+						   labels, sketch);
 	return buf;
+}
+
+/*
+ * The sketch words of a node's entry, for a move that writes the node's
+ * copy into another slot, read from its label page under a share lock
+ * before the copy's is locked (one label page at a time, after the node
+ * pages and the meta page, as writers lock them).  Only VACUUM moves
+ * nodes, and a live or deleted node's entry stays as it is.
+ */
+void
+omendb_moved_sketch(Relation index, const OmenMetaPageData *meta,
+					uint32 node, uint64 *sketch)
+{
+	BlockNumber blkno;
+	uint64	   *entry;
+	Buffer		buf;
+
+	if (meta->sketch_words == 0)
+		return;
+	blkno = omendb_label_block(meta, omendb_node_block(meta, node));
+	buf = omendb_lock_label_page(index, meta, blkno, NULL, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(buf))
+		omendb_corrupted(index, "Block %u: the label page of a node page in use is all zero.",
+						 blkno);
+	entry = palloc(OmenEntrySize(meta));
+	omendb_get_label_entry(BufferGetPage(buf), meta, node, entry);
+	UnlockReleaseBuffer(buf);
+	memcpy(sketch, entry + LabelWords(meta), sizeof(uint64) * meta->sketch_words);
+	pfree(entry);
+}
+
+/*
+ * The sketch bounds of the entries of a label page that match: bound[e]
+ * for each e with match[e] (omendb_sketch_bound).
+ */
+void
+omendb_sketch_label_page(Page page, const OmenMetaPageData *meta,
+						 const OmenSketchQuery *sq, const bool *match,
+						 double *bound)
+{
+	uint32		nentries = OmenLabelEntries(meta);
+	const uint64 *words = label_words(page) + (Size) LabelWords(meta) * nentries;
+	uint64		sketch[OMENDB_SKETCH_MAX_WORDS];
+	const bool *m = match;
+
+	/* (most entries fail a filter that sends a scan here) */
+	while ((m = memchr(m, true, nentries - (m - match))) != NULL)
+	{
+		uint32		e = m++ - match;
+
+		for (uint32 w = 0; w < meta->sketch_words; w++)
+			sketch[w] = words[(Size) w * nentries + e];
+		bound[e] = omendb_sketch_bound(sq, sketch);
+	}
 }
 
 /*

@@ -188,7 +188,7 @@ omendb_memstore_bytes_per_node(const OmenMetaPageData *meta)
 {
 	return meta->code_size + sizeof(uint32) * meta->max_degree + sizeof(uint16) +
 		sizeof(ItemPointerData) + 3 * sizeof(float) + sizeof(uint32) +
-		meta->label_size + meta->value_size;
+		OmenEntrySize(meta) + meta->value_size;
 }
 
 /*
@@ -257,7 +257,7 @@ omendb_memstore_init(OmenMemStore *g, const OmenMetaPageData *meta,
 	g->shared = false;
 	g->locks = NULL;
 	g->lock_mask = 0;
-	g->label_words = meta->label_size / sizeof(uint64);
+	g->label_words = OmenEntrySize(meta) / sizeof(uint64);
 	g->labels = NULL;
 	if (g->label_words > 0)
 		g->labels = alloc_array((Size) g->cap * g->label_words * sizeof(uint64));
@@ -353,7 +353,7 @@ omendb_memstore_shared_size(const OmenMetaPageData *meta, int cap)
 		shared_array_size(n * sizeof(ItemPointerData)) +
 		shared_array_size(n * sizeof(float)) +
 		shared_array_size(n * sizeof(float)) +
-		shared_array_size(n * meta->label_size) +
+		shared_array_size(n * OmenEntrySize(meta)) +
 		shared_array_size(n * meta->value_size);
 }
 
@@ -399,8 +399,8 @@ omendb_memstore_attach(OmenMemStore *g, const OmenMetaPageData *meta,
 	g->tids = carve(&space, n * sizeof(ItemPointerData));
 	g->errors = carve(&space, n * sizeof(float));
 	g->norms = carve(&space, n * sizeof(float));
-	g->label_words = meta->label_size / sizeof(uint64);
-	g->labels = carve(&space, n * meta->label_size);
+	g->label_words = OmenEntrySize(meta) / sizeof(uint64);
+	g->labels = carve(&space, n * OmenEntrySize(meta));
 	if (g->label_words == 0)
 		g->labels = NULL;
 	g->value_size = meta->value_size;

@@ -16,6 +16,7 @@
 #include "omendb_labels.h"
 #include "omendb_page.h"
 #include "omendb_quant.h"
+#include "omendb_sketch.h"
 
 /* Bytes a node page offers to node items (and their line pointers). */
 #define NODE_PAGE_SPACE \
@@ -56,11 +57,12 @@ label_stride_for(uint32 label_size, int nodes_per_page)
 }
 
 /*
- * Set the node layout of a meta page whose options, metric and quantizer
- * are set, for vectors of dim dimensions whose values take value_size
- * bytes on a node (0: none stored): the code's dimensions and bytes (the
- * quantizer's), node size, nodes per page, and where the quantizer pages
- * end and the node pages begin.
+ * Set the node layout of a meta page whose options, metric, quantizer and
+ * sketch words are set, for vectors of dim dimensions whose values take
+ * value_size bytes on a node (0: none stored): the code's dimensions and
+ * bytes (the quantizer's), node size, nodes per page, the label
+ * directory's groups, and where the quantizer and sketch pages end and
+ * the node pages begin.
  */
 static void
 set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim,
@@ -74,9 +76,10 @@ set_node_layout(OmenMetaPage meta, const OmenQuantRoutine *quant, int dim,
 	meta->node_size = node_size_for(meta->max_degree, meta->code_size,
 									 meta->label_size, meta->value_size);
 	meta->nodes_per_page = NODE_PAGE_SPACE / (meta->node_size + sizeof(ItemIdData));
-	meta->label_stride = label_stride_for(meta->label_size, meta->nodes_per_page);
+	meta->label_stride = label_stride_for(OmenEntrySize(meta), meta->nodes_per_page);
 	meta->nquant_blocks = quant->page_count(meta->metric, dim) * meta->quant_sets;
-	meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks;
+	meta->first_node_block = OMENDB_FIRST_QUANT_BLKNO + meta->nquant_blocks +
+		omendb_sketch_blocks(meta->sketch_words, dim);
 }
 
 /*
@@ -180,6 +183,20 @@ omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric, int degree,
 }
 
 /*
+ * Give a trained meta page's label directory entries words of distance
+ * sketch (0: none), and the layout that follows: the sketch pages before
+ * the node pages, and fewer entries a label page.
+ */
+void
+omendb_meta_set_sketch(OmenMetaPage meta, int words)
+{
+	Assert(meta->quant_trained && meta->dimensions > 0);
+	meta->sketch_words = words;
+	set_node_layout(meta, omendb_quant_routine(meta->quantizer),
+					meta->dimensions, meta->value_size);
+}
+
+/*
  * What is wrong with a copy of the meta page, or NULL.  Every field is
  * either a build option within its documented range or follows from the
  * others, so the whole layout can be recomputed and compared: a damaged
@@ -235,6 +252,14 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	if (meta->signature_bits < 1 || meta->signature_bits > OMENDB_SIGNATURE_BITS)
 		return psprintf("meta page has %u signature bits an element",
 						meta->signature_bits);
+
+	if (meta->sketch_words > OMENDB_SKETCH_MAX_WORDS ||
+		(meta->sketch_words > 0 &&
+		 (!meta->quant_trained || meta->label_stride == 0 ||
+		  OmenSketchDirections(meta->sketch_words) >= meta->dimensions ||
+		  !omendb_sketch_possible(meta->metric, meta->label_size))))
+		return psprintf("meta page has %u sketch words, with label size %u and label stride %u",
+						meta->sketch_words, meta->label_size, meta->label_stride);
 
 	if (meta->relink_from != OMENDB_INVALID_NODE &&
 		(!meta->quant_trained || meta->quant_refitting))
@@ -336,7 +361,9 @@ omendb_meta_problem(const OmenMetaPageData *meta)
  * the label directory end right before label_stride, and have none;
  * those written before two-bit signatures end right before
  * signature_bits, and are read with one; those written before quiet
- * cleanups end right before quiet_slots, and are read with none.
+ * cleanups end right before quiet_slots, and are read with none; those
+ * written before distance sketches end right before sketch_words, and
+ * have none.
  */
 #define META_END \
 	(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData))
@@ -356,6 +383,8 @@ omendb_meta_problem(const OmenMetaPageData *meta)
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, signature_bits))
 #define META_END_WITHOUT_QUIET_SLOTS \
 	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, quiet_slots))
+#define META_END_WITHOUT_SKETCH_WORDS \
+	(MAXALIGN(SizeOfPageHeaderData) + offsetof(OmenMetaPageData, sketch_words))
 
 /*
  * What is wrong with the meta page itself, or NULL: besides the usual
@@ -371,6 +400,7 @@ omendb_meta_page_problem(Page page)
 	if (problem != NULL)
 		return problem;
 	if ((ph->pd_lower != META_END &&
+		 ph->pd_lower != META_END_WITHOUT_SKETCH_WORDS &&
 		 ph->pd_lower != META_END_WITHOUT_QUIET_SLOTS &&
 		 ph->pd_lower != META_END_WITHOUT_SIGNATURE_BITS &&
 		 ph->pd_lower != META_END_WITHOUT_LABEL_STRIDE &&
@@ -418,7 +448,9 @@ grow_meta_page(Page page)
 		m->label_stride = 0;
 	if (ph->pd_lower < META_END_WITHOUT_QUIET_SLOTS)
 		m->signature_bits = 1;
-	m->quiet_slots = 0;
+	if (ph->pd_lower < META_END_WITHOUT_SKETCH_WORDS)
+		m->quiet_slots = 0;
+	m->sketch_words = 0;
 	ph->pd_lower = META_END;
 }
 
@@ -716,27 +748,40 @@ omendb_read_meta(Relation index, OmenMetaPageData *meta)
 
 /*
  * Lay out an OmenIndexInfo in one chunk of cxt: the meta page copy and,
- * if trained, a copy of the quantizer right after the struct, and of the
- * other parameter set's (other, if not NULL) after that.
+ * if trained, a copy of the quantizer right after the struct, of the
+ * other parameter set's (other, if not NULL) after that, and of the
+ * sketch (if not NULL) last.
  */
 static OmenIndexInfo *
 pack_info(const OmenMetaPageData *meta, const OmenQuantState *qs,
-		  const OmenQuantState *other, MemoryContext cxt)
+		  const OmenQuantState *other, const OmenSketch *sketch,
+		  MemoryContext cxt)
 {
 	Size		size = MAXALIGN(sizeof(OmenIndexInfo)) +
-		(qs ? MAXALIGN(qs->size) : 0) + (other ? other->size : 0);
+		(qs ? MAXALIGN(qs->size) : 0) + (other ? MAXALIGN(other->size) : 0) +
+		(sketch ? sketch->size : 0);
 	OmenIndexInfo *info = MemoryContextAllocZero(cxt, size);
+	char	   *next = (char *) info + MAXALIGN(sizeof(OmenIndexInfo));
 
 	info->size = size;
 	info->meta = *meta;
-	if (qs == NULL)
-		return info;
-	info->quant = (OmenQuantState *) ((char *) info + MAXALIGN(sizeof(OmenIndexInfo)));
-	memcpy(info->quant, qs, qs->size);
-	if (other == NULL)
-		return info;
-	info->quant_other = (OmenQuantState *) ((char *) info->quant + MAXALIGN(qs->size));
-	memcpy(info->quant_other, other, other->size);
+	if (qs != NULL)
+	{
+		info->quant = (OmenQuantState *) next;
+		memcpy(info->quant, qs, qs->size);
+		next += MAXALIGN(qs->size);
+	}
+	if (other != NULL)
+	{
+		info->quant_other = (OmenQuantState *) next;
+		memcpy(info->quant_other, other, other->size);
+		next += MAXALIGN(other->size);
+	}
+	if (sketch != NULL)
+	{
+		info->sketch = (OmenSketch *) next;
+		memcpy(info->sketch, sketch, sketch->size);
+	}
 	return info;
 }
 
@@ -771,6 +816,7 @@ omendb_get_info(Relation index)
 	OmenMetaPageData meta;
 	OmenQuantState *qs = NULL;
 	OmenQuantState *other = NULL;
+	OmenSketch *sketch = NULL;
 	OmenIndexInfo *info;
 
 	omendb_read_meta(index, &meta);
@@ -782,12 +828,14 @@ omendb_get_info(Relation index)
 	}
 
 	if (!meta.quant_trained)
-		return pack_info(&meta, NULL, NULL, CurrentMemoryContext);
+		return pack_info(&meta, NULL, NULL, NULL, CurrentMemoryContext);
 	qs = omendb_read_quant(index, &meta, meta.quant_current);
 	if (meta.quant_refitting)
 		other = omendb_read_quant(index, &meta, 1 - meta.quant_current);
+	if (meta.sketch_words > 0)
+		sketch = omendb_read_sketch(index, &meta);
 
-	info = pack_info(&meta, qs, other, index->rd_indexcxt);
+	info = pack_info(&meta, qs, other, sketch, index->rd_indexcxt);
 	index->rd_amcache = info;
 	return info;
 }
@@ -797,7 +845,8 @@ OmenIndexInfo *
 omendb_copy_info(const OmenIndexInfo *info)
 {
 	OmenIndexInfo *copy = pack_info(&info->meta, info->quant,
-									info->quant_other, CurrentMemoryContext);
+									info->quant_other, info->sketch,
+									CurrentMemoryContext);
 
 	/* slots only grow while a scan holds the copy: a lower bound */
 	copy->node_limit = info->node_limit;

@@ -78,6 +78,8 @@ page_kind_name(uint16 kind)
 			return "node";
 		case OMENDB_PAGE_LABELS:
 			return "label";
+		case OMENDB_PAGE_SKETCH:
+			return "sketch";
 	}
 	return "unknown";
 }

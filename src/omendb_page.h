@@ -36,6 +36,8 @@ typedef struct OmenIndexInfo
 								 * the current parameter set's */
 	OmenQuantState *quant_other;	/* while a refit is unfinished, the
 									 * other set's, after it; else NULL */
+	struct OmenSketch *sketch;	/* the label directory's distance sketch
+								 * (meta.sketch_words > 0), last; else NULL */
 	uint32		node_limit;		/* node ids below this lie on pages known
 								 * to exist (kept up to date in rd_amcache,
 								 * see omendb_nodepage.c; in a scan's copy,
@@ -107,6 +109,7 @@ extern void omendb_check_neighbors(Relation index,
 extern bool omendb_node_fits(int dim, OmenMetric metric, int degree,
 							 uint16 quantizer, int label_size,
 							 int value_size);
+extern void omendb_meta_set_sketch(OmenMetaPage meta, int words);
 extern void omendb_fill_meta(OmenMetaPage meta, int dim, OmenMetric metric,
 							 int degree, int list, double alpha,
 							 uint16 quantizer, float ip_max_norm,

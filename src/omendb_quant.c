@@ -152,12 +152,13 @@ omendb_write_quant_sets(Relation index, const OmenQuantState *qs,
 }
 
 /*
- * Write one quantizer page, blkno of fork, as an item of size bytes: the
- * page is overwritten if it exists, else the relation is extended by it.
+ * Write one page of the given kind, blkno of fork, as an item of size
+ * bytes: the page is overwritten if it exists, else the relation is
+ * extended by it.
  */
 void
-omendb_write_quant_item(Relation index, BlockNumber blkno, ForkNumber fork,
-						bool use_wal, const void *item, Size size)
+omendb_write_item_page(Relation index, BlockNumber blkno, ForkNumber fork,
+					   bool use_wal, uint16 kind, const void *item, Size size)
 {
 	Buffer		buf;
 	Page		page;
@@ -173,13 +174,47 @@ omendb_write_quant_item(Relation index, BlockNumber blkno, ForkNumber fork,
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	omendb_edit_begin(&edit, index, use_wal);
 	page = omendb_edit_page(&edit, buf, true);
-	omendb_init_page(page, OMENDB_PAGE_QUANT);
+	omendb_init_page(page, kind);
 	if (PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false,
 					false) == InvalidOffsetNumber)
-		elog(ERROR, "could not add quantizer item to index \"%s\"",
+		elog(ERROR, "could not add an item to index \"%s\"",
 			 RelationGetRelationName(index));
 	omendb_edit_finish(&edit);
 	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * What is wrong with a page omendb_write_item_page wrote, expected to be
+ * of the given kind with an item of size bytes, or NULL.
+ */
+char *
+omendb_item_page_problem(Page page, uint16 kind, Size size)
+{
+	PageHeader	ph = (PageHeader) page;
+	char	   *problem = omendb_page_problem(page, kind);
+	ItemId		iid;
+
+	if (problem != NULL)
+		return problem;
+	iid = PageGetItemId(page, FirstOffsetNumber);
+	if (PageGetMaxOffsetNumber(page) != 1 || !ItemIdIsNormal(iid) ||
+		ItemIdGetLength(iid) != size ||
+		ItemIdGetOffset(iid) != ph->pd_upper ||
+		ph->pd_upper != ph->pd_special - MAXALIGN(size))
+		return psprintf("page has %u items, the first of %u bytes at %u (pd_upper %u), expected one of %zu bytes",
+						(unsigned) PageGetMaxOffsetNumber(page),
+						ItemIdGetLength(iid), ItemIdGetOffset(iid),
+						ph->pd_upper, size);
+	return NULL;
+}
+
+/* Write one quantizer page (omendb_write_item_page). */
+void
+omendb_write_quant_item(Relation index, BlockNumber blkno, ForkNumber fork,
+						bool use_wal, const void *item, Size size)
+{
+	omendb_write_item_page(index, blkno, fork, use_wal, OMENDB_PAGE_QUANT,
+						   item, size);
 }
 
 /* Write the quantizer pages, blocks first on. */

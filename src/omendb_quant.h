@@ -283,6 +283,10 @@ extern OmenQuantState *omendb_quant_train_first(uint16 quantizer,
 												float ip_max_norm);
 extern BlockNumber omendb_quant_set_block(const OmenMetaPageData *meta,
 										  int set);
+extern void omendb_write_item_page(Relation index, BlockNumber blkno,
+								   ForkNumber fork, bool use_wal, uint16 kind,
+								   const void *item, Size size);
+extern char *omendb_item_page_problem(Page page, uint16 kind, Size size);
 extern void omendb_write_quant_item(Relation index, BlockNumber blkno,
 									ForkNumber fork, bool use_wal,
 									const void *item, Size size);

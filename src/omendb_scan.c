@@ -76,11 +76,6 @@
 #include "omendb_radius.h"
 #include "omendb_scan_stats.h"
 
-/* C11's smallest subnormal float, which -std=gnu99 does not define */
-#ifndef FLT_TRUE_MIN
-#define FLT_TRUE_MIN __FLT_DENORM_MIN__
-#endif
-
 /* A node the scan has met, as scored from its page. */
 typedef struct ScanNode
 {
@@ -166,6 +161,8 @@ typedef struct ScanFirstBatch
 	size_t		capnodes;
 	uint32	   *batch;			/* the first batch (indexes into nodes), by
 								 * bound */
+	int			want;			/* rows it may hold, if set (a pass with
+								 * sketches); else the list size's */
 	int			nbatch;
 	int			next;			/* next one to return */
 } ScanFirstBatch;
@@ -237,6 +234,34 @@ typedef struct ScanSweep
 	int			nmoved;
 	int			capmoved;
 } ScanSweep;
+
+/*
+ * A pass through the label directory with distance sketches (README.omendb,
+ * "Distance sketches"): the rows that may pass are bounded by their
+ * entries' sketches and wait, in order of that bound, until rows that far
+ * are next; only then are their nodes met.  A row met so comes out with
+ * the larger of its code's bound and its sketch's, both lower bounds on
+ * its distance.
+ */
+typedef struct SketchedNode
+{
+	double		bound;			/* its sketch's bound */
+	uint32		node;
+} SketchedNode;
+
+typedef struct ScanSketch
+{
+	bool		on;				/* passes through the directory use them */
+	OmenSketchQuery query;
+	double	   *bounds;			/* a label page's entries' sketch bounds */
+	SketchedNode *waiting;		/* not met yet: a min-heap by bound (most
+								 * are never met, so never sorted) */
+	size_t		nwaiting;
+	size_t		capwaiting;
+	double		floor;			/* bound of the last batch taken from
+								 * waiting: the copies of moved rows met
+								 * through it are bounded by it too */
+} ScanSketch;
 
 /*
  * A scan with a NULL query: every live node in physical order, from the
@@ -346,6 +371,7 @@ typedef struct OmenScanOpaqueData
 	ScanRows	rows;
 	ScanMemory	mem;
 	ScanSweep	sweep;
+	ScanSketch	sketch;
 	ScanSeq		seq;
 	returned_hash *returned;	/* rows returned (NULL before the first) */
 	ScanKills	kills;
@@ -356,6 +382,7 @@ typedef struct OmenScanOpaqueData
 typedef OmenScanOpaqueData *OmenScanOpaque;
 
 static void relieve_memory(OmenScanOpaque so);
+static void forget_sketch(OmenScanOpaque so);
 static inline bool beyond_radius(OmenScanOpaque so, double bound);
 
 /* ----------------------------------------------------------------
@@ -1006,7 +1033,8 @@ static void
 select_first_batch(OmenScanOpaque so)
 {
 	const ScanNode *nodes = so->first.nodes;
-	int			want = so->q.list_size + FIRST_BATCH_PAST_LIST;
+	int			want = so->first.want > 0 ? so->first.want :
+		so->q.list_size + FIRST_BATCH_PAST_LIST;
 	uint32	   *batch = palloc(sizeof(uint32) * want);
 	int			n = 0;
 	int			kept = 0;
@@ -1061,10 +1089,16 @@ priced_slots(OmenScanOpaque so)
 	return omendb_node_slots_below(&so->info->meta, priced_blocks(so));
 }
 
+/*
+ * A pass through the label directory: sketched, one that starts the scan
+ * (meet_unreachable_nodes), where the sketches hold rows back; else the
+ * sweep a walk hands the rest to, which scores every passing row.
+ */
 static double
-directory_sweep_cost(OmenScanOpaque so, double passing)
+directory_sweep_cost(OmenScanOpaque so, double passing, bool sketched)
 {
-	return omendb_directory_pass_nodes(priced_slots(so), passing);
+	return omendb_directory_pass_nodes(priced_slots(so), passing,
+									   sketched && so->sketch.on);
 }
 
 /*
@@ -1084,7 +1118,7 @@ directory_beats_walk(OmenScanOpaque so, double passing, bool searched)
 	if (!searched)
 		initial = omendb_initial_search_nodes(so->q.list_size, meta->graph_degree,
 											  meta->code_dims);
-	return directory_sweep_cost(so, passing) <
+	return directory_sweep_cost(so, passing, true) <
 		omendb_walk_nodes(passing, rate, initial);
 }
 
@@ -1130,7 +1164,8 @@ walk_budget(OmenScanOpaque so)
 		int			passed;
 
 		return so->stats.run.nodes_met +
-			(int64) directory_sweep_cost(so, first_search_passing(so, &live, &passed));
+			(int64) directory_sweep_cost(so, first_search_passing(so, &live, &passed),
+										 false);
 	}
 	return so->stats.run.nodes_met +
 		priced_slots(so) / OMENDB_WALK_SWEEP_COST_RATIO;
@@ -1172,7 +1207,8 @@ restore_heaps(OmenScanOpaque so)
  * before all-zero node pages, has no entries.
  */
 static void
-match_label_page(OmenScanOpaque so, BlockNumber label_block, bool *match)
+match_label_page(OmenScanOpaque so, BlockNumber label_block, bool *match,
+				 double *bounds)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	Buffer		buf = omendb_lock_label_page(so->index, meta, label_block,
@@ -1182,6 +1218,9 @@ match_label_page(OmenScanOpaque so, BlockNumber label_block, bool *match)
 	{
 		omendb_match_label_page(BufferGetPage(buf), meta, &so->q.filter,
 								match);
+		if (bounds != NULL)
+			omendb_sketch_label_page(BufferGetPage(buf), meta,
+									 &so->sketch.query, match, bounds);
 		UnlockReleaseBuffer(buf);
 	}
 	else
@@ -1220,15 +1259,16 @@ label_match_array(OmenScanOpaque so)
  * The nodes of a group of the label directory that the search has not met
  * and whose entries pass the filter keys, into batch (room for the group's
  * entries): of its node pages, only those with such entries are read.
+ * With bounds, the passing entries' sketch bounds go there too (by entry).
  */
 static int
 unmet_passing_nodes(OmenScanOpaque so, BlockNumber label_block,
-					BlockNumber nblocks, uint32 *batch)
+					BlockNumber nblocks, uint32 *batch, double *bounds)
 {
 	const OmenMetaPageData *meta = &so->info->meta;
 	int			n = 0;
 
-	match_label_page(so, label_block, label_match_array(so));
+	match_label_page(so, label_block, label_match_array(so), bounds);
 	for (uint32 j = 0; j + 1 < meta->label_stride; j++)
 	{
 		BlockNumber blkno = label_block + 1 + j;
@@ -1337,7 +1377,7 @@ gather_passing_nodes(OmenScanOpaque so, BlockNumber *blkno,
 		int			k;
 
 		*blkno = omendb_label_block(meta, *blkno - 1);
-		k = unmet_passing_nodes(so, *blkno, nblocks, so->sweep.group);
+		k = unmet_passing_nodes(so, *blkno, nblocks, so->sweep.group, NULL);
 		memmove(batch + k, batch, sizeof(uint32) * n);
 		memcpy(batch, so->sweep.group, sizeof(uint32) * k);
 		n += k;
@@ -1362,10 +1402,12 @@ pass_batch_room(OmenScanOpaque so, int pages)
 
 /*
  * Meet nodes found by reading node pages in turn in the initial search,
- * taking them for visited.
+ * taking them for visited.  Each row's bound is at least least[i] (its
+ * sketch's, if least is not NULL) and floor.
  */
 static void
-meet_swept_nodes(OmenScanOpaque so, uint32 *batch, int n, uint32 *fresh)
+meet_swept_nodes(OmenScanOpaque so, uint32 *batch, int n, uint32 *fresh,
+				 const double *least, double floor)
 {
 	OmenGraphStore *store = &so->graph.store.store;
 	ScanNode   *met;
@@ -1378,10 +1420,239 @@ meet_swept_nodes(OmenScanOpaque so, uint32 *batch, int n, uint32 *fresh)
 	/* (rows past a radius are never returned) */
 	for (int i = 0; i < n; i++)
 	{
+		met[i].bound = Max(met[i].bound, floor);
+		if (least != NULL)
+			met[i].bound = Max(met[i].bound, least[i]);
 		if (beyond_radius(so, met[i].bound))
 			met[i].live = false;
 		so->stats.run.swept_rows += met[i].live;
 	}
+}
+
+/* ----------------------------------------------------------------
+ *		Passes with distance sketches (see ScanSketch)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * A pass with sketches meets waiting nodes this many at a time (fewer than
+ * a pass without, which meets every node that passes: the reader's fetch
+ * ahead matters less than meeting no more than the rows asked for need),
+ * and its first batch holds the rows a LIMIT 10 asks for and the one more
+ * that confirms the order: past them, the scan returns rows one at a time
+ * as the waiting nodes allow (next_result).
+ */
+#define SKETCHED_AT_ONCE		16
+#define SKETCHED_FIRST_BATCH	(OMENDB_ROWS_OWED + 1)
+
+/* Whether waiting node a comes before b: by bound, then node id. */
+static inline bool
+sketched_before(const SketchedNode *a, const SketchedNode *b)
+{
+	return a->bound < b->bound || (a->bound == b->bound && a->node < b->node);
+}
+
+static void
+waiting_sift_down(SketchedNode *h, size_t n, size_t i)
+{
+	SketchedNode item = h[i];
+
+	for (;;)
+	{
+		size_t		child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n && sketched_before(&h[child + 1], &h[child]))
+			child++;
+		if (!sketched_before(&h[child], &item))
+			break;
+		h[i] = h[child];
+		i = child;
+	}
+	h[i] = item;
+}
+
+/* Take the waiting node of smallest bound off the heap. */
+static SketchedNode
+waiting_pop(ScanSketch *sk)
+{
+	SketchedNode top = sk->waiting[0];
+
+	sk->waiting[0] = sk->waiting[--sk->nwaiting];
+	if (sk->nwaiting > 1)
+		waiting_sift_down(sk->waiting, sk->nwaiting, 0);
+	return top;
+}
+
+/* A node's entry on its group's label page (entries in node-id order). */
+static inline uint32
+group_entry(const OmenMetaPageData *meta, BlockNumber label_block, uint32 node)
+{
+	return (omendb_node_block(meta, node) - label_block - 1) * meta->nodes_per_page +
+		node % meta->nodes_per_page;
+}
+
+/*
+ * Read the whole label directory, from the last group down, and put every
+ * unmet node whose entry passes on the waiting heap with its sketch bound.
+ */
+static void
+wait_passing_nodes(OmenScanOpaque so, BlockNumber nblocks)
+{
+	const OmenMetaPageData *meta = &so->info->meta;
+	ScanSketch *sk = &so->sketch;
+	BlockNumber blkno = nblocks;
+	uint32	   *group = MemoryContextAlloc(so->cxt,
+										   sizeof(uint32) * OmenLabelEntries(meta));
+
+	while (blkno > meta->first_node_block)
+	{
+		int			k;
+
+		blkno = omendb_label_block(meta, blkno - 1);
+		k = unmet_passing_nodes(so, blkno, nblocks, group, sk->bounds);
+		if (sk->nwaiting + k > sk->capwaiting)
+		{
+			sk->capwaiting = Max(sk->capwaiting * 2, sk->nwaiting + k);
+			sk->waiting = sk->waiting == NULL ?
+				MemoryContextAllocHuge(so->cxt, sizeof(SketchedNode) * sk->capwaiting) :
+				repalloc_huge(sk->waiting, sizeof(SketchedNode) * sk->capwaiting);
+		}
+		for (int i = 0; i < k; i++)
+		{
+			sk->waiting[sk->nwaiting].node = group[i];
+			sk->waiting[sk->nwaiting].bound =
+				sk->bounds[group_entry(meta, blkno, group[i])];
+			sk->nwaiting++;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(group);
+	for (size_t i = sk->nwaiting / 2; i-- > 0;)
+		waiting_sift_down(sk->waiting, sk->nwaiting, i);
+}
+
+/* Whether nodes wait for their turn, and the bound of the next, if so. */
+static bool
+sketch_waiting(OmenScanOpaque so, double *bound)
+{
+	ScanSketch *sk = &so->sketch;
+
+	if (sk->nwaiting > 0 && beyond_radius(so, sk->waiting[0].bound))
+		sk->nwaiting = 0;		/* none of them lies within the radius */
+	if (sk->nwaiting == 0)
+		return false;
+	*bound = sk->waiting[0].bound;
+	return true;
+}
+
+/*
+ * Take up to cap waiting nodes, in order, into batch and their bounds into
+ * least; the floor for copies of moved rows met through them rises to the
+ * first's.
+ */
+static int
+take_waiting(OmenScanOpaque so, uint32 *batch, double *least, int cap)
+{
+	ScanSketch *sk = &so->sketch;
+	int			n = 0;
+
+	if (sk->nwaiting > 0)
+		sk->floor = sk->waiting[0].bound;
+	while (n < cap && sk->nwaiting > 0)
+	{
+		SketchedNode top = waiting_pop(sk);
+
+		batch[n] = top.node;
+		least[n] = top.bound;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The live nodes met in the initial search whose bounds are at most
+ * bound, up to want of them.
+ */
+static int
+met_rows_within(OmenScanOpaque so, double bound, int want)
+{
+	int			n = 0;
+
+	for (size_t k = 0; k < so->first.nnodes && n < want; k++)
+		n += so->first.nodes[k].unfiltered && so->first.nodes[k].bound <= bound;
+	return n;
+}
+
+/*
+ * Meet waiting nodes, in order of sketch bound, until the first batch is
+ * settled: it is the met rows of smallest bound (select_first_batch), so
+ * once that many have bounds no larger than the next waiting node's, no
+ * node still waiting can come before them.
+ */
+static void
+meet_first_waiting(OmenScanOpaque so, uint32 *batch, uint32 *fresh, int cap)
+{
+	int			want = so->first.want = SKETCHED_FIRST_BATCH;
+	double	   *least = palloc(sizeof(double) * cap);
+	double		next;
+
+	while (sketch_waiting(so, &next) && met_rows_within(so, next, want) < want)
+	{
+		meet_swept_nodes(so, batch,
+						 take_waiting(so, batch, least, Min(cap, SKETCHED_AT_ONCE)),
+						 fresh, least, -INFINITY);
+		while (so->sweep.nmoved > 0)
+			meet_swept_nodes(so, batch, take_moved_copies(so, batch, cap), fresh,
+							 NULL, so->sketch.floor);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(least);
+}
+
+/*
+ * Past the first batch: meet the next waiting nodes, and queue their live
+ * rows for return (to_sort false) or send them to the sweep's sort.
+ */
+static void
+meet_waiting(OmenScanOpaque so, bool to_sort)
+{
+	int			cap = Min(so->rows.nscratch, SKETCHED_AT_ONCE);
+	uint32	   *batch = palloc(sizeof(uint32) * cap);
+	double	   *least = palloc(sizeof(double) * cap);
+	int			n = take_waiting(so, batch, least, cap);
+
+	for (bool copies = false;; copies = true)
+	{
+		make_room_for_moved(so, n);
+		score_nodes(so, batch, n, so->rows.scratch, true);
+		for (int i = 0; i < n; i++)
+		{
+			ScanNode   *sn = &so->rows.scratch[i];
+
+			sn->bound = Max(sn->bound, copies ? so->sketch.floor : least[i]);
+			if (!sn->live || beyond_radius(so, sn->bound))
+				continue;
+			so->stats.run.swept_rows++;
+			if (to_sort)
+			{
+				ResultItem	item;
+
+				item.bound = sn->bound;
+				item.tid = sn->tid;
+				item.node = sn->node;
+				sort_row(so, &item);
+			}
+			else
+				queue_row(so, sn);
+		}
+		if (so->sweep.nmoved == 0)
+			break;
+		n = take_moved_copies(so, batch, cap);
+	}
+	pfree(batch);
+	pfree(least);
 }
 
 /*
@@ -1403,6 +1674,12 @@ meet_unreachable_nodes(OmenScanOpaque so)
 	uint32	   *fresh = palloc(sizeof(uint32) * cap);
 	BlockNumber blkno = nblocks;
 
+	if (sweep_reads_labels(so) && so->sketch.on)
+	{
+		wait_passing_nodes(so, nblocks);
+		meet_first_waiting(so, batch, fresh, cap);
+		blkno = meta->first_node_block;
+	}
 	/* (down from the last page, as every pass in physical order goes) */
 	while (blkno > meta->first_node_block)
 	{
@@ -1413,10 +1690,10 @@ meet_unreachable_nodes(OmenScanOpaque so)
 		else
 			for (int p = 0; p < MEET_PAGES_AT_ONCE && blkno > meta->first_node_block; p++)
 				n += unmet_nodes_on_page(so, --blkno, batch + n);
-		meet_swept_nodes(so, batch, n, fresh);
+		meet_swept_nodes(so, batch, n, fresh, NULL, -INFINITY);
 		while (so->sweep.nmoved > 0)
 			meet_swept_nodes(so, batch, take_moved_copies(so, batch, cap),
-							 fresh);
+							 fresh, NULL, -INFINITY);
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(batch);
@@ -1506,6 +1783,8 @@ begin_sweep(OmenScanOpaque so)
 
 	if (!so->sweep.met_all)
 		sweep_unmet_nodes(so);
+	while (so->sketch.nwaiting > 0)
+		meet_waiting(so, true);
 	if (so->sweep.sort)
 		tuplesort_performsort(so->sweep.sort);
 	so->sweep.done = true;
@@ -1702,6 +1981,7 @@ next_result(OmenScanOpaque so, ResultItem *out)
 	{
 		bool		can_expand;
 		float		nearest;
+		double		waiting;
 
 		if (so->sweep.done)
 		{
@@ -1716,6 +1996,31 @@ next_result(OmenScanOpaque so, ResultItem *out)
 		{
 			begin_sweep(so);
 			continue;
+		}
+		if (sketch_waiting(so, &waiting))
+		{
+			/* a pass with sketches: a row goes out once none waiting is nearer */
+			if (so->rows.results.n == 0 ||
+				so->rows.results.items[0].bound > waiting)
+			{
+				meet_waiting(so, false);
+				check_memory(so);
+				continue;
+			}
+			if (so->rows.results.items[0].bound < so->rows.last_bound &&
+				so->q.ordered)
+			{
+				hold_back(so, result_pop(&so->rows.results));
+				continue;
+			}
+			if (so->rows.results.items[0].bound >= so->mem.results_cut)
+			{
+				begin_sweep(so);
+				continue;
+			}
+			*out = result_pop(&so->rows.results);
+			so->rows.last_bound = out->bound;
+			return true;
 		}
 
 		/* (a NaN distance is expanded, as the heap puts it on top) */
@@ -2478,6 +2783,7 @@ omendb_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->first.deferring = false;
 	so->mem.peak = 0;
 	memset(&so->exact, 0, sizeof(ScanExact));
+	forget_sketch(so);
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -2519,6 +2825,7 @@ begin_search(OmenScanOpaque so)
 	const OmenMetaPageData *meta = &so->info->meta;
 
 	so->first.deferring = true;
+	so->first.want = 0;
 	so->first.capnodes = 1024;
 	so->first.nodes = palloc(sizeof(ScanNode) * so->first.capnodes);
 	so->first.nnodes = 0;
@@ -2545,6 +2852,38 @@ begin_search(OmenScanOpaque so)
 	omendb_search_init(&so->graph.search, &so->graph.store.store);
 	omendb_stream_begin(&so->graph.search, meet_nodes, before_frontier_growth,
 						so);
+}
+
+/* No pass with sketches yet (the query's table is left as it is). */
+static void
+forget_sketch(OmenScanOpaque so)
+{
+	ScanSketch *sk = &so->sketch;
+
+	sk->on = false;
+	sk->bounds = NULL;
+	sk->waiting = NULL;
+	sk->nwaiting = sk->capwaiting = 0;
+	sk->floor = -INFINITY;
+}
+
+/*
+ * Whether passes through the label directory bound rows by their sketches
+ * (an ordered scan under filter keys, of an index whose entries carry
+ * them), and the query projected for them.
+ */
+static void
+begin_sketch(OmenScanOpaque so)
+{
+	ScanSketch *sk = &so->sketch;
+
+	forget_sketch(so);
+	sk->on = so->info->sketch != NULL && sweep_reads_labels(so) &&
+		omendb_directory_sketch && so->q.ordered && so->q.qvec != NULL;
+	if (!sk->on)
+		return;
+	omendb_sketch_query(so->info->sketch, so->q.qvec->x, &sk->query);
+	sk->bounds = palloc(sizeof(double) * OmenLabelEntries(&so->info->meta));
 }
 
 /* The query must have the index's dimensions. */
@@ -2629,7 +2968,7 @@ sampled_filter_share(OmenScanOpaque so)
 		BlockNumber group = (BlockNumber) ((uint64) ngroups * (2 * i + 1) / (2 * npages));
 
 		match_label_page(so, meta->first_node_block + group * meta->label_stride,
-						 match);
+						 match, NULL);
 		for (uint32 e = 0; e < nentries; e++)
 			passed += match[e];
 	}
@@ -2724,6 +3063,7 @@ start_scan(IndexScanDesc scan)
 	so->q.list_size = omendb_effective_list_size(meta->metric);
 	begin_exact(scan, so);
 	begin_search(so);
+	begin_sketch(so);
 	so->rows.past_share = past_share(so);
 
 	/*

@@ -96,7 +96,8 @@ sub index_file
 my %META_OFFSET = (
 	magic => 0, version => 4, dimensions => 8, ip_max_norm => 24, max_degree => 16, code_size => 28,
 	node_size => 36, nodes_per_page => 40, nquant_blocks => 44, first_node_block => 48, entry_node => 52,
-	insert_block => 56, walk_rate => 64, deleted_nodes => 72, free_nodes => 76);
+	insert_block => 56, walk_rate => 64, deleted_nodes => 72, free_nodes => 76,
+	label_size => 32, label_stride => 128, sketch_words => 140);
 
 sub meta_field
 {
@@ -1088,6 +1089,49 @@ CREATE INDEX sv_l2 ON sv USING omendb (v) WITH (store_vectors = on);
 		'300|300', "$name: after REINDEX, omendb_check passes with the heap check");
 	is($node->safe_psql($db, $sv_scan), $node->safe_psql($db, "SET enable_indexscan = off; $sv_scan"),
 		"$name: after REINDEX, the index scan answers as a sequential scan does");
+}
+
+# A distance sketch that is not its row's.  An index with a filter column
+# keeps each row's sketch in its label directory entry (README.omendb,
+# "Distance sketches"); a sketch changed on its page leaves every page
+# well-formed, so omendb_check without the heap check passes, and the
+# heap check, which computes each row's sketch from its vector, reports
+# the node, its label page and the row.  REINDEX repairs it.
+$node->safe_psql(
+	$db, qq{
+CREATE TABLE sk (id int PRIMARY KEY, v vector(32), tenant int);
+INSERT INTO sk SELECT i, @{[ vec_sql('i') ]}, i % 10 FROM generate_series(1, 600) i;
+CREATE INDEX sk_l2 ON sk USING omendb (v, tenant);
+});
+{
+	my $name = 'sk_l2: a cell of the first slot\'s sketch changed';
+	is($node->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('sk_l2', true)"),
+		'600|600', 'sk_l2: the fresh index passes omendb_check, comparing every sketch with its row');
+	my $path = $node->data_dir . '/' . $node->safe_psql($db, "SELECT pg_relation_filepath('sk_l2')");
+	$node->stop;
+	my $bytes = read_file($path);
+	my %layout;
+	$layout{$_} = meta_field($bytes, $_) for keys %META_OFFSET;
+	is($layout{sketch_words}, 2, "$name: the index carries two words of sketch an entry");
+	# the first group's label page: the arrays of its entries' words, the
+	# labels' first, then the sketch's; slot 0 is entry 0
+	my $nentries = ($layout{label_stride} - 1) * $layout{nodes_per_page};
+	my $at = $layout{first_node_block} * $BLCKSZ + 24 + $layout{label_size} * $nentries;
+	substr($bytes, $at, 1) = chr(ord(substr($bytes, $at, 1)) ^ 0x80);
+	write_file($path, $bytes);
+	my $log_from = -s $node->logfile;
+	$node->start;
+	is($node->safe_psql($db, "SELECT nodes FROM omendb_check('sk_l2')"), '600',
+		"$name: the pages are well-formed: omendb_check without the heap check passes");
+	my $err = sql_error("SELECT * FROM omendb_check('sk_l2', true)");
+	note("$name: omendb_check says:\n$err");
+	like($err, qr/ERROR:\s+XX002: index "sk_l2" is corrupted.*its sketch on label page $layout{first_node_block} does not match heap row.*HINT:\s+REINDEX it\./s,
+		"$name: the heap check reports the node's sketch, its label page and the row");
+	unlike(slurp_file($node->logfile, $log_from), qr/terminated by signal|PANIC/,
+		"$name: no backend crashed");
+	$node->safe_psql($db, 'REINDEX INDEX sk_l2');
+	is($node->safe_psql($db, "SELECT nodes, live_nodes FROM omendb_check('sk_l2', true)"),
+		'600|600', "$name: after REINDEX, omendb_check passes with the heap check");
 }
 
 $node->stop;

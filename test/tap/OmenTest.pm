@@ -60,7 +60,7 @@ Test::More->builder->failure_output(\*STDOUT);
 # PostgreSQL's page header): OmenMetaPageData right after the 24-byte page
 # header, whose pd_lower is at byte 12.
 our $PD_LOWER = 12;
-our $META_END = 24 + 140;
+our $META_END = 24 + 144;
 
 sub skip_unless_little_endian
 {

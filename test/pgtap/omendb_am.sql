@@ -249,7 +249,8 @@ SELECT lives_ok(
 SELECT results_eq(
 	$$ SELECT name, vartype, min_val, max_val, boot_val, context
 	   FROM pg_settings WHERE name LIKE 'omendb.%' ORDER BY name $$,
-	$$ VALUES ('omendb.exact_order', 'enum', NULL, NULL, 'auto', 'user'),
+	$$ VALUES ('omendb.directory_sketch', 'bool', NULL, NULL, 'on', 'user'),
+			  ('omendb.exact_order', 'enum', NULL, NULL, 'auto', 'user'),
 			  ('omendb.explain_counters', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.label_directory', 'bool', NULL, NULL, 'on', 'user'),
 			  ('omendb.radius_exact', 'bool', NULL, NULL, 'on', 'user'),
@@ -257,7 +258,8 @@ SELECT results_eq(
 			  ('omendb.renumber_min_gain', 'real', '0', '100', '1.15', 'user'),
 			  ('omendb.scan_mem_limit', 'integer', '-1', '2147483647', '-1', 'user'),
 			  ('omendb.search_list_size', 'integer', '0', '10000', '0', 'user') $$,
-	'eight settings, user-settable: omendb.exact_order, enum, default auto; '
+	'nine settings, user-settable: omendb.directory_sketch, bool, default on; '
+	'omendb.exact_order, enum, default auto; '
 	'omendb.explain_counters, bool, default on; '
 	'omendb.label_directory, bool, default on; '
 	'omendb.radius_exact, boolean, default on; '

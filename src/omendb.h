@@ -258,7 +258,7 @@ typedef struct OmenMetaPageData
 								 * of the label directory (below), after
 								 * the labels; 0 when entries carry none.
 								 * Its projections lie on the
-								 * OmenSketchBlocks pages after the
+								 * omendb_sketch_blocks() pages after the
 								 * quantizer pages */
 } OmenMetaPageData;
 
@@ -285,7 +285,7 @@ typedef OmenMetaPageData *OmenMetaPage;
  * slot's entry is left as it was (a scan reads the slot before it uses an
  * entry).
  *
- * The sketch's directions and cells lie on OmenSketchBlocks pages right
+ * The sketch's directions and cells lie on omendb_sketch_blocks() pages right
  * after the quantizer pages, before first_node_block (omendb_sketch.h).
  */
 #define OmenEntrySize(meta) \

@@ -1619,8 +1619,8 @@ static void
 meet_waiting(OmenScanOpaque so, bool to_sort)
 {
 	int			cap = Min(so->rows.nscratch, SKETCHED_AT_ONCE);
-	uint32	   *batch = palloc(sizeof(uint32) * cap);
-	double	   *least = palloc(sizeof(double) * cap);
+	uint32		batch[SKETCHED_AT_ONCE];
+	double		least[SKETCHED_AT_ONCE];
 	int			n = take_waiting(so, batch, least, cap);
 
 	for (bool copies = false;; copies = true)
@@ -1651,8 +1651,6 @@ meet_waiting(OmenScanOpaque so, bool to_sort)
 			break;
 		n = take_moved_copies(so, batch, cap);
 	}
-	pfree(batch);
-	pfree(least);
 }
 
 /*
